@@ -1,0 +1,18 @@
+#ifndef STABLEID_CCURL_SHIM_H
+#define STABLEID_CCURL_SHIM_H
+#include <curl/curl.h>
+
+/* curl_easy_setopt / curl_easy_getinfo are variadic and cannot be called from Swift:
+   one typed wrapper per argument kind. */
+static inline CURLcode stableid_curl_setopt_long(CURL *h, CURLoption o, long v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode stableid_curl_setopt_string(CURL *h, CURLoption o, const char *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode stableid_curl_setopt_pointer(CURL *h, CURLoption o, void *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode stableid_curl_setopt_slist(CURL *h, CURLoption o, struct curl_slist *v) { return curl_easy_setopt(h, o, v); }
+static inline CURLcode stableid_curl_setopt_write_callback(CURL *h, size_t (*cb)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(h, CURLOPT_WRITEFUNCTION, cb);
+}
+static inline CURLcode stableid_curl_setopt_header_callback(CURL *h, size_t (*cb)(char *, size_t, size_t, void *)) {
+    return curl_easy_setopt(h, CURLOPT_HEADERFUNCTION, cb);
+}
+static inline CURLcode stableid_curl_getinfo_long(CURL *h, CURLINFO i, long *v) { return curl_easy_getinfo(h, i, v); }
+#endif

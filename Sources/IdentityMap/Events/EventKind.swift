@@ -1,0 +1,14 @@
+/// The kind of an audit event. The raw values are part of the audit contract: never rename one.
+public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConvertible {
+    public let rawValue: String
+    public init(rawValue: String) { self.rawValue = rawValue }
+    public var description: String { rawValue }
+
+    public static let userCreated = EventKind(rawValue: "user_created")
+    public static let userMerged = EventKind(rawValue: "user_merged")
+    public static let identityLinked = EventKind(rawValue: "identity_linked")
+    public static let identityUnlinked = EventKind(rawValue: "identity_unlinked")
+    public static let poolAdded = EventKind(rawValue: "pool_added")
+    public static let tokenCreated = EventKind(rawValue: "token_created")
+    public static let tokenRevoked = EventKind(rawValue: "token_revoked")
+}

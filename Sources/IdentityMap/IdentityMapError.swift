@@ -1,0 +1,39 @@
+import Foundation
+
+/// Why an identity-map operation was refused. Only the API module turns these into HTTP answers.
+public enum IdentityMapError: Error, Sendable, Equatable {
+    case invalidInput(field: String, reason: String)
+    case unknownPool(String)
+    case poolAlreadyExists(String)
+    case userNotFound(UUID)
+    case userAlreadyExists(UUID)
+    case userNotActive(UUID, UserStatus)
+    /// The `(pool, sub)` already belongs to another user (or is active on the one asked).
+    case identityAlreadyLinked(pool: String, sub: String)
+    case usernameTaken(pool: String, username: String)
+    case identityNotFound(pool: String, sub: String)
+    case cannotMergeIntoSelf
+    case idempotencyKeyReused
+    case tokenNotFound(String)
+    case tokenNameTaken(String)
+}
+
+extension IdentityMapError: CustomStringConvertible {
+    public var description: String {
+        switch self {
+        case .invalidInput(let field, let reason): return "\(field) \(reason)"
+        case .unknownPool(let pool): return "pool \(pool) is not registered"
+        case .poolAlreadyExists(let pool): return "pool \(pool) is already registered"
+        case .userNotFound(let id): return "no user \(id.uuidString.lowercased())"
+        case .userAlreadyExists(let id): return "user \(id.uuidString.lowercased()) already exists"
+        case .userNotActive(let id, let status): return "user \(id.uuidString.lowercased()) is \(status.rawValue)"
+        case .identityAlreadyLinked(let pool, _): return "this sub of pool \(pool) is already linked to another user"
+        case .usernameTaken(let pool, _): return "this username is already used by another identity of pool \(pool)"
+        case .identityNotFound(let pool, _): return "the user has no such identity in pool \(pool)"
+        case .cannotMergeIntoSelf: return "a user cannot be merged into itself"
+        case .idempotencyKeyReused: return "this Idempotency-Key was used with a different request"
+        case .tokenNotFound(let name): return "no active token \(name)"
+        case .tokenNameTaken(let name): return "an active token is already named \(name)"
+        }
+    }
+}

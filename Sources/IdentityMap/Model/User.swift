@@ -1,0 +1,46 @@
+import Foundation
+
+public enum UserStatus: String, Sendable, CaseIterable {
+    case active, merged, deleted
+}
+
+public enum IdentityStatus: String, Sendable, CaseIterable {
+    case active, disabled, deleted, unlinked
+}
+
+/// One Cognito identity of a user, as recorded in the map.
+public struct Identity: Sendable, Equatable {
+    public var pool: PoolID
+    public var sub: String
+    public var username: String
+    public var email: String?
+    public var emailVerified: Bool
+    public var provider: String
+    public var status: IdentityStatus
+    public var linkedAt: Date
+    public var unlinkedAt: Date?
+}
+
+/// A stable user and every identity it has or had.
+public struct User: Sendable, Equatable {
+    public var id: UUID
+    public var status: UserStatus
+    public var mergedInto: UUID?
+    public var createdAt: Date
+    public var identities: [Identity]
+    /// Set when the caller asked for a merged ID and got its survivor.
+    public var requestedID: UUID?
+}
+
+/// The answer to "who is this sub?".
+public struct Resolution: Sendable, Equatable {
+    public var userID: UUID
+    public var userStatus: UserStatus
+    public var identity: Identity
+}
+
+/// How a caller names an identity: by pool id, or by the `iss` claim of a token.
+public enum IdentityReference: Sendable, Hashable {
+    case pool(PoolID, sub: String)
+    case issuer(String, sub: String)
+}

@@ -1,0 +1,36 @@
+import Logging
+import Postgres
+
+/// The PostgreSQL clients StableID uses: the primary for writes, and an optional replica for lookups.
+public struct Database: Sendable {
+    public let primary: PostgresClient
+    /// `DATABASE_READ_URL` when set; otherwise the primary. Lookups tolerate replica lag.
+    public let reader: PostgresClient
+
+    public init(primary: PostgresClient, reader: PostgresClient? = nil) {
+        self.primary = primary
+        self.reader = reader ?? primary
+    }
+
+    public init(url: String, readURL: String? = nil, maxConnections: Int = 16, logger: Logger) {
+        let primary = PostgresClient(
+            configuration: .init(conninfo: url, maxConnections: maxConnections),
+            logger: logger
+        )
+        let reader = readURL.map {
+            PostgresClient(configuration: .init(conninfo: $0, maxConnections: maxConnections), logger: logger)
+        }
+        self.init(primary: primary, reader: reader)
+    }
+
+    public func shutdown() {
+        primary.shutdown()
+        if reader !== primary { reader.shutdown() }
+    }
+
+    /// `SELECT 1` on the primary (and the replica when there is one), for `/readyz`.
+    public func ping() async throws {
+        try await primary.query("SELECT 1")
+        if reader !== primary { try await reader.query("SELECT 1") }
+    }
+}

@@ -1,0 +1,72 @@
+import Foundation
+import Postgres
+
+/// Registered Cognito pools.
+public struct PoolStore: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// Registers a pool. The region defaults to the id's prefix; the issuer to Cognito's URL for it.
+    public func add(
+        id: PoolID,
+        region: String? = nil,
+        name: String? = nil,
+        issuer: String? = nil,
+        attribution: Attribution
+    ) -> Write<Pool> {
+        Write { connection in
+            try Self.add(id: id, region: region, name: name, issuer: issuer, on: connection, attribution: attribution)
+        }
+    }
+
+    static func add(id: PoolID, region: String?, name: String?, issuer: String?, on connection: PostgresConnection, attribution: Attribution) throws -> Pool {
+        let region = region ?? id.region
+        guard PoolID.isRegion(region) else {
+            throw IdentityMapError.invalidInput(field: "region", reason: "is not an AWS region name")
+        }
+        if let name, name.isEmpty || name.count > 128 {
+            throw IdentityMapError.invalidInput(field: "name", reason: "must be 1 to 128 characters")
+        }
+        let issuer = Pool.normalizeIssuer(issuer ?? "https://cognito-idp.\(region).amazonaws.com/\(id.rawValue)")
+        guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://"), issuer.count <= 512 else {
+            throw IdentityMapError.invalidInput(field: "issuer", reason: "must be an http(s) URL")
+        }
+        let rows = try connection.query(
+            """
+            INSERT INTO pools (id, region, name, issuer) VALUES (\(id.rawValue), \(region), \(name), \(issuer))
+            ON CONFLICT DO NOTHING
+            RETURNING id, region, name, issuer, created_at
+            """
+        )
+        guard let row = rows.first else { throw IdentityMapError.poolAlreadyExists(id.rawValue) }
+        let pool = try decode(row)
+        try EventLog.append(
+            EventDraft(kind: .poolAdded, poolID: id.rawValue, details: ["region": .string(region), "issuer": .string(issuer), "name": JSONValue(name)]),
+            attribution: attribution,
+            on: connection
+        )
+        return pool
+    }
+
+    public func list() async throws -> [Pool] {
+        try await database.reader.withConnection { connection in
+            try connection.query("SELECT id, region, name, issuer, created_at FROM pools ORDER BY id").map(Self.decode)
+        }
+    }
+
+    static func decode(_ row: PostgresRow) throws -> Pool {
+        guard let id = PoolID(try row.decode("id", as: String.self)) else {
+            throw PostgresError(kind: .decoding, message: "stored pool id is malformed")
+        }
+        return Pool(
+            id: id,
+            region: try row.decode("region"),
+            name: try row.decodeIfPresent("name"),
+            issuer: try row.decode("issuer"),
+            createdAt: try row.decode("created_at")
+        )
+    }
+}

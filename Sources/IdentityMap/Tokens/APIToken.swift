@@ -1,0 +1,35 @@
+import CryptoPrimitives
+import Foundation
+
+/// What a bearer token may do. Scopes are exact: `admin` does not imply the others.
+public enum Scope: String, Sendable, CaseIterable, Comparable {
+    case resolve, write, audit, trigger, admin
+
+    public static func < (lhs: Scope, rhs: Scope) -> Bool {
+        allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
+    }
+}
+
+/// A stored token: never the secret, only what it is allowed to do.
+public struct APIToken: Sendable, Equatable {
+    public var id: UUID
+    public var name: String
+    public var scopes: Set<Scope>
+    public var createdAt: Date
+    public var revokedAt: Date?
+}
+
+/// The secret half of a token. Shown once at creation; only its SHA-256 is stored.
+public struct TokenSecret: Sendable, Hashable {
+    public let value: String
+
+    public init(_ value: String) { self.value = value }
+
+    /// `sid_` + 32 random bytes in base64url: 256 bits, so a plain (unsalted) SHA-256 is a safe
+    /// lookup key; there is nothing to brute-force.
+    public static func generate() -> TokenSecret {
+        TokenSecret("sid_" + Base64URL.encode(SecureRandom.bytes(count: 32)))
+    }
+
+    public var hash: [UInt8] { SHA256.hash(value) }
+}

@@ -1,0 +1,107 @@
+import Foundation
+import Postgres
+
+/// API tokens: creation, lookup by secret, listing and revocation.
+public struct TokenStore: Sendable {
+    public let database: Database
+    /// Revocations are announced here so every replica drops its cached copy at once.
+    public static let revocationChannel = "stableid_token_revoked"
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public static func validateName(_ name: String) throws(IdentityMapError) {
+        let allowed = name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_.:-".contains($0)) }
+        guard !name.isEmpty, name.count <= 64, allowed, name.first!.isLetter || name.first!.isNumber else {
+            throw .invalidInput(field: "name", reason: "must be 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
+        }
+    }
+
+    /// Creates a token; the returned secret exists nowhere else.
+    public func create(name: String, scopes: Set<Scope>, attribution: Attribution) -> Write<(APIToken, TokenSecret)> {
+        Write { connection in
+            try Self.validateName(name)
+            guard !scopes.isEmpty else { throw IdentityMapError.invalidInput(field: "scope", reason: "at least one scope is required") }
+            let secret = TokenSecret.generate()
+            let id = UUIDv7.make()
+            let scopeList = scopes.sorted().map(\.rawValue)
+            let rows: PostgresRows
+            do {
+                rows = try connection.query(
+                    """
+                    INSERT INTO api_tokens (id, name, token_hash, scopes)
+                    VALUES (\(id), \(name), \(PostgresBytes(secret.hash)), \(PostgresArray(scopeList))::text[])
+                    RETURNING id, name, scopes, created_at, revoked_at
+                    """
+                )
+            } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "api_tokens_active_name" {
+                throw IdentityMapError.tokenNameTaken(name)
+            }
+            try EventLog.append(
+                EventDraft(
+                    kind: .tokenCreated,
+                    details: ["token_id": JSONValue(id), "name": .string(name), "scopes": .array(scopeList.map(JSONValue.string))]
+                ),
+                attribution: attribution,
+                on: connection
+            )
+            return (try Self.decode(rows[0]), secret)
+        }
+    }
+
+    /// The active token with this secret, if any.
+    public func authenticate(_ secret: TokenSecret) async throws -> APIToken? {
+        let hash = PostgresBytes(secret.hash)
+        return try await database.primary.withConnection { connection in
+            try connection.query(
+                "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens WHERE token_hash = \(hash) AND revoked_at IS NULL"
+            ).first.map(Self.decode)
+        }
+    }
+
+    public func list(includeRevoked: Bool = false) async throws -> [APIToken] {
+        try await database.primary.withConnection { connection in
+            try connection.query(
+                """
+                SELECT id, name, scopes, created_at, revoked_at FROM api_tokens
+                WHERE \(includeRevoked) OR revoked_at IS NULL ORDER BY created_at, name
+                """
+            ).map(Self.decode)
+        }
+    }
+
+    /// Revokes the active token with this name or id, and notifies every server's token cache.
+    public func revoke(nameOrID: String, attribution: Attribution) -> Write<APIToken> {
+        Write { connection in
+            let id = UUID(uuidString: nameOrID)
+            let rows = try connection.query(
+                """
+                UPDATE api_tokens SET revoked_at = now()
+                WHERE revoked_at IS NULL AND (name = \(nameOrID) OR id = \(id))
+                RETURNING id, name, scopes, created_at, revoked_at
+                """
+            )
+            guard let row = rows.first else { throw IdentityMapError.tokenNotFound(nameOrID) }
+            let token = try Self.decode(row)
+            try EventLog.append(
+                EventDraft(kind: .tokenRevoked, details: ["token_id": JSONValue(token.id), "name": .string(token.name)]),
+                attribution: attribution,
+                on: connection
+            )
+            try connection.execute("SELECT pg_notify(\(Self.revocationChannel), \(token.id))")
+            return token
+        }
+    }
+
+    static func decode(_ row: PostgresRow) throws -> APIToken {
+        let scopes: [String] = try row.decode("scopes")
+        return APIToken(
+            id: try row.decode("id"),
+            name: try row.decode("name"),
+            scopes: Set(scopes.compactMap(Scope.init(rawValue:))),
+            createdAt: try row.decode("created_at"),
+            revokedAt: try row.decodeIfPresent("revoked_at")
+        )
+    }
+}

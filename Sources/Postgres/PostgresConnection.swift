@@ -1,0 +1,311 @@
+import CLibPQ
+import Foundation
+
+/// Owns one libpq connection (`PGconn*`).
+///
+/// Every method blocks the calling thread on network I/O, so a connection is only ever used from the
+/// dedicated thread of the ``PostgresClient`` slot that leased it, never from Swift's cooperative pool.
+/// `@unchecked Sendable`: the pool hands a connection to exactly one lease at a time, so it is never
+/// touched by two threads at once; the type itself has no locking.
+public final class PostgresConnection: @unchecked Sendable {
+    private let handle: OpaquePointer
+    /// SQL text → prepared statement name; prepared once per connection, like `pgbench -M prepared`.
+    private var statements: [String: String] = [:]
+    private static let statementCacheLimit = 512
+
+    private init(handle: OpaquePointer) {
+        self.handle = handle
+    }
+
+    deinit {
+        PQfinish(handle)
+    }
+
+    /// Opens a connection from a libpq connection string or URI (empty: libpq's `PG*` variables).
+    public static func connect(
+        conninfo: String,
+        applicationName: String = "stableid",
+        connectTimeoutSeconds: Int = 5
+    ) throws -> PostgresConnection {
+        // Our defaults come first so that anything in the caller's conninfo overrides them
+        // (with expand_dbname, later keywords win).
+        let keywords = ["application_name", "connect_timeout", "dbname"]
+        let values = [applicationName, String(connectTimeoutSeconds), conninfo]
+        let handle: OpaquePointer? = withCStringArray(keywords) { keys in
+            withCStringArray(values) { vals in
+                PQconnectdbParams(keys, vals, 1)
+            }
+        }
+        guard let handle else {
+            throw PostgresError(kind: .connection, message: "out of memory opening a connection")
+        }
+        guard PQstatus(handle) == CONNECTION_OK else {
+            let message = Self.trimmed(PQerrorMessage(handle))
+            PQfinish(handle)
+            throw PostgresError(kind: .connection, message: message)
+        }
+        let connection = PostgresConnection(handle: handle)
+        try connection.execute("SET TIME ZONE 'UTC'")
+        try connection.execute("SET DateStyle = 'ISO'")
+        return connection
+    }
+
+    /// False once the socket is gone; the pool replaces such a connection.
+    public var isHealthy: Bool {
+        PQstatus(handle) == CONNECTION_OK
+    }
+
+    /// Whether the session sits inside a transaction block (used to roll back abandoned work).
+    public var isInTransaction: Bool {
+        let status = PQtransactionStatus(handle)
+        return status == PQTRANS_INTRANS || status == PQTRANS_INERROR
+    }
+
+    /// Runs one statement with bound parameters and returns its rows.
+    @discardableResult
+    public func query(_ query: PostgresQuery) throws -> PostgresRows {
+        let result = try run(query)
+        defer { PQclear(result) }
+        return Self.rows(from: result)
+    }
+
+    /// Runs one statement and returns the number of rows it changed.
+    @discardableResult
+    public func execute(_ query: PostgresQuery) throws -> Int {
+        try self.query(query).affectedRows
+    }
+
+    /// Runs a script of one or more statements without parameters (migrations, session setup).
+    public func executeScript(_ sql: String) throws {
+        guard let result = PQexec(handle, sql) else { throw connectionError() }
+        defer { PQclear(result) }
+        try check(result)
+        // PQexec returns only the last result; errors in earlier statements abort the script anyway.
+    }
+
+    private func run(_ query: PostgresQuery) throws -> OpaquePointer {
+        let result: OpaquePointer?
+        if query.binds.isEmpty && !query.sql.contains("$") {
+            result = PQexec(handle, query.sql)
+        } else if let name = try preparedStatement(for: query.sql) {
+            result = withBinds(query.binds) { count, values in
+                PQexecPrepared(handle, name, count, values, nil, nil, 0)
+            }
+        } else {
+            result = withBinds(query.binds) { count, values in
+                PQexecParams(handle, query.sql, count, nil, values, nil, nil, 0)
+            }
+        }
+        guard let result else { throw connectionError() }
+        do {
+            try check(result)
+        } catch {
+            PQclear(result)
+            if let error = error as? PostgresError, error.sqlState == "26000" || error.sqlState == "0A000" {
+                // prepared statement vanished (DISCARD ALL) or its plan is stale after DDL: re-prepare next time
+                statements.removeValue(forKey: query.sql)
+            }
+            throw error
+        }
+        return result
+    }
+
+    private func preparedStatement(for sql: String) throws -> String? {
+        if let name = statements[sql] { return name }
+        guard statements.count < Self.statementCacheLimit, !isInTransactionError else { return nil }
+        let name = "s\(statements.count)"
+        guard let result = PQprepare(handle, name, sql, 0, nil) else { throw connectionError() }
+        defer { PQclear(result) }
+        try check(result)
+        statements[sql] = name
+        return name
+    }
+
+    private var isInTransactionError: Bool {
+        PQtransactionStatus(handle) == PQTRANS_INERROR
+    }
+
+    private func check(_ result: OpaquePointer) throws {
+        switch PQresultStatus(result) {
+        case PGRES_COMMAND_OK, PGRES_TUPLES_OK, PGRES_COPY_IN, PGRES_EMPTY_QUERY, PGRES_SINGLE_TUPLE:
+            return
+        default:
+            throw serverError(from: result)
+        }
+    }
+
+    private func serverError(from result: OpaquePointer) -> PostgresError {
+        func field(_ code: Character) -> String? {
+            guard let pointer = PQresultErrorField(result, Int32(code.asciiValue!)) else { return nil }
+            return String(cString: pointer)
+        }
+        guard let sqlState = field("C") else {
+            return connectionError()
+        }
+        let primary = field("M") ?? "unknown error"
+        // Classes 22 (data exception) and 23 (integrity) name offending values in their messages.
+        let message: String
+        if sqlState.hasPrefix("22") {
+            message = "invalid value for a column or parameter"
+        } else if sqlState.hasPrefix("23") {
+            message = "integrity constraint violated"
+        } else {
+            message = primary
+        }
+        return PostgresError(kind: .server, sqlState: sqlState, constraint: field("n"), message: message)
+    }
+
+    private func connectionError() -> PostgresError {
+        PostgresError(kind: .connection, message: Self.trimmed(PQerrorMessage(handle)))
+    }
+
+    private static func trimmed(_ pointer: UnsafePointer<CChar>?) -> String {
+        guard let pointer else { return "unknown libpq error" }
+        return String(cString: pointer).trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    private static func rows(from result: OpaquePointer) -> PostgresRows {
+        let rowCount = Int(PQntuples(result))
+        let columnCount = Int(PQnfields(result))
+        var columns: [String] = []
+        columns.reserveCapacity(columnCount)
+        for column in 0..<columnCount {
+            columns.append(String(cString: PQfname(result, Int32(column))))
+        }
+        var values: [String?] = []
+        values.reserveCapacity(rowCount * columnCount)
+        for row in 0..<rowCount {
+            for column in 0..<columnCount {
+                if PQgetisnull(result, Int32(row), Int32(column)) == 1 {
+                    values.append(nil)
+                } else {
+                    values.append(String(cString: PQgetvalue(result, Int32(row), Int32(column))))
+                }
+            }
+        }
+        let affected = Int(String(cString: PQcmdTuples(result))) ?? 0
+        return PostgresRows(columns: columns, values: values, affectedRows: affected)
+    }
+
+    // MARK: COPY
+
+    /// Streams rows into `COPY … FROM STDIN` (text format) and returns how many were loaded.
+    ///
+    /// The rows are encoded and sent in chunks, so memory stays flat however many there are.
+    @discardableResult
+    public func copyFrom(_ copyStatement: PostgresQuery, rows: some Sequence<[String?]>) throws -> Int {
+        guard let start = PQexec(handle, copyStatement.sql) else { throw connectionError() }
+        guard PQresultStatus(start) == PGRES_COPY_IN else {
+            defer { PQclear(start) }
+            try check(start)
+            throw PostgresError(kind: .client, message: "statement did not start COPY FROM STDIN")
+        }
+        PQclear(start)
+        var buffer: [UInt8] = []
+        buffer.reserveCapacity(1 << 16)
+        var copyFailed: PostgresError?
+        func flush() {
+            guard !buffer.isEmpty, copyFailed == nil else { return }
+            let sent = buffer.withUnsafeBufferPointer { pointer in
+                pointer.withMemoryRebound(to: CChar.self) { chars in
+                    PQputCopyData(handle, chars.baseAddress, Int32(chars.count))
+                }
+            }
+            if sent != 1 { copyFailed = connectionError() }
+            buffer.removeAll(keepingCapacity: true)
+        }
+        for row in rows {
+            Self.appendCopyLine(row, to: &buffer)
+            if buffer.count >= 1 << 16 { flush() }
+            if copyFailed != nil { break }
+        }
+        flush()
+        if PQputCopyEnd(handle, copyFailed == nil ? nil : "client error") != 1 {
+            throw connectionError()
+        }
+        var firstError: PostgresError? = copyFailed
+        var loaded = 0
+        while let result = PQgetResult(handle) {
+            if PQresultStatus(result) == PGRES_COMMAND_OK {
+                loaded = Int(String(cString: PQcmdTuples(result))) ?? 0
+            } else if firstError == nil {
+                firstError = serverError(from: result)
+            }
+            PQclear(result)
+        }
+        if let firstError { throw firstError }
+        return loaded
+    }
+
+    static func appendCopyLine(_ row: [String?], to buffer: inout [UInt8]) {
+        for (index, value) in row.enumerated() {
+            if index > 0 { buffer.append(9) }
+            guard let value else {
+                buffer.append(contentsOf: [92, 78])  // \N
+                continue
+            }
+            for byte in value.utf8 {
+                switch byte {
+                case 92: buffer.append(contentsOf: [92, 92])
+                case 9: buffer.append(contentsOf: [92, 116])
+                case 10: buffer.append(contentsOf: [92, 110])
+                case 13: buffer.append(contentsOf: [92, 114])
+                default: buffer.append(byte)
+                }
+            }
+        }
+        buffer.append(10)
+    }
+
+    // MARK: LISTEN / NOTIFY
+
+    /// A notification received on a `LISTEN` channel.
+    public struct Notification: Sendable, Equatable {
+        public var channel: String
+        public var payload: String
+    }
+
+    /// Waits up to `timeoutMilliseconds` for notifications on channels this session listens to.
+    public func waitForNotifications(timeoutMilliseconds: Int) throws -> [Notification] {
+        var received = drainNotifications()
+        if !received.isEmpty { return received }
+        let socket = PQsocket(handle)
+        guard socket >= 0 else { throw connectionError() }
+        let ready = stableid_pq_wait_readable(socket, Int32(timeoutMilliseconds))
+        if ready < 0 && errno != EINTR { throw connectionError() }
+        if ready > 0 {
+            guard PQconsumeInput(handle) == 1 else { throw connectionError() }
+            received = drainNotifications()
+        }
+        return received
+    }
+
+    private func drainNotifications() -> [Notification] {
+        var received: [Notification] = []
+        while let notice = PQnotifies(handle) {
+            let message = notice.pointee
+            received.append(
+                Notification(channel: String(cString: message.relname), payload: String(cString: message.extra))
+            )
+            PQfreemem(notice)
+        }
+        return received
+    }
+}
+
+// MARK: C string plumbing
+
+private func withCStringArray<R>(_ strings: [String], _ body: (UnsafePointer<UnsafePointer<CChar>?>) -> R) -> R {
+    let duplicated = strings.map { strdup($0) }
+    defer { duplicated.forEach { free($0) } }
+    var pointers: [UnsafePointer<CChar>?] = duplicated.map { UnsafePointer($0) }
+    pointers.append(nil)
+    return pointers.withUnsafeBufferPointer { body($0.baseAddress!) }
+}
+
+private func withBinds<R>(_ binds: [String?], _ body: (Int32, UnsafePointer<UnsafePointer<CChar>?>?) -> R) -> R {
+    let duplicated: [UnsafeMutablePointer<CChar>?] = binds.map { value in value.map { strdup($0) } }
+    defer { duplicated.forEach { free($0) } }
+    let pointers: [UnsafePointer<CChar>?] = duplicated.map { pointer in pointer.map { UnsafePointer($0) } }
+    return pointers.withUnsafeBufferPointer { body(Int32(binds.count), $0.baseAddress) }
+}
