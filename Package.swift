@@ -83,7 +83,7 @@ let package = Package(
         ),
         .testTarget(
             name: "PostgresTests",
-            dependencies: ["Postgres", "TestSupport"],
+            dependencies: ["Postgres", "IdentityMap", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -263,6 +263,11 @@ public final class PostgresConnection: @unchecked Sendable {
     public struct Notification: Sendable, Equatable {
         public var channel: String
         public var payload: String
+
+        public init(channel: String, payload: String) {
+            self.channel = channel
+            self.payload = payload
+        }
     }
 
     /// Waits up to `timeoutMilliseconds` for notifications on channels this session listens to.
