@@ -33,4 +33,22 @@ public struct Database: Sendable {
         try await primary.query("SELECT 1")
         if reader !== primary { try await reader.query("SELECT 1") }
     }
+
+    /// Occupancy of each connection pool, for gauges.
+    public struct PoolUsage: Sendable {
+        public var role: String
+        public var open: Int
+        public var idle: Int
+        public var leased: Int
+        public var waiting: Int
+    }
+
+    public func poolUsage() -> [PoolUsage] {
+        var clients = [("primary", primary)]
+        if reader !== primary { clients.append(("reader", reader)) }
+        return clients.map { role, client in
+            let stats = client.statistics
+            return PoolUsage(role: role, open: stats.open, idle: stats.idle, leased: stats.leased, waiting: stats.waiting)
+        }
+    }
 }

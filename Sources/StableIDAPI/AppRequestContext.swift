@@ -1,0 +1,19 @@
+import Hummingbird
+import IdentityMap
+
+/// Per-request state: Hummingbird's core storage plus the token that authenticated the request.
+public struct AppRequestContext: RequestContext {
+    public var coreContext: CoreRequestContextStorage
+    /// Set by ``ScopeMiddleware`` once the bearer token checked out.
+    public var token: APIToken?
+
+    public init(source: ApplicationRequestContextSource) {
+        self.coreContext = .init(source: source)
+        self.token = nil
+    }
+
+    /// Who the events of this request's writes name.
+    var attribution: Attribution {
+        Attribution(actor: .token(name: token?.name ?? "anonymous"), requestID: id)
+    }
+}

@@ -1,0 +1,89 @@
+import Hummingbird
+import IdentityMap
+import Logging
+import Metrics
+import Prometheus
+import ServiceLifecycle
+
+/// What the HTTP service needs to run.
+public struct APIConfiguration: Sendable {
+    public var host: String
+    public var port: Int
+    /// libpq conninfo of the primary (also used by the token-revocation listener).
+    public var databaseURL: String
+    public var maxBodyBytes: Int
+    public var tokenCacheTTL: Duration
+
+    public init(
+        host: String = "127.0.0.1",
+        port: Int = 8080,
+        databaseURL: String,
+        maxBodyBytes: Int = 1 << 20,
+        tokenCacheTTL: Duration = .seconds(30)
+    ) {
+        self.host = host
+        self.port = port
+        self.databaseURL = databaseURL
+        self.maxBodyBytes = maxBodyBytes
+        self.tokenCacheTTL = tokenCacheTTL
+    }
+}
+
+/// The router with every route, its scope and the shared middleware. Separate from the application
+/// so tests can drive it without a socket.
+public func buildRouter(
+    configuration: APIConfiguration,
+    database: Database,
+    authenticator: TokenAuthenticator,
+    registry: PrometheusCollectorRegistry
+) -> Router<AppRequestContext> {
+    var factory = PrometheusMetricsFactory(registry: registry)
+    factory.defaultDurationHistogramBuckets = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(3),
+        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+    ]
+    let services = APIServices(
+        database: database,
+        identityMap: IdentityMapStore(database: database),
+        pools: PoolStore(database: database),
+        tokens: TokenStore(database: database),
+        maxBodyBytes: configuration.maxBodyBytes
+    )
+    let router = Router(context: AppRequestContext.self)
+    router.add(middleware: HTTPMetricsMiddleware(metrics: HTTPMetrics(factory: factory)))
+    router.add(middleware: ProblemMiddleware())
+
+    HealthController(database: database, registry: registry, poolGauges: PoolGauges(database: database, registry: registry))
+        .register(on: router)
+
+    func scoped(_ scope: Scope) -> RouterGroup<AppRequestContext> {
+        router.group("v1").add(middleware: ScopeMiddleware(scope: scope, authenticator: authenticator))
+    }
+    let users = UserController(services: services)
+    ResolveController(services: services).register(on: scoped(.resolve))
+    users.registerReads(on: scoped(.resolve))
+    users.registerHistory(on: scoped(.audit))
+    users.registerWrites(on: scoped(.write))
+    AdminController(services: services).register(on: scoped(.admin))
+    return router
+}
+
+/// The whole service: HTTP server plus the token-revocation listener, with graceful shutdown.
+public func buildApplication(
+    configuration: APIConfiguration,
+    database: Database,
+    logger: Logger
+) -> some ApplicationProtocol {
+    let authenticator = TokenAuthenticator(store: TokenStore(database: database), ttl: configuration.tokenCacheTTL)
+    let registry = PrometheusCollectorRegistry()
+    let router = buildRouter(configuration: configuration, database: database, authenticator: authenticator, registry: registry)
+    return Application(
+        router: router,
+        configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "stableid"),
+        services: [
+            TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger)
+        ],
+        logger: logger
+    )
+}

@@ -1,0 +1,51 @@
+import Hummingbird
+import IdentityMap
+import NIOCore
+import Prometheus
+
+/// Liveness, readiness and Prometheus metrics; no token needed (expose them on an internal port or
+/// behind the load balancer's health checks only).
+struct HealthController {
+    let database: Database
+    let registry: PrometheusCollectorRegistry
+    let poolGauges: PoolGauges
+
+    func register(on router: Router<AppRequestContext>) {
+        router.get("healthz") { _, _ in
+            try APIServices.json(.ok, ["status": "ok"])
+        }
+        router.get("readyz") { _, _ in
+            do {
+                try await database.ping()
+                return try APIServices.json(.ok, ["status": "ready"])
+            } catch {
+                return Problem.databaseUnavailable.response()
+            }
+        }
+        router.get("metrics") { _, _ in
+            poolGauges.update()
+            var buffer: [UInt8] = []
+            registry.emit(into: &buffer)
+            return Response(
+                status: .ok,
+                headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],
+                body: .init(byteBuffer: ByteBuffer(bytes: buffer))
+            )
+        }
+    }
+}
+
+/// Connection-pool occupancy, read at scrape time.
+struct PoolGauges: Sendable {
+    let database: Database
+    let registry: PrometheusCollectorRegistry
+
+    func update() {
+        for usage in database.poolUsage() {
+            for (state, value) in [("open", usage.open), ("idle", usage.idle), ("leased", usage.leased), ("waiting", usage.waiting)] {
+                registry.makeGauge(name: "stableid_db_pool_connections", labels: [("pool", usage.role), ("state", state)])
+                    .set(Double(value))
+            }
+        }
+    }
+}

@@ -1,0 +1,104 @@
+import Foundation
+import Hummingbird
+import IdentityMap
+import Logging
+
+/// Users and their identities: reads need `resolve`, writes need `write`, history needs `audit`.
+struct UserController {
+    let services: APIServices
+
+    func registerReads(on group: RouterGroup<AppRequestContext>) {
+        group.get("users/{id}", use: get)
+        group.get("users", use: findByEmail)
+    }
+
+    func registerHistory(on group: RouterGroup<AppRequestContext>) {
+        group.get("users/{id}/events", use: events)
+    }
+
+    func registerWrites(on group: RouterGroup<AppRequestContext>) {
+        group.post("users", use: create)
+        group.post("users/{id}/identities", use: link)
+        group.delete("users/{id}/identities/{pool}/{sub}", use: unlink)
+        group.post("users/{id}/merge", use: merge)
+    }
+
+    @Sendable func get(request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        guard let user = try await services.identityMap.user(id) else { throw Problem.notFound("no such user") }
+        return try APIServices.json(.ok, UserJSON(user))
+    }
+
+    @Sendable func findByEmail(request: Request, context: AppRequestContext) async throws -> Response {
+        guard let email = request.uri.queryParameters.get("email"), !email.isEmpty else {
+            throw Problem.invalidRequest("give ?email=")
+        }
+        guard EmailAddress.normalize(email) != nil else { throw Problem.invalidRequest("email is not an email address") }
+        let users = try await services.identityMap.users(email: email)
+        return try APIServices.json(.ok, UsersJSON(users: users.map(UserJSON.init)))
+    }
+
+    @Sendable func events(request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        let query = request.uri.queryParameters
+        let cursor = try query.get("cursor").map { text -> Int64 in
+            guard let value = Int64(text), value >= 0 else { throw Problem.invalidRequest("cursor is not a cursor from next_cursor") }
+            return value
+        } ?? 0
+        let limit = try query.get("limit").map { text -> Int in
+            guard let value = Int(text), (1...1000).contains(value) else { throw Problem.invalidRequest("limit must be 1 to 1000") }
+            return value
+        } ?? 100
+        guard let events = try await services.identityMap.events(of: id, after: cursor, limit: limit) else {
+            throw Problem.notFound("no such user")
+        }
+        let next = events.count == limit ? events.last.map { String($0.id) } : nil
+        return try APIServices.json(.ok, EventPageJSON(events: events.map(EventJSON.init), nextCursor: next))
+    }
+
+    @Sendable func create(request: Request, context: AppRequestContext) async throws -> Response {
+        let body = try await services.collectBody(request)
+        let input = try services.decode(CreateUserRequest.self, from: body)
+        let id = try input.userID.map { try APIServices.uuid($0, field: "user_id") }
+        let identities = try (input.identities ?? []).enumerated().map { index, identity in
+            try identity.validated(at: "identities[\(index)].")
+        }
+        let write = services.identityMap.createUser(id: id, identities: identities, attribution: context.attribution)
+        let response = try await services.perform(write, request: request, body: body, context: context) { user in
+            try APIServices.recorded(.created, UserJSON(user))
+        }
+        context.logger.info("user created", metadata: ["status": "\(response.status.code)"])
+        return response
+    }
+
+    @Sendable func link(request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        let body = try await services.collectBody(request)
+        let identity = try services.decode(IdentityRequest.self, from: body).validated()
+        let write = services.identityMap.link(identity, to: id, attribution: context.attribution)
+        return try await services.perform(write, request: request, body: body, context: context) { result in
+            try APIServices.recorded(result.created ? .created : .ok, UserJSON(result.user))
+        }
+    }
+
+    @Sendable func unlink(request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        let pool = try APIServices.poolID(context.parameters.require("pool"))
+        let sub = try context.parameters.require("sub")
+        let body = try await services.collectBody(request)
+        let write = services.identityMap.unlink(pool: pool, sub: sub, from: id, attribution: context.attribution)
+        return try await services.perform(write, request: request, body: body, context: context) { user in
+            try APIServices.recorded(.ok, UserJSON(user))
+        }
+    }
+
+    @Sendable func merge(request: Request, context: AppRequestContext) async throws -> Response {
+        let survivor = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        let body = try await services.collectBody(request)
+        let from = try APIServices.uuid(services.decode(MergeRequest.self, from: body).from, field: "from")
+        let write = services.identityMap.merge(from, into: survivor, attribution: context.attribution)
+        return try await services.perform(write, request: request, body: body, context: context) { user in
+            try APIServices.recorded(.ok, UserJSON(user))
+        }
+    }
+}

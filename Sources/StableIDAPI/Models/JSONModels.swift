@@ -1,0 +1,259 @@
+import Foundation
+import IdentityMap
+
+// The wire shapes of the HTTP API (snake_case, as openapi.yaml describes them). Domain types stay
+// free of Codable so the contract is written down in exactly one place.
+
+struct IdentityJSON: Codable, Sendable {
+    var pool: String
+    var sub: String
+    var username: String
+    var email: String?
+    var emailVerified: Bool
+    var provider: String
+    var status: String
+    var linkedAt: String
+    var unlinkedAt: String?
+
+    enum CodingKeys: String, CodingKey {
+        case pool, sub, username, email, provider, status
+        case emailVerified = "email_verified", linkedAt = "linked_at", unlinkedAt = "unlinked_at"
+    }
+
+    init(_ identity: Identity) {
+        pool = identity.pool.rawValue
+        sub = identity.sub
+        username = identity.username
+        email = identity.email
+        emailVerified = identity.emailVerified
+        provider = identity.provider
+        status = identity.status.rawValue
+        linkedAt = RFC3339.format(identity.linkedAt)
+        unlinkedAt = identity.unlinkedAt.map(RFC3339.format)
+    }
+}
+
+struct UserJSON: Codable, Sendable {
+    var userID: String
+    var status: String
+    var mergedInto: String?
+    var createdAt: String
+    var identities: [IdentityJSON]
+    var requestedID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case status, identities
+        case userID = "user_id", mergedInto = "merged_into", createdAt = "created_at", requestedID = "requested_id"
+    }
+
+    init(_ user: User) {
+        userID = user.id.lowercasedString
+        status = user.status.rawValue
+        mergedInto = user.mergedInto?.lowercasedString
+        createdAt = RFC3339.format(user.createdAt)
+        identities = user.identities.map(IdentityJSON.init)
+        requestedID = user.requestedID?.lowercasedString
+    }
+}
+
+struct ResolutionJSON: Codable, Sendable {
+    var userID: String
+    var status: String
+    var identity: IdentityJSON
+
+    enum CodingKeys: String, CodingKey {
+        case status, identity
+        case userID = "user_id"
+    }
+
+    init(_ resolution: Resolution) {
+        userID = resolution.userID.lowercasedString
+        status = resolution.userStatus.rawValue
+        identity = IdentityJSON(resolution.identity)
+    }
+}
+
+struct BatchResolveRequest: Decodable {
+    struct Item: Decodable {
+        var pool: String?
+        var iss: String?
+        var sub: String
+    }
+    var items: [Item]
+}
+
+struct BatchResolveResponse: Encodable {
+    var results: [ResolutionJSON?]
+
+    func encode(to encoder: any Encoder) throws {
+        // Encode nulls explicitly: results answer the items in order, one entry each.
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        var list = container.nestedUnkeyedContainer(forKey: .results)
+        for result in results {
+            if let result { try list.encode(result) } else { try list.encodeNil() }
+        }
+    }
+    enum CodingKeys: String, CodingKey { case results }
+}
+
+struct IdentityRequest: Decodable {
+    var pool: String
+    var sub: String
+    var username: String
+    var email: String?
+    var emailVerified: Bool?
+    var provider: String?
+
+    enum CodingKeys: String, CodingKey {
+        case pool, sub, username, email, provider
+        case emailVerified = "email_verified"
+    }
+
+    func validated(at path: String = "") throws -> NewIdentity {
+        guard let poolID = PoolID(pool) else {
+            throw Problem.invalidRequest("\(path)pool is not a Cognito user pool id (region_suffix)")
+        }
+        do {
+            return try NewIdentity(
+                pool: poolID, sub: sub, username: username, email: email,
+                emailVerified: emailVerified ?? false, provider: provider
+            )
+        } catch {
+            throw Problem.invalidRequest(path + error.description)
+        }
+    }
+}
+
+struct CreateUserRequest: Decodable {
+    var userID: String?
+    var identities: [IdentityRequest]?
+
+    enum CodingKeys: String, CodingKey {
+        case identities
+        case userID = "user_id"
+    }
+}
+
+struct MergeRequest: Decodable {
+    var from: String
+}
+
+struct UsersJSON: Encodable {
+    var users: [UserJSON]
+}
+
+struct EventJSON: Encodable {
+    var id: Int64
+    var occurredAt: String
+    var actor: String
+    var kind: String
+    var userID: String?
+    var pool: String?
+    var sub: String?
+    var details: JSONValue
+    var personal: JSONValue?
+    var requestID: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, actor, kind, pool, sub, details, personal
+        case occurredAt = "occurred_at", userID = "user_id", requestID = "request_id"
+    }
+
+    init(_ event: AuditEvent) {
+        id = event.id
+        occurredAt = RFC3339.format(event.occurredAt)
+        actor = event.actor
+        kind = event.kind
+        userID = event.userID?.lowercasedString
+        pool = event.poolID
+        sub = event.sub
+        details = event.details
+        personal = event.personal
+        requestID = event.requestID
+    }
+}
+
+struct EventPageJSON: Encodable {
+    var events: [EventJSON]
+    var nextCursor: String?
+
+    enum CodingKeys: String, CodingKey {
+        case events
+        case nextCursor = "next_cursor"
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(events, forKey: .events)
+        try container.encode(nextCursor, forKey: .nextCursor)  // explicit null: the last page
+    }
+}
+
+struct PoolRequest: Decodable {
+    var id: String
+    var region: String?
+    var name: String?
+    var issuer: String?
+}
+
+struct PoolJSON: Encodable {
+    var id: String
+    var region: String
+    var name: String?
+    var issuer: String
+    var createdAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, region, name, issuer
+        case createdAt = "created_at"
+    }
+
+    init(_ pool: Pool) {
+        id = pool.id.rawValue
+        region = pool.region
+        name = pool.name
+        issuer = pool.issuer
+        createdAt = RFC3339.format(pool.createdAt)
+    }
+}
+
+struct PoolsJSON: Encodable {
+    var pools: [PoolJSON]
+}
+
+struct TokenRequest: Decodable {
+    var name: String
+    var scopes: [String]
+}
+
+struct TokenJSON: Encodable {
+    var id: String
+    var name: String
+    var scopes: [String]
+    var createdAt: String
+    var revokedAt: String?
+    /// Present only in the answer that creates the token.
+    var token: String?
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, scopes, token
+        case createdAt = "created_at", revokedAt = "revoked_at"
+    }
+
+    init(_ token: APIToken, secret: TokenSecret? = nil) {
+        id = token.id.lowercasedString
+        name = token.name
+        scopes = token.scopes.sorted().map(\.rawValue)
+        createdAt = RFC3339.format(token.createdAt)
+        revokedAt = token.revokedAt.map(RFC3339.format)
+        self.token = secret?.value
+    }
+}
+
+struct TokensJSON: Encodable {
+    var tokens: [TokenJSON]
+}
+
+extension UUID {
+    var lowercasedString: String { uuidString.lowercased() }
+}

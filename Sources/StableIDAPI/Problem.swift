@@ -1,0 +1,110 @@
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IdentityMap
+import NIOCore
+
+/// An RFC 9457 problem answer with a stable machine-readable `code`.
+///
+/// `detail` is written by us; it never contains libpq or libcurl text, bind values or secrets.
+public struct Problem: HTTPResponseError, Sendable {
+    public let status: HTTPResponse.Status
+    public let code: String
+    public let title: String
+    public let detail: String?
+    public var headers: HTTPFields
+
+    public init(_ status: HTTPResponse.Status, code: String, title: String, detail: String? = nil, headers: HTTPFields = [:]) {
+        self.status = status
+        self.code = code
+        self.title = title
+        self.detail = detail
+        self.headers = headers
+    }
+
+    struct Body: Encodable {
+        var type: String
+        var title: String
+        var status: Int
+        var code: String
+        var detail: String?
+    }
+
+    public func response(from request: Request, context: some RequestContext) throws -> Response {
+        response()
+    }
+
+    func response() -> Response {
+        let body = Body(type: "urn:stableid:problem:\(code)", title: title, status: Int(status.code), code: code, detail: detail)
+        let data = (try? JSONEncoder().encode(body)) ?? Data()
+        var headers = self.headers
+        headers[.contentType] = "application/problem+json"
+        return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
+    }
+
+    // MARK: The stable codes
+
+    static func invalidRequest(_ detail: String) -> Problem {
+        Problem(.badRequest, code: "invalid_request", title: "The request is malformed", detail: detail)
+    }
+    static func unauthorized(_ detail: String) -> Problem {
+        Problem(.unauthorized, code: "unauthorized", title: "Authentication required", detail: detail,
+                headers: [.wwwAuthenticate: "Bearer realm=\"stableid\""])
+    }
+    static func forbidden(_ scope: Scope) -> Problem {
+        Problem(.forbidden, code: "forbidden", title: "The token lacks a scope", detail: "this route needs the '\(scope.rawValue)' scope")
+    }
+    static func notFound(_ detail: String) -> Problem {
+        Problem(.notFound, code: "not_found", title: "Not found", detail: detail)
+    }
+    static let payloadTooLarge = Problem(.contentTooLarge, code: "payload_too_large", title: "The request body is too large")
+    static let databaseUnavailable = Problem(
+        .serviceUnavailable, code: "database_unavailable", title: "The database is unavailable",
+        detail: "retry after the indicated delay", headers: [.retryAfter: "1"]
+    )
+    static let internalError = Problem(.internalServerError, code: "internal_error", title: "Internal error")
+
+    /// Maps any error to a problem; only this module turns domain errors into HTTP.
+    static func from(_ error: any Error) -> Problem? {
+        switch error {
+        case let problem as Problem:
+            return problem
+        case let error as IdentityMapError:
+            return from(error)
+        case is NIOTooManyBytesError:
+            return .payloadTooLarge
+        case let error as HTTPError:
+            switch error.status {
+            case .notFound: return .notFound("no such route")
+            case .contentTooLarge: return .payloadTooLarge
+            case .badRequest: return .invalidRequest(error.body ?? "malformed request")
+            case .methodNotAllowed: return Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed")
+            default: return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase)
+            }
+        default:
+            if isDatabaseUnavailable(error) { return .databaseUnavailable }
+            return nil
+        }
+    }
+
+    static func from(_ error: IdentityMapError) -> Problem {
+        let detail = error.description
+        switch error {
+        case .invalidInput: return .invalidRequest(detail)
+        case .unknownPool: return Problem(.unprocessableContent, code: "unknown_pool", title: "Pool not registered", detail: detail)
+        case .poolAlreadyExists: return Problem(.conflict, code: "pool_exists", title: "Pool already registered", detail: detail)
+        case .userNotFound: return .notFound(detail)
+        case .userAlreadyExists: return Problem(.conflict, code: "user_exists", title: "User already exists", detail: detail)
+        case .userNotActive: return Problem(.conflict, code: "user_not_active", title: "User is not active", detail: detail)
+        case .identityAlreadyLinked:
+            return Problem(.conflict, code: "identity_already_linked", title: "Identity already linked", detail: detail)
+        case .usernameTaken: return Problem(.conflict, code: "username_taken", title: "Username already used in pool", detail: detail)
+        case .identityNotFound: return .notFound(detail)
+        case .cannotMergeIntoSelf: return Problem(.unprocessableContent, code: "invalid_merge", title: "Invalid merge", detail: detail)
+        case .idempotencyKeyReused:
+            return Problem(.unprocessableContent, code: "idempotency_key_reused", title: "Idempotency-Key reused", detail: detail)
+        case .tokenNotFound: return .notFound(detail)
+        case .tokenNameTaken: return Problem(.conflict, code: "token_name_taken", title: "Token name in use", detail: detail)
+        }
+    }
+}
