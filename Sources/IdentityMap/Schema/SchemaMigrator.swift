@@ -134,6 +134,15 @@ public struct SchemaMigrator: Sendable {
         return pending
     }
 
+    /// Applies pending migrations on one connection of the primary.
+    public func migrate(_ database: Database) async throws -> [Migration] {
+        try await database.primary.withConnection { try self.migrate(on: $0) }
+    }
+
+    public func pending(_ database: Database) async throws -> [Migration] {
+        try await database.primary.withConnection { try self.pending(on: $0) }
+    }
+
     private func ensureHistoryTable(on connection: PostgresConnection) throws {
         try connection.executeScript(
             """

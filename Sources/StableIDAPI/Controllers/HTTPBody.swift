@@ -64,7 +64,7 @@ struct APIServices: Sendable {
 
     static func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         let data = try encoder.encode(value)
         return Response(
             status: status,
@@ -75,7 +75,7 @@ struct APIServices: Sendable {
 
     static func recorded(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> RecordedResponse {
         let encoder = JSONEncoder()
-        encoder.outputFormatting = [.withoutEscapingSlashes]
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
         return RecordedResponse(status: Int(status.code), body: String(decoding: try encoder.encode(value), as: UTF8.self))
     }
 

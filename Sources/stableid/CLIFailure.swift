@@ -1,0 +1,37 @@
+import ArgumentParser
+import Foundation
+import IdentityMap
+
+/// A failure with the exit code the CLI contract gives it.
+struct CLIFailure: Error {
+    var message: String
+    var exitCode: Int32
+
+    static func usage(_ message: String) -> CLIFailure { CLIFailure(message: message, exitCode: 2) }
+    static func runtime(_ message: String) -> CLIFailure { CLIFailure(message: message, exitCode: 3) }
+
+    init(message: String, exitCode: Int32) {
+        self.message = message
+        self.exitCode = exitCode
+    }
+
+    /// Domain refusals are the caller's to fix (2); an unreachable database or anything else is 3.
+    init?(_ error: any Error) {
+        switch error {
+        case let error as CLIFailure:
+            self = error
+        case let error as IdentityMapError:
+            self = .usage(error.description)
+        case let error as SchemaMigrator.Failure:
+            self = .usage(error.description)
+        case is ValidationError, is CleanExit, is ExitCode:
+            return nil
+        default:
+            if isDatabaseUnavailable(error) {
+                self = .runtime("database unavailable: \(error)")
+            } else {
+                self = .runtime("\(error)")
+            }
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import IdentityMap
+import Logging
+
+/// Connection options shared by every command that touches the database.
+struct DatabaseOptions: ParsableArguments {
+    @Option(name: .customLong("database-url"), help: "libpq connection string or URI (default: $DATABASE_URL, then libpq's PG* variables).")
+    var databaseURL: String?
+
+    var url: String {
+        databaseURL ?? ProcessInfo.processInfo.environment["DATABASE_URL"] ?? ""
+    }
+
+    var readURL: String? {
+        ProcessInfo.processInfo.environment["DATABASE_READ_URL"].flatMap { $0.isEmpty ? nil : $0 }
+    }
+
+    func database(maxConnections: Int = 4, logger: Logger) -> Database {
+        Database(url: url, readURL: readURL, maxConnections: maxConnections, logger: logger)
+    }
+}
+
+/// `--format` for commands whose output is data.
+enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
+    case table, json, csv, ndjson
+}
+
+/// The operator running a CLI command, as events name them.
+var cliAttribution: Attribution {
+    let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
+        ?? ProcessInfo.processInfo.userName
+    return Attribution(actor: .cli(user: user.isEmpty ? "unknown" : user))
+}
+
+/// Writes rows in the requested format. Table output pads columns; CSV quotes per RFC 4180.
+func printRows(_ rows: [[String: String]], columns: [String], format: OutputFormat) {
+    switch format {
+    case .json:
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        print(String(decoding: (try? encoder.encode(rows)) ?? Data("[]".utf8), as: UTF8.self))
+    case .ndjson:
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        for row in rows { print(String(decoding: (try? encoder.encode(row)) ?? Data(), as: UTF8.self)) }
+    case .csv:
+        func quote(_ value: String) -> String {
+            value.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
+        }
+        print(columns.joined(separator: ","))
+        for row in rows { print(columns.map { quote(row[$0] ?? "") }.joined(separator: ",")) }
+    case .table:
+        let widths = columns.map { column in max(column.count, rows.map { ($0[column] ?? "").count }.max() ?? 0) }
+        func line(_ values: [String]) -> String {
+            zip(values, widths).map { $0.padding(toLength: $1, withPad: " ", startingAt: 0) }.joined(separator: "  ")
+                .trimmingCharacters(in: .whitespaces)
+        }
+        print(line(columns.map { $0.uppercased() }))
+        for row in rows { print(line(columns.map { row[$0] ?? "" })) }
+    }
+}

@@ -1,0 +1,47 @@
+import ArgumentParser
+import Foundation
+import IdentityMap
+import Logging
+
+struct PoolCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "pool",
+        abstract: "Register and list Cognito user pools.",
+        subcommands: [Add.self, List.self]
+    )
+
+    struct Add: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Register a user pool.")
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "Pool id, e.g. us-east-1_AbC123.") var id: String
+        @Option(help: "Region (default: the pool id's prefix).") var region: String?
+        @Option(help: "A human name.") var name: String?
+        @Option(help: "Token issuer URL (default: https://cognito-idp.<region>.amazonaws.com/<id>).") var issuer: String?
+
+        func run() async throws {
+            LogSetup.bootstrap()
+            guard let poolID = PoolID(id) else { throw CLIFailure.usage("'\(id)' is not a Cognito user pool id (region_suffix)") }
+            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            defer { db.shutdown() }
+            let pool = try await PoolStore(database: db).add(id: poolID, region: region, name: name, issuer: issuer, attribution: cliAttribution)
+                .run(on: db)
+            print("registered \(pool.id) (\(pool.region)) issuer \(pool.issuer)")
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List registered pools.")
+        @OptionGroup var database: DatabaseOptions
+        @Option var format: OutputFormat = .table
+
+        func run() async throws {
+            LogSetup.bootstrap()
+            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            defer { db.shutdown() }
+            let rows = try await PoolStore(database: db).list().map { pool in
+                ["id": pool.id.rawValue, "region": pool.region, "name": pool.name ?? "", "issuer": pool.issuer, "created_at": RFC3339.format(pool.createdAt)]
+            }
+            printRows(rows, columns: ["id", "region", "name", "issuer", "created_at"], format: format)
+        }
+    }
+}

@@ -1,0 +1,62 @@
+import ArgumentParser
+import Foundation
+import Hummingbird
+import IdentityMap
+import Logging
+import StableIDAPI
+
+struct Serve: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(abstract: "Run the HTTP API (refuses to start while migrations are pending).")
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "Address to listen on (default: host part of $STABLEID_LISTEN, else 127.0.0.1).")
+    var host: String?
+
+    @Option(help: "Port to listen on (default: port part of $STABLEID_LISTEN, else 8080).")
+    var port: Int?
+
+    @Option(help: "Maximum database connections of this process (default: $STABLEID_DB_POOL_SIZE, else 16).")
+    var poolSize: Int?
+
+    @Option(help: "Largest accepted request body in bytes.")
+    var maxBodyBytes: Int = 1 << 20
+
+    func run() async throws {
+        LogSetup.bootstrap()
+        let logger = Logger(label: "stableid")
+        let (host, port) = try listenAddress()
+        let environment = ProcessInfo.processInfo.environment
+        let poolSize = self.poolSize ?? environment["STABLEID_DB_POOL_SIZE"].flatMap(Int.init) ?? 16
+        guard (1...500).contains(poolSize) else { throw CLIFailure.usage("the pool size must be 1 to 500") }
+        let db = database.database(maxConnections: poolSize, logger: logger)
+        defer { db.shutdown() }
+
+        let pending = try await Migrate.pendingMigrations(on: db)
+        guard pending.isEmpty else {
+            throw CLIFailure.usage(
+                "\(pending.count) migration(s) pending (\(pending.map(\.name).joined(separator: ", "))): run `stableid db migrate` first"
+            )
+        }
+        let configuration = APIConfiguration(host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes)
+        let app = buildApplication(configuration: configuration, database: db, logger: logger)
+        logger.info("stableid serving", metadata: ["host": "\(host)", "port": "\(port)", "db_pool_size": "\(poolSize)"])
+        try await app.runService()
+    }
+
+    func listenAddress() throws -> (String, Int) {
+        var host = "127.0.0.1"
+        var port = 8080
+        if let listen = ProcessInfo.processInfo.environment["STABLEID_LISTEN"], !listen.isEmpty {
+            guard let colon = listen.lastIndex(of: ":"), let parsed = Int(listen[listen.index(after: colon)...]) else {
+                throw CLIFailure.usage("STABLEID_LISTEN must be host:port")
+            }
+            host = String(listen[..<colon]).trimmingCharacters(in: CharacterSet(charactersIn: "[]"))
+            port = parsed
+        }
+        if let explicit = self.host { host = explicit }
+        if let explicit = self.port { port = explicit }
+        guard (0...65535).contains(port) else { throw CLIFailure.usage("port \(port) is out of range") }
+        return (host, port)
+    }
+}
