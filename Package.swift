@@ -93,7 +93,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IdentityMapTests",
-            dependencies: ["IdentityMap", "Postgres", "TestSupport"],
+            dependencies: ["IdentityMap", "Postgres", "CryptoPrimitives", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

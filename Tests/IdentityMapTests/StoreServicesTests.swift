@@ -1,0 +1,152 @@
+import CryptoPrimitives
+import Foundation
+import IdentityMap
+import Postgres
+import Testing
+import TestSupport
+
+@Suite("Tokens, idempotency, events and migrations")
+struct StoreServicesTests {
+    @Test("tokens are stored only as hashes; revoked tokens stop authenticating")
+    func tokens() async throws {
+        let f = try await MapFixture.make()
+        let (token, secret) = try await f.tokens.create(name: "backend", scopes: [.resolve, .write], attribution: f.by).run(on: f.db.database)
+        #expect(secret.value.hasPrefix("sid_"))
+        #expect(try await f.tokens.authenticate(secret)?.id == token.id)
+        #expect(try await f.tokens.authenticate(TokenSecret("sid_wrong")) == nil)
+        // Nothing in the database contains the secret.
+        let dump = try f.db.rows("SELECT string_agg(t::text, ' ') AS all FROM api_tokens t")[0].decode("all", as: String.self)
+        let eventDump = try f.db.rows("SELECT string_agg(e::text, ' ') AS all FROM events e")[0].decode("all", as: String.self)
+        #expect(!dump.contains(secret.value) && !eventDump.contains(secret.value))
+        await #expect(throws: IdentityMapError.tokenNameTaken("backend")) {
+            try await f.tokens.create(name: "backend", scopes: [.resolve], attribution: f.by).run(on: f.db.database)
+        }
+        _ = try await f.tokens.revoke(nameOrID: "backend", attribution: f.by).run(on: f.db.database)
+        #expect(try await f.tokens.authenticate(secret) == nil)
+        await #expect(throws: IdentityMapError.tokenNotFound("backend")) {
+            try await f.tokens.revoke(nameOrID: "backend", attribution: f.by).run(on: f.db.database)
+        }
+        // The name is free again once revoked.
+        _ = try await f.tokens.create(name: "backend", scopes: [.audit], attribution: f.by).run(on: f.db.database)
+        #expect(try f.events(kind: "token_created") == 2)
+        #expect(try f.events(kind: "token_revoked") == 1)
+    }
+
+    @Test("a revocation is announced on the feed the servers listen to")
+    func revocationFeed() async throws {
+        let f = try await MapFixture.make()
+        let (token, _) = try await f.tokens.create(name: "t", scopes: [.resolve], attribution: f.by).run(on: f.db.database)
+        let feed = TokenRevocationFeed(conninfo: f.db.url)
+        try await feed.connect()
+        _ = try await f.tokens.revoke(nameOrID: "t", attribution: f.by).run(on: f.db.database)
+        var heard: [UUID?] = []
+        for _ in 0..<20 where heard.isEmpty { heard = try await feed.next(timeout: .milliseconds(100)) }
+        #expect(heard == [token.id])
+        await feed.close()
+    }
+
+    @Test("Idempotency-Key: same request replays the first answer with one event; another request is refused")
+    func idempotency() async throws {
+        let f = try await MapFixture.make()
+        let (token, _) = try await f.tokens.create(name: "w", scopes: [.write], attribution: f.by).run(on: f.db.database)
+        let key = try IdempotencyKey(tokenID: token.id, key: "k-1", requestFingerprint: SHA256.hash("body-1"))
+        let write = f.map.createUser(identities: [try f.identity(f.old, "idem")], attribution: f.by)
+        let respond: @Sendable (User) throws -> RecordedResponse = { RecordedResponse(status: 201, body: $0.id.uuidString) }
+        let first = try await write.run(on: f.db.database, idempotencyKey: key, respond: respond)
+        let second = try await write.run(on: f.db.database, idempotencyKey: key, respond: respond)
+        guard case .executed(let original) = first, case .replayed(let replay) = second else {
+            Issue.record("expected executed then replayed, got \(first) and \(second)")
+            return
+        }
+        #expect(original == replay)
+        #expect(try f.db.count("users") == 1)
+        #expect(try f.events(kind: "user_created") == 1)
+        let other = try IdempotencyKey(tokenID: token.id, key: "k-1", requestFingerprint: SHA256.hash("body-2"))
+        await #expect(throws: IdentityMapError.idempotencyKeyReused) {
+            try await write.run(on: f.db.database, idempotencyKey: other, respond: respond)
+        }
+        // A failed write does not burn the key.
+        let failing = try IdempotencyKey(tokenID: token.id, key: "k-2", requestFingerprint: SHA256.hash("dup"))
+        let conflicting = f.map.createUser(identities: [try f.identity(f.old, "idem", username: "z")], attribution: f.by)
+        await #expect(throws: IdentityMapError.self) {
+            try await conflicting.run(on: f.db.database, idempotencyKey: failing, respond: respond)
+        }
+        #expect(try f.db.count("idempotency_keys", where: "key = 'k-2'") == 0)
+    }
+
+    @Test("events are append-only: UPDATE, DELETE and TRUNCATE are rejected")
+    func appendOnly() async throws {
+        let f = try await MapFixture.make()
+        try await f.user()
+        let connection = try f.db.connect()
+        for statement in ["UPDATE events SET kind = 'x'", "DELETE FROM events", "TRUNCATE events CASCADE"] {
+            #expect(throws: PostgresError.self, "\(statement)") { try connection.execute(PostgresQuery(unsafeSQL: statement)) }
+        }
+        #expect(try f.db.count("events") == 3)  // two pool_added + user_created
+    }
+
+    @Test("every write records exactly one event with actor and request id, and personal data apart")
+    func eventShape() async throws {
+        let f = try await MapFixture.make()
+        let user = try await f.user(try f.identity(f.old, "s", username: "dave", email: "dave@example.com"))
+        let events = try #require(try await f.map.events(of: user.id))
+        #expect(events.map(\.kind) == ["user_created", "identity_linked"])
+        let linked = events[1]
+        #expect(linked.actor == "system")
+        #expect(linked.requestID == "test")
+        #expect(linked.poolID == "us-east-1_Old" && linked.sub == "s")
+        #expect(linked.personal?["email"]?.stringValue == "dave@example.com")
+        #expect(!linked.details.canonicalText.contains("dave"))
+        let paged = try #require(try await f.map.events(of: user.id, after: events[0].id, limit: 1))
+        #expect(paged.map(\.id) == [linked.id])
+    }
+
+    @Test("migrate twice is a no-op; an edited or removed applied migration is refused")
+    func migrations() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sql-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) {
+            try FileManager.default.copyItem(
+                at: TestDatabase.sqlDirectory.appendingPathComponent(name), to: directory.appendingPathComponent(name)
+            )
+        }
+        let first = try await SchemaMigrator(directory: directory).migrate(db.database)
+        #expect(!first.isEmpty)
+        #expect(try await SchemaMigrator(directory: directory).migrate(db.database).isEmpty)
+        #expect(try await SchemaMigrator(directory: directory).pending(db.database).isEmpty)
+
+        try "CREATE TABLE later (id int);\n".write(to: directory.appendingPathComponent("9000_later.sql"), atomically: true, encoding: .utf8)
+        #expect(try await SchemaMigrator(directory: directory).pending(db.database).map(\.version) == [9000])
+        _ = try await SchemaMigrator(directory: directory).migrate(db.database)
+        #expect(try db.count("later") == 0)
+
+        let edited = directory.appendingPathComponent("9000_later.sql")
+        try "CREATE TABLE later (id bigint);\n".write(to: edited, atomically: true, encoding: .utf8)
+        await #expect(throws: SchemaMigrator.Failure.appliedFileChanged(version: 9000, name: "9000_later")) {
+            try await SchemaMigrator(directory: directory).migrate(db.database)
+        }
+        try FileManager.default.removeItem(at: edited)
+        await #expect(throws: SchemaMigrator.Failure.appliedFileMissing(version: 9000, name: "9000_later")) {
+            try await SchemaMigrator(directory: directory).pending(db.database)
+        }
+    }
+
+    @Test("a failing migration leaves no trace and is not recorded")
+    func failingMigration() async throws {
+        let db = try await TestDatabase.make()
+        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sql-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: directory) }
+        for name in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) {
+            try FileManager.default.copyItem(
+                at: TestDatabase.sqlDirectory.appendingPathComponent(name), to: directory.appendingPathComponent(name)
+            )
+        }
+        try "CREATE TABLE half (id int);\nSELECT 1/0;\n".write(to: directory.appendingPathComponent("9001_broken.sql"), atomically: true, encoding: .utf8)
+        await #expect(throws: PostgresError.self) { try await SchemaMigrator(directory: directory).migrate(db.database) }
+        #expect(try db.count("pg_tables", where: "tablename = 'half'") == 0)
+        #expect(try db.count("schema_migrations", where: "version = 9001") == 0)
+    }
+}
