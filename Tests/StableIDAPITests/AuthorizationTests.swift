@@ -1,0 +1,87 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import IdentityMap
+import Testing
+import TestSupport
+
+/// Every route with the scope it needs. openapi.yaml is checked against this list too.
+let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String, body: String?, scope: Scope)] = {
+    let id = "01a21996-0000-7000-8000-000000000001"
+    return [
+        (.get, "/v1/resolve", "/v1/resolve?pool=us-east-1_Old&sub=s", nil, .resolve),
+        (.post, "/v1/resolve", "/v1/resolve", #"{"items":[]}"#, .resolve),
+        (.get, "/v1/users/{id}", "/v1/users/\(id)", nil, .resolve),
+        (.get, "/v1/users", "/v1/users?email=a@example.com", nil, .resolve),
+        (.get, "/v1/users/{id}/events", "/v1/users/\(id)/events", nil, .audit),
+        (.post, "/v1/users", "/v1/users", "{}", .write),
+        (.post, "/v1/users/{id}/identities", "/v1/users/\(id)/identities", #"{"pool":"us-east-1_Old","sub":"s","username":"u"}"#, .write),
+        (.delete, "/v1/users/{id}/identities/{pool}/{sub}", "/v1/users/\(id)/identities/us-east-1_Old/s", nil, .write),
+        (.post, "/v1/users/{id}/merge", "/v1/users/\(id)/merge", #"{"from":"01a21996-0000-7000-8000-000000000002"}"#, .write),
+        (.get, "/v1/pools", "/v1/pools", nil, .admin),
+        (.post, "/v1/pools", "/v1/pools", #"{"id":"ap-south-1_Zz"}"#, .admin),
+        (.get, "/v1/tokens", "/v1/tokens", nil, .admin),
+        (.post, "/v1/tokens", "/v1/tokens", #"{"name":"n","scopes":["resolve"]}"#, .admin),
+        (.delete, "/v1/tokens/{name}", "/v1/tokens/nobody", nil, .admin),
+    ]
+}()
+
+@Suite("Authorization")
+struct AuthorizationTests {
+    @Test("every route × every scope: 401 without, with a bad or a revoked token; 403 with the wrong scope")
+    func scopeMatrix() async throws {
+        let f = try await APIFixture.make()
+        try await f.test { client in
+            for route in protectedRoutes {
+                let label = "\(route.method) \(route.uri)"
+                for token in [nil, "sid_not-a-real-token", f.revokedToken, "Basic abc"] as [String?] {
+                    let reply = try await client.call(route.method, route.uri, token: token, json: route.body)
+                    #expect(reply.status == 401, "\(label) with \(token ?? "no token"): \(reply)")
+                    #expect(reply.code == "unauthorized" && reply.isProblem, "\(label)")
+                }
+                for scope in Scope.allCases {
+                    let reply = try await client.call(route.method, route.uri, token: f.tokens[scope], json: route.body)
+                    if scope == route.scope {
+                        #expect(![401, 403].contains(reply.status), "\(label) with its scope \(scope): \(reply)")
+                    } else {
+                        #expect(reply.status == 403, "\(label) with scope \(scope): \(reply)")
+                        #expect(reply.code == "forbidden" && reply.isProblem, "\(label)")
+                    }
+                }
+            }
+        }
+    }
+
+    @Test("health endpoints need no token")
+    func healthIsOpen() async throws {
+        let f = try await APIFixture.make()
+        try await f.test { client in
+            for path in ["/healthz", "/readyz", "/metrics"] {
+                let reply = try await client.call(.get, path)
+                #expect(reply.status == 200, "\(path)")
+            }
+        }
+    }
+
+    @Test("a revoked token stops working on a running server within a second (LISTEN/NOTIFY cache eviction)")
+    func revocationReachesRunningServer() async throws {
+        let f = try await APIFixture.make()
+        let store = TokenStore(database: f.db.database)
+        let secret = try await store.create(name: "short-lived", scopes: [.resolve], attribution: .init(actor: .system)).run(on: f.db.database).1.value
+        try await f.test { client in
+            // Let the listener connect so the cache is on, then use the token twice (second from cache).
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=x", token: secret).status == 404)
+            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=x", token: secret).status == 404)
+            _ = try await store.revoke(nameOrID: "short-lived", attribution: .init(actor: .system)).run(on: f.db.database)
+            var status = 0
+            let deadline = ContinuousClock.now + .seconds(1)
+            repeat {
+                status = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=x", token: secret).status
+                if status == 401 { break }
+                try await Task.sleep(for: .milliseconds(20))
+            } while ContinuousClock.now < deadline
+            #expect(status == 401)
+        }
+    }
+}
