@@ -1,0 +1,131 @@
+import Foundation
+import Testing
+import TestSupport
+#if canImport(FoundationNetworking)
+import FoundationNetworking
+#endif
+
+@Suite("stableid command line")
+struct CLITests {
+    @Test("db migrate applies once, then is a no-op; db status reports up to date")
+    func migrate() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let first = try CLI.run(["db", "migrate", "--database-url", db.url])
+        #expect(first.status == 0, "\(first.stderr)")
+        #expect(first.stdout.contains("applied 1 migration"))
+        let second = try CLI.run(["db", "migrate", "--database-url", db.url])
+        #expect(second.status == 0 && second.stdout.contains("up to date"))
+        #expect(try CLI.run(["db", "status", "--database-url", db.url]).status == 0)
+    }
+
+    @Test("serve refuses to start while migrations are pending (exit 2)")
+    func serveRefusesPending() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let result = try CLI.run(["serve", "--port", "0"], environment: ["DATABASE_URL": db.url])
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("stableid db migrate"))
+        #expect(try CLI.run(["db", "status", "--database-url", db.url]).status == 1)
+    }
+
+    @Test("token create prints the token alone on the last line; list never shows it; revoke twice fails with 2")
+    func tokens() async throws {
+        let db = try await TestDatabase.make()
+        let created = try CLI.run(["token", "create", "--name", "ci", "--scope", "resolve", "--scope", "audit"], environment: ["DATABASE_URL": db.url])
+        #expect(created.status == 0, "\(created.stderr)")
+        #expect(created.lastLine.hasPrefix("sid_") && created.lastLine.count == 47)
+        let listed = try CLI.run(["token", "list", "--format", "json"], environment: ["DATABASE_URL": db.url])
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: String]])
+        #expect(rows.count == 1 && rows[0]["name"] == "ci" && rows[0]["scopes"] == "resolve audit")
+        #expect(!listed.stdout.contains(created.lastLine))
+        #expect(try CLI.run(["token", "revoke", "ci"], environment: ["DATABASE_URL": db.url]).status == 0)
+        let again = try CLI.run(["token", "revoke", "ci"], environment: ["DATABASE_URL": db.url])
+        #expect(again.status == 2 && again.stderr.contains("no active token"))
+        let badScope = try CLI.run(["token", "create", "--name", "x", "--scope", "root"], environment: ["DATABASE_URL": db.url])
+        #expect(badScope.status == 2)
+    }
+
+    @Test("pool add defaults the region from the id; bad ids and duplicates exit 2; list formats")
+    func pools() async throws {
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        #expect(try CLI.run(["pool", "add", "--id", "eu-central-1_Abc", "--name", "Frankfurt"], environment: env).status == 0)
+        #expect(try CLI.run(["pool", "add", "--id", "eu-central-1_Abc"], environment: env).status == 2)
+        #expect(try CLI.run(["pool", "add", "--id", "not a pool"], environment: env).status == 2)
+        let csv = try CLI.run(["pool", "list", "--format", "csv"], environment: env)
+        #expect(csv.stdout.hasPrefix("id,region,name,issuer,created_at\neu-central-1_Abc,eu-central-1,Frankfurt,https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Abc,"))
+        let table = try CLI.run(["pool", "list"], environment: env)
+        #expect(table.stdout.hasPrefix("ID"))
+    }
+
+    @Test("usage errors exit 2; an unreachable database exits 3")
+    func exitCodes() throws {
+        #expect(try CLI.run(["frobnicate"]).status == 2)
+        #expect(try CLI.run(["token", "create"]).status == 2)
+        #expect(try CLI.run(["--help"]).status == 0)
+        let down = try CLI.run(["pool", "list", "--database-url", "postgresql://postgres@127.0.0.1:1/none"])
+        #expect(down.status == 3)
+        #expect(down.stderr.contains("database unavailable"))
+    }
+
+    @Test("serve end to end: JSON logs, real HTTP, graceful stop on SIGTERM, no secret in logs")
+    func serveEndToEnd() async throws {
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        let token = try CLI.run(["token", "create", "--name", "e2e", "--scope", "write", "--scope", "resolve"], environment: env).lastLine
+        #expect(try CLI.run(["pool", "add", "--id", "us-east-1_E2e"], environment: env).status == 0)
+        let port = try CLI.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLI.binary)
+        process.arguments = ["serve"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = db.url
+        environment["STABLEID_SQL_DIR"] = TestDatabase.sqlDirectory.path
+        environment["STABLEID_LISTEN"] = "127.0.0.1:\(port)"
+        environment["STABLEID_LOG_FORMAT"] = "json"
+        environment["STABLEID_LOG_LEVEL"] = "debug"
+        process.environment = environment
+        let errors = Pipe()
+        process.standardError = errors
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+
+        let base = "http://127.0.0.1:\(port)"
+        var ready = false
+        for _ in 0..<100 where !ready {
+            ready = (try? await http("GET", "\(base)/readyz").0) == 200
+            if !ready { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(ready)
+        let (created, body) = try await http("POST", "\(base)/v1/users", token: token,
+            body: #"{"identities":[{"pool":"us-east-1_E2e","sub":"e2e-sub","username":"e2e"}]}"#)
+        #expect(created == 201, "\(body)")
+        let (resolved, answer) = try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=e2e-sub", token: token)
+        #expect(resolved == 200 && answer.contains("user_id"))
+        #expect(try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=e2e-sub").0 == 401)
+
+        process.terminate()  // SIGTERM
+        process.waitUntilExit()
+        #expect(process.terminationStatus == 0)
+        let logs = String(decoding: errors.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        let lines = logs.split(separator: "\n")
+        #expect(!lines.isEmpty)
+        for line in lines {
+            #expect((try? JSONSerialization.jsonObject(with: Data(line.utf8))) is [String: Any], "not JSON: \(line)")
+        }
+        #expect(logs.contains("stableid serving"))
+        #expect(!logs.contains(token))
+    }
+
+    func http(_ method: String, _ url: String, token: String? = nil, body: String? = nil) async throws -> (Int, String) {
+        var request = URLRequest(url: URL(string: url)!)
+        request.httpMethod = method
+        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
+        if let body {
+            request.httpBody = Data(body.utf8)
+            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
+        }
+        let (data, response) = try await URLSession.shared.data(for: request)
+        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
+    }
+}
