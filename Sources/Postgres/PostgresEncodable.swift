@@ -88,20 +88,22 @@ public struct PostgresArray<Element: PostgresEncodable>: PostgresEncodable {
     public init(_ elements: [Element]) { self.elements = elements.map { $0 } }
 
     public var postgresText: String? {
-        var out = "{"
+        var out: [UInt8] = [UInt8(ascii: "{")]
+        out.reserveCapacity(elements.count * 40 + 2)
         for (index, element) in elements.enumerated() {
-            if index > 0 { out += "," }
+            if index > 0 { out.append(UInt8(ascii: ",")) }
             guard let text = element?.postgresText else {
-                out += "NULL"
+                out.append(contentsOf: Array("NULL".utf8))
                 continue
             }
-            out += "\""
-            for ch in text.unicodeScalars {
-                if ch == "\"" || ch == "\\" { out += "\\" }
-                out.unicodeScalars.append(ch)
+            out.append(UInt8(ascii: "\""))
+            for byte in text.utf8 {
+                if byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") { out.append(UInt8(ascii: "\\")) }
+                out.append(byte)
             }
-            out += "\""
+            out.append(UInt8(ascii: "\""))
         }
-        return out + "}"
+        out.append(UInt8(ascii: "}"))
+        return String(decoding: out, as: UTF8.self)
     }
 }

@@ -13,14 +13,18 @@ public struct APIConfiguration: Sendable {
     public var databaseURL: String
     public var maxBodyBytes: Int
     public var tokenCacheTTL: Duration
+    /// Lookup batches in flight at once (see ``ResolveCoalescer``).
+    public var resolveBatches: Int
 
     public init(
         host: String = "127.0.0.1",
         port: Int = 8080,
         databaseURL: String,
         maxBodyBytes: Int = 1 << 20,
-        tokenCacheTTL: Duration = .seconds(30)
+        tokenCacheTTL: Duration = .seconds(30),
+        resolveBatches: Int = 1
     ) {
+        self.resolveBatches = resolveBatches
         self.host = host
         self.port = port
         self.databaseURL = databaseURL
@@ -61,7 +65,8 @@ public func buildRouter(
         router.group("v1").add(middleware: ScopeMiddleware(scope: scope, authenticator: authenticator))
     }
     let users = UserController(services: services)
-    ResolveController(services: services).register(on: scoped(.resolve))
+    ResolveController(services: services, coalescer: ResolveCoalescer(store: services.identityMap, maxConcurrentBatches: configuration.resolveBatches))
+        .register(on: scoped(.resolve))
     users.registerReads(on: scoped(.resolve))
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))

@@ -38,7 +38,11 @@ struct Serve: AsyncParsableCommand {
                 "\(pending.count) migration(s) pending (\(pending.map(\.name).joined(separator: ", "))): run `stableid db migrate` first"
             )
         }
-        let configuration = APIConfiguration(host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes)
+        let resolveBatches = environment["STABLEID_RESOLVE_BATCHES"].flatMap(Int.init) ?? 1
+        guard (1...poolSize).contains(resolveBatches) else { throw CLIFailure.usage("STABLEID_RESOLVE_BATCHES must be 1 to the pool size") }
+        let configuration = APIConfiguration(
+            host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes, resolveBatches: resolveBatches
+        )
         let app = buildApplication(configuration: configuration, database: db, logger: logger)
         logger.info("stableid serving", metadata: ["host": "\(host)", "port": "\(port)", "db_pool_size": "\(poolSize)"])
         try await app.runService()

@@ -73,5 +73,6 @@ public struct TestDatabase: Sendable {
 
 public struct MissingEnvironment: Error, CustomStringConvertible {
     public var message: String
+    public init(message: String) { self.message = message }
     public var description: String { message }
 }

@@ -19,6 +19,21 @@ public struct Identity: Sendable, Equatable {
     public var status: IdentityStatus
     public var linkedAt: Date
     public var unlinkedAt: Date?
+
+    public init(
+        pool: PoolID, sub: String, username: String, email: String?, emailVerified: Bool, provider: String,
+        status: IdentityStatus, linkedAt: Date, unlinkedAt: Date?
+    ) {
+        self.pool = pool
+        self.sub = sub
+        self.username = username
+        self.email = email
+        self.emailVerified = emailVerified
+        self.provider = provider
+        self.status = status
+        self.linkedAt = linkedAt
+        self.unlinkedAt = unlinkedAt
+    }
 }
 
 /// A stable user and every identity it has or had.
@@ -37,6 +52,12 @@ public struct Resolution: Sendable, Equatable {
     public var userID: UUID
     public var userStatus: UserStatus
     public var identity: Identity
+
+    public init(userID: UUID, userStatus: UserStatus, identity: Identity) {
+        self.userID = userID
+        self.userStatus = userStatus
+        self.identity = identity
+    }
 }
 
 /// How a caller names an identity: by pool id, or by the `iss` claim of a token.

@@ -28,36 +28,9 @@ public struct IdentityMapStore: Sendable {
             throw IdentityMapError.invalidInput(field: "items", reason: "at most \(Self.maxBatch) items per batch")
         }
         if references.isEmpty { return [] }
-        var pools: [String?] = []
-        var issuers: [String?] = []
-        var subs: [String] = []
-        for reference in references {
-            switch reference {
-            case .pool(let pool, let sub):
-                pools.append(pool.rawValue)
-                issuers.append(nil)
-                subs.append(sub)
-            case .issuer(let issuer, let sub):
-                pools.append(nil)
-                issuers.append(Pool.normalizeIssuer(issuer))
-                subs.append(sub)
-            }
+        return try await database.reader.withConnection { connection in
+            try Self.resolve(batch: references, on: connection)
         }
-        let query: PostgresQuery = """
-            SELECT q.ord, i.user_id, u.status AS user_status, \(unescaped: Self.identityColumns)
-            FROM unnest(\(PostgresArray(pools))::text[], \(PostgresArray(issuers))::text[], \(PostgresArray(subs))::text[])
-                 WITH ORDINALITY AS q(pool_id, issuer, sub, ord)
-            JOIN pools p ON p.id = COALESCE(q.pool_id, (SELECT id FROM pools WHERE issuer = q.issuer))
-            JOIN identities i ON i.pool_id = p.id AND i.sub = q.sub AND i.status <> 'unlinked'
-            JOIN users u ON u.id = i.user_id
-            """
-        let rows = try await database.reader.withConnection { try $0.query(query) }
-        var results = [Resolution?](repeating: nil, count: references.count)
-        for row in rows {
-            let ordinal: Int = try row.decode("ord")
-            results[ordinal - 1] = try Self.decodeResolution(row)
-        }
-        return results
     }
 
     public static let maxBatch = 1000
@@ -269,6 +242,43 @@ extension IdentityMapStore {
         return try rows.first.map(decodeResolution)
     }
 
+    static func resolve(batch references: [IdentityReference], on connection: PostgresConnection) throws -> [Resolution?] {
+        var pools: [String?] = []
+        var issuers: [String?] = []
+        var subs: [String] = []
+        pools.reserveCapacity(references.count)
+        issuers.reserveCapacity(references.count)
+        subs.reserveCapacity(references.count)
+        for reference in references {
+            switch reference {
+            case .pool(let pool, let sub):
+                pools.append(pool.rawValue)
+                issuers.append(nil)
+                subs.append(sub)
+            case .issuer(let issuer, let sub):
+                pools.append(nil)
+                issuers.append(Pool.normalizeIssuer(issuer))
+                subs.append(sub)
+            }
+        }
+        let rows = try connection.query(
+            """
+            SELECT q.ord, i.user_id, u.status AS user_status, \(unescaped: Self.identityColumns)
+            FROM unnest(\(PostgresArray(pools))::text[], \(PostgresArray(issuers))::text[], \(PostgresArray(subs))::text[])
+                 WITH ORDINALITY AS q(pool_id, issuer, sub, ord)
+            JOIN pools p ON p.id = COALESCE(q.pool_id, (SELECT id FROM pools WHERE issuer = q.issuer))
+            JOIN identities i ON i.pool_id = p.id AND i.sub = q.sub AND i.status <> 'unlinked'
+            JOIN users u ON u.id = i.user_id
+            """
+        )
+        var results = [Resolution?](repeating: nil, count: references.count)
+        for row in rows {
+            let ordinal: Int = try row.decode("ord")
+            results[ordinal - 1] = try decodeResolution(row)
+        }
+        return results
+    }
+
     static func decodeResolution(_ row: PostgresRow) throws -> Resolution {
         Resolution(
             userID: try row.decode("user_id"),
@@ -278,13 +288,11 @@ extension IdentityMapStore {
     }
 
     static func decodeIdentity(_ row: PostgresRow) throws -> Identity {
-        guard let pool = PoolID(try row.decode("pool_id", as: String.self)),
-            let status = IdentityStatus(rawValue: try row.decode("status"))
-        else {
+        guard let status = IdentityStatus(rawValue: try row.decode("status")) else {
             throw PostgresError(kind: .decoding, message: "stored identity is malformed")
         }
         return Identity(
-            pool: pool,
+            pool: PoolID(trusted: try row.decode("pool_id")),
             sub: try row.decode("sub"),
             username: try row.decode("username"),
             email: try row.decodeIfPresent("email"),

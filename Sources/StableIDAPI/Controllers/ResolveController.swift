@@ -1,9 +1,11 @@
 import Hummingbird
+import NIOCore
 import IdentityMap
 
 /// The hot path: `(pool, sub)` or `(iss, sub)` → stable user ID. Scope `resolve`.
 struct ResolveController {
     let services: APIServices
+    let coalescer: ResolveCoalescer
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.get("resolve", use: resolve)
@@ -13,10 +15,14 @@ struct ResolveController {
     @Sendable func resolve(request: Request, context: AppRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let reference = try Self.reference(pool: query.get("pool"), iss: query.get("iss"), sub: query.get("sub"))
-        guard let resolution = try await services.identityMap.resolve(reference) else {
+        guard let resolution = try await coalescer.resolve(reference) else {
             throw Problem.notFound("no user has this identity")
         }
-        return try APIServices.json(.ok, ResolutionJSON(resolution))
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.resolution(resolution)))
+        )
     }
 
     @Sendable func resolveBatch(request: Request, context: AppRequestContext) async throws -> Response {

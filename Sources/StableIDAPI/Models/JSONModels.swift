@@ -255,5 +255,10 @@ struct TokensJSON: Encodable {
 }
 
 extension UUID {
-    var lowercasedString: String { uuidString.lowercased() }
+    /// Lower-case canonical form, without Foundation's `sprintf`-based `uuidString`.
+    var lowercasedString: String {
+        var writer = JSONWriter(capacity: 38)
+        writer.uuid(self)
+        return String(decoding: writer.bytes.dropFirst().dropLast(), as: UTF8.self)
+    }
 }

@@ -1,0 +1,95 @@
+import Foundation
+import IdentityMap
+
+/// A minimal JSON writer for the lookup hot path, where Foundation's `JSONEncoder` was most of the
+/// handler's CPU time. Produces the same document `JSONEncoder` with `.sortedKeys` would
+/// (`ResolutionJSON`), which a test checks.
+struct JSONWriter {
+    private(set) var bytes: [UInt8] = []
+
+    init(capacity: Int = 512) {
+        bytes.reserveCapacity(capacity)
+    }
+
+    mutating func raw(_ text: StaticString) {
+        text.withUTF8Buffer { bytes.append(contentsOf: $0) }
+    }
+
+    mutating func string(_ value: String) {
+        bytes.append(UInt8(ascii: "\""))
+        for byte in value.utf8 {
+            switch byte {
+            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+            case 0x0A: bytes.append(contentsOf: [92, 110])
+            case 0x0D: bytes.append(contentsOf: [92, 114])
+            case 0x09: bytes.append(contentsOf: [92, 116])
+            case 0x08: bytes.append(contentsOf: [92, 98])
+            case 0x0C: bytes.append(contentsOf: [92, 102])
+            case 0..<0x20:
+                let hex: [UInt8] = Array("0123456789abcdef".utf8)
+                bytes.append(contentsOf: [92, 117, 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+            default: bytes.append(byte)
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    mutating func bool(_ value: Bool) {
+        if value { raw("true") } else { raw("false") }
+    }
+
+    mutating func uuid(_ value: UUID) {
+        bytes.append(UInt8(ascii: "\""))
+        let digits: [UInt8] = Array("0123456789abcdef".utf8)
+        withUnsafeBytes(of: value.uuid) { raw in
+            for (index, byte) in raw.enumerated() {
+                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
+                bytes.append(digits[Int(byte >> 4)])
+                bytes.append(digits[Int(byte & 15)])
+            }
+        }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    /// `{"identity":{…},"status":…,"user_id":…}`, keys sorted like the rest of the API's answers.
+    static func resolution(_ resolution: Resolution) -> [UInt8] {
+        var writer = JSONWriter()
+        writer.raw("{\"identity\":")
+        writer.identity(resolution.identity)
+        writer.raw(",\"status\":")
+        writer.string(resolution.userStatus.rawValue)
+        writer.raw(",\"user_id\":")
+        writer.uuid(resolution.userID)
+        writer.raw("}")
+        return writer.bytes
+    }
+
+    mutating func identity(_ identity: Identity) {
+        if let email = identity.email {
+            raw("{\"email\":")
+            string(email)
+            raw(",\"email_verified\":")
+        } else {
+            raw("{\"email_verified\":")
+        }
+        bool(identity.emailVerified)
+        raw(",\"linked_at\":")
+        string(RFC3339.format(identity.linkedAt))
+        raw(",\"pool\":")
+        string(identity.pool.rawValue)
+        raw(",\"provider\":")
+        string(identity.provider)
+        raw(",\"status\":")
+        string(identity.status.rawValue)
+        raw(",\"sub\":")
+        string(identity.sub)
+        if let unlinkedAt = identity.unlinkedAt {
+            raw(",\"unlinked_at\":")
+            string(RFC3339.format(unlinkedAt))
+        }
+        raw(",\"username\":")
+        string(identity.username)
+        raw("}")
+    }
+}
