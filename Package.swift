@@ -36,6 +36,20 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Curl",
+            dependencies: ["CCurl"],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "Cognito",
+            dependencies: [
+                "Curl",
+                "CryptoPrimitives",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "CryptoPrimitives",
             dependencies: ["COpenSSL"],
             swiftSettings: swiftSettings
@@ -65,6 +79,7 @@ let package = Package(
         .executableTarget(
             name: "stableid",
             dependencies: [
+                "Cognito",
                 "IdentityMap",
                 "StableIDAPI",
                 "Postgres",

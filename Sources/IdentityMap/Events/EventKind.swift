@@ -11,4 +11,5 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let poolAdded = EventKind(rawValue: "pool_added")
     public static let tokenCreated = EventKind(rawValue: "token_created")
     public static let tokenRevoked = EventKind(rawValue: "token_revoked")
+    public static let importCompleted = EventKind(rawValue: "import_completed")
 }

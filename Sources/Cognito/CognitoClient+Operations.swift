@@ -1,0 +1,158 @@
+import Foundation
+
+extension CognitoClient {
+    /// Every page of `ListUsers`, fetched lazily as the sequence is iterated, paced at the
+    /// ListUsers quota. `limit` is capped at Cognito's maximum of 60.
+    public func listUsers(
+        poolID: String,
+        filter: String? = nil,
+        attributesToGet: [String]? = nil,
+        limit: Int = 60
+    ) -> ListUsersPages {
+        ListUsersPages(client: self, poolID: poolID, filter: filter, attributesToGet: attributesToGet, limit: min(max(limit, 1), 60))
+    }
+
+    public func adminGetUser(poolID: String, username: String, deadline: ContinuousClock.Instant? = nil) async throws -> AdminGetUserResponse {
+        struct Input: Encodable { var UserPoolId: String; var Username: String }
+        return try await call("AdminGetUser", Input(UserPoolId: poolID, Username: username), category: .userRead, deadline: deadline)
+    }
+
+    /// `ADMIN_USER_PASSWORD_AUTH`. The password goes only into the signed request body.
+    public func adminInitiateAuth(
+        poolID: String, clientID: String, username: String, password: String, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> AdminInitiateAuthResponse {
+        struct Input: Encodable {
+            var UserPoolId: String
+            var ClientId: String
+            var AuthFlow = "ADMIN_USER_PASSWORD_AUTH"
+            var AuthParameters: [String: String]
+        }
+        return try await call(
+            "AdminInitiateAuth",
+            Input(UserPoolId: poolID, ClientId: clientID, AuthParameters: ["USERNAME": username, "PASSWORD": password]),
+            category: .userAuthentication, deadline: deadline
+        )
+    }
+
+    public func adminCreateUser(
+        poolID: String,
+        username: String,
+        attributes: [AttributeType] = [],
+        temporaryPassword: String? = nil,
+        messageAction: String? = "SUPPRESS",
+        deadline: ContinuousClock.Instant? = nil
+    ) async throws -> UserType {
+        struct Input: Encodable {
+            var UserPoolId: String
+            var Username: String
+            var UserAttributes: [AttributeType]
+            var TemporaryPassword: String?
+            var MessageAction: String?
+        }
+        let response: AdminCreateUserResponse = try await call(
+            "AdminCreateUser",
+            Input(UserPoolId: poolID, Username: username, UserAttributes: attributes, TemporaryPassword: temporaryPassword, MessageAction: messageAction),
+            category: .userCreation, deadline: deadline
+        )
+        return response.User
+    }
+
+    public func adminUpdateUserAttributes(poolID: String, username: String, attributes: [AttributeType]) async throws {
+        struct Input: Encodable { var UserPoolId: String; var Username: String; var UserAttributes: [AttributeType] }
+        let _: Empty = try await call("AdminUpdateUserAttributes", Input(UserPoolId: poolID, Username: username, UserAttributes: attributes), category: .userUpdate)
+    }
+
+    public func adminSetUserPassword(poolID: String, username: String, password: String, permanent: Bool) async throws {
+        struct Input: Encodable { var UserPoolId: String; var Username: String; var Password: String; var Permanent: Bool }
+        let _: Empty = try await call(
+            "AdminSetUserPassword", Input(UserPoolId: poolID, Username: username, Password: password, Permanent: permanent), category: .userUpdate
+        )
+    }
+
+    public func adminDisableUser(poolID: String, username: String) async throws {
+        try await userAction("AdminDisableUser", poolID: poolID, username: username)
+    }
+
+    public func adminEnableUser(poolID: String, username: String) async throws {
+        try await userAction("AdminEnableUser", poolID: poolID, username: username)
+    }
+
+    public func adminDeleteUser(poolID: String, username: String) async throws {
+        try await userAction("AdminDeleteUser", poolID: poolID, username: username)
+    }
+
+    private func userAction(_ operation: String, poolID: String, username: String) async throws {
+        struct Input: Encodable { var UserPoolId: String; var Username: String }
+        let _: Empty = try await call(operation, Input(UserPoolId: poolID, Username: username), category: .userUpdate)
+    }
+
+    public func describeUserPool(poolID: String) async throws -> UserPoolDescription {
+        struct Input: Encodable { var UserPoolId: String }
+        let response: DescribeUserPoolResponse = try await call("DescribeUserPool", Input(UserPoolId: poolID), category: .poolRead)
+        return response.UserPool
+    }
+
+    /// The column names of a user-import CSV for the pool. (moto answers 500 to this operation.)
+    public func getCSVHeader(poolID: String) async throws -> [String] {
+        struct Input: Encodable { var UserPoolId: String }
+        let response: GetCSVHeaderResponse = try await call("GetCSVHeader", Input(UserPoolId: poolID), category: .poolRead)
+        return response.CSVHeader
+    }
+
+    /// Creates a pool (tests, demos). Returns its id.
+    public func createUserPool(name: String, customAttributes: [SchemaAttribute] = []) async throws -> String {
+        struct Input: Encodable { var PoolName: String; var Schema: [SchemaAttribute]? }
+        let response: CreateUserPoolResponse = try await call(
+            "CreateUserPool", Input(PoolName: name, Schema: customAttributes.isEmpty ? nil : customAttributes), category: .poolUpdate
+        )
+        return response.UserPool.Id
+    }
+
+    /// Creates an app client allowing `ADMIN_USER_PASSWORD_AUTH`. Returns its id.
+    public func createUserPoolClient(poolID: String, name: String) async throws -> String {
+        struct Input: Encodable { var UserPoolId: String; var ClientName: String; var ExplicitAuthFlows: [String] }
+        let response: CreateUserPoolClientResponse = try await call(
+            "CreateUserPoolClient",
+            Input(UserPoolId: poolID, ClientName: name, ExplicitAuthFlows: ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
+            category: .poolUpdate
+        )
+        return response.UserPoolClient.ClientId
+    }
+}
+
+/// The pages of one ListUsers query, as an `AsyncSequence`.
+public struct ListUsersPages: AsyncSequence, Sendable {
+    public typealias Element = ListUsersPage
+    let client: CognitoClient
+    let poolID: String
+    let filter: String?
+    let attributesToGet: [String]?
+    let limit: Int
+
+    public struct AsyncIterator: AsyncIteratorProtocol {
+        let pages: ListUsersPages
+        var token: String?
+        var finished = false
+
+        public mutating func next() async throws -> ListUsersPage? {
+            guard !finished else { return nil }
+            struct Input: Encodable {
+                var UserPoolId: String
+                var Filter: String?
+                var AttributesToGet: [String]?
+                var Limit: Int
+                var PaginationToken: String?
+            }
+            let page: ListUsersPage = try await pages.client.call(
+                "ListUsers",
+                Input(UserPoolId: pages.poolID, Filter: pages.filter, AttributesToGet: pages.attributesToGet, Limit: pages.limit, PaginationToken: token),
+                category: .userList
+            )
+            token = page.PaginationToken.flatMap { $0.isEmpty ? nil : $0 }
+            finished = token == nil
+            return page
+        }
+    }
+
+    public func makeAsyncIterator() -> AsyncIterator { AsyncIterator(pages: self) }
+}

@@ -1,0 +1,131 @@
+import CCurl
+import Foundation
+
+/// Owns one libcurl easy handle (`CURL*`).
+///
+/// An easy handle keeps its connection cache between transfers, so reusing one handle reuses the
+/// TCP/TLS connection (no handshake per request). `@unchecked Sendable`: ``CurlClient`` uses each
+/// handle from one serial queue only.
+final class CurlHandle: @unchecked Sendable {
+    private let handle: UnsafeMutableRawPointer
+
+    private static let globalInit: Void = {
+        curl_global_init(Int(CURL_GLOBAL_DEFAULT))
+    }()
+
+    init() {
+        _ = Self.globalInit
+        guard let handle = curl_easy_init() else { fatalError("curl_easy_init failed: out of memory") }
+        self.handle = handle
+    }
+
+    deinit {
+        curl_easy_cleanup(handle)
+    }
+
+    /// Performs one transfer, blocking the calling thread.
+    func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
+        curl_easy_reset(handle)
+        let sink = ResponseSink()
+        let context = Unmanaged.passUnretained(sink).toOpaque()
+        var headerList: UnsafeMutablePointer<curl_slist>?
+        defer { curl_slist_free_all(headerList) }
+
+        let milliseconds = Int(request.timeout.components.seconds) * 1000 + Int(request.timeout.components.attoseconds / 1_000_000_000_000_000)
+        var status = CURLE_OK
+        func set(_ option: CURLoption, _ value: Int) {
+            if status == CURLE_OK { status = stableid_curl_setopt_long(handle, option, value) }
+        }
+        func set(_ option: CURLoption, _ value: String) {
+            if status == CURLE_OK { status = stableid_curl_setopt_string(handle, option, value) }
+        }
+        set(CURLOPT_URL, request.url)
+        set(CURLOPT_NOSIGNAL, 1)
+        set(CURLOPT_TIMEOUT_MS, max(1, milliseconds))
+        set(CURLOPT_CONNECTTIMEOUT_MS, max(1, min(milliseconds, 5_000)))
+        // TLS verification stays on, whatever the caller wants.
+        set(CURLOPT_SSL_VERIFYPEER, 1)
+        set(CURLOPT_SSL_VERIFYHOST, 2)
+        set(CURLOPT_PROTOCOLS_STR, "http,https")
+        set(CURLOPT_FOLLOWLOCATION, 0)
+        set(CURLOPT_TCP_KEEPALIVE, 1)
+        set(CURLOPT_ACCEPT_ENCODING, "")
+        switch request.method {
+        case "GET":
+            set(CURLOPT_HTTPGET, 1)
+        case "POST":
+            set(CURLOPT_POST, 1)
+        default:
+            set(CURLOPT_CUSTOMREQUEST, request.method)
+        }
+        if !request.body.isEmpty || request.method == "POST" || request.method == "PUT" {
+            set(CURLOPT_POSTFIELDSIZE_LARGE, request.body.count)
+            if status == CURLE_OK {
+                status = request.body.withUnsafeBufferPointer { buffer in
+                    // COPYPOSTFIELDS copies, so the buffer need not outlive this call.
+                    stableid_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!))
+                }
+            }
+        }
+        // "Expect: 100-continue" costs a round trip on every POST; AWS does not need it.
+        for header in request.headers + [("Expect", "")] {
+            headerList = curl_slist_append(headerList, "\(header.0): \(header.1)")
+        }
+        if status == CURLE_OK { status = stableid_curl_setopt_slist(handle, CURLOPT_HTTPHEADER, headerList) }
+        if status == CURLE_OK { status = stableid_curl_setopt_write_callback(handle, curlWriteBody) }
+        if status == CURLE_OK { status = stableid_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context) }
+        if status == CURLE_OK { status = stableid_curl_setopt_header_callback(handle, curlWriteHeader) }
+        if status == CURLE_OK { status = stableid_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context) }
+        guard status == CURLE_OK else { throw Self.error(status) }
+
+        let result = withExtendedLifetime(sink) { curl_easy_perform(handle) }
+        guard result == CURLE_OK else { throw Self.error(result) }
+        var code: Int = 0
+        _ = stableid_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
+        return HTTPResponse(status: code, headers: sink.headers, body: sink.body)
+    }
+
+    private static func error(_ code: CURLcode) -> CurlError {
+        let kind: CurlError.Kind
+        switch code {
+        case CURLE_OPERATION_TIMEDOUT: kind = .timeout
+        case CURLE_COULDNT_CONNECT, CURLE_COULDNT_RESOLVE_HOST, CURLE_COULDNT_RESOLVE_PROXY, CURLE_SEND_ERROR, CURLE_RECV_ERROR,
+            CURLE_GOT_NOTHING:
+            kind = .connect
+        case CURLE_SSL_CONNECT_ERROR, CURLE_PEER_FAILED_VERIFICATION, CURLE_SSL_CERTPROBLEM, CURLE_SSL_CIPHER, CURLE_SSL_CACERT_BADFILE:
+            kind = .tls
+        default: kind = .other
+        }
+        return CurlError(kind: kind, code: Int32(code.rawValue), message: String(cString: curl_easy_strerror(code)))
+    }
+}
+
+private func curlWriteBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+    let length = size * count
+    guard let data, let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+    return length
+}
+
+private func curlWriteHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
+    let length = size * count
+    guard let data, let context else { return 0 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    let line = String(decoding: UnsafeRawBufferPointer(start: data, count: length), as: UTF8.self)
+    if line.hasPrefix("HTTP/") {
+        sink.headers.removeAll()  // a new response (e.g. after 100 Continue)
+    } else if let colon = line.firstIndex(of: ":") {
+        let name = line[..<colon].lowercased()
+        let value = line[line.index(after: colon)...].trimmingCharacters(in: .whitespacesAndNewlines)
+        sink.headers.append((name, value))
+    }
+    return length
+}
+
+/// Collects one response as libcurl delivers it; reached from the C callbacks through
+/// `CURLOPT_WRITEDATA`/`CURLOPT_HEADERDATA`, since C function pointers cannot capture.
+private final class ResponseSink {
+    var body: [UInt8] = []
+    var headers: [(String, String)] = []
+}

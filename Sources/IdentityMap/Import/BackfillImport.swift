@@ -1,0 +1,224 @@
+import Foundation
+import Postgres
+import Synchronization
+
+/// One Cognito user as a backfill sees it.
+public struct BackfillRecord: Sendable, Equatable {
+    public var sub: String
+    public var username: String
+    public var email: String?
+    public var emailVerified: Bool
+    /// `Cognito`, or the federated provider from the `identities` attribute (`Google`, …).
+    public var provider: String
+    public var enabled: Bool
+
+    public init(sub: String, username: String, email: String?, emailVerified: Bool, provider: String, enabled: Bool) {
+        self.sub = sub
+        self.username = username
+        self.email = email
+        self.emailVerified = emailVerified
+        self.provider = provider
+        self.enabled = enabled
+    }
+}
+
+/// What a backfill did (or, with `--dry-run`, would do).
+public struct BackfillReport: Sendable, Equatable, Codable {
+    public var seen = 0
+    public var created = 0
+    public var alreadyMapped = 0
+    public var conflicting = 0
+    /// Same sub more than once in the source (pages overlapping, files concatenated twice).
+    public var duplicates = 0
+    /// Records that cannot be imported (no sub, or a non-UUID sub with --reuse-sub-as-user-id).
+    public var invalid = 0
+    public var dryRun = false
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case seen, created, conflicting, duplicates, invalid
+        case alreadyMapped = "already_mapped", dryRun = "dry_run"
+    }
+}
+
+/// A backfill run: records are staged chunk by chunk (COPY), then applied in one transaction that
+/// creates users and identities for unmapped subs, with an event per created user and identity
+/// and one summary event. Running the same source again creates nothing.
+public final class BackfillImport: Sendable {
+    public let runID = UUIDv7.make()
+    let database: Database
+    let pool: PoolID
+    let reuseSubAsUserID: Bool
+    let attribution: Attribution
+    let source: String
+    private let nextSequence = Mutex<Int>(0)
+
+    public init(database: Database, pool: PoolID, reuseSubAsUserID: Bool, source: String, attribution: Attribution) {
+        self.database = database
+        self.pool = pool
+        self.reuseSubAsUserID = reuseSubAsUserID
+        self.source = source
+        self.attribution = attribution
+    }
+
+    /// The pool must be registered before anything is staged.
+    public func checkPool() async throws {
+        let pool = self.pool
+        try await database.primary.withConnection { connection in
+            try IdentityMapStore.requirePools([pool], on: connection)
+        }
+    }
+
+    /// Stages one chunk (a ListUsers page, a few thousand file records).
+    public func stage(_ records: [BackfillRecord]) async throws {
+        guard !records.isEmpty else { return }
+        // Gapless sequence numbers: the first occurrence of a sub in the source wins.
+        let first = nextSequence.withLock { next in
+            defer { next += records.count }
+            return next
+        }
+        let runID = self.runID.uuidString.lowercased()
+        let reuse = reuseSubAsUserID
+        let rows: [[String?]] = records.enumerated().map { offset, record in
+            let candidate = reuse
+                ? UUID(uuidString: record.sub).map { $0.uuidString.lowercased() }
+                : UUIDv7.make().uuidString.lowercased()
+            return [
+                runID, String(first + offset), record.sub, record.username, record.email,
+                record.email.flatMap(EmailAddress.normalize), record.emailVerified ? "t" : "f", record.provider,
+                record.enabled ? "t" : "f", candidate,
+            ]
+        }
+        try await database.primary.withConnection { connection in
+            try connection.copyFrom(
+                """
+                COPY import_staging (run_id, seq, sub, username, email, email_normalized, email_verified, provider, enabled, candidate_user_id)
+                FROM STDIN
+                """,
+                rows: rows
+            )
+        }
+    }
+
+    /// Classifies and applies the staged run; with `dryRun` it only counts. Staging rows are
+    /// removed either way.
+    public func finish(dryRun: Bool) async throws -> BackfillReport {
+        let (runID, pool, attribution, reuse, source) = (self.runID, self.pool.rawValue, self.attribution, self.reuseSubAsUserID, self.source)
+        let report: BackfillReport
+        do {
+            report = try await database.primary.transaction { connection in
+                try Self.apply(runID: runID, pool: pool, reuse: reuse, source: source, dryRun: dryRun, attribution: attribution, on: connection)
+            }
+        } catch let rolledBack as DryRun {
+            report = rolledBack.report
+        } catch {
+            _ = try? await database.primary.query("DELETE FROM import_staging WHERE run_id = \(runID)")
+            throw error
+        }
+        try await database.primary.query("DELETE FROM import_staging WHERE run_id = \(runID)")
+        return report
+    }
+
+    /// Thrown inside the transaction to roll a dry run back while keeping its counts.
+    struct DryRun: Error {
+        var report: BackfillReport
+    }
+
+    static func apply(
+        runID: UUID, pool: String, reuse: Bool, source: String, dryRun: Bool, attribution: Attribution,
+        on connection: PostgresConnection
+    ) throws -> BackfillReport {
+        // One import per pool at a time; a second waits, then finds everything mapped.
+        try connection.execute("SELECT pg_advisory_xact_lock(hashtext(\("stableid-import:" + pool)))")
+        try connection.execute(
+            """
+            CREATE TEMP TABLE backfill_run ON COMMIT DROP AS
+            SELECT DISTINCT ON (sub) *, NULL::text AS outcome FROM import_staging
+            WHERE run_id = \(runID) ORDER BY sub, seq
+            """
+        )
+        var report = BackfillReport()
+        report.dryRun = dryRun
+        report.seen = try connection.query("SELECT count(*) AS n FROM import_staging WHERE run_id = \(runID)")[0].decode("n")
+        // Each rule only looks at rows no earlier rule decided.
+        try connection.execute("UPDATE backfill_run SET outcome = 'invalid' WHERE sub = '' OR username = '' OR candidate_user_id IS NULL")
+        try connection.execute(
+            """
+            UPDATE backfill_run s SET outcome = 'mapped'
+            FROM identities i WHERE s.outcome IS NULL AND i.pool_id = \(pool) AND i.sub = s.sub
+            """
+        )
+        try connection.execute(
+            """
+            UPDATE backfill_run s SET outcome = 'conflict'
+            WHERE s.outcome IS NULL AND (
+                EXISTS (SELECT 1 FROM identities i WHERE i.pool_id = \(pool) AND i.username = s.username AND i.status IN ('active', 'disabled'))
+                OR EXISTS (SELECT 1 FROM users u WHERE u.id = s.candidate_user_id)
+                OR EXISTS (SELECT 1 FROM backfill_run o WHERE o.username = s.username AND o.sub < s.sub)
+            )
+            """
+        )
+        try connection.execute("UPDATE backfill_run SET outcome = 'create' WHERE outcome IS NULL")
+        for row in try connection.query("SELECT outcome, count(*) AS n FROM backfill_run GROUP BY outcome") {
+            let n: Int = try row.decode("n")
+            switch try row.decode("outcome", as: String.self) {
+            case "create": report.created = n
+            case "mapped": report.alreadyMapped = n
+            case "conflict": report.conflicting = n
+            default: report.invalid = n
+            }
+        }
+        report.duplicates = report.seen - (report.created + report.alreadyMapped + report.conflicting + report.invalid)
+        if dryRun { throw DryRun(report: report) }
+
+        let actor = attribution.actor.description
+        let run = runID.uuidString.lowercased()
+        try connection.execute("INSERT INTO users (id) SELECT candidate_user_id FROM backfill_run WHERE outcome = 'create'")
+        try connection.execute(
+            """
+            INSERT INTO identities (user_id, pool_id, sub, username, email, email_normalized, email_verified, provider, status)
+            SELECT candidate_user_id, \(pool), sub, username, email, email_normalized, email_verified, provider,
+                   CASE WHEN enabled THEN 'active' ELSE 'disabled' END
+            FROM backfill_run WHERE outcome = 'create' ORDER BY seq
+            """
+        )
+        try connection.execute(
+            """
+            INSERT INTO events (actor, kind, user_id, details, request_id)
+            SELECT \(actor)::text, 'user_created', candidate_user_id,
+                   jsonb_build_object('given_id', \(reuse)::boolean, 'identities', 1, 'import_run', \(run)::text), \(attribution.requestID)::text
+            FROM backfill_run WHERE outcome = 'create' ORDER BY seq
+            """
+        )
+        try connection.execute(
+            """
+            WITH linked AS (
+                INSERT INTO events (actor, kind, user_id, pool_id, sub, details, request_id)
+                SELECT \(actor)::text, 'identity_linked', candidate_user_id, \(pool), sub,
+                       jsonb_build_object('provider', provider, 'email_verified', email_verified, 'import_run', \(run)::text),
+                       \(attribution.requestID)::text
+                FROM backfill_run WHERE outcome = 'create' ORDER BY seq
+                RETURNING id, sub
+            )
+            INSERT INTO event_personal_data (event_id, data)
+            SELECT linked.id, jsonb_strip_nulls(jsonb_build_object('username', r.username, 'email', r.email))
+            FROM linked JOIN backfill_run r ON r.sub = linked.sub
+            """
+        )
+        try EventLog.append(
+            EventDraft(
+                kind: .importCompleted, poolID: pool,
+                details: [
+                    "import_run": JSONValue(runID), "source": .string(source), "reuse_sub_as_user_id": .bool(reuse),
+                    "seen": .number(Double(report.seen)), "created": .number(Double(report.created)),
+                    "already_mapped": .number(Double(report.alreadyMapped)), "conflicting": .number(Double(report.conflicting)),
+                    "duplicates": .number(Double(report.duplicates)), "invalid": .number(Double(report.invalid)),
+                ]
+            ),
+            attribution: attribution,
+            on: connection
+        )
+        return report
+    }
+}
