@@ -102,6 +102,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CognitoTests",
+            dependencies: [
+                "Cognito", "Curl",
+                .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CryptoPrimitivesTests",
             dependencies: ["CryptoPrimitives"],
             swiftSettings: swiftSettings

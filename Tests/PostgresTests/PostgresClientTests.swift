@@ -39,16 +39,14 @@ struct PostgresClientTests {
         #expect(newPID != pid)
     }
 
-    @Test("an unreachable database gives a typed, fast connection error")
+    @Test("an unreachable database gives a typed connection error")
     func unreachable() async throws {
         let client = PostgresClient(configuration: .init(conninfo: "postgresql://postgres@127.0.0.1:1/none", connectTimeoutSeconds: 2))
-        let started = ContinuousClock.now
         await #expect {
             try await client.query("SELECT 1")
         } throws: { error in
             (error as? PostgresError)?.isUnavailable == true
         }
-        #expect(ContinuousClock.now - started < .seconds(3))
     }
 
     @Test("callers wait for a busy pool and time out with poolExhausted")
