@@ -130,7 +130,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["TestSupport", "Postgres"],
+            dependencies: ["TestSupport", "Postgres", "Cognito"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -47,6 +47,44 @@ struct Import: AsyncParsableCommand {
         )
         try await run.checkPool()
         let progress = Progress(logger: logger)
+        do {
+            try await stageAll(into: run, pool: poolID, progress: progress, logger: logger)
+        } catch {
+            progress.done()
+            await run.discard()
+            throw error
+        }
+        let report = try await run.finish(dryRun: dryRun)
+        progress.done()
+        logger.info(
+            "import finished",
+            metadata: [
+                "pool": "\(poolID)", "run": "\(run.runID.uuidString.lowercased())", "seen": "\(report.seen)", "created": "\(report.created)",
+                "already_mapped": "\(report.alreadyMapped)", "conflicting": "\(report.conflicting)", "dry_run": "\(report.dryRun)",
+            ]
+        )
+        switch format {
+        case .json, .ndjson:
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys]
+            print(String(decoding: try encoder.encode(report), as: UTF8.self))
+        case .table, .csv:
+            printRows(
+                [[
+                    "seen": "\(report.seen)", "created": "\(report.created)", "already_mapped": "\(report.alreadyMapped)",
+                    "conflicting": "\(report.conflicting)", "duplicates": "\(report.duplicates)", "invalid": "\(report.invalid)",
+                    "dry_run": "\(report.dryRun)",
+                ]],
+                columns: ["seen", "created", "already_mapped", "conflicting", "duplicates", "invalid", "dry_run"],
+                format: format == .csv ? .csv : .table
+            )
+        }
+        if report.conflicting > 0 || report.invalid > 0 { throw ExitCode(1) }
+    }
+
+
+    /// Streams the source into the run's staging table, a chunk (file) or page (live) at a time.
+    private func stageAll(into run: BackfillImport, pool poolID: PoolID, progress: Progress, logger: Logger) async throws {
         if let file {
             let reader: UserFileReader
             do {
@@ -81,33 +119,8 @@ struct Import: AsyncParsableCommand {
                 throw CLIFailure.runtime("reading \(poolID) from Cognito failed: \(error)")
             }
         }
-        let report = try await run.finish(dryRun: dryRun)
-        progress.done()
-        logger.info(
-            "import finished",
-            metadata: [
-                "pool": "\(poolID)", "run": "\(run.runID.uuidString.lowercased())", "seen": "\(report.seen)", "created": "\(report.created)",
-                "already_mapped": "\(report.alreadyMapped)", "conflicting": "\(report.conflicting)", "dry_run": "\(report.dryRun)",
-            ]
-        )
-        switch format {
-        case .json, .ndjson:
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys]
-            print(String(decoding: try encoder.encode(report), as: UTF8.self))
-        case .table, .csv:
-            printRows(
-                [[
-                    "seen": "\(report.seen)", "created": "\(report.created)", "already_mapped": "\(report.alreadyMapped)",
-                    "conflicting": "\(report.conflicting)", "duplicates": "\(report.duplicates)", "invalid": "\(report.invalid)",
-                    "dry_run": "\(report.dryRun)",
-                ]],
-                columns: ["seen", "created", "already_mapped", "conflicting", "duplicates", "invalid", "dry_run"],
-                format: format == .csv ? .csv : .table
-            )
-        }
-        if report.conflicting > 0 || report.invalid > 0 { throw ExitCode(1) }
     }
+
 
     /// A Cognito user → what the map records. Federated users carry their provider in the
     /// `identities` attribute (`[{"providerName":"Google",…}]`).

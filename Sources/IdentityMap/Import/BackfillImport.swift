@@ -120,6 +120,11 @@ public final class BackfillImport: Sendable {
         return report
     }
 
+    /// Removes what this run staged, for a run that failed before `finish`.
+    public func discard() async {
+        _ = try? await database.primary.query("DELETE FROM import_staging WHERE run_id = \(runID)")
+    }
+
     /// Thrown inside the transaction to roll a dry run back while keeping its counts.
     struct DryRun: Error {
         var report: BackfillReport
