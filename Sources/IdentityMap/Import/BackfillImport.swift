@@ -143,6 +143,9 @@ public final class BackfillImport: Sendable {
             WHERE run_id = \(runID) ORDER BY sub, seq
             """
         )
+        // Temp tables have no statistics until analysed; without them the joins below plan badly.
+        try connection.execute("CREATE UNIQUE INDEX ON backfill_run (sub)")
+        try connection.execute("ANALYZE backfill_run")
         var report = BackfillReport()
         report.dryRun = dryRun
         report.seen = try connection.query("SELECT count(*) AS n FROM import_staging WHERE run_id = \(runID)")[0].decode("n")
@@ -160,8 +163,15 @@ public final class BackfillImport: Sendable {
             WHERE s.outcome IS NULL AND (
                 EXISTS (SELECT 1 FROM identities i WHERE i.pool_id = \(pool) AND i.username = s.username AND i.status IN ('active', 'disabled'))
                 OR EXISTS (SELECT 1 FROM users u WHERE u.id = s.candidate_user_id)
-                OR EXISTS (SELECT 1 FROM backfill_run o WHERE o.username = s.username AND o.sub < s.sub)
             )
+            """
+        )
+        // Two subs claiming one username in the same source: the first (by sub) may go ahead.
+        try connection.execute(
+            """
+            UPDATE backfill_run s SET outcome = 'conflict'
+            FROM (SELECT sub, row_number() OVER (PARTITION BY username ORDER BY sub) AS n FROM backfill_run WHERE outcome IS NULL) d
+            WHERE d.sub = s.sub AND d.n > 1
             """
         )
         try connection.execute("UPDATE backfill_run SET outcome = 'create' WHERE outcome IS NULL")
