@@ -64,8 +64,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "AuditTrail",
+            dependencies: [
+                "IdentityMap",
+                "Postgres",
+                "CryptoPrimitives",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StableIDAPI",
             dependencies: [
+                "AuditTrail",
                 "IdentityMap",
                 "CryptoPrimitives",
                 .product(name: "Hummingbird", package: "hummingbird"),
@@ -79,6 +90,7 @@ let package = Package(
         .executableTarget(
             name: "stableid",
             dependencies: [
+                "AuditTrail",
                 "Cognito",
                 "IdentityMap",
                 "StableIDAPI",

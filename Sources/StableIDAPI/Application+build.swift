@@ -87,7 +87,8 @@ public func buildApplication(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "stableid"),
         services: [
-            TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger)
+            TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
+            AuditSealerService(database: database, logger: logger),
         ],
         logger: logger
     )

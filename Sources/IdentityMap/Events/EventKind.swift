@@ -12,4 +12,5 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let tokenCreated = EventKind(rawValue: "token_created")
     public static let tokenRevoked = EventKind(rawValue: "token_revoked")
     public static let importCompleted = EventKind(rawValue: "import_completed")
+    public static let personalDataErased = EventKind(rawValue: "personal_data_erased")
 }

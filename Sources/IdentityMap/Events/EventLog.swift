@@ -72,7 +72,7 @@ public enum EventLog {
         FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id
         """
 
-    static func decode(_ row: PostgresRow) throws -> AuditEvent {
+    public static func decode(_ row: PostgresRow) throws -> AuditEvent {
         let decoder = JSONDecoder()
         let details = try decoder.decode(JSONValue.self, from: Data(try row.decode("details", as: String.self).utf8))
         let personal = try row.decodeIfPresent("personal", as: String.self).map {

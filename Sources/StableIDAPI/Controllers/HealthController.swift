@@ -40,11 +40,15 @@ struct PoolGauges: Sendable {
     let database: Database
     let registry: PrometheusCollectorRegistry
 
+    static var descriptor: MetricNameDescriptor { MetricNameDescriptor(
+        namespace: "stableid", subsystem: "db", metricName: "pool", unitName: "connections",
+        helpText: "Database connection pool: open connections; idle, leased and waiting slots and callers"
+    ) }
+
     func update() {
         for usage in database.poolUsage() {
             for (state, value) in [("open", usage.open), ("idle", usage.idle), ("leased", usage.leased), ("waiting", usage.waiting)] {
-                registry.makeGauge(name: "stableid_db_pool_connections", labels: [("pool", usage.role), ("state", state)])
-                    .set(Double(value))
+                registry.makeGauge(descriptor: Self.descriptor, labels: [("pool", usage.role), ("state", state)]).set(Double(value))
             }
         }
     }

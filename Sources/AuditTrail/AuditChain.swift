@@ -1,0 +1,98 @@
+import CryptoPrimitives
+import Foundation
+import IdentityMap
+import Postgres
+
+/// Seals committed events into the hash chain, and recomputes the chain to verify it.
+public struct AuditChain: Sendable {
+    public let database: Database
+    static let sealLockKey: Int64 = 0x5374_6162_6c65_01
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    /// The columns both the sealer and the verifier read, formatted by PostgreSQL so the bytes do
+    /// not depend on any client's number or date formatting.
+    static let eventColumns = """
+        e.id, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
+        e.actor, e.kind, coalesce(e.user_id::text, '') AS user_id, coalesce(e.pool_id, '') AS pool_id,
+        coalesce(e.sub, '') AS sub, e.details::text AS details, coalesce(e.request_id, '') AS request_id,
+        p.data::text AS personal, p.salt AS salt
+        """
+
+    /// Appends up to `limit` queued events to the chain. Only one sealer runs at a time (an
+    /// advisory lock); others return 0 at once. Returns how many were sealed.
+    @discardableResult
+    public func seal(limit: Int = 5_000) async throws -> Int {
+        try await database.primary.transaction { connection in
+            try Self.seal(limit: limit, on: connection)
+        }
+    }
+
+    static func seal(limit: Int, on connection: PostgresConnection) throws -> Int {
+        let locked: Bool = try connection.query("SELECT pg_try_advisory_xact_lock(\(sealLockKey)) AS ok")[0].decode("ok")
+        guard locked else { return 0 }
+        let head = try connection.query("SELECT seq, hash FROM event_chain ORDER BY seq DESC LIMIT 1").first
+        var seq: Int64 = try head?.decode("seq") ?? 0
+        var previous: [UInt8] = try head.map { try $0.decode("hash", as: PostgresBytes.self).bytes } ?? CanonicalEvent.genesis
+        let rows = try connection.query(
+            """
+            SELECT \(unescaped: eventColumns)
+            FROM event_pending q JOIN events e ON e.id = q.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
+            ORDER BY e.id LIMIT \(limit)
+            """
+        )
+        guard !rows.isEmpty else { return 0 }
+        var chainRows: [[String?]] = []
+        var sealedIDs: [Int64] = []
+        for row in rows {
+            seq += 1
+            var event = try canonical(row, seq: seq)
+            if let data: String = try row.decodeIfPresent("personal"), let salt: PostgresBytes = try row.decodeIfPresent("salt") {
+                event.personalDigest = CanonicalEvent.personalDigest(salt: salt.bytes, data: data)
+            }
+            let hash = event.chainHash(previous: previous)
+            chainRows.append([
+                String(seq), String(event.eventID), event.personalDigest.map { PostgresBytes($0).postgresText! },
+                PostgresBytes(previous).postgresText, PostgresBytes(hash).postgresText,
+            ])
+            sealedIDs.append(event.eventID)
+            previous = hash
+        }
+        try connection.copyFrom("COPY event_chain (seq, event_id, personal_digest, prev_hash, hash) FROM STDIN", rows: chainRows)
+        try connection.execute("DELETE FROM event_pending WHERE event_id = ANY(\(PostgresArray(sealedIDs.map { String($0) }))::bigint[])")
+        return rows.count
+    }
+
+    static func canonical(_ row: PostgresRow, seq: Int64) throws -> CanonicalEvent {
+        CanonicalEvent(
+            seq: seq,
+            eventID: try row.decode("id"),
+            occurredAt: try row.decode("occurred_at"),
+            actor: try row.decode("actor"),
+            kind: try row.decode("kind"),
+            userID: try row.decode("user_id"),
+            poolID: try row.decode("pool_id"),
+            sub: try row.decode("sub"),
+            details: try row.decode("details"),
+            requestID: try row.decode("request_id"),
+            personalDigest: nil
+        )
+    }
+
+    /// The sealed head: how many events the chain holds and the hash of the last.
+    public struct Head: Sendable, Equatable, Codable {
+        public var size: Int64
+        public var hash: String
+    }
+
+    public func head() async throws -> Head {
+        try await database.primary.withConnection { connection in
+            guard let row = try connection.query("SELECT seq, hash FROM event_chain ORDER BY seq DESC LIMIT 1").first else {
+                return Head(size: 0, hash: CanonicalEvent.hex(CanonicalEvent.genesis))
+            }
+            return Head(size: try row.decode("seq"), hash: CanonicalEvent.hex(try row.decode("hash", as: PostgresBytes.self).bytes))
+        }
+    }
+}

@@ -1,0 +1,145 @@
+import CryptoPrimitives
+import Foundation
+import IdentityMap
+import Postgres
+
+/// Recomputes the chain and names the first position where history was changed.
+public struct ChainVerifier: Sendable {
+    public enum ProblemKind: String, Sendable, Codable {
+        /// An event's content (or its personal data) differs from what was sealed.
+        case modified
+        /// A chain position or the event it names is gone.
+        case missing
+        /// An event is in no chain position and not queued for sealing.
+        case inserted
+        /// Two events changed places.
+        case reordered
+        /// The chain does not contain a signed checkpoint's head (truncated or rewritten).
+        case checkpointMismatch = "checkpoint_mismatch"
+    }
+
+    public struct Problem: Sendable, Codable, Equatable {
+        public var position: Int64
+        public var kind: ProblemKind
+        public var detail: String
+    }
+
+    public struct Report: Sendable, Codable {
+        public var verified: Int64
+        public var head: AuditChain.Head
+        /// Committed events not sealed yet (the sealer runs continuously; not a problem).
+        public var pending: Int64
+        public var checkpointsChecked: Int
+        public var problem: Problem?
+
+        enum CodingKeys: String, CodingKey {
+            case verified, head, pending, problem
+            case checkpointsChecked = "checkpoints_checked"
+        }
+    }
+
+    public let database: Database
+    let pageSize: Int
+
+    public init(database: Database, pageSize: Int = 10_000) {
+        self.database = database
+        self.pageSize = pageSize
+    }
+
+    /// Verifies positions `from…head`; with `from > 1` the stored hash before `from` is trusted.
+    public func verify(from: Int64 = 1, checkpoints: [Checkpoint] = [], publicKey: [UInt8]? = nil) async throws -> Report {
+        var report = Report(verified: 0, head: AuditChain.Head(size: 0, hash: CanonicalEvent.hex(CanonicalEvent.genesis)), pending: 0, checkpointsChecked: 0)
+        var expected = max(1, from)
+        var previous = CanonicalEvent.genesis
+        if expected > 1 {
+            let prior = try await database.primary.query("SELECT hash FROM event_chain WHERE seq = \(expected - 1)")
+            guard let row = prior.first else {
+                report.problem = Problem(position: expected - 1, kind: .missing, detail: "chain position \(expected - 1) does not exist")
+                return report
+            }
+            previous = try row.decode("hash", as: PostgresBytes.self).bytes
+        }
+        var hashes: [Int64: [UInt8]] = [:]  // only at checkpoint positions
+        let checkpointPositions = Set(checkpoints.map(\.size))
+        pages: while true {
+            let rows = try await database.primary.query(
+                """
+                SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
+                FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
+                WHERE c.seq >= \(expected) ORDER BY c.seq LIMIT \(pageSize)
+                """
+            )
+            if rows.isEmpty { break }
+            for (index, row) in rows.enumerated() {
+                let seq: Int64 = try row.decode("seq")
+                guard seq == expected else {
+                    report.problem = Problem(position: expected, kind: .missing, detail: "chain position \(expected) is missing (next is \(seq))")
+                    break pages
+                }
+                let chainedID: Int64 = try row.decode("chained_id")
+                guard try !row.isNull("id") else {
+                    report.problem = Problem(position: seq, kind: .missing, detail: "event \(chainedID) sealed at position \(seq) was deleted")
+                    break pages
+                }
+                let stored = try row.decode("hash", as: PostgresBytes.self).bytes
+                let storedPrevious = try row.decode("prev_hash", as: PostgresBytes.self).bytes
+                var event = try AuditChain.canonical(row, seq: seq)
+                event.personalDigest = try row.decodeIfPresent("personal_digest", as: PostgresBytes.self)?.bytes
+                if let data: String = try row.decodeIfPresent("personal"), let salt: PostgresBytes = try row.decodeIfPresent("salt") {
+                    guard CanonicalEvent.personalDigest(salt: salt.bytes, data: data) == event.personalDigest else {
+                        report.problem = Problem(position: seq, kind: .modified, detail: "personal data of event \(chainedID) was modified")
+                        break pages
+                    }
+                }
+                guard storedPrevious == previous, event.chainHash(previous: previous) == stored else {
+                    // A neighbour's content fitting this position means two events changed places.
+                    if index + 1 < rows.count, try !rows[index + 1].isNull("id") {
+                        var neighbour = try AuditChain.canonical(rows[index + 1], seq: seq)
+                        neighbour.personalDigest = try rows[index + 1].decodeIfPresent("personal_digest", as: PostgresBytes.self)?.bytes
+                        if neighbour.chainHash(previous: previous) == stored {
+                            report.problem = Problem(position: seq, kind: .reordered, detail: "the events at positions \(seq) and \(seq + 1) were swapped")
+                            break pages
+                        }
+                    }
+                    report.problem = Problem(
+                        position: seq, kind: .modified,
+                        detail: storedPrevious == previous ? "event \(chainedID) differs from what was sealed" : "the chain was rewritten at this position"
+                    )
+                    break pages
+                }
+                if checkpointPositions.contains(seq) { hashes[seq] = stored }
+                previous = stored
+                report.verified += 1
+                report.head = AuditChain.Head(size: seq, hash: CanonicalEvent.hex(stored))
+                expected += 1
+            }
+        }
+        if report.problem == nil {
+            // An event that is neither sealed nor queued was put there behind the queue's back.
+            let orphans = try await database.primary.query(
+                """
+                SELECT e.id, (SELECT min(c.seq) FROM event_chain c WHERE c.event_id > e.id) AS position FROM events e
+                WHERE NOT EXISTS (SELECT 1 FROM event_chain c WHERE c.event_id = e.id)
+                  AND NOT EXISTS (SELECT 1 FROM event_pending q WHERE q.event_id = e.id)
+                ORDER BY e.id LIMIT 1
+                """
+            )
+            if let orphan = orphans.first {
+                let id: Int64 = try orphan.decode("id")
+                let position: Int64 = try orphan.decodeIfPresent("position") ?? (report.head.size + 1)
+                report.problem = Problem(position: position, kind: .inserted, detail: "event \(id) is in no chain position and not queued for sealing")
+            }
+        }
+        if report.problem == nil {
+            for checkpoint in checkpoints {
+                if let problem = checkpoint.check(against: hashes, chainSize: report.head.size, trustedKey: publicKey) {
+                    report.problem = problem
+                    break
+                }
+                report.checkpointsChecked += 1
+            }
+        }
+        report.pending = try await database.primary.query("SELECT count(*) AS n FROM event_pending")[0].decode("n")
+        return report
+    }
+}

@@ -1,0 +1,81 @@
+import CryptoPrimitives
+import Foundation
+
+/// A signed statement "the chain had `size` events and this head hash", kept by an auditor
+/// outside the database. Any later rewrite of the first `size` events, or a truncation below it,
+/// no longer matches — even one by a database superuser who recomputed every hash.
+public struct Checkpoint: Sendable, Codable, Equatable {
+    public var version = "stableid-checkpoint-v1"
+    public var size: Int64
+    public var headHash: String
+    public var createdAt: String
+    /// Base64 of the 32-byte Ed25519 public key.
+    public var publicKey: String
+    /// Base64 of the 64-byte Ed25519 signature over ``signedMessage``.
+    public var signature: String
+
+    enum CodingKeys: String, CodingKey {
+        case version, size, signature
+        case headHash = "head_hash", createdAt = "created_at", publicKey = "public_key"
+    }
+
+    /// `stableid-checkpoint-v1\n<size>\n<head hash hex>\n<created_at>\n`
+    public var signedMessage: [UInt8] {
+        Array("\(version)\n\(size)\n\(headHash)\n\(createdAt)\n".utf8)
+    }
+
+    public static func sign(head: AuditChain.Head, privateKey: [UInt8], at date: Date = Date()) throws -> Checkpoint {
+        var checkpoint = Checkpoint(
+            size: head.size, headHash: head.hash, createdAt: RFC3339Stamp.format(date),
+            publicKey: Data(try Ed25519.publicKey(forPrivateKey: privateKey)).base64EncodedString(), signature: ""
+        )
+        checkpoint.signature = Data(try Ed25519.sign(checkpoint.signedMessage, privateKey: privateKey)).base64EncodedString()
+        return checkpoint
+    }
+
+    /// Nil when the checkpoint is authentic and the chain contains it.
+    func check(against hashes: [Int64: [UInt8]], chainSize: Int64, trustedKey: [UInt8]?) -> ChainVerifier.Problem? {
+        guard let key = Data(base64Encoded: publicKey).map(Array.init), let signature = Data(base64Encoded: signature).map(Array.init),
+            Ed25519.verify(signature, of: signedMessage, publicKey: key)
+        else {
+            return .init(position: size, kind: .checkpointMismatch, detail: "the checkpoint's signature is not valid")
+        }
+        if let trustedKey, trustedKey != key {
+            return .init(position: size, kind: .checkpointMismatch, detail: "the checkpoint was signed by another key")
+        }
+        guard size <= chainSize else {
+            return .init(position: chainSize + 1, kind: .checkpointMismatch, detail: "the chain has \(chainSize) events but a checkpoint saw \(size): truncated")
+        }
+        guard size == 0 || hashes[size].map(CanonicalEvent.hex) == headHash else {
+            return .init(position: size, kind: .checkpointMismatch, detail: "position \(size) no longer has the checkpoint's hash: history was rewritten")
+        }
+        return nil
+    }
+}
+
+/// Ed25519 key files: one line `stableid-ed25519-v1 <base64 32-byte private key>`.
+public enum SigningKeyFile {
+    public static func write(privateKey: [UInt8], to path: String) throws {
+        let text = "stableid-ed25519-v1 \(Data(privateKey).base64EncodedString())\n"
+        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
+            throw Ed25519.Failure(description: "cannot write \(path)")
+        }
+    }
+
+    public static func read(from path: String) throws -> [UInt8] {
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Ed25519.Failure(description: "cannot read \(path)") }
+        let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
+        guard parts.count == 2, parts[0] == "stableid-ed25519-v1", let data = Data(base64Encoded: String(parts[1])), data.count == 32 else {
+            throw Ed25519.Failure(description: "\(path) is not a stableid Ed25519 key file")
+        }
+        return Array(data)
+    }
+}
+
+enum RFC3339Stamp {
+    static func format(_ date: Date) -> String {
+        let formatter = ISO8601DateFormatter()
+        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
+        return formatter.string(from: date)
+    }
+}

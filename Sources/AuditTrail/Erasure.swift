@@ -1,0 +1,65 @@
+import Foundation
+import IdentityMap
+import Postgres
+
+/// Right-to-erasure: removes a person's personal data (emails, usernames) from identities,
+/// events and stored idempotent answers, while the audit chain still verifies (it holds only
+/// salted digests of personal data, and the salt is erased with the data).
+public struct Erasure: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public struct Result: Sendable, Equatable, Codable {
+        public var userID: String
+        public var identities: Int
+        public var eventsScrubbed: Int
+
+        enum CodingKeys: String, CodingKey {
+            case identities
+            case userID = "user_id", eventsScrubbed = "events_scrubbed"
+        }
+    }
+
+    public func forget(userID: UUID, attribution: Attribution) async throws -> Result {
+        try await database.primary.transaction { connection in
+            let user = try connection.query("SELECT id, merged_into FROM users WHERE id = \(userID) FOR UPDATE")
+            guard let row = user.first else { throw IdentityMapError.userNotFound(userID) }
+            // Forget the survivor and everyone merged into it: they are one person.
+            let survivor: UUID = try row.decodeIfPresent("merged_into") ?? userID
+            let people = try connection.query("SELECT id FROM users WHERE id = \(survivor) OR merged_into = \(survivor)").map {
+                try $0.decode("id", as: UUID.self).uuidString.lowercased()
+            }
+            let ids = PostgresArray(people)
+            // Usernames stay unique per pool, so they become a per-identity placeholder.
+            let identities = try connection.execute(
+                """
+                UPDATE identities SET email = NULL, email_normalized = NULL, email_verified = false,
+                    username = 'erased:' || id, updated_at = now()
+                WHERE user_id = ANY(\(ids)::uuid[])
+                """
+            )
+            let scrubbed = try connection.execute(
+                """
+                DELETE FROM event_personal_data p USING events e
+                WHERE p.event_id = e.id AND e.user_id = ANY(\(ids)::uuid[])
+                """
+            )
+            // Idempotent answers replay user JSON, which names emails and usernames.
+            for id in people {
+                try connection.execute("DELETE FROM idempotency_keys WHERE strpos(response_body, \(id)) > 0")
+            }
+            try EventLog.append(
+                EventDraft(
+                    kind: .personalDataErased, userID: survivor,
+                    details: ["identities": .number(Double(identities)), "events_scrubbed": .number(Double(scrubbed)), "users": .array(people.map(JSONValue.string))]
+                ),
+                attribution: attribution,
+                on: connection
+            )
+            return Result(userID: survivor.uuidString.lowercased(), identities: identities, eventsScrubbed: scrubbed)
+        }
+    }
+}

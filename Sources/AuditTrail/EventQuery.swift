@@ -1,0 +1,129 @@
+import Foundation
+import IdentityMap
+import Postgres
+
+/// Auditors' questions: every event for a person (including users merged into them), a pool, a
+/// sub, a kind, an actor or a period, oldest first, in keyset pages.
+public struct EventFilter: Sendable, Equatable {
+    public var userID: UUID?
+    public var pool: String?
+    public var sub: String?
+    public var kind: String?
+    public var actor: String?
+    public var since: Date?
+    public var until: Date?
+
+    public init(userID: UUID? = nil, pool: String? = nil, sub: String? = nil, kind: String? = nil, actor: String? = nil, since: Date? = nil, until: Date? = nil) {
+        self.userID = userID
+        self.pool = pool
+        self.sub = sub
+        self.kind = kind
+        self.actor = actor
+        self.since = since
+        self.until = until
+    }
+}
+
+public struct EventQuery: Sendable {
+    public let database: Database
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public static let maxPage = 1000
+
+    /// Events with id > `after` matching `filter`, at most `limit`, oldest first; `upTo` bounds
+    /// an export to the events that existed when it started.
+    public func page(_ filter: EventFilter, after: Int64 = 0, limit: Int = 100, upTo: Int64? = nil) async throws -> [AuditEvent] {
+        let limit = min(max(limit, 1), Self.maxPage)
+        return try await database.reader.withConnection { connection in
+            // A user's history includes the users merged into it (merges are path-compressed, so
+            // one level finds them all).
+            let users: [String]? = try filter.userID.map { id in
+                [id.uuidString.lowercased()] + (try connection.query("SELECT id FROM users WHERE merged_into = \(id)").map {
+                    try $0.decode("id", as: UUID.self).uuidString.lowercased()
+                })
+            }
+            return try connection.query(
+                """
+                SELECT e.id, e.occurred_at, e.actor, e.kind, e.user_id, e.pool_id, e.sub, e.details, e.request_id, p.data AS personal
+                FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id
+                WHERE e.id > \(after)
+                  AND (\(upTo)::bigint IS NULL OR e.id <= \(upTo)::bigint)
+                  AND (\(users.map { PostgresArray($0) })::uuid[] IS NULL OR e.user_id = ANY(\(users.map { PostgresArray($0) })::uuid[]))
+                  AND (\(filter.pool)::text IS NULL OR e.pool_id = \(filter.pool)::text)
+                  AND (\(filter.sub)::text IS NULL OR e.sub = \(filter.sub)::text)
+                  AND (\(filter.kind)::text IS NULL OR e.kind = \(filter.kind)::text)
+                  AND (\(filter.actor)::text IS NULL OR e.actor = \(filter.actor)::text)
+                  AND (\(filter.since)::timestamptz IS NULL OR e.occurred_at >= \(filter.since)::timestamptz)
+                  AND (\(filter.until)::timestamptz IS NULL OR e.occurred_at < \(filter.until)::timestamptz)
+                ORDER BY e.id
+                LIMIT \(limit)
+                """
+            ).map(EventLog.decode)
+        }
+    }
+
+    /// The newest event id now: exports stop there, so they are a consistent prefix.
+    public func newestID() async throws -> Int64 {
+        try await database.reader.query("SELECT coalesce(max(id), 0) AS id FROM events")[0].decode("id")
+    }
+
+    /// Every matching event, a page at a time, for exports in constant memory.
+    public func all(_ filter: EventFilter, pageSize: Int = 1000) -> AsyncThrowingStream<[AuditEvent], any Error> {
+        let query = self
+        return AsyncThrowingStream { continuation in
+            let task = Task {
+                do {
+                    let upTo = try await query.newestID()
+                    var after: Int64 = 0
+                    while !Task.isCancelled {
+                        let page = try await query.page(filter, after: after, limit: pageSize, upTo: upTo)
+                        if page.isEmpty { break }
+                        continuation.yield(page)
+                        after = page.last!.id
+                        if page.count < pageSize { break }
+                    }
+                    continuation.finish()
+                } catch {
+                    continuation.finish(throwing: error)
+                }
+            }
+            continuation.onTermination = { _ in task.cancel() }
+        }
+    }
+}
+
+/// NDJSON and CSV lines for exports.
+public enum EventExportFormat: String, Sendable, CaseIterable {
+    case ndjson, csv
+
+    public var contentType: String { self == .ndjson ? "application/x-ndjson" : "text/csv; charset=utf-8" }
+
+    public static let csvHeader = "id,occurred_at,actor,kind,user_id,pool,sub,request_id,details,personal\n"
+
+    public func line(_ event: AuditEvent) -> String {
+        switch self {
+        case .ndjson:
+            var object: [String: JSONValue] = [
+                "id": .number(Double(event.id)), "occurred_at": .string(RFC3339.format(event.occurredAt)), "actor": .string(event.actor),
+                "kind": .string(event.kind), "details": event.details,
+            ]
+            if let user = event.userID { object["user_id"] = JSONValue(user) }
+            if let pool = event.poolID { object["pool"] = .string(pool) }
+            if let sub = event.sub { object["sub"] = .string(sub) }
+            if let request = event.requestID { object["request_id"] = .string(request) }
+            if let personal = event.personal { object["personal"] = personal }
+            return JSONValue.object(object).canonicalText + "\n"
+        case .csv:
+            func quote(_ value: String) -> String {
+                value.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
+            }
+            return [
+                String(event.id), RFC3339.format(event.occurredAt), event.actor, event.kind, event.userID.map { $0.uuidString.lowercased() } ?? "",
+                event.poolID ?? "", event.sub ?? "", event.requestID ?? "", event.details.canonicalText, event.personal?.canonicalText ?? "",
+            ].map(quote).joined(separator: ",") + "\n"
+        }
+    }
+}

@@ -1,0 +1,30 @@
+import AuditTrail
+import IdentityMap
+import Logging
+import ServiceLifecycle
+
+/// Seals committed events into the audit chain continuously. Every replica runs one; an advisory
+/// lock lets one seal at a time, so appends never wait on the chain.
+public struct AuditSealerService: Service {
+    let chain: AuditChain
+    let logger: Logger
+    let interval: Duration
+
+    public init(database: Database, logger: Logger, interval: Duration = .milliseconds(200)) {
+        self.chain = AuditChain(database: database)
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                let sealed = try await chain.seal()
+                if sealed == 5_000 { continue }  // more waiting: keep going
+            } catch {
+                logger.warning("audit sealing failed; will retry", metadata: ["error": "\(error)"])
+            }
+            try? await Task.sleep(for: interval)
+        }
+    }
+}
