@@ -123,6 +123,11 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "AuditTrailTests",
+            dependencies: ["AuditTrail", "IdentityMap", "Postgres", "CryptoPrimitives", "TestSupport"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "CryptoPrimitivesTests",
             dependencies: ["CryptoPrimitives"],
             swiftSettings: swiftSettings

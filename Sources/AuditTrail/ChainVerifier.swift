@@ -46,6 +46,12 @@ public struct ChainVerifier: Sendable {
         self.pageSize = pageSize
     }
 
+    /// The digest of the personal data as it is now (nil when there is none, e.g. erased).
+    static func currentPersonalDigest(_ row: PostgresRow) throws -> [UInt8]? {
+        guard let data: String = try row.decodeIfPresent("personal"), let salt: PostgresBytes = try row.decodeIfPresent("salt") else { return nil }
+        return CanonicalEvent.personalDigest(salt: salt.bytes, data: data)
+    }
+
     /// Verifies positions `from…head`; with `from > 1` the stored hash before `from` is trusted.
     public func verify(from: Int64 = 1, checkpoints: [Checkpoint] = [], publicKey: [UInt8]? = nil) async throws -> Report {
         var report = Report(verified: 0, head: AuditChain.Head(size: 0, hash: CanonicalEvent.hex(CanonicalEvent.genesis)), pending: 0, checkpointsChecked: 0)
@@ -66,11 +72,12 @@ public struct ChainVerifier: Sendable {
                 """
                 SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
                 FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
-                WHERE c.seq >= \(expected) ORDER BY c.seq LIMIT \(pageSize)
+                WHERE c.seq >= \(expected) ORDER BY c.seq LIMIT \(pageSize + 1)
                 """
             )
             if rows.isEmpty { break }
-            for (index, row) in rows.enumerated() {
+            // One row more than a page is fetched so the reorder check can see the next position.
+            for (index, row) in rows.prefix(pageSize).enumerated() {
                 let seq: Int64 = try row.decode("seq")
                 guard seq == expected else {
                     report.problem = Problem(position: expected, kind: .missing, detail: "chain position \(expected) is missing (next is \(seq))")
@@ -85,26 +92,21 @@ public struct ChainVerifier: Sendable {
                 let storedPrevious = try row.decode("prev_hash", as: PostgresBytes.self).bytes
                 var event = try AuditChain.canonical(row, seq: seq)
                 event.personalDigest = try row.decodeIfPresent("personal_digest", as: PostgresBytes.self)?.bytes
-                if let data: String = try row.decodeIfPresent("personal"), let salt: PostgresBytes = try row.decodeIfPresent("salt") {
-                    guard CanonicalEvent.personalDigest(salt: salt.bytes, data: data) == event.personalDigest else {
-                        report.problem = Problem(position: seq, kind: .modified, detail: "personal data of event \(chainedID) was modified")
-                        break pages
-                    }
-                }
-                guard storedPrevious == previous, event.chainHash(previous: previous) == stored else {
+                let personalIntact = try Self.currentPersonalDigest(row).map { $0 == event.personalDigest } ?? true
+                guard personalIntact, storedPrevious == previous, event.chainHash(previous: previous) == stored else {
                     // A neighbour's content fitting this position means two events changed places.
                     if index + 1 < rows.count, try !rows[index + 1].isNull("id") {
                         var neighbour = try AuditChain.canonical(rows[index + 1], seq: seq)
-                        neighbour.personalDigest = try rows[index + 1].decodeIfPresent("personal_digest", as: PostgresBytes.self)?.bytes
+                        neighbour.personalDigest = try Self.currentPersonalDigest(rows[index + 1])
+                            ?? rows[index + 1].decodeIfPresent("personal_digest", as: PostgresBytes.self)?.bytes
                         if neighbour.chainHash(previous: previous) == stored {
                             report.problem = Problem(position: seq, kind: .reordered, detail: "the events at positions \(seq) and \(seq + 1) were swapped")
                             break pages
                         }
                     }
-                    report.problem = Problem(
-                        position: seq, kind: .modified,
-                        detail: storedPrevious == previous ? "event \(chainedID) differs from what was sealed" : "the chain was rewritten at this position"
-                    )
+                    let detail = !personalIntact ? "personal data of event \(chainedID) was modified"
+                        : storedPrevious == previous ? "event \(chainedID) differs from what was sealed" : "the chain was rewritten at this position"
+                    report.problem = Problem(position: seq, kind: .modified, detail: detail)
                     break pages
                 }
                 if checkpointPositions.contains(seq) { hashes[seq] = stored }

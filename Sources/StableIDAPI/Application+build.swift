@@ -1,4 +1,5 @@
 import Hummingbird
+import AuditTrail
 import IdentityMap
 import Logging
 import Metrics
@@ -71,6 +72,9 @@ public func buildRouter(
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))
     AdminController(services: services).register(on: scoped(.admin))
+    let events = EventController(services: services, query: EventQuery(database: database), erasure: Erasure(database: database))
+    events.register(on: scoped(.audit))
+    events.registerAdmin(on: scoped(.admin))
     return router
 }
 

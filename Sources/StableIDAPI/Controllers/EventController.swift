@@ -1,0 +1,85 @@
+import AuditTrail
+import Foundation
+import HTTPTypes
+import Hummingbird
+import IdentityMap
+import NIOCore
+
+/// Auditors' access to the trail: `GET /v1/events` (scope `audit`) with filters and keyset
+/// pages, or a streamed NDJSON/CSV export (`Accept` or `?format=`); erasure under `admin`.
+struct EventController {
+    let services: APIServices
+    let query: EventQuery
+    let erasure: Erasure
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        group.get("events", use: list)
+    }
+
+    func registerAdmin(on group: RouterGroup<AppRequestContext>) {
+        group.delete("users/{id}/personal-data", use: forget)
+    }
+
+    @Sendable func list(request: Request, context: AppRequestContext) async throws -> Response {
+        let parameters = request.uri.queryParameters
+        func time(_ name: String) throws -> Date? {
+            try parameters.get(name).map { text in
+                guard let date = RFC3339.parse(text) else { throw Problem.invalidRequest("\(name) is not an RFC 3339 time") }
+                return date
+            }
+        }
+        let filter = EventFilter(
+            userID: try parameters.get("user").map { try APIServices.uuid($0, field: "user") },
+            pool: parameters.get("pool"),
+            sub: parameters.get("sub"),
+            kind: parameters.get("kind"),
+            actor: parameters.get("actor"),
+            since: try time("since"),
+            until: try time("until")
+        )
+        let accept = request.headers[.accept] ?? ""
+        let format: EventExportFormat?
+        switch parameters.get("format") {
+        case "ndjson": format = .ndjson
+        case "csv": format = .csv
+        case "json": format = nil
+        case nil: format = accept.contains("application/x-ndjson") ? .ndjson : accept.contains("text/csv") ? .csv : nil
+        case let other?: throw Problem.invalidRequest("format must be json, ndjson or csv, not \(other)")
+        }
+        if let format {
+            return export(filter, format: format)
+        }
+        let cursor = try parameters.get("cursor").map { text -> Int64 in
+            guard let value = Int64(text), value >= 0 else { throw Problem.invalidRequest("cursor is not a cursor from next_cursor") }
+            return value
+        } ?? 0
+        let limit = try parameters.get("limit").map { text -> Int in
+            guard let value = Int(text), (1...EventQuery.maxPage).contains(value) else { throw Problem.invalidRequest("limit must be 1 to 1000") }
+            return value
+        } ?? 100
+        let events = try await query.page(filter, after: cursor, limit: limit)
+        let next = events.count == limit ? events.last.map { String($0.id) } : nil
+        return try APIServices.json(.ok, EventPageJSON(events: events.map(EventJSON.init), nextCursor: next))
+    }
+
+    /// Streams every matching event a page at a time: memory stays flat for millions of rows.
+    func export(_ filter: EventFilter, format: EventExportFormat) -> Response {
+        let query = self.query
+        let body = ResponseBody { writer in
+            if format == .csv { try await writer.write(ByteBuffer(string: EventExportFormat.csvHeader)) }
+            for try await page in query.all(filter) {
+                var chunk = ""
+                for event in page { chunk += format.line(event) }
+                try await writer.write(ByteBuffer(string: chunk))
+            }
+            try await writer.finish(nil)
+        }
+        return Response(status: .ok, headers: [.contentType: format.contentType], body: body)
+    }
+
+    @Sendable func forget(request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        let result = try await erasure.forget(userID: id, attribution: context.attribution)
+        return try APIServices.json(.ok, result)
+    }
+}

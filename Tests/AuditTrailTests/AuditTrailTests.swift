@@ -1,0 +1,332 @@
+import AuditTrail
+import CryptoPrimitives
+import Foundation
+import IdentityMap
+import Postgres
+import Testing
+import TestSupport
+
+/// A database with some history, sealed, and a signed checkpoint of it.
+struct AuditFixture {
+    let db: TestDatabase
+    let chain: AuditChain
+    let key: [UInt8]
+
+    static func make(users: Int = 12) async throws -> AuditFixture {
+        let db = try await TestDatabase.make()
+        let by = Attribution(actor: .system)
+        let pool = PoolID("us-east-1_Audit")!
+        _ = try await PoolStore(database: db.database).add(id: pool, attribution: by).run(on: db.database)
+        let map = IdentityMapStore(database: db.database)
+        for i in 0..<users {
+            _ = try await map.createUser(
+                identities: [try NewIdentity(pool: pool, sub: "sub-\(i)", username: "user\(i)", email: "user\(i)@example.com")], attribution: by
+            ).run(on: db.database)
+        }
+        let chain = AuditChain(database: db.database)
+        while try await chain.seal() > 0 {}
+        return AuditFixture(db: db, chain: chain, key: try Ed25519.generateKeyPair().privateKey)
+    }
+
+    func verify(checkpoints: [Checkpoint] = []) async throws -> ChainVerifier.Report {
+        try await ChainVerifier(database: db.database, pageSize: 7).verify(checkpoints: checkpoints)
+    }
+
+    /// Runs SQL as a superuser with triggers and foreign keys off, as an attacker with full access would.
+    func tamper(_ sql: String) throws {
+        let connection = try db.connect()
+        try connection.executeScript("SET session_replication_role = replica; \(sql); SET session_replication_role = origin;")
+    }
+
+    func position(ofEvent eventID: Int64) throws -> Int64 {
+        try db.rows("SELECT seq FROM event_chain WHERE event_id = \(eventID)")[0].decode("seq")
+    }
+
+    func eventID(at position: Int64) throws -> Int64 {
+        try db.rows("SELECT event_id FROM event_chain WHERE seq = \(position)")[0].decode("event_id")
+    }
+}
+
+@Suite("Audit trail")
+struct AuditTrailTests {
+    @Test("an untouched chain verifies, with and without its checkpoint")
+    func intact() async throws {
+        let f = try await AuditFixture.make()
+        let head = try await f.chain.head()
+        #expect(head.size == Int64(try f.db.count("events")))
+        let checkpoint = try Checkpoint.sign(head: head, privateKey: f.key)
+        let report = try await f.verify(checkpoints: [checkpoint])
+        #expect(report.problem == nil)
+        #expect(report.verified == head.size && report.checkpointsChecked == 1 && report.pending == 0)
+    }
+
+    @Test("UPDATE of an event's details is found at its position")
+    func modifiedDetail() async throws {
+        let f = try await AuditFixture.make()
+        let target = try f.eventID(at: 9)
+        try f.tamper("UPDATE events SET details = '{\"given_id\": true}' WHERE id = \(target)")
+        let problem = try #require(try await f.verify().problem)
+        #expect(problem.position == 9 && problem.kind == .modified)
+    }
+
+    @Test("UPDATE of personal data is found; DELETE of a middle event is found")
+    func personalAndDeleted() async throws {
+        let f = try await AuditFixture.make()
+        let linked = try f.db.rows("SELECT min(event_id) AS id FROM event_personal_data")[0].decode("id", as: Int64.self)
+        try f.tamper("UPDATE event_personal_data SET data = '{\"email\": \"forged@example.com\"}' WHERE event_id = \(linked)")
+        let personal = try #require(try await f.verify().problem)
+        let linkedPosition = try f.position(ofEvent: linked)
+        #expect(personal.kind == .modified && personal.position == linkedPosition)
+
+        let g = try await AuditFixture.make()
+        let middle = try g.eventID(at: 12)
+        try g.tamper("DELETE FROM event_personal_data WHERE event_id = \(middle); DELETE FROM events WHERE id = \(middle)")
+        let deleted = try #require(try await g.verify().problem)
+        #expect(deleted.kind == .missing && deleted.position == 12)
+        // Deleting its chain position as well leaves a gap at the same place.
+        try g.tamper("DELETE FROM event_chain WHERE seq = 12")
+        let gap = try #require(try await g.verify().problem)
+        #expect(gap.kind == .missing && gap.position == 12)
+    }
+
+    @Test("a forged event inserted behind the queue's back is found where it would sit")
+    func inserted() async throws {
+        let f = try await AuditFixture.make()
+        try f.tamper("INSERT INTO events (id, actor, kind, details) OVERRIDING SYSTEM VALUE VALUES (1000000, 'token:admin', 'user_merged', '{}')")
+        let atEnd = try #require(try await f.verify().problem)
+        let size = try f.db.count("event_chain")
+        #expect(atEnd.kind == .inserted && atEnd.position == Int64(size + 1))
+
+        // With an id below every sealed event, it would sit before position 1.
+        let g = try await AuditFixture.make()
+        try g.tamper("INSERT INTO events (id, actor, kind, details) OVERRIDING SYSTEM VALUE VALUES (0, 'token:admin', 'user_merged', '{}')")
+        let atStart = try #require(try await g.verify().problem)
+        #expect(atStart.kind == .inserted && atStart.position == 1)
+    }
+
+    @Test("two events swapped are reported as reordered at the first of them")
+    func swapped() async throws {
+        let f = try await AuditFixture.make()
+        let a = try f.eventID(at: 7), b = try f.eventID(at: 8)
+        try f.tamper(
+            """
+            UPDATE event_chain SET event_id = -1 WHERE seq = 7;
+            UPDATE event_chain SET event_id = \(a) WHERE seq = 8;
+            UPDATE event_chain SET event_id = \(b) WHERE seq = 7
+            """
+        )
+        let problem = try #require(try await f.verify().problem)
+        #expect(problem.kind == .reordered && problem.position == 7)
+    }
+
+    @Test("truncating the tail after a checkpoint, or rewriting the whole chain consistently, fails against the checkpoint")
+    func checkpointsCatchRewrites() async throws {
+        let f = try await AuditFixture.make()
+        let checkpoint = try Checkpoint.sign(head: try await f.chain.head(), privateKey: f.key)
+        let size = checkpoint.size
+        try f.tamper(
+            """
+            CREATE TEMP TABLE gone AS SELECT event_id FROM event_chain WHERE seq > \(size - 3);
+            DELETE FROM event_chain WHERE seq > \(size - 3);
+            DELETE FROM event_personal_data WHERE event_id IN (SELECT event_id FROM gone);
+            DELETE FROM events WHERE id IN (SELECT event_id FROM gone)
+            """
+        )
+        #expect(try await f.verify().problem == nil)  // consistent by itself…
+        let truncated = try #require(try await f.verify(checkpoints: [checkpoint]).problem)
+        #expect(truncated.kind == .checkpointMismatch)  // …but shorter than the auditor's checkpoint
+
+        let g = try await AuditFixture.make()
+        let kept = try Checkpoint.sign(head: try await g.chain.head(), privateKey: g.key)
+        // A superuser edits history and recomputes every hash: the chain alone looks intact.
+        try g.tamper(
+            """
+            UPDATE events SET details = '{"given_id": true, "identities": 9}' WHERE id = (SELECT event_id FROM event_chain WHERE seq = 4);
+            DELETE FROM event_chain; INSERT INTO event_pending SELECT id FROM events
+            """
+        )
+        while try await g.chain.seal() > 0 {}
+        #expect(try await g.verify().problem == nil)
+        let rewritten = try #require(try await g.verify(checkpoints: [kept]).problem)
+        #expect(rewritten.kind == .checkpointMismatch && rewritten.position == kept.size)
+
+        // A checkpoint whose signature does not verify is refused.
+        var forged = kept
+        forged.headHash = String(repeating: "0", count: 64)
+        #expect(try await g.verify(checkpoints: [forged]).problem?.detail.contains("signature") == true)
+    }
+
+    @Test("the service role cannot UPDATE, DELETE or TRUNCATE the audit tables, but the application works under it")
+    func serviceRole() async throws {
+        let f = try await AuditFixture.make()
+        let connection = try f.db.connect()
+        try connection.execute("SET ROLE stableid_service")
+        for statement in [
+            "UPDATE events SET kind = 'x'", "DELETE FROM events", "TRUNCATE events CASCADE",
+            "UPDATE event_chain SET seq = seq", "DELETE FROM event_chain", "TRUNCATE event_chain",
+        ] {
+            do {
+                try connection.execute(PostgresQuery(unsafeSQL: statement))
+                Issue.record("\(statement) was allowed")
+            } catch let error as PostgresError {
+                #expect(error.isInsufficientPrivilege, "\(statement): \(error)")
+            }
+        }
+        // The whole write path works with only the service role's privileges.
+        let url = f.db.url + (f.db.url.contains("?") ? "&" : "?") + "options=-c%20role%3Dstableid_service"
+        let service = Database(primary: PostgresClient(configuration: .init(conninfo: url, maxConnections: 2)))
+        let who: String = try await service.primary.query("SELECT current_user AS u")[0].decode("u")
+        #expect(who == "stableid_service")
+        let user = try await IdentityMapStore(database: service).createUser(
+            identities: [try NewIdentity(pool: PoolID("us-east-1_Audit")!, sub: "svc", username: "svc", email: "svc@example.com")],
+            attribution: .init(actor: .system)
+        ).run(on: service)
+        #expect(try await AuditChain(database: service).seal() == 2)
+        _ = try await Erasure(database: service).forget(userID: user.id, attribution: .init(actor: .system))
+        #expect(try await ChainVerifier(database: service).verify().problem == nil)
+    }
+
+    @Test("8 concurrent writers × 500 events with the sealer running: one gapless, valid chain")
+    func concurrentWriters() async throws {
+        let db = try await TestDatabase.make(maxConnections: 10)
+        let chain = AuditChain(database: db.database)
+        let sealing = Task {
+            while !Task.isCancelled {
+                _ = try? await chain.seal(limit: 500)
+                try? await Task.sleep(for: .milliseconds(5))
+            }
+        }
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for writer in 0..<8 {
+                group.addTask {
+                    for n in 0..<500 {
+                        try await db.database.primary.transaction { connection in
+                            _ = try EventLog.append(
+                                EventDraft(kind: .init(rawValue: "test_event"), details: ["writer": .number(Double(writer)), "n": .number(Double(n))],
+                                           personal: n % 10 == 0 ? ["email": .string("w\(writer)-\(n)@example.com")] : [:]),
+                                attribution: .init(actor: .system), on: connection
+                            )
+                        }
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        sealing.cancel()
+        await sealing.value  // a seal in progress holds the lock; let it finish first
+        while try await chain.seal() > 0 {}
+        #expect(try db.count("event_chain") == 4000)
+        let gaps: Int = try db.rows("SELECT count(*) AS n FROM event_chain WHERE seq NOT BETWEEN 1 AND 4000")[0].decode("n")
+        #expect(gaps == 0)
+        let report = try await ChainVerifier(database: db.database).verify()
+        #expect(report.problem == nil && report.verified == 4000)
+    }
+
+    @Test("kill -9 of a writer mid-batch leaves a verifiable chain and none of its events")
+    func killedWriter() async throws {
+        let f = try await AuditFixture.make()
+        let before = try f.db.count("events")
+        let script = FileManager.default.temporaryDirectory.appendingPathComponent("writer-\(UUID().uuidString).sql")
+        try """
+            BEGIN;
+            INSERT INTO events (actor, kind, details) SELECT 'system', 'batch_event', jsonb_build_object('n', n) FROM generate_series(1, 500) n;
+            SELECT pg_sleep(60);
+            COMMIT;
+            """.write(to: script, atomically: true, encoding: .utf8)
+        let writer = Process()
+        writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        writer.arguments = ["psql", "-q", f.db.url, "-f", script.path]
+        writer.standardOutput = FileHandle.nullDevice
+        writer.standardError = FileHandle.nullDevice
+        try writer.run()
+        // Wait until the batch is inserted and the writer sits in its open transaction.
+        var waiting = false
+        for _ in 0..<100 where !waiting {
+            waiting = try f.db.count("pg_stat_activity", where: "datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'") == 1
+            if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+        }
+        #expect(waiting)
+        // Meanwhile another writer commits, and the sealer runs.
+        _ = try await IdentityMapStore(database: f.db.database).createUser(attribution: .init(actor: .system)).run(on: f.db.database)
+        while try await f.chain.seal() > 0 {}
+        kill(writer.processIdentifier, SIGKILL)
+        writer.waitUntilExit()
+        for _ in 0..<100 where try f.db.count("pg_stat_activity", where: "datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'") > 0 {
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        while try await f.chain.seal() > 0 {}
+        #expect(try f.db.count("events") == before + 1)
+        #expect(try f.db.count("events", where: "kind = 'batch_event'") == 0)
+        let report = try await f.verify()
+        #expect(report.problem == nil && report.pending == 0)
+    }
+
+    @Test("an export of 100,000 events equals the paged query")
+    func export() async throws {
+        let db = try await TestDatabase.make()
+        try db.connect().execute(
+            """
+            INSERT INTO events (actor, kind, pool_id, details)
+            SELECT 'system', CASE WHEN n % 2 = 0 THEN 'even' ELSE 'odd' END, 'us-east-1_X', jsonb_build_object('n', n)
+            FROM generate_series(1, 100000) n
+            """
+        )
+        let query = EventQuery(database: db.database)
+        var exported: [Int64] = []
+        var lines = 0
+        for try await page in query.all(EventFilter(kind: "even")) {
+            exported += page.map(\.id)
+            for event in page { lines += EventExportFormat.ndjson.line(event).hasSuffix("}\n") ? 1 : 0 }
+        }
+        var paged: [Int64] = []
+        var cursor: Int64 = 0
+        while true {
+            let page = try await query.page(EventFilter(kind: "even"), after: cursor, limit: 1000)
+            if page.isEmpty { break }
+            paged += page.map(\.id)
+            cursor = page.last!.id
+        }
+        #expect(exported.count == 50_000 && lines == 50_000)
+        #expect(exported == paged)
+        let expected = try db.rows("SELECT count(*) AS n FROM events WHERE kind = 'even'")[0].decode("n", as: Int.self)
+        #expect(expected == exported.count)
+    }
+
+    @Test("erasure leaves no trace of the email anywhere in a pg_dump, and the chain still verifies")
+    func erasure() async throws {
+        let f = try await AuditFixture.make(users: 3)
+        let by = Attribution(actor: .system)
+        let pool = PoolID("us-east-1_Audit")!
+        let map = IdentityMapStore(database: f.db.database)
+        let person = try await map.createUser(
+            identities: [try NewIdentity(pool: pool, sub: "erase-sub", username: "erase.me.user", email: "Erase.Me@Example.com")], attribution: by
+        ).run(on: f.db.database)
+        let duplicate = try await map.createUser(
+            identities: [try NewIdentity(pool: pool, sub: "erase-sub-2", username: "erase.me.again", email: "erase.me@example.com")], attribution: by
+        ).run(on: f.db.database)
+        _ = try await map.merge(duplicate.id, into: person.id, attribution: by).run(on: f.db.database)
+        while try await f.chain.seal() > 0 {}
+        let checkpoint = try Checkpoint.sign(head: try await f.chain.head(), privateKey: f.key)
+
+        let result = try await Erasure(database: f.db.database).forget(userID: duplicate.id, attribution: by)
+        #expect(result.userID == person.id.uuidString.lowercased() && result.identities == 2 && result.eventsScrubbed == 2)
+        while try await f.chain.seal() > 0 {}
+        let report = try await f.verify(checkpoints: [checkpoint])
+        #expect(report.problem == nil)
+
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        dump.arguments = ["pg_dump", "--data-only", f.db.url]
+        let out = Pipe()
+        dump.standardOutput = out
+        try dump.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).lowercased()
+        dump.waitUntilExit()
+        #expect(dump.terminationStatus == 0)
+        #expect(text.contains("user1@example.com"))  // the others are still there…
+        #expect(!text.contains("erase.me"))  // …the erased person is not, in any table
+        #expect(try f.db.count("events", where: "kind = 'personal_data_erased'") == 1)
+        // The person still resolves: erasure removes personal data, not the identity.
+        #expect(try await map.resolve(.pool(pool, sub: "erase-sub"))?.userID == person.id)
+    }
+}
