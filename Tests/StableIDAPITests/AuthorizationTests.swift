@@ -23,6 +23,8 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
         (.get, "/v1/tokens", "/v1/tokens", nil, .admin),
         (.post, "/v1/tokens", "/v1/tokens", #"{"name":"n","scopes":["resolve"]}"#, .admin),
         (.delete, "/v1/tokens/{name}", "/v1/tokens/nobody", nil, .admin),
+        (.get, "/v1/events", "/v1/events?kind=user_created", nil, .audit),
+        (.delete, "/v1/users/{id}/personal-data", "/v1/users/\(id)/personal-data", nil, .admin),
     ]
 }()
 

@@ -1,0 +1,73 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import IdentityMap
+import Testing
+import TestSupport
+
+@Suite("Audit routes")
+struct EventRoutesTests {
+    @Test("GET /v1/events: filters (user incl. merged, kind, pool, actor, period), keyset pages, NDJSON and CSV exports equal the JSON")
+    func events() async throws {
+        let f = try await APIFixture.make()
+        let write = f.tokens[.write]!, audit = f.tokens[.audit]!
+        try await f.test { client in
+            let a = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"ev-a","username":"eva"}]}"#)
+            let b = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"eu-west-1_New","sub":"ev-b","username":"evb"}]}"#)
+            let aID = try #require(a.json["user_id"] as? String), bID = try #require(b.json["user_id"] as? String)
+            _ = try await client.call(.post, "/v1/users/\(aID)/merge", token: write, json: #"{"from":"\#(bID)"}"#)
+
+            let mine = try await client.call(.get, "/v1/events?user=\(aID)", token: audit)
+            let kinds = (mine.json["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
+            #expect(kinds == ["user_created", "identity_linked", "user_created", "identity_linked", "user_merged"], "\(mine)")
+            let pool = try await client.call(.get, "/v1/events?pool=eu-west-1_New&kind=identity_linked", token: audit)
+            #expect((pool.json["events"] as? [[String: Any]])?.map { $0["sub"] as? String } == ["ev-b"])
+            let actor = try await client.call(.get, "/v1/events?actor=token:only-write&kind=user_merged", token: audit)
+            #expect((actor.json["events"] as? [Any])?.count == 1)
+            let future = try await client.call(.get, "/v1/events?since=2100-01-01T00:00:00Z", token: audit)
+            #expect((future.json["events"] as? [Any])?.isEmpty == true)
+
+            var all: [Int] = []
+            var cursor: String? = ""
+            while let next = cursor {
+                let page = try await client.call(.get, "/v1/events?limit=3" + (next.isEmpty ? "" : "&cursor=\(next)"), token: audit)
+                all += (page.json["events"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } ?? []
+                cursor = page.json["next_cursor"] as? String
+            }
+            #expect(all == all.sorted() && Set(all).count == all.count)
+            #expect(all.count == (try f.db.count("events")))
+
+            let ndjson = try await client.call(.get, "/v1/events", token: audit, headers: [.accept: "application/x-ndjson"])
+            #expect(ndjson.headers[.contentType] == "application/x-ndjson")
+            let lines = ndjson.text.split(separator: "\n")
+            #expect(lines.count == all.count)
+            #expect(lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap { $0["id"] as? Int } == all)
+            let csv = try await client.call(.get, "/v1/events?format=csv&kind=user_created", token: audit)
+            #expect(csv.text.hasPrefix("id,occurred_at,actor,kind,"))
+            #expect(csv.text.split(separator: "\n").count == 1 + 2)
+
+            for bad in ["user=not-a-uuid", "since=yesterday", "format=xml", "limit=0", "cursor=-4"] {
+                let reply = try await client.call(.get, "/v1/events?\(bad)", token: audit)
+                #expect(reply.status == 400 && reply.code == "invalid_request", "\(bad)")
+            }
+        }
+    }
+
+    @Test("DELETE /v1/users/{id}/personal-data erases emails and usernames, records the erasure, and 404s unknown users")
+    func erasure() async throws {
+        let f = try await APIFixture.make()
+        try await f.test { client in
+            let created = try await client.call(.post, "/v1/users", token: f.tokens[.write]!, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"gdpr","username":"gdpr.user","email":"gdpr@example.com"}]}"#)
+            let id = try #require(created.json["user_id"] as? String)
+            let erased = try await client.call(.delete, "/v1/users/\(id)/personal-data", token: f.tokens[.admin]!)
+            #expect(erased.status == 200 && erased.json["identities"] as? Int == 1)
+            let after = try await client.call(.get, "/v1/users/\(id)", token: f.tokens[.resolve]!)
+            #expect(!after.text.contains("gdpr@example.com") && !after.text.contains("gdpr.user"))
+            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=gdpr", token: f.tokens[.resolve]!).status == 200)
+            let missing = try await client.call(.delete, "/v1/users/01a21996-0000-7000-8000-00000000dead/personal-data", token: f.tokens[.admin]!)
+            #expect(missing.status == 404)
+        }
+        #expect(try f.db.count("events", where: "kind = 'personal_data_erased'") == 1)
+        #expect(try f.db.count("event_personal_data", where: "data::text LIKE '%gdpr%'") == 0)
+    }
+}
