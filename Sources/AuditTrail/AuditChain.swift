@@ -46,12 +46,11 @@ public struct AuditChain: Sendable {
         guard !rows.isEmpty else { return 0 }
         var chainRows: [[String?]] = []
         var sealedIDs: [Int64] = []
+        let columns = try Columns(rows)
         for row in rows {
             seq += 1
-            var event = try canonical(row, seq: seq)
-            if let data: String = try row.decodeIfPresent("personal"), let salt: PostgresBytes = try row.decodeIfPresent("salt") {
-                event.personalDigest = CanonicalEvent.personalDigest(salt: salt.bytes, data: data)
-            }
+            var event = try columns.canonical(row, seq: seq)
+            event.personalDigest = try columns.currentPersonalDigest(row)
             let hash = event.chainHash(previous: previous)
             chainRows.append([
                 String(seq), String(event.eventID), event.personalDigest.map { PostgresBytes($0).postgresText! },
@@ -63,6 +62,51 @@ public struct AuditChain: Sendable {
         try connection.copyFrom("COPY event_chain (seq, event_id, personal_digest, prev_hash, hash) FROM STDIN", rows: chainRows)
         try connection.execute("DELETE FROM event_pending WHERE event_id = ANY(\(PostgresArray(sealedIDs.map { String($0) }))::bigint[])")
         return rows.count
+    }
+
+    /// Column positions of `eventColumns`, resolved once per result instead of once per field.
+    struct Columns {
+        let id, occurredAt, actor, kind, userID, poolID, sub, details, requestID, personal, salt: Int
+
+        init(_ rows: PostgresRows) throws {
+            func index(_ name: String) throws -> Int {
+                guard let index = rows.columnIndex(name) else { throw PostgresError(kind: .decoding, message: "no column \(name)") }
+                return index
+            }
+            id = try index("id")
+            occurredAt = try index("occurred_at")
+            actor = try index("actor")
+            kind = try index("kind")
+            userID = try index("user_id")
+            poolID = try index("pool_id")
+            sub = try index("sub")
+            details = try index("details")
+            requestID = try index("request_id")
+            personal = try index("personal")
+            salt = try index("salt")
+        }
+
+        func canonical(_ row: PostgresRow, seq: Int64) throws -> CanonicalEvent {
+            CanonicalEvent(
+                seq: seq,
+                eventID: try row.decode(at: id),
+                occurredAt: row.text(at: occurredAt) ?? "",
+                actor: row.text(at: actor) ?? "",
+                kind: row.text(at: kind) ?? "",
+                userID: row.text(at: userID) ?? "",
+                poolID: row.text(at: poolID) ?? "",
+                sub: row.text(at: sub) ?? "",
+                details: row.text(at: details) ?? "",
+                requestID: row.text(at: requestID) ?? "",
+                personalDigest: nil
+            )
+        }
+
+        /// The digest of the personal data as it is now (nil when there is none, e.g. erased).
+        func currentPersonalDigest(_ row: PostgresRow) throws -> [UInt8]? {
+            guard let data = row.text(at: personal), let saltText = row.text(at: salt) else { return nil }
+            return CanonicalEvent.personalDigest(salt: try PostgresBytes(postgresText: saltText).bytes, data: data)
+        }
     }
 
     static func canonical(_ row: PostgresRow, seq: Int64) throws -> CanonicalEvent {

@@ -23,22 +23,59 @@ public struct CanonicalEvent: Sendable, Equatable {
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
     public var bytes: [UInt8] {
-        var out = Array("stableid-event-v1\n".utf8)
-        for field in [
-            String(seq), String(eventID), occurredAt, actor, kind, userID, poolID, sub, details, requestID,
-            personalDigest.map(Self.hex) ?? "",
-        ] {
-            let utf8 = Array(field.utf8)
-            out += Array("\(utf8.count):".utf8)
-            out += utf8
+        var out: [UInt8] = []
+        append(to: &out)
+        return out
+    }
+
+    private static let header = Array("stableid-event-v1\n".utf8)
+
+    func append(to out: inout [UInt8]) {
+        out.reserveCapacity(out.count + 160 + details.utf8.count)
+        out += Self.header
+        func field(_ value: String) {
+            let utf8 = value.utf8
+            Self.appendDecimal(utf8.count, to: &out)
+            out.append(UInt8(ascii: ":"))
+            out.append(contentsOf: utf8)
             out.append(0x0A)
         }
-        return out
+        func number(_ value: Int64) {
+            var digits: [UInt8] = []
+            Self.appendDecimal(Int(value), to: &digits)
+            Self.appendDecimal(digits.count, to: &out)
+            out.append(UInt8(ascii: ":"))
+            out += digits
+            out.append(0x0A)
+        }
+        number(seq)
+        number(eventID)
+        field(occurredAt)
+        field(actor)
+        field(kind)
+        field(userID)
+        field(poolID)
+        field(sub)
+        field(details)
+        field(requestID)
+        field(personalDigest.map(Self.hex) ?? "")
+    }
+
+    static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
+        if value < 0 {
+            out.append(UInt8(ascii: "-"))
+            appendDecimal(-value, to: &out)
+            return
+        }
+        if value >= 10 { appendDecimal(value / 10, to: &out) }
+        out.append(UInt8(ascii: "0") + UInt8(value % 10))
     }
 
     /// hash(n) = SHA-256(hash(n-1) ‖ canonical bytes(n)); hash(0) is 32 zero bytes.
     public func chainHash(previous: [UInt8]) -> [UInt8] {
-        SHA256.hash(previous + bytes)
+        var input = previous
+        append(to: &input)
+        return SHA256.hash(input)
     }
 
     /// SHA-256(salt ‖ personal data text): binds personal data to the chain without revealing it.

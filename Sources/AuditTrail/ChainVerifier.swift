@@ -46,12 +46,6 @@ public struct ChainVerifier: Sendable {
         self.pageSize = pageSize
     }
 
-    /// The digest of the personal data as it is now (nil when there is none, e.g. erased).
-    static func currentPersonalDigest(_ row: PostgresRow) throws -> [UInt8]? {
-        guard let data: String = try row.decodeIfPresent("personal"), let salt: PostgresBytes = try row.decodeIfPresent("salt") else { return nil }
-        return CanonicalEvent.personalDigest(salt: salt.bytes, data: data)
-    }
-
     /// Verifies positions `from…head`; with `from > 1` the stored hash before `from` is trusted.
     public func verify(from: Int64 = 1, checkpoints: [Checkpoint] = [], publicKey: [UInt8]? = nil) async throws -> Report {
         var report = Report(verified: 0, head: AuditChain.Head(size: 0, hash: CanonicalEvent.hex(CanonicalEvent.genesis)), pending: 0, checkpointsChecked: 0)
@@ -67,54 +61,79 @@ public struct ChainVerifier: Sendable {
         }
         var hashes: [Int64: [UInt8]] = [:]  // only at checkpoint positions
         let checkpointPositions = Set(checkpoints.map(\.size))
+        // The next page is fetched while this one is hashed, so the database and the hashing overlap.
+        let database = self.database
+        let pageSize = self.pageSize
+        func fetch(from position: Int64) -> Task<PostgresRows, any Error> {
+            Task {
+                try await database.primary.query(
+                    """
+                    SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
+                    FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
+                    WHERE c.seq >= \(position) ORDER BY c.seq LIMIT \(pageSize + 1)
+                    """
+                )
+            }
+        }
+        var pending = fetch(from: expected)
+        defer { pending.cancel() }
         pages: while true {
-            let rows = try await database.primary.query(
-                """
-                SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
-                FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
-                WHERE c.seq >= \(expected) ORDER BY c.seq LIMIT \(pageSize + 1)
-                """
-            )
+            let rows = try await pending.value
             if rows.isEmpty { break }
+            if rows.count > pageSize, let next: Int64 = try? rows[pageSize - 1].decode("seq") {
+                pending = fetch(from: next + 1)
+            }
+            let columns = try AuditChain.Columns(rows)
+            guard let seqColumn = rows.columnIndex("seq"), let chainedColumn = rows.columnIndex("chained_id"),
+                let digestColumn = rows.columnIndex("personal_digest"), let previousColumn = rows.columnIndex("prev_hash"),
+                let hashColumn = rows.columnIndex("hash")
+            else { throw PostgresError(kind: .decoding, message: "chain columns missing") }
+            func digest(_ row: PostgresRow) throws -> [UInt8]? {
+                try row.text(at: digestColumn).map { try PostgresBytes(postgresText: $0).bytes }
+            }
+            var previousText = "\\x" + CanonicalEvent.hex(previous)
             // One row more than a page is fetched so the reorder check can see the next position.
             for (index, row) in rows.prefix(pageSize).enumerated() {
-                let seq: Int64 = try row.decode("seq")
+                let seq: Int64 = try row.decode(at: seqColumn)
                 guard seq == expected else {
                     report.problem = Problem(position: expected, kind: .missing, detail: "chain position \(expected) is missing (next is \(seq))")
                     break pages
                 }
-                let chainedID: Int64 = try row.decode("chained_id")
-                guard try !row.isNull("id") else {
+                let chainedID: Int64 = try row.decode(at: chainedColumn)
+                guard row.text(at: columns.id) != nil else {
                     report.problem = Problem(position: seq, kind: .missing, detail: "event \(chainedID) sealed at position \(seq) was deleted")
                     break pages
                 }
-                let stored = try row.decode("hash", as: PostgresBytes.self).bytes
-                let storedPrevious = try row.decode("prev_hash", as: PostgresBytes.self).bytes
-                var event = try AuditChain.canonical(row, seq: seq)
-                event.personalDigest = try row.decodeIfPresent("personal_digest", as: PostgresBytes.self)?.bytes
-                let personalIntact = try Self.currentPersonalDigest(row).map { $0 == event.personalDigest } ?? true
-                guard personalIntact, storedPrevious == previous, event.chainHash(previous: previous) == stored else {
+                let storedText = row.text(at: hashColumn) ?? ""
+                var event = try columns.canonical(row, seq: seq)
+                event.personalDigest = try digest(row)
+                let personalIntact = try columns.currentPersonalDigest(row).map { $0 == event.personalDigest } ?? true
+                let computed = event.chainHash(previous: previous)
+                let computedText = "\\x" + CanonicalEvent.hex(computed)
+                guard personalIntact, row.text(at: previousColumn) == previousText, computedText == storedText else {
                     // A neighbour's content fitting this position means two events changed places.
-                    if index + 1 < rows.count, try !rows[index + 1].isNull("id") {
-                        var neighbour = try AuditChain.canonical(rows[index + 1], seq: seq)
-                        neighbour.personalDigest = try Self.currentPersonalDigest(rows[index + 1])
-                            ?? rows[index + 1].decodeIfPresent("personal_digest", as: PostgresBytes.self)?.bytes
-                        if neighbour.chainHash(previous: previous) == stored {
+                    if index + 1 < rows.count, rows[index + 1].text(at: columns.id) != nil {
+                        var neighbour = try columns.canonical(rows[index + 1], seq: seq)
+                        neighbour.personalDigest = try columns.currentPersonalDigest(rows[index + 1]) ?? digest(rows[index + 1])
+                        if "\\x" + CanonicalEvent.hex(neighbour.chainHash(previous: previous)) == storedText {
                             report.problem = Problem(position: seq, kind: .reordered, detail: "the events at positions \(seq) and \(seq + 1) were swapped")
                             break pages
                         }
                     }
                     let detail = !personalIntact ? "personal data of event \(chainedID) was modified"
-                        : storedPrevious == previous ? "event \(chainedID) differs from what was sealed" : "the chain was rewritten at this position"
+                        : row.text(at: previousColumn) == previousText ? "event \(chainedID) differs from what was sealed"
+                        : "the chain was rewritten at this position"
                     report.problem = Problem(position: seq, kind: .modified, detail: detail)
                     break pages
                 }
-                if checkpointPositions.contains(seq) { hashes[seq] = stored }
-                previous = stored
+                if checkpointPositions.contains(seq) { hashes[seq] = computed }
+                previous = computed
+                previousText = computedText
                 report.verified += 1
-                report.head = AuditChain.Head(size: seq, hash: CanonicalEvent.hex(stored))
+                report.head = AuditChain.Head(size: seq, hash: String(computedText.dropFirst(2)))
                 expected += 1
             }
+            if rows.count <= pageSize { break }
         }
         if report.problem == nil {
             // An event that is neither sealed nor queued was put there behind the queue's back.

@@ -5,9 +5,13 @@ public enum SHA256 {
     public static let byteCount = 32
 
     public static func hash(_ bytes: some Collection<UInt8>) -> [UInt8] {
+        hash(Array(bytes))
+    }
+
+    public static func hash(_ bytes: [UInt8]) -> [UInt8] {
         var digest = [UInt8](repeating: 0, count: byteCount)
         var length: UInt32 = 0
-        let ok = Array(bytes).withUnsafeBytes { input in
+        let ok = bytes.withUnsafeBytes { input in
             digest.withUnsafeMutableBufferPointer { output in
                 EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, EVP_sha256(), nil)
             }

@@ -11,6 +11,9 @@ public struct PostgresRows: Sendable, RandomAccessCollection {
         self.affectedRows = affectedRows
     }
 
+    /// The position of a column, for hot loops that decode by position instead of by name.
+    public func columnIndex(_ name: String) -> Int? { columns.firstIndex(of: name) }
+
     public var startIndex: Int { 0 }
     public var endIndex: Int { columns.isEmpty ? 0 : values.count / columns.count }
     public subscript(position: Int) -> PostgresRow {
@@ -37,6 +40,11 @@ public struct PostgresRow: Sendable {
     public func decodeIfPresent<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T? {
         guard let text = try rows.values[offset + index(of: column)] else { return nil }
         return try T(postgresText: text)
+    }
+
+    /// The raw text of a column (nil for NULL), without decoding.
+    public func text(at position: Int) -> String? {
+        rows.values[offset + position]
     }
 
     public func decode<T: PostgresDecodable>(at position: Int, as type: T.Type = T.self) throws -> T {
