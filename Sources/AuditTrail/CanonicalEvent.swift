@@ -83,8 +83,5 @@ public struct CanonicalEvent: Sendable, Equatable {
         SHA256.hash(salt + Array(data.utf8))
     }
 
-    static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        return String(decoding: bytes.flatMap { [digits[Int($0 >> 4)], digits[Int($0 & 15)]] }, as: UTF8.self)
-    }
+    static func hex(_ bytes: [UInt8]) -> String { HexDigits.encode(bytes) }
 }

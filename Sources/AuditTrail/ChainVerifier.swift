@@ -66,13 +66,17 @@ public struct ChainVerifier: Sendable {
         let pageSize = self.pageSize
         func fetch(from position: Int64) -> Task<PostgresRows, any Error> {
             Task {
-                try await database.primary.query(
+                try await database.primary.withConnection { connection in
+                    // Pages are small index range scans; parallel workers only add start-up cost.
+                    try connection.execute("SET max_parallel_workers_per_gather = 0")
+                    return try connection.query(
                     """
                     SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
                     FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
                     WHERE c.seq >= \(position) ORDER BY c.seq LIMIT \(pageSize + 1)
                     """
-                )
+                    )
+                }
             }
         }
         var pending = fetch(from: expected)

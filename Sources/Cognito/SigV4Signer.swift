@@ -58,16 +58,7 @@ public struct SigV4Signer: Sendable {
         return all
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String {
-        let digits = Array("0123456789abcdef".utf8)
-        var out: [UInt8] = []
-        out.reserveCapacity(bytes.count * 2)
-        for byte in bytes {
-            out.append(digits[Int(byte >> 4)])
-            out.append(digits[Int(byte & 15)])
-        }
-        return String(decoding: out, as: UTF8.self)
-    }
+    public static func hex(_ bytes: [UInt8]) -> String { HexDigits.encode(bytes) }
 
     /// `20150830T123600Z` and `20150830`, in UTC.
     static func timestamps(_ date: Date) -> (String, String) {

@@ -3,7 +3,7 @@ import Testing
 
 @Suite("Crypto primitives")
 struct CryptoPrimitivesTests {
-    func hex(_ bytes: [UInt8]) -> String { bytes.map { String($0, radix: 16).count == 1 ? "0" + String($0, radix: 16) : String($0, radix: 16) }.joined() }
+    func hex(_ bytes: [UInt8]) -> String { HexDigits.encode(bytes) }
 
     @Test("SHA-256 matches the FIPS 180-2 examples")
     func sha256() {
