@@ -47,8 +47,7 @@ public struct EventQuery: Sendable {
             }
             return try connection.query(
                 """
-                SELECT e.id, e.occurred_at, e.actor, e.kind, e.user_id, e.pool_id, e.sub, e.details, e.request_id, p.data AS personal
-                FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id
+                \(unescaped: EventLog.selectColumns)
                 WHERE e.id > \(after)
                   AND (\(upTo)::bigint IS NULL OR e.id <= \(upTo)::bigint)
                   AND (\(users.map { PostgresArray($0) })::uuid[] IS NULL OR e.user_id = ANY(\(users.map { PostgresArray($0) })::uuid[]))

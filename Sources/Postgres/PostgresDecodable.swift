@@ -80,7 +80,6 @@ enum PostgresArrayParser {
         var current = String.UnicodeScalarView()
         var inQuotes = false
         var escaped = false
-        var wasQuoted = false
         if scalars.isEmpty { return [] }
         for scalar in scalars {
             if escaped {
@@ -90,16 +89,13 @@ enum PostgresArrayParser {
                 escaped = true
             } else if scalar == "\"" {
                 inQuotes.toggle()
-                wasQuoted = true
             } else if scalar == "," && !inQuotes {
                 result.append(String(current))
                 current = String.UnicodeScalarView()
-                wasQuoted = false
             } else {
                 current.append(scalar)
             }
         }
-        _ = wasQuoted
         result.append(String(current))
         return result
     }

@@ -66,7 +66,8 @@ public enum EventLog {
         return id
     }
 
-    static let selectColumns = """
+    /// The columns `decode` reads, joined with the personal data; every event query starts here.
+    public static let selectColumns = """
         SELECT e.id, e.occurred_at, e.actor, e.kind, e.user_id, e.pool_id, e.sub, e.details, e.request_id,
                p.data AS personal
         FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id

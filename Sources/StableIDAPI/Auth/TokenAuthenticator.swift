@@ -1,4 +1,3 @@
-import CryptoPrimitives
 import Foundation
 import IdentityMap
 import Synchronization
