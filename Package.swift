@@ -134,7 +134,7 @@ let package = Package(
         ),
         .testTarget(
             name: "IdentityMapTests",
-            dependencies: ["IdentityMap", "Postgres", "CryptoPrimitives", "TestSupport"],
+            dependencies: ["IdentityMap", "AuditTrail", "Postgres", "CryptoPrimitives", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -21,10 +21,37 @@ public struct AuditChain: Sendable {
         p.data::text AS personal, p.salt AS salt
         """
 
+    /// What one sealing pass did.
+    public struct SealProgress: Sendable, Equatable {
+        public var sealed: Int
+        /// More events were queued than one pass takes: call again at once instead of waiting.
+        public var moreWaiting: Bool
+    }
+
+    /// Events sealed per transaction: large enough that sealing outpaces writers, small enough
+    /// that one pass holds its advisory lock for well under a second.
+    public static let batchSize = 5_000
+
+    /// Seals one batch of queued events (or nothing, when another sealer holds the lock).
+    public func sealPending() async throws -> SealProgress {
+        let sealed = try await seal(limit: Self.batchSize)
+        return SealProgress(sealed: sealed, moreWaiting: sealed == Self.batchSize)
+    }
+
+    /// Seals until nothing committed is left in the queue; returns how many were sealed.
+    public func sealAll() async throws -> Int {
+        var total = 0
+        while true {
+            let progress = try await sealPending()
+            total += progress.sealed
+            if !progress.moreWaiting { return total }
+        }
+    }
+
     /// Appends up to `limit` queued events to the chain. Only one sealer runs at a time (an
     /// advisory lock); others return 0 at once. Returns how many were sealed.
     @discardableResult
-    public func seal(limit: Int = 5_000) async throws -> Int {
+    public func seal(limit: Int = batchSize) async throws -> Int {
         try await database.primary.transaction { connection in
             try Self.seal(limit: limit, on: connection)
         }

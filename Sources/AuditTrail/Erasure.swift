@@ -25,13 +25,12 @@ public struct Erasure: Sendable {
 
     public func forget(userID: UUID, attribution: Attribution) async throws -> Result {
         try await database.primary.transaction { connection in
-            let user = try connection.query("SELECT id, merged_into FROM users WHERE id = \(userID) FOR UPDATE")
-            guard let row = user.first else { throw IdentityMapError.userNotFound(userID) }
             // Forget the survivor and everyone merged into it: they are one person.
-            let survivor: UUID = try row.decodeIfPresent("merged_into") ?? userID
-            let people = try connection.query("SELECT id FROM users WHERE id = \(survivor) OR merged_into = \(survivor)").map {
-                try $0.decode("id", as: UUID.self).uuidString.lowercased()
+            guard let person = try Person.find(userID, lock: .update, on: connection) else {
+                throw IdentityMapError.userNotFound(userID)
             }
+            let survivor = person.userID
+            let people = person.userIDs.map { $0.uuidString.lowercased() }
             let ids = PostgresArray(people)
             // Usernames stay unique per pool, so they become a per-identity placeholder.
             let identities = try connection.execute(
@@ -44,7 +43,9 @@ public struct Erasure: Sendable {
             let scrubbed = try connection.execute(
                 """
                 DELETE FROM event_personal_data p USING events e
-                WHERE p.event_id = e.id AND e.user_id = ANY(\(ids)::uuid[])
+                WHERE p.event_id = e.id
+                  AND (e.user_id = ANY(\(ids)::uuid[])
+                       OR (e.pool_id, e.sub) IN (SELECT pool_id, sub FROM identities WHERE user_id = ANY(\(ids)::uuid[])))
                 """
             )
             // Idempotent answers replay user JSON, which names emails and usernames.
@@ -53,8 +54,8 @@ public struct Erasure: Sendable {
             }
             try EventLog.append(
                 EventDraft(
-                    kind: .personalDataErased, userID: survivor,
-                    details: ["identities": .number(Double(identities)), "events_scrubbed": .number(Double(scrubbed)), "users": .array(people.map(JSONValue.string))]
+                    PersonalDataErasedDetails(users: person.userIDs, identities: identities, eventsScrubbed: scrubbed),
+                    userID: survivor
                 ),
                 attribution: attribution,
                 on: connection

@@ -38,12 +38,10 @@ public struct EventQuery: Sendable {
     public func page(_ filter: EventFilter, after: Int64 = 0, limit: Int = 100, upTo: Int64? = nil) async throws -> [AuditEvent] {
         let limit = min(max(limit, 1), Self.maxPage)
         return try await database.reader.withConnection { connection in
-            // A user's history includes the users merged into it (merges are path-compressed, so
-            // one level finds them all).
+            // A user's history is the person's: the survivor and every user merged into it,
+            // whichever of their IDs was asked.
             let users: [String]? = try filter.userID.map { id in
-                [id.uuidString.lowercased()] + (try connection.query("SELECT id FROM users WHERE merged_into = \(id)").map {
-                    try $0.decode("id", as: UUID.self).uuidString.lowercased()
-                })
+                try Person.find(id, on: connection).map { $0.userIDs.map { $0.uuidString.lowercased() } } ?? []
             }
             return try connection.query(
                 """
@@ -62,6 +60,14 @@ public struct EventQuery: Sendable {
                 """
             ).map(EventLog.decode)
         }
+    }
+
+    /// A person's history (the ID may be merged; its survivor's history is meant), or nil when
+    /// there is no such user. Both history routes answer from here.
+    public func history(of userID: UUID, after: Int64 = 0, limit: Int = 100) async throws -> [AuditEvent]? {
+        let exists = try await database.reader.withConnection { connection in try Person.find(userID, on: connection) != nil }
+        guard exists else { return nil }
+        return try await page(EventFilter(userID: userID), after: after, limit: limit)
     }
 
     /// The newest event id now: exports stop there, so they are a consistent prefix.

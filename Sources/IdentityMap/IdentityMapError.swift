@@ -14,6 +14,8 @@ public enum IdentityMapError: Error, Sendable, Equatable {
     case identityNotFound(pool: String, sub: String)
     case cannotMergeIntoSelf
     case idempotencyKeyReused
+    /// A request with this key is still being answered.
+    case idempotencyKeyInUse
     case tokenNotFound(String)
     case tokenNameTaken(String)
 }
@@ -32,6 +34,7 @@ extension IdentityMapError: CustomStringConvertible {
         case .identityNotFound(let pool, _): return "the user has no such identity in pool \(pool)"
         case .cannotMergeIntoSelf: return "a user cannot be merged into itself"
         case .idempotencyKeyReused: return "this Idempotency-Key was used with a different request"
+        case .idempotencyKeyInUse: return "a request with this Idempotency-Key is still in progress; retry later"
         case .tokenNotFound(let name): return "no active token \(name)"
         case .tokenNameTaken(let name): return "an active token is already named \(name)"
         }

@@ -8,7 +8,7 @@ extension PostgresConnection {
     }
 
     /// Runs `body` between `BEGIN` and `COMMIT`; rolls back on any error and retries the whole body
-    /// on serialization failure (40001) or deadlock (40P01), with jittered backoff.
+    /// on serialization failure (40001), deadlock (40P01) or a ``RetryableConflict``, with jittered backoff.
     public func transaction<T>(
         isolation: IsolationLevel = .readCommitted,
         maxAttempts: Int = 5,
@@ -25,9 +25,8 @@ extension PostgresConnection {
                 if isHealthy && isInTransaction {
                     _ = try? execute("ROLLBACK")
                 }
-                guard let pgError = error as? PostgresError, pgError.isSerializationFailure, attempt < maxAttempts else {
-                    throw error
-                }
+                let retryable = (error as? PostgresError)?.isSerializationFailure == true || error is RetryableConflict
+                guard retryable, attempt < maxAttempts else { throw error }
                 let ceiling = 5 * (1 << min(attempt, 6))  // ms
                 usleep(UInt32.random(in: 0...UInt32(ceiling * 1000)))
                 attempt += 1

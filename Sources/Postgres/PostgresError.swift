@@ -56,3 +56,17 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         return sqlState.hasPrefix("08") || sqlState.hasPrefix("57P")
     }
 }
+
+/// A write found the database in a state that a concurrent transaction is changing (a row it
+/// collided with is gone, a key is mid-flight): running the whole transaction again is the fix.
+/// ``PostgresConnection/transaction(isolation:maxAttempts:_:)`` retries it like a serialization
+/// failure; when retries run out it reaches the caller as is.
+public struct RetryableConflict: Error, Sendable, CustomStringConvertible {
+    public var reason: String
+
+    public init(_ reason: String) {
+        self.reason = reason
+    }
+
+    public var description: String { "retryable conflict: \(reason)" }
+}

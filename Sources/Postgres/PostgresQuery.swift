@@ -46,6 +46,28 @@ public struct PostgresQuery: Sendable, ExpressibleByStringInterpolation {
             sql += "$\(binds.count)"
         }
 
+        /// Embeds another query (a fragment written by code, such as a jsonb builder shared by
+        /// several statements), renumbering its `$n` placeholders after the binds so far. The
+        /// fragment must not contain dollar-quoted text.
+        public mutating func appendInterpolation(fragment: PostgresQuery) {
+            let offset = binds.count
+            binds.append(contentsOf: fragment.binds)
+            var utf8 = Array(fragment.sql.utf8)[...]
+            var out = ""
+            while let dollar = utf8.firstIndex(of: UInt8(ascii: "$")) {
+                out += String(decoding: utf8[..<dollar], as: UTF8.self)
+                var end = utf8.index(after: dollar)
+                while end < utf8.endIndex, (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(utf8[end]) { end += 1 }
+                if let number = Int(String(decoding: utf8[utf8.index(after: dollar)..<end], as: UTF8.self)) {
+                    out += "$\(number + offset)"
+                } else {
+                    out += "$"
+                }
+                utf8 = utf8[end...]
+            }
+            sql += out + String(decoding: utf8, as: UTF8.self)
+        }
+
         /// Splices trusted SQL text (an identifier or keyword chosen by code, never by a request).
         public mutating func appendInterpolation(unescaped fragment: String) {
             sql += fragment

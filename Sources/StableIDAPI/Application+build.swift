@@ -53,6 +53,7 @@ public func buildRouter(
         identityMap: IdentityMapStore(database: database),
         pools: PoolStore(database: database),
         tokens: TokenStore(database: database),
+        events: EventQuery(database: database),
         maxBodyBytes: configuration.maxBodyBytes
     )
     let router = Router(context: AppRequestContext.self)
@@ -72,7 +73,7 @@ public func buildRouter(
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))
     AdminController(services: services).register(on: scoped(.admin))
-    let events = EventController(services: services, query: EventQuery(database: database), erasure: Erasure(database: database))
+    let events = EventController(services: services, query: services.events, erasure: Erasure(database: database))
     events.register(on: scoped(.audit))
     events.registerAdmin(on: scoped(.admin))
     return router

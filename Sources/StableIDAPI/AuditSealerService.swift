@@ -19,8 +19,7 @@ public struct AuditSealerService: Service {
     public func run() async throws {
         while !Task.isCancelledOrShuttingDown {
             do {
-                let sealed = try await chain.seal()
-                if sealed == 5_000 { continue }  // more waiting: keep going
+                if try await chain.sealPending().moreWaiting { continue }
             } catch {
                 logger.warning("audit sealing failed; will retry", metadata: ["error": "\(error)"])
             }

@@ -3,6 +3,7 @@ import HTTPTypes
 import Hummingbird
 import IdentityMap
 import NIOCore
+import Postgres
 
 /// An RFC 9457 problem answer with a stable machine-readable `code`.
 ///
@@ -81,6 +82,11 @@ public struct Problem: HTTPResponseError, Sendable {
             case .methodNotAllowed: return Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed")
             default: return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase)
             }
+        case is RetryableConflict:
+            return Problem(
+                .conflict, code: "concurrent_update", title: "Concurrent update",
+                detail: "the same data was being changed concurrently; retry", headers: [.retryAfter: "1"]
+            )
         default:
             if isDatabaseUnavailable(error) { return .databaseUnavailable }
             return nil
@@ -103,6 +109,10 @@ public struct Problem: HTTPResponseError, Sendable {
         case .cannotMergeIntoSelf: return Problem(.unprocessableContent, code: "invalid_merge", title: "Invalid merge", detail: detail)
         case .idempotencyKeyReused:
             return Problem(.unprocessableContent, code: "idempotency_key_reused", title: "Idempotency-Key reused", detail: detail)
+        case .idempotencyKeyInUse:
+            return Problem(
+                .conflict, code: "idempotency_key_in_use", title: "Idempotency-Key in use", detail: detail, headers: [.retryAfter: "1"]
+            )
         case .tokenNotFound: return .notFound(detail)
         case .tokenNameTaken: return Problem(.conflict, code: "token_name_taken", title: "Token name in use", detail: detail)
         }

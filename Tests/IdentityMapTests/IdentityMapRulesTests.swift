@@ -1,3 +1,4 @@
+import AuditTrail
 import Foundation
 import IdentityMap
 import Postgres
@@ -139,7 +140,7 @@ struct IdentityMapRulesTests {
         let row = try f.db.rows("SELECT merged_into FROM users WHERE id = \(a.id)")[0]
         #expect(try row.decode("merged_into", as: UUID.self) == c.id)
         // History of C includes what happened to A and B.
-        let history = try #require(try await f.map.events(of: c.id))
+        let history = try #require(try await EventQuery(database: f.db.database).history(of: c.id))
         #expect(history.filter { $0.kind == "user_created" }.count == 3)
         #expect(history.filter { $0.kind == "user_merged" }.count == 2)
     }

@@ -1,3 +1,4 @@
+import AuditTrail
 import CryptoPrimitives
 import Foundation
 import IdentityMap
@@ -89,7 +90,7 @@ struct StoreServicesTests {
     func eventShape() async throws {
         let f = try await MapFixture.make()
         let user = try await f.user(try f.identity(f.old, "s", username: "dave", email: "dave@example.com"))
-        let events = try #require(try await f.map.events(of: user.id))
+        let events = try #require(try await EventQuery(database: f.db.database).history(of: user.id))
         #expect(events.map(\.kind) == ["user_created", "identity_linked"])
         let linked = events[1]
         #expect(linked.actor == "system")
@@ -97,7 +98,7 @@ struct StoreServicesTests {
         #expect(linked.poolID == "us-east-1_Old" && linked.sub == "s")
         #expect(linked.personal?["email"]?.stringValue == "dave@example.com")
         #expect(!linked.details.canonicalText.contains("dave"))
-        let paged = try #require(try await f.map.events(of: user.id, after: events[0].id, limit: 1))
+        let paged = try #require(try await EventQuery(database: f.db.database).history(of: user.id, after: events[0].id, limit: 1))
         #expect(paged.map(\.id) == [linked.id])
     }
 

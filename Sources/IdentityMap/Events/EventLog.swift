@@ -1,7 +1,8 @@
 import Foundation
 import Postgres
 
-/// A change about to be recorded.
+/// A change about to be recorded: a typed details shape (its kind comes with it), the subject,
+/// and the personal data it mentions.
 public struct EventDraft: Sendable {
     public var kind: EventKind
     public var userID: UUID?
@@ -10,15 +11,22 @@ public struct EventDraft: Sendable {
     /// Facts that are not personal data.
     public var details: [String: JSONValue]
     /// Usernames, emails: stored apart so an erasure can delete them without touching the event.
-    public var personal: [String: JSONValue]
+    public var personal: EventPersonalData
 
     public init(
-        kind: EventKind,
+        _ details: some EventDetails,
         userID: UUID? = nil,
-        poolID: String? = nil,
+        pool: PoolID? = nil,
         sub: String? = nil,
-        details: [String: JSONValue] = [:],
-        personal: [String: JSONValue] = [:]
+        personal: EventPersonalData = EventPersonalData()
+    ) {
+        self.init(kind: type(of: details).kind, userID: userID, poolID: pool?.rawValue, sub: sub, details: details.json, personal: personal)
+    }
+
+    /// Untyped: for tests that must write what the service never would (forged or odd events).
+    package init(
+        kind: EventKind, userID: UUID? = nil, poolID: String? = nil, sub: String? = nil,
+        details: [String: JSONValue] = [:], personal: EventPersonalData = EventPersonalData()
     ) {
         self.kind = kind
         self.userID = userID
@@ -43,7 +51,8 @@ public struct AuditEvent: Sendable, Equatable {
     public var requestID: String?
 }
 
-/// Appends events inside the caller's transaction, so a change and its event commit or vanish together.
+/// The one writer of audit events. Events are appended inside the caller's transaction, so a
+/// change and its event commit or vanish together; the chain sealer picks them up after commit.
 public enum EventLog {
     @discardableResult
     public static func append(_ draft: EventDraft, attribution: Attribution, on connection: PostgresConnection) throws -> Int64 {
@@ -57,13 +66,58 @@ public enum EventLog {
             """
         )
         let id: Int64 = try rows[0].decode("id")
-        let personal = draft.personal.filter { $0.value != .null }
+        let personal = draft.personal.json
         if !personal.isEmpty {
             try connection.execute(
                 "INSERT INTO event_personal_data (event_id, data) VALUES (\(id), \(JSONValue.object(personal).canonicalText)::jsonb)"
             )
         }
         return id
+    }
+
+    /// The working table a set-wise append reads: `ord` (the order events get their ids in),
+    /// `user_id`, `pool_id`, `sub`, `details` (jsonb: the kind's ``EventDetails`` keys) and
+    /// `personal` (jsonb or NULL). Transaction-local.
+    public static let batchTable = "event_log_batch"
+
+    /// Appends one event of `kind` per row that `fill` (an `INSERT INTO event_log_batch …` over the
+    /// caller's working tables) puts into ``batchTable``, set-wise: for bulk paths (imports,
+    /// reconciliation) where a statement per event would dominate the run.
+    ///
+    /// Identity values are handed out in insert order within one statement, so the n-th id
+    /// inserted pairs with the n-th batch row by `ord`; that is how personal data finds its event
+    /// without a round trip per row.
+    @discardableResult
+    public static func appendAll(kind: EventKind, fill: PostgresQuery, attribution: Attribution, on connection: PostgresConnection) throws -> Int {
+        try connection.execute(
+            """
+            CREATE TEMP TABLE IF NOT EXISTS event_log_batch (
+                ord bigint NOT NULL, user_id uuid, pool_id text, sub text, details jsonb NOT NULL, personal jsonb
+            ) ON COMMIT DROP
+            """
+        )
+        try connection.execute("TRUNCATE event_log_batch")
+        try connection.execute(fill)
+        return try connection.query(
+            """
+            WITH inserted AS (
+                INSERT INTO events (actor, kind, user_id, pool_id, sub, details, request_id)
+                SELECT \(attribution.actor.description)::text, \(kind.rawValue)::text, user_id, pool_id, sub, details,
+                       \(attribution.requestID)::text
+                FROM event_log_batch ORDER BY ord
+                RETURNING id
+            ), paired AS (
+                SELECT i.id, b.personal
+                FROM (SELECT id, row_number() OVER (ORDER BY id) AS n FROM inserted) i
+                JOIN (SELECT personal, row_number() OVER (ORDER BY ord) AS n FROM event_log_batch) b USING (n)
+            ), personal AS (
+                INSERT INTO event_personal_data (event_id, data)
+                SELECT id, jsonb_strip_nulls(personal) FROM paired
+                WHERE personal IS NOT NULL AND jsonb_strip_nulls(personal) <> '{}'::jsonb
+            )
+            SELECT count(*) AS n FROM inserted
+            """
+        )[0].decode("n")
     }
 
     /// The columns `decode` reads, joined with the personal data; every event query starts here.

@@ -66,7 +66,7 @@ public final class BackfillImport: Sendable {
     public func checkPool() async throws {
         let pool = self.pool
         try await database.primary.withConnection { connection in
-            try IdentityMapStore.requirePools([pool], on: connection)
+            try IdentityRepository.requirePools([pool], on: connection)
         }
     }
 
@@ -187,8 +187,6 @@ public final class BackfillImport: Sendable {
         report.duplicates = report.seen - (report.created + report.alreadyMapped + report.conflicting + report.invalid)
         if dryRun { throw DryRun(report: report) }
 
-        let actor = attribution.actor.description
-        let run = runID.uuidString.lowercased()
         try connection.execute("INSERT INTO users (id) SELECT candidate_user_id FROM backfill_run WHERE outcome = 'create'")
         try connection.execute(
             """
@@ -198,38 +196,32 @@ public final class BackfillImport: Sendable {
             FROM backfill_run WHERE outcome = 'create' ORDER BY seq
             """
         )
-        try connection.execute(
-            """
-            INSERT INTO events (actor, kind, user_id, details, request_id)
-            SELECT \(actor)::text, 'user_created', candidate_user_id,
-                   jsonb_build_object('given_id', \(reuse)::boolean, 'identities', 1, 'import_run', \(run)::text), \(attribution.requestID)::text
-            FROM backfill_run WHERE outcome = 'create' ORDER BY seq
-            """
+        try EventLog.appendAll(
+            kind: UserCreatedDetails.kind,
+            fill: """
+                INSERT INTO event_log_batch (ord, user_id, details)
+                SELECT seq, candidate_user_id, \(fragment: UserCreatedDetails.sql(givenID: reuse, importRun: runID))
+                FROM backfill_run WHERE outcome = 'create'
+                """,
+            attribution: attribution,
+            on: connection
         )
-        try connection.execute(
-            """
-            WITH linked AS (
-                INSERT INTO events (actor, kind, user_id, pool_id, sub, details, request_id)
-                SELECT \(actor)::text, 'identity_linked', candidate_user_id, \(pool), sub,
-                       jsonb_build_object('provider', provider, 'email_verified', email_verified, 'import_run', \(run)::text),
-                       \(attribution.requestID)::text
-                FROM backfill_run WHERE outcome = 'create' ORDER BY seq
-                RETURNING id, sub
-            )
-            INSERT INTO event_personal_data (event_id, data)
-            SELECT linked.id, jsonb_strip_nulls(jsonb_build_object('username', r.username, 'email', r.email))
-            FROM linked JOIN backfill_run r ON r.sub = linked.sub
-            """
+        try EventLog.appendAll(
+            kind: IdentityLinkedDetails.kind,
+            fill: """
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
+                SELECT seq, candidate_user_id, \(pool), sub,
+                       \(fragment: IdentityLinkedDetails.sql(providerColumn: "provider", emailVerifiedColumn: "email_verified", importRun: runID)),
+                       \(unescaped: EventPersonalData.sql(usernameColumn: "username", emailColumn: "email"))
+                FROM backfill_run WHERE outcome = 'create'
+                """,
+            attribution: attribution,
+            on: connection
         )
         try EventLog.append(
             EventDraft(
-                kind: .importCompleted, poolID: pool,
-                details: [
-                    "import_run": JSONValue(runID), "source": .string(source), "reuse_sub_as_user_id": .bool(reuse),
-                    "seen": .number(Double(report.seen)), "created": .number(Double(report.created)),
-                    "already_mapped": .number(Double(report.alreadyMapped)), "conflicting": .number(Double(report.conflicting)),
-                    "duplicates": .number(Double(report.duplicates)), "invalid": .number(Double(report.invalid)),
-                ]
+                ImportCompletedDetails(importRun: runID, source: source, reuseSubAsUserID: reuse, report: report),
+                pool: PoolID(trusted: pool)
             ),
             attribution: attribution,
             on: connection

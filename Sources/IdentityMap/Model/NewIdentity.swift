@@ -40,6 +40,9 @@ public struct NewIdentity: Sendable, Equatable {
         self.provider = provider
     }
 
+    /// The form emails are matched by (see ``EmailAddress/normalize(_:)``).
+    public var normalizedEmail: String? { email.flatMap(EmailAddress.normalize) }
+
     static func isPrintable(_ value: String, maxLength: Int) -> Bool {
         !value.isEmpty && value.count <= maxLength
             && value.unicodeScalars.allSatisfy { !$0.properties.generalCategory.isControlOrFormat }

@@ -73,15 +73,14 @@ extension Write {
                     WHERE token_id = \(idempotencyKey.tokenID) AND key = \(idempotencyKey.key)
                     """
                 )
-                guard let row = rows.first else {
-                    throw PostgresError(kind: .server, sqlState: "40001", message: "idempotency key vanished; retry")
-                }
+                guard let row = rows.first else { throw RetryableConflict("idempotency key removed concurrently") }
                 let stored: PostgresBytes = try row.decode("request_hash")
                 guard stored == fingerprint else { throw IdentityMapError.idempotencyKeyReused }
                 guard let status: Int = try row.decodeIfPresent("response_status"),
                     let text: String = try row.decodeIfPresent("response_body")
                 else {
-                    throw PostgresError(kind: .server, sqlState: "40001", message: "idempotent request still in flight; retry")
+                    // The first request holds the key and has not answered yet: the client retries later.
+                    throw IdentityMapError.idempotencyKeyInUse
                 }
                 return .replayed(RecordedResponse(status: status, body: text))
             }

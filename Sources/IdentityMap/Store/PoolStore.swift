@@ -44,7 +44,7 @@ public struct PoolStore: Sendable {
         guard let row = rows.first else { throw IdentityMapError.poolAlreadyExists(id.rawValue) }
         let pool = try decode(row)
         try EventLog.append(
-            EventDraft(kind: .poolAdded, poolID: id.rawValue, details: ["region": .string(region), "issuer": .string(issuer), "name": JSONValue(name)]),
+            EventDraft(PoolAddedDetails(region: region, issuer: issuer, name: name), pool: id),
             attribution: attribution,
             on: connection
         )

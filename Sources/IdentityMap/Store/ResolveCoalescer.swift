@@ -55,7 +55,7 @@ public final class ResolveCoalescer: Sendable {
                 state.runningBatches -= 1
                 return nil
             }
-            let count = min(state.queue.count, IdentityMapStore.maxBatch)
+            let count = min(state.queue.count, ResolveQueries.maxBatch)
             let taken = Array(state.queue.prefix(count))
             state.queue.removeFirst(count)
             return taken
@@ -68,9 +68,9 @@ public final class ResolveCoalescer: Sendable {
                 while let batch = self.takeBatch() {
                     do {
                         if batch.count == 1 {
-                            batch[0].continuation.resume(returning: try IdentityMapStore.resolve(batch[0].reference, on: connection))
+                            batch[0].continuation.resume(returning: try ResolveQueries.resolve(batch[0].reference, on: connection))
                         } else {
-                            let results = try IdentityMapStore.resolve(batch: batch.map(\.reference), on: connection)
+                            let results = try ResolveQueries.resolve(batch: batch.map(\.reference), on: connection)
                             for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
                         }
                     } catch {

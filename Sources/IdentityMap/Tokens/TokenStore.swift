@@ -39,10 +39,7 @@ public struct TokenStore: Sendable {
                 throw IdentityMapError.tokenNameTaken(name)
             }
             try EventLog.append(
-                EventDraft(
-                    kind: .tokenCreated,
-                    details: ["token_id": JSONValue(id), "name": .string(name), "scopes": .array(scopeList.map(JSONValue.string))]
-                ),
+                EventDraft(TokenCreatedDetails(tokenID: id, name: name, scopes: scopeList)),
                 attribution: attribution,
                 on: connection
             )
@@ -85,7 +82,7 @@ public struct TokenStore: Sendable {
             guard let row = rows.first else { throw IdentityMapError.tokenNotFound(nameOrID) }
             let token = try Self.decode(row)
             try EventLog.append(
-                EventDraft(kind: .tokenRevoked, details: ["token_id": JSONValue(token.id), "name": .string(token.name)]),
+                EventDraft(TokenRevokedDetails(tokenID: token.id, name: token.name)),
                 attribution: attribution,
                 on: connection
             )

@@ -1,3 +1,4 @@
+import AuditTrail
 import CryptoPrimitives
 import Foundation
 import HTTPTypes
@@ -12,6 +13,7 @@ struct APIServices: Sendable {
     let identityMap: IdentityMapStore
     let pools: PoolStore
     let tokens: TokenStore
+    let events: EventQuery
     let maxBodyBytes: Int
 
     static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!

@@ -1,3 +1,4 @@
+import AuditTrail
 import Foundation
 import Hummingbird
 import IdentityMap
@@ -49,7 +50,7 @@ struct UserController {
             guard let value = Int(text), (1...1000).contains(value) else { throw Problem.invalidRequest("limit must be 1 to 1000") }
             return value
         } ?? 100
-        guard let events = try await services.identityMap.events(of: id, after: cursor, limit: limit) else {
+        guard let events = try await services.events.history(of: id, after: cursor, limit: limit) else {
             throw Problem.notFound("no such user")
         }
         let next = events.count == limit ? events.last.map { String($0.id) } : nil

@@ -1,0 +1,221 @@
+import Foundation
+import Postgres
+
+/// The details of one kind of event: the non-personal facts an auditor reads, as a typed shape
+/// kept here and nowhere else. The JSON keys are part of the audit contract (docs/AUDIT.md):
+/// add keys, never rename one.
+public protocol EventDetails: Sendable {
+    static var kind: EventKind { get }
+    var json: [String: JSONValue] { get }
+}
+
+extension Int {
+    var json: JSONValue { .number(Double(self)) }
+}
+
+public struct UserCreatedDetails: EventDetails {
+    public static let kind = EventKind.userCreated
+    /// True when the caller chose the ID (a legacy sub reused by a backfill, say).
+    public var givenID: Bool
+    public var identities: Int
+    public var importRun: UUID?
+
+    public init(givenID: Bool, identities: Int, importRun: UUID? = nil) {
+        self.givenID = givenID
+        self.identities = identities
+        self.importRun = importRun
+    }
+
+    public var json: [String: JSONValue] {
+        var json: [String: JSONValue] = ["given_id": .bool(givenID), "identities": identities.json]
+        if let importRun { json["import_run"] = JSONValue(importRun) }
+        return json
+    }
+}
+
+public struct IdentityLinkedDetails: EventDetails {
+    public static let kind = EventKind.identityLinked
+    public var provider: String
+    public var emailVerified: Bool
+    /// The user the identity belonged to before (it had been unlinked there).
+    public var relinkedFrom: UUID?
+    public var importRun: UUID?
+
+    public init(provider: String, emailVerified: Bool, relinkedFrom: UUID? = nil, importRun: UUID? = nil) {
+        self.provider = provider
+        self.emailVerified = emailVerified
+        self.relinkedFrom = relinkedFrom
+        self.importRun = importRun
+    }
+
+    public var json: [String: JSONValue] {
+        var json: [String: JSONValue] = ["provider": .string(provider), "email_verified": .bool(emailVerified)]
+        if let relinkedFrom { json["relinked_from"] = JSONValue(relinkedFrom) }
+        if let importRun { json["import_run"] = JSONValue(importRun) }
+        return json
+    }
+}
+
+public struct IdentityUnlinkedDetails: EventDetails {
+    public static let kind = EventKind.identityUnlinked
+    public var previousStatus: IdentityStatus
+
+    public init(previousStatus: IdentityStatus) { self.previousStatus = previousStatus }
+
+    public var json: [String: JSONValue] { ["previous_status": .string(previousStatus.rawValue)] }
+}
+
+public struct UserMergedDetails: EventDetails {
+    public static let kind = EventKind.userMerged
+    public var from: UUID
+    public var survivor: UUID
+    /// Exactly the identities the merge moved, so it can be audited (and undone) later.
+    public var movedIdentities: [IdentityKey]
+    /// Earlier merges into `from` that now point straight at `survivor`.
+    public var repointedMerges: Int
+
+    public init(from: UUID, survivor: UUID, movedIdentities: [IdentityKey], repointedMerges: Int) {
+        self.from = from
+        self.survivor = survivor
+        self.movedIdentities = movedIdentities
+        self.repointedMerges = repointedMerges
+    }
+
+    public var json: [String: JSONValue] {
+        [
+            "from": JSONValue(from), "survivor": JSONValue(survivor),
+            "moved_identities": .array(movedIdentities.map { ["pool": .string($0.pool.rawValue), "sub": .string($0.sub)] }),
+            "repointed_merges": repointedMerges.json,
+        ]
+    }
+}
+
+public struct PoolAddedDetails: EventDetails {
+    public static let kind = EventKind.poolAdded
+    public var region: String
+    public var issuer: String
+    public var name: String?
+
+    public init(region: String, issuer: String, name: String?) {
+        self.region = region
+        self.issuer = issuer
+        self.name = name
+    }
+
+    public var json: [String: JSONValue] { ["region": .string(region), "issuer": .string(issuer), "name": JSONValue(name)] }
+}
+
+public struct TokenCreatedDetails: EventDetails {
+    public static let kind = EventKind.tokenCreated
+    public var tokenID: UUID
+    public var name: String
+    public var scopes: [String]
+
+    public init(tokenID: UUID, name: String, scopes: [String]) {
+        self.tokenID = tokenID
+        self.name = name
+        self.scopes = scopes
+    }
+
+    public var json: [String: JSONValue] {
+        ["token_id": JSONValue(tokenID), "name": .string(name), "scopes": .array(scopes.map(JSONValue.string))]
+    }
+}
+
+public struct TokenRevokedDetails: EventDetails {
+    public static let kind = EventKind.tokenRevoked
+    public var tokenID: UUID
+    public var name: String
+
+    public init(tokenID: UUID, name: String) {
+        self.tokenID = tokenID
+        self.name = name
+    }
+
+    public var json: [String: JSONValue] { ["token_id": JSONValue(tokenID), "name": .string(name)] }
+}
+
+public struct ImportCompletedDetails: EventDetails {
+    public static let kind = EventKind.importCompleted
+    public var importRun: UUID
+    public var source: String
+    public var reuseSubAsUserID: Bool
+    public var report: BackfillReport
+
+    public init(importRun: UUID, source: String, reuseSubAsUserID: Bool, report: BackfillReport) {
+        self.importRun = importRun
+        self.source = source
+        self.reuseSubAsUserID = reuseSubAsUserID
+        self.report = report
+    }
+
+    public var json: [String: JSONValue] {
+        [
+            "import_run": JSONValue(importRun), "source": .string(source), "reuse_sub_as_user_id": .bool(reuseSubAsUserID),
+            "seen": report.seen.json, "created": report.created.json, "already_mapped": report.alreadyMapped.json,
+            "conflicting": report.conflicting.json, "duplicates": report.duplicates.json, "invalid": report.invalid.json,
+        ]
+    }
+}
+
+public struct PersonalDataErasedDetails: EventDetails {
+    public static let kind = EventKind.personalDataErased
+    public var users: [UUID]
+    public var identities: Int
+    public var eventsScrubbed: Int
+
+    public init(users: [UUID], identities: Int, eventsScrubbed: Int) {
+        self.users = users
+        self.identities = identities
+        self.eventsScrubbed = eventsScrubbed
+    }
+
+    public var json: [String: JSONValue] {
+        ["users": .array(users.map(JSONValue.init)), "identities": identities.json, "events_scrubbed": eventsScrubbed.json]
+    }
+}
+
+/// Personal data an event mentions (usernames, emails): stored apart from the event so that an
+/// erasure can delete it while the chain still verifies.
+public struct EventPersonalData: Sendable, Equatable {
+    public var username: String?
+    public var email: String?
+
+    public init(username: String? = nil, email: String? = nil) {
+        self.username = username
+        self.email = email
+    }
+
+    var json: [String: JSONValue] {
+        var json: [String: JSONValue] = [:]
+        if let username { json["username"] = .string(username) }
+        if let email { json["email"] = .string(email) }
+        return json
+    }
+}
+
+// MARK: The same shapes built by SQL, for set-wise appends (EventLog.appendAll)
+
+extension UserCreatedDetails {
+    /// One user per row, each created with one identity by the same import run.
+    static func sql(givenID: Bool, importRun: UUID) -> PostgresQuery {
+        "jsonb_build_object('given_id', \(givenID)::boolean, 'identities', 1, 'import_run', \(importRun)::text)"
+    }
+}
+
+extension IdentityLinkedDetails {
+    /// `provider` and `emailVerified` name columns of the caller's working table.
+    static func sql(providerColumn: String, emailVerifiedColumn: String, importRun: UUID) -> PostgresQuery {
+        """
+        jsonb_build_object('provider', \(unescaped: providerColumn), 'email_verified', \(unescaped: emailVerifiedColumn),
+                           'import_run', \(importRun)::text)
+        """
+    }
+}
+
+extension EventPersonalData {
+    /// `username` and `email` name columns of the caller's working table.
+    static func sql(usernameColumn: String, emailColumn: String) -> String {
+        "jsonb_build_object('username', \(usernameColumn), 'email', \(emailColumn))"
+    }
+}
