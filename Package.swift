@@ -27,17 +27,23 @@ let package = Package(
         .systemLibrary(name: "CCurl", pkgConfig: "libcurl", providers: [.apt(["libcurl4-openssl-dev"])]),
         .systemLibrary(name: "COpenSSL", pkgConfig: "libcrypto", providers: [.apt(["libssl-dev"])]),
 
+        // Toolchain-only helpers every other module shares (hex, RFC 3339, blocking executor).
+        .target(
+            name: "Support",
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Postgres",
             dependencies: [
                 "CLibPQ",
+                "Support",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
         ),
         .target(
             name: "Curl",
-            dependencies: ["CCurl"],
+            dependencies: ["CCurl", "Support"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -45,6 +51,7 @@ let package = Package(
             dependencies: [
                 "Curl",
                 "CryptoPrimitives",
+                "Support",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -59,6 +66,7 @@ let package = Package(
             dependencies: [
                 "Postgres",
                 "CryptoPrimitives",
+                "Support",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -69,6 +77,17 @@ let package = Package(
                 "IdentityMap",
                 "Postgres",
                 "CryptoPrimitives",
+                "Support",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
+            name: "CognitoIngest",
+            dependencies: [
+                "Cognito",
+                "IdentityMap",
+                "Support",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -79,6 +98,7 @@ let package = Package(
                 "AuditTrail",
                 "IdentityMap",
                 "CryptoPrimitives",
+                "Support",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
@@ -92,9 +112,11 @@ let package = Package(
             dependencies: [
                 "AuditTrail",
                 "Cognito",
+                "CognitoIngest",
                 "IdentityMap",
                 "StableIDAPI",
                 "Postgres",
+                "Support",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -123,13 +145,18 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "CognitoIngestTests",
+            dependencies: ["CognitoIngest", "Cognito", "IdentityMap"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "AuditTrailTests",
             dependencies: ["AuditTrail", "IdentityMap", "Postgres", "CryptoPrimitives", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "CryptoPrimitivesTests",
-            dependencies: ["CryptoPrimitives"],
+            dependencies: ["CryptoPrimitives", "Support"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -141,6 +168,20 @@ let package = Package(
             name: "StableIDAPITests",
             dependencies: [
                 "StableIDAPI", "IdentityMap", "Postgres", "TestSupport",
+                .product(name: "HummingbirdTesting", package: "hummingbird"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "SupportTests",
+            dependencies: ["Support"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CurlTests",
+            dependencies: [
+                "Curl", "Support",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Foundation
 import IdentityMap
 import Postgres
+import Support
 
 /// Seals committed events into the hash chain, and recomputes the chain to verify it.
 public struct AuditChain: Sendable {
@@ -136,22 +137,6 @@ public struct AuditChain: Sendable {
         }
     }
 
-    static func canonical(_ row: PostgresRow, seq: Int64) throws -> CanonicalEvent {
-        CanonicalEvent(
-            seq: seq,
-            eventID: try row.decode("id"),
-            occurredAt: try row.decode("occurred_at"),
-            actor: try row.decode("actor"),
-            kind: try row.decode("kind"),
-            userID: try row.decode("user_id"),
-            poolID: try row.decode("pool_id"),
-            sub: try row.decode("sub"),
-            details: try row.decode("details"),
-            requestID: try row.decode("request_id"),
-            personalDigest: nil
-        )
-    }
-
     /// The sealed head: how many events the chain holds and the hash of the last.
     public struct Head: Sendable, Equatable, Codable {
         public var size: Int64
@@ -161,9 +146,9 @@ public struct AuditChain: Sendable {
     public func head() async throws -> Head {
         try await database.primary.withConnection { connection in
             guard let row = try connection.query("SELECT seq, hash FROM event_chain ORDER BY seq DESC LIMIT 1").first else {
-                return Head(size: 0, hash: CanonicalEvent.hex(CanonicalEvent.genesis))
+                return Head(size: 0, hash: Hex.encode(CanonicalEvent.genesis))
             }
-            return Head(size: try row.decode("seq"), hash: CanonicalEvent.hex(try row.decode("hash", as: PostgresBytes.self).bytes))
+            return Head(size: try row.decode("seq"), hash: Hex.encode(try row.decode("hash", as: PostgresBytes.self).bytes))
         }
     }
 }

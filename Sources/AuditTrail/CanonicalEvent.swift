@@ -1,4 +1,5 @@
 import CryptoPrimitives
+import Support
 
 /// The exact bytes an event contributes to the chain (version 1; docs/AUDIT.md).
 ///
@@ -58,7 +59,7 @@ public struct CanonicalEvent: Sendable, Equatable {
         field(sub)
         field(details)
         field(requestID)
-        field(personalDigest.map(Self.hex) ?? "")
+        field(personalDigest.map { Hex.encode($0) } ?? "")
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {
@@ -82,6 +83,4 @@ public struct CanonicalEvent: Sendable, Equatable {
     public static func personalDigest(salt: [UInt8], data: String) -> [UInt8] {
         SHA256.hash(salt + Array(data.utf8))
     }
-
-    static func hex(_ bytes: [UInt8]) -> String { HexDigits.encode(bytes) }
 }

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Foundation
 import IdentityMap
 import Postgres
+import Support
 
 /// Recomputes the chain and names the first position where history was changed.
 public struct ChainVerifier: Sendable {
@@ -64,7 +65,7 @@ public struct ChainVerifier: Sendable {
                         else { return index }
                         event.personalDigest = row.text(at: digestColumn).flatMap { try? PostgresBytes(postgresText: $0).bytes }
                         if let current = try? columns.currentPersonalDigest(row), current != event.personalDigest { return index }
-                        if "\\x" + CanonicalEvent.hex(event.chainHash(previous: previous)) != storedText { return index }
+                        if "\\x" + Hex.encode(event.chainHash(previous: previous)) != storedText { return index }
                     }
                     return Int.max
                 }
@@ -77,7 +78,7 @@ public struct ChainVerifier: Sendable {
 
     /// Verifies positions `from…head`; with `from > 1` the stored hash before `from` is trusted.
     public func verify(from: Int64 = 1, checkpoints: [Checkpoint] = [], publicKey: [UInt8]? = nil) async throws -> Report {
-        var report = Report(verified: 0, head: AuditChain.Head(size: 0, hash: CanonicalEvent.hex(CanonicalEvent.genesis)), pending: 0, checkpointsChecked: 0)
+        var report = Report(verified: 0, head: AuditChain.Head(size: 0, hash: Hex.encode(CanonicalEvent.genesis)), pending: 0, checkpointsChecked: 0)
         var expected = max(1, from)
         var previous = CanonicalEvent.genesis
         if expected > 1 {
@@ -108,7 +109,7 @@ public struct ChainVerifier: Sendable {
                 }
             }
         }
-        var previousText = "\\x" + CanonicalEvent.hex(previous)
+        var previousText = "\\x" + Hex.encode(previous)
         var pending = fetch(from: expected)
         defer { pending.cancel() }
         pages: while true {
@@ -159,13 +160,13 @@ public struct ChainVerifier: Sendable {
                 event.personalDigest = try digest(row)
                 let personalIntact = try columns.currentPersonalDigest(row).map { $0 == event.personalDigest } ?? true
                 let computed = event.chainHash(previous: previous)
-                let computedText = "\\x" + CanonicalEvent.hex(computed)
+                let computedText = "\\x" + Hex.encode(computed)
                 guard personalIntact, row.text(at: previousColumn) == previousText, computedText == storedText else {
                     // A neighbour's content fitting this position means two events changed places.
                     if index + 1 < rows.count, rows[index + 1].text(at: columns.id) != nil {
                         var neighbour = try columns.canonical(rows[index + 1], seq: seq)
                         neighbour.personalDigest = try columns.currentPersonalDigest(rows[index + 1]) ?? digest(rows[index + 1])
-                        if "\\x" + CanonicalEvent.hex(neighbour.chainHash(previous: previous)) == storedText {
+                        if "\\x" + Hex.encode(neighbour.chainHash(previous: previous)) == storedText {
                             report.problem = Problem(position: seq, kind: .reordered, detail: "the events at positions \(seq) and \(seq + 1) were swapped")
                             break pages
                         }

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import Support
 
 /// A signed statement "the chain had `size` events and this head hash", kept by an auditor
 /// outside the database. Any later rewrite of the first `size` events, or a truncation below it,
@@ -26,7 +27,7 @@ public struct Checkpoint: Sendable, Codable, Equatable {
 
     public static func sign(head: AuditChain.Head, privateKey: [UInt8], at date: Date = Date()) throws -> Checkpoint {
         var checkpoint = Checkpoint(
-            size: head.size, headHash: head.hash, createdAt: RFC3339Stamp.format(date),
+            size: head.size, headHash: head.hash, createdAt: RFC3339.format(date),
             publicKey: Data(try Ed25519.publicKey(forPrivateKey: privateKey)).base64EncodedString(), signature: ""
         )
         checkpoint.signature = Data(try Ed25519.sign(checkpoint.signedMessage, privateKey: privateKey)).base64EncodedString()
@@ -46,7 +47,7 @@ public struct Checkpoint: Sendable, Codable, Equatable {
         guard size <= chainSize else {
             return .init(position: chainSize + 1, kind: .checkpointMismatch, detail: "the chain has \(chainSize) events but a checkpoint saw \(size): truncated")
         }
-        guard size == 0 || hashes[size].map(CanonicalEvent.hex) == headHash else {
+        guard size == 0 || hashes[size].map({ Hex.encode($0) }) == headHash else {
             return .init(position: size, kind: .checkpointMismatch, detail: "position \(size) no longer has the checkpoint's hash: history was rewritten")
         }
         return nil
@@ -69,13 +70,5 @@ public enum SigningKeyFile {
             throw Ed25519.Failure(description: "\(path) is not a stableid Ed25519 key file")
         }
         return Array(data)
-    }
-}
-
-enum RFC3339Stamp {
-    static func format(_ date: Date) -> String {
-        let formatter = ISO8601DateFormatter()
-        formatter.formatOptions = [.withInternetDateTime, .withFractionalSeconds]
-        return formatter.string(from: date)
     }
 }

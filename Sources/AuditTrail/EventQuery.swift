@@ -1,6 +1,7 @@
 import Foundation
 import IdentityMap
 import Postgres
+import Support
 
 /// Auditors' questions: every event for a person (including users merged into them), a pool, a
 /// sub, a kind, an actor or a period, oldest first, in keyset pages.

@@ -26,11 +26,15 @@ public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {
 public enum CredentialsError: Error, Sendable, CustomStringConvertible {
     case notFound(tried: [String])
     case invalid(source: String, reason: String)
+    /// `AWS_PROFILE` names a profile neither shared file defines. Not `notFound`: the chain must
+    /// stop here rather than fall through to other sources the operator did not ask for.
+    case unknownProfile(String)
 
     public var description: String {
         switch self {
         case .notFound(let tried): return "no AWS credentials found (tried \(tried.joined(separator: ", ")))"
         case .invalid(let source, let reason): return "AWS credentials from \(source) are unusable: \(reason)"
+        case .unknownProfile(let name): return "AWS_PROFILE is '\(name)', but no such profile is in the shared credentials or config file"
         }
     }
 }

@@ -2,6 +2,7 @@ import CryptoPrimitives
 import Curl
 import Foundation
 import Logging
+import Support
 
 /// How the client reaches Cognito and how hard it tries.
 public struct CognitoConfiguration: Sendable {
@@ -129,14 +130,14 @@ public final class CognitoClient: Sendable {
                 }
             } catch let error as CognitoError where error.isRetryable && attempt < configuration.maxAttempts {
                 let ceiling = min(configuration.backoffCap, configuration.backoffBase * (1 << min(attempt - 1, 20)))
-                let ceilingNanos = max(1, ceiling.components.seconds * 1_000_000_000 + ceiling.components.attoseconds / 1_000_000_000)
+                let ceilingNanos = max(1, ceiling.nanoseconds)
                 let sleep = Duration.nanoseconds(Int64.random(in: 0..<ceilingNanos))
                 if let deadline, ContinuousClock.now + sleep >= deadline {
                     throw CognitoError.deadlineExceeded(operation: operation, attempts: attempt)
                 }
                 logger.debug(
                     "retrying Cognito call",
-                    metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error)", "sleep_ms": "\(sleep.components.attoseconds / 1_000_000_000_000_000 + sleep.components.seconds * 1000)"]
+                    metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error)", "sleep_ms": "\(sleep.milliseconds)"]
                 )
                 try await Task.sleep(for: sleep)
             }
@@ -162,7 +163,7 @@ public final class CognitoClient: Sendable {
                 ("Content-Type", "application/x-amz-json-1.1"),
                 ("X-Amz-Target", "AWSCognitoIdentityProviderService.\(operation)"),
             ],
-            payloadHash: SigV4Signer.hex(SHA256.hash(body)),
+            payloadHash: Hex.encode(SHA256.hash(body)),
             credentials: credentials,
             date: Date()
         ).filter { $0.0 != "Host" }  // libcurl sends Host itself, with the same value
@@ -172,9 +173,9 @@ public final class CognitoClient: Sendable {
             guard left > .zero else { throw CognitoError.deadlineExceeded(operation: operation, attempts: 0) }
             timeout = min(timeout, left)
         }
-        let response: HTTPResponse
+        let response: CurlResponse
         do {
-            response = try await http.send(HTTPRequest(method: "POST", url: configuration.endpoint, headers: headers, body: body, timeout: timeout))
+            response = try await http.send(CurlRequest(method: "POST", url: configuration.endpoint, headers: headers, body: body, timeout: timeout))
         } catch {
             throw CognitoError.transport(error.kind, message: error.message)
         }

@@ -8,7 +8,9 @@ public enum CognitoError: Error, Sendable, CustomStringConvertible, Equatable {
     case service(CognitoErrorType, message: String, status: Int)
     case transport(CurlError.Kind, message: String)
     case malformedResponse(operation: String)
-    case credentials(String)
+    /// The client cannot be set up as configured: no region, an endpoint that is not a URL, no
+    /// credentials anywhere, an unknown profile. Retrying will not help; the operator must fix it.
+    case configuration(String)
     case deadlineExceeded(operation: String, attempts: Int)
 
     public var type: CognitoErrorType? {
@@ -21,10 +23,13 @@ public enum CognitoError: Error, Sendable, CustomStringConvertible, Equatable {
         case .service(let type, let message, let status): return "Cognito \(type.rawValue) (HTTP \(status)): \(message)"
         case .transport(let kind, let message): return "Cognito unreachable (\(kind)): \(message)"
         case .malformedResponse(let operation): return "Cognito answered \(operation) with an unreadable body"
-        case .credentials(let message): return message
+        case .configuration(let message): return message
         case .deadlineExceeded(let operation, let attempts): return "\(operation) did not succeed within its deadline (\(attempts) attempts)"
         }
     }
+
+    /// The spelling call sites used before configuration problems had their own case; same meaning.
+    public static func credentials(_ message: String) -> CognitoError { .configuration(message) }
 
     /// Throttling, server errors and transport failures are worth another try.
     public var isRetryable: Bool {

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 // Request and response shapes of the Cognito user-pool API (AWS JSON 1.1, PascalCase names).
 
@@ -17,18 +18,80 @@ public struct UserType: Codable, Sendable, Equatable {
     public var Attributes: [AttributeType]?
     public var Enabled: Bool?
     public var UserStatus: String?
-    public var UserCreateDate: Double?
-    public var UserLastModifiedDate: Double?
+    public var UserCreateDate: Date?
+    public var UserLastModifiedDate: Date?
 
-    public init(Username: String, Attributes: [AttributeType]? = nil, Enabled: Bool? = nil, UserStatus: String? = nil) {
+    public init(
+        Username: String, Attributes: [AttributeType]? = nil, Enabled: Bool? = nil, UserStatus: String? = nil,
+        UserCreateDate: Date? = nil, UserLastModifiedDate: Date? = nil
+    ) {
         self.Username = Username
         self.Attributes = Attributes
         self.Enabled = Enabled
         self.UserStatus = UserStatus
+        self.UserCreateDate = UserCreateDate
+        self.UserLastModifiedDate = UserLastModifiedDate
     }
 
     public func attribute(_ name: String) -> String? {
         Attributes?.first { $0.Name == name }?.Value
+    }
+
+    /// `UserStatus` as a closed set, so callers switch over it instead of comparing strings.
+    public var status: CognitoUserStatus { CognitoUserStatus(cognito: UserStatus) }
+
+    enum CodingKeys: String, CodingKey {
+        case Username, Attributes, Enabled, UserStatus, UserCreateDate, UserLastModifiedDate
+    }
+
+    // Written by hand for the dates: the API sends epoch seconds, but the same shape saved by the
+    // AWS CLI v2 or an SDK carries RFC 3339 strings, and `Date`'s default coding reads neither.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        Username = try container.decode(String.self, forKey: .Username)
+        Attributes = try container.decodeIfPresent([AttributeType].self, forKey: .Attributes)
+        Enabled = try container.decodeIfPresent(Bool.self, forKey: .Enabled)
+        UserStatus = try container.decodeIfPresent(String.self, forKey: .UserStatus)
+        UserCreateDate = try Self.date(in: container, forKey: .UserCreateDate)
+        UserLastModifiedDate = try Self.date(in: container, forKey: .UserLastModifiedDate)
+    }
+
+    /// Epoch seconds, as Cognito itself sends them.
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(Username, forKey: .Username)
+        try container.encodeIfPresent(Attributes, forKey: .Attributes)
+        try container.encodeIfPresent(Enabled, forKey: .Enabled)
+        try container.encodeIfPresent(UserStatus, forKey: .UserStatus)
+        try container.encodeIfPresent(UserCreateDate?.timeIntervalSince1970, forKey: .UserCreateDate)
+        try container.encodeIfPresent(UserLastModifiedDate?.timeIntervalSince1970, forKey: .UserLastModifiedDate)
+    }
+
+    static func date(in container: KeyedDecodingContainer<CodingKeys>, forKey key: CodingKeys) throws -> Date? {
+        guard container.contains(key), try !container.decodeNil(forKey: key) else { return nil }
+        if let seconds = try? container.decode(Double.self, forKey: key) { return Date(timeIntervalSince1970: seconds) }
+        let text = try container.decode(String.self, forKey: key)
+        guard let date = RFC3339.parse(text) else {
+            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "'\(text)' is not an RFC 3339 date")
+        }
+        return date
+    }
+}
+
+/// Cognito's account states. A value this version does not know becomes `.unknown` rather than
+/// failing an import: AWS adds states, and a backfill must not stop on one.
+public enum CognitoUserStatus: String, Sendable, CaseIterable, Hashable {
+    case unconfirmed = "UNCONFIRMED"
+    case confirmed = "CONFIRMED"
+    case forceChangePassword = "FORCE_CHANGE_PASSWORD"
+    case resetRequired = "RESET_REQUIRED"
+    case externalProvider = "EXTERNAL_PROVIDER"
+    case archived = "ARCHIVED"
+    case compromised = "COMPROMISED"
+    case unknown = "UNKNOWN"
+
+    public init(cognito text: String?) {
+        self = text.flatMap { Self(rawValue: $0.uppercased()) } ?? .unknown
     }
 }
 

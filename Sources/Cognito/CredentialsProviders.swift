@@ -1,5 +1,6 @@
 import Curl
 import Foundation
+import Support
 import Synchronization
 
 /// Something that can produce AWS credentials (and is asked again when they near expiry).
@@ -29,15 +30,29 @@ public struct ProfileCredentials: CredentialsProvider {
 
     var profile: String { environment["AWS_PROFILE"].flatMap { $0.isEmpty ? nil : $0 } ?? "default" }
 
+    var isNamedExplicitly: Bool { profile != "default" }
+
     var home: String { environment["HOME"] ?? NSHomeDirectory() }
 
     public func credentials() async throws -> AWSCredentials {
         let credentialsPath = environment["AWS_SHARED_CREDENTIALS_FILE"] ?? "\(home)/.aws/credentials"
         let configPath = environment["AWS_CONFIG_FILE"] ?? "\(home)/.aws/config"
-        let fromCredentials = Self.ini(at: credentialsPath)[profile] ?? [:]
+        let credentialsSections = Self.ini(at: credentialsPath)
+        let fromCredentials = credentialsSections[profile] ?? [:]
         let configSection = profile == "default" ? "default" : "profile \(profile)"
-        let fromConfig = Self.ini(at: configPath)[configSection] ?? [:]
+        let configSections = Self.ini(at: configPath)
+        let fromConfig = configSections[configSection] ?? [:]
+        // A profile the operator named but no file defines is a typo to report, not a reason to
+        // go on to container or instance credentials (the SDKs stop here too).
+        if isNamedExplicitly, credentialsSections[profile] == nil, configSections[configSection] == nil {
+            throw CredentialsError.unknownProfile(profile)
+        }
         let merged = fromConfig.merging(fromCredentials) { _, credentialsFile in credentialsFile }
+        if (merged["aws_access_key_id"] == nil) != (merged["aws_secret_access_key"] == nil) {
+            throw CredentialsError.invalid(
+                source: "profile:\(profile)", reason: "it sets only one of aws_access_key_id and aws_secret_access_key"
+            )
+        }
         guard let key = merged["aws_access_key_id"], let secret = merged["aws_secret_access_key"] else {
             throw CredentialsError.notFound(tried: ["profile \(profile)"])
         }
@@ -82,10 +97,9 @@ struct TemporaryCredentialsDocument: Decodable {
     var Expiration: String?
 
     func credentials(source: String) -> AWSCredentials {
-        let formatter = ISO8601DateFormatter()
-        return AWSCredentials(
+        AWSCredentials(
             accessKeyID: AccessKeyId, secretAccessKey: SecretAccessKey, sessionToken: Token,
-            expiration: Expiration.flatMap { formatter.date(from: $0) }, source: source
+            expiration: Expiration.flatMap { RFC3339.parse($0) }, source: source
         )
     }
 }
@@ -116,7 +130,7 @@ public struct ContainerCredentials: CredentialsProvider {
         } else if let token = environment["AWS_CONTAINER_AUTHORIZATION_TOKEN"], !token.isEmpty {
             headers.append(("Authorization", token))
         }
-        let response = try await http.send(HTTPRequest(method: "GET", url: url, headers: headers, timeout: .seconds(2)))
+        let response = try await http.send(CurlRequest(method: "GET", url: url, headers: headers, timeout: .seconds(2)))
         guard response.status == 200 else {
             throw CredentialsError.invalid(source: "container", reason: "endpoint answered HTTP \(response.status)")
         }
@@ -144,9 +158,9 @@ public struct InstanceMetadataCredentials: CredentialsProvider {
         }
         var endpoint = environment["AWS_EC2_METADATA_SERVICE_ENDPOINT"] ?? "http://169.254.169.254"
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
-        let tokenResponse: HTTPResponse
+        let tokenResponse: CurlResponse
         do {
-            tokenResponse = try await http.send(HTTPRequest(
+            tokenResponse = try await http.send(CurlRequest(
                 method: "PUT", url: "\(endpoint)/latest/api/token",
                 headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")], timeout: .seconds(1)
             ))
@@ -158,11 +172,11 @@ public struct InstanceMetadataCredentials: CredentialsProvider {
         }
         let session = [("X-aws-ec2-metadata-token", String(decoding: tokenResponse.body, as: UTF8.self))]
         let base = "\(endpoint)/latest/meta-data/iam/security-credentials/"
-        let roles = try await http.send(HTTPRequest(method: "GET", url: base, headers: session, timeout: .seconds(1)))
+        let roles = try await http.send(CurlRequest(method: "GET", url: base, headers: session, timeout: .seconds(1)))
         guard roles.status == 200, let role = String(decoding: roles.body, as: UTF8.self).split(whereSeparator: \.isNewline).first else {
             throw CredentialsError.notFound(tried: ["instance metadata (no role)"])
         }
-        let document = try await http.send(HTTPRequest(method: "GET", url: base + role, headers: session, timeout: .seconds(1)))
+        let document = try await http.send(CurlRequest(method: "GET", url: base + role, headers: session, timeout: .seconds(1)))
         guard document.status == 200,
             let parsed = try? JSONDecoder().decode(TemporaryCredentialsDocument.self, from: Data(document.body))
         else { throw CredentialsError.invalid(source: "instance metadata", reason: "no credentials document") }

@@ -1,5 +1,6 @@
 import CryptoPrimitives
 import Foundation
+import Support
 
 /// AWS Signature Version 4 for header-signed requests.
 ///
@@ -45,12 +46,12 @@ public struct SigV4Signer: Sendable {
             method, Self.canonicalPath(path), Self.canonicalQuery(query), canonicalHeaders, signedHeaders, payloadHash,
         ].joined(separator: "\n")
         let scope = "\(day)/\(region)/\(service)/aws4_request"
-        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Self.hex(SHA256.hash(canonicalRequest))].joined(separator: "\n")
+        let stringToSign = ["AWS4-HMAC-SHA256", amzDate, scope, Hex.encode(SHA256.hash(canonicalRequest))].joined(separator: "\n")
         var key = HMACSHA256.authenticationCode(key: Array("AWS4\(credentials.secretAccessKey)".utf8), message: Array(day.utf8))
         for part in [region, service, "aws4_request"] {
             key = HMACSHA256.authenticationCode(key: key, message: Array(part.utf8))
         }
-        let signature = Self.hex(HMACSHA256.authenticationCode(key: key, message: Array(stringToSign.utf8)))
+        let signature = Hex.encode(HMACSHA256.authenticationCode(key: key, message: Array(stringToSign.utf8)))
         all.append((
             "Authorization",
             "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
@@ -58,19 +59,11 @@ public struct SigV4Signer: Sendable {
         return all
     }
 
-    public static func hex(_ bytes: [UInt8]) -> String { HexDigits.encode(bytes) }
-
-    /// `20150830T123600Z` and `20150830`, in UTC.
+    /// `20150830T123600Z` and `20150830`, in UTC: the basic ISO 8601 form of the RFC 3339 text
+    /// (`2015-08-30T12:36:00.000000Z`) without separators and fraction.
     static func timestamps(_ date: Date) -> (String, String) {
-        var calendar = Calendar(identifier: .gregorian)
-        calendar.timeZone = TimeZone(identifier: "UTC")!
-        let c = calendar.dateComponents([.year, .month, .day, .hour, .minute, .second], from: date)
-        func pad(_ value: Int?, _ width: Int = 2) -> String {
-            let text = String(value ?? 0)
-            return String(repeating: "0", count: max(0, width - text.count)) + text
-        }
-        let day = pad(c.year, 4) + pad(c.month) + pad(c.day)
-        return (day + "T" + pad(c.hour) + pad(c.minute) + pad(c.second) + "Z", day)
+        let basic = String(RFC3339.format(date).prefix(19).filter { $0 != "-" && $0 != ":" })
+        return (basic + "Z", String(basic.prefix(8)))
     }
 
     static func trimAll(_ value: String) -> String {
@@ -80,19 +73,21 @@ public struct SigV4Signer: Sendable {
 
     /// RFC 3986 unreserved characters stay, everything else is %XX (upper-case hex).
     static func uriEncode(_ value: String, keepSlash: Bool) -> String {
-        var out = ""
+        var out: [UInt8] = []
+        out.reserveCapacity(value.utf8.count)
         for byte in value.utf8 {
             switch byte {
             case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
                 UInt8(ascii: "-"), UInt8(ascii: "_"), UInt8(ascii: "."), UInt8(ascii: "~"):
-                out.unicodeScalars.append(Unicode.Scalar(byte))
+                out.append(byte)
             case UInt8(ascii: "/") where keepSlash:
-                out += "/"
+                out.append(byte)
             default:
-                out += "%" + hex([byte]).uppercased()
+                out.append(UInt8(ascii: "%"))
+                Hex.appendEncoded(byte, to: &out, uppercase: true)
             }
         }
-        return out
+        return String(decoding: out, as: UTF8.self)
     }
 
     static func canonicalPath(_ path: String) -> String {

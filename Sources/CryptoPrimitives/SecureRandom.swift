@@ -9,15 +9,3 @@ public enum SecureRandom {
         return buffer
     }
 }
-
-/// Comparison whose time does not depend on where the inputs differ (token and MAC checks).
-public enum ConstantTime {
-    public static func equals(_ a: [UInt8], _ b: [UInt8]) -> Bool {
-        guard a.count == b.count else { return false }
-        return a.withUnsafeBytes { pa in
-            b.withUnsafeBytes { pb in
-                CRYPTO_memcmp(pa.baseAddress, pb.baseAddress, a.count) == 0
-            }
-        }
-    }
-}

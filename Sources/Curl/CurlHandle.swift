@@ -1,11 +1,12 @@
 import CCurl
 import Foundation
+import Support
 
 /// Owns one libcurl easy handle (`CURL*`).
 ///
 /// An easy handle keeps its connection cache between transfers, so reusing one handle reuses the
 /// TCP/TLS connection (no handshake per request). `@unchecked Sendable`: ``CurlClient`` uses each
-/// handle from one serial queue only.
+/// handle from its own ``BlockingExecutor`` only.
 final class CurlHandle: @unchecked Sendable {
     private let handle: UnsafeMutableRawPointer
 
@@ -24,14 +25,14 @@ final class CurlHandle: @unchecked Sendable {
     }
 
     /// Performs one transfer, blocking the calling thread.
-    func perform(_ request: HTTPRequest) throws(CurlError) -> HTTPResponse {
+    func perform(_ request: CurlRequest) throws(CurlError) -> CurlResponse {
         curl_easy_reset(handle)
         let sink = ResponseSink()
         let context = Unmanaged.passUnretained(sink).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
 
-        let milliseconds = Int(request.timeout.components.seconds) * 1000 + Int(request.timeout.components.attoseconds / 1_000_000_000_000_000)
+        let milliseconds = Int(request.timeout.milliseconds)
         var status = CURLE_OK
         func set(_ option: CURLoption, _ value: Int) {
             if status == CURLE_OK { status = stableid_curl_setopt_long(handle, option, value) }
@@ -82,7 +83,7 @@ final class CurlHandle: @unchecked Sendable {
         guard result == CURLE_OK else { throw Self.error(result) }
         var code: Int = 0
         _ = stableid_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
-        return HTTPResponse(status: code, headers: sink.headers, body: sink.body)
+        return CurlResponse(status: code, headers: sink.headers, body: sink.body)
     }
 
     private static func error(_ code: CURLcode) -> CurlError {

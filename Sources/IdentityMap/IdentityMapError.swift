@@ -3,6 +3,8 @@ import Foundation
 /// Why an identity-map operation was refused. Only the API module turns these into HTTP answers.
 public enum IdentityMapError: Error, Sendable, Equatable {
     case invalidInput(field: String, reason: String)
+    /// A `sub` that is not a UUID (Cognito subs always are).
+    case invalidSub(field: String)
     case unknownPool(String)
     case poolAlreadyExists(String)
     case userNotFound(UUID)
@@ -24,6 +26,7 @@ extension IdentityMapError: CustomStringConvertible {
     public var description: String {
         switch self {
         case .invalidInput(let field, let reason): return "\(field) \(reason)"
+        case .invalidSub(let field): return "\(field) must be a Cognito sub (a UUID such as 8f2b7a4e-1c3d-4e5f-9a0b-1c2d3e4f5a6b)"
         case .unknownPool(let pool): return "pool \(pool) is not registered"
         case .poolAlreadyExists(let pool): return "pool \(pool) is already registered"
         case .userNotFound(let id): return "no user \(id.uuidString.lowercased())"

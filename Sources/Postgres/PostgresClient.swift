@@ -1,11 +1,12 @@
 import Dispatch
 import Foundation
 import Logging
+import Support
 import Synchronization
 
 /// A bounded pool of libpq connections for async code.
 ///
-/// libpq blocks, so each pool slot owns a serial `DispatchQueue` (its own thread while busy) and every
+/// libpq blocks, so each pool slot owns a ``BlockingExecutor`` (its own thread while busy) and every
 /// statement runs there; awaiting callers suspend instead of blocking the cooperative thread pool.
 /// Broken connections are dropped and reopened on next use, with exponential backoff after failed
 /// connects so a database outage produces fast `.connection` errors instead of a pile-up.
@@ -18,19 +19,22 @@ public final class PostgresClient: Sendable {
         public var acquireTimeout: Duration
         public var connectTimeoutSeconds: Int
         public var applicationName: String
+        public var session: SessionSettings
 
         public init(
             conninfo: String,
             maxConnections: Int = 16,
             acquireTimeout: Duration = .seconds(5),
             connectTimeoutSeconds: Int = 5,
-            applicationName: String = "stableid"
+            applicationName: String = "stableid",
+            session: SessionSettings = SessionSettings()
         ) {
             self.conninfo = conninfo
             self.maxConnections = max(1, maxConnections)
             self.acquireTimeout = acquireTimeout
             self.connectTimeoutSeconds = connectTimeoutSeconds
             self.applicationName = applicationName
+            self.session = session
         }
     }
 
@@ -43,14 +47,14 @@ public final class PostgresClient: Sendable {
     }
 
     final class Slot: @unchecked Sendable {
-        // Only touched on `queue`.
-        let queue: DispatchQueue
+        // The vars are only touched by bodies running on `executor`.
+        let executor: BlockingExecutor
         var connection: PostgresConnection?
         var failures = 0
         var retryAfter: ContinuousClock.Instant?
 
         init(index: Int) {
-            queue = DispatchQueue(label: "stableid.postgres.slot\(index)")
+            executor = BlockingExecutor(label: "stableid.postgres.slot\(index)")
         }
     }
 
@@ -94,26 +98,21 @@ public final class PostgresClient: Sendable {
     /// Leases a connection, runs `body` on the slot's thread, and returns the connection to the pool.
     ///
     /// `body` is synchronous on purpose: a lease cannot be held across an `await`, so a slow caller
-    /// cannot pin a connection while it does something else.
+    /// cannot pin a connection while it does something else. A caller cancelled while waiting never
+    /// runs `body`; once `body` has started, the caller waits for its outcome (it may have
+    /// committed), and the slot goes back to the pool only then.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         let slot = try await acquire()
         defer { release(slot) }
-        let result: Result<T, any Error> = await withCheckedContinuation { continuation in
-            slot.queue.async {
-                continuation.resume(
-                    returning: Result {
-                        let connection = try self.connection(for: slot)
-                        do {
-                            return try body(connection)
-                        } catch {
-                            self.cleanUp(slot: slot)
-                            throw error
-                        }
-                    }
-                )
+        return try await slot.executor.runToCompletion {
+            let connection = try self.connection(for: slot)
+            do {
+                return try body(connection)
+            } catch {
+                self.cleanUp(slot: slot)
+                throw error
             }
         }
-        return try result.get()
     }
 
     /// Runs `body` in a transaction, retrying it on serialization failures and deadlocks.
@@ -144,7 +143,7 @@ public final class PostgresClient: Sendable {
             waiter.continuation.resume(throwing: PostgresError(kind: .poolClosed, message: "pool shut down"))
         }
         for slot in idle {
-            slot.queue.sync {
+            slot.executor.runSynchronously {
                 if slot.connection != nil {
                     slot.connection = nil
                     openConnections.subtract(1, ordering: .relaxed)
@@ -153,7 +152,7 @@ public final class PostgresClient: Sendable {
         }
     }
 
-    // MARK: Slot handling (runs on the slot's queue)
+    // MARK: Slot handling (runs on the slot's executor)
 
     private func connection(for slot: Slot) throws -> PostgresConnection {
         if let connection = slot.connection {
@@ -168,7 +167,8 @@ public final class PostgresClient: Sendable {
             let connection = try PostgresConnection.connect(
                 conninfo: configuration.conninfo,
                 applicationName: configuration.applicationName,
-                connectTimeoutSeconds: configuration.connectTimeoutSeconds
+                connectTimeoutSeconds: configuration.connectTimeoutSeconds,
+                session: configuration.session
             )
             slot.connection = connection
             slot.failures = 0
@@ -247,9 +247,12 @@ public final class PostgresClient: Sendable {
                     continuation.resume(returning: handedOver)
                     return
                 }
-                let (seconds, attoseconds) = timeout.components
-                let nanos = Int(seconds) * 1_000_000_000 + Int(attoseconds / 1_000_000_000)
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanos)) { [weak self] in
+                // Cancelled before the waiter was listed: the handler below found nothing to fail.
+                if Task.isCancelled {
+                    failWaiter(id: waiterID, with: CancellationError())
+                    return
+                }
+                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.nanoseconds))) { [weak self] in
                     self?.failWaiter(id: waiterID, with: PostgresError(kind: .poolExhausted, message: "no connection free within the acquire timeout"))
                 }
             }

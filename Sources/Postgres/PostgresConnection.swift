@@ -11,6 +11,8 @@ public final class PostgresConnection: @unchecked Sendable {
     private let handle: OpaquePointer
     /// SQL text → prepared statement name; prepared once per connection, like `pgbench -M prepared`.
     private var statements: [String: String] = [:]
+    /// Names are never reused: after an invalidation the old name may still exist on the server.
+    private var nextStatementNumber = 0
     private static let statementCacheLimit = 512
 
     private init(handle: OpaquePointer) {
@@ -25,12 +27,20 @@ public final class PostgresConnection: @unchecked Sendable {
     public static func connect(
         conninfo: String,
         applicationName: String = "stableid",
-        connectTimeoutSeconds: Int = 5
+        connectTimeoutSeconds: Int = 5,
+        session: SessionSettings = SessionSettings()
     ) throws -> PostgresConnection {
         // Our defaults come first so that anything in the caller's conninfo overrides them
-        // (with expand_dbname, later keywords win).
-        let keywords = ["application_name", "connect_timeout", "dbname"]
-        let values = [applicationName, String(connectTimeoutSeconds), conninfo]
+        // (with expand_dbname, later keywords win). TCP keepalives and tcp_user_timeout make a
+        // peer that vanished (a failover, a cut cable) an error within seconds instead of a hang.
+        let keywords = [
+            "application_name", "connect_timeout", "keepalives", "keepalives_idle", "keepalives_interval",
+            "keepalives_count", "tcp_user_timeout", "dbname",
+        ]
+        let values = [
+            applicationName, String(connectTimeoutSeconds), "1", String(session.keepaliveIdleSeconds), "5", "3",
+            String(session.tcpUserTimeoutMilliseconds), conninfo,
+        ]
         let handle: OpaquePointer? = withCStringArray(keywords) { keys in
             withCStringArray(values) { vals in
                 PQconnectdbParams(keys, vals, 1)
@@ -45,8 +55,7 @@ public final class PostgresConnection: @unchecked Sendable {
             throw PostgresError(kind: .connection, message: message)
         }
         let connection = PostgresConnection(handle: handle)
-        try connection.execute("SET TIME ZONE 'UTC'")
-        try connection.execute("SET DateStyle = 'ISO'")
+        try connection.executeScript(session.script)
         return connection
     }
 
@@ -84,6 +93,27 @@ public final class PostgresConnection: @unchecked Sendable {
     }
 
     private func run(_ query: PostgresQuery) throws -> OpaquePointer {
+        do {
+            return try runOnce(query)
+        } catch let error as PostgresError where error.invalidatesPreparedStatement {
+            // A schema change (`ALTER … TYPE` under a running service) or `DISCARD ALL` left the
+            // prepared statement unusable. Forget it; outside a transaction prepare afresh under
+            // a new name and run again once; inside one the transaction has failed, so the
+            // caller's transaction retries the whole body (which then prepares afresh).
+            forgetStatement(for: query.sql)
+            guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
+                throw RetryableConflict("a prepared statement was invalidated by a schema change")
+            }
+            return try runOnce(query)
+        }
+    }
+
+    private func runOnce(_ query: PostgresQuery) throws -> OpaquePointer {
+        // libpq takes C strings: a NUL would silently cut the value short (`sub=S%00junk` would
+        // look up S). PostgreSQL text cannot hold NUL anyway, so refuse it outright.
+        if query.binds.contains(where: { $0?.utf8.contains(0) == true }) {
+            throw PostgresError(kind: .client, message: "a parameter contains a NUL byte")
+        }
         let result: OpaquePointer?
         if query.binds.isEmpty && !query.sql.contains("$") {
             result = PQexec(handle, query.sql)
@@ -101,19 +131,25 @@ public final class PostgresConnection: @unchecked Sendable {
             try check(result)
         } catch {
             PQclear(result)
-            if let error = error as? PostgresError, error.sqlState == "26000" || error.sqlState == "0A000" {
-                // prepared statement vanished (DISCARD ALL) or its plan is stale after DDL: re-prepare next time
-                statements.removeValue(forKey: query.sql)
-            }
             throw error
         }
         return result
     }
 
+    private func forgetStatement(for sql: String) {
+        guard let name = statements.removeValue(forKey: sql) else { return }
+        // Best effort: outside a failed transaction the server can drop it now; otherwise it
+        // lives (unused, under a name never handed out again) until the connection closes.
+        if PQtransactionStatus(handle) == PQTRANS_IDLE, let result = PQexec(handle, "DEALLOCATE \(name)") {
+            PQclear(result)
+        }
+    }
+
     private func preparedStatement(for sql: String) throws -> String? {
         if let name = statements[sql] { return name }
         guard statements.count < Self.statementCacheLimit, !isInTransactionError else { return nil }
-        let name = "s\(statements.count)"
+        nextStatementNumber += 1
+        let name = "s\(nextStatementNumber)"
         guard let result = PQprepare(handle, name, sql, 0, nil) else { throw connectionError() }
         defer { PQclear(result) }
         try check(result)

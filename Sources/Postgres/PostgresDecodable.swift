@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A Swift value that can be read from a text-format result column.
 public protocol PostgresDecodable: Sendable {
@@ -54,9 +55,11 @@ extension UUID: PostgresDecodable {
     }
 }
 
+/// Sessions run with `TimeZone=UTC` and `DateStyle=ISO`, so `timestamptz` arrives as
+/// `2026-11-27 09:38:53.123456+00`, one of the spellings `RFC3339.parse` reads.
 extension Date: PostgresDecodable {
     public init(postgresText: String) throws {
-        guard let value = Timestamp.parse(postgresText) else { throw PostgresError.decoding("timestamptz") }
+        guard let value = RFC3339.parse(postgresText) else { throw PostgresError.decoding("timestamptz") }
         self = value
     }
 }

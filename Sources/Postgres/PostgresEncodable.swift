@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A Swift value that can be sent as a text-format bind parameter.
 public protocol PostgresEncodable: Sendable {
@@ -38,8 +39,9 @@ extension UUID: PostgresEncodable {
     public var postgresText: String? { uuidString.lowercased() }
 }
 
+/// RFC 3339 in UTC with microseconds, which `timestamptz` takes as is and keeps exactly.
 extension Date: PostgresEncodable {
-    public var postgresText: String? { Timestamp.format(self) }
+    public var postgresText: String? { RFC3339.format(self) }
 }
 
 /// `bytea`, sent in hex form.
@@ -62,7 +64,7 @@ public struct PostgresJSON: PostgresEncodable, PostgresDecodable, Hashable {
     public var text: String
     public init(text: String) { self.text = text }
     public init(encoding value: some Encodable) throws {
-        let data = try JSONEncoder.postgres.encode(value)
+        let data = try JSONEncoder.sortedKeys().encode(value)
         self.text = String(decoding: data, as: UTF8.self)
     }
     public func decode<T: Decodable>(as type: T.Type = T.self) throws -> T {
@@ -70,15 +72,6 @@ public struct PostgresJSON: PostgresEncodable, PostgresDecodable, Hashable {
     }
     public var postgresText: String? { text }
     public init(postgresText text: String) throws { self.text = text }
-}
-
-extension JSONEncoder {
-    /// Sorted keys: the same value always produces the same bytes (idempotency fingerprints, hashes).
-    static var postgres: JSONEncoder {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return encoder
-    }
 }
 
 /// A one-dimensional array parameter (`text[]`, `uuid[]`), e.g. for `= ANY($1)` or `unnest($1)`.

@@ -45,6 +45,10 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     public var isForeignKeyViolation: Bool { sqlState == "23503" }
     public var isSerializationFailure: Bool { sqlState == "40001" || sqlState == "40P01" }
     public var isInsufficientPrivilege: Bool { sqlState == "42501" }
+    /// 57014: the statement ran past `statement_timeout` (or was cancelled); 55P03: `lock_timeout`.
+    public var isTimeout: Bool { sqlState == "57014" || sqlState == "55P03" }
+    /// 0A000 (`cached plan must not change result type`) or 26000 (the statement is gone).
+    var invalidatesPreparedStatement: Bool { sqlState == "0A000" || sqlState == "26000" }
     /// True when the database could not be reached or went away: callers answer 503, not 500.
     public var isUnavailable: Bool {
         switch kind {

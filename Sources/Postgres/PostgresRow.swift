@@ -26,10 +26,6 @@ public struct PostgresRow: Sendable {
     let rows: PostgresRows
     let offset: Int
 
-    public func isNull(_ column: String) throws -> Bool {
-        try rows.values[offset + index(of: column)] == nil
-    }
-
     public func decode<T: PostgresDecodable>(_ column: String, as type: T.Type = T.self) throws -> T {
         guard let value = try decodeIfPresent(column, as: T.self) else {
             throw PostgresError(kind: .decoding, message: "column \(column) is NULL")

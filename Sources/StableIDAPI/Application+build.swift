@@ -40,6 +40,7 @@ public func buildRouter(
     configuration: APIConfiguration,
     database: Database,
     authenticator: TokenAuthenticator,
+    readiness: ReadinessProbe,
     registry: PrometheusCollectorRegistry
 ) -> Router<AppRequestContext> {
     var factory = PrometheusMetricsFactory(registry: registry)
@@ -60,7 +61,7 @@ public func buildRouter(
     router.add(middleware: HTTPMetricsMiddleware(metrics: HTTPMetrics(factory: factory)))
     router.add(middleware: ProblemMiddleware())
 
-    HealthController(database: database, registry: registry, poolGauges: PoolGauges(database: database, registry: registry))
+    HealthController(readiness: readiness, registry: registry, poolGauges: PoolGauges(database: database, registry: registry))
         .register(on: router)
 
     func scoped(_ scope: Scope) -> RouterGroup<AppRequestContext> {
@@ -87,11 +88,15 @@ public func buildApplication(
 ) -> some ApplicationProtocol {
     let authenticator = TokenAuthenticator(store: TokenStore(database: database), ttl: configuration.tokenCacheTTL)
     let registry = PrometheusCollectorRegistry()
-    let router = buildRouter(configuration: configuration, database: database, authenticator: authenticator, registry: registry)
+    let readiness = ReadinessProbe(database: database, logger: logger)
+    let router = buildRouter(
+        configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry
+    )
     return Application(
         router: router,
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "stableid"),
         services: [
+            readiness,
             TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
             AuditSealerService(database: database, logger: logger),
         ],

@@ -4,6 +4,7 @@ import Hummingbird
 import IdentityMap
 import NIOCore
 import Postgres
+import Support
 
 /// An RFC 9457 problem answer with a stable machine-readable `code`.
 ///
@@ -37,7 +38,7 @@ public struct Problem: HTTPResponseError, Sendable {
 
     func response() -> Response {
         let body = Body(type: "urn:stableid:problem:\(code)", title: title, status: Int(status.code), code: code, detail: detail)
-        let data = (try? JSONEncoder().encode(body)) ?? Data()
+        let data = (try? JSONEncoder.sortedKeys().encode(body)) ?? Data()
         var headers = self.headers
         headers[.contentType] = "application/problem+json"
         return Response(status: status, headers: headers, body: .init(byteBuffer: ByteBuffer(bytes: data)))
@@ -82,6 +83,16 @@ public struct Problem: HTTPResponseError, Sendable {
             case .methodNotAllowed: return Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed")
             default: return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase)
             }
+        case is ResolveCoalescer.Overloaded:
+            return Problem(
+                .serviceUnavailable, code: "overloaded", title: "Too many requests in flight",
+                detail: "retry after the indicated delay", headers: [.retryAfter: "1"]
+            )
+        case let error as PostgresError where error.isTimeout:
+            return Problem(
+                .serviceUnavailable, code: "database_timeout", title: "The database did not answer in time",
+                detail: "a statement or lock wait ran past its limit; retry after the indicated delay", headers: [.retryAfter: "1"]
+            )
         case is RetryableConflict:
             return Problem(
                 .conflict, code: "concurrent_update", title: "Concurrent update",
@@ -97,6 +108,7 @@ public struct Problem: HTTPResponseError, Sendable {
         let detail = error.description
         switch error {
         case .invalidInput: return .invalidRequest(detail)
+        case .invalidSub: return Problem(.badRequest, code: "invalid_sub", title: "Not a Cognito sub", detail: detail)
         case .unknownPool: return Problem(.unprocessableContent, code: "unknown_pool", title: "Pool not registered", detail: detail)
         case .poolAlreadyExists: return Problem(.conflict, code: "pool_exists", title: "Pool already registered", detail: detail)
         case .userNotFound: return .notFound(detail)

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cognito
 import Foundation
 import IdentityMap
 
@@ -15,7 +16,8 @@ struct CLIFailure: Error {
         self.exitCode = exitCode
     }
 
-    /// Domain refusals are the caller's to fix (2); an unreachable database or anything else is 3.
+    /// Domain refusals, bad input files and Cognito configuration are the caller's to fix (2); an
+    /// unreachable database or Cognito, or anything else, is 3.
     init?(_ error: any Error) {
         switch error {
         case let error as CLIFailure:
@@ -24,6 +26,12 @@ struct CLIFailure: Error {
             self = .usage(error.description)
         case let error as SchemaMigrator.Failure:
             self = .usage(error.description)
+        case let error as UserFileReader.Failure:
+            self = .usage(error.description)
+        case CognitoError.configuration(let message):
+            self = .usage(message)
+        case let error as CognitoError:
+            self = .runtime(error.description)
         case is ValidationError, is CleanExit, is ExitCode:
             return nil
         default:

@@ -25,35 +25,27 @@ struct CognitoCommand: AsyncParsableCommand {
             guard let region = pool.split(separator: "_").first.map(String.init), !region.isEmpty else {
                 throw CLIFailure.usage("'\(pool)' is not a Cognito user pool id")
             }
-            let client: CognitoClient
-            do {
-                client = try CognitoClient.fromEnvironment(region: region, logger: Logger(label: "stableid.cognito"))
-            } catch {
-                throw CLIFailure.usage("\(error)")
-            }
+            // Configuration errors (exit 2) and Cognito failures (exit 3) are told apart by CLIFailure.
+            let client = try CognitoClient.fromEnvironment(region: region, logger: Logger(label: "stableid.cognito"))
             var users = 0
             var pages = 0
             var rows: [[String: String]] = []
-            do {
-                for try await page in client.listUsers(poolID: pool, filter: filter) {
-                    pages += 1
-                    users += page.Users.count
-                    if count { continue }
-                    for user in page.Users {
-                        let row = [
-                            "username": user.Username, "sub": user.attribute("sub") ?? "", "email": user.attribute("email") ?? "",
-                            "email_verified": user.attribute("email_verified") ?? "", "enabled": user.Enabled.map(String.init) ?? "",
-                            "status": user.UserStatus ?? "",
-                        ]
-                        if format == .ndjson {
-                            printRows([row], columns: Array(row.keys), format: .ndjson)
-                        } else {
-                            rows.append(row)
-                        }
+            for try await page in client.listUsers(poolID: pool, filter: filter) {
+                pages += 1
+                users += page.Users.count
+                if count { continue }
+                for user in page.Users {
+                    let row = [
+                        "username": user.Username, "sub": user.attribute("sub") ?? "", "email": user.attribute("email") ?? "",
+                        "email_verified": user.attribute("email_verified") ?? "", "enabled": user.Enabled.map(String.init) ?? "",
+                        "status": user.UserStatus ?? "",
+                    ]
+                    if format == .ndjson {
+                        printRows([row], columns: Array(row.keys), format: .ndjson)
+                    } else {
+                        rows.append(row)
                     }
                 }
-            } catch let error as CognitoError {
-                throw CLIFailure.runtime("\(error)")
             }
             if count {
                 print("\(users) users in \(pages) pages")

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Support
 import Synchronization
 
 /// Sets up swift-log from `STABLEID_LOG_FORMAT` (`json` or `text`) and `STABLEID_LOG_LEVEL`.
@@ -37,13 +38,11 @@ struct JSONLogHandler: LogHandler {
         for (key, value) in metadata.merging(event.metadata ?? [:], uniquingKeysWith: { _, new in new }) {
             fields[key] = "\(value)"
         }
-        fields["ts"] = ISO8601DateFormatter().string(from: Date())
+        fields["ts"] = RFC3339.format(Date())
         fields["level"] = event.level.rawValue
         fields["logger"] = label
         fields["message"] = event.message.description
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        guard var data = try? encoder.encode(fields) else { return }
+        guard var data = try? JSONEncoder.sortedKeys().encode(fields) else { return }
         data.append(0x0a)
         Self.output.withLock { _ in FileHandle.standardError.write(data) }
     }

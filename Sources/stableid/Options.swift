@@ -2,6 +2,8 @@ import ArgumentParser
 import Foundation
 import IdentityMap
 import Logging
+import Postgres
+import Support
 
 /// Connection options shared by every command that touches the database.
 struct DatabaseOptions: ParsableArguments {
@@ -16,8 +18,27 @@ struct DatabaseOptions: ParsableArguments {
         ProcessInfo.processInfo.environment["DATABASE_READ_URL"].flatMap { $0.isEmpty ? nil : $0 }
     }
 
-    func database(maxConnections: Int = 4, logger: Logger) -> Database {
-        Database(url: url, readURL: readURL, maxConnections: maxConnections, logger: logger)
+    /// Batch commands get ``SessionSettings/job`` limits; `serve` passes ``serviceSession()``.
+    func database(maxConnections: Int = 4, session: SessionSettings = .job, logger: Logger) -> Database {
+        Database(url: url, readURL: readURL, maxConnections: maxConnections, session: session, logger: logger)
+    }
+
+    /// The service's per-statement limits: `STABLEID_STATEMENT_TIMEOUT_MS` (default 3000) and
+    /// `STABLEID_LOCK_TIMEOUT_MS` (default 1000), short so that lookups and Cognito triggers
+    /// answer (503) well inside Cognito's 5 s instead of waiting on a held lock.
+    static func serviceSession() throws -> SessionSettings {
+        let environment = ProcessInfo.processInfo.environment
+        func milliseconds(_ name: String, default value: Int) throws -> Int {
+            guard let text = environment[name], !text.isEmpty else { return value }
+            guard let parsed = Int(text), (0...3_600_000).contains(parsed) else {
+                throw CLIFailure.usage("\(name) must be a number of milliseconds (0 to 3600000)")
+            }
+            return parsed
+        }
+        var session = SessionSettings.service
+        session.statementTimeoutMilliseconds = try milliseconds("STABLEID_STATEMENT_TIMEOUT_MS", default: session.statementTimeoutMilliseconds)
+        session.lockTimeoutMilliseconds = try milliseconds("STABLEID_LOCK_TIMEOUT_MS", default: session.lockTimeoutMilliseconds)
+        return session
     }
 }
 
@@ -28,7 +49,8 @@ enum OutputFormat: String, ExpressibleByArgument, CaseIterable {
 
 /// The operator running a CLI command, as events name them.
 var cliAttribution: Attribution {
-    let user = ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
+    let user =
+        ProcessInfo.processInfo.environment["SUDO_USER"] ?? ProcessInfo.processInfo.environment["USER"]
         ?? ProcessInfo.processInfo.userName
     return Attribution(actor: .cli(user: user.isEmpty ? "unknown" : user))
 }
@@ -37,12 +59,11 @@ var cliAttribution: Attribution {
 func printRows(_ rows: [[String: String]], columns: [String], format: OutputFormat) {
     switch format {
     case .json:
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.prettyPrinted, .sortedKeys, .withoutEscapingSlashes]
+        let encoder = JSONEncoder.sortedKeys()
+        encoder.outputFormatting.insert(.prettyPrinted)
         print(String(decoding: (try? encoder.encode(rows)) ?? Data("[]".utf8), as: UTF8.self))
     case .ndjson:
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let encoder = JSONEncoder.sortedKeys()
         for row in rows { print(String(decoding: (try? encoder.encode(row)) ?? Data(), as: UTF8.self)) }
     case .csv:
         func quote(_ value: String) -> String {

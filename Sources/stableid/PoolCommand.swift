@@ -2,6 +2,7 @@ import ArgumentParser
 import Foundation
 import IdentityMap
 import Logging
+import Support
 
 struct PoolCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -23,8 +24,10 @@ struct PoolCommand: AsyncParsableCommand {
             guard let poolID = PoolID(id) else { throw CLIFailure.usage("'\(id)' is not a Cognito user pool id (region_suffix)") }
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
-            let pool = try await PoolStore(database: db).add(id: poolID, region: region, name: name, issuer: issuer, attribution: cliAttribution)
-                .run(on: db)
+            let pool = try await PoolStore(database: db).add(
+                id: poolID, region: region, name: name, issuer: issuer, attribution: cliAttribution
+            )
+            .run(on: db)
             print("registered \(pool.id) (\(pool.region)) issuer \(pool.issuer)")
         }
     }
@@ -39,7 +42,10 @@ struct PoolCommand: AsyncParsableCommand {
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
             let rows = try await PoolStore(database: db).list().map { pool in
-                ["id": pool.id.rawValue, "region": pool.region, "name": pool.name ?? "", "issuer": pool.issuer, "created_at": RFC3339.format(pool.createdAt)]
+                [
+                    "id": pool.id.rawValue, "region": pool.region, "name": pool.name ?? "", "issuer": pool.issuer,
+                    "created_at": RFC3339.format(pool.createdAt),
+                ]
             }
             printRows(rows, columns: ["id", "region", "name", "issuer", "created_at"], format: format)
         }

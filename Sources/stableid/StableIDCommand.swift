@@ -10,7 +10,10 @@ struct StableIDCommand: AsyncParsableCommand {
         abstract: "One stable user ID across AWS Cognito user pools.",
         discussion: "Exit codes: 0 success, 1 ran fine but found problems, 2 usage or configuration error, 3 runtime failure.",
         version: "0.1.0",
-        subcommands: [Serve.self, DB.self, Token.self, PoolCommand.self, UserCommand.self, Import.self, CognitoCommand.self, Audit.self]
+        subcommands: [
+            ServeCommand.self, DatabaseCommand.self, TokenCommand.self, PoolCommand.self, UserCommand.self, ImportCommand.self,
+            CognitoCommand.self, AuditCommand.self,
+        ]
     )
 
     /// Maps failures onto the documented exit codes instead of argument-parser's defaults.

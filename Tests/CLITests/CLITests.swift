@@ -1,6 +1,7 @@
 import Foundation
-import Testing
 import TestSupport
+import Testing
+
 #if canImport(FoundationNetworking)
 import FoundationNetworking
 #endif
@@ -31,7 +32,8 @@ struct CLITests {
     @Test("token create prints the token alone on the last line; list never shows it; revoke twice fails with 2")
     func tokens() async throws {
         let db = try await TestDatabase.make()
-        let created = try CLI.run(["token", "create", "--name", "ci", "--scope", "resolve", "--scope", "audit"], environment: ["DATABASE_URL": db.url])
+        let created = try CLI.run(
+            ["token", "create", "--name", "ci", "--scope", "resolve", "--scope", "audit"], environment: ["DATABASE_URL": db.url])
         #expect(created.status == 0, "\(created.stderr)")
         #expect(created.lastLine.hasPrefix("sid_") && created.lastLine.count == 47)
         let listed = try CLI.run(["token", "list", "--format", "json"], environment: ["DATABASE_URL": db.url])
@@ -53,7 +55,10 @@ struct CLITests {
         #expect(try CLI.run(["pool", "add", "--id", "eu-central-1_Abc"], environment: env).status == 2)
         #expect(try CLI.run(["pool", "add", "--id", "not a pool"], environment: env).status == 2)
         let csv = try CLI.run(["pool", "list", "--format", "csv"], environment: env)
-        #expect(csv.stdout.hasPrefix("id,region,name,issuer,created_at\neu-central-1_Abc,eu-central-1,Frankfurt,https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Abc,"))
+        #expect(
+            csv.stdout.hasPrefix(
+                "id,region,name,issuer,created_at\neu-central-1_Abc,eu-central-1,Frankfurt,https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Abc,"
+            ))
         let table = try CLI.run(["pool", "list"], environment: env)
         #expect(table.stdout.hasPrefix("ID"))
     }
@@ -98,7 +103,8 @@ struct CLITests {
             if !ready { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(ready)
-        let (created, body) = try await http("POST", "\(base)/v1/users", token: token,
+        let (created, body) = try await http(
+            "POST", "\(base)/v1/users", token: token,
             body: #"{"identities":[{"pool":"us-east-1_E2e","sub":"e2e-sub","username":"e2e"}]}"#)
         #expect(created == 201, "\(body)")
         let (resolved, answer) = try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=e2e-sub", token: token)

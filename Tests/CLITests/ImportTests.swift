@@ -1,8 +1,8 @@
 import Cognito
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("stableid import")
 struct ImportTests {
@@ -40,7 +40,9 @@ struct ImportTests {
                 group.addTask {
                     _ = try await client.adminCreateUser(
                         poolID: pool, username: "user\(i)",
-                        attributes: [AttributeType("email", "User\(i)@Example.com"), AttributeType("email_verified", i % 3 == 0 ? "true" : "false")]
+                        attributes: [
+                            AttributeType("email", "User\(i)@Example.com"), AttributeType("email_verified", i % 3 == 0 ? "true" : "false"),
+                        ]
                     )
                 }
             }
@@ -60,13 +62,16 @@ struct ImportTests {
         for db in [live, fromFile] {
             #expect(try CLI.run(["pool", "add", "--id", pool], environment: ["DATABASE_URL": db.url]).status == 0)
         }
-        let first = try CLI.run(["import", "--pool", pool, "--reuse-sub-as-user-id", "--format", "json"], environment: ["DATABASE_URL": live.url])
+        let first = try CLI.run(
+            ["import", "--pool", pool, "--reuse-sub-as-user-id", "--format", "json"], environment: ["DATABASE_URL": live.url])
         #expect(first.status == 0, "\(first.stderr)")
         let report = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
         #expect(report["created"] as? Int == 130 && report["seen"] as? Int == 130)
-        let again = try CLI.run(["import", "--pool", pool, "--reuse-sub-as-user-id", "--format", "json"], environment: ["DATABASE_URL": live.url])
+        let again = try CLI.run(
+            ["import", "--pool", pool, "--reuse-sub-as-user-id", "--format", "json"], environment: ["DATABASE_URL": live.url])
         #expect(again.stdout.contains(#""already_mapped":130"#) && again.stdout.contains(#""created":0"#))
-        let viaFile = try CLI.run(["import", "--pool", pool, "--file", file.path, "--reuse-sub-as-user-id"], environment: ["DATABASE_URL": fromFile.url])
+        let viaFile = try CLI.run(
+            ["import", "--pool", pool, "--file", file.path, "--reuse-sub-as-user-id"], environment: ["DATABASE_URL": fromFile.url])
         #expect(viaFile.status == 0, "\(viaFile.stderr)")
 
         #expect(try Self.map(live, withUserIDs: true) == Self.map(fromFile, withUserIDs: true))
@@ -91,11 +96,14 @@ struct ImportTests {
             "INSERT INTO identities (user_id, pool_id, sub, username) VALUES ('11111111-1111-4111-8111-111111111111', 'us-east-1_Files', 'old-sub', 'taken')"
         )
         let users: [[String: Any]] = [
-            ["Username": "Google_1234", "Enabled": true, "Attributes": [
-                ["Name": "sub", "Value": "aaaaaaaa-0000-4000-8000-000000000001"],
-                ["Name": "identities", "Value": #"[{"userId":"1234","providerName":"Google","providerType":"Google"}]"#],
-                ["Name": "email", "Value": "fed@example.com"], ["Name": "email_verified", "Value": "true"],
-            ]],
+            [
+                "Username": "Google_1234", "Enabled": true,
+                "Attributes": [
+                    ["Name": "sub", "Value": "aaaaaaaa-0000-4000-8000-000000000001"],
+                    ["Name": "identities", "Value": #"[{"userId":"1234","providerName":"Google","providerType":"Google"}]"#],
+                    ["Name": "email", "Value": "fed@example.com"], ["Name": "email_verified", "Value": "true"],
+                ],
+            ],
             ["Username": "Google_1234-again", "Attributes": [["Name": "sub", "Value": "aaaaaaaa-0000-4000-8000-000000000001"]]],
             ["Username": "taken", "Attributes": [["Name": "sub", "Value": "aaaaaaaa-0000-4000-8000-000000000002"]]],
             ["Username": "not-a-uuid-sub", "Attributes": [["Name": "sub", "Value": "legacy-123"]]],
@@ -104,7 +112,9 @@ struct ImportTests {
         let file = FileManager.default.temporaryDirectory.appendingPathComponent("problems-\(UUID().uuidString).json")
         try JSONSerialization.data(withJSONObject: ["Users": users]).write(to: file)
 
-        let dry = try CLI.run(["import", "--pool", "us-east-1_Files", "--file", file.path, "--reuse-sub-as-user-id", "--dry-run", "--format", "json"], environment: env)
+        let dry = try CLI.run(
+            ["import", "--pool", "us-east-1_Files", "--file", file.path, "--reuse-sub-as-user-id", "--dry-run", "--format", "json"],
+            environment: env)
         #expect(dry.status == 1)
         let dryReport = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
         #expect(dryReport["created"] as? Int == 2 && dryReport["duplicates"] as? Int == 1)
@@ -112,14 +122,53 @@ struct ImportTests {
         #expect(try db.count("identities") == 1)
         #expect(try db.count("import_staging") == 0)
 
-        let real = try CLI.run(["import", "--pool", "us-east-1_Files", "--file", file.path, "--reuse-sub-as-user-id", "--format", "json"], environment: env)
+        let real = try CLI.run(
+            ["import", "--pool", "us-east-1_Files", "--file", file.path, "--reuse-sub-as-user-id", "--format", "json"], environment: env)
         #expect(real.status == 1)
         #expect(try db.count("identities") == 3)
-        let federated = try db.rows("SELECT provider, email_verified::text AS v FROM identities WHERE sub = 'aaaaaaaa-0000-4000-8000-000000000001'")
+        let federated = try db.rows(
+            "SELECT provider, email_verified::text AS v FROM identities WHERE sub = 'aaaaaaaa-0000-4000-8000-000000000001'")
         #expect(try federated[0].decode("provider", as: String.self) == "Google")
         #expect(try federated[0].decode("v", as: String.self) == "true")
         #expect(try db.count("event_personal_data", where: "data->>'email' = 'fed@example.com'") == 1)
         #expect(try db.count("events", where: "kind = 'import_completed' AND (details->>'conflicting')::int = 1") == 1)
+    }
+
+    @Test("an AWS CLI v2 file (ISO 8601 dates, the CLI's default) imports; a bad date names the field and the place (exit 2)")
+    func cliV2File() async throws {
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Vtwo"], environment: env).status == 0)
+        let v2 = """
+            {
+                "Users": [
+                    {
+                        "Username": "alice",
+                        "Attributes": [
+                            {"Name": "sub", "Value": "aaaaaaaa-0000-4000-8000-0000000000a1"},
+                            {"Name": "email", "Value": "alice@example.com"}
+                        ],
+                        "UserCreateDate": "2026-11-20T10:11:12.345000+00:00",
+                        "UserLastModifiedDate": "2026-11-20 10:11:12.345000+00:00",
+                        "Enabled": true,
+                        "UserStatus": "CONFIRMED"
+                    }
+                ]
+            }
+            """
+        let file = FileManager.default.temporaryDirectory.appendingPathComponent("v2-\(UUID().uuidString).json")
+        try v2.write(to: file, atomically: true, encoding: .utf8)
+        let imported = try CLI.run(["import", "--pool", "us-east-1_Vtwo", "--file", file.path], environment: env)
+        #expect(imported.status == 0, "\(imported.stderr)")
+        #expect(try db.count("identities", where: "email = 'alice@example.com'") == 1)
+
+        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("v2-bad-\(UUID().uuidString).json")
+        try v2.replacingOccurrences(of: #""UserCreateDate": "2026-11-20T10:11:12.345000+00:00""#, with: #""UserCreateDate": true"#)
+            .write(to: bad, atomically: true, encoding: .utf8)
+        let refused = try CLI.run(["import", "--pool", "us-east-1_Vtwo", "--file", bad.path], environment: env)
+        #expect(refused.status == 2)
+        #expect(refused.stderr.contains("UserCreateDate at byte"))
+        #expect(refused.stderr.contains("(line 9, column 31): expected a number or a date string"))
     }
 
     @Test("bad input: unknown pool, missing or malformed file exit 2 and write nothing")
@@ -130,9 +179,11 @@ struct ImportTests {
         #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Files"], environment: env).status == 0)
         #expect(try CLI.run(["import", "--pool", "us-east-1_Files", "--file", "/nonexistent.json"], environment: env).status == 2)
         let broken = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).json")
-        try #"{"Users": [{"Username": "a", "Attributes": [{"Name": "sub", "Value": "s"}]}, {"Username": "#.write(to: broken, atomically: true, encoding: .utf8)
+        try #"{"Users": [{"Username": "a", "Attributes": [{"Name": "sub", "Value": "s"}]}, {"Username": "#.write(
+            to: broken, atomically: true, encoding: .utf8)
         let result = try CLI.run(["import", "--pool", "us-east-1_Files", "--file", broken.path], environment: env)
-        #expect(result.status == 2 && result.stderr.contains("not list-users JSON"))
+        #expect(result.status == 2)
+        #expect(result.stderr.contains("Username at byte 90 (line 1, column 91): expected a string, found the end of the file"))
         #expect(try db.count("identities") == 0)
         // Broken after the first 5,000-user chunk was staged: the staged rows go too.
         let late = FileManager.default.temporaryDirectory.appendingPathComponent("late-\(UUID().uuidString).json")

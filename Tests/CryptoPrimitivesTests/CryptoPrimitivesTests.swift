@@ -1,9 +1,10 @@
 import CryptoPrimitives
+import Support
 import Testing
 
 @Suite("Crypto primitives")
 struct CryptoPrimitivesTests {
-    func hex(_ bytes: [UInt8]) -> String { HexDigits.encode(bytes) }
+    func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 
     @Test("SHA-256 matches the FIPS 180-2 examples")
     func sha256() {
@@ -23,14 +24,11 @@ struct CryptoPrimitivesTests {
         #expect(hex(case2) == "5bdcc146bf60754e6a042426089575c75a003f089d2739839dec58b964ec3843")
     }
 
-    @Test("random bytes differ between calls; constant-time compare is exact")
-    func randomAndCompare() {
+    @Test("random bytes differ between calls")
+    func random() {
         let a = SecureRandom.bytes(count: 32)
         let b = SecureRandom.bytes(count: 32)
         #expect(a.count == 32 && a != b)
-        #expect(ConstantTime.equals(a, a))
-        #expect(!ConstantTime.equals(a, b))
-        #expect(!ConstantTime.equals(a, Array(a.dropLast())))
     }
 
     @Test("base64url without padding (RFC 4648 §10 vectors, URL alphabet)")

@@ -79,9 +79,11 @@ struct LinkRulesTests {
 
     @Test("a new user's identities must name each pool and sub once")
     func distinct() throws {
-        let a = try NewIdentity(pool: pool, sub: "s", username: "a")
-        let b = try NewIdentity(pool: pool, sub: "t", username: "b")
-        let other = try NewIdentity(pool: PoolID("eu-west-1_Other")!, sub: "s", username: "a")
+        let s = "6f1c2a3b-0000-4000-8000-000000000001"
+        let t = "6f1c2a3b-0000-4000-8000-000000000002"
+        let a = try NewIdentity(pool: pool, sub: s, username: "a")
+        let b = try NewIdentity(pool: pool, sub: t, username: "b")
+        let other = try NewIdentity(pool: PoolID("eu-west-1_Other")!, sub: s, username: "a")
         try LinkRules.checkDistinct([a, b, other])
         #expect(throws: IdentityMapError.invalidInput(field: "identities", reason: "lists the same pool and sub twice")) {
             try LinkRules.checkDistinct([a, b, a])

@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A JSON document for event details: small, `Sendable`, and encoded with sorted keys so the same
 /// value always has the same bytes.
@@ -74,8 +75,6 @@ extension JSONValue {
 
     /// Canonical text: sorted keys, no insignificant white space.
     public var canonicalText: String {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return (try? String(decoding: encoder.encode(self), as: UTF8.self)) ?? "null"
+        (try? String(decoding: JSONEncoder.sortedKeys().encode(self), as: UTF8.self)) ?? "null"
     }
 }

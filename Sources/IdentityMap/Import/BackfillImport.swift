@@ -81,11 +81,14 @@ public final class BackfillImport: Sendable {
         let runID = self.runID.uuidString.lowercased()
         let reuse = reuseSubAsUserID
         let rows: [[String?]] = records.enumerated().map { offset, record in
+            // Subs are stored in Cognito's lower-case form; anything that is not a UUID is kept
+            // as given so the run can count it as invalid.
+            let sub = CognitoSub.canonical(record.sub) ?? record.sub
             let candidate = reuse
                 ? UUID(uuidString: record.sub).map { $0.uuidString.lowercased() }
                 : UUIDv7.make().uuidString.lowercased()
             return [
-                runID, String(first + offset), record.sub, record.username, record.email,
+                runID, String(first + offset), sub, record.username, record.email,
                 record.email.flatMap(EmailAddress.normalize), record.emailVerified ? "t" : "f", record.provider,
                 record.enabled ? "t" : "f", candidate,
             ]
@@ -150,7 +153,12 @@ public final class BackfillImport: Sendable {
         report.dryRun = dryRun
         report.seen = try connection.query("SELECT count(*) AS n FROM import_staging WHERE run_id = \(runID)")[0].decode("n")
         // Each rule only looks at rows no earlier rule decided.
-        try connection.execute("UPDATE backfill_run SET outcome = 'invalid' WHERE sub = '' OR username = '' OR candidate_user_id IS NULL")
+        try connection.execute(
+            """
+            UPDATE backfill_run SET outcome = 'invalid'
+            WHERE sub !~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$' OR username = '' OR candidate_user_id IS NULL
+            """
+        )
         try connection.execute(
             """
             UPDATE backfill_run s SET outcome = 'mapped'

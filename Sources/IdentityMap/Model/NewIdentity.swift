@@ -17,9 +17,7 @@ public struct NewIdentity: Sendable, Equatable {
         emailVerified: Bool = false,
         provider: String? = nil
     ) throws(IdentityMapError) {
-        guard Self.isPrintable(sub, maxLength: 255) else {
-            throw .invalidInput(field: "sub", reason: "must be 1 to 255 printable characters")
-        }
+        let sub = try CognitoSub.validated(sub)
         guard Self.isPrintable(username, maxLength: 255) else {
             throw .invalidInput(field: "username", reason: "must be 1 to 255 printable characters")
         }

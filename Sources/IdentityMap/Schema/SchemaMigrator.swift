@@ -1,6 +1,7 @@
 import CryptoPrimitives
 import Foundation
 import Postgres
+import Support
 
 /// Applies the numbered, forward-only files of `sql/` and records each with its checksum.
 ///
@@ -92,8 +93,12 @@ public struct SchemaMigrator: Sendable {
     }
 
     /// Files not yet applied; throws when history and files disagree.
+    ///
+    /// Reads only: the service runs this at start as a role that may not create tables (the
+    /// role split), so a missing history table simply means everything is pending.
     public func pending(on connection: PostgresConnection) throws -> [Migration] {
-        try ensureHistoryTable(on: connection)
+        let hasHistory = try connection.query("SELECT to_regclass('schema_migrations') IS NOT NULL AS present")[0]
+        guard try hasHistory.decode("present", as: Bool.self) else { return migrations }
         let applied = try connection.query("SELECT version, name, checksum FROM schema_migrations ORDER BY version")
         var appliedVersions = Set<Int>()
         for row in applied {
@@ -119,6 +124,7 @@ public struct SchemaMigrator: Sendable {
     public func migrate(on connection: PostgresConnection) throws -> [Migration] {
         try connection.execute("SELECT pg_advisory_lock(\(Self.lockKey))")
         defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(Self.lockKey))") }
+        try ensureHistoryTable(on: connection)
         let pending = try self.pending(on: connection)
         for migration in pending {
             try connection.transaction { connection in

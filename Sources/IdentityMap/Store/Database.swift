@@ -12,13 +12,15 @@ public struct Database: Sendable {
         self.reader = reader ?? primary
     }
 
-    public init(url: String, readURL: String? = nil, maxConnections: Int = 16, logger: Logger) {
+    /// `session` bounds every statement: ``SessionSettings/service`` for the HTTP service,
+    /// ``SessionSettings/job`` for batch commands.
+    public init(url: String, readURL: String? = nil, maxConnections: Int = 16, session: SessionSettings = .job, logger: Logger) {
         let primary = PostgresClient(
-            configuration: .init(conninfo: url, maxConnections: maxConnections),
+            configuration: .init(conninfo: url, maxConnections: maxConnections, session: session),
             logger: logger
         )
         let reader = readURL.map {
-            PostgresClient(configuration: .init(conninfo: $0, maxConnections: maxConnections), logger: logger)
+            PostgresClient(configuration: .init(conninfo: $0, maxConnections: maxConnections, session: session), logger: logger)
         }
         self.init(primary: primary, reader: reader)
     }

@@ -24,25 +24,35 @@ public final class ResolveCoalescer: Sendable {
 
     private let database: Database
     private let maxConcurrentBatches: Int
+    private let maxQueued: Int
     private let state = Mutex(State())
 
     /// `maxConcurrentBatches` bounds the connections lookups hold at once; more concurrent
-    /// requests make the batches bigger instead.
-    public init(store: IdentityMapStore, maxConcurrentBatches: Int = 1) {
+    /// requests make the batches bigger instead. `maxQueued` bounds the lookups waiting for a
+    /// batch: past it a lookup is refused at once (``Overloaded``) instead of queueing behind a
+    /// database that is not keeping up.
+    public init(store: IdentityMapStore, maxConcurrentBatches: Int = 1, maxQueued: Int = 10_000) {
         self.database = store.database
         self.maxConcurrentBatches = max(1, maxConcurrentBatches)
+        self.maxQueued = max(1, maxQueued)
     }
+
+    /// Lookups are queued beyond the configured bound: shed load (503) and let the caller retry.
+    public struct Overloaded: Error, Sendable {}
 
     public func resolve(_ reference: IdentityReference) async throws -> Resolution? {
         try await withCheckedThrowingContinuation { continuation in
-            let startBatch = state.withLock { state -> Bool in
+            let startBatch = state.withLock { state -> Bool? in
+                guard state.queue.count < maxQueued else { return nil }
                 state.queue.append(Pending(reference: reference, continuation: continuation))
                 guard state.runningBatches < maxConcurrentBatches else { return false }
                 state.runningBatches += 1
                 return true
             }
-            if startBatch {
-                Task { await self.runBatches() }
+            switch startBatch {
+            case nil: continuation.resume(throwing: Overloaded())
+            case true?: Task { await self.runBatches() }
+            case false?: break
             }
         }
     }
@@ -72,6 +82,12 @@ public final class ResolveCoalescer: Sendable {
                         } else {
                             let results = try ResolveQueries.resolve(batch: batch.map(\.reference), on: connection)
                             for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
+                        }
+                    } catch let error as PostgresError where !error.isUnavailable && connection.isHealthy && batch.count > 1 {
+                        // One lookup must never fail another client's: answer each alone, so
+                        // whatever broke the batch fails only its own caller.
+                        for pending in batch {
+                            pending.continuation.resume(with: Result { try ResolveQueries.resolve(pending.reference, on: connection) })
                         }
                     } catch {
                         for pending in batch { pending.continuation.resume(throwing: error) }

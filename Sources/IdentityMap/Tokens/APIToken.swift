@@ -32,4 +32,20 @@ public struct TokenSecret: Sendable, Hashable {
     }
 
     public var hash: [UInt8] { SHA256.hash(value) }
+
+    /// Whether `value` has the shape ``generate()`` produces (`sid_` + 43 base64url characters).
+    /// Checked before any database work, so garbage in an Authorization header costs nothing.
+    public var isWellFormed: Bool {
+        let utf8 = value.utf8
+        guard utf8.count == 47, value.hasPrefix("sid_") else { return false }
+        return utf8.dropFirst(4).allSatisfy { byte in
+            switch byte {
+            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
+                UInt8(ascii: "-"), UInt8(ascii: "_"):
+                return true
+            default:
+                return false
+            }
+        }
+    }
 }

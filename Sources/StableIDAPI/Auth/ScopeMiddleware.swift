@@ -16,7 +16,9 @@ struct ScopeMiddleware: RouterMiddleware {
         guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 256 else {
             throw Problem.unauthorized("the Authorization header is not a bearer token")
         }
-        guard let token = try await authenticator.authenticate(TokenSecret(String(parts[1]))) else {
+        let secret = TokenSecret(String(parts[1]))
+        guard secret.isWellFormed else { throw Problem.unauthorized("the token is unknown or revoked") }
+        guard let token = try await authenticator.authenticate(secret) else {
             throw Problem.unauthorized("the token is unknown or revoked")
         }
         guard token.scopes.contains(scope) else { throw Problem.forbidden(scope) }

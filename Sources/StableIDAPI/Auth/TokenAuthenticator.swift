@@ -15,7 +15,15 @@ public final class TokenAuthenticator: Sendable {
 
     private let store: TokenStore
     private let ttl: Duration
-    private let state = Mutex<(entries: [[UInt8]: Entry], cacheEnabled: Bool)>(([:], false))
+    private struct State {
+        var entries: [[UInt8]: Entry] = [:]
+        var cacheEnabled = false
+        /// Bumped by every revocation and every switch of the cache. A token read from the
+        /// database is cached only if no revocation was heard while it was being read: a read
+        /// that began before a revocation committed must not outlive it in the cache.
+        var generation: UInt64 = 0
+    }
+    private let state = Mutex(State())
     static let maxEntries = 10_000
 
     public init(store: TokenStore, ttl: Duration = .seconds(30)) {
@@ -26,14 +34,14 @@ public final class TokenAuthenticator: Sendable {
     public func authenticate(_ secret: TokenSecret) async throws -> APIToken? {
         let hash = secret.hash
         let now = ContinuousClock.now
-        let cached: APIToken? = state.withLock { state in
-            guard state.cacheEnabled, let entry = state.entries[hash], entry.expires > now else { return nil }
-            return entry.token
+        let (cached, generation): (APIToken?, UInt64) = state.withLock { state in
+            guard state.cacheEnabled, let entry = state.entries[hash], entry.expires > now else { return (nil, state.generation) }
+            return (entry.token, state.generation)
         }
         if let cached { return cached }
         guard let token = try await store.authenticate(secret) else { return nil }
         state.withLock { state in
-            guard state.cacheEnabled else { return }
+            guard state.cacheEnabled, state.generation == generation else { return }
             if state.entries.count >= Self.maxEntries { state.entries.removeAll() }
             state.entries[hash] = Entry(token: token, expires: now + ttl)
         }
@@ -44,12 +52,14 @@ public final class TokenAuthenticator: Sendable {
     func setCacheEnabled(_ enabled: Bool) {
         state.withLock { state in
             state.cacheEnabled = enabled
+            state.generation &+= 1
             if !enabled { state.entries.removeAll() }
         }
     }
 
     func revoked(tokenID: UUID?) {
         state.withLock { state in
+            state.generation &+= 1
             guard let tokenID else {
                 state.entries.removeAll()
                 return

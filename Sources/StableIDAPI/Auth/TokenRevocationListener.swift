@@ -25,9 +25,16 @@ public struct TokenRevocationListener: Service {
                 failures = 0
                 authenticator.setCacheEnabled(true)
                 logger.debug("token revocation listener connected")
+                var lastPing = ContinuousClock.now
                 while !Task.isCancelledOrShuttingDown {
                     for tokenID in try await feed.next(timeout: .milliseconds(250)) {
                         authenticator.revoked(tokenID: tokenID)
+                    }
+                    // A connection can die silently (a dropped NAT entry, a failover): ask it a
+                    // question now and then, so a dead feed switches the cache off within a second.
+                    if ContinuousClock.now - lastPing >= .milliseconds(500) {
+                        try await feed.ping(timeout: .milliseconds(500))
+                        lastPing = ContinuousClock.now
                     }
                 }
             } catch {

@@ -4,6 +4,7 @@ import HTTPTypes
 import Hummingbird
 import IdentityMap
 import NIOCore
+import Support
 
 /// Auditors' access to the trail: `GET /v1/events` (scope `audit`) with filters and keyset
 /// pages, or a streamed NDJSON/CSV export (`Accept` or `?format=`); erasure under `admin`.

@@ -5,6 +5,7 @@ import HTTPTypes
 import Hummingbird
 import IdentityMap
 import NIOCore
+import Support
 
 /// Everything controllers share: reading bodies within the size limit, strict JSON decoding with
 /// useful messages, JSON answers, and running writes with `Idempotency-Key` support.
@@ -65,9 +66,7 @@ struct APIServices: Sendable {
     }
 
     static func json(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> Response {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        let data = try encoder.encode(value)
+        let data = try JSONEncoder.sortedKeys().encode(value)
         return Response(
             status: status,
             headers: [.contentType: "application/json"],
@@ -76,9 +75,7 @@ struct APIServices: Sendable {
     }
 
     static func recorded(_ status: HTTPResponse.Status, _ value: some Encodable) throws -> RecordedResponse {
-        let encoder = JSONEncoder()
-        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
-        return RecordedResponse(status: Int(status.code), body: String(decoding: try encoder.encode(value), as: UTF8.self))
+        RecordedResponse(status: Int(status.code), body: String(decoding: try JSONEncoder.sortedKeys().encode(value), as: UTF8.self))
     }
 
     /// Runs a write; with an `Idempotency-Key` the first answer is stored with the change and replayed

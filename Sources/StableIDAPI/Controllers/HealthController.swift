@@ -6,7 +6,7 @@ import Prometheus
 /// Liveness, readiness and Prometheus metrics; no token needed (expose them on an internal port or
 /// behind the load balancer's health checks only).
 struct HealthController {
-    let database: Database
+    let readiness: ReadinessProbe
     let registry: PrometheusCollectorRegistry
     let poolGauges: PoolGauges
 
@@ -15,12 +15,8 @@ struct HealthController {
             try APIServices.json(.ok, ["status": "ok"])
         }
         router.get("readyz") { _, _ in
-            do {
-                try await database.ping()
-                return try APIServices.json(.ok, ["status": "ready"])
-            } catch {
-                return Problem.databaseUnavailable.response()
-            }
+            guard readiness.isReady else { return Problem.databaseUnavailable.response() }
+            return try APIServices.json(.ok, ["status": "ready"])
         }
         router.get("metrics") { _, _ in
             poolGauges.update()

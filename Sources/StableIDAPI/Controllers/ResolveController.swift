@@ -34,22 +34,38 @@ struct ResolveController {
                 detail: "at most \(IdentityMapStore.maxBatch) items per request"
             )
         }
-        let references = try batch.items.enumerated().map { index, item in
-            try Self.reference(pool: item.pool, iss: item.iss, sub: item.sub, path: "items[\(index)].")
+        // A malformed item is answered null with an error entry; it never fails the others.
+        var references: [IdentityReference] = []
+        var positions: [Int] = []
+        var errors: [BatchResolveResponse.ItemError] = []
+        for (index, item) in batch.items.enumerated() {
+            do {
+                references.append(try Self.reference(pool: item.pool, iss: item.iss, sub: item.sub, path: "items[\(index)]."))
+                positions.append(index)
+            } catch let problem as Problem {
+                errors.append(.init(index: index, code: problem.code, detail: problem.detail ?? problem.title))
+            }
         }
-        let results = try await services.identityMap.resolve(batch: references)
-        return try APIServices.json(.ok, BatchResolveResponse(results: results.map { $0.map(ResolutionJSON.init) }))
+        let found = try await services.identityMap.resolve(batch: references)
+        var results = [ResolutionJSON?](repeating: nil, count: batch.items.count)
+        for (position, resolution) in zip(positions, found) { results[position] = resolution.map(ResolutionJSON.init) }
+        return try APIServices.json(.ok, BatchResolveResponse(results: results, errors: errors))
     }
 
     static func reference(pool: String?, iss: String?, sub: String?, path: String = "") throws -> IdentityReference {
-        guard let sub, !sub.isEmpty, sub.count <= 255 else {
-            throw Problem.invalidRequest("\(path)sub is required (1 to 255 characters)")
+        guard let text = sub, !text.isEmpty else {
+            throw Problem.invalidRequest("\(path)sub is required")
+        }
+        guard let sub = CognitoSub.canonical(text) else {
+            throw Problem.from(IdentityMapError.invalidSub(field: path + "sub"))
         }
         switch (pool, iss) {
         case (let pool?, nil):
             return .pool(try APIServices.poolID(pool, field: "\(path)pool"), sub: sub)
         case (nil, let iss?):
-            guard iss.hasPrefix("https://") || iss.hasPrefix("http://"), iss.count <= 512 else {
+            guard iss.hasPrefix("https://") || iss.hasPrefix("http://"), iss.utf8.count <= 512,
+                iss.utf8.allSatisfy({ (0x21...0x7e).contains($0) })
+            else {
                 throw Problem.invalidRequest("\(path)iss must be the issuer URL of a pool")
             }
             return .issuer(iss, sub: sub)

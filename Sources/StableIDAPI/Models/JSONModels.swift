@@ -1,5 +1,6 @@
 import Foundation
 import IdentityMap
+import Support
 
 // The wire shapes of the HTTP API (snake_case, as openapi.yaml describes them). Domain types stay
 // free of Codable so the contract is written down in exactly one place.
@@ -84,6 +85,15 @@ struct BatchResolveRequest: Decodable {
 
 struct BatchResolveResponse: Encodable {
     var results: [ResolutionJSON?]
+    /// Items that could not be looked up (a malformed sub, say): their result is null, and the
+    /// other items are answered all the same.
+    var errors: [ItemError]
+
+    struct ItemError: Encodable {
+        var index: Int
+        var code: String
+        var detail: String
+    }
 
     func encode(to encoder: any Encoder) throws {
         // Encode nulls explicitly: results answer the items in order, one entry each.
@@ -92,8 +102,9 @@ struct BatchResolveResponse: Encodable {
         for result in results {
             if let result { try list.encode(result) } else { try list.encodeNil() }
         }
+        if !errors.isEmpty { try container.encode(errors, forKey: .errors) }
     }
-    enum CodingKeys: String, CodingKey { case results }
+    enum CodingKeys: String, CodingKey { case results, errors }
 }
 
 struct IdentityRequest: Decodable {
@@ -118,6 +129,8 @@ struct IdentityRequest: Decodable {
                 pool: poolID, sub: sub, username: username, email: email,
                 emailVerified: emailVerified ?? false, provider: provider
             )
+        } catch .invalidSub(let field) {
+            throw Problem.from(IdentityMapError.invalidSub(field: path + field))
         } catch {
             throw Problem.invalidRequest(path + error.description)
         }

@@ -1,5 +1,6 @@
 import Foundation
 import IdentityMap
+import Support
 
 /// A minimal JSON writer for the lookup hot path, where Foundation's `JSONEncoder` was most of the
 /// handler's CPU time. Produces the same document `JSONEncoder` with `.sortedKeys` would
@@ -27,8 +28,8 @@ struct JSONWriter {
             case 0x08: bytes.append(contentsOf: [92, 98])
             case 0x0C: bytes.append(contentsOf: [92, 102])
             case 0..<0x20:
-                let hex: [UInt8] = Array("0123456789abcdef".utf8)
-                bytes.append(contentsOf: [92, 117, 48, 48, hex[Int(byte >> 4)], hex[Int(byte & 15)]])
+                bytes.append(contentsOf: [92, 117, 48, 48])  // \u00
+                Hex.appendEncoded(byte, to: &bytes)
             default: bytes.append(byte)
             }
         }
@@ -41,12 +42,10 @@ struct JSONWriter {
 
     mutating func uuid(_ value: UUID) {
         bytes.append(UInt8(ascii: "\""))
-        let digits: [UInt8] = Array("0123456789abcdef".utf8)
         withUnsafeBytes(of: value.uuid) { raw in
             for (index, byte) in raw.enumerated() {
                 if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
-                bytes.append(digits[Int(byte >> 4)])
-                bytes.append(digits[Int(byte & 15)])
+                Hex.appendEncoded(byte, to: &bytes)
             }
         }
         bytes.append(UInt8(ascii: "\""))

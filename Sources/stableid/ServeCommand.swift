@@ -5,8 +5,11 @@ import IdentityMap
 import Logging
 import StableIDAPI
 
-struct Serve: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(abstract: "Run the HTTP API (refuses to start while migrations are pending).")
+struct ServeCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
+        abstract: "Run the HTTP API (refuses to start while migrations are pending)."
+    )
 
     @OptionGroup var database: DatabaseOptions
 
@@ -29,10 +32,10 @@ struct Serve: AsyncParsableCommand {
         let environment = ProcessInfo.processInfo.environment
         let poolSize = self.poolSize ?? environment["STABLEID_DB_POOL_SIZE"].flatMap(Int.init) ?? 16
         guard (1...500).contains(poolSize) else { throw CLIFailure.usage("the pool size must be 1 to 500") }
-        let db = database.database(maxConnections: poolSize, logger: logger)
+        let db = database.database(maxConnections: poolSize, session: try DatabaseOptions.serviceSession(), logger: logger)
         defer { db.shutdown() }
 
-        let pending = try await Migrate.pendingMigrations(on: db)
+        let pending = try await DatabaseCommand.Migrate.pendingMigrations(on: db)
         guard pending.isEmpty else {
             throw CLIFailure.usage(
                 "\(pending.count) migration(s) pending (\(pending.map(\.name).joined(separator: ", "))): run `stableid db migrate` first"

@@ -4,27 +4,25 @@ import CryptoPrimitives
 import Foundation
 import IdentityMap
 import Logging
+import Support
 
-struct Audit: AsyncParsableCommand {
+struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "audit",
         abstract: "The tamper-evident audit trail: seal, verify, sign checkpoints, export.",
         subcommands: [Seal.self, Verify.self, Keygen.self, CheckpointCommand.self, Export.self]
     )
 
     struct Seal: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Seal committed events into the chain now (the server does this continuously).")
+        static let configuration = CommandConfiguration(
+            abstract: "Seal committed events into the chain now (the server does this continuously).")
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
             LogSetup.bootstrap()
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
-            var total = 0
-            while true {
-                let sealed = try await AuditChain(database: db).seal()
-                total += sealed
-                if sealed < 5_000 { break }
-            }
+            let total = try await AuditChain(database: db).sealAll()
             let head = try await AuditChain(database: db).head()
             print("sealed \(total); chain has \(head.size) events, head \(head.hash)")
         }
@@ -44,34 +42,39 @@ struct Audit: AsyncParsableCommand {
         func run() async throws {
             LogSetup.bootstrap()
             let parsed = try checkpoints.map { path -> Checkpoint in
-                guard let data = FileManager.default.contents(atPath: path), let checkpoint = try? JSONDecoder().decode(Checkpoint.self, from: data) else {
+                guard let data = FileManager.default.contents(atPath: path),
+                    let checkpoint = try? JSONDecoder().decode(Checkpoint.self, from: data)
+                else {
                     throw CLIFailure.usage("\(path) is not a checkpoint file")
                 }
                 return checkpoint
             }
             let key = try publicKey.map { text -> [UInt8] in
-                guard let data = Data(base64Encoded: text), data.count == 32 else { throw CLIFailure.usage("--public-key is not a base64 Ed25519 key") }
+                guard let data = Data(base64Encoded: text), data.count == 32 else {
+                    throw CLIFailure.usage("--public-key is not a base64 Ed25519 key")
+                }
                 return Array(data)
             }
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
             let report = try await ChainVerifier(database: db).verify(from: from, checkpoints: parsed, publicKey: key)
             if format == .json || format == .ndjson {
-                let encoder = JSONEncoder()
-                encoder.outputFormatting = [.sortedKeys]
-                print(String(decoding: try encoder.encode(report), as: UTF8.self))
+                print(String(decoding: try JSONEncoder.sortedKeys().encode(report), as: UTF8.self))
             } else if let problem = report.problem {
                 print("BROKEN at position \(problem.position): \(problem.kind.rawValue): \(problem.detail)")
                 print("(\(report.verified) events verified before it)")
             } else {
-                print("intact: \(report.verified) events verified, head \(report.head.size) \(report.head.hash), \(report.checkpointsChecked) checkpoint(s) matched, \(report.pending) pending sealing")
+                print(
+                    "intact: \(report.verified) events verified, head \(report.head.size) \(report.head.hash), \(report.checkpointsChecked) checkpoint(s) matched, \(report.pending) pending sealing"
+                )
             }
             if report.problem != nil { throw ExitCode(1) }
         }
     }
 
     struct Keygen: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Create an Ed25519 signing key for checkpoints (keep it outside the database host).")
+        static let configuration = CommandConfiguration(
+            abstract: "Create an Ed25519 signing key for checkpoints (keep it outside the database host).")
         @Option(help: "Where to write the private key (mode 0600).") var out: String
 
         func run() async throws {
@@ -103,10 +106,10 @@ struct Audit: AsyncParsableCommand {
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
             let chain = AuditChain(database: db)
-            while try await chain.seal() == 5_000 {}
+            _ = try await chain.sealAll()
             let checkpoint = try Checkpoint.sign(head: try await chain.head(), privateKey: privateKey)
-            let encoder = JSONEncoder()
-            encoder.outputFormatting = [.sortedKeys, .prettyPrinted]
+            let encoder = JSONEncoder.sortedKeys()
+            encoder.outputFormatting.insert(.prettyPrinted)
             let data = try encoder.encode(checkpoint)
             if let out {
                 try data.write(to: URL(fileURLWithPath: out))
@@ -140,49 +143,3 @@ struct Audit: AsyncParsableCommand {
 }
 
 extension EventExportFormat: ExpressibleByArgument {}
-
-/// The filters of `audit export` (the same as `GET /v1/events`).
-struct EventFilterOptions: ParsableArguments {
-    @Option(help: "A user id (includes users merged into it).") var user: String?
-    @Option var pool: String?
-    @Option var sub: String?
-    @Option var kind: String?
-    @Option var actor: String?
-    @Option(help: "RFC 3339 time, inclusive.") var since: String?
-    @Option(help: "RFC 3339 time, exclusive.") var until: String?
-
-    func parsed() throws -> EventFilter {
-        func time(_ text: String?, _ name: String) throws -> Date? {
-            try text.map { value in
-                guard let date = RFC3339.parse(value) else { throw CLIFailure.usage("--\(name) is not an RFC 3339 time") }
-                return date
-            }
-        }
-        let userID = try user.map { value -> UUID in
-            guard let id = UUID(uuidString: value) else { throw CLIFailure.usage("--user is not a UUID") }
-            return id
-        }
-        return EventFilter(userID: userID, pool: pool, sub: sub, kind: kind, actor: actor, since: try time(since, "since"), until: try time(until, "until"))
-    }
-}
-
-struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Users.", subcommands: [Forget.self])
-
-    struct Forget: AsyncParsableCommand {
-        static let configuration = CommandConfiguration(
-            abstract: "Erase a person's personal data (emails, usernames) from identities and events; the audit chain still verifies."
-        )
-        @OptionGroup var database: DatabaseOptions
-        @Argument(help: "The user id (a merged id erases its survivor and everyone merged into it).") var id: String
-
-        func run() async throws {
-            LogSetup.bootstrap()
-            guard let userID = UUID(uuidString: id) else { throw CLIFailure.usage("'\(id)' is not a UUID") }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let result = try await Erasure(database: db).forget(userID: userID, attribution: cliAttribution)
-            print("erased personal data of \(result.userID): \(result.identities) identities, \(result.eventsScrubbed) events")
-        }
-    }
-}

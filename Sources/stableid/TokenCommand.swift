@@ -2,9 +2,11 @@ import ArgumentParser
 import Foundation
 import IdentityMap
 import Logging
+import Support
 
-struct Token: AsyncParsableCommand {
+struct TokenCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
+        commandName: "token",
         abstract: "API tokens (stored hashed; the secret is printed once).",
         subcommands: [Create.self, List.self, Revoke.self]
     )
@@ -33,7 +35,9 @@ struct Token: AsyncParsableCommand {
             let (token, secret) = try await TokenStore(database: db).create(name: name, scopes: parsed, attribution: cliAttribution)
                 .run(on: db)
             FileHandle.standardError.write(
-                Data("created token \(token.name) (\(token.id.uuidString.lowercased())) with scopes \(token.scopes.sorted().map(\.rawValue).joined(separator: ","))\n".utf8)
+                Data(
+                    "created token \(token.name) (\(token.id.uuidString.lowercased())) with scopes \(token.scopes.sorted().map(\.rawValue).joined(separator: ","))\n"
+                        .utf8)
             )
             print(secret.value)
         }

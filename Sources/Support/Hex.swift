@@ -1,0 +1,68 @@
+/// Hexadecimal text for bytes: `bytea`, digests, signatures, percent- and `\u` escapes.
+///
+/// The one place that knows the digits, so the database, the audit chain, SigV4 and the JSON
+/// writer cannot drift apart on case or padding. Digits are computed rather than looked up in a
+/// table, which keeps ``appendEncoded(_:to:uppercase:)`` inlinable into hot loops of other modules.
+public enum Hex {
+    /// Lower-case, two digits per byte.
+    public static func encode(_ bytes: some Sequence<UInt8>) -> String {
+        let fast: String? = bytes.withContiguousStorageIfAvailable { buffer in
+            String(unsafeUninitializedCapacity: buffer.count * 2) { out in
+                var index = 0
+                for byte in buffer {
+                    out[index] = digit(byte >> 4, uppercase: false)
+                    out[index + 1] = digit(byte & 0x0f, uppercase: false)
+                    index += 2
+                }
+                return index
+            }
+        }
+        if let fast { return fast }
+        var out: [UInt8] = []
+        out.reserveCapacity(bytes.underestimatedCount * 2)
+        for byte in bytes { appendEncoded(byte, to: &out) }
+        return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The bytes of `text`, or nil when it has an odd length or a character that is not a hex
+    /// digit. Either case is accepted, because other systems print upper case.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        let utf8 = text.utf8
+        guard utf8.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(utf8.count / 2)
+        var high: UInt8?
+        for character in utf8 {
+            guard let value = nibble(character) else { return nil }
+            if let first = high {
+                out.append(first << 4 | value)
+                high = nil
+            } else {
+                high = value
+            }
+        }
+        return out
+    }
+
+    /// Appends the two digits of `byte`, for writers that build their output as bytes.
+    @inlinable
+    public static func appendEncoded(_ byte: UInt8, to out: inout [UInt8], uppercase: Bool = false) {
+        out.append(digit(byte >> 4, uppercase: uppercase))
+        out.append(digit(byte & 0x0f, uppercase: uppercase))
+    }
+
+    @inlinable
+    static func digit(_ nibble: UInt8, uppercase: Bool) -> UInt8 {
+        if nibble < 10 { return UInt8(ascii: "0") &+ nibble }
+        return (uppercase ? UInt8(ascii: "A") : UInt8(ascii: "a")) &+ (nibble &- 10)
+    }
+
+    static func nibble(_ character: UInt8) -> UInt8? {
+        switch character {
+        case UInt8(ascii: "0")...UInt8(ascii: "9"): return character - UInt8(ascii: "0")
+        case UInt8(ascii: "a")...UInt8(ascii: "f"): return character - UInt8(ascii: "a") + 10
+        case UInt8(ascii: "A")...UInt8(ascii: "F"): return character - UInt8(ascii: "A") + 10
+        default: return nil
+        }
+    }
+}
