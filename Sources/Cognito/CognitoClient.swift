@@ -47,14 +47,14 @@ public struct CognitoConfiguration: Sendable {
             ?? environment["AWS_DEFAULT_REGION"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ProfileCredentials(environment: environment).region()
         guard let region else {
-            throw CognitoError.credentials("no AWS region: set AWS_REGION (or give a pool id, whose prefix names it)")
+            throw CognitoError.configuration("no AWS region: set AWS_REGION (or give a pool id, whose prefix names it)")
         }
         let endpoint = environment["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["AWS_ENDPOINT_URL"].flatMap { $0.isEmpty ? nil : $0 }
         var rates: [QuotaCategory: Double] = [:]
         if let text = environment["STABLEID_COGNITO_RATES"], !text.isEmpty {
             guard let parsed = RatePacer.rates(from: text) else {
-                throw CognitoError.credentials("STABLEID_COGNITO_RATES must look like UserList=10,UserCreation=20")
+                throw CognitoError.configuration("STABLEID_COGNITO_RATES must look like UserList=10,UserCreation=20")
             }
             rates = parsed
         }
@@ -148,11 +148,17 @@ public final class CognitoClient: Sendable {
         let credentials: AWSCredentials
         do {
             credentials = try await self.credentials.credentials()
+        } catch let error as CredentialsError {
+            // Nothing configured (or a profile that does not exist) is the operator's to fix;
+            // a credentials endpoint that failed is a runtime failure like any other transport.
+            switch error {
+            case .notFound, .unknownProfile, .invalid: throw CognitoError.configuration("\(error)")
+            }
         } catch {
-            throw CognitoError.credentials("\(error)")
+            throw CognitoError.transport(.connect, message: "credentials endpoint: \(error)")
         }
         guard let url = URL(string: configuration.endpoint), let host = url.host else {
-            throw CognitoError.credentials("the Cognito endpoint \(configuration.endpoint) is not a URL")
+            throw CognitoError.configuration("the Cognito endpoint \(configuration.endpoint) is not a URL")
         }
         let hostHeader = url.port.map { "\(host):\($0)" } ?? host
         let headers = signer.sign(

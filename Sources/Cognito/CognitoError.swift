@@ -28,9 +28,6 @@ public enum CognitoError: Error, Sendable, CustomStringConvertible, Equatable {
         }
     }
 
-    /// The spelling call sites used before configuration problems had their own case; same meaning.
-    public static func credentials(_ message: String) -> CognitoError { .configuration(message) }
-
     /// Throttling, server errors and transport failures are worth another try.
     public var isRetryable: Bool {
         switch self {

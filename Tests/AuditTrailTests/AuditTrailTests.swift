@@ -20,7 +20,7 @@ struct AuditFixture {
         let map = IdentityMapStore(database: db.database)
         for i in 0..<users {
             _ = try await map.createUser(
-                identities: [try NewIdentity(pool: pool, sub: "sub-\(i)", username: "user\(i)", email: "user\(i)@example.com")], attribution: by
+                identities: [try NewIdentity(pool: pool, sub: testSub("sub-\(i)"), username: "user\(i)", email: "user\(i)@example.com")], attribution: by
             ).run(on: db.database)
         }
         let chain = AuditChain(database: db.database)
@@ -178,7 +178,7 @@ struct AuditTrailTests {
         let who: String = try await service.primary.query("SELECT current_user AS u")[0].decode("u")
         #expect(who == "stableid_service")
         let user = try await IdentityMapStore(database: service).createUser(
-            identities: [try NewIdentity(pool: PoolID("us-east-1_Audit")!, sub: "svc", username: "svc", email: "svc@example.com")],
+            identities: [try NewIdentity(pool: PoolID("us-east-1_Audit")!, sub: testSub("svc"), username: "svc", email: "svc@example.com")],
             attribution: .init(actor: .system)
         ).run(on: service)
         #expect(try await AuditChain(database: service).seal() == 2)
@@ -203,7 +203,7 @@ struct AuditTrailTests {
                         try await db.database.primary.transaction { connection in
                             _ = try EventLog.append(
                                 EventDraft(kind: .init(rawValue: "test_event"), details: ["writer": .number(Double(writer)), "n": .number(Double(n))],
-                                           personal: n % 10 == 0 ? ["email": .string("w\(writer)-\(n)@example.com")] : [:]),
+                                           personal: EventPersonalData(email: n % 10 == 0 ? "w\(writer)-\(n)@example.com" : nil)),
                                 attribution: .init(actor: .system), on: connection
                             )
                         }
@@ -299,10 +299,10 @@ struct AuditTrailTests {
         let pool = PoolID("us-east-1_Audit")!
         let map = IdentityMapStore(database: f.db.database)
         let person = try await map.createUser(
-            identities: [try NewIdentity(pool: pool, sub: "erase-sub", username: "erase.me.user", email: "Erase.Me@Example.com")], attribution: by
+            identities: [try NewIdentity(pool: pool, sub: testSub("erase-sub"), username: "erase.me.user", email: "Erase.Me@Example.com")], attribution: by
         ).run(on: f.db.database)
         let duplicate = try await map.createUser(
-            identities: [try NewIdentity(pool: pool, sub: "erase-sub-2", username: "erase.me.again", email: "erase.me@example.com")], attribution: by
+            identities: [try NewIdentity(pool: pool, sub: testSub("erase-sub-2"), username: "erase.me.again", email: "erase.me@example.com")], attribution: by
         ).run(on: f.db.database)
         _ = try await map.merge(duplicate.id, into: person.id, attribution: by).run(on: f.db.database)
         while try await f.chain.seal() > 0 {}
@@ -327,6 +327,6 @@ struct AuditTrailTests {
         #expect(!text.contains("erase.me"))  // …the erased person is not, in any table
         #expect(try f.db.count("events", where: "kind = 'personal_data_erased'") == 1)
         // The person still resolves: erasure removes personal data, not the identity.
-        #expect(try await map.resolve(.pool(pool, sub: "erase-sub"))?.userID == person.id)
+        #expect(try await map.resolve(.pool(pool, sub: testSub("erase-sub")))?.userID == person.id)
     }
 }

@@ -11,7 +11,7 @@ struct CognitoClientTests {
     static var motoEndpoint: String {
         get throws {
             guard let url = ProcessInfo.processInfo.environment["AWS_ENDPOINT_URL"], !url.isEmpty else {
-                throw CognitoError.credentials("AWS_ENDPOINT_URL is not set: run the tests through scripts/test, which starts moto")
+                throw CognitoError.configuration("AWS_ENDPOINT_URL is not set: run the tests through scripts/test, which starts moto")
             }
             return url
         }

@@ -14,16 +14,16 @@ struct IdentityMapRulesTests {
         let user = try await f.user(id: legacy, try f.identity(f.old, "sub-1", username: "alice", email: "alice@example.com", verified: true))
         #expect(user.id == legacy)
         #expect(user.status == .active)
-        #expect(user.identities.map(\.sub) == ["sub-1"])
-        let byPool = try #require(try await f.map.resolve(.pool(f.old, sub: "sub-1")))
+        #expect(user.identities.map(\.sub) == [testSub("sub-1")])
+        let byPool = try #require(try await f.map.resolve(.pool(f.old, sub: testSub("sub-1"))))
         #expect(byPool.userID == legacy)
         #expect(byPool.identity.email == "alice@example.com")
         let byIssuer = try #require(
-            try await f.map.resolve(.issuer("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Old/", sub: "sub-1"))
+            try await f.map.resolve(.issuer("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Old/", sub: testSub("sub-1")))
         )
         #expect(byIssuer.userID == legacy)
-        #expect(try await f.map.resolve(.pool(f.new, sub: "sub-1")) == nil)
-        #expect(try await f.map.resolve(.issuer("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other", sub: "sub-1")) == nil)
+        #expect(try await f.map.resolve(.pool(f.new, sub: testSub("sub-1"))) == nil)
+        #expect(try await f.map.resolve(.issuer("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other", sub: testSub("sub-1"))) == nil)
         #expect(try f.events(kind: "user_created") == 1)
         #expect(try f.events(kind: "identity_linked") == 1)
     }
@@ -59,7 +59,7 @@ struct IdentityMapRulesTests {
         let f = try await MapFixture.make()
         try await f.user(try f.identity(f.old, "taken"))
         let eventsBefore = try f.db.count("events")
-        await #expect(throws: IdentityMapError.identityAlreadyLinked(pool: "us-east-1_Old", sub: "taken")) {
+        await #expect(throws: IdentityMapError.identityAlreadyLinked(pool: "us-east-1_Old", sub: testSub("taken"))) {
             try await f.user(try f.identity(f.new, "fresh"), try f.identity(f.old, "taken", username: "x"))
         }
         #expect(try f.db.count("users") == 1)
@@ -78,7 +78,7 @@ struct IdentityMapRulesTests {
         let again = try await f.map.link(try f.identity(f.new, "a-new", username: "alice"), to: alice.id, attribution: f.by).run(on: f.db.database)
         #expect(!again.created)
         #expect(try f.events(kind: "identity_linked") == 2)
-        await #expect(throws: IdentityMapError.identityAlreadyLinked(pool: "eu-west-1_New", sub: "a-new")) {
+        await #expect(throws: IdentityMapError.identityAlreadyLinked(pool: "eu-west-1_New", sub: testSub("a-new"))) {
             try await f.map.link(try f.identity(f.new, "a-new", username: "bob"), to: bob.id, attribution: f.by).run(on: f.db.database)
         }
         await #expect(throws: IdentityMapError.usernameTaken(pool: "eu-west-1_New", username: "alice")) {
@@ -94,7 +94,7 @@ struct IdentityMapRulesTests {
     func deletedUsernameReusable() async throws {
         let f = try await MapFixture.make()
         try await f.user(try f.identity(f.old, "gone", username: "carol"))
-        try f.db.connect().execute("UPDATE identities SET status = 'deleted' WHERE sub = 'gone'")
+        try f.db.connect().execute("UPDATE identities SET status = 'deleted' WHERE sub = \(testSub("gone"))")
         let again = try await f.user(try f.identity(f.old, "back", username: "carol"))
         #expect(again.identities.first?.username == "carol")
     }
@@ -104,18 +104,18 @@ struct IdentityMapRulesTests {
         let f = try await MapFixture.make()
         let alice = try await f.user(try f.identity(f.old, "s1", username: "alice"))
         let bob = try await f.user()
-        let after = try await f.map.unlink(pool: f.old, sub: "s1", from: alice.id, attribution: f.by).run(on: f.db.database)
+        let after = try await f.map.unlink(pool: f.old, sub: testSub("s1"), from: alice.id, attribution: f.by).run(on: f.db.database)
         #expect(after.identities.first?.status == .unlinked)
         #expect(after.identities.first?.unlinkedAt != nil)
-        #expect(try await f.map.resolve(.pool(f.old, sub: "s1")) == nil)
-        _ = try await f.map.unlink(pool: f.old, sub: "s1", from: alice.id, attribution: f.by).run(on: f.db.database)
+        #expect(try await f.map.resolve(.pool(f.old, sub: testSub("s1"))) == nil)
+        _ = try await f.map.unlink(pool: f.old, sub: testSub("s1"), from: alice.id, attribution: f.by).run(on: f.db.database)
         #expect(try f.events(kind: "identity_unlinked") == 1)
-        await #expect(throws: IdentityMapError.identityNotFound(pool: "us-east-1_Old", sub: "other")) {
-            try await f.map.unlink(pool: f.old, sub: "other", from: alice.id, attribution: f.by).run(on: f.db.database)
+        await #expect(throws: IdentityMapError.identityNotFound(pool: "us-east-1_Old", sub: testSub("other"))) {
+            try await f.map.unlink(pool: f.old, sub: testSub("other"), from: alice.id, attribution: f.by).run(on: f.db.database)
         }
         let relinked = try await f.map.link(try f.identity(f.old, "s1", username: "alice"), to: bob.id, attribution: f.by).run(on: f.db.database)
         #expect(relinked.created)
-        #expect(try await f.map.resolve(.pool(f.old, sub: "s1"))?.userID == bob.id)
+        #expect(try await f.map.resolve(.pool(f.old, sub: testSub("s1")))?.userID == bob.id)
         let event = try f.db.rows("SELECT details->>'relinked_from' AS previous FROM events WHERE kind = 'identity_linked' ORDER BY id DESC LIMIT 1")
         #expect(try event[0].decode("previous", as: String.self) == alice.id.uuidString.lowercased())
     }
@@ -127,11 +127,11 @@ struct IdentityMapRulesTests {
         let b = try await f.user(try f.identity(f.old, "b"))
         let c = try await f.user(try f.identity(f.new, "c"))
         let ab = try await f.map.merge(a.id, into: b.id, attribution: f.by).run(on: f.db.database)
-        #expect(Set(ab.identities.map(\.sub)) == ["a", "b"])
+        #expect(Set(ab.identities.map(\.sub)) == [testSub("a"), testSub("b")])
         let bc = try await f.map.merge(b.id, into: c.id, attribution: f.by).run(on: f.db.database)
-        #expect(Set(bc.identities.map(\.sub)) == ["a", "b", "c"])
+        #expect(Set(bc.identities.map(\.sub)) == [testSub("a"), testSub("b"), testSub("c")])
         for sub in ["a", "b"] {
-            #expect(try await f.map.resolve(.pool(f.old, sub: sub))?.userID == c.id)
+            #expect(try await f.map.resolve(.pool(f.old, sub: testSub(sub)))?.userID == c.id, "\(sub)")
         }
         let viaA = try #require(try await f.map.user(a.id))
         #expect(viaA.id == c.id)
@@ -187,13 +187,13 @@ struct IdentityMapRulesTests {
         }
         let wins = outcomes.filter { if case .success(true) = $0 { return true } else { return false } }
         let conflicts = outcomes.filter {
-            if case .failure(let error) = $0 { return error as? IdentityMapError == .identityAlreadyLinked(pool: "eu-west-1_New", sub: "contested") }
+            if case .failure(let error) = $0 { return error as? IdentityMapError == .identityAlreadyLinked(pool: "eu-west-1_New", sub: testSub("contested")) }
             return false
         }
         #expect(wins.count == 1)
         #expect(conflicts.count == 15)
         #expect(try f.events(kind: "identity_linked") == 1)
-        #expect(try f.db.count("identities", where: "sub = 'contested'") == 1)
+        #expect(try f.db.count("identities", where: "sub = '\(testSub("contested"))'") == 1)
     }
 
     @Test("batch resolve answers in order, mixing pool and issuer, with nulls for unknowns")
@@ -202,12 +202,23 @@ struct IdentityMapRulesTests {
         let a = try await f.user(try f.identity(f.old, "a"))
         let b = try await f.user(try f.identity(f.new, "b"))
         let results = try await f.map.resolve(batch: [
-            .pool(f.new, sub: "b"), .pool(f.old, sub: "missing"),
-            .issuer("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Old", sub: "a"), .pool(f.old, sub: "a"),
+            .pool(f.new, sub: testSub("b")), .pool(f.old, sub: testSub("missing")),
+            .issuer("https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Old", sub: testSub("a")), .pool(f.old, sub: testSub("a")),
         ])
         #expect(results.map { $0?.userID } == [b.id, nil, a.id, a.id])
-        let tooMany = [IdentityReference](repeating: .pool(f.old, sub: "a"), count: 1001)
+        let tooMany = [IdentityReference](repeating: .pool(f.old, sub: testSub("a")), count: 1001)
         await #expect(throws: IdentityMapError.self) { try await f.map.resolve(batch: tooMany) }
+    }
+
+    @Test("an upper-case UUID sub is stored and answered in lower case")
+    func subStoredLowerCase() async throws {
+        let f = try await MapFixture.make()
+        let upper = testSub("upper").uppercased()
+        let user = try await f.user(try NewIdentity(pool: f.old, sub: upper, username: "upper"))
+        #expect(user.identities.map(\.sub) == [testSub("upper")])
+        #expect(try f.db.count("identities", where: "sub = '\(testSub("upper"))'") == 1)
+        #expect(try f.db.count("identities", where: "sub = '\(upper)'") == 0)
+        #expect(try await f.map.resolve(.pool(f.old, sub: testSub("upper")))?.userID == user.id)
     }
 
     @Test("email matching: case, NFKC and composed/decomposed forms agree; provider tricks do not merge")
@@ -226,14 +237,26 @@ struct IdentityMapRulesTests {
         #expect(try await f.map.users(email: "jose@example.com").isEmpty)
     }
 
-    @Test("input validation rejects control characters, over-long values and bad providers")
+    @Test("input validation rejects non-UUID subs, control characters, over-long values and bad providers")
     func validation() throws {
         let pool = PoolID("us-east-1_X")!
-        #expect(throws: IdentityMapError.self) { try NewIdentity(pool: pool, sub: "", username: "u") }
-        #expect(throws: IdentityMapError.self) { try NewIdentity(pool: pool, sub: "a\nb", username: "u") }
-        #expect(throws: IdentityMapError.self) { try NewIdentity(pool: pool, sub: String(repeating: "x", count: 256), username: "u") }
-        #expect(throws: IdentityMapError.self) { try NewIdentity(pool: pool, sub: "s", username: "u", provider: "Goo gle") }
-        #expect(throws: IdentityMapError.self) { try NewIdentity(pool: pool, sub: "s", username: "u", email: "nope") }
+        let sub = testSub("s")
+        // A sub must be a UUID: empty, control characters, over-long, a username, trailing bytes after a
+        // NUL (which libpq would cut off) or a UUID without its dashes are all refused the same way.
+        for bad in [
+            "", "a\nb", String(repeating: "x", count: 256), "not-a-uuid", sub + "\u{0}junk", "\u{0}" + sub,
+            sub + " ", sub.replacingOccurrences(of: "-", with: ""), "{\(sub)}", String(sub.dropLast()) + "g",
+        ] {
+            #expect(throws: IdentityMapError.invalidSub(field: "sub"), "\(bad.debugDescription)") {
+                try NewIdentity(pool: pool, sub: bad, username: "u")
+            }
+        }
+        // Cognito issues lower case; an upper-case UUID is the same sub and is kept in lower case.
+        #expect(try NewIdentity(pool: pool, sub: sub.uppercased(), username: "u").sub == sub)
+        #expect(try NewIdentity(pool: pool, sub: sub, username: "u").sub == sub)
+        #expect(throws: IdentityMapError.self) { try NewIdentity(pool: pool, sub: sub, username: "u", provider: "Goo gle") }
+        #expect(throws: IdentityMapError.self) { try NewIdentity(pool: pool, sub: sub, username: "u", email: "nope") }
+        #expect(throws: IdentityMapError.self) { try NewIdentity(pool: pool, sub: sub, username: "a\nb") }
         #expect(PoolID("us-east-1_AbC123") != nil)
         #expect(PoolID("us-gov-west-1_X9") != nil)
         for bad in ["", "us-east-1", "us-east-1_", "US-east-1_X", "us-east_X", "us-east-1_X'--", "../us-east-1_X"] {

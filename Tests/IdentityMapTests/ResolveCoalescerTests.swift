@@ -19,8 +19,8 @@ struct ResolveCoalescerTests {
             for n in 0..<500 {
                 let i = n % 60  // 50 known subs, 10 unknown
                 let reference: IdentityReference = i % 3 == 0
-                    ? .issuer("https://cognito-idp.\(i % 2 == 0 ? "us-east-1" : "eu-west-1").amazonaws.com/\(i % 2 == 0 ? "us-east-1_Old" : "eu-west-1_New")", sub: "sub-\(i)")
-                    : .pool(i % 2 == 0 ? f.old : f.new, sub: "sub-\(i)")
+                    ? .issuer("https://cognito-idp.\(i % 2 == 0 ? "us-east-1" : "eu-west-1").amazonaws.com/\(i % 2 == 0 ? "us-east-1_Old" : "eu-west-1_New")", sub: testSub("sub-\(i)"))
+                    : .pool(i % 2 == 0 ? f.old : f.new, sub: testSub("sub-\(i)"))
                 group.addTask { ("sub-\(i)", try await coalescer.resolve(reference)?.userID) }
             }
             return try await group.reduce(into: []) { $0.append($1) }
@@ -41,7 +41,7 @@ struct ResolveCoalescerTests {
             for i in 0..<50 {
                 group.addTask {
                     do {
-                        _ = try await coalescer.resolve(.pool(PoolID("us-east-1_X")!, sub: "s\(i)"))
+                        _ = try await coalescer.resolve(.pool(PoolID("us-east-1_X")!, sub: testSub("s\(i)")))
                         return false
                     } catch {
                         return isDatabaseUnavailable(error)
@@ -52,6 +52,6 @@ struct ResolveCoalescerTests {
         }
         #expect(failures == 50)
         // And it recovers: a later lookup starts a fresh batch (and fails the same typed way, not hangs).
-        await #expect(throws: PostgresError.self) { try await coalescer.resolve(.pool(PoolID("us-east-1_X")!, sub: "again")) }
+        await #expect(throws: PostgresError.self) { try await coalescer.resolve(.pool(PoolID("us-east-1_X")!, sub: testSub("again"))) }
     }
 }

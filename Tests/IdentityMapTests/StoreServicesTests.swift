@@ -95,7 +95,7 @@ struct StoreServicesTests {
         let linked = events[1]
         #expect(linked.actor == "system")
         #expect(linked.requestID == "test")
-        #expect(linked.poolID == "us-east-1_Old" && linked.sub == "s")
+        #expect(linked.poolID == "us-east-1_Old" && linked.sub == testSub("s"))
         #expect(linked.personal?["email"]?.stringValue == "dave@example.com")
         #expect(!linked.details.canonicalText.contains("dave"))
         let paged = try #require(try await EventQuery(database: f.db.database).history(of: user.id, after: events[0].id, limit: 1))

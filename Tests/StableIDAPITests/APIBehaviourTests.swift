@@ -28,16 +28,16 @@ struct APIBehaviourTests {
             #expect(byIssuer.json["user_id"] as? String == legacy)
 
             let linked = try await client.call(.post, "/v1/users/\(legacy)/identities", token: write, json: """
-                {"pool":"eu-west-1_New","sub":"new-sub-1","username":"alice","email":"alice@example.com","email_verified":true}
+                {"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))","username":"alice","email":"alice@example.com","email_verified":true}
                 """)
             #expect(linked.status == 201)
             #expect((linked.json["identities"] as? [Any])?.count == 2)
             let again = try await client.call(.post, "/v1/users/\(legacy)/identities", token: write, json: """
-                {"pool":"eu-west-1_New","sub":"new-sub-1","username":"alice","email":"alice@example.com","email_verified":true}
+                {"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))","username":"alice","email":"alice@example.com","email_verified":true}
                 """)
             #expect(again.status == 200)
 
-            let other = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"eu-west-1_New","sub":"dup","username":"alice2"}]}"#)
+            let other = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("dup"))","username":"alice2"}]}"#)
             let otherID = try #require(other.json["user_id"] as? String)
             let merged = try await client.call(.post, "/v1/users/\(legacy)/merge", token: write, json: #"{"from":"\#(otherID)"}"#)
             #expect(merged.status == 200, "\(merged)")
@@ -45,23 +45,25 @@ struct APIBehaviourTests {
             let viaOld = try await client.call(.get, "/v1/users/\(otherID)", token: resolve)
             #expect(viaOld.json["user_id"] as? String == legacy)
             #expect(viaOld.json["requested_id"] as? String == otherID)
-            let dupResolved = try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=dup", token: resolve)
+            let dupResolved = try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=\(testSub("dup"))", token: resolve)
             #expect(dupResolved.json["user_id"] as? String == legacy)
 
             let batch = try await client.call(.post, "/v1/resolve", token: resolve, json: """
-                {"items":[{"pool":"eu-west-1_New","sub":"new-sub-1"},{"pool":"eu-west-1_New","sub":"unknown"},{"iss":"\(iss)","sub":"\(legacy)"}]}
+                {"items":[{"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))"},{"pool":"eu-west-1_New","sub":"\(testSub("unknown"))"},{"iss":"\(iss)","sub":"\(legacy)"}]}
                 """)
             let results = try #require(batch.json["results"] as? [Any])
             #expect(results.count == 3)
             #expect((results[0] as? [String: Any])?["user_id"] as? String == legacy)
             #expect(results[1] is NSNull)
+            #expect((results[2] as? [String: Any])?["user_id"] as? String == legacy)
+            #expect(!batch.json.keys.contains("errors"), "no errors entry when every item is well-formed: \(batch)")
 
             let byEmail = try await client.call(.get, "/v1/users?email=ALICE@example.COM", token: resolve)
             #expect((byEmail.json["users"] as? [Any])?.count == 1)
 
-            let unlinked = try await client.call(.delete, "/v1/users/\(legacy)/identities/eu-west-1_New/new-sub-1", token: write)
+            let unlinked = try await client.call(.delete, "/v1/users/\(legacy)/identities/eu-west-1_New/\(testSub("new-sub-1"))", token: write)
             #expect(unlinked.status == 200)
-            #expect(try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=new-sub-1", token: resolve).status == 404)
+            #expect(try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=\(testSub("new-sub-1"))", token: resolve).status == 404)
 
             let history = try await client.call(.get, "/v1/users/\(legacy)/events", token: audit)
             let kinds = (history.json["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
@@ -85,25 +87,28 @@ struct APIBehaviourTests {
                 (.post, "/v1/users", "", write, 400, "invalid_request"),
                 (.post, "/v1/users", #"{"user_id":42}"#, write, 400, "invalid_request"),
                 (.post, "/v1/users", #"{"user_id":"not-a-uuid"}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users", #"{"identities":[{"pool":"nope","sub":"s","username":"u"}]}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"s"}]}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"","username":"u"}]}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"s","username":"u","email":"x"}]}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users", #"{"identities":[{"pool":"us-west-2_Unknown","sub":"s","username":"u"}]}"#, write, 422, "unknown_pool"),
-                (.post, "/v1/users", "{\"identities\":[" + String(repeating: #"{"pool":"us-east-1_Old","sub":"s","username":"u"},"#, count: 100) + "]}", write, 413, "payload_too_large"),
-                (.post, "/v1/users/not-a-uuid/identities", #"{"pool":"us-east-1_Old","sub":"s","username":"u"}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/identities", #"{"pool":"us-east-1_Old","sub":"s","username":"u"}"#, write, 404, "not_found"),
+                (.post, "/v1/users", #"{"identities":[{"pool":"nope","sub":"\#(testSub("s"))","username":"u"}]}"#, write, 400, "invalid_request"),
+                (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))"}]}"#, write, 400, "invalid_request"),
+                (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"","username":"u"}]}"#, write, 400, "invalid_sub"),
+                (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"alice","username":"u"}]}"#, write, 400, "invalid_sub"),
+                (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/identities", #"{"pool":"us-east-1_Old","sub":"alice","username":"u"}"#, write, 400, "invalid_sub"),
+                (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u","email":"x"}]}"#, write, 400, "invalid_request"),
+                (.post, "/v1/users", #"{"identities":[{"pool":"us-west-2_Unknown","sub":"\#(testSub("s"))","username":"u"}]}"#, write, 422, "unknown_pool"),
+                (.post, "/v1/users", "{\"identities\":[" + String(repeating: #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"},"#, count: 100) + "]}", write, 413, "payload_too_large"),
+                (.post, "/v1/users/not-a-uuid/identities", #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, write, 400, "invalid_request"),
+                (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/identities", #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, write, 404, "not_found"),
                 (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/merge", #"{"from":"01a21996-0000-7000-8000-000000000009"}"#, write, 422, "invalid_merge"),
                 (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/merge", #"{"from":true}"#, write, 400, "invalid_request"),
-                (.delete, "/v1/users/01a21996-0000-7000-8000-000000000009/identities/bad pool/s", nil, write, 400, "invalid_request"),
-                (.get, "/v1/resolve?pool=bad&sub=x", nil, resolve, 400, "invalid_request"),
+                (.delete, "/v1/users/01a21996-0000-7000-8000-000000000009/identities/bad pool/\(testSub("s"))", nil, write, 400, "invalid_request"),
+                (.get, "/v1/resolve?pool=bad&sub=\(testSub("x"))", nil, resolve, 400, "invalid_request"),
                 (.get, "/v1/resolve?pool=us-east-1_Old", nil, resolve, 400, "invalid_request"),
-                (.get, "/v1/resolve?pool=us-east-1_Old&iss=https://x&sub=s", nil, resolve, 400, "invalid_request"),
-                (.get, "/v1/resolve?iss=ftp://x&sub=s", nil, resolve, 400, "invalid_request"),
-                (.get, "/v1/resolve?pool=us-east-1_Old&sub=unknown", nil, resolve, 404, "not_found"),
+                (.get, "/v1/resolve?pool=us-east-1_Old&sub=", nil, resolve, 400, "invalid_request"),
+                (.get, "/v1/resolve?pool=us-east-1_Old&sub=alice", nil, resolve, 400, "invalid_sub"),
+                (.get, "/v1/resolve?pool=us-east-1_Old&iss=https://x&sub=\(testSub("s"))", nil, resolve, 400, "invalid_request"),
+                (.get, "/v1/resolve?iss=ftp://x&sub=\(testSub("s"))", nil, resolve, 400, "invalid_request"),
+                (.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("unknown"))", nil, resolve, 404, "not_found"),
                 (.get, "/v1/users/not-a-uuid", nil, resolve, 400, "invalid_request"),
                 (.get, "/v1/users?email=not-an-email", nil, resolve, 400, "invalid_request"),
-                (.post, "/v1/resolve", #"{"items":[{"sub":"s"}]}"#, resolve, 400, "invalid_request"),
                 (.post, "/v1/resolve", #"{"items":"no"}"#, resolve, 400, "invalid_request"),
                 (.get, "/v1/nowhere", nil, resolve, 404, "not_found"),
             ]
@@ -113,7 +118,14 @@ struct APIBehaviourTests {
                 #expect(reply.code == code, "\(method) \(uri): \(reply)")
                 #expect(reply.isProblem, "\(method) \(uri): \(reply)")
             }
-            let items = (0...1000).map { _ in #"{"pool":"us-east-1_Old","sub":"s"}"# }.joined(separator: ",")
+            // In a batch a malformed item does not fail the request: it is answered null with an error entry.
+            let noPool = try await client.call(.post, "/v1/resolve", token: resolve, json: #"{"items":[{"sub":"\#(testSub("s"))"}]}"#)
+            #expect(noPool.status == 200, "\(noPool)")
+            #expect((noPool.json["results"] as? [Any]).map { $0.count == 1 && $0[0] is NSNull } == true, "\(noPool)")
+            let noPoolErrors = noPool.json["errors"] as? [[String: Any]] ?? []
+            #expect(noPoolErrors.count == 1 && noPoolErrors.first?["index"] as? Int == 0, "\(noPool)")
+            #expect(noPoolErrors.first?["code"] as? String == "invalid_request", "\(noPool)")
+            let items = (0...1000).map { _ in #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))"}"# }.joined(separator: ",")
             let big = try await client.call(.post, "/v1/resolve", token: resolve, json: #"{"items":[\#(items)]}"#)
             #expect(big.status == 413 || big.code == "batch_too_large")  // 4 KiB limit here; 1 MiB in production
         }
@@ -122,12 +134,79 @@ struct APIBehaviourTests {
         #expect(try f.db.count("identities") == before.2)
     }
 
+    @Test("a sub that is not a UUID answers 400 invalid_sub, also with a NUL in it, and writes nothing; upper case is the same sub")
+    func invalidSub() async throws {
+        let f = try await APIFixture.make()
+        let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
+        let sub = testSub("nul")
+        try await f.test { client in
+            let created = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(sub)","username":"nul"}]}"#)
+            #expect(created.status == 201, "\(created)")
+            let userID = try #require(created.json["user_id"] as? String)
+            let plain = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(sub)", token: resolve)
+            #expect(plain.status == 200 && plain.json["user_id"] as? String == userID, "\(plain)")
+            let upper = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(sub.uppercased())", token: resolve)
+            #expect(upper.status == 200 && upper.json["user_id"] as? String == userID, "\(upper)")
+
+            // libpq ends a parameter at a NUL byte: `<sub>%00junk` used to be looked up as `<sub>` and
+            // answer its user. Now it, and anything else that is not a UUID, is refused before any SQL.
+            let iss = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Old"
+            for query in [
+                "pool=us-east-1_Old&sub=\(sub)%00junk", "pool=us-east-1_Old&sub=not-a-uuid", "pool=us-east-1_Old&sub=%00\(sub)",
+                "pool=us-east-1_Old&sub=\(sub)%20", "iss=\(iss)&sub=\(sub)%00junk",
+            ] {
+                let reply = try await client.call(.get, "/v1/resolve?\(query)", token: resolve)
+                #expect(reply.status == 400 && reply.code == "invalid_sub" && reply.isProblem, "\(query): \(reply)")
+                #expect(!reply.json.keys.contains("user_id"), "\(query): \(reply)")
+            }
+
+            // Identity bodies: refused with the field named, and nothing written.
+            let before = [try f.db.count("users"), try f.db.count("identities"), try f.db.count("events")]
+            let bad = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"not-a-uuid","username":"bad"}]}"#)
+            #expect(bad.status == 400 && bad.code == "invalid_sub" && bad.isProblem, "\(bad)")
+            #expect((bad.json["detail"] as? String)?.hasPrefix("identities[0].sub ") == true, "\(bad)")
+            let second = try await client.call(.post, "/v1/users", token: write, json: #"""
+                {"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("fine"))","username":"fine"},{"pool":"us-east-1_Old","sub":"\#(sub)\u0000junk","username":"bad"}]}
+                """#)
+            #expect(second.status == 400 && second.code == "invalid_sub", "\(second)")
+            #expect((second.json["detail"] as? String)?.hasPrefix("identities[1].sub ") == true, "\(second)")
+            let link = try await client.call(.post, "/v1/users/\(userID)/identities", token: write, json: #"{"pool":"eu-west-1_New","sub":"not-a-uuid","username":"nul"}"#)
+            #expect(link.status == 400 && link.code == "invalid_sub" && link.isProblem, "\(link)")
+            let after = [try f.db.count("users"), try f.db.count("identities"), try f.db.count("events")]
+            #expect(after == before)
+            #expect(try f.db.count("identities", where: "sub <> '\(sub)'") == 0)
+        }
+    }
+
+    @Test("a batch with a malformed sub answers the other items, with null and an errors entry for the bad one")
+    func batchWithInvalidSub() async throws {
+        let f = try await APIFixture.make()
+        let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
+        try await f.test { client in
+            let created = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("linked"))","username":"linked"}]}"#)
+            let userID = try #require(created.json["user_id"] as? String, "\(created)")
+            // The middle sub holds a JSON-escaped NUL byte.
+            let batch = try await client.call(.post, "/v1/resolve", token: resolve, json: #"""
+                {"items":[{"pool":"us-east-1_Old","sub":"\#(testSub("linked"))"},{"pool":"us-east-1_Old","sub":"bad\u0000"},{"pool":"us-east-1_Old","sub":"\#(testSub("unknown"))"}]}
+                """#)
+            #expect(batch.status == 200, "\(batch)")
+            let results = try #require(batch.json["results"] as? [Any], "\(batch)")
+            #expect(results.count == 3)
+            #expect((results.first as? [String: Any])?["user_id"] as? String == userID, "\(batch)")
+            #expect(results.dropFirst().allSatisfy { $0 is NSNull }, "\(batch)")
+            let errors = try #require(batch.json["errors"] as? [[String: Any]], "\(batch)")
+            #expect(errors.count == 1, "\(batch)")
+            #expect(errors.first?["index"] as? Int == 1 && errors.first?["code"] as? String == "invalid_sub", "\(batch)")
+            #expect((errors.first?["detail"] as? String)?.hasPrefix("items[1].sub ") == true, "\(batch)")
+        }
+    }
+
     @Test("a batch of 1,001 items is refused with batch_too_large; 1,000 are answered in order")
     func batchLimit() async throws {
         let f = try await APIFixture.make(maxBodyBytes: 1 << 20)
         let resolve = f.tokens[.resolve]!
         try await f.test { client in
-            let item = #"{"pool":"us-east-1_Old","sub":"s"}"#
+            let item = #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))"}"#
             let tooMany = try await client.call(.post, "/v1/resolve", token: resolve, json: #"{"items":[\#(Array(repeating: item, count: 1001).joined(separator: ","))]}"#)
             #expect(tooMany.status == 422 && tooMany.code == "batch_too_large", "\(tooMany.status)")
             let ok = try await client.call(.post, "/v1/resolve", token: resolve, json: #"{"items":[\#(Array(repeating: item, count: 1000).joined(separator: ","))]}"#)
@@ -142,7 +221,7 @@ struct APIBehaviourTests {
         let write = f.tokens[.write]!
         try await f.test { client in
             let key: HTTPFields = [HTTPField.Name("Idempotency-Key")!: "create-alice-1"]
-            let body = #"{"identities":[{"pool":"us-east-1_Old","sub":"idem-1","username":"idem"}]}"#
+            let body = #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("idem-1"))","username":"idem"}]}"#
             let first = try await client.call(.post, "/v1/users", token: write, json: body, headers: key)
             let second = try await client.call(.post, "/v1/users", token: write, json: body, headers: key)
             #expect(first.status == 201 && second.status == 201)
@@ -170,7 +249,7 @@ struct APIBehaviourTests {
             let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
                 for id in ids {
                     group.addTask {
-                        let reply = try await client.call(.post, "/v1/users/\(id)/identities", token: write, json: #"{"pool":"eu-west-1_New","sub":"contested","username":"c"}"#)
+                        let reply = try await client.call(.post, "/v1/users/\(id)/identities", token: write, json: #"{"pool":"eu-west-1_New","sub":"\#(testSub("contested"))","username":"c"}"#)
                         return (reply.status, reply.code)
                     }
                 }
@@ -187,7 +266,7 @@ struct APIBehaviourTests {
         let f = try await APIFixture.make()
         let down = Database(primary: PostgresClient(configuration: .init(conninfo: "postgresql://postgres@127.0.0.1:1/x", connectTimeoutSeconds: 1)))
         try await f.app(database: down).test(.router) { client in
-            let reply = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=s", token: f.tokens[.resolve])
+            let reply = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("s"))", token: f.tokens[.resolve])
             #expect(reply.status == 503 && reply.code == "database_unavailable" && reply.isProblem)
             #expect(reply.headers[.retryAfter] == "1")
             #expect(!reply.text.contains("127.0.0.1"))
@@ -200,7 +279,7 @@ struct APIBehaviourTests {
     func metrics() async throws {
         let f = try await APIFixture.make()
         try await f.test { client in
-            _ = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=nobody", token: f.tokens[.resolve])
+            _ = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("nobody"))", token: f.tokens[.resolve])
             _ = try await client.call(.get, "/v1/users/01a21996-0000-7000-8000-000000000001", token: f.tokens[.resolve])
             let text = try await client.call(.get, "/metrics").text
             #expect(text.contains(#"stableid_http_requests_total{route="/v1/resolve",method="GET",status="404"} 1"#), "\(text)")
@@ -224,7 +303,7 @@ struct APIBehaviourTests {
             #expect((listed.json["pools"] as? [Any])?.count == 3)
             let created = try await client.call(.post, "/v1/tokens", token: admin, json: #"{"name":"svc","scopes":["resolve","write"]}"#)
             let secret = try #require(created.json["token"] as? String)
-            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=x", token: secret).status == 404)
+            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("x"))", token: secret).status == 404)
             let list = try await client.call(.get, "/v1/tokens", token: admin)
             #expect(!list.text.contains(secret) && list.text.contains("svc"))
             #expect(try await client.call(.post, "/v1/tokens", token: admin, json: #"{"name":"bad","scopes":["root"]}"#).status == 400)

@@ -12,8 +12,8 @@ struct EventRoutesTests {
         let f = try await APIFixture.make()
         let write = f.tokens[.write]!, audit = f.tokens[.audit]!
         try await f.test { client in
-            let a = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"ev-a","username":"eva"}]}"#)
-            let b = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"eu-west-1_New","sub":"ev-b","username":"evb"}]}"#)
+            let a = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("ev-a"))","username":"eva"}]}"#)
+            let b = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("ev-b"))","username":"evb"}]}"#)
             let aID = try #require(a.json["user_id"] as? String), bID = try #require(b.json["user_id"] as? String)
             _ = try await client.call(.post, "/v1/users/\(aID)/merge", token: write, json: #"{"from":"\#(bID)"}"#)
 
@@ -21,7 +21,7 @@ struct EventRoutesTests {
             let kinds = (mine.json["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
             #expect(kinds == ["user_created", "identity_linked", "user_created", "identity_linked", "user_merged"], "\(mine)")
             let pool = try await client.call(.get, "/v1/events?pool=eu-west-1_New&kind=identity_linked", token: audit)
-            #expect((pool.json["events"] as? [[String: Any]])?.map { $0["sub"] as? String } == ["ev-b"])
+            #expect((pool.json["events"] as? [[String: Any]])?.map { $0["sub"] as? String } == [testSub("ev-b")])
             let actor = try await client.call(.get, "/v1/events?actor=token:only-write&kind=user_merged", token: audit)
             #expect((actor.json["events"] as? [Any])?.count == 1)
             let future = try await client.call(.get, "/v1/events?since=2100-01-01T00:00:00Z", token: audit)
@@ -57,13 +57,13 @@ struct EventRoutesTests {
     func erasure() async throws {
         let f = try await APIFixture.make()
         try await f.test { client in
-            let created = try await client.call(.post, "/v1/users", token: f.tokens[.write]!, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"gdpr","username":"gdpr.user","email":"gdpr@example.com"}]}"#)
+            let created = try await client.call(.post, "/v1/users", token: f.tokens[.write]!, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("gdpr"))","username":"gdpr.user","email":"gdpr@example.com"}]}"#)
             let id = try #require(created.json["user_id"] as? String)
             let erased = try await client.call(.delete, "/v1/users/\(id)/personal-data", token: f.tokens[.admin]!)
             #expect(erased.status == 200 && erased.json["identities"] as? Int == 1)
             let after = try await client.call(.get, "/v1/users/\(id)", token: f.tokens[.resolve]!)
             #expect(!after.text.contains("gdpr@example.com") && !after.text.contains("gdpr.user"))
-            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=gdpr", token: f.tokens[.resolve]!).status == 200)
+            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("gdpr"))", token: f.tokens[.resolve]!).status == 200)
             let missing = try await client.call(.delete, "/v1/users/01a21996-0000-7000-8000-00000000dead/personal-data", token: f.tokens[.admin]!)
             #expect(missing.status == 404)
         }

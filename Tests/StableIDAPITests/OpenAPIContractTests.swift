@@ -44,7 +44,8 @@ struct OpenAPIContractTests {
     func documentsErrors() throws {
         let yaml = try Self.document
         for code in ["unauthorized", "forbidden", "not_found", "invalid_request", "identity_already_linked", "payload_too_large",
-                     "idempotency_key_reused", "database_unavailable", "unknown_pool", "batch_too_large", "user_not_active"] {
+                     "idempotency_key_reused", "database_unavailable", "unknown_pool", "batch_too_large", "user_not_active",
+                     "invalid_sub"] {
             #expect(yaml.contains(code), "\(code)")
         }
         #expect(yaml.contains("bearerFormat"))

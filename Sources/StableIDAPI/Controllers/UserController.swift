@@ -85,7 +85,9 @@ struct UserController {
     @Sendable func unlink(request: Request, context: AppRequestContext) async throws -> Response {
         let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
         let pool = try APIServices.poolID(context.parameters.require("pool"))
-        let sub = try context.parameters.require("sub")
+        guard let sub = CognitoSub.canonical(try context.parameters.require("sub")) else {
+            throw Problem.from(IdentityMapError.invalidSub(field: "sub"))
+        }
         let body = try await services.collectBody(request)
         let write = services.identityMap.unlink(pool: pool, sub: sub, from: id, attribution: context.attribution)
         return try await services.perform(write, request: request, body: body, context: context) { user in
