@@ -5,13 +5,14 @@ import PackageDescription
 let swiftSettings: [SwiftSetting] = [
     .enableUpcomingFeature("ExistentialAny"),
     .enableUpcomingFeature("MemberImportVisibility"),
+    .enableUpcomingFeature("InternalImportsByDefault"),
 ]
 
 let package = Package(
     name: "stableid",
     platforms: [.macOS(.v15)],
     products: [
-        .executable(name: "stableid", targets: ["stableid"]),
+        .executable(name: "stableid", targets: ["stableid"])
     ],
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),

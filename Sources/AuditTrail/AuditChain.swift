@@ -1,8 +1,8 @@
-import CryptoPrimitives
-import Foundation
-import IdentityMap
-import Postgres
-import Support
+public import CryptoPrimitives
+public import Foundation
+public import IdentityMap
+public import Postgres
+public import Support
 
 /// Seals committed events into the hash chain, and recomputes the chain to verify it.
 public struct AuditChain: Sendable {

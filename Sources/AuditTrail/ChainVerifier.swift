@@ -1,8 +1,8 @@
-import CryptoPrimitives
-import Foundation
-import IdentityMap
-import Postgres
-import Support
+public import CryptoPrimitives
+public import Foundation
+public import IdentityMap
+public import Postgres
+public import Support
 
 /// Recomputes the chain and names the first position where history was changed.
 public struct ChainVerifier: Sendable {
@@ -78,7 +78,8 @@ public struct ChainVerifier: Sendable {
 
     /// Verifies positions `from…head`; with `from > 1` the stored hash before `from` is trusted.
     public func verify(from: Int64 = 1, checkpoints: [Checkpoint] = [], publicKey: [UInt8]? = nil) async throws -> Report {
-        var report = Report(verified: 0, head: AuditChain.Head(size: 0, hash: Hex.encode(CanonicalEvent.genesis)), pending: 0, checkpointsChecked: 0)
+        var report = Report(
+            verified: 0, head: AuditChain.Head(size: 0, hash: Hex.encode(CanonicalEvent.genesis)), pending: 0, checkpointsChecked: 0)
         var expected = max(1, from)
         var previous = CanonicalEvent.genesis
         if expected > 1 {
@@ -100,11 +101,11 @@ public struct ChainVerifier: Sendable {
                     // Pages are small index range scans; parallel workers only add start-up cost.
                     try connection.execute("SET max_parallel_workers_per_gather = 0")
                     return try connection.query(
-                    """
-                    SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
-                    FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
-                    WHERE c.seq >= \(position) ORDER BY c.seq LIMIT \(pageSize + 1)
-                    """
+                        """
+                        SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
+                        FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
+                        WHERE c.seq >= \(position) ORDER BY c.seq LIMIT \(pageSize + 1)
+                        """
                     )
                 }
             }
@@ -138,7 +139,8 @@ public struct ChainVerifier: Sendable {
             for (index, row) in rows.prefix(pageSize).enumerated() {
                 let seq: Int64 = try row.decode(at: seqColumn)
                 guard seq == expected else {
-                    report.problem = Problem(position: expected, kind: .missing, detail: "chain position \(expected) is missing (next is \(seq))")
+                    report.problem = Problem(
+                        position: expected, kind: .missing, detail: "chain position \(expected) is missing (next is \(seq))")
                     break pages
                 }
                 if index < firstSuspect, row.text(at: previousColumn) == previousText, let storedText = row.text(at: hashColumn) {
@@ -152,7 +154,8 @@ public struct ChainVerifier: Sendable {
                 let previous = try PostgresBytes(postgresText: previousText).bytes
                 let chainedID: Int64 = try row.decode(at: chainedColumn)
                 guard row.text(at: columns.id) != nil else {
-                    report.problem = Problem(position: seq, kind: .missing, detail: "event \(chainedID) sealed at position \(seq) was deleted")
+                    report.problem = Problem(
+                        position: seq, kind: .missing, detail: "event \(chainedID) sealed at position \(seq) was deleted")
                     break pages
                 }
                 let storedText = row.text(at: hashColumn) ?? ""
@@ -167,13 +170,17 @@ public struct ChainVerifier: Sendable {
                         var neighbour = try columns.canonical(rows[index + 1], seq: seq)
                         neighbour.personalDigest = try columns.currentPersonalDigest(rows[index + 1]) ?? digest(rows[index + 1])
                         if "\\x" + Hex.encode(neighbour.chainHash(previous: previous)) == storedText {
-                            report.problem = Problem(position: seq, kind: .reordered, detail: "the events at positions \(seq) and \(seq + 1) were swapped")
+                            report.problem = Problem(
+                                position: seq, kind: .reordered, detail: "the events at positions \(seq) and \(seq + 1) were swapped")
                             break pages
                         }
                     }
-                    let detail = !personalIntact ? "personal data of event \(chainedID) was modified"
-                        : row.text(at: previousColumn) == previousText ? "event \(chainedID) differs from what was sealed"
-                        : "the chain was rewritten at this position"
+                    let detail =
+                        !personalIntact
+                        ? "personal data of event \(chainedID) was modified"
+                        : row.text(at: previousColumn) == previousText
+                            ? "event \(chainedID) differs from what was sealed"
+                            : "the chain was rewritten at this position"
                     report.problem = Problem(position: seq, kind: .modified, detail: detail)
                     break pages
                 }
@@ -198,7 +205,8 @@ public struct ChainVerifier: Sendable {
             if let orphan = orphans.first {
                 let id: Int64 = try orphan.decode("id")
                 let position: Int64 = try orphan.decodeIfPresent("position") ?? (report.head.size + 1)
-                report.problem = Problem(position: position, kind: .inserted, detail: "event \(id) is in no chain position and not queued for sealing")
+                report.problem = Problem(
+                    position: position, kind: .inserted, detail: "event \(id) is in no chain position and not queued for sealing")
             }
         }
         if report.problem == nil {

@@ -1,6 +1,6 @@
-import CryptoPrimitives
-import Foundation
-import Support
+public import CryptoPrimitives
+public import Foundation
+public import Support
 
 /// A signed statement "the chain had `size` events and this head hash", kept by an auditor
 /// outside the database. Any later rewrite of the first `size` events, or a truncation below it,
@@ -17,7 +17,9 @@ public struct Checkpoint: Sendable, Codable, Equatable {
 
     enum CodingKeys: String, CodingKey {
         case version, size, signature
-        case headHash = "head_hash", createdAt = "created_at", publicKey = "public_key"
+        case headHash = "head_hash"
+        case createdAt = "created_at"
+        case publicKey = "public_key"
     }
 
     /// `stableid-checkpoint-v1\n<size>\n<head hash hex>\n<created_at>\n`
@@ -45,10 +47,14 @@ public struct Checkpoint: Sendable, Codable, Equatable {
             return .init(position: size, kind: .checkpointMismatch, detail: "the checkpoint was signed by another key")
         }
         guard size <= chainSize else {
-            return .init(position: chainSize + 1, kind: .checkpointMismatch, detail: "the chain has \(chainSize) events but a checkpoint saw \(size): truncated")
+            return .init(
+                position: chainSize + 1, kind: .checkpointMismatch,
+                detail: "the chain has \(chainSize) events but a checkpoint saw \(size): truncated")
         }
         guard size == 0 || hashes[size].map({ Hex.encode($0) }) == headHash else {
-            return .init(position: size, kind: .checkpointMismatch, detail: "position \(size) no longer has the checkpoint's hash: history was rewritten")
+            return .init(
+                position: size, kind: .checkpointMismatch,
+                detail: "position \(size) no longer has the checkpoint's hash: history was rewritten")
         }
         return nil
     }
@@ -64,7 +70,9 @@ public enum SigningKeyFile {
     }
 
     public static func read(from path: String) throws -> [UInt8] {
-        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw Ed25519.Failure(description: "cannot read \(path)") }
+        guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+            throw Ed25519.Failure(description: "cannot read \(path)")
+        }
         let parts = text.trimmingCharacters(in: .whitespacesAndNewlines).split(separator: " ")
         guard parts.count == 2, parts[0] == "stableid-ed25519-v1", let data = Data(base64Encoded: String(parts[1])), data.count == 32 else {
             throw Ed25519.Failure(description: "\(path) is not a stableid Ed25519 key file")

@@ -1,6 +1,6 @@
-import Foundation
-import IdentityMap
-import Postgres
+public import Foundation
+public import IdentityMap
+public import Postgres
 
 /// Right-to-erasure: removes a person's personal data (emails, usernames) from identities,
 /// events and stored idempotent answers, while the audit chain still verifies (it holds only
@@ -19,7 +19,8 @@ public struct Erasure: Sendable {
 
         enum CodingKeys: String, CodingKey {
             case identities
-            case userID = "user_id", eventsScrubbed = "events_scrubbed"
+            case userID = "user_id"
+            case eventsScrubbed = "events_scrubbed"
         }
     }
 

@@ -1,7 +1,7 @@
-import Foundation
-import IdentityMap
-import Postgres
-import Support
+public import Foundation
+public import IdentityMap
+public import Postgres
+public import Support
 
 /// Auditors' questions: every event for a person (including users merged into them), a pool, a
 /// sub, a kind, an actor or a period, oldest first, in keyset pages.
@@ -14,7 +14,10 @@ public struct EventFilter: Sendable, Equatable {
     public var since: Date?
     public var until: Date?
 
-    public init(userID: UUID? = nil, pool: String? = nil, sub: String? = nil, kind: String? = nil, actor: String? = nil, since: Date? = nil, until: Date? = nil) {
+    public init(
+        userID: UUID? = nil, pool: String? = nil, sub: String? = nil, kind: String? = nil, actor: String? = nil, since: Date? = nil,
+        until: Date? = nil
+    ) {
         self.userID = userID
         self.pool = pool
         self.sub = sub
@@ -127,8 +130,10 @@ public enum EventExportFormat: String, Sendable, CaseIterable {
                 value.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value
             }
             return [
-                String(event.id), RFC3339.format(event.occurredAt), event.actor, event.kind, event.userID.map { $0.uuidString.lowercased() } ?? "",
-                event.poolID ?? "", event.sub ?? "", event.requestID ?? "", event.details.canonicalText, event.personal?.canonicalText ?? "",
+                String(event.id), RFC3339.format(event.occurredAt), event.actor, event.kind,
+                event.userID.map { $0.uuidString.lowercased() } ?? "",
+                event.poolID ?? "", event.sub ?? "", event.requestID ?? "", event.details.canonicalText,
+                event.personal?.canonicalText ?? "",
             ].map(quote).joined(separator: ",") + "\n"
         }
     }

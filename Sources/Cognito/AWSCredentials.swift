@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// AWS credentials. `description` never shows the secret or the session token.
 public struct AWSCredentials: Sendable, Equatable, CustomStringConvertible {

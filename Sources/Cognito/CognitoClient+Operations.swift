@@ -1,3 +1,5 @@
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The Codable models here spell AWS's PascalCase wire names, so they decode without key maps.
 import Foundation
 
 extension CognitoClient {
@@ -12,8 +14,13 @@ extension CognitoClient {
         ListUsersPages(client: self, poolID: poolID, filter: filter, attributesToGet: attributesToGet, limit: min(max(limit, 1), 60))
     }
 
-    public func adminGetUser(poolID: String, username: String, deadline: ContinuousClock.Instant? = nil) async throws -> AdminGetUserResponse {
-        struct Input: Encodable { var UserPoolId: String; var Username: String }
+    public func adminGetUser(
+        poolID: String, username: String, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> AdminGetUserResponse {
+        struct Input: Encodable {
+            var UserPoolId: String
+            var Username: String
+        }
         return try await call("AdminGetUser", Input(UserPoolId: poolID, Username: username), category: .userRead, deadline: deadline)
     }
 
@@ -51,21 +58,34 @@ extension CognitoClient {
         }
         let response: AdminCreateUserResponse = try await call(
             "AdminCreateUser",
-            Input(UserPoolId: poolID, Username: username, UserAttributes: attributes, TemporaryPassword: temporaryPassword, MessageAction: messageAction),
+            Input(
+                UserPoolId: poolID, Username: username, UserAttributes: attributes, TemporaryPassword: temporaryPassword,
+                MessageAction: messageAction),
             category: .userCreation, deadline: deadline
         )
         return response.User
     }
 
     public func adminUpdateUserAttributes(poolID: String, username: String, attributes: [AttributeType]) async throws {
-        struct Input: Encodable { var UserPoolId: String; var Username: String; var UserAttributes: [AttributeType] }
-        let _: Empty = try await call("AdminUpdateUserAttributes", Input(UserPoolId: poolID, Username: username, UserAttributes: attributes), category: .userUpdate)
+        struct Input: Encodable {
+            var UserPoolId: String
+            var Username: String
+            var UserAttributes: [AttributeType]
+        }
+        let _: Empty = try await call(
+            "AdminUpdateUserAttributes", Input(UserPoolId: poolID, Username: username, UserAttributes: attributes), category: .userUpdate)
     }
 
     public func adminSetUserPassword(poolID: String, username: String, password: String, permanent: Bool) async throws {
-        struct Input: Encodable { var UserPoolId: String; var Username: String; var Password: String; var Permanent: Bool }
+        struct Input: Encodable {
+            var UserPoolId: String
+            var Username: String
+            var Password: String
+            var Permanent: Bool
+        }
         let _: Empty = try await call(
-            "AdminSetUserPassword", Input(UserPoolId: poolID, Username: username, Password: password, Permanent: permanent), category: .userUpdate
+            "AdminSetUserPassword", Input(UserPoolId: poolID, Username: username, Password: password, Permanent: permanent),
+            category: .userUpdate
         )
     }
 
@@ -82,7 +102,10 @@ extension CognitoClient {
     }
 
     private func userAction(_ operation: String, poolID: String, username: String) async throws {
-        struct Input: Encodable { var UserPoolId: String; var Username: String }
+        struct Input: Encodable {
+            var UserPoolId: String
+            var Username: String
+        }
         let _: Empty = try await call(operation, Input(UserPoolId: poolID, Username: username), category: .userUpdate)
     }
 
@@ -101,7 +124,10 @@ extension CognitoClient {
 
     /// Creates a pool (tests, demos). Returns its id.
     public func createUserPool(name: String, customAttributes: [SchemaAttribute] = []) async throws -> String {
-        struct Input: Encodable { var PoolName: String; var Schema: [SchemaAttribute]? }
+        struct Input: Encodable {
+            var PoolName: String
+            var Schema: [SchemaAttribute]?
+        }
         let response: CreateUserPoolResponse = try await call(
             "CreateUserPool", Input(PoolName: name, Schema: customAttributes.isEmpty ? nil : customAttributes), category: .poolUpdate
         )
@@ -110,7 +136,11 @@ extension CognitoClient {
 
     /// Creates an app client allowing `ADMIN_USER_PASSWORD_AUTH`. Returns its id.
     public func createUserPoolClient(poolID: String, name: String) async throws -> String {
-        struct Input: Encodable { var UserPoolId: String; var ClientName: String; var ExplicitAuthFlows: [String] }
+        struct Input: Encodable {
+            var UserPoolId: String
+            var ClientName: String
+            var ExplicitAuthFlows: [String]
+        }
         let response: CreateUserPoolClientResponse = try await call(
             "CreateUserPoolClient",
             Input(UserPoolId: poolID, ClientName: name, ExplicitAuthFlows: ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
@@ -145,7 +175,9 @@ public struct ListUsersPages: AsyncSequence, Sendable {
             }
             let page: ListUsersPage = try await pages.client.call(
                 "ListUsers",
-                Input(UserPoolId: pages.poolID, Filter: pages.filter, AttributesToGet: pages.attributesToGet, Limit: pages.limit, PaginationToken: token),
+                Input(
+                    UserPoolId: pages.poolID, Filter: pages.filter, AttributesToGet: pages.attributesToGet, Limit: pages.limit,
+                    PaginationToken: token),
                 category: .userList
             )
             token = page.PaginationToken.flatMap { $0.isEmpty ? nil : $0 }

@@ -1,8 +1,10 @@
-import CryptoPrimitives
-import Curl
-import Foundation
-import Logging
-import Support
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The Codable models here spell AWS's PascalCase wire names, so they decode without key maps.
+public import CryptoPrimitives
+public import Curl
+public import Foundation
+public import Logging
+public import Support
 
 /// How the client reaches Cognito and how hard it tries.
 public struct CognitoConfiguration: Sendable {
@@ -42,14 +44,16 @@ public struct CognitoConfiguration: Sendable {
         _ environment: [String: String] = ProcessInfo.processInfo.environment,
         region explicitRegion: String? = nil
     ) throws -> CognitoConfiguration {
-        let region = explicitRegion
+        let region =
+            explicitRegion
             ?? environment["AWS_REGION"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["AWS_DEFAULT_REGION"].flatMap { $0.isEmpty ? nil : $0 }
             ?? ProfileCredentials(environment: environment).region()
         guard let region else {
             throw CognitoError.configuration("no AWS region: set AWS_REGION (or give a pool id, whose prefix names it)")
         }
-        let endpoint = environment["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"].flatMap { $0.isEmpty ? nil : $0 }
+        let endpoint =
+            environment["AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER"].flatMap { $0.isEmpty ? nil : $0 }
             ?? environment["AWS_ENDPOINT_URL"].flatMap { $0.isEmpty ? nil : $0 }
         var rates: [QuotaCategory: Double] = [:]
         if let text = environment["STABLEID_COGNITO_RATES"], !text.isEmpty {
@@ -137,7 +141,9 @@ public final class CognitoClient: Sendable {
                 }
                 logger.debug(
                     "retrying Cognito call",
-                    metadata: ["operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error)", "sleep_ms": "\(sleep.milliseconds)"]
+                    metadata: [
+                        "operation": "\(operation)", "attempt": "\(attempt)", "error": "\(error)", "sleep_ms": "\(sleep.milliseconds)",
+                    ]
                 )
                 try await Task.sleep(for: sleep)
             }
@@ -181,15 +187,19 @@ public final class CognitoClient: Sendable {
         }
         let response: CurlResponse
         do {
-            response = try await http.send(CurlRequest(method: "POST", url: configuration.endpoint, headers: headers, body: body, timeout: timeout))
+            response = try await http.send(
+                CurlRequest(method: "POST", url: configuration.endpoint, headers: headers, body: body, timeout: timeout))
         } catch {
             throw CognitoError.transport(error.kind, message: error.message)
         }
         guard (200..<300).contains(response.status) else {
             let parsed = try? JSONDecoder().decode(ErrorBody.self, from: Data(response.body))
-            let type = parsed?.type ?? response.header("x-amzn-errortype") ?? (response.status >= 500 ? "InternalErrorException" : "UnknownError")
+            let type =
+                parsed?.type ?? response.header("x-amzn-errortype") ?? (response.status >= 500 ? "InternalErrorException" : "UnknownError")
             let message = parsed?.message ?? parsed?.Message ?? "HTTP \(response.status)"
-            throw CognitoError.service(CognitoErrorType(awsType: type.split(separator: ":").first.map(String.init) ?? type), message: message, status: response.status)
+            throw CognitoError.service(
+                CognitoErrorType(awsType: type.split(separator: ":").first.map(String.init) ?? type), message: message,
+                status: response.status)
         }
         return response.body
     }

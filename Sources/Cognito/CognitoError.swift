@@ -1,4 +1,4 @@
-import Curl
+public import Curl
 
 /// A failed Cognito call, typed from the AWS error body's `__type`.
 ///
@@ -24,7 +24,8 @@ public enum CognitoError: Error, Sendable, CustomStringConvertible, Equatable {
         case .transport(let kind, let message): return "Cognito unreachable (\(kind)): \(message)"
         case .malformedResponse(let operation): return "Cognito answered \(operation) with an unreadable body"
         case .configuration(let message): return message
-        case .deadlineExceeded(let operation, let attempts): return "\(operation) did not succeed within its deadline (\(attempts) attempts)"
+        case .deadlineExceeded(let operation, let attempts):
+            return "\(operation) did not succeed within its deadline (\(attempts) attempts)"
         }
     }
 

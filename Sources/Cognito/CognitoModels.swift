@@ -1,5 +1,7 @@
-import Foundation
-import Support
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The Codable models here spell AWS's PascalCase wire names, so they decode without key maps.
+public import Foundation
+public import Support
 
 // Request and response shapes of the Cognito user-pool API (AWS JSON 1.1, PascalCase names).
 

@@ -1,7 +1,9 @@
-import Curl
-import Foundation
-import Support
-import Synchronization
+// swift-format-ignore-file: AlwaysUseLowerCamelCase
+// The Codable models here spell AWS's PascalCase wire names, so they decode without key maps.
+public import Curl
+public import Foundation
+public import Support
+public import Synchronization
 
 /// Something that can produce AWS credentials (and is asked again when they near expiry).
 public protocol CredentialsProvider: Sendable {
@@ -160,10 +162,11 @@ public struct InstanceMetadataCredentials: CredentialsProvider {
         while endpoint.hasSuffix("/") { endpoint.removeLast() }
         let tokenResponse: CurlResponse
         do {
-            tokenResponse = try await http.send(CurlRequest(
-                method: "PUT", url: "\(endpoint)/latest/api/token",
-                headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")], timeout: .seconds(1)
-            ))
+            tokenResponse = try await http.send(
+                CurlRequest(
+                    method: "PUT", url: "\(endpoint)/latest/api/token",
+                    headers: [("X-aws-ec2-metadata-token-ttl-seconds", "21600")], timeout: .seconds(1)
+                ))
         } catch {
             throw CredentialsError.notFound(tried: ["instance metadata (unreachable)"])
         }

@@ -73,4 +73,3 @@ public final class RatePacer: Sendable {
         if slot > now { try await Task.sleep(until: slot, clock: .continuous) }
     }
 }
-

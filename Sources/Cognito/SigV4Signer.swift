@@ -1,6 +1,6 @@
-import CryptoPrimitives
-import Foundation
-import Support
+public import CryptoPrimitives
+public import Foundation
+public import Support
 
 /// AWS Signature Version 4 for header-signed requests.
 ///
@@ -52,10 +52,11 @@ public struct SigV4Signer: Sendable {
             key = HMACSHA256.authenticationCode(key: key, message: Array(part.utf8))
         }
         let signature = Hex.encode(HMACSHA256.authenticationCode(key: key, message: Array(stringToSign.utf8)))
-        all.append((
-            "Authorization",
-            "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
-        ))
+        all.append(
+            (
+                "Authorization",
+                "AWS4-HMAC-SHA256 Credential=\(credentials.accessKeyID)/\(scope), SignedHeaders=\(signedHeaders), Signature=\(signature)"
+            ))
         return all
     }
 

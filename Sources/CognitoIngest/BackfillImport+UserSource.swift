@@ -1,4 +1,4 @@
-import IdentityMap
+public import IdentityMap
 
 extension BackfillImport {
     /// Stages every user `source` yields, a batch at a time, and returns how many. Errors are the

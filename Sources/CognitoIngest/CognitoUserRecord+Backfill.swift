@@ -1,4 +1,4 @@
-import IdentityMap
+public import IdentityMap
 
 extension CognitoUserRecord {
     /// What a backfill stages for this user. The map keeps no Cognito status, federated user ID,

@@ -1,5 +1,5 @@
-import Cognito
-import Foundation
+public import Cognito
+public import Foundation
 
 /// A Cognito user reduced to what StableID keeps and compares, the same whether it came from
 /// ListUsers, AdminGetUser or a file, so that import, reconciliation and the triggers agree on

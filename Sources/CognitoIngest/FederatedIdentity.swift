@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// One entry of a federated user's `identities` attribute: the external account (Google, Apple,
 /// a SAML or OIDC provider) Cognito created the user for.

@@ -1,7 +1,7 @@
-import Foundation
-import Logging
-import Support
-import Synchronization
+public import Foundation
+public import Logging
+public import Support
+public import Synchronization
 
 /// Progress of a long run (an import, a reconciliation snapshot) for the operator watching it.
 ///

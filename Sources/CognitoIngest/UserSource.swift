@@ -1,6 +1,6 @@
-import Cognito
-import Foundation
-import IdentityMap
+public import Cognito
+public import Foundation
+public import IdentityMap
 
 /// Where a run reads a pool's users from: Cognito itself, or a file someone exported earlier
 /// (an account StableID has no credentials for, a snapshot to replay).

@@ -32,7 +32,8 @@ public enum Ed25519 {
         defer { EVP_MD_CTX_free(context) }
         var signature = [UInt8](repeating: 0, count: 64)
         var length = 64
-        let ok = EVP_DigestSignInit(context, nil, nil, nil, key) == 1
+        let ok =
+            EVP_DigestSignInit(context, nil, nil, nil, key) == 1
             && message.withUnsafeBufferPointer { m in
                 signature.withUnsafeMutableBufferPointer { s in
                     EVP_DigestSign(context, s.baseAddress, &length, m.baseAddress, m.count)
@@ -68,7 +69,9 @@ public enum Ed25519 {
         var bytes = [UInt8](repeating: 0, count: 32)
         var length = 32
         let ok = bytes.withUnsafeMutableBufferPointer { buffer in
-            isPrivate ? EVP_PKEY_get_raw_private_key(key, buffer.baseAddress, &length) : EVP_PKEY_get_raw_public_key(key, buffer.baseAddress, &length)
+            isPrivate
+                ? EVP_PKEY_get_raw_private_key(key, buffer.baseAddress, &length)
+                : EVP_PKEY_get_raw_public_key(key, buffer.baseAddress, &length)
         }
         guard ok == 1, length == 32 else { throw Failure(description: "cannot read the Ed25519 key") }
         return bytes

@@ -35,7 +35,9 @@ public enum HMACSHA256 {
         let result = keyBytes.withUnsafeBytes { k in
             messageBytes.withUnsafeBytes { m in
                 output.withUnsafeMutableBufferPointer { o in
-                    HMAC(EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count, o.baseAddress, &length)
+                    HMAC(
+                        EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count,
+                        o.baseAddress, &length)
                 }
             }
         }

@@ -95,7 +95,8 @@ public final class CurlClient: Sendable {
                     let wait = Int(max(0, (deadline - ContinuousClock.now).nanoseconds))
                     DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(wait)) { [weak self] in
                         self?.failWaiter(
-                            id: waiterID, with: CurlError(kind: .timeout, code: 0, message: "no libcurl handle free within the request timeout")
+                            id: waiterID,
+                            with: CurlError(kind: .timeout, code: 0, message: "no libcurl handle free within the request timeout")
                         )
                     }
                 }

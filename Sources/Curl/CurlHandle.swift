@@ -64,7 +64,9 @@ final class CurlHandle: @unchecked Sendable {
             if status == CURLE_OK {
                 status = request.body.withUnsafeBufferPointer { buffer in
                     // COPYPOSTFIELDS copies, so the buffer need not outlive this call.
-                    stableid_curl_setopt_pointer(handle, CURLOPT_COPYPOSTFIELDS, UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!))
+                    stableid_curl_setopt_pointer(
+                        handle, CURLOPT_COPYPOSTFIELDS,
+                        UnsafeMutableRawPointer(mutating: buffer.baseAddress ?? UnsafePointer(bitPattern: 1)!))
                 }
             }
         }

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// Why an identity-map operation was refused. Only the API module turns these into HTTP answers.
 public enum IdentityMapError: Error, Sendable, Equatable {

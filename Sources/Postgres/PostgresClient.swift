@@ -1,8 +1,8 @@
-import Dispatch
-import Foundation
-import Logging
-import Support
-import Synchronization
+public import Dispatch
+public import Foundation
+public import Logging
+public import Support
+public import Synchronization
 
 /// A bounded pool of libpq connections for async code.
 ///
@@ -253,7 +253,8 @@ public final class PostgresClient: Sendable {
                     return
                 }
                 DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.nanoseconds))) { [weak self] in
-                    self?.failWaiter(id: waiterID, with: PostgresError(kind: .poolExhausted, message: "no connection free within the acquire timeout"))
+                    self?.failWaiter(
+                        id: waiterID, with: PostgresError(kind: .poolExhausted, message: "no connection free within the acquire timeout"))
                 }
             }
         } onCancel: {

@@ -1,5 +1,5 @@
-import Foundation
-import Support
+public import Foundation
+public import Support
 
 /// A Swift value that can be read from a text-format result column.
 public protocol PostgresDecodable: Sendable {

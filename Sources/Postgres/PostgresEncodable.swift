@@ -1,5 +1,5 @@
-import Foundation
-import Support
+public import Foundation
+public import Support
 
 /// A Swift value that can be sent as a text-format bind parameter.
 public protocol PostgresEncodable: Sendable {

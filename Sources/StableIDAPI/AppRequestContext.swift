@@ -1,5 +1,5 @@
-import Hummingbird
-import IdentityMap
+public import Hummingbird
+public import IdentityMap
 
 /// Per-request state: Hummingbird's core storage plus the token that authenticated the request.
 public struct AppRequestContext: RequestContext {

@@ -1,10 +1,10 @@
-import Hummingbird
-import AuditTrail
-import IdentityMap
-import Logging
-import Metrics
-import Prometheus
-import ServiceLifecycle
+public import AuditTrail
+public import Hummingbird
+public import IdentityMap
+public import Logging
+public import Metrics
+public import Prometheus
+public import ServiceLifecycle
 
 /// What the HTTP service needs to run.
 public struct APIConfiguration: Sendable {
@@ -68,8 +68,10 @@ public func buildRouter(
         router.group("v1").add(middleware: ScopeMiddleware(scope: scope, authenticator: authenticator))
     }
     let users = UserController(services: services)
-    ResolveController(services: services, coalescer: ResolveCoalescer(store: services.identityMap, maxConcurrentBatches: configuration.resolveBatches))
-        .register(on: scoped(.resolve))
+    ResolveController(
+        services: services, coalescer: ResolveCoalescer(store: services.identityMap, maxConcurrentBatches: configuration.resolveBatches)
+    )
+    .register(on: scoped(.resolve))
     users.registerReads(on: scoped(.resolve))
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))

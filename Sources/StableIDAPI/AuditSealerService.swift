@@ -1,7 +1,7 @@
-import AuditTrail
-import IdentityMap
-import Logging
-import ServiceLifecycle
+public import AuditTrail
+public import IdentityMap
+public import Logging
+public import ServiceLifecycle
 
 /// Seals committed events into the audit chain continuously. Every replica runs one; an advisory
 /// lock lets one seal at a time, so appends never wait on the chain.

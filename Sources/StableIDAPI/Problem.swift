@@ -1,10 +1,10 @@
-import Foundation
-import HTTPTypes
-import Hummingbird
-import IdentityMap
-import NIOCore
-import Postgres
-import Support
+public import Foundation
+public import HTTPTypes
+public import Hummingbird
+public import IdentityMap
+public import NIOCore
+public import Postgres
+public import Support
 
 /// An RFC 9457 problem answer with a stable machine-readable `code`.
 ///
@@ -50,8 +50,9 @@ public struct Problem: HTTPResponseError, Sendable {
         Problem(.badRequest, code: "invalid_request", title: "The request is malformed", detail: detail)
     }
     static func unauthorized(_ detail: String) -> Problem {
-        Problem(.unauthorized, code: "unauthorized", title: "Authentication required", detail: detail,
-                headers: [.wwwAuthenticate: "Bearer realm=\"stableid\""])
+        Problem(
+            .unauthorized, code: "unauthorized", title: "Authentication required", detail: detail,
+            headers: [.wwwAuthenticate: "Bearer realm=\"stableid\""])
     }
     static func forbidden(_ scope: Scope) -> Problem {
         Problem(.forbidden, code: "forbidden", title: "The token lacks a scope", detail: "this route needs the '\(scope.rawValue)' scope")

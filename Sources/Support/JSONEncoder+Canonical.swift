@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 extension JSONEncoder {
     /// The encoder for JSON that is hashed, compared or shown: sorted keys make equal values encode

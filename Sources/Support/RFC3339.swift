@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// RFC 3339 timestamps in UTC with microseconds: the one way StableID writes and reads times, in
 /// its answers, its logs and to and from PostgreSQL.

@@ -1,10 +1,10 @@
-import ArgumentParser
-import AuditTrail
-import CryptoPrimitives
-import Foundation
-import IdentityMap
-import Logging
-import Support
+public import ArgumentParser
+public import AuditTrail
+public import CryptoPrimitives
+public import Foundation
+public import IdentityMap
+public import Logging
+public import Support
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

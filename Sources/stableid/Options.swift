@@ -36,7 +36,8 @@ struct DatabaseOptions: ParsableArguments {
             return parsed
         }
         var session = SessionSettings.service
-        session.statementTimeoutMilliseconds = try milliseconds("STABLEID_STATEMENT_TIMEOUT_MS", default: session.statementTimeoutMilliseconds)
+        session.statementTimeoutMilliseconds = try milliseconds(
+            "STABLEID_STATEMENT_TIMEOUT_MS", default: session.statementTimeoutMilliseconds)
         session.lockTimeoutMilliseconds = try milliseconds("STABLEID_LOCK_TIMEOUT_MS", default: session.lockTimeoutMilliseconds)
         return session
     }

@@ -3,8 +3,8 @@ import CryptoPrimitives
 import Foundation
 import IdentityMap
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 /// A database with some history, sealed, and a signed checkpoint of it.
 struct AuditFixture {
@@ -20,7 +20,8 @@ struct AuditFixture {
         let map = IdentityMapStore(database: db.database)
         for i in 0..<users {
             _ = try await map.createUser(
-                identities: [try NewIdentity(pool: pool, sub: testSub("sub-\(i)"), username: "user\(i)", email: "user\(i)@example.com")], attribution: by
+                identities: [try NewIdentity(pool: pool, sub: testSub("sub-\(i)"), username: "user\(i)", email: "user\(i)@example.com")],
+                attribution: by
             ).run(on: db.database)
         }
         let chain = AuditChain(database: db.database)
@@ -92,7 +93,8 @@ struct AuditTrailTests {
     @Test("a forged event inserted behind the queue's back is found where it would sit")
     func inserted() async throws {
         let f = try await AuditFixture.make()
-        try f.tamper("INSERT INTO events (id, actor, kind, details) OVERRIDING SYSTEM VALUE VALUES (1000000, 'token:admin', 'user_merged', '{}')")
+        try f.tamper(
+            "INSERT INTO events (id, actor, kind, details) OVERRIDING SYSTEM VALUE VALUES (1000000, 'token:admin', 'user_merged', '{}')")
         let atEnd = try #require(try await f.verify().problem)
         let size = try f.db.count("event_chain")
         #expect(atEnd.kind == .inserted && atEnd.position == Int64(size + 1))
@@ -202,8 +204,10 @@ struct AuditTrailTests {
                     for n in 0..<500 {
                         try await db.database.primary.transaction { connection in
                             _ = try EventLog.append(
-                                EventDraft(kind: .init(rawValue: "test_event"), details: ["writer": .number(Double(writer)), "n": .number(Double(n))],
-                                           personal: EventPersonalData(email: n % 10 == 0 ? "w\(writer)-\(n)@example.com" : nil)),
+                                EventDraft(
+                                    kind: .init(rawValue: "test_event"),
+                                    details: ["writer": .number(Double(writer)), "n": .number(Double(n))],
+                                    personal: EventPersonalData(email: n % 10 == 0 ? "w\(writer)-\(n)@example.com" : nil)),
                                 attribution: .init(actor: .system), on: connection
                             )
                         }
@@ -228,11 +232,11 @@ struct AuditTrailTests {
         let before = try f.db.count("events")
         let script = FileManager.default.temporaryDirectory.appendingPathComponent("writer-\(UUID().uuidString).sql")
         try """
-            BEGIN;
-            INSERT INTO events (actor, kind, details) SELECT 'system', 'batch_event', jsonb_build_object('n', n) FROM generate_series(1, 500) n;
-            SELECT pg_sleep(60);
-            COMMIT;
-            """.write(to: script, atomically: true, encoding: .utf8)
+        BEGIN;
+        INSERT INTO events (actor, kind, details) SELECT 'system', 'batch_event', jsonb_build_object('n', n) FROM generate_series(1, 500) n;
+        SELECT pg_sleep(60);
+        COMMIT;
+        """.write(to: script, atomically: true, encoding: .utf8)
         let writer = Process()
         writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
         writer.arguments = ["psql", "-q", f.db.url, "-f", script.path]
@@ -251,7 +255,8 @@ struct AuditTrailTests {
         while try await f.chain.seal() > 0 {}
         kill(writer.processIdentifier, SIGKILL)
         writer.waitUntilExit()
-        for _ in 0..<100 where try f.db.count("pg_stat_activity", where: "datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'") > 0 {
+        for _ in 0..<100
+        where try f.db.count("pg_stat_activity", where: "datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'") > 0 {
             try await Task.sleep(for: .milliseconds(50))
         }
         while try await f.chain.seal() > 0 {}
@@ -299,10 +304,13 @@ struct AuditTrailTests {
         let pool = PoolID("us-east-1_Audit")!
         let map = IdentityMapStore(database: f.db.database)
         let person = try await map.createUser(
-            identities: [try NewIdentity(pool: pool, sub: testSub("erase-sub"), username: "erase.me.user", email: "Erase.Me@Example.com")], attribution: by
+            identities: [try NewIdentity(pool: pool, sub: testSub("erase-sub"), username: "erase.me.user", email: "Erase.Me@Example.com")],
+            attribution: by
         ).run(on: f.db.database)
         let duplicate = try await map.createUser(
-            identities: [try NewIdentity(pool: pool, sub: testSub("erase-sub-2"), username: "erase.me.again", email: "erase.me@example.com")], attribution: by
+            identities: [
+                try NewIdentity(pool: pool, sub: testSub("erase-sub-2"), username: "erase.me.again", email: "erase.me@example.com")
+            ], attribution: by
         ).run(on: f.db.database)
         _ = try await map.merge(duplicate.id, into: person.id, attribution: by).run(on: f.db.database)
         while try await f.chain.seal() > 0 {}

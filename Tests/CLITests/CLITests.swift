@@ -107,7 +107,8 @@ struct CLITests {
             "POST", "\(base)/v1/users", token: token,
             body: #"{"identities":[{"pool":"us-east-1_E2e","sub":"5e2e5e2e-0000-4000-8000-00000000e2e0","username":"e2e"}]}"#)
         #expect(created == 201, "\(body)")
-        let (resolved, answer) = try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0", token: token)
+        let (resolved, answer) = try await http(
+            "GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0", token: token)
         #expect(resolved == 200 && answer.contains("user_id"))
         #expect(try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0").0 == 401)
 

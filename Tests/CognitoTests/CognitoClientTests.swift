@@ -59,7 +59,9 @@ struct CognitoClientTests {
         for try await page in client.listUsers(poolID: pool, filter: "email = \"user42@example.com\"") { filtered += page.Users }
         #expect(filtered.map(\.Username) == ["user42"])
         var slim: [UserType] = []
-        for try await page in client.listUsers(poolID: pool, filter: "username = \"user7\"", attributesToGet: ["email"]) { slim += page.Users }
+        for try await page in client.listUsers(poolID: pool, filter: "username = \"user7\"", attributesToGet: ["email"]) {
+            slim += page.Users
+        }
         #expect(slim.first?.attribute("email") == "user7@example.com")
         #expect(slim.first?.attribute("sub") == nil)
     }
@@ -93,7 +95,8 @@ struct CognitoClientTests {
             (error as? CognitoError)?.type == .notAuthorized
         }
         try await client.adminEnableUser(poolID: pool, username: "alice")
-        try await client.adminUpdateUserAttributes(poolID: pool, username: "alice", attributes: [AttributeType("email", "alice@new.example.com")])
+        try await client.adminUpdateUserAttributes(
+            poolID: pool, username: "alice", attributes: [AttributeType("email", "alice@new.example.com")])
         #expect(try await client.adminGetUser(poolID: pool, username: "alice").attribute("email") == "alice@new.example.com")
         try await client.adminDeleteUser(poolID: pool, username: "alice")
         await #expect { try await client.adminGetUser(poolID: pool, username: "alice") } throws: { error in
@@ -117,11 +120,13 @@ struct CognitoClientTests {
 
     @Test("retries throttling and 5xx with backoff, then succeeds")
     func retries() async throws {
-        let server = ScriptedServer(["/": [
-            .init(status: .badRequest, body: #"{"__type":"TooManyRequestsException","message":"Rate exceeded"}"#),
-            .init(status: .internalServerError, body: #"{"__type":"InternalErrorException","message":"oops"}"#),
-            .init(status: .ok, body: #"{"Users":[{"Username":"u1","Attributes":[{"Name":"sub","Value":"s1"}]}]}"#),
-        ]])
+        let server = ScriptedServer([
+            "/": [
+                .init(status: .badRequest, body: #"{"__type":"TooManyRequestsException","message":"Rate exceeded"}"#),
+                .init(status: .internalServerError, body: #"{"__type":"InternalErrorException","message":"oops"}"#),
+                .init(status: .ok, body: #"{"Users":[{"Username":"u1","Attributes":[{"Name":"sub","Value":"s1"}]}]}"#),
+            ]
+        ])
         let pages = try await server.run { base in
             let client = CognitoClient(
                 configuration: CognitoConfiguration(region: "us-east-1", endpoint: base + "/", backoffBase: .milliseconds(10)),
@@ -151,14 +156,16 @@ struct CognitoClientTests {
         ])
         try await server.run { base in
             let slow = CognitoClient(
-                configuration: CognitoConfiguration(region: "us-east-1", endpoint: base + "/slow-then-ok/", timeout: .milliseconds(300), backoffBase: .milliseconds(10)),
+                configuration: CognitoConfiguration(
+                    region: "us-east-1", endpoint: base + "/slow-then-ok/", timeout: .milliseconds(300), backoffBase: .milliseconds(10)),
                 credentials: Self.testCredentials
             )
             let user = try await slow.adminGetUser(poolID: "us-east-1_X", username: "u")
             #expect(user.Username == "u")
 
             let failing = CognitoClient(
-                configuration: CognitoConfiguration(region: "us-east-1", endpoint: base + "/always-failing/", maxAttempts: 100, backoffBase: .milliseconds(50)),
+                configuration: CognitoConfiguration(
+                    region: "us-east-1", endpoint: base + "/always-failing/", maxAttempts: 100, backoffBase: .milliseconds(50)),
                 credentials: Self.testCredentials
             )
             let started = ContinuousClock.now

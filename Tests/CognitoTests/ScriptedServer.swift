@@ -40,7 +40,9 @@ final class ScriptedServer: Sendable {
             }
             guard let reply else { return Response(status: .notFound) }
             if reply.delay > .zero { try await Task.sleep(for: reply.delay) }
-            return Response(status: reply.status, headers: [.contentType: "application/x-amz-json-1.1"], body: .init(byteBuffer: ByteBuffer(string: reply.body)))
+            return Response(
+                status: reply.status, headers: [.contentType: "application/x-amz-json-1.1"],
+                body: .init(byteBuffer: ByteBuffer(string: reply.body)))
         }
         router.on("**", method: .post, use: handler)
         router.on("**", method: .get, use: handler)

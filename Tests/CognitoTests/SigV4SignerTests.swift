@@ -45,10 +45,13 @@ struct SigV4SignerTests {
 
     @Test("the S3 documentation's GET Object example (extra signed headers)")
     func s3Example() {
-        let credentials = AWSCredentials(accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", source: "test")
+        let credentials = AWSCredentials(
+            accessKeyID: "AKIAIOSFODNN7EXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG/bPxRfiCYEXAMPLEKEY", source: "test")
         let signed = SigV4Signer(region: "us-east-1", service: "s3").sign(
             method: "GET", path: "/test.txt",
-            headers: [("Host", "examplebucket.s3.amazonaws.com"), ("Range", "bytes=0-9"), ("x-amz-content-sha256", SigV4Signer.emptyPayloadHash)],
+            headers: [
+                ("Host", "examplebucket.s3.amazonaws.com"), ("Range", "bytes=0-9"), ("x-amz-content-sha256", SigV4Signer.emptyPayloadHash),
+            ],
             payloadHash: SigV4Signer.emptyPayloadHash, credentials: credentials, date: Date(timeIntervalSince1970: 1_369_353_600)
         )
         #expect(signature(signed) == "f0e8bdb87c964420e857bd35b5d6ed310bd44f0170aba48dd91039c6036bdb41")
@@ -57,7 +60,8 @@ struct SigV4SignerTests {
 
     @Test("session credentials add a signed X-Amz-Security-Token; descriptions hide secrets")
     func sessionToken() {
-        let temporary = AWSCredentials(accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret-key-value", sessionToken: "session-token-value", source: "test")
+        let temporary = AWSCredentials(
+            accessKeyID: "ASIAEXAMPLE", secretAccessKey: "secret-key-value", sessionToken: "session-token-value", source: "test")
         let signed = SigV4Signer(region: "us-east-1", service: "cognito-idp").sign(
             method: "POST", path: "/", headers: [("Host", "cognito-idp.us-east-1.amazonaws.com")],
             payloadHash: SigV4Signer.emptyPayloadHash, credentials: temporary, date: suiteDate

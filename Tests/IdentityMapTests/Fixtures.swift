@@ -28,7 +28,9 @@ struct MapFixture {
 
     /// An identity whose sub is `testSub(name)`: pass the short name, and compare what comes back
     /// (`.sub`, conflicts, SQL) with `testSub(name)`. The username defaults to `user-<name>`.
-    func identity(_ pool: PoolID, _ name: String, username: String? = nil, email: String? = nil, verified: Bool = false) throws -> NewIdentity {
+    func identity(
+        _ pool: PoolID, _ name: String, username: String? = nil, email: String? = nil, verified: Bool = false
+    ) throws -> NewIdentity {
         try NewIdentity(pool: pool, sub: testSub(name), username: username ?? "user-\(name)", email: email, emailVerified: verified)
     }
 

@@ -2,8 +2,8 @@ import AuditTrail
 import Foundation
 import IdentityMap
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Identity map rules")
 struct IdentityMapRulesTests {
@@ -11,7 +11,8 @@ struct IdentityMapRulesTests {
     func createAndResolve() async throws {
         let f = try await MapFixture.make()
         let legacy = UUID()
-        let user = try await f.user(id: legacy, try f.identity(f.old, "sub-1", username: "alice", email: "alice@example.com", verified: true))
+        let user = try await f.user(
+            id: legacy, try f.identity(f.old, "sub-1", username: "alice", email: "alice@example.com", verified: true))
         #expect(user.id == legacy)
         #expect(user.status == .active)
         #expect(user.identities.map(\.sub) == [testSub("sub-1")])
@@ -23,7 +24,8 @@ struct IdentityMapRulesTests {
         )
         #expect(byIssuer.userID == legacy)
         #expect(try await f.map.resolve(.pool(f.new, sub: testSub("sub-1"))) == nil)
-        #expect(try await f.map.resolve(.issuer("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other", sub: testSub("sub-1"))) == nil)
+        #expect(
+            try await f.map.resolve(.issuer("https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Other", sub: testSub("sub-1"))) == nil)
         #expect(try f.events(kind: "user_created") == 1)
         #expect(try f.events(kind: "identity_linked") == 1)
     }
@@ -72,10 +74,12 @@ struct IdentityMapRulesTests {
         let f = try await MapFixture.make()
         let alice = try await f.user(try f.identity(f.old, "a-old", username: "alice"))
         let bob = try await f.user()
-        let linked = try await f.map.link(try f.identity(f.new, "a-new", username: "alice"), to: alice.id, attribution: f.by).run(on: f.db.database)
+        let linked = try await f.map.link(try f.identity(f.new, "a-new", username: "alice"), to: alice.id, attribution: f.by).run(
+            on: f.db.database)
         #expect(linked.created)
         #expect(Set(linked.user.identities.map(\.pool)) == [f.old, f.new])
-        let again = try await f.map.link(try f.identity(f.new, "a-new", username: "alice"), to: alice.id, attribution: f.by).run(on: f.db.database)
+        let again = try await f.map.link(try f.identity(f.new, "a-new", username: "alice"), to: alice.id, attribution: f.by).run(
+            on: f.db.database)
         #expect(!again.created)
         #expect(try f.events(kind: "identity_linked") == 2)
         await #expect(throws: IdentityMapError.identityAlreadyLinked(pool: "eu-west-1_New", sub: testSub("a-new"))) {
@@ -85,8 +89,10 @@ struct IdentityMapRulesTests {
             try await f.map.link(try f.identity(f.new, "b-new", username: "alice"), to: bob.id, attribution: f.by).run(on: f.db.database)
         }
         await #expect(throws: IdentityMapError.userNotFound(UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)))) {
-            try await f.map.link(try f.identity(f.new, "x"), to: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)), attribution: f.by)
-                .run(on: f.db.database)
+            try await f.map.link(
+                try f.identity(f.new, "x"), to: UUID(uuid: (0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 1)), attribution: f.by
+            )
+            .run(on: f.db.database)
         }
     }
 
@@ -113,10 +119,12 @@ struct IdentityMapRulesTests {
         await #expect(throws: IdentityMapError.identityNotFound(pool: "us-east-1_Old", sub: testSub("other"))) {
             try await f.map.unlink(pool: f.old, sub: testSub("other"), from: alice.id, attribution: f.by).run(on: f.db.database)
         }
-        let relinked = try await f.map.link(try f.identity(f.old, "s1", username: "alice"), to: bob.id, attribution: f.by).run(on: f.db.database)
+        let relinked = try await f.map.link(try f.identity(f.old, "s1", username: "alice"), to: bob.id, attribution: f.by).run(
+            on: f.db.database)
         #expect(relinked.created)
         #expect(try await f.map.resolve(.pool(f.old, sub: testSub("s1")))?.userID == bob.id)
-        let event = try f.db.rows("SELECT details->>'relinked_from' AS previous FROM events WHERE kind = 'identity_linked' ORDER BY id DESC LIMIT 1")
+        let event = try f.db.rows(
+            "SELECT details->>'relinked_from' AS previous FROM events WHERE kind = 'identity_linked' ORDER BY id DESC LIMIT 1")
         #expect(try event[0].decode("previous", as: String.self) == alice.id.uuidString.lowercased())
     }
 
@@ -151,7 +159,9 @@ struct IdentityMapRulesTests {
         let a = try await f.user()
         let b = try await f.user()
         let c = try await f.user()
-        await #expect(throws: IdentityMapError.cannotMergeIntoSelf) { try await f.map.merge(a.id, into: a.id, attribution: f.by).run(on: f.db.database) }
+        await #expect(throws: IdentityMapError.cannotMergeIntoSelf) {
+            try await f.map.merge(a.id, into: a.id, attribution: f.by).run(on: f.db.database)
+        }
         _ = try await f.map.merge(a.id, into: b.id, attribution: f.by).run(on: f.db.database)
         _ = try await f.map.merge(a.id, into: b.id, attribution: f.by).run(on: f.db.database)  // retry: no-op
         #expect(try f.events(kind: "user_merged") == 1)
@@ -187,7 +197,9 @@ struct IdentityMapRulesTests {
         }
         let wins = outcomes.filter { if case .success(true) = $0 { return true } else { return false } }
         let conflicts = outcomes.filter {
-            if case .failure(let error) = $0 { return error as? IdentityMapError == .identityAlreadyLinked(pool: "eu-west-1_New", sub: testSub("contested")) }
+            if case .failure(let error) = $0 {
+                return error as? IdentityMapError == .identityAlreadyLinked(pool: "eu-west-1_New", sub: testSub("contested"))
+            }
             return false
         }
         #expect(wins.count == 1)

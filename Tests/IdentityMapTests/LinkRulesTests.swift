@@ -57,8 +57,10 @@ struct LinkRulesTests {
         #expect(LinkRules.merge(from: alice, fromState: active, into: bob, survivorState: nil) == .refuse(.userNotFound(bob)))
         #expect(LinkRules.merge(from: alice, fromState: nil, into: bob, survivorState: active) == .refuse(.userNotFound(alice)))
         let deleted = LinkRules.UserState(status: .deleted)
-        #expect(LinkRules.merge(from: alice, fromState: active, into: bob, survivorState: deleted) == .refuse(.userNotActive(bob, .deleted)))
-        #expect(LinkRules.merge(from: alice, fromState: deleted, into: bob, survivorState: active) == .refuse(.userNotActive(alice, .deleted)))
+        #expect(
+            LinkRules.merge(from: alice, fromState: active, into: bob, survivorState: deleted) == .refuse(.userNotActive(bob, .deleted)))
+        #expect(
+            LinkRules.merge(from: alice, fromState: deleted, into: bob, survivorState: active) == .refuse(.userNotActive(alice, .deleted)))
     }
 
     @Test("merge: a retried merge is a no-op; a user merged elsewhere cannot be merged again")

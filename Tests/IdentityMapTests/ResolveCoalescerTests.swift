@@ -1,8 +1,8 @@
 import Foundation
 import IdentityMap
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Lookup coalescing")
 struct ResolveCoalescerTests {
@@ -18,8 +18,11 @@ struct ResolveCoalescerTests {
         let answers = try await withThrowingTaskGroup(of: (String, UUID?).self) { group in
             for n in 0..<500 {
                 let i = n % 60  // 50 known subs, 10 unknown
-                let reference: IdentityReference = i % 3 == 0
-                    ? .issuer("https://cognito-idp.\(i % 2 == 0 ? "us-east-1" : "eu-west-1").amazonaws.com/\(i % 2 == 0 ? "us-east-1_Old" : "eu-west-1_New")", sub: testSub("sub-\(i)"))
+                let reference: IdentityReference =
+                    i % 3 == 0
+                    ? .issuer(
+                        "https://cognito-idp.\(i % 2 == 0 ? "us-east-1" : "eu-west-1").amazonaws.com/\(i % 2 == 0 ? "us-east-1_Old" : "eu-west-1_New")",
+                        sub: testSub("sub-\(i)"))
                     : .pool(i % 2 == 0 ? f.old : f.new, sub: testSub("sub-\(i)"))
                 group.addTask { ("sub-\(i)", try await coalescer.resolve(reference)?.userID) }
             }
@@ -35,7 +38,8 @@ struct ResolveCoalescerTests {
 
     @Test("with the database down every waiting lookup fails promptly; none hangs")
     func failsWhenDown() async throws {
-        let down = Database(primary: PostgresClient(configuration: .init(conninfo: "postgresql://postgres@127.0.0.1:1/x", connectTimeoutSeconds: 1)))
+        let down = Database(
+            primary: PostgresClient(configuration: .init(conninfo: "postgresql://postgres@127.0.0.1:1/x", connectTimeoutSeconds: 1)))
         let coalescer = ResolveCoalescer(store: IdentityMapStore(database: down))
         let failures = await withTaskGroup(of: Bool.self) { group in
             for i in 0..<50 {

@@ -3,15 +3,16 @@ import CryptoPrimitives
 import Foundation
 import IdentityMap
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Tokens, idempotency, events and migrations")
 struct StoreServicesTests {
     @Test("tokens are stored only as hashes; revoked tokens stop authenticating")
     func tokens() async throws {
         let f = try await MapFixture.make()
-        let (token, secret) = try await f.tokens.create(name: "backend", scopes: [.resolve, .write], attribution: f.by).run(on: f.db.database)
+        let (token, secret) = try await f.tokens.create(name: "backend", scopes: [.resolve, .write], attribution: f.by).run(
+            on: f.db.database)
         #expect(secret.value.hasPrefix("sid_"))
         #expect(try await f.tokens.authenticate(secret)?.id == token.id)
         #expect(try await f.tokens.authenticate(TokenSecret("sid_wrong")) == nil)
@@ -75,6 +76,30 @@ struct StoreServicesTests {
         #expect(try f.db.count("idempotency_keys", where: "key = 'k-2'") == 0)
     }
 
+    @Test("Idempotency-Key still in flight: a second request is refused at once with idempotencyKeyInUse, then replays")
+    func idempotencyInFlight() async throws {
+        let f = try await MapFixture.make()
+        let (token, _) = try await f.tokens.create(name: "w", scopes: [.write], attribution: f.by).run(on: f.db.database)
+        let key = try IdempotencyKey(tokenID: token.id, key: "k-flight", requestFingerprint: SHA256.hash("body"))
+        let write = f.map.createUser(identities: [try f.identity(f.old, "flight")], attribution: f.by)
+        let respond: @Sendable (User) throws -> RecordedResponse = { RecordedResponse(status: 201, body: $0.id.uuidString) }
+        // The first request, mid-transaction: it has claimed the key and not committed yet.
+        let first = try f.db.connect()
+        try first.execute("BEGIN")
+        let keyLock = "\(token.id.uuidString.lowercased()):k-flight"
+        try first.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(keyLock), 0))")
+        await #expect(throws: IdentityMapError.idempotencyKeyInUse) {
+            try await write.run(on: f.db.database, idempotencyKey: key, respond: respond)
+        }
+        try first.execute("ROLLBACK")
+        let outcome = try await write.run(on: f.db.database, idempotencyKey: key, respond: respond)
+        guard case .executed = outcome else {
+            Issue.record("expected the retry to run, got \(outcome)")
+            return
+        }
+        #expect(try f.db.count("users") == 1)
+    }
+
     @Test("events are append-only: UPDATE, DELETE and TRUNCATE are rejected")
     func appendOnly() async throws {
         let f = try await MapFixture.make()
@@ -118,7 +143,8 @@ struct StoreServicesTests {
         #expect(try await SchemaMigrator(directory: directory).migrate(db.database).isEmpty)
         #expect(try await SchemaMigrator(directory: directory).pending(db.database).isEmpty)
 
-        try "CREATE TABLE later (id int);\n".write(to: directory.appendingPathComponent("9000_later.sql"), atomically: true, encoding: .utf8)
+        try "CREATE TABLE later (id int);\n".write(
+            to: directory.appendingPathComponent("9000_later.sql"), atomically: true, encoding: .utf8)
         #expect(try await SchemaMigrator(directory: directory).pending(db.database).map(\.version) == [9000])
         _ = try await SchemaMigrator(directory: directory).migrate(db.database)
         #expect(try db.count("later") == 0)
@@ -145,7 +171,8 @@ struct StoreServicesTests {
                 at: TestDatabase.sqlDirectory.appendingPathComponent(name), to: directory.appendingPathComponent(name)
             )
         }
-        try "CREATE TABLE half (id int);\nSELECT 1/0;\n".write(to: directory.appendingPathComponent("9001_broken.sql"), atomically: true, encoding: .utf8)
+        try "CREATE TABLE half (id int);\nSELECT 1/0;\n".write(
+            to: directory.appendingPathComponent("9001_broken.sql"), atomically: true, encoding: .utf8)
         await #expect(throws: PostgresError.self) { try await SchemaMigrator(directory: directory).migrate(db.database) }
         #expect(try db.count("pg_tables", where: "tablename = 'half'") == 0)
         #expect(try db.count("schema_migrations", where: "version = 9001") == 0)

@@ -2,8 +2,8 @@ import Foundation
 import IdentityMap
 import Postgres
 import Synchronization
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Postgres pool")
 struct PostgresClientTests {
@@ -23,7 +23,9 @@ struct PostgresClientTests {
         let stats = client.statistics
         #expect(stats.open <= 4)
         #expect(stats.leased == 0)
-        let backends = try db.rows("SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'stableid' AND pid <> pg_backend_pid()")
+        let backends = try db.rows(
+            "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'stableid' AND pid <> pg_backend_pid()"
+        )
         #expect(try backends[0].decode("n", as: Int.self) <= 4)
     }
 

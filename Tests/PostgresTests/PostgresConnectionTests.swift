@@ -1,7 +1,7 @@
 import Foundation
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Postgres connection")
 struct PostgresConnectionTests {
@@ -51,7 +51,8 @@ struct PostgresConnectionTests {
         let connection = try db.connect()
         try connection.execute("INSERT INTO pools (id, region, issuer) VALUES ('us-east-1_A', 'us-east-1', 'https://x/secret-value-1')")
         do {
-            try connection.execute("INSERT INTO pools (id, region, issuer) VALUES (\("us-east-1_A"), 'us-east-1', \("https://x/secret-value-2"))")
+            try connection.execute(
+                "INSERT INTO pools (id, region, issuer) VALUES (\("us-east-1_A"), 'us-east-1', \("https://x/secret-value-2"))")
             Issue.record("expected a unique violation")
         } catch let error as PostgresError {
             #expect(error.isUniqueViolation)
@@ -78,7 +79,8 @@ struct PostgresConnectionTests {
         let rows: [[String?]] = (0..<20_000).map { i in ["row\t\(i)\n\\", i % 7 == 0 ? nil : "v\(i)"] }
         let loaded = try connection.copyFrom("COPY staging (a, b) FROM STDIN", rows: rows)
         #expect(loaded == 20_000)
-        let check = try connection.query("SELECT count(*) AS n, count(b) AS nb, max(a) FILTER (WHERE a LIKE 'row\t1\n%') AS one FROM staging")[0]
+        let check = try connection.query(
+            "SELECT count(*) AS n, count(b) AS nb, max(a) FILTER (WHERE a LIKE 'row\t1\n%') AS one FROM staging")[0]
         #expect(try check.decode("n", as: Int.self) == 20_000)
         #expect(try check.decode("nb", as: Int.self) == 20_000 - (20_000 + 6) / 7)
         #expect(try check.decode("one", as: String.self) == "row\t1\n\\")
@@ -132,4 +134,3 @@ struct PostgresConnectionTests {
         #expect(received == [.init(channel: "test_channel", payload: "hello")])
     }
 }
-

@@ -3,8 +3,8 @@ import HTTPTypes
 import HummingbirdTesting
 import IdentityMap
 import Postgres
-import Testing
 import TestSupport
+import Testing
 
 @Suite("HTTP API")
 struct APIBehaviourTests {
@@ -14,9 +14,11 @@ struct APIBehaviourTests {
         let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!, audit = f.tokens[.audit]!
         try await f.test { client in
             let legacy = "5f0e2a8e-3c1b-4a57-9d1e-0b7a9c3e2f10"
-            let created = try await client.call(.post, "/v1/users", token: write, json: """
-                {"user_id":"\(legacy)","identities":[{"pool":"us-east-1_Old","sub":"\(legacy)","username":"alice","email":"Alice@Example.com","email_verified":true}]}
-                """)
+            let created = try await client.call(
+                .post, "/v1/users", token: write,
+                json: """
+                    {"user_id":"\(legacy)","identities":[{"pool":"us-east-1_Old","sub":"\(legacy)","username":"alice","email":"Alice@Example.com","email_verified":true}]}
+                    """)
             #expect(created.status == 201, "\(created)")
             #expect(created.json["user_id"] as? String == legacy)
 
@@ -27,17 +29,23 @@ struct APIBehaviourTests {
             let byIssuer = try await client.call(.get, "/v1/resolve?iss=\(iss)&sub=\(legacy)", token: resolve)
             #expect(byIssuer.json["user_id"] as? String == legacy)
 
-            let linked = try await client.call(.post, "/v1/users/\(legacy)/identities", token: write, json: """
-                {"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))","username":"alice","email":"alice@example.com","email_verified":true}
-                """)
+            let linked = try await client.call(
+                .post, "/v1/users/\(legacy)/identities", token: write,
+                json: """
+                    {"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))","username":"alice","email":"alice@example.com","email_verified":true}
+                    """)
             #expect(linked.status == 201)
             #expect((linked.json["identities"] as? [Any])?.count == 2)
-            let again = try await client.call(.post, "/v1/users/\(legacy)/identities", token: write, json: """
-                {"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))","username":"alice","email":"alice@example.com","email_verified":true}
-                """)
+            let again = try await client.call(
+                .post, "/v1/users/\(legacy)/identities", token: write,
+                json: """
+                    {"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))","username":"alice","email":"alice@example.com","email_verified":true}
+                    """)
             #expect(again.status == 200)
 
-            let other = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("dup"))","username":"alice2"}]}"#)
+            let other = try await client.call(
+                .post, "/v1/users", token: write,
+                json: #"{"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("dup"))","username":"alice2"}]}"#)
             let otherID = try #require(other.json["user_id"] as? String)
             let merged = try await client.call(.post, "/v1/users/\(legacy)/merge", token: write, json: #"{"from":"\#(otherID)"}"#)
             #expect(merged.status == 200, "\(merged)")
@@ -48,9 +56,11 @@ struct APIBehaviourTests {
             let dupResolved = try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=\(testSub("dup"))", token: resolve)
             #expect(dupResolved.json["user_id"] as? String == legacy)
 
-            let batch = try await client.call(.post, "/v1/resolve", token: resolve, json: """
-                {"items":[{"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))"},{"pool":"eu-west-1_New","sub":"\(testSub("unknown"))"},{"iss":"\(iss)","sub":"\(legacy)"}]}
-                """)
+            let batch = try await client.call(
+                .post, "/v1/resolve", token: resolve,
+                json: """
+                    {"items":[{"pool":"eu-west-1_New","sub":"\(testSub("new-sub-1"))"},{"pool":"eu-west-1_New","sub":"\(testSub("unknown"))"},{"iss":"\(iss)","sub":"\(legacy)"}]}
+                    """)
             let results = try #require(batch.json["results"] as? [Any])
             #expect(results.count == 3)
             #expect((results[0] as? [String: Any])?["user_id"] as? String == legacy)
@@ -61,13 +71,18 @@ struct APIBehaviourTests {
             let byEmail = try await client.call(.get, "/v1/users?email=ALICE@example.COM", token: resolve)
             #expect((byEmail.json["users"] as? [Any])?.count == 1)
 
-            let unlinked = try await client.call(.delete, "/v1/users/\(legacy)/identities/eu-west-1_New/\(testSub("new-sub-1"))", token: write)
+            let unlinked = try await client.call(
+                .delete, "/v1/users/\(legacy)/identities/eu-west-1_New/\(testSub("new-sub-1"))", token: write)
             #expect(unlinked.status == 200)
             #expect(try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=\(testSub("new-sub-1"))", token: resolve).status == 404)
 
             let history = try await client.call(.get, "/v1/users/\(legacy)/events", token: audit)
             let kinds = (history.json["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
-            #expect(kinds == ["user_created", "identity_linked", "identity_linked", "user_created", "identity_linked", "user_merged", "identity_unlinked"])
+            #expect(
+                kinds == [
+                    "user_created", "identity_linked", "identity_linked", "user_created", "identity_linked", "user_merged",
+                    "identity_unlinked",
+                ])
             #expect(history.json["next_cursor"] is NSNull)
             let page = try await client.call(.get, "/v1/users/\(legacy)/events?limit=2", token: audit)
             let cursor = try #require(page.json["next_cursor"] as? String)
@@ -87,19 +102,48 @@ struct APIBehaviourTests {
                 (.post, "/v1/users", "", write, 400, "invalid_request"),
                 (.post, "/v1/users", #"{"user_id":42}"#, write, 400, "invalid_request"),
                 (.post, "/v1/users", #"{"user_id":"not-a-uuid"}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users", #"{"identities":[{"pool":"nope","sub":"\#(testSub("s"))","username":"u"}]}"#, write, 400, "invalid_request"),
+                (
+                    .post, "/v1/users", #"{"identities":[{"pool":"nope","sub":"\#(testSub("s"))","username":"u"}]}"#, write, 400,
+                    "invalid_request"
+                ),
                 (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))"}]}"#, write, 400, "invalid_request"),
                 (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"","username":"u"}]}"#, write, 400, "invalid_sub"),
                 (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"alice","username":"u"}]}"#, write, 400, "invalid_sub"),
-                (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/identities", #"{"pool":"us-east-1_Old","sub":"alice","username":"u"}"#, write, 400, "invalid_sub"),
-                (.post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u","email":"x"}]}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users", #"{"identities":[{"pool":"us-west-2_Unknown","sub":"\#(testSub("s"))","username":"u"}]}"#, write, 422, "unknown_pool"),
-                (.post, "/v1/users", "{\"identities\":[" + String(repeating: #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"},"#, count: 100) + "]}", write, 413, "payload_too_large"),
-                (.post, "/v1/users/not-a-uuid/identities", #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, write, 400, "invalid_request"),
-                (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/identities", #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, write, 404, "not_found"),
-                (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/merge", #"{"from":"01a21996-0000-7000-8000-000000000009"}"#, write, 422, "invalid_merge"),
+                (
+                    .post, "/v1/users/01a21996-0000-7000-8000-000000000009/identities",
+                    #"{"pool":"us-east-1_Old","sub":"alice","username":"u"}"#, write, 400, "invalid_sub"
+                ),
+                (
+                    .post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u","email":"x"}]}"#,
+                    write, 400, "invalid_request"
+                ),
+                (
+                    .post, "/v1/users", #"{"identities":[{"pool":"us-west-2_Unknown","sub":"\#(testSub("s"))","username":"u"}]}"#, write,
+                    422, "unknown_pool"
+                ),
+                (
+                    .post, "/v1/users",
+                    "{\"identities\":["
+                        + String(repeating: #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"},"#, count: 100) + "]}",
+                    write, 413, "payload_too_large"
+                ),
+                (
+                    .post, "/v1/users/not-a-uuid/identities", #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, write,
+                    400, "invalid_request"
+                ),
+                (
+                    .post, "/v1/users/01a21996-0000-7000-8000-000000000009/identities",
+                    #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, write, 404, "not_found"
+                ),
+                (
+                    .post, "/v1/users/01a21996-0000-7000-8000-000000000009/merge", #"{"from":"01a21996-0000-7000-8000-000000000009"}"#,
+                    write, 422, "invalid_merge"
+                ),
                 (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/merge", #"{"from":true}"#, write, 400, "invalid_request"),
-                (.delete, "/v1/users/01a21996-0000-7000-8000-000000000009/identities/bad pool/\(testSub("s"))", nil, write, 400, "invalid_request"),
+                (
+                    .delete, "/v1/users/01a21996-0000-7000-8000-000000000009/identities/bad pool/\(testSub("s"))", nil, write, 400,
+                    "invalid_request"
+                ),
                 (.get, "/v1/resolve?pool=bad&sub=\(testSub("x"))", nil, resolve, 400, "invalid_request"),
                 (.get, "/v1/resolve?pool=us-east-1_Old", nil, resolve, 400, "invalid_request"),
                 (.get, "/v1/resolve?pool=us-east-1_Old&sub=", nil, resolve, 400, "invalid_request"),
@@ -140,7 +184,8 @@ struct APIBehaviourTests {
         let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
         let sub = testSub("nul")
         try await f.test { client in
-            let created = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(sub)","username":"nul"}]}"#)
+            let created = try await client.call(
+                .post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(sub)","username":"nul"}]}"#)
             #expect(created.status == 201, "\(created)")
             let userID = try #require(created.json["user_id"] as? String)
             let plain = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(sub)", token: resolve)
@@ -162,15 +207,20 @@ struct APIBehaviourTests {
 
             // Identity bodies: refused with the field named, and nothing written.
             let before = [try f.db.count("users"), try f.db.count("identities"), try f.db.count("events")]
-            let bad = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"not-a-uuid","username":"bad"}]}"#)
+            let bad = try await client.call(
+                .post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"not-a-uuid","username":"bad"}]}"#)
             #expect(bad.status == 400 && bad.code == "invalid_sub" && bad.isProblem, "\(bad)")
             #expect((bad.json["detail"] as? String)?.hasPrefix("identities[0].sub ") == true, "\(bad)")
-            let second = try await client.call(.post, "/v1/users", token: write, json: #"""
-                {"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("fine"))","username":"fine"},{"pool":"us-east-1_Old","sub":"\#(sub)\u0000junk","username":"bad"}]}
-                """#)
+            let second = try await client.call(
+                .post, "/v1/users", token: write,
+                json: #"""
+                    {"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("fine"))","username":"fine"},{"pool":"us-east-1_Old","sub":"\#(sub)\u0000junk","username":"bad"}]}
+                    """#)
             #expect(second.status == 400 && second.code == "invalid_sub", "\(second)")
             #expect((second.json["detail"] as? String)?.hasPrefix("identities[1].sub ") == true, "\(second)")
-            let link = try await client.call(.post, "/v1/users/\(userID)/identities", token: write, json: #"{"pool":"eu-west-1_New","sub":"not-a-uuid","username":"nul"}"#)
+            let link = try await client.call(
+                .post, "/v1/users/\(userID)/identities", token: write,
+                json: #"{"pool":"eu-west-1_New","sub":"not-a-uuid","username":"nul"}"#)
             #expect(link.status == 400 && link.code == "invalid_sub" && link.isProblem, "\(link)")
             let after = [try f.db.count("users"), try f.db.count("identities"), try f.db.count("events")]
             #expect(after == before)
@@ -183,12 +233,16 @@ struct APIBehaviourTests {
         let f = try await APIFixture.make()
         let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
         try await f.test { client in
-            let created = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("linked"))","username":"linked"}]}"#)
+            let created = try await client.call(
+                .post, "/v1/users", token: write,
+                json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("linked"))","username":"linked"}]}"#)
             let userID = try #require(created.json["user_id"] as? String, "\(created)")
             // The middle sub holds a JSON-escaped NUL byte.
-            let batch = try await client.call(.post, "/v1/resolve", token: resolve, json: #"""
-                {"items":[{"pool":"us-east-1_Old","sub":"\#(testSub("linked"))"},{"pool":"us-east-1_Old","sub":"bad\u0000"},{"pool":"us-east-1_Old","sub":"\#(testSub("unknown"))"}]}
-                """#)
+            let batch = try await client.call(
+                .post, "/v1/resolve", token: resolve,
+                json: #"""
+                    {"items":[{"pool":"us-east-1_Old","sub":"\#(testSub("linked"))"},{"pool":"us-east-1_Old","sub":"bad\u0000"},{"pool":"us-east-1_Old","sub":"\#(testSub("unknown"))"}]}
+                    """#)
             #expect(batch.status == 200, "\(batch)")
             let results = try #require(batch.json["results"] as? [Any], "\(batch)")
             #expect(results.count == 3)
@@ -207,9 +261,11 @@ struct APIBehaviourTests {
         let resolve = f.tokens[.resolve]!
         try await f.test { client in
             let item = #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))"}"#
-            let tooMany = try await client.call(.post, "/v1/resolve", token: resolve, json: #"{"items":[\#(Array(repeating: item, count: 1001).joined(separator: ","))]}"#)
+            let tooMany = try await client.call(
+                .post, "/v1/resolve", token: resolve, json: #"{"items":[\#(Array(repeating: item, count: 1001).joined(separator: ","))]}"#)
             #expect(tooMany.status == 422 && tooMany.code == "batch_too_large", "\(tooMany.status)")
-            let ok = try await client.call(.post, "/v1/resolve", token: resolve, json: #"{"items":[\#(Array(repeating: item, count: 1000).joined(separator: ","))]}"#)
+            let ok = try await client.call(
+                .post, "/v1/resolve", token: resolve, json: #"{"items":[\#(Array(repeating: item, count: 1000).joined(separator: ","))]}"#)
             #expect(ok.status == 200)
             #expect((ok.json["results"] as? [Any])?.count == 1000)
         }
@@ -230,7 +286,8 @@ struct APIBehaviourTests {
             #expect(first.headers[HTTPField.Name("Idempotent-Replayed")!] == nil)
             let reused = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[]}"#, headers: key)
             #expect(reused.status == 422 && reused.code == "idempotency_key_reused")
-            let tokenKey = try await client.call(.post, "/v1/tokens", token: f.tokens[.admin]!, json: #"{"name":"k","scopes":["resolve"]}"#, headers: key)
+            let tokenKey = try await client.call(
+                .post, "/v1/tokens", token: f.tokens[.admin]!, json: #"{"name":"k","scopes":["resolve"]}"#, headers: key)
             #expect(tokenKey.status == 400)
         }
         #expect(try f.db.count("users") == 1)
@@ -249,7 +306,9 @@ struct APIBehaviourTests {
             let statuses = try await withThrowingTaskGroup(of: (Int, String?).self) { group in
                 for id in ids {
                     group.addTask {
-                        let reply = try await client.call(.post, "/v1/users/\(id)/identities", token: write, json: #"{"pool":"eu-west-1_New","sub":"\#(testSub("contested"))","username":"c"}"#)
+                        let reply = try await client.call(
+                            .post, "/v1/users/\(id)/identities", token: write,
+                            json: #"{"pool":"eu-west-1_New","sub":"\#(testSub("contested"))","username":"c"}"#)
                         return (reply.status, reply.code)
                     }
                 }
@@ -264,7 +323,8 @@ struct APIBehaviourTests {
     @Test("with the database down: 503 database_unavailable with Retry-After; /healthz stays 200, /readyz 503")
     func databaseDown() async throws {
         let f = try await APIFixture.make()
-        let down = Database(primary: PostgresClient(configuration: .init(conninfo: "postgresql://postgres@127.0.0.1:1/x", connectTimeoutSeconds: 1)))
+        let down = Database(
+            primary: PostgresClient(configuration: .init(conninfo: "postgresql://postgres@127.0.0.1:1/x", connectTimeoutSeconds: 1)))
         try await f.app(database: down).test(.router) { client in
             let reply = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("s"))", token: f.tokens[.resolve])
             #expect(reply.status == 503 && reply.code == "database_unavailable" && reply.isProblem)
@@ -298,7 +358,9 @@ struct APIBehaviourTests {
             let pool = try await client.call(.post, "/v1/pools", token: admin, json: #"{"id":"ap-south-1_Abc","name":"India"}"#)
             #expect(pool.status == 201 && pool.json["issuer"] as? String == "https://cognito-idp.ap-south-1.amazonaws.com/ap-south-1_Abc")
             #expect(try await client.call(.post, "/v1/pools", token: admin, json: #"{"id":"ap-south-1_Abc"}"#).code == "pool_exists")
-            #expect(try await client.call(.post, "/v1/pools", token: admin, json: #"{"id":"ap-south-1_Abd","region":"eu-west-1x"}"#).status == 400)
+            #expect(
+                try await client.call(.post, "/v1/pools", token: admin, json: #"{"id":"ap-south-1_Abd","region":"eu-west-1x"}"#).status
+                    == 400)
             let listed = try await client.call(.get, "/v1/pools", token: admin)
             #expect((listed.json["pools"] as? [Any])?.count == 3)
             let created = try await client.call(.post, "/v1/tokens", token: admin, json: #"{"name":"svc","scopes":["resolve","write"]}"#)

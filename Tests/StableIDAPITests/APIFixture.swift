@@ -26,7 +26,8 @@ struct APIFixture {
         let store = TokenStore(database: db.database)
         var tokens: [Scope: String] = [:]
         for scope in Scope.allCases {
-            tokens[scope] = try await store.create(name: "only-\(scope.rawValue)", scopes: [scope], attribution: by).run(on: db.database).1.value
+            tokens[scope] = try await store.create(name: "only-\(scope.rawValue)", scopes: [scope], attribution: by).run(on: db.database).1
+                .value
         }
         let revoked = try await store.create(name: "revoked", scopes: Set(Scope.allCases), attribution: by).run(on: db.database).1.value
         _ = try await store.revoke(nameOrID: "revoked", attribution: by).run(on: db.database)

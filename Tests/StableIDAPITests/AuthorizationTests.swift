@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IdentityMap
-import Testing
 import TestSupport
+import Testing
 
 /// Every route with the scope it needs. openapi.yaml is checked against this list too.
 let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String, body: String?, scope: Scope)] = {
@@ -15,7 +15,10 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
         (.get, "/v1/users", "/v1/users?email=a@example.com", nil, .resolve),
         (.get, "/v1/users/{id}/events", "/v1/users/\(id)/events", nil, .audit),
         (.post, "/v1/users", "/v1/users", "{}", .write),
-        (.post, "/v1/users/{id}/identities", "/v1/users/\(id)/identities", #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, .write),
+        (
+            .post, "/v1/users/{id}/identities", "/v1/users/\(id)/identities",
+            #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, .write
+        ),
         (.delete, "/v1/users/{id}/identities/{pool}/{sub}", "/v1/users/\(id)/identities/us-east-1_Old/\(testSub("s"))", nil, .write),
         (.post, "/v1/users/{id}/merge", "/v1/users/\(id)/merge", #"{"from":"01a21996-0000-7000-8000-000000000002"}"#, .write),
         (.get, "/v1/pools", "/v1/pools", nil, .admin),
@@ -74,7 +77,9 @@ struct AuthorizationTests {
     func revocationReachesRunningServer() async throws {
         let f = try await APIFixture.make()
         let store = TokenStore(database: f.db.database)
-        let secret = try await store.create(name: "short-lived", scopes: [.resolve], attribution: .init(actor: .system)).run(on: f.db.database).1.value
+        let secret = try await store.create(name: "short-lived", scopes: [.resolve], attribution: .init(actor: .system)).run(
+            on: f.db.database
+        ).1.value
         try await f.test { client in
             // Let the listener connect so the cache is on, then use the token twice (second from cache).
             try await Task.sleep(for: .milliseconds(300))

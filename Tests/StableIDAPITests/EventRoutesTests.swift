@@ -2,8 +2,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IdentityMap
-import Testing
 import TestSupport
+import Testing
 
 @Suite("Audit routes")
 struct EventRoutesTests {
@@ -12,8 +12,12 @@ struct EventRoutesTests {
         let f = try await APIFixture.make()
         let write = f.tokens[.write]!, audit = f.tokens[.audit]!
         try await f.test { client in
-            let a = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("ev-a"))","username":"eva"}]}"#)
-            let b = try await client.call(.post, "/v1/users", token: write, json: #"{"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("ev-b"))","username":"evb"}]}"#)
+            let a = try await client.call(
+                .post, "/v1/users", token: write,
+                json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("ev-a"))","username":"eva"}]}"#)
+            let b = try await client.call(
+                .post, "/v1/users", token: write,
+                json: #"{"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("ev-b"))","username":"evb"}]}"#)
             let aID = try #require(a.json["user_id"] as? String), bID = try #require(b.json["user_id"] as? String)
             _ = try await client.call(.post, "/v1/users/\(aID)/merge", token: write, json: #"{"from":"\#(bID)"}"#)
 
@@ -41,7 +45,10 @@ struct EventRoutesTests {
             #expect(ndjson.headers[.contentType] == "application/x-ndjson")
             let lines = ndjson.text.split(separator: "\n")
             #expect(lines.count == all.count)
-            #expect(lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap { $0["id"] as? Int } == all)
+            #expect(
+                lines.compactMap { (try? JSONSerialization.jsonObject(with: Data($0.utf8))) as? [String: Any] }.compactMap {
+                    $0["id"] as? Int
+                } == all)
             let csv = try await client.call(.get, "/v1/events?format=csv&kind=user_created", token: audit)
             #expect(csv.text.hasPrefix("id,occurred_at,actor,kind,"))
             #expect(csv.text.split(separator: "\n").count == 1 + 2)
@@ -57,14 +64,21 @@ struct EventRoutesTests {
     func erasure() async throws {
         let f = try await APIFixture.make()
         try await f.test { client in
-            let created = try await client.call(.post, "/v1/users", token: f.tokens[.write]!, json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("gdpr"))","username":"gdpr.user","email":"gdpr@example.com"}]}"#)
+            let created = try await client.call(
+                .post, "/v1/users", token: f.tokens[.write]!,
+                json:
+                    #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("gdpr"))","username":"gdpr.user","email":"gdpr@example.com"}]}"#
+            )
             let id = try #require(created.json["user_id"] as? String)
             let erased = try await client.call(.delete, "/v1/users/\(id)/personal-data", token: f.tokens[.admin]!)
             #expect(erased.status == 200 && erased.json["identities"] as? Int == 1)
             let after = try await client.call(.get, "/v1/users/\(id)", token: f.tokens[.resolve]!)
             #expect(!after.text.contains("gdpr@example.com") && !after.text.contains("gdpr.user"))
-            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("gdpr"))", token: f.tokens[.resolve]!).status == 200)
-            let missing = try await client.call(.delete, "/v1/users/01a21996-0000-7000-8000-00000000dead/personal-data", token: f.tokens[.admin]!)
+            #expect(
+                try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("gdpr"))", token: f.tokens[.resolve]!).status
+                    == 200)
+            let missing = try await client.call(
+                .delete, "/v1/users/01a21996-0000-7000-8000-00000000dead/personal-data", token: f.tokens[.admin]!)
             #expect(missing.status == 404)
         }
         #expect(try f.db.count("events", where: "kind = 'personal_data_erased'") == 1)

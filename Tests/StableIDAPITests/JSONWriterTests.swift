@@ -1,6 +1,7 @@
 import Foundation
 import IdentityMap
 import Testing
+
 @testable import StableIDAPI
 
 @Suite("JSON writer")
@@ -8,10 +9,12 @@ struct JSONWriterTests {
     @Test("the hot-path resolution JSON equals JSONEncoder's, with escapes, nils and unicode")
     func matchesJSONEncoder() throws {
         let identities = [
-            Identity(pool: PoolID("us-east-1_A")!, sub: "s\"ub\\\n\t\u{1}é😀", username: "ü", email: nil, emailVerified: false,
-                     provider: "Cognito", status: .active, linkedAt: Date(timeIntervalSince1970: 1_700_000_000.25), unlinkedAt: nil),
-            Identity(pool: PoolID("eu-west-1_B")!, sub: "x", username: "y", email: "a@b.c", emailVerified: true,
-                     provider: "Google", status: .unlinked, linkedAt: Date(timeIntervalSince1970: 1), unlinkedAt: Date(timeIntervalSince1970: 2)),
+            Identity(
+                pool: PoolID("us-east-1_A")!, sub: "s\"ub\\\n\t\u{1}é😀", username: "ü", email: nil, emailVerified: false,
+                provider: "Cognito", status: .active, linkedAt: Date(timeIntervalSince1970: 1_700_000_000.25), unlinkedAt: nil),
+            Identity(
+                pool: PoolID("eu-west-1_B")!, sub: "x", username: "y", email: "a@b.c", emailVerified: true,
+                provider: "Google", status: .unlinked, linkedAt: Date(timeIntervalSince1970: 1), unlinkedAt: Date(timeIntervalSince1970: 2)),
         ]
         for identity in identities {
             let resolution = Resolution(userID: UUID(), userStatus: .active, identity: identity)

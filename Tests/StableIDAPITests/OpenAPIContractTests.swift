@@ -17,7 +17,10 @@ struct OpenAPIContractTests {
         var current: String?
         var inPaths = false
         for line in yaml.split(separator: "\n", omittingEmptySubsequences: false) {
-            if line.hasPrefix("paths:") { inPaths = true; continue }
+            if line.hasPrefix("paths:") {
+                inPaths = true
+                continue
+            }
             if inPaths, !line.isEmpty, !line.hasPrefix(" ") { inPaths = false }
             guard inPaths else { continue }
             if line.hasPrefix("  /"), line.hasSuffix(":") {
@@ -43,9 +46,11 @@ struct OpenAPIContractTests {
     @Test("documents the problem codes and the bearer scheme")
     func documentsErrors() throws {
         let yaml = try Self.document
-        for code in ["unauthorized", "forbidden", "not_found", "invalid_request", "identity_already_linked", "payload_too_large",
-                     "idempotency_key_reused", "database_unavailable", "unknown_pool", "batch_too_large", "user_not_active",
-                     "invalid_sub"] {
+        for code in [
+            "unauthorized", "forbidden", "not_found", "invalid_request", "identity_already_linked", "payload_too_large",
+            "idempotency_key_reused", "database_unavailable", "unknown_pool", "batch_too_large", "user_not_active",
+            "invalid_sub",
+        ] {
             #expect(yaml.contains(code), "\(code)")
         }
         #expect(yaml.contains("bearerFormat"))

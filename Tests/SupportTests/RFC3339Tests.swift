@@ -43,13 +43,15 @@ struct RFC3339Tests {
         #expect(RFC3339.format(carry) == "2027-01-01T00:00:00.000000Z")
     }
 
-    @Test("parse: nil for what is not an RFC 3339 time", arguments: [
-        "", "yesterday", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-02-29T00:00:00Z", "2100-02-29",
-        "2026-04-31", "2026-11-26T24:00:00Z", "2026-11-26T20:60:00Z", "2026-11-26T20:06:61Z", "2026-11-26T20:06:31.Z",
-        "2026-11-26T20:06Z", "2026-11-26T20:06:31+2", "2026-11-26T20:06:31+02:", "2026-11-26T20:06:31+02:0",
-        "2026-11-26T20:06:31+24:00", "2026-11-26T20:06:31+02:60", "2026-11-26T20:06:31ZZ", "2026-11-26T20:06:31 Z",
-        "26-11-26T20:06:31Z", "2026-1-26T20:06:31Z", "2026-11-26X20:06:31Z", " 2026-11-26T20:06:31Z",
-    ])
+    @Test(
+        "parse: nil for what is not an RFC 3339 time",
+        arguments: [
+            "", "yesterday", "2026-13-01T00:00:00Z", "2026-00-10T00:00:00Z", "2026-02-29T00:00:00Z", "2100-02-29",
+            "2026-04-31", "2026-11-26T24:00:00Z", "2026-11-26T20:60:00Z", "2026-11-26T20:06:61Z", "2026-11-26T20:06:31.Z",
+            "2026-11-26T20:06Z", "2026-11-26T20:06:31+2", "2026-11-26T20:06:31+02:", "2026-11-26T20:06:31+02:0",
+            "2026-11-26T20:06:31+24:00", "2026-11-26T20:06:31+02:60", "2026-11-26T20:06:31ZZ", "2026-11-26T20:06:31 Z",
+            "26-11-26T20:06:31Z", "2026-1-26T20:06:31Z", "2026-11-26X20:06:31Z", " 2026-11-26T20:06:31Z",
+        ])
     func rejects(_ text: String) {
         #expect(RFC3339.parse(text) == nil)
     }
@@ -85,7 +87,8 @@ struct RFC3339Tests {
             let day = 1 + Int(generator.next() % 28)
             let hour = Int(generator.next() % 24), minute = Int(generator.next() % 60), second = Int(generator.next() % 60)
             let micros = Int(generator.next() % 1_000_000)
-            let text = "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(micros, 6))Z"
+            let text =
+                "\(pad(year, 4))-\(pad(month, 2))-\(pad(day, 2))T\(pad(hour, 2)):\(pad(minute, 2)):\(pad(second, 2)).\(pad(micros, 6))Z"
             let date = try #require(RFC3339.parse(text), "\(text)")
             #expect(RFC3339.format(date) == text)
         }

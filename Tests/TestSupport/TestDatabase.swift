@@ -1,7 +1,7 @@
-import Foundation
-import IdentityMap
-import Logging
-import Postgres
+public import Foundation
+public import IdentityMap
+public import Logging
+public import Postgres
 
 /// A fresh, migrated database on the PostgreSQL server that `scripts/test` starts.
 ///

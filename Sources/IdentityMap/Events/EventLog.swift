@@ -1,5 +1,5 @@
-import Foundation
-import Postgres
+public import Foundation
+public import Postgres
 
 /// A change about to be recorded: a typed details shape (its kind comes with it), the subject,
 /// and the personal data it mentions.
@@ -88,7 +88,9 @@ public enum EventLog {
     /// inserted pairs with the n-th batch row by `ord`; that is how personal data finds its event
     /// without a round trip per row.
     @discardableResult
-    public static func appendAll(kind: EventKind, fill: PostgresQuery, attribution: Attribution, on connection: PostgresConnection) throws -> Int {
+    public static func appendAll(
+        kind: EventKind, fill: PostgresQuery, attribution: Attribution, on connection: PostgresConnection
+    ) throws -> Int {
         try connection.execute(
             """
             CREATE TEMP TABLE IF NOT EXISTS event_log_batch (

@@ -1,6 +1,6 @@
-import Foundation
-import Postgres
-import Synchronization
+public import Foundation
+public import Postgres
+public import Synchronization
 
 /// One Cognito user as a backfill sees it.
 public struct BackfillRecord: Sendable, Equatable {
@@ -38,7 +38,8 @@ public struct BackfillReport: Sendable, Equatable, Codable {
 
     enum CodingKeys: String, CodingKey {
         case seen, created, conflicting, duplicates, invalid
-        case alreadyMapped = "already_mapped", dryRun = "dry_run"
+        case alreadyMapped = "already_mapped"
+        case dryRun = "dry_run"
     }
 }
 
@@ -84,7 +85,8 @@ public final class BackfillImport: Sendable {
             // Subs are stored in Cognito's lower-case form; anything that is not a UUID is kept
             // as given so the run can count it as invalid.
             let sub = CognitoSub.canonical(record.sub) ?? record.sub
-            let candidate = reuse
+            let candidate =
+                reuse
                 ? UUID(uuidString: record.sub).map { $0.uuidString.lowercased() }
                 : UUIDv7.make().uuidString.lowercased()
             return [
@@ -107,11 +109,14 @@ public final class BackfillImport: Sendable {
     /// Classifies and applies the staged run; with `dryRun` it only counts. Staging rows are
     /// removed either way.
     public func finish(dryRun: Bool) async throws -> BackfillReport {
-        let (runID, pool, attribution, reuse, source) = (self.runID, self.pool.rawValue, self.attribution, self.reuseSubAsUserID, self.source)
+        let (runID, pool, attribution, reuse, source) = (
+            self.runID, self.pool.rawValue, self.attribution, self.reuseSubAsUserID, self.source
+        )
         let report: BackfillReport
         do {
             report = try await database.primary.transaction { connection in
-                try Self.apply(runID: runID, pool: pool, reuse: reuse, source: source, dryRun: dryRun, attribution: attribution, on: connection)
+                try Self.apply(
+                    runID: runID, pool: pool, reuse: reuse, source: source, dryRun: dryRun, attribution: attribution, on: connection)
             }
         } catch let rolledBack as DryRun {
             report = rolledBack.report

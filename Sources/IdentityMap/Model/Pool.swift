@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// A registered Cognito user pool.
 public struct Pool: Sendable, Equatable {

@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 public enum UserStatus: String, Sendable, CaseIterable {
     case active, merged, deleted

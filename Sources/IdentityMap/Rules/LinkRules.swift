@@ -1,4 +1,4 @@
-import Foundation
+public import Foundation
 
 /// The identity map's rules as pure functions of the rows a write found, so every decision and
 /// refusal is testable without a database. The store loads the rows (locked), asks a rule, and

@@ -1,7 +1,7 @@
-import CryptoPrimitives
-import Foundation
-import Postgres
-import Support
+public import CryptoPrimitives
+public import Foundation
+public import Postgres
+public import Support
 
 /// Applies the numbered, forward-only files of `sql/` and records each with its checksum.
 ///

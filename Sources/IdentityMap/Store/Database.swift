@@ -1,5 +1,5 @@
-import Logging
-import Postgres
+public import Logging
+public import Postgres
 
 /// The PostgreSQL clients StableID uses: the primary for writes, and an optional replica for lookups.
 public struct Database: Sendable {

@@ -1,5 +1,5 @@
-import Foundation
-import Postgres
+public import Foundation
+public import Postgres
 
 /// An `Idempotency-Key` request: the key, scoped to the token that sent it, and a fingerprint of the
 /// request (method, path, body) so a reused key with another request is refused.
@@ -54,6 +54,13 @@ extension Write {
     ) async throws -> IdempotentOutcome {
         let body = self.body
         return try await database.primary.transaction { connection in
+            // A request holding this key has not committed yet: say so at once (409, retry later)
+            // rather than queue behind its row lock until the lock timeout.
+            let keyLock = "\(idempotencyKey.tokenID.uuidString.lowercased()):\(idempotencyKey.key)"
+            let free: Bool = try connection.query(
+                "SELECT pg_try_advisory_xact_lock(hashtextextended(\(keyLock), 0)) AS free"
+            )[0].decode("free")
+            guard free else { throw IdentityMapError.idempotencyKeyInUse }
             let fingerprint = PostgresBytes(idempotencyKey.requestFingerprint)
             let retentionSeconds = Int(IdempotencyKey.retention.components.seconds)
             let claimed = try connection.query(

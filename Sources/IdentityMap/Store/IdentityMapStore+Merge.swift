@@ -1,5 +1,5 @@
-import Foundation
-import Postgres
+public import Foundation
+public import Postgres
 
 extension IdentityMapStore {
     /// Merges `from` into `survivor`: `from` becomes `merged`, its identities move, and every ID that

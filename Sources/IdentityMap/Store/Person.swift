@@ -1,5 +1,5 @@
-import Foundation
-import Postgres
+public import Foundation
+public import Postgres
 
 /// One person as the map knows them: the surviving user, and every user ID merged into it.
 ///

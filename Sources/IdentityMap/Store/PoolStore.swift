@@ -22,7 +22,9 @@ public struct PoolStore: Sendable {
         }
     }
 
-    static func add(id: PoolID, region: String?, name: String?, issuer: String?, on connection: PostgresConnection, attribution: Attribution) throws -> Pool {
+    static func add(
+        id: PoolID, region: String?, name: String?, issuer: String?, on connection: PostgresConnection, attribution: Attribution
+    ) throws -> Pool {
         let region = region ?? id.region
         guard PoolID.isRegion(region) else {
             throw IdentityMapError.invalidInput(field: "region", reason: "is not an AWS region name")

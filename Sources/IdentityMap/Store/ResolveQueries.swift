@@ -1,5 +1,5 @@
-import Foundation
-import Postgres
+public import Foundation
+public import Postgres
 
 /// "Who is this sub?" on a leased connection: the single and the batch form, shared by the
 /// store, the lookup coalescer and (later) the in-memory read model's fall-through.

@@ -1,5 +1,5 @@
-import CryptoPrimitives
-import Foundation
+public import CryptoPrimitives
+public import Foundation
 
 /// What a bearer token may do. Scopes are exact: `admin` does not imply the others.
 public enum Scope: String, Sendable, CaseIterable, Comparable {

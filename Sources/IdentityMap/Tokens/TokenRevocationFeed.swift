@@ -1,6 +1,6 @@
-import Foundation
-import Postgres
-import Support
+public import Foundation
+public import Postgres
+public import Support
 
 /// A dedicated connection that hears token revocations as they commit (LISTEN/NOTIFY).
 ///

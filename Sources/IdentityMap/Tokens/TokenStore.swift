@@ -14,7 +14,8 @@ public struct TokenStore: Sendable {
     public static func validateName(_ name: String) throws(IdentityMapError) {
         let allowed = name.allSatisfy { $0.isASCII && ($0.isLetter || $0.isNumber || "_.:-".contains($0)) }
         guard !name.isEmpty, name.count <= 64, allowed, name.first!.isLetter || name.first!.isNumber else {
-            throw .invalidInput(field: "name", reason: "must be 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
+            throw .invalidInput(
+                field: "name", reason: "must be 1 to 64 letters, digits, '_', '.', ':' or '-', starting with a letter or digit")
         }
     }
 

@@ -1,6 +1,6 @@
-import Foundation
-import IdentityMap
-import Synchronization
+public import Foundation
+public import IdentityMap
+public import Synchronization
 
 /// Checks bearer tokens, with a short-lived cache so a lookup costs no extra database round trip.
 ///

@@ -1,7 +1,7 @@
-import Foundation
-import IdentityMap
-import Logging
-import ServiceLifecycle
+public import Foundation
+public import IdentityMap
+public import Logging
+public import ServiceLifecycle
 
 /// Evicts revoked tokens from the authenticator's cache as revocations commit anywhere. While it is
 /// not connected the cache is switched off, so a revocation is never missed.

@@ -21,7 +21,8 @@ struct AdminController {
         let body = try await services.collectBody(request)
         let input = try services.decode(PoolRequest.self, from: body)
         let id = try APIServices.poolID(input.id, field: "id")
-        let write = services.pools.add(id: id, region: input.region, name: input.name, issuer: input.issuer, attribution: context.attribution)
+        let write = services.pools.add(
+            id: id, region: input.region, name: input.name, issuer: input.issuer, attribution: context.attribution)
         return try await services.perform(write, request: request, body: body, context: context) { pool in
             try APIServices.recorded(.created, PoolJSON(pool))
         }

@@ -36,10 +36,12 @@ struct PoolGauges: Sendable {
     let database: Database
     let registry: PrometheusCollectorRegistry
 
-    static var descriptor: MetricNameDescriptor { MetricNameDescriptor(
-        namespace: "stableid", subsystem: "db", metricName: "pool", unitName: "connections",
-        helpText: "Database connection pool: open connections; idle, leased and waiting slots and callers"
-    ) }
+    static var descriptor: MetricNameDescriptor {
+        MetricNameDescriptor(
+            namespace: "stableid", subsystem: "db", metricName: "pool", unitName: "connections",
+            helpText: "Database connection pool: open connections; idle, leased and waiting slots and callers"
+        )
+    }
 
     func update() {
         for usage in database.poolUsage() {

@@ -1,6 +1,6 @@
 import Hummingbird
-import NIOCore
 import IdentityMap
+import NIOCore
 
 /// The hot path: `(pool, sub)` or `(iss, sub)` → stable user ID. Scope `resolve`.
 struct ResolveController {

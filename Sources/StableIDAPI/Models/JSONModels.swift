@@ -18,7 +18,9 @@ struct IdentityJSON: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case pool, sub, username, email, provider, status
-        case emailVerified = "email_verified", linkedAt = "linked_at", unlinkedAt = "unlinked_at"
+        case emailVerified = "email_verified"
+        case linkedAt = "linked_at"
+        case unlinkedAt = "unlinked_at"
     }
 
     init(_ identity: Identity) {
@@ -44,7 +46,10 @@ struct UserJSON: Codable, Sendable {
 
     enum CodingKeys: String, CodingKey {
         case status, identities
-        case userID = "user_id", mergedInto = "merged_into", createdAt = "created_at", requestedID = "requested_id"
+        case userID = "user_id"
+        case mergedInto = "merged_into"
+        case createdAt = "created_at"
+        case requestedID = "requested_id"
     }
 
     init(_ user: User) {
@@ -169,7 +174,9 @@ struct EventJSON: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, actor, kind, pool, sub, details, personal
-        case occurredAt = "occurred_at", userID = "user_id", requestID = "request_id"
+        case occurredAt = "occurred_at"
+        case userID = "user_id"
+        case requestID = "request_id"
     }
 
     init(_ event: AuditEvent) {
@@ -250,7 +257,8 @@ struct TokenJSON: Encodable {
 
     enum CodingKeys: String, CodingKey {
         case id, name, scopes, token
-        case createdAt = "created_at", revokedAt = "revoked_at"
+        case createdAt = "created_at"
+        case revokedAt = "revoked_at"
     }
 
     init(_ token: APIToken, secret: TokenSecret? = nil) {
