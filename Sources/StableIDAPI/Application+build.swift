@@ -5,6 +5,7 @@ public import Logging
 public import Metrics
 public import Prometheus
 public import ServiceLifecycle
+import Support
 
 /// What the HTTP service needs to run.
 public struct APIConfiguration: Sendable {
@@ -16,6 +17,12 @@ public struct APIConfiguration: Sendable {
     public var tokenCacheTTL: Duration
     /// Lookup batches in flight at once (see ``ResolveCoalescer``).
     public var resolveBatches: Int
+    /// Lookups waiting for a batch before new ones are shed with 503 `overloaded`.
+    public var maxQueuedLookups: Int
+    /// Connections with no traffic for this long are closed.
+    public var idleTimeout: Duration
+    /// A request body must arrive within this long (slow senders get 408).
+    public var bodyTimeout: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -23,9 +30,15 @@ public struct APIConfiguration: Sendable {
         databaseURL: String,
         maxBodyBytes: Int = 1 << 20,
         tokenCacheTTL: Duration = .seconds(30),
-        resolveBatches: Int = 1
+        resolveBatches: Int = 1,
+        maxQueuedLookups: Int = 10_000,
+        idleTimeout: Duration = .seconds(30),
+        bodyTimeout: Duration = .seconds(10)
     ) {
         self.resolveBatches = resolveBatches
+        self.maxQueuedLookups = maxQueuedLookups
+        self.idleTimeout = idleTimeout
+        self.bodyTimeout = bodyTimeout
         self.host = host
         self.port = port
         self.databaseURL = databaseURL
@@ -55,7 +68,8 @@ public func buildRouter(
         pools: PoolStore(database: database),
         tokens: TokenStore(database: database),
         events: EventQuery(database: database),
-        maxBodyBytes: configuration.maxBodyBytes
+        maxBodyBytes: configuration.maxBodyBytes,
+        bodyTimeout: configuration.bodyTimeout
     )
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: HTTPMetricsMiddleware(metrics: HTTPMetrics(factory: factory)))
@@ -69,7 +83,9 @@ public func buildRouter(
     }
     let users = UserController(services: services)
     ResolveController(
-        services: services, coalescer: ResolveCoalescer(store: services.identityMap, maxConcurrentBatches: configuration.resolveBatches)
+        services: services, coalescer: ResolveCoalescer(
+            store: services.identityMap, maxConcurrentBatches: configuration.resolveBatches, maxQueued: configuration.maxQueuedLookups
+        )
     )
     .register(on: scoped(.resolve))
     users.registerReads(on: scoped(.resolve))
@@ -96,6 +112,8 @@ public func buildApplication(
     )
     return Application(
         router: router,
+        // A connection idle this long is closed, so idle or stalled clients cannot pile up sockets.
+        server: .http1(configuration: .init(idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "stableid"),
         services: [
             readiness,

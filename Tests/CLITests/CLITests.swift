@@ -73,10 +73,13 @@ struct CLITests {
         #expect(down.stderr.contains("database unavailable"))
     }
 
-    @Test("serve end to end: JSON logs, real HTTP, graceful stop on SIGTERM, no secret in logs")
+    @Test("serve end to end as a stableid_service member: JSON logs, real HTTP, graceful stop on SIGTERM, no secret in logs")
     func serveEndToEnd() async throws {
         let db = try await TestDatabase.make()
         let env = ["DATABASE_URL": db.url]
+        // Migrations and admin commands run as the owner; the service logs in with the least
+        // privilege the role split gives it.
+        let serviceURL = try db.serviceRoleURL()
         let token = try CLI.run(["token", "create", "--name", "e2e", "--scope", "write", "--scope", "resolve"], environment: env).lastLine
         #expect(try CLI.run(["pool", "add", "--id", "us-east-1_E2e"], environment: env).status == 0)
         let port = try CLI.freePort()
@@ -84,7 +87,7 @@ struct CLITests {
         process.executableURL = URL(fileURLWithPath: try CLI.binary)
         process.arguments = ["serve"]
         var environment = ProcessInfo.processInfo.environment
-        environment["DATABASE_URL"] = db.url
+        environment["DATABASE_URL"] = serviceURL
         environment["STABLEID_SQL_DIR"] = TestDatabase.sqlDirectory.path
         environment["STABLEID_LISTEN"] = "127.0.0.1:\(port)"
         environment["STABLEID_LOG_FORMAT"] = "json"
@@ -111,6 +114,15 @@ struct CLITests {
             "GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0", token: token)
         #expect(resolved == 200 && answer.contains("user_id"))
         #expect(try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0").0 == 401)
+
+        // The sealer, running as the service role, seals that write's events into the chain.
+        var pending = -1
+        for _ in 0..<50 where pending != 0 {
+            pending = try db.count("event_pending")
+            if pending != 0 { try await Task.sleep(for: .milliseconds(100)) }
+        }
+        #expect(pending == 0)
+        #expect(try db.count("event_chain") >= 3)
 
         process.terminate()  // SIGTERM
         process.waitUntilExit()

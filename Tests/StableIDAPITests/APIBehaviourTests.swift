@@ -101,6 +101,18 @@ struct APIBehaviourTests {
                 (.post, "/v1/users", "{not json", write, 400, "invalid_request"),
                 (.post, "/v1/users", "", write, 400, "invalid_request"),
                 (.post, "/v1/users", #"{"user_id":42}"#, write, 400, "invalid_request"),
+                // No request field is nullable: null is refused, not read as "absent".
+                (.post, "/v1/users", #"{"user_id":null}"#, write, 400, "invalid_request"),
+                (.post, "/v1/users", #"{"identities":null}"#, write, 400, "invalid_request"),
+                (
+                    .post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u","provider":null}]}"#,
+                    write, 400, "invalid_request"
+                ),
+                (
+                    .post, "/v1/users",
+                    #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u","email_verified":null}]}"#,
+                    write, 400, "invalid_request"
+                ),
                 (.post, "/v1/users", #"{"user_id":"not-a-uuid"}"#, write, 400, "invalid_request"),
                 (
                     .post, "/v1/users", #"{"identities":[{"pool":"nope","sub":"\#(testSub("s"))","username":"u"}]}"#, write, 400,
@@ -252,6 +264,35 @@ struct APIBehaviourTests {
             #expect(errors.count == 1, "\(batch)")
             #expect(errors.first?["index"] as? Int == 1 && errors.first?["code"] as? String == "invalid_sub", "\(batch)")
             #expect((errors.first?["detail"] as? String)?.hasPrefix("items[1].sub ") == true, "\(batch)")
+        }
+    }
+
+    @Test("a known path with a method it does not serve answers 405 with Allow; an unknown path 404")
+    func methodNotAllowed() async throws {
+        let f = try await APIFixture.make()
+        try await f.test { client in
+            let put = try await client.call(.put, "/v1/resolve", token: f.tokens[.resolve])
+            #expect(put.status == 405 && put.code == "method_not_allowed" && put.isProblem)
+            #expect(put.headers[.allow] == "GET, POST")
+            let patch = try await client.call(.patch, "/v1/users/\(UUID())/identities/us-east-1_Old/\(testSub("s"))")
+            #expect(patch.status == 405 && patch.headers[.allow] == "DELETE")
+            #expect(try await client.call(.delete, "/healthz").status == 405)
+            let unknown = try await client.call(.get, "/v1/nothing-here", token: f.tokens[.resolve])
+            #expect(unknown.status == 404 && unknown.code == "not_found")
+            // Query strings do not confuse the match.
+            #expect(try await client.call(.put, "/v1/events?user=x").status == 405)
+        }
+    }
+
+    @Test("boolean query parameters take true or false only")
+    func booleanParameters() async throws {
+        let f = try await APIFixture.make()
+        try await f.test { client in
+            let admin = f.tokens[.admin]!
+            #expect(try await client.call(.get, "/v1/tokens?include_revoked=true", token: admin).status == 200)
+            #expect(try await client.call(.get, "/v1/tokens?include_revoked=false", token: admin).status == 200)
+            let odd = try await client.call(.get, "/v1/tokens?include_revoked=yes", token: admin)
+            #expect(odd.status == 400 && odd.code == "invalid_request")
         }
     }
 

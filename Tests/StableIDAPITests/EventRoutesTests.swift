@@ -24,6 +24,11 @@ struct EventRoutesTests {
             let mine = try await client.call(.get, "/v1/events?user=\(aID)", token: audit)
             let kinds = (mine.json["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
             #expect(kinds == ["user_created", "identity_linked", "user_created", "identity_linked", "user_merged"], "\(mine)")
+            // Asked by the merged ID, both history routes answer the person's (the survivor's) events.
+            func ids(_ reply: Reply) -> [Int] { (reply.json["events"] as? [[String: Any]])?.compactMap { $0["id"] as? Int } ?? [] }
+            let byMergedFilter = try await client.call(.get, "/v1/events?user=\(bID)", token: audit)
+            let byMergedRoute = try await client.call(.get, "/v1/users/\(bID)/events", token: audit)
+            #expect(ids(byMergedFilter) == ids(mine) && ids(byMergedRoute) == ids(mine) && ids(mine).count == 5)
             let pool = try await client.call(.get, "/v1/events?pool=eu-west-1_New&kind=identity_linked", token: audit)
             #expect((pool.json["events"] as? [[String: Any]])?.map { $0["sub"] as? String } == [testSub("ev-b")])
             let actor = try await client.call(.get, "/v1/events?actor=token:only-write&kind=user_merged", token: audit)

@@ -1,5 +1,6 @@
 import Foundation
 import HTTPTypes
+import StableIDAPI
 import Testing
 
 @Suite("openapi.yaml")
@@ -43,13 +44,26 @@ struct OpenAPIContractTests {
         #expect(documented.mapValues { $0.subtracting(["parameters"]) } == served)
     }
 
+    @Test("the route table behind 405 answers lists exactly the routes served")
+    func routeTable() throws {
+        var served: [String: Set<String>] = ["/healthz": ["get"], "/readyz": ["get"], "/metrics": ["get"]]
+        for route in protectedRoutes {
+            served[route.template, default: []].insert(route.method.rawValue.lowercased())
+        }
+        var table: [String: Set<String>] = [:]
+        for route in RouteTable.routes {
+            table[route.template, default: []].insert(route.method.rawValue.lowercased())
+        }
+        #expect(table == served)
+    }
+
     @Test("documents the problem codes and the bearer scheme")
     func documentsErrors() throws {
         let yaml = try Self.document
         for code in [
             "unauthorized", "forbidden", "not_found", "invalid_request", "identity_already_linked", "payload_too_large",
             "idempotency_key_reused", "database_unavailable", "unknown_pool", "batch_too_large", "user_not_active",
-            "invalid_sub",
+            "invalid_sub", "method_not_allowed", "request_timeout", "overloaded", "database_timeout", "idempotency_key_in_use",
         ] {
             #expect(yaml.contains(code), "\(code)")
         }

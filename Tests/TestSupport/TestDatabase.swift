@@ -77,6 +77,16 @@ public struct TestDatabase: Sendable {
         return template
     }
 
+    /// A URL that logs in as a fresh role holding only `stableid_service` (the role split the
+    /// service runs under in production: no DDL, no UPDATE/DELETE on the audit tables).
+    public func serviceRoleURL() throws -> String {
+        let role = "svc_" + name
+        try connect().execute(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN IN ROLE stableid_service"))
+        guard var components = URLComponents(string: url) else { return url + " user=\(role)" }
+        components.user = role
+        return components.string ?? url
+    }
+
     /// A plain connection for assertions that look at tables directly.
     public func connect() throws -> PostgresConnection {
         try PostgresConnection.connect(conninfo: url)

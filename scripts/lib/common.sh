@@ -81,12 +81,33 @@ pg_cluster_start() {
         as_pg_user "$bindir/initdb" -D "$datadir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null \
             || die "initdb failed in $datadir"
     fi
+    if [ "$mode" != test ]; then
+        # Passwords (SCRAM) for every TCP login, the service's included; trust only on the unix
+        # socket, which lives in the data directory that only the server's OS user can enter.
+        as_pg_user sh -c "cat > '$datadir/pg_hba.conf'" <<'HBA'
+local   all  all                 trust
+host    all  all  127.0.0.1/32   scram-sha-256
+host    all  all  ::1/128        scram-sha-256
+HBA
+    fi
     local opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$datadir -c max_connections=200"
     if [ "$mode" = test ]; then
         opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
     as_pg_user "$bindir/pg_ctl" -D "$datadir" -l "$datadir/server.log" -o "$opts" -w -t 60 start >/dev/null \
         || { tail -n 20 "$datadir/server.log" >&2; die "PostgreSQL did not start (log: $datadir/server.log)"; }
+}
+
+# pg_socket_psql DATADIR PORT [psql args…] — psql as the postgres superuser over the private socket.
+pg_socket_psql() {
+    local datadir="$1" port="$2"
+    shift 2
+    as_pg_user psql -h "$datadir" -p "$port" -U postgres -v ON_ERROR_STOP=1 "$@"
+}
+
+# random_secret — 32 hex characters from the OS's CSPRNG.
+random_secret() {
+    python3 -c 'import secrets; print(secrets.token_hex(16))'
 }
 
 pg_cluster_stop() {

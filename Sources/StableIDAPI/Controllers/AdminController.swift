@@ -29,7 +29,7 @@ struct AdminController {
     }
 
     @Sendable func listTokens(request: Request, context: AppRequestContext) async throws -> Response {
-        let includeRevoked = request.uri.queryParameters.get("include_revoked") == "true"
+        let includeRevoked = try APIServices.boolParameter(request.uri.queryParameters.get("include_revoked"), name: "include_revoked")
         let tokens = try await services.tokens.list(includeRevoked: includeRevoked)
         return try APIServices.json(.ok, TokensJSON(tokens: tokens.map { TokenJSON($0) }))
     }

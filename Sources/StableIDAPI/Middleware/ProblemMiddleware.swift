@@ -7,6 +7,16 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         do {
             return try await next(request, context)
+        } catch let error as HTTPError where error.status == .notFound {
+            // No route: but if the path is served under other methods, say which (405 + Allow).
+            let path = request.uri.path.split(separator: "?", maxSplits: 1).first ?? ""
+            let allowed = RouteTable.allowedMethods(for: path)
+            guard !allowed.isEmpty else { return (Problem.from(error) ?? .notFound("no such route")).response() }
+            let allow = allowed.map(\.rawValue).joined(separator: ", ")
+            return Problem(
+                .methodNotAllowed, code: "method_not_allowed", title: "Method not allowed",
+                detail: "this path answers \(allow)", headers: [.allow: allow]
+            ).response()
         } catch {
             if let problem = Problem.from(error) {
                 if problem.status == .serviceUnavailable {

@@ -16,13 +16,28 @@ struct APIServices: Sendable {
     let tokens: TokenStore
     let events: EventQuery
     let maxBodyBytes: Int
+    let bodyTimeout: Duration
 
     static let idempotencyHeader = HTTPField.Name("Idempotency-Key")!
     static let replayedHeader = HTTPField.Name("Idempotent-Replayed")!
 
+    /// The whole body within the size limit and the time limit: a client that trickles its body
+    /// (slowloris) gets 408 instead of holding a request slot open.
     func collectBody(_ request: Request) async throws -> ByteBuffer {
+        let (limit, timeout) = (maxBodyBytes, bodyTimeout)
         do {
-            return try await request.body.collect(upTo: maxBodyBytes)
+            return try await withThrowingTaskGroup(of: ByteBuffer?.self) { group in
+                group.addTask { try await request.body.collect(upTo: limit) }
+                group.addTask {
+                    try await Task.sleep(for: timeout)
+                    return nil
+                }
+                defer { group.cancelAll() }
+                guard let first = try await group.next(), let body = first else {
+                    throw Problem(.requestTimeout, code: "request_timeout", title: "The request body did not arrive in time")
+                }
+                return body
+            }
         } catch is NIOTooManyBytesError {
             throw Problem.payloadTooLarge
         }
@@ -30,10 +45,47 @@ struct APIServices: Sendable {
 
     func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         guard buffer.readableBytes > 0 else { throw Problem.invalidRequest("the request body is empty; send JSON") }
+        if let offset = Self.firstNullLiteral(in: buffer.readableBytesView) {
+            throw Problem.invalidRequest("null at byte \(offset): no request field accepts null; leave the field out instead")
+        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw Problem.invalidRequest(Self.describe(error))
+        }
+    }
+
+    /// No field of any request schema is nullable, and Swift's decoder would read `null` as
+    /// "absent": refuse it up front. Outside strings, the only JSON token starting with `n` is
+    /// `null`, so one pass over the bytes tracking strings finds it.
+    static func firstNullLiteral(in bytes: some Collection<UInt8>) -> Int? {
+        var inString = false
+        var escaped = false
+        for (offset, byte) in bytes.enumerated() {
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == UInt8(ascii: "\\") {
+                    escaped = true
+                } else if byte == UInt8(ascii: "\"") {
+                    inString = false
+                }
+            } else if byte == UInt8(ascii: "\"") {
+                inString = true
+            } else if byte == UInt8(ascii: "n") {
+                return offset
+            }
+        }
+        return nil
+    }
+
+    /// A boolean query parameter: `true` or `false` only, absent means `default`.
+    static func boolParameter(_ text: String?, name: String, default value: Bool = false) throws -> Bool {
+        switch text {
+        case nil: return value
+        case "true": return true
+        case "false": return false
+        default: throw Problem.invalidRequest("\(name) must be true or false")
         }
     }
 
