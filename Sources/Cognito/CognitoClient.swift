@@ -1,4 +1,5 @@
 // swift-format-ignore-file: AlwaysUseLowerCamelCase
+
 // The Codable models here spell AWS's PascalCase wire names, so they decode without key maps.
 public import CryptoPrimitives
 public import Curl

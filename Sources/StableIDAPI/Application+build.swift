@@ -83,7 +83,8 @@ public func buildRouter(
     }
     let users = UserController(services: services)
     ResolveController(
-        services: services, coalescer: ResolveCoalescer(
+        services: services,
+        coalescer: ResolveCoalescer(
             store: services.identityMap, maxConcurrentBatches: configuration.resolveBatches, maxQueued: configuration.maxQueuedLookups
         )
     )

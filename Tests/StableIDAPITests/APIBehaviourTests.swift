@@ -105,7 +105,8 @@ struct APIBehaviourTests {
                 (.post, "/v1/users", #"{"user_id":null}"#, write, 400, "invalid_request"),
                 (.post, "/v1/users", #"{"identities":null}"#, write, 400, "invalid_request"),
                 (
-                    .post, "/v1/users", #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u","provider":null}]}"#,
+                    .post, "/v1/users",
+                    #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u","provider":null}]}"#,
                     write, 400, "invalid_request"
                 ),
                 (
