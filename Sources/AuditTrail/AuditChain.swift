@@ -1,8 +1,8 @@
-public import CryptoPrimitives
-public import Foundation
+import CryptoPrimitives
+import Foundation
 public import IdentityMap
-public import Postgres
-public import Support
+import Postgres
+import Support
 
 /// Seals committed events into the hash chain, and recomputes the chain to verify it.
 public struct AuditChain: Sendable {

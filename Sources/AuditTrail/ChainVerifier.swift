@@ -1,8 +1,8 @@
-public import CryptoPrimitives
-public import Foundation
+import CryptoPrimitives
+import Foundation
 public import IdentityMap
-public import Postgres
-public import Support
+import Postgres
+import Support
 
 /// Recomputes the chain and names the first position where history was changed.
 public struct ChainVerifier: Sendable {

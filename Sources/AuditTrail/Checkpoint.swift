@@ -1,6 +1,6 @@
-public import CryptoPrimitives
+import CryptoPrimitives
 public import Foundation
-public import Support
+import Support
 
 /// A signed statement "the chain had `size` events and this head hash", kept by an auditor
 /// outside the database. Any later rewrite of the first `size` events, or a truncation below it,

@@ -1,6 +1,6 @@
 public import Foundation
 public import IdentityMap
-public import Postgres
+import Postgres
 
 /// Right-to-erasure: removes a person's personal data (emails, usernames) from identities,
 /// events and stored idempotent answers, while the audit chain still verifies (it holds only

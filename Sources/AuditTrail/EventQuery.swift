@@ -1,7 +1,7 @@
 public import Foundation
 public import IdentityMap
-public import Postgres
-public import Support
+import Postgres
+import Support
 
 /// Auditors' questions: every event for a person (including users merged into them), a pool, a
 /// sub, a kind, an actor or a period, oldest first, in keyset pages.

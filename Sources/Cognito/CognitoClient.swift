@@ -1,11 +1,11 @@
 // swift-format-ignore-file: AlwaysUseLowerCamelCase
 
 // The Codable models here spell AWS's PascalCase wire names, so they decode without key maps.
-public import CryptoPrimitives
+import CryptoPrimitives
 public import Curl
 public import Foundation
 public import Logging
-public import Support
+import Support
 
 /// How the client reaches Cognito and how hard it tries.
 public struct CognitoConfiguration: Sendable {

@@ -2,7 +2,7 @@
 
 // The Codable models here spell AWS's PascalCase wire names, so they decode without key maps.
 public import Foundation
-public import Support
+import Support
 
 // Request and response shapes of the Cognito user-pool API (AWS JSON 1.1, PascalCase names).
 

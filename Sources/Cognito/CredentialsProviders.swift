@@ -3,8 +3,8 @@
 // The Codable models here spell AWS's PascalCase wire names, so they decode without key maps.
 public import Curl
 public import Foundation
-public import Support
-public import Synchronization
+import Support
+import Synchronization
 
 /// Something that can produce AWS credentials (and is asked again when they near expiry).
 public protocol CredentialsProvider: Sendable {

@@ -1,6 +1,6 @@
-public import CryptoPrimitives
+import CryptoPrimitives
 public import Foundation
-public import Support
+import Support
 
 /// AWS Signature Version 4 for header-signed requests.
 ///

@@ -1,7 +1,7 @@
 public import Foundation
 public import Logging
-public import Support
-public import Synchronization
+import Support
+import Synchronization
 
 /// Progress of a long run (an import, a reconciliation snapshot) for the operator watching it.
 ///

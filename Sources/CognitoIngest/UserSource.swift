@@ -1,5 +1,5 @@
 public import Cognito
-public import Foundation
+import Foundation
 public import IdentityMap
 
 /// Where a run reads a pool's users from: Cognito itself, or a file someone exported earlier

@@ -1,8 +1,8 @@
-public import Dispatch
-public import Foundation
+import Dispatch
+import Foundation
 public import Logging
-public import Support
-public import Synchronization
+import Support
+import Synchronization
 
 /// A bounded pool of libpq connections for async code.
 ///

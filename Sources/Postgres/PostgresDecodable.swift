@@ -1,5 +1,5 @@
 public import Foundation
-public import Support
+import Support
 
 /// A Swift value that can be read from a text-format result column.
 public protocol PostgresDecodable: Sendable {

@@ -1,5 +1,5 @@
 public import Foundation
-public import Support
+import Support
 
 /// A Swift value that can be sent as a text-format bind parameter.
 public protocol PostgresEncodable: Sendable {

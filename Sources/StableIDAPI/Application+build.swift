@@ -1,10 +1,10 @@
-public import AuditTrail
+import AuditTrail
 public import Hummingbird
 public import IdentityMap
 public import Logging
-public import Metrics
+import Metrics
 public import Prometheus
-public import ServiceLifecycle
+import ServiceLifecycle
 import Support
 
 /// What the HTTP service needs to run.

@@ -1,4 +1,4 @@
-public import AuditTrail
+import AuditTrail
 public import IdentityMap
 public import Logging
 public import ServiceLifecycle

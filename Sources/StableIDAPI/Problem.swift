@@ -1,10 +1,10 @@
-public import Foundation
+import Foundation
 public import HTTPTypes
 public import Hummingbird
-public import IdentityMap
-public import NIOCore
-public import Postgres
-public import Support
+import IdentityMap
+import NIOCore
+import Postgres
+import Support
 
 /// An RFC 9457 problem answer with a stable machine-readable `code`.
 ///

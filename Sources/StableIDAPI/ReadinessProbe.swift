@@ -1,8 +1,8 @@
 public import IdentityMap
 public import Logging
-public import Postgres
+import Postgres
 public import ServiceLifecycle
-public import Synchronization
+import Synchronization
 
 /// Answers "can this replica serve?" for `/readyz` from a background check on connections of
 /// its own, so that load balancers polling readiness neither take connections from the API's

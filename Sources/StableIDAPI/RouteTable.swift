@@ -1,4 +1,4 @@
-public import HTTPTypes
+package import HTTPTypes
 
 /// Every route the service serves, so that a known path asked with the wrong method answers
 /// 405 with `Allow` (Hummingbird's router only knows "no route": 404). A test keeps this table

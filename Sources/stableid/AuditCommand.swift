@@ -1,10 +1,10 @@
 public import ArgumentParser
 public import AuditTrail
-public import CryptoPrimitives
-public import Foundation
-public import IdentityMap
-public import Logging
-public import Support
+import CryptoPrimitives
+import Foundation
+import IdentityMap
+import Logging
+import Support
 
 struct AuditCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,10 +1,10 @@
 public import ArgumentParser
 public import Cognito
-public import CognitoIngest
-public import Foundation
-public import IdentityMap
-public import Logging
-public import Support
+import CognitoIngest
+import Foundation
+import IdentityMap
+import Logging
+import Support
 
 struct ImportCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -43,8 +43,18 @@ struct ServeCommand: AsyncParsableCommand {
         }
         let resolveBatches = environment["STABLEID_RESOLVE_BATCHES"].flatMap(Int.init) ?? 1
         guard (1...poolSize).contains(resolveBatches) else { throw CLIFailure.usage("STABLEID_RESOLVE_BATCHES must be 1 to the pool size") }
+        func positive(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+            guard let text = environment[name], !text.isEmpty else { return value }
+            guard let parsed = Int(text), range.contains(parsed) else {
+                throw CLIFailure.usage("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+            }
+            return parsed
+        }
         let configuration = APIConfiguration(
-            host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes, resolveBatches: resolveBatches
+            host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes, resolveBatches: resolveBatches,
+            maxQueuedLookups: try positive("STABLEID_MAX_QUEUED_LOOKUPS", default: 10_000, range: 1...1_000_000),
+            idleTimeout: .seconds(try positive("STABLEID_HTTP_IDLE_TIMEOUT_S", default: 30, range: 1...3_600)),
+            bodyTimeout: .milliseconds(try positive("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000))
         )
         let app = buildApplication(configuration: configuration, database: db, logger: logger)
         logger.info("stableid serving", metadata: ["host": "\(host)", "port": "\(port)", "db_pool_size": "\(poolSize)"])

@@ -161,7 +161,8 @@ struct APIBehaviourTests {
                 (.get, "/v1/resolve?pool=us-east-1_Old", nil, resolve, 400, "invalid_request"),
                 (.get, "/v1/resolve?pool=us-east-1_Old&sub=", nil, resolve, 400, "invalid_request"),
                 (.get, "/v1/resolve?pool=us-east-1_Old&sub=alice", nil, resolve, 400, "invalid_sub"),
-                (.get, "/v1/resolve?pool=us-east-1_Old&iss=https://x&sub=\(testSub("s"))", nil, resolve, 400, "invalid_request"),
+                (.get, "/v1/resolve?pool=us-east-1_Old&iss=https://x&sub=\(testSub("s"))", nil, resolve, 422, "invalid_reference"),
+                (.get, "/v1/resolve?sub=\(testSub("s"))", nil, resolve, 422, "invalid_reference"),
                 (.get, "/v1/resolve?iss=ftp://x&sub=\(testSub("s"))", nil, resolve, 400, "invalid_request"),
                 (.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("unknown"))", nil, resolve, 404, "not_found"),
                 (.get, "/v1/users/not-a-uuid", nil, resolve, 400, "invalid_request"),
@@ -181,7 +182,7 @@ struct APIBehaviourTests {
             #expect((noPool.json["results"] as? [Any]).map { $0.count == 1 && $0[0] is NSNull } == true, "\(noPool)")
             let noPoolErrors = noPool.json["errors"] as? [[String: Any]] ?? []
             #expect(noPoolErrors.count == 1 && noPoolErrors.first?["index"] as? Int == 0, "\(noPool)")
-            #expect(noPoolErrors.first?["code"] as? String == "invalid_request", "\(noPool)")
+            #expect(noPoolErrors.first?["code"] as? String == "invalid_reference", "\(noPool)")
             let items = (0...1000).map { _ in #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))"}"# }.joined(separator: ",")
             let big = try await client.call(.post, "/v1/resolve", token: resolve, json: #"{"items":[\#(items)]}"#)
             #expect(big.status == 413 || big.code == "batch_too_large")  // 4 KiB limit here; 1 MiB in production

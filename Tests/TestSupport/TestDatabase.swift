@@ -1,6 +1,6 @@
 public import Foundation
 public import IdentityMap
-public import Logging
+import Logging
 public import Postgres
 
 /// A fresh, migrated database on the PostgreSQL server that `scripts/test` starts.

@@ -67,7 +67,9 @@ as_pg_user() {
 }
 
 # pg_cluster_start DATADIR PORT [test] — initializes DATADIR if empty and starts a server on
-# 127.0.0.1:PORT with its socket inside DATADIR. "test" trades durability for speed.
+# 127.0.0.1:PORT with its socket inside DATADIR. MODE: "test" trades durability for speed (trust
+# on loopback); "run" requires SCRAM passwords for every TCP login; anything else is durable with
+# trust on loopback (throwaway fault and fuzz stacks).
 pg_cluster_start() {
     local datadir="$1" port="$2" mode="${3:-}" bindir
     bindir="$(pg_bindir)"
@@ -81,7 +83,7 @@ pg_cluster_start() {
         as_pg_user "$bindir/initdb" -D "$datadir" -U postgres -A trust -E UTF8 --locale=C.UTF-8 >/dev/null \
             || die "initdb failed in $datadir"
     fi
-    if [ "$mode" != test ]; then
+    if [ "$mode" = run ]; then
         # Passwords (SCRAM) for every TCP login, the service's included; trust only on the unix
         # socket, which lives in the data directory that only the server's OS user can enter.
         as_pg_user sh -c "cat > '$datadir/pg_hba.conf'" <<'HBA'
@@ -139,4 +141,52 @@ moto_stop() {
     kill -- "-$MOTO_PID" 2>/dev/null || kill "$MOTO_PID" 2>/dev/null || true
     wait "$MOTO_PID" 2>/dev/null || true
     MOTO_PID=""
+}
+
+# --- A throwaway stack for fault, fuzz and soak runs -------------------------------------------
+
+# stack_start_database WORKDIR — a throwaway PostgreSQL (durable settings: fault runs check that
+# acknowledged writes survive a crash), migrated. Sets PG_PORT, PGDATA_DIR, DATABASE_URL (the
+# owner) and SERVICE_URL (a login role holding only stableid_service, as production runs).
+stack_start_database() {
+    local workdir="$1"
+    PGDATA_DIR="$workdir/pg"
+    PG_PORT="$(free_port)"
+    log "starting PostgreSQL on 127.0.0.1:$PG_PORT"
+    pg_cluster_start "$PGDATA_DIR" "$PG_PORT" fault
+    export DATABASE_URL="postgresql://postgres@127.0.0.1:$PG_PORT/postgres"
+    "$BIN" db migrate >&2
+    psql "$DATABASE_URL" -qc "CREATE ROLE stableid_app LOGIN IN ROLE stableid_service" >/dev/null
+    SERVICE_URL="postgresql://stableid_app@127.0.0.1:$PG_PORT/postgres"
+}
+
+# stack_start_server LOGFILE — `stableid serve` as the service role on a free port; waits until
+# /readyz answers. Sets SERVE_PID and SERVE_PORT (kept across restarts).
+stack_start_server() {
+    local logfile="$1"
+    SERVE_PORT="${SERVE_PORT:-$(free_port)}"
+    DATABASE_URL="$SERVICE_URL" STABLEID_LISTEN="127.0.0.1:$SERVE_PORT" STABLEID_LOG_FORMAT=json \
+        "$BIN" serve >>"$logfile" 2>&1 &
+    SERVE_PID=$!
+    for _ in $(seq 1 100); do
+        if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVE_PORT/readyz")" = 200 ]; then return 0; fi
+        sleep 0.1
+    done
+    tail -n 20 "$logfile" >&2
+    die "stableid serve did not become ready on port $SERVE_PORT"
+}
+
+stack_stop_server() {
+    [ -n "${SERVE_PID:-}" ] || return 0
+    kill "$SERVE_PID" 2>/dev/null || true
+    wait "$SERVE_PID" 2>/dev/null || true
+    SERVE_PID=""
+}
+
+# stack_binary debug|release — builds (if needed) and sets BIN.
+stack_binary() {
+    local configuration="${1:-release}"
+    swift build -c "$configuration" --product stableid >&2
+    BIN="$(swift build -c "$configuration" --show-bin-path)/stableid"
+    export STABLEID_SQL_DIR="$STABLEID_ROOT/sql"
 }

@@ -1,5 +1,5 @@
 public import Foundation
-public import Postgres
+import Postgres
 
 /// The details of one kind of event: the non-personal facts an auditor reads, as a typed shape
 /// kept here and nowhere else. The JSON keys are part of the audit contract (docs/AUDIT.md):

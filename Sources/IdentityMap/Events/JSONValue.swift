@@ -1,5 +1,5 @@
 public import Foundation
-public import Support
+import Support
 
 /// A JSON document for event details: small, `Sendable`, and encoded with sorted keys so the same
 /// value always has the same bytes.

@@ -1,6 +1,6 @@
 public import Foundation
-public import Postgres
-public import Synchronization
+import Postgres
+import Synchronization
 
 /// One Cognito user as a backfill sees it.
 public struct BackfillRecord: Sendable, Equatable {

@@ -1,7 +1,7 @@
-public import CryptoPrimitives
+import CryptoPrimitives
 public import Foundation
 public import Postgres
-public import Support
+import Support
 
 /// Applies the numbered, forward-only files of `sql/` and records each with its checksum.
 ///

@@ -1,5 +1,5 @@
 public import Foundation
-public import Postgres
+import Postgres
 
 /// An `Idempotency-Key` request: the key, scoped to the token that sent it, and a fingerprint of the
 /// request (method, path, body) so a reused key with another request is refused.

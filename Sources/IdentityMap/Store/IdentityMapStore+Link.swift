@@ -1,5 +1,5 @@
 public import Foundation
-public import Postgres
+import Postgres
 
 extension IdentityMapStore {
     /// Creates a user, with a given ID (e.g. a legacy sub) or a new UUIDv7, and its first identities.

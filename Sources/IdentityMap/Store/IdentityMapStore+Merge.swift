@@ -1,5 +1,5 @@
 public import Foundation
-public import Postgres
+import Postgres
 
 extension IdentityMapStore {
     /// Merges `from` into `survivor`: `from` becomes `merged`, its identities move, and every ID that

@@ -1,5 +1,5 @@
 public import Foundation
-public import Postgres
+import Postgres
 
 /// The identity map's entry point for the API and the CLI: reads here, writes by use case in
 /// `IdentityMapStore+Link.swift` and `IdentityMapStore+Merge.swift`.

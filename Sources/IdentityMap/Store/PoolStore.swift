@@ -29,11 +29,13 @@ public struct PoolStore: Sendable {
         guard PoolID.isRegion(region) else {
             throw IdentityMapError.invalidInput(field: "region", reason: "is not an AWS region name")
         }
-        if let name, name.isEmpty || name.count > 128 {
-            throw IdentityMapError.invalidInput(field: "name", reason: "must be 1 to 128 characters")
+        if let name, !NewIdentity.isPrintable(name, maxLength: 128) {
+            throw IdentityMapError.invalidInput(field: "name", reason: "must be 1 to 128 printable characters")
         }
         let issuer = Pool.normalizeIssuer(issuer ?? "https://cognito-idp.\(region).amazonaws.com/\(id.rawValue)")
-        guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://"), issuer.count <= 512 else {
+        guard issuer.hasPrefix("https://") || issuer.hasPrefix("http://"), issuer.utf8.count <= 512,
+            issuer.utf8.allSatisfy({ (0x21...0x7e).contains($0) })
+        else {
             throw IdentityMapError.invalidInput(field: "issuer", reason: "must be an http(s) URL")
         }
         let rows = try connection.query(

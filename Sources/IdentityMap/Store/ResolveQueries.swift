@@ -1,4 +1,4 @@
-public import Foundation
+import Foundation
 public import Postgres
 
 /// "Who is this sub?" on a leased connection: the single and the batch form, shared by the

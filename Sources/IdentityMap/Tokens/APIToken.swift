@@ -1,4 +1,4 @@
-public import CryptoPrimitives
+import CryptoPrimitives
 public import Foundation
 
 /// What a bearer token may do. Scopes are exact: `admin` does not imply the others.

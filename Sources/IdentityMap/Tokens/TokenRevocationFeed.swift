@@ -1,6 +1,6 @@
 public import Foundation
-public import Postgres
-public import Support
+import Postgres
+import Support
 
 /// A dedicated connection that hears token revocations as they commit (LISTEN/NOTIFY).
 ///

@@ -1,6 +1,6 @@
-public import Foundation
+import Foundation
 public import IdentityMap
-public import Synchronization
+import Synchronization
 
 /// Checks bearer tokens, with a short-lived cache so a lookup costs no extra database round trip.
 ///

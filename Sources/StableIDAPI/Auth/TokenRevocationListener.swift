@@ -1,5 +1,5 @@
-public import Foundation
-public import IdentityMap
+import Foundation
+import IdentityMap
 public import Logging
 public import ServiceLifecycle
 

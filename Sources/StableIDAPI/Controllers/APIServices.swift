@@ -45,38 +45,11 @@ struct APIServices: Sendable {
 
     func decode<T: Decodable>(_ type: T.Type, from buffer: ByteBuffer) throws -> T {
         guard buffer.readableBytes > 0 else { throw Problem.invalidRequest("the request body is empty; send JSON") }
-        if let offset = Self.firstNullLiteral(in: buffer.readableBytesView) {
-            throw Problem.invalidRequest("null at byte \(offset): no request field accepts null; leave the field out instead")
-        }
         do {
             return try JSONDecoder().decode(T.self, from: Data(buffer.readableBytesView))
         } catch let error as DecodingError {
             throw Problem.invalidRequest(Self.describe(error))
         }
-    }
-
-    /// No field of any request schema is nullable, and Swift's decoder would read `null` as
-    /// "absent": refuse it up front. Outside strings, the only JSON token starting with `n` is
-    /// `null`, so one pass over the bytes tracking strings finds it.
-    static func firstNullLiteral(in bytes: some Collection<UInt8>) -> Int? {
-        var inString = false
-        var escaped = false
-        for (offset, byte) in bytes.enumerated() {
-            if inString {
-                if escaped {
-                    escaped = false
-                } else if byte == UInt8(ascii: "\\") {
-                    escaped = true
-                } else if byte == UInt8(ascii: "\"") {
-                    inString = false
-                }
-            } else if byte == UInt8(ascii: "\"") {
-                inString = true
-            } else if byte == UInt8(ascii: "n") {
-                return offset
-            }
-        }
-        return nil
     }
 
     /// A boolean query parameter: `true` or `false` only, absent means `default`.

@@ -29,12 +29,25 @@ struct EventController {
                 return date
             }
         }
+        // Every filter is checked before anything is sent: an export streams, so an error after
+        // its first bytes could only cut the connection.
+        func matching(_ name: String, _ rule: (UInt8) -> Bool, max: Int) throws -> String? {
+            try parameters.get(name).map { text in
+                guard !text.isEmpty, text.utf8.count <= max, text.utf8.allSatisfy(rule) else {
+                    throw Problem.invalidRequest("\(name) is malformed")
+                }
+                return text
+            }
+        }
         let filter = EventFilter(
             userID: try parameters.get("user").map { try APIServices.uuid($0, field: "user") },
-            pool: parameters.get("pool"),
-            sub: parameters.get("sub"),
-            kind: parameters.get("kind"),
-            actor: parameters.get("actor"),
+            pool: try parameters.get("pool").map { try APIServices.poolID($0).rawValue },
+            sub: try parameters.get("sub").map { text in
+                guard let sub = CognitoSub.canonical(text) else { throw Problem.from(IdentityMapError.invalidSub(field: "sub")) }
+                return sub
+            },
+            kind: try matching("kind", { (0x61...0x7a).contains($0) || $0 == 0x5f }, max: 64),
+            actor: try matching("actor", { (0x21...0x7e).contains($0) }, max: 200),
             since: try time("since"),
             until: try time("until")
         )
@@ -45,7 +58,7 @@ struct EventController {
         case "csv": format = .csv
         case "json": format = nil
         case nil: format = accept.contains("application/x-ndjson") ? .ndjson : accept.contains("text/csv") ? .csv : nil
-        case let other?: throw Problem.invalidRequest("format must be json, ndjson or csv, not \(other)")
+        case .some: throw Problem.invalidRequest("format must be json, ndjson or csv")
         }
         if let format {
             return export(filter, format: format)

@@ -69,8 +69,13 @@ struct ResolveController {
                 throw Problem.invalidRequest("\(path)iss must be the issuer URL of a pool")
             }
             return .issuer(iss, sub: sub)
-        default:
-            throw Problem.invalidRequest("\(path)give exactly one of pool or iss")
+        case (nil, nil), (.some, .some):
+            // Exactly one names the pool (together they could disagree): a rule the schema of
+            // query parameters cannot state, so it is a 422 rather than a 400.
+            throw Problem(
+                .unprocessableContent, code: "invalid_reference", title: "Give pool or iss",
+                detail: "\(path)give exactly one of pool and iss"
+            )
         }
     }
 }

@@ -84,6 +84,15 @@ struct BatchResolveRequest: Decodable {
         var pool: String?
         var iss: String?
         var sub: String
+
+        enum CodingKeys: String, CodingKey { case pool, iss, sub }
+
+        init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            pool = try container.decodeUnlessAbsent(String.self, forKey: .pool)
+            iss = try container.decodeUnlessAbsent(String.self, forKey: .iss)
+            sub = try container.decode(String.self, forKey: .sub)
+        }
     }
     var items: [Item]
 }
@@ -125,6 +134,16 @@ struct IdentityRequest: Decodable {
         case emailVerified = "email_verified"
     }
 
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        pool = try container.decode(String.self, forKey: .pool)
+        sub = try container.decode(String.self, forKey: .sub)
+        username = try container.decode(String.self, forKey: .username)
+        email = try container.decodeUnlessAbsent(String.self, forKey: .email)
+        emailVerified = try container.decodeUnlessAbsent(Bool.self, forKey: .emailVerified)
+        provider = try container.decodeUnlessAbsent(String.self, forKey: .provider)
+    }
+
     func validated(at path: String = "") throws -> NewIdentity {
         guard let poolID = PoolID(pool) else {
             throw Problem.invalidRequest("\(path)pool is not a Cognito user pool id (region_suffix)")
@@ -149,6 +168,12 @@ struct CreateUserRequest: Decodable {
     enum CodingKeys: String, CodingKey {
         case identities
         case userID = "user_id"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        userID = try container.decodeUnlessAbsent(String.self, forKey: .userID)
+        identities = try container.decodeUnlessAbsent([IdentityRequest].self, forKey: .identities)
     }
 }
 
@@ -214,6 +239,16 @@ struct PoolRequest: Decodable {
     var region: String?
     var name: String?
     var issuer: String?
+
+    enum CodingKeys: String, CodingKey { case id, region, name, issuer }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        id = try container.decode(String.self, forKey: .id)
+        region = try container.decodeUnlessAbsent(String.self, forKey: .region)
+        name = try container.decodeUnlessAbsent(String.self, forKey: .name)
+        issuer = try container.decodeUnlessAbsent(String.self, forKey: .issuer)
+    }
 }
 
 struct PoolJSON: Encodable {
@@ -281,5 +316,19 @@ extension UUID {
         var writer = JSONWriter(capacity: 38)
         writer.uuid(self)
         return String(decoding: writer.bytes.dropFirst().dropLast(), as: UTF8.self)
+    }
+}
+
+extension KeyedDecodingContainer {
+    /// An optional field: absent means nil, but an explicit `null` is refused. No request field
+    /// is nullable, and reading `null` as "absent" would let a typo'd client silently reset it.
+    func decodeUnlessAbsent<T: Decodable>(_ type: T.Type, forKey key: Key) throws -> T? {
+        guard contains(key) else { return nil }
+        if try decodeNil(forKey: key) {
+            throw DecodingError.valueNotFound(
+                T.self, .init(codingPath: codingPath + [key], debugDescription: "null is not accepted; leave the field out")
+            )
+        }
+        return try decode(T.self, forKey: key)
     }
 }
