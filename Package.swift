@@ -94,9 +94,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Migration",
+            dependencies: [
+                "IdentityMap", "Cognito", "CognitoIngest", "Curl", "Postgres", "Support",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StableIDAPI",
             dependencies: [
                 "AuditTrail",
+                "Migration",
+                "Cognito",
                 "IdentityMap",
                 "CryptoPrimitives",
                 "Support",
@@ -115,6 +125,7 @@ let package = Package(
                 "Cognito",
                 "CognitoIngest",
                 "IdentityMap",
+                "Migration",
                 "StableIDAPI",
                 "Postgres",
                 "Support",
@@ -168,9 +179,14 @@ let package = Package(
         .testTarget(
             name: "StableIDAPITests",
             dependencies: [
-                "StableIDAPI", "IdentityMap", "Postgres", "TestSupport",
+                "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "Migration", "Cognito",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "MigrationTests",
+            dependencies: ["Migration", "IdentityMap", "Postgres"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -26,8 +26,10 @@ extension CognitoClient {
     }
 
     /// `ADMIN_USER_PASSWORD_AUTH`. The password goes only into the signed request body.
+    /// `secretHash` is required by Cognito when the app client has a secret (``CognitoSecretHash``).
     public func adminInitiateAuth(
-        poolID: String, clientID: String, username: String, password: String, deadline: ContinuousClock.Instant? = nil
+        poolID: String, clientID: String, username: String, password: String, secretHash: String? = nil,
+        deadline: ContinuousClock.Instant? = nil
     ) async throws -> AdminInitiateAuthResponse {
         struct Input: Encodable {
             var UserPoolId: String
@@ -37,7 +39,10 @@ extension CognitoClient {
         }
         return try await call(
             "AdminInitiateAuth",
-            Input(UserPoolId: poolID, ClientId: clientID, AuthParameters: ["USERNAME": username, "PASSWORD": password]),
+            Input(
+                UserPoolId: poolID, ClientId: clientID,
+                AuthParameters: ["USERNAME": username, "PASSWORD": password].merging(secretHash.map { ["SECRET_HASH": $0] } ?? [:]) { $1 }
+            ),
             category: .userAuthentication, deadline: deadline
         )
     }
@@ -124,13 +129,21 @@ extension CognitoClient {
     }
 
     /// Creates a pool (tests, demos). Returns its id.
-    public func createUserPool(name: String, customAttributes: [SchemaAttribute] = []) async throws -> String {
+    /// `usernameAttributes: ["email"]` makes a pool that signs in by email (its usernames are UUIDs).
+    public func createUserPool(
+        name: String, customAttributes: [SchemaAttribute] = [], usernameAttributes: [String]? = nil
+    ) async throws
+        -> String
+    {
         struct Input: Encodable {
             var PoolName: String
             var Schema: [SchemaAttribute]?
+            var UsernameAttributes: [String]?
         }
         let response: CreateUserPoolResponse = try await call(
-            "CreateUserPool", Input(PoolName: name, Schema: customAttributes.isEmpty ? nil : customAttributes), category: .poolUpdate
+            "CreateUserPool",
+            Input(PoolName: name, Schema: customAttributes.isEmpty ? nil : customAttributes, UsernameAttributes: usernameAttributes),
+            category: .poolUpdate
         )
         return response.UserPool.Id
     }

@@ -3,6 +3,7 @@ public import Hummingbird
 public import IdentityMap
 public import Logging
 import Metrics
+import Migration
 public import Prometheus
 import ServiceLifecycle
 import Support
@@ -93,6 +94,11 @@ public func buildRouter(
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))
     AdminController(services: services).register(on: scoped(.admin))
+    CampaignController(services: services, campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
+    TriggerController(
+        services: services,
+        triggers: TriggerService(database: database, clients: PoolClients(), logger: Logger(label: "stableid.triggers"))
+    ).register(on: scoped(.trigger))
     let events = EventController(services: services, query: services.events, erasure: Erasure(database: database))
     events.register(on: scoped(.audit))
     events.registerAdmin(on: scoped(.admin))

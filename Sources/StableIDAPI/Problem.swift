@@ -1,7 +1,9 @@
+import Cognito
 import Foundation
 public import HTTPTypes
 public import Hummingbird
 import IdentityMap
+import Migration
 import NIOCore
 import Postgres
 import Support
@@ -74,6 +76,28 @@ public struct Problem: HTTPResponseError, Sendable {
             return problem
         case let error as IdentityMapError:
             return from(error)
+        case let error as MigrationError:
+            return from(error)
+        case let error as CognitoError:
+            // Cognito (or the network to it) failed us: the caller retries; a trigger's forwarder
+            // applies its fail-open/closed policy.
+            switch error {
+            case .transport, .deadlineExceeded:
+                return Problem(
+                    .serviceUnavailable, code: "cognito_unavailable", title: "Cognito did not answer in time", headers: [.retryAfter: "1"]
+                )
+            case .configuration(let message):
+                return Problem(.internalServerError, code: "cognito_configuration", title: "Cognito is not configured", detail: message)
+            case .service, .malformedResponse:
+                return Problem(.badGateway, code: "cognito_error", title: "Cognito refused a call", detail: error.type.map { "\($0)" })
+            }
+        case let error as TriggerEventError:
+            switch error {
+            case .unsupportedTrigger, .unsupportedVersion:
+                return Problem(.badRequest, code: "unsupported_trigger", title: "Unsupported trigger", detail: error.description)
+            case .malformed, .answerMismatch:
+                return .invalidRequest(error.description)
+            }
         case is NIOTooManyBytesError:
             return .payloadTooLarge
         case let error as HTTPError:
@@ -102,6 +126,23 @@ public struct Problem: HTTPResponseError, Sendable {
         default:
             if isDatabaseUnavailable(error) { return .databaseUnavailable }
             return nil
+        }
+    }
+
+    static func from(_ error: MigrationError) -> Problem {
+        let detail = error.description
+        switch error {
+        case .invalidCampaign, .malformedEvent: return .invalidRequest(detail)
+        case .campaignNotFound: return .notFound(detail)
+        case .targetBusy: return Problem(.conflict, code: "target_in_campaign", title: "Pool already in a campaign", detail: detail)
+        case .nameTaken: return Problem(.conflict, code: "campaign_name_taken", title: "Campaign name in use", detail: detail)
+        case .unknownPool: return Problem(.unprocessableContent, code: "unknown_pool", title: "Pool not registered", detail: detail)
+        case .noCampaign: return Problem(.unprocessableContent, code: "no_campaign", title: "No campaign for this pool", detail: detail)
+        case .noSourceClient:
+            return Problem(.unprocessableContent, code: "no_source_client", title: "No source app client", detail: detail)
+        // The forwarder raises `detail` as the Lambda's error: Cognito shows a failed sign-in.
+        case .userNotFound: return Problem(.badRequest, code: "user_not_found", title: "Migration refused", detail: detail)
+        case .notAuthorized: return Problem(.badRequest, code: "not_authorized", title: "Migration refused", detail: detail)
         }
     }
 

@@ -14,6 +14,8 @@ package enum RouteTable {
         (.get, "/v1/events"),
         (.get, "/v1/pools"), (.post, "/v1/pools"),
         (.get, "/v1/tokens"), (.post, "/v1/tokens"), (.delete, "/v1/tokens/{name}"),
+        (.get, "/v1/campaigns"), (.get, "/v1/campaigns/{id}"),
+        (.post, "/v1/cognito/triggers"),
     ]
 
     /// The methods served for `path` (a request path without its query), empty when none is.

@@ -2,6 +2,7 @@ import ArgumentParser
 import Cognito
 import Foundation
 import IdentityMap
+import Migration
 
 /// A failure with the exit code the CLI contract gives it.
 struct CLIFailure: Error {
@@ -23,6 +24,8 @@ struct CLIFailure: Error {
         case let error as CLIFailure:
             self = error
         case let error as IdentityMapError:
+            self = .usage(error.description)
+        case let error as MigrationError:
             self = .usage(error.description)
         case let error as SchemaMigrator.Failure:
             self = .usage(error.description)

@@ -18,6 +18,9 @@ struct PoolCommand: AsyncParsableCommand {
         @Option(help: "Region (default: the pool id's prefix).") var region: String?
         @Option(help: "A human name.") var name: String?
         @Option(help: "Token issuer URL (default: https://cognito-idp.<region>.amazonaws.com/<id>).") var issuer: String?
+        @Option(help: "An IAM role to assume (STS) to reach this pool, e.g. in another AWS account.") var roleArn: String?
+        @Option(help: "The external id the role's trust policy requires.") var externalId: String?
+        @Option(help: "A profile of the AWS shared files to reach this pool with.") var profile: String?
 
         func run() async throws {
             LogSetup.bootstrap()
@@ -25,7 +28,8 @@ struct PoolCommand: AsyncParsableCommand {
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
             let pool = try await PoolStore(database: db).add(
-                id: poolID, region: region, name: name, issuer: issuer, attribution: cliAttribution
+                id: poolID, region: region, name: name, issuer: issuer,
+                access: PoolAccess(roleARN: roleArn, externalID: externalId, profile: profile), attribution: cliAttribution
             )
             .run(on: db)
             print("registered \(pool.id) (\(pool.region)) issuer \(pool.issuer)")
@@ -44,10 +48,11 @@ struct PoolCommand: AsyncParsableCommand {
             let rows = try await PoolStore(database: db).list().map { pool in
                 [
                     "id": pool.id.rawValue, "region": pool.region, "name": pool.name ?? "", "issuer": pool.issuer,
-                    "created_at": RFC3339.format(pool.createdAt),
+                    "created_at": RFC3339.format(pool.createdAt), "role_arn": pool.access.roleARN ?? "",
+                    "aws_profile": pool.access.profile ?? "",
                 ]
             }
-            printRows(rows, columns: ["id", "region", "name", "issuer", "created_at"], format: format)
+            printRows(rows, columns: ["id", "region", "name", "issuer", "created_at", "role_arn", "aws_profile"], format: format)
         }
     }
 }

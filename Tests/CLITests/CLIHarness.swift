@@ -22,9 +22,18 @@ struct CLI {
         }
     }
 
+    static var repositoryRoot: String {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().path
+    }
+
     static func run(_ arguments: [String], environment extra: [String: String] = [:]) throws -> Output {
+        try runProcess(try binary, arguments, environment: extra)
+    }
+
+    /// Any program, with the test environment plus `extra`.
+    static func runProcess(_ executable: String, _ arguments: [String], environment extra: [String: String] = [:]) throws -> Output {
         let process = Process()
-        process.executableURL = URL(fileURLWithPath: try binary)
+        process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
         var environment = ProcessInfo.processInfo.environment
         environment["STABLEID_SQL_DIR"] = TestDatabase.sqlDirectory.path

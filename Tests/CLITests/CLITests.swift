@@ -57,10 +57,62 @@ struct CLITests {
         let csv = try CLI.run(["pool", "list", "--format", "csv"], environment: env)
         #expect(
             csv.stdout.hasPrefix(
-                "id,region,name,issuer,created_at\neu-central-1_Abc,eu-central-1,Frankfurt,https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Abc,"
+                "id,region,name,issuer,created_at,role_arn,aws_profile\neu-central-1_Abc,eu-central-1,Frankfurt,https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Abc,"
             ))
+        // A pool in another account: reached with a role (and external id); bad ARNs exit 2.
+        let role = "arn:aws:iam::210987654321:role/stableid-reader"
+        #expect(
+            try CLI.run(["pool", "add", "--id", "eu-west-3_Other", "--role-arn", role, "--external-id", "ext-42"], environment: env).status
+                == 0
+        )
+        #expect(try CLI.run(["pool", "add", "--id", "eu-west-3_Bad", "--role-arn", "not-an-arn"], environment: env).status == 2)
+        #expect(try CLI.run(["pool", "add", "--id", "eu-west-3_Bad", "--external-id", "ext-42"], environment: env).status == 2)
+        let listed = try CLI.run(["pool", "list", "--format", "csv"], environment: env).stdout
+        #expect(listed.contains("eu-west-3_Other") && listed.contains(role) && !listed.contains("ext-42"))
         let table = try CLI.run(["pool", "list"], environment: env)
         #expect(table.stdout.hasPrefix("ID"))
+    }
+
+    @Test("campaign create prints its id on the last line; list and show; a second active campaign for the target exits 2")
+    func campaigns() async throws {
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        for pool in ["us-east-1_Src1", "us-east-1_Src2", "eu-west-1_Dst"] {
+            #expect(try CLI.run(["pool", "add", "--id", pool], environment: env).status == 0)
+        }
+        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("client-secret-\(UUID().uuidString)")
+        try "s3cr3t-client-secret\n".write(to: secretFile, atomically: true, encoding: .utf8)
+        let created = try CLI.run(
+            [
+                "campaign", "create", "--source", "us-east-1_Src1", "--source", "us-east-1_Src2", "--target", "eu-west-1_Dst",
+                "--name", "consolidate", "--source-client-id", "us-east-1_Src1=client1", "--source-client-id", "us-east-1_Src2=client2",
+                "--source-client-secret-file", secretFile.path, "--stable-id-attribute", "custom:stable_id",
+                "--link-by", "username", "--link-by", "verified-email",
+            ],
+            environment: env
+        )
+        #expect(created.status == 0, "\(created.stderr)")
+        let id = created.lastLine
+        #expect(UUID(uuidString: id) != nil)
+        let listed = try CLI.run(["campaign", "list", "--format", "json"], environment: env)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: String]])
+        #expect(rows.count == 1 && rows[0]["id"] == id && rows[0]["target"] == "eu-west-1_Dst" && rows[0]["phase"] == "lazy")
+        #expect(rows[0]["sources"] == "us-east-1_Src1 us-east-1_Src2" && rows[0]["link_by"] == "username verified-email")
+        #expect(!listed.stdout.contains("s3cr3t"))
+        #expect(try CLI.run(["campaign", "show", "consolidate"], environment: env).stdout.contains(id))
+        let second = try CLI.run(["campaign", "create", "--source", "us-east-1_Src1", "--target", "eu-west-1_Dst"], environment: env)
+        #expect(second.status == 2 && second.stderr.contains("already the target"))
+        #expect(
+            try CLI.run(
+                ["campaign", "create", "--source", "us-east-1_Src1", "--target", "eu-west-1_Dst", "--link-by", "phone"], environment: env
+            ).status == 2)
+        #expect(try CLI.run(["campaign", "phase", id, "done"], environment: env).status == 0)
+        #expect(
+            try CLI.run(["campaign", "create", "--source", "us-east-1_Src1", "--target", "eu-west-1_Dst"], environment: env).status == 0)
+        // Every change is an event; the secret never is.
+        #expect(try db.count("events", where: "kind = 'campaign_created'") == 2)
+        #expect(try db.count("events", where: "kind = 'campaign_phase_changed'") == 1)
+        #expect(try db.count("events", where: "details::text LIKE '%s3cr3t%'") == 0)
     }
 
     @Test("usage errors exit 2; an unreachable database exits 3")
@@ -114,6 +166,31 @@ struct CLITests {
             "GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0", token: token)
         #expect(resolved == 200 && answer.contains("user_id"))
         #expect(try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0").0 == 401)
+
+        // The Lambda forwarder (deploy/lambda) against this running service: a post-confirmation
+        // event for a sub the map does not know creates its person; the answer is the event.
+        let triggerToken = try CLI.run(["token", "create", "--name", "lambda", "--scope", "trigger"], environment: env).lastLine
+        let newSub = "5e2e5e2e-0000-4000-8000-00000000e2e1"
+        let forwarded = try CLI.runProcess(
+            "/usr/bin/env",
+            [
+                "python3", "-c",
+                """
+                import json, sys
+                sys.path.insert(0, "\(CLI.repositoryRoot)/deploy/lambda")
+                import forwarder
+                event = {"version": "1", "triggerSource": "PostConfirmation_ConfirmSignUp", "region": "us-east-1",
+                         "userPoolId": "us-east-1_E2e", "userName": "fresh", "callerContext": {},
+                         "request": {"userAttributes": {"sub": "\(newSub)", "email": "fresh@example.com"}}, "response": {}}
+                print(json.dumps(forwarder.handler(event, None)))
+                """,
+            ],
+            environment: ["STABLEID_URL": base, "STABLEID_TOKEN": triggerToken]
+        )
+        #expect(forwarded.status == 0, "\(forwarded.stderr)")
+        #expect(forwarded.stdout.contains("PostConfirmation_ConfirmSignUp"))
+        let (linked, _) = try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=\(newSub)", token: token)
+        #expect(linked == 200)
 
         // The sealer, running as the service role, seals that write's events into the chain.
         var pending = -1

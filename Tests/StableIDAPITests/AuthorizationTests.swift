@@ -28,6 +28,13 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
         (.delete, "/v1/tokens/{name}", "/v1/tokens/nobody", nil, .admin),
         (.get, "/v1/events", "/v1/events?kind=user_created", nil, .audit),
         (.delete, "/v1/users/{id}/personal-data", "/v1/users/\(id)/personal-data", nil, .admin),
+        (.get, "/v1/campaigns", "/v1/campaigns", nil, .admin),
+        (.get, "/v1/campaigns/{id}", "/v1/campaigns/\(id)", nil, .admin),
+        (
+            .post, "/v1/cognito/triggers", "/v1/cognito/triggers",
+            #"{"version":"1","triggerSource":"PostAuthentication_Authentication","region":"us-east-1","userPoolId":"us-east-1_Old","userName":"u","callerContext":{},"request":{"userAttributes":{"sub":"\#(testSub("s"))"}},"response":{}}"#,
+            .trigger
+        ),
     ]
 }()
 

@@ -40,18 +40,28 @@ public struct IdentityLinkedDetails: EventDetails {
     /// The user the identity belonged to before (it had been unlinked there).
     public var relinkedFrom: UUID?
     public var importRun: UUID?
+    public var via: LinkPath
+    public var campaignID: UUID?
 
-    public init(provider: String, emailVerified: Bool, relinkedFrom: UUID? = nil, importRun: UUID? = nil) {
+    public init(
+        provider: String, emailVerified: Bool, relinkedFrom: UUID? = nil, importRun: UUID? = nil, via: LinkPath = .manual,
+        campaignID: UUID? = nil
+    ) {
         self.provider = provider
         self.emailVerified = emailVerified
         self.relinkedFrom = relinkedFrom
         self.importRun = importRun
+        self.via = via
+        self.campaignID = campaignID
     }
 
     public var json: [String: JSONValue] {
-        var json: [String: JSONValue] = ["provider": .string(provider), "email_verified": .bool(emailVerified)]
+        var json: [String: JSONValue] = [
+            "provider": .string(provider), "email_verified": .bool(emailVerified), "via": .string(via.rawValue),
+        ]
         if let relinkedFrom { json["relinked_from"] = JSONValue(relinkedFrom) }
         if let importRun { json["import_run"] = JSONValue(importRun) }
+        if let campaignID { json["campaign"] = JSONValue(campaignID) }
         return json
     }
 }
@@ -102,7 +112,15 @@ public struct PoolAddedDetails: EventDetails {
         self.name = name
     }
 
-    public var json: [String: JSONValue] { ["region": .string(region), "issuer": .string(issuer), "name": JSONValue(name)] }
+    public var access = PoolAccess()
+
+    public var json: [String: JSONValue] {
+        var json: [String: JSONValue] = ["region": .string(region), "issuer": .string(issuer), "name": JSONValue(name)]
+        if let role = access.roleARN { json["role_arn"] = .string(role) }
+        if access.externalID != nil { json["external_id_set"] = .bool(true) }
+        if let profile = access.profile { json["aws_profile"] = .string(profile) }
+        return json
+    }
 }
 
 public struct TokenCreatedDetails: EventDetails {
@@ -208,7 +226,7 @@ extension IdentityLinkedDetails {
     static func sql(providerColumn: String, emailVerifiedColumn: String, importRun: UUID) -> PostgresQuery {
         """
         jsonb_build_object('provider', \(unescaped: providerColumn), 'email_verified', \(unescaped: emailVerifiedColumn),
-                           'import_run', \(importRun)::text)
+                           'import_run', \(importRun)::text, 'via', 'import')
         """
     }
 }
@@ -218,4 +236,19 @@ extension EventPersonalData {
     static func sql(usernameColumn: String, emailColumn: String) -> String {
         "jsonb_build_object('username', \(usernameColumn), 'email', \(emailColumn))"
     }
+}
+
+public struct IdentityStatusChangedDetails: EventDetails {
+    public static let kind = EventKind.identityStatusChanged
+    public var from: IdentityStatus
+    public var to: IdentityStatus
+    public var reason: String
+
+    public init(from: IdentityStatus, to: IdentityStatus, reason: String) {
+        self.from = from
+        self.to = to
+        self.reason = reason
+    }
+
+    public var json: [String: JSONValue] { ["from": .string(from.rawValue), "to": .string(to.rawValue), "reason": .string(reason)] }
 }

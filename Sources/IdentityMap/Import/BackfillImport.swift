@@ -203,9 +203,9 @@ public final class BackfillImport: Sendable {
         try connection.execute("INSERT INTO users (id) SELECT candidate_user_id FROM backfill_run WHERE outcome = 'create'")
         try connection.execute(
             """
-            INSERT INTO identities (user_id, pool_id, sub, username, email, email_normalized, email_verified, provider, status)
+            INSERT INTO identities (user_id, pool_id, sub, username, email, email_normalized, email_verified, provider, status, via)
             SELECT candidate_user_id, \(pool), sub, username, email, email_normalized, email_verified, provider,
-                   CASE WHEN enabled THEN 'active' ELSE 'disabled' END
+                   CASE WHEN enabled THEN 'active' ELSE 'disabled' END, 'import'
             FROM backfill_run WHERE outcome = 'create' ORDER BY seq
             """
         )

@@ -1,3 +1,5 @@
+public import Foundation
+
 /// An identity to link, validated before any SQL runs.
 public struct NewIdentity: Sendable, Equatable {
     public var pool: PoolID
@@ -6,6 +8,12 @@ public struct NewIdentity: Sendable, Equatable {
     public var email: String?
     public var emailVerified: Bool
     public var provider: String
+    /// How the link is being made (recorded on the identity and in its event).
+    public var via: LinkPath
+    /// The campaign the link belongs to, if any.
+    public var campaignID: UUID?
+    /// The federated provider's own user id, from the `identities` attribute.
+    public var federatedUserID: String?
 
     public static let defaultProvider = "Cognito"
 
@@ -15,7 +23,10 @@ public struct NewIdentity: Sendable, Equatable {
         username: String,
         email: String? = nil,
         emailVerified: Bool = false,
-        provider: String? = nil
+        provider: String? = nil,
+        via: LinkPath = .manual,
+        campaignID: UUID? = nil,
+        federatedUserID: String? = nil
     ) throws(IdentityMapError) {
         let sub = try CognitoSub.validated(sub)
         guard Self.isPrintable(username, maxLength: 255) else {
@@ -36,6 +47,12 @@ public struct NewIdentity: Sendable, Equatable {
         self.email = email
         self.emailVerified = email == nil ? false : emailVerified
         self.provider = provider
+        self.via = via
+        self.campaignID = campaignID
+        if let federatedUserID, !Self.isPrintable(federatedUserID, maxLength: 255) {
+            throw .invalidInput(field: "federated_user_id", reason: "must be 1 to 255 printable characters")
+        }
+        self.federatedUserID = federatedUserID
     }
 
     /// The form emails are matched by (see ``EmailAddress/normalize(_:)``).

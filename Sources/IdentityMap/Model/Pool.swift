@@ -7,13 +7,16 @@ public struct Pool: Sendable, Equatable {
     public var name: String?
     public var issuer: String
     public var createdAt: Date
+    /// How StableID reaches the pool's account (default: the service's own AWS credentials).
+    public var access: PoolAccess
 
-    public init(id: PoolID, region: String, name: String?, issuer: String, createdAt: Date) {
+    public init(id: PoolID, region: String, name: String?, issuer: String, createdAt: Date, access: PoolAccess = PoolAccess()) {
         self.id = id
         self.region = region
         self.name = name
         self.issuer = issuer
         self.createdAt = createdAt
+        self.access = access
     }
 
     /// Issuers compare without a trailing slash: `…/us-east-1_X/` and `…/us-east-1_X` are one pool.
@@ -21,5 +24,49 @@ public struct Pool: Sendable, Equatable {
         var value = issuer.trimmingCharacters(in: .whitespaces)
         while value.hasSuffix("/") { value.removeLast() }
         return value
+    }
+}
+
+/// AWS access for one pool. Moving production to its own account or users to another region
+/// (the usual reasons for a migration) puts source and target in different accounts: such a
+/// pool is read with a role to assume (with an external id) or a named shared-files profile.
+public struct PoolAccess: Sendable, Equatable {
+    public var roleARN: String?
+    public var externalID: String?
+    public var profile: String?
+
+    public init(roleARN: String? = nil, externalID: String? = nil, profile: String? = nil) {
+        self.roleARN = roleARN
+        self.externalID = externalID
+        self.profile = profile
+    }
+
+    /// Checks the shapes the schema also enforces, so a mistake gets a clear error, not a 500.
+    public func validated() throws(IdentityMapError) -> PoolAccess {
+        func matches(_ value: String?, _ allowed: (UInt8) -> Bool, _ range: ClosedRange<Int>) -> Bool {
+            guard let value else { return true }
+            return range.contains(value.utf8.count) && value.utf8.allSatisfy(allowed)
+        }
+        let word: (UInt8) -> Bool = { $0.isASCIIAlphanumeric || "+=,.@_/-:".utf8.contains($0) }
+        if let roleARN, !(roleARN.hasPrefix("arn:aws") && roleARN.contains(":role/") && matches(roleARN, word, 20...600)) {
+            throw .invalidInput(field: "role_arn", reason: "must be an IAM role ARN (arn:aws:iam::123456789012:role/name)")
+        }
+        guard matches(externalID, word, 2...1224) else {
+            throw .invalidInput(field: "external_id", reason: "must be 2 to 1224 characters of letters, digits and +=,.@:/-")
+        }
+        if externalID != nil, roleARN == nil {
+            throw .invalidInput(field: "external_id", reason: "needs role_arn")
+        }
+        guard matches(profile, { $0.isASCIIAlphanumeric || "_.-".utf8.contains($0) }, 1...64) else {
+            throw .invalidInput(field: "aws_profile", reason: "must be 1 to 64 letters, digits, '_', '.' or '-'")
+        }
+        return self
+    }
+}
+
+extension UInt8 {
+    var isASCIIAlphanumeric: Bool {
+        (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(self) || (UInt8(ascii: "A")...UInt8(ascii: "Z")).contains(self)
+            || (UInt8(ascii: "0")...UInt8(ascii: "9")).contains(self)
     }
 }

@@ -19,10 +19,13 @@ public struct Identity: Sendable, Equatable {
     public var status: IdentityStatus
     public var linkedAt: Date
     public var unlinkedAt: Date?
+    /// How the link was made (nil for links made before StableID recorded it).
+    public var via: LinkPath?
+    public var campaignID: UUID?
 
     public init(
         pool: PoolID, sub: String, username: String, email: String?, emailVerified: Bool, provider: String,
-        status: IdentityStatus, linkedAt: Date, unlinkedAt: Date?
+        status: IdentityStatus, linkedAt: Date, unlinkedAt: Date?, via: LinkPath? = nil, campaignID: UUID? = nil
     ) {
         self.pool = pool
         self.sub = sub
@@ -33,6 +36,8 @@ public struct Identity: Sendable, Equatable {
         self.status = status
         self.linkedAt = linkedAt
         self.unlinkedAt = unlinkedAt
+        self.via = via
+        self.campaignID = campaignID
     }
 }
 

@@ -92,7 +92,10 @@ extension IdentityMapStore {
         }
         try EventLog.append(
             EventDraft(
-                IdentityLinkedDetails(provider: identity.provider, emailVerified: identity.emailVerified, relinkedFrom: relinkedFrom),
+                IdentityLinkedDetails(
+                    provider: identity.provider, emailVerified: identity.emailVerified, relinkedFrom: relinkedFrom,
+                    via: identity.via, campaignID: identity.campaignID
+                ),
                 userID: userID,
                 pool: identity.pool,
                 sub: identity.sub,

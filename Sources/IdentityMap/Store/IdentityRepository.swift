@@ -42,9 +42,11 @@ enum IdentityRepository {
         try mappingUsernameConflict(identity) {
             !(try connection.query(
                 """
-                INSERT INTO identities (user_id, pool_id, sub, username, email, email_normalized, email_verified, provider)
+                INSERT INTO identities (user_id, pool_id, sub, username, email, email_normalized, email_verified, provider,
+                                        via, campaign_id, federated_user_id)
                 VALUES (\(userID), \(identity.pool.rawValue), \(identity.sub), \(identity.username), \(identity.email),
-                        \(identity.normalizedEmail), \(identity.emailVerified), \(identity.provider))
+                        \(identity.normalizedEmail), \(identity.emailVerified), \(identity.provider),
+                        \(identity.via.rawValue), \(identity.campaignID), \(identity.federatedUserID))
                 ON CONFLICT (pool_id, sub) DO NOTHING
                 RETURNING id
                 """
@@ -59,7 +61,9 @@ enum IdentityRepository {
                 """
                 UPDATE identities SET user_id = \(userID), username = \(identity.username), email = \(identity.email),
                     email_normalized = \(identity.normalizedEmail), email_verified = \(identity.emailVerified),
-                    provider = \(identity.provider), status = 'active', linked_at = now(), unlinked_at = NULL, updated_at = now()
+                    provider = \(identity.provider), via = \(identity.via.rawValue), campaign_id = \(identity.campaignID),
+                    federated_user_id = \(identity.federatedUserID),
+                    status = 'active', linked_at = now(), unlinked_at = NULL, updated_at = now()
                 WHERE pool_id = \(identity.pool.rawValue) AND sub = \(identity.sub)
                 """
             )

@@ -5,7 +5,7 @@ import Postgres
 /// selects ``identityColumns`` (aliased `i`) and decodes here.
 enum IdentityRows {
     static let identityColumns =
-        "i.pool_id, i.sub, i.username, i.email, i.email_verified, i.provider, i.status, i.linked_at, i.unlinked_at"
+        "i.pool_id, i.sub, i.username, i.email, i.email_verified, i.provider, i.status, i.linked_at, i.unlinked_at, i.via, i.campaign_id"
 
     static func identity(_ row: PostgresRow) throws -> Identity {
         guard let status = IdentityStatus(rawValue: try row.decode("status")) else {
@@ -20,7 +20,9 @@ enum IdentityRows {
             provider: try row.decode("provider"),
             status: status,
             linkedAt: try row.decode("linked_at"),
-            unlinkedAt: try row.decodeIfPresent("unlinked_at")
+            unlinkedAt: try row.decodeIfPresent("unlinked_at"),
+            via: try row.decodeIfPresent("via", as: String.self).flatMap(LinkPath.init(rawValue:)),
+            campaignID: try row.decodeIfPresent("campaign_id")
         )
     }
 

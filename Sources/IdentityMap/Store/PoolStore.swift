@@ -15,16 +15,21 @@ public struct PoolStore: Sendable {
         region: String? = nil,
         name: String? = nil,
         issuer: String? = nil,
+        access: PoolAccess = PoolAccess(),
         attribution: Attribution
     ) -> Write<Pool> {
         Write { connection in
-            try Self.add(id: id, region: region, name: name, issuer: issuer, on: connection, attribution: attribution)
+            try Self.add(id: id, region: region, name: name, issuer: issuer, access: access, on: connection, attribution: attribution)
         }
     }
 
+    static let columns = "id, region, name, issuer, created_at, role_arn, external_id, aws_profile"
+
     static func add(
-        id: PoolID, region: String?, name: String?, issuer: String?, on connection: PostgresConnection, attribution: Attribution
+        id: PoolID, region: String?, name: String?, issuer: String?, access: PoolAccess, on connection: PostgresConnection,
+        attribution: Attribution
     ) throws -> Pool {
+        let access = try access.validated()
         let region = region ?? id.region
         guard PoolID.isRegion(region) else {
             throw IdentityMapError.invalidInput(field: "region", reason: "is not an AWS region name")
@@ -40,15 +45,21 @@ public struct PoolStore: Sendable {
         }
         let rows = try connection.query(
             """
-            INSERT INTO pools (id, region, name, issuer) VALUES (\(id.rawValue), \(region), \(name), \(issuer))
+            INSERT INTO pools (id, region, name, issuer, role_arn, external_id, aws_profile)
+            VALUES (\(id.rawValue), \(region), \(name), \(issuer), \(access.roleARN), \(access.externalID), \(access.profile))
             ON CONFLICT DO NOTHING
-            RETURNING id, region, name, issuer, created_at
+            RETURNING \(unescaped: columns)
             """
         )
         guard let row = rows.first else { throw IdentityMapError.poolAlreadyExists(id.rawValue) }
         let pool = try decode(row)
         try EventLog.append(
-            EventDraft(PoolAddedDetails(region: region, issuer: issuer, name: name), pool: id),
+            EventDraft(
+                {
+                    var details = PoolAddedDetails(region: region, issuer: issuer, name: name)
+                    details.access = access
+                    return details
+                }(), pool: id),
             attribution: attribution,
             on: connection
         )
@@ -57,8 +68,16 @@ public struct PoolStore: Sendable {
 
     public func list() async throws -> [Pool] {
         try await database.reader.withConnection { connection in
-            try connection.query("SELECT id, region, name, issuer, created_at FROM pools ORDER BY id").map(Self.decode)
+            try connection.query("SELECT \(unescaped: Self.columns) FROM pools ORDER BY id").map(Self.decode)
         }
+    }
+
+    public func pool(_ id: PoolID) async throws -> Pool? {
+        try await database.reader.withConnection { connection in try Self.pool(id, on: connection) }
+    }
+
+    static func pool(_ id: PoolID, on connection: PostgresConnection) throws -> Pool? {
+        try connection.query("SELECT \(unescaped: columns) FROM pools WHERE id = \(id.rawValue)").first.map(decode)
     }
 
     static func decode(_ row: PostgresRow) throws -> Pool {
@@ -70,7 +89,11 @@ public struct PoolStore: Sendable {
             region: try row.decode("region"),
             name: try row.decodeIfPresent("name"),
             issuer: try row.decode("issuer"),
-            createdAt: try row.decode("created_at")
+            createdAt: try row.decode("created_at"),
+            access: PoolAccess(
+                roleARN: try row.decodeIfPresent("role_arn"), externalID: try row.decodeIfPresent("external_id"),
+                profile: try row.decodeIfPresent("aws_profile")
+            )
         )
     }
 }

@@ -1,4 +1,4 @@
-import Postgres
+public import Postgres
 
 /// One write to the map, as a unit that runs inside a transaction together with its events.
 ///
@@ -7,8 +7,14 @@ import Postgres
 public struct Write<Value: Sendable>: Sendable {
     let body: @Sendable (PostgresConnection) throws -> Value
 
-    init(_ body: @escaping @Sendable (PostgresConnection) throws -> Value) {
+    public init(_ body: @escaping @Sendable (PostgresConnection) throws -> Value) {
         self.body = body
+    }
+
+    /// Runs the write inside the caller's transaction: for other domain modules (triggers,
+    /// reconciliation) that compose several writes and their events into one commit.
+    public func run(inTransactionOn connection: PostgresConnection) throws -> Value {
+        try body(connection)
     }
 
     /// Runs the write in its own transaction on the primary.

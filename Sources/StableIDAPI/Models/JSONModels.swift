@@ -1,5 +1,6 @@
 import Foundation
 import IdentityMap
+import Migration
 import Support
 
 // The wire shapes of the HTTP API (snake_case, as openapi.yaml describes them). Domain types stay
@@ -15,9 +16,10 @@ struct IdentityJSON: Codable, Sendable {
     var status: String
     var linkedAt: String
     var unlinkedAt: String?
+    var via: String?
 
     enum CodingKeys: String, CodingKey {
-        case pool, sub, username, email, provider, status
+        case pool, sub, username, email, provider, status, via
         case emailVerified = "email_verified"
         case linkedAt = "linked_at"
         case unlinkedAt = "unlinked_at"
@@ -33,6 +35,7 @@ struct IdentityJSON: Codable, Sendable {
         status = identity.status.rawValue
         linkedAt = RFC3339.format(identity.linkedAt)
         unlinkedAt = identity.unlinkedAt.map(RFC3339.format)
+        via = identity.via?.rawValue
     }
 }
 
@@ -331,4 +334,51 @@ extension KeyedDecodingContainer {
         }
         return try decode(T.self, forKey: key)
     }
+}
+
+struct CampaignJSON: Encodable {
+    struct Source: Encodable {
+        var pool: String
+        var clientID: String?
+        var hasClientSecret: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case pool
+            case clientID = "client_id"
+            case hasClientSecret = "has_client_secret"
+        }
+    }
+    var id: String
+    var name: String
+    var target: String
+    var sources: [Source]
+    var phase: String
+    var stableIDAttribute: String?
+    var linkBy: [String]
+    var createdAt: String
+    var phaseChangedAt: String
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, target, sources, phase
+        case stableIDAttribute = "stable_id_attribute"
+        case linkBy = "link_by"
+        case createdAt = "created_at"
+        case phaseChangedAt = "phase_changed_at"
+    }
+
+    init(_ campaign: Campaign) {
+        id = campaign.id.uuidString.lowercased()
+        name = campaign.name
+        target = campaign.target.rawValue
+        sources = campaign.sources.map { Source(pool: $0.pool.rawValue, clientID: $0.clientID, hasClientSecret: $0.hasClientSecret) }
+        phase = campaign.phase.rawValue
+        stableIDAttribute = campaign.stableIDAttribute
+        linkBy = campaign.linkBy.map(\.rawValue)
+        createdAt = RFC3339.format(campaign.createdAt)
+        phaseChangedAt = RFC3339.format(campaign.phaseChangedAt)
+    }
+}
+
+struct CampaignsJSON: Encodable {
+    var campaigns: [CampaignJSON]
 }

@@ -89,6 +89,10 @@ struct JSONWriter {
         }
         raw(",\"username\":")
         string(identity.username)
+        if let via = identity.via {
+            raw(",\"via\":")
+            string(via.rawValue)
+        }
         raw("}")
     }
 }

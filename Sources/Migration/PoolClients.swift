@@ -1,0 +1,39 @@
+public import Cognito
+public import Curl
+public import Foundation
+public import IdentityMap
+import Synchronization
+
+/// One Cognito client per pool, each in the pool's region with the pool's AWS access: the
+/// service's own credentials, a named profile, or a role assumed through STS (pools of a
+/// campaign may live in other accounts and regions). Built once per pool and kept.
+public final class PoolClients: Sendable {
+    private let environment: [String: String]
+    private let http: CurlClient
+    private let clients = Mutex<[PoolID: CognitoClient]>([:])
+
+    public init(environment: [String: String] = ProcessInfo.processInfo.environment, http: CurlClient = CurlClient()) {
+        self.environment = environment
+        self.http = http
+    }
+
+    public func client(for pool: Pool) throws -> CognitoClient {
+        if let client = clients.withLock({ $0[pool.id] }) { return client }
+        var environment = self.environment
+        if let profile = pool.access.profile { environment["AWS_PROFILE"] = profile }
+        let configuration = try CognitoConfiguration.fromEnvironment(environment, region: pool.region)
+        var credentials: any CredentialsProvider = DefaultCredentialsChain(environment: environment, http: http)
+        if let role = pool.access.roleARN {
+            credentials = AssumedRoleCredentials(
+                client: STSClient(configuration: .fromEnvironment(environment, region: pool.region), credentials: credentials, http: http),
+                roleARN: role, sessionName: "stableid", externalID: pool.access.externalID
+            )
+        }
+        let client = CognitoClient(configuration: configuration, credentials: credentials, http: http)
+        return clients.withLock { cache in
+            if let existing = cache[pool.id] { return existing }
+            cache[pool.id] = client
+            return client
+        }
+    }
+}

@@ -1,0 +1,236 @@
+public import Cognito
+import CognitoIngest
+public import Foundation
+public import IdentityMap
+public import Logging
+import Postgres
+
+/// Cognito's Lambda triggers, handled for the target pool of a campaign (DESIGN §4): the
+/// Migrate-user trigger checks the password against the source pools and answers the user's
+/// attributes; post-authentication and post-confirmation link the new sub to its person; pre
+/// token generation adds the `stable_id` claim (linking first when the link is not there yet:
+/// Cognito generates tokens before it runs post-authentication).
+///
+/// Every answer comes well inside Cognito's 5 s: Cognito calls run under a 4 s deadline and
+/// database statements under the service's statement timeout. Passwords only ever go into the
+/// signed AdminInitiateAuth request; events, logs and errors never see them.
+public struct TriggerService: Sendable {
+    public let database: Database
+    let clients: PoolClients
+    let logger: Logger
+    /// What Cognito calls may take together; the rest of Cognito's 5 s is for us and the network.
+    static let cognitoBudget: Duration = .seconds(4)
+
+    public init(database: Database, clients: PoolClients, logger: Logger) {
+        self.database = database
+        self.clients = clients
+        self.logger = logger
+    }
+
+    /// Answers one trigger event with the event's JSON, `response` filled in.
+    public func handle(_ event: CognitoTriggerEvent, attribution: Attribution) async throws -> Data {
+        let request = try event.typedRequest()
+        guard let targetID = PoolID(event.userPoolID) else { throw MigrationError.unknownPool(event.userPoolID) }
+        guard let target = try await PoolStore(database: database).pool(targetID) else {
+            throw MigrationError.unknownPool(targetID.rawValue)
+        }
+        switch request {
+        case .userMigrationAuthentication(let migration):
+            return try await migrate(event, migration, target: target, checkPassword: true, attribution: attribution)
+        case .userMigrationForgotPassword(let migration):
+            return try await migrate(event, migration, target: target, checkPassword: false, attribution: attribution)
+        case .postAuthentication(let signIn):
+            _ = try await link(TargetUser(signIn), target: target, confirmation: false, attribution: attribution)
+            return event.answeringUnchanged()
+        case .postConfirmation(let signIn, _):
+            _ = try await link(TargetUser(signIn), target: target, confirmation: true, attribution: attribution)
+            return event.answeringUnchanged()
+        case .tokenGeneration(let token):
+            guard let user = TargetUser(token) else { throw MigrationError.malformedEvent("request.userAttributes.sub is missing") }
+            let stableID = try await link(user, target: target, confirmation: false, attribution: attribution)
+            return try event.answeringTokenGeneration(stableID: stableID.uuidString.lowercased())
+        case .clientCredentialsTokenGeneration:
+            return event.answeringUnchanged()
+        }
+    }
+}
+
+// MARK: Linking a target sub to its person
+
+/// The target-pool user a trigger is about, from its attributes.
+struct TargetUser: Sendable {
+    var sub: String
+    var username: String
+    var email: String?
+    var emailVerified: Bool
+    var attributes: [String: String]
+    var federated: FederatedIdentity?
+
+    init?(sub: String?, username: String, attributes: [String: String]) {
+        guard let sub = sub.flatMap(CognitoSub.canonical) else { return nil }
+        self.sub = sub
+        self.username = username
+        self.email = attributes["email"]
+        self.emailVerified = attributes["email_verified"] == "true"
+        self.attributes = attributes
+        self.federated = attributes["identities"].flatMap(FederatedIdentity.parse(attribute:)).flatMap(FederatedIdentity.preferred(in:))
+    }
+
+    init(_ request: PostAuthRequest) throws {
+        guard let user = TargetUser(sub: request.sub, username: request.userName, attributes: request.userAttributes) else {
+            throw MigrationError.malformedEvent("request.userAttributes.sub is not a Cognito sub")
+        }
+        self = user
+    }
+
+    init?(_ request: TokenGenerationRequest) {
+        self.init(sub: request.sub, username: request.userName, attributes: request.userAttributes)
+    }
+
+    var provider: String { federated.map { CognitoUserRecord.mapProviderName($0.providerName) } ?? NewIdentity.defaultProvider }
+}
+
+extension TriggerService {
+    /// Links the target sub to its person (found, or new) and returns the person's stable ID.
+    /// Cognito retries a trigger and may send duplicates at once: one advisory lock per sub
+    /// serializes them, and a sub already linked is answered as is.
+    func link(_ user: TargetUser, target: Pool, confirmation: Bool, attribution: Attribution) async throws -> UUID {
+        let store = IdentityMapStore(database: database)
+        return try await database.primary.transaction { connection in
+            try connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(target.id.rawValue + "/" + user.sub), 0))")
+            let campaign = try CampaignStore.active(target: target.id, on: connection)
+            let evidence = try Self.evidence(for: user, target: target.id, campaign: campaign, confirmation: confirmation, on: connection)
+            let decision = TriggerLinkRules.decide(evidence, linkBy: campaign?.linkBy ?? [])
+            func identity(_ via: LinkPath) throws -> NewIdentity {
+                try NewIdentity(
+                    pool: target.id, sub: user.sub, username: user.username,
+                    email: user.email.flatMap { EmailAddress.normalize($0) == nil ? nil : $0 },
+                    emailVerified: user.emailVerified, provider: user.provider, via: via, campaignID: campaign?.id,
+                    federatedUserID: user.federated?.userID
+                )
+            }
+            let stableID: UUID
+            switch decision {
+            case .alreadyLinked(let id):
+                return id
+            case .link(let person, let via):
+                let new = try identity(via)
+                try Self.retireReusedUsername(new, on: connection, attribution: attribution)
+                stableID = try store.link(new, to: person, attribution: attribution).run(inTransactionOn: connection).user.id
+            case .createUser(let via):
+                let new = try identity(via)
+                try Self.retireReusedUsername(new, on: connection, attribution: attribution)
+                stableID = try store.createUser(identities: [new], attribution: attribution).run(inTransactionOn: connection).id
+            }
+            try connection.execute(
+                "DELETE FROM pending_links WHERE target_pool = \(target.id.rawValue) AND lower(username) = lower(\(user.username))"
+            )
+            return stableID
+        }
+    }
+
+    static func evidence(
+        for user: TargetUser, target: PoolID, campaign: Campaign?, confirmation: Bool, on connection: PostgresConnection
+    ) throws -> TriggerLinkRules.Evidence {
+        var evidence = TriggerLinkRules.Evidence(confirmation: confirmation)
+        func people(_ rows: PostgresRows) throws -> [UUID] {
+            try rows.compactMap { try Person.find(try $0.decode("user_id"), on: connection) }.filter { $0.status == .active }.map(\.userID)
+        }
+        let linked = try connection.query(
+            "SELECT user_id FROM identities WHERE pool_id = \(target.rawValue) AND sub = \(user.sub) AND status <> 'unlinked'"
+        )
+        if let owner = try people(linked).first {
+            evidence.linkedTo = owner
+            return evidence
+        }
+        if let attribute = campaign?.stableIDAttribute, let text = user.attributes[attribute], let id = UUID(uuidString: text),
+            let person = try Person.find(id, on: connection), person.status == .active
+        {
+            evidence.attribute = person.userID
+        }
+        if let row = try connection.query(
+            "SELECT user_id, via FROM pending_links WHERE target_pool = \(target.rawValue) AND lower(username) = lower(\(user.username))"
+        ).first, let person = try Person.find(try row.decode("user_id"), on: connection), person.status == .active {
+            evidence.pending = (person.userID, LinkPath(rawValue: try row.decode("via")) ?? .lazy)
+        }
+        if let federated = user.federated {
+            evidence.federated = TriggerLinkRules.single(
+                try people(
+                    connection.query(
+                        """
+                        SELECT DISTINCT user_id FROM identities
+                        WHERE provider = \(CognitoUserRecord.mapProviderName(federated.providerName))
+                          AND federated_user_id = \(federated.userID) AND status <> 'unlinked'
+                        """
+                    )
+                )
+            )
+        }
+        let sources = PostgresArray(campaign?.sources.map(\.pool.rawValue) ?? [])
+        evidence.username = TriggerLinkRules.single(
+            try people(
+                connection.query(
+                    """
+                    SELECT DISTINCT user_id FROM identities
+                    WHERE pool_id = ANY(\(sources)::text[]) AND lower(username) = lower(\(user.username)) AND status <> 'unlinked'
+                    """
+                )
+            )
+        )
+        if let email = user.email.flatMap(EmailAddress.normalize) {
+            evidence.emailAsUsername = TriggerLinkRules.single(
+                try people(
+                    connection.query(
+                        """
+                        SELECT DISTINCT user_id FROM identities
+                        WHERE pool_id = ANY(\(sources)::text[]) AND lower(username) = \(email) AND status <> 'unlinked'
+                        """
+                    )
+                )
+            )
+            if user.emailVerified {
+                evidence.verifiedEmail = TriggerLinkRules.single(
+                    try people(
+                        connection.query(
+                            """
+                            SELECT DISTINCT user_id FROM identities
+                            WHERE pool_id = ANY(\(sources)::text[]) AND email_normalized = \(email) AND email_verified
+                              AND status <> 'unlinked'
+                            """
+                        )
+                    )
+                )
+            }
+        }
+        return evidence
+    }
+
+    /// Cognito keeps usernames unique among existing users, so a new sub under a username the
+    /// map still holds for another sub means that user was deleted from the pool: the old
+    /// identity is marked deleted (with its event) instead of blocking the sign-in.
+    static func retireReusedUsername(_ identity: NewIdentity, on connection: PostgresConnection, attribution: Attribution) throws {
+        let stale = try connection.query(
+            """
+            UPDATE identities i SET status = 'deleted', updated_at = now()
+            FROM (SELECT id, status FROM identities
+                  WHERE pool_id = \(identity.pool.rawValue) AND username = \(identity.username) AND sub <> \(identity.sub)
+                    AND status IN ('active', 'disabled') FOR UPDATE) old
+            WHERE i.id = old.id
+            RETURNING i.user_id, i.sub, old.status AS previous
+            """
+        )
+        for row in stale {
+            try EventLog.append(
+                EventDraft(
+                    IdentityStatusChangedDetails(
+                        from: IdentityStatus(rawValue: try row.decode("previous")) ?? .active, to: .deleted,
+                        reason: "username reused by a new sub in the pool"
+                    ),
+                    userID: try row.decode("user_id"), pool: identity.pool, sub: try row.decode("sub")
+                ),
+                attribution: attribution,
+                on: connection
+            )
+        }
+    }
+}

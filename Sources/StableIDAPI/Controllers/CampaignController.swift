@@ -1,0 +1,24 @@
+import Hummingbird
+import IdentityMap
+import Migration
+
+/// Campaigns, read-only over HTTP (created with `stableid campaign create`). Scope `admin`.
+struct CampaignController {
+    let services: APIServices
+    let campaigns: CampaignStore
+
+    func register(on group: RouterGroup<AppRequestContext>) {
+        group.get("campaigns", use: list)
+        group.get("campaigns/{id}", use: show)
+    }
+
+    @Sendable func list(request: Request, context: AppRequestContext) async throws -> Response {
+        try APIServices.json(.ok, CampaignsJSON(campaigns: try await campaigns.list().map(CampaignJSON.init)))
+    }
+
+    @Sendable func show(request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try context.parameters.require("id")
+        guard let campaign = try await campaigns.campaign(id) else { throw Problem.notFound("no such campaign") }
+        return try APIServices.json(.ok, CampaignJSON(campaign))
+    }
+}

@@ -1,0 +1,134 @@
+import ArgumentParser
+import Foundation
+import IdentityMap
+import Logging
+import Migration
+import Support
+
+struct CampaignCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaign",
+        abstract: "Migration campaigns: one or more source pools into a target pool.",
+        subcommands: [Create.self, List.self, Show.self, Phase.self]
+    )
+
+    struct Create: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Create a campaign; prints its id alone on the last line.",
+            discussion: """
+                The target's Migrate-user trigger checks passwords against the sources (in the order given) with
+                ADMIN_USER_PASSWORD_AUTH through --source-client-id (with SECRET_HASH when that client has a secret).
+                A target pool is in at most one campaign that is not done.
+                """
+        )
+        @OptionGroup var database: DatabaseOptions
+        @Option(help: "A source pool (repeat for several: consolidation).") var source: [String] = []
+        @Option(help: "The target pool.") var target: String
+        @Option(help: "A name (default: sources->target).") var name: String?
+        @Option(help: "App client of the source pools for the password check of lazy migration: ID for all, or POOL=ID (repeatable).")
+        var sourceClientId: [String] = []
+        @Option(help: "A file holding that client's secret (for SECRET_HASH), if it has one.") var sourceClientSecretFile: String?
+        @Option(help: "The target pool's custom attribute for the stable ID, e.g. custom:stable_id.") var stableIdAttribute: String?
+        @Option(help: "username, email (target email = source username) or verified-email; repeatable (default: username).")
+        var linkBy: [String] = []
+
+        func run() async throws {
+            LogSetup.bootstrap()
+            func pool(_ text: String) throws -> PoolID {
+                guard let id = PoolID(text) else { throw CLIFailure.usage("'\(text)' is not a Cognito user pool id (region_suffix)") }
+                return id
+            }
+            let rules = try (linkBy.isEmpty ? ["username"] : linkBy).map { text in
+                guard let rule = Campaign.LinkRule(rawValue: text) else {
+                    throw CLIFailure.usage("--link-by takes username, email or verified-email, not '\(text)'")
+                }
+                return rule
+            }
+            var secret: String?
+            if let path = sourceClientSecretFile {
+                guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
+                    throw CLIFailure.usage("cannot read --source-client-secret-file \(path)")
+                }
+                secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            var defaultClient: String?
+            var clients: [PoolID: String] = [:]
+            for entry in sourceClientId {
+                if let equals = entry.firstIndex(of: "=") {
+                    clients[try pool(String(entry[..<equals]))] = String(entry[entry.index(after: equals)...])
+                } else {
+                    defaultClient = entry
+                }
+            }
+            let new = NewCampaign(
+                name: name, target: try pool(target), sources: try source.map(pool), sourceClientID: defaultClient,
+                sourceClientIDs: clients,
+                sourceClientSecret: secret, stableIDAttribute: stableIdAttribute, linkBy: rules
+            )
+            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            defer { db.shutdown() }
+            let campaign = try await CampaignStore(database: db).create(new, attribution: cliAttribution).run(on: db)
+            print(
+                "created campaign \(campaign.name): \(campaign.sources.map(\.pool.rawValue).joined(separator: ", ")) -> \(campaign.target)")
+            print(campaign.id.uuidString.lowercased())
+        }
+    }
+
+    struct List: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "List campaigns.")
+        @OptionGroup var database: DatabaseOptions
+        @Option var format: OutputFormat = .table
+
+        func run() async throws {
+            LogSetup.bootstrap()
+            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            defer { db.shutdown() }
+            let rows = try await CampaignStore(database: db).list().map(CampaignCommand.row)
+            printRows(rows, columns: CampaignCommand.columns, format: format)
+        }
+    }
+
+    struct Show: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Show one campaign (by id or name).")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Campaign id or name.") var campaign: String
+        @Option var format: OutputFormat = .table
+
+        func run() async throws {
+            LogSetup.bootstrap()
+            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            defer { db.shutdown() }
+            guard let found = try await CampaignStore(database: db).campaign(campaign) else {
+                throw CLIFailure.usage("no campaign \(campaign)")
+            }
+            printRows([CampaignCommand.row(found)], columns: CampaignCommand.columns, format: format)
+        }
+    }
+
+    struct Phase: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Move a campaign to another phase (lazy, finalizing, done).")
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "Campaign id or name.") var campaign: String
+        @Argument(help: "lazy, finalizing or done.") var phase: String
+
+        func run() async throws {
+            LogSetup.bootstrap()
+            guard let next = Campaign.Phase(rawValue: phase) else { throw CLIFailure.usage("the phase is lazy, finalizing or done") }
+            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            defer { db.shutdown() }
+            let updated = try await CampaignStore(database: db).setPhase(campaign, to: next, attribution: cliAttribution).run(on: db)
+            print("campaign \(updated.name) is \(updated.phase.rawValue)")
+        }
+    }
+
+    static let columns = ["id", "name", "target", "sources", "phase", "stable_id_attribute", "link_by", "source_client_id", "created_at"]
+
+    static func row(_ campaign: Campaign) -> [String: String] {
+        [
+            "id": campaign.id.uuidString.lowercased(), "name": campaign.name, "target": campaign.target.rawValue,
+            "sources": campaign.sources.map(\.pool.rawValue).joined(separator: " "), "phase": campaign.phase.rawValue,
+            "stable_id_attribute": campaign.stableIDAttribute ?? "", "link_by": campaign.linkBy.map(\.rawValue).joined(separator: " "),
+            "source_client_id": campaign.sources.first?.clientID ?? "", "created_at": RFC3339.format(campaign.createdAt),
+        ]
+    }
+}
