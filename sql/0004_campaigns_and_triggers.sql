@@ -34,7 +34,7 @@ CREATE TABLE campaign_sources (
     position       integer NOT NULL,
     -- App client of the source pool used for the password check of lazy migration
     -- (ADMIN_USER_PASSWORD_AUTH). Its secret, when it has one, is needed for SECRET_HASH.
-    client_id      text CHECK (client_id ~ '^[A-Za-z0-9+]{1,128}$'),
+    client_id      text CHECK (client_id ~ '^[A-Za-z0-9_+]{1,128}$'),
     client_secret  text,
     PRIMARY KEY (campaign_id, pool_id),
     UNIQUE (campaign_id, position)
@@ -50,8 +50,9 @@ ALTER TABLE identities
 CREATE INDEX identities_federated ON identities (provider, federated_user_id) WHERE federated_user_id IS NOT NULL;
 CREATE INDEX identities_username ON identities (lower(username));
 
--- Left by a successful Migrate-user trigger: the next post-authentication (or confirmation) of
--- this username in the target pool links its new sub to this user.
+-- Left by a successful Migrate-user trigger, keyed by what the user signed in with: the next
+-- post-authentication (or confirmation) of that username (or email) in the target pool links
+-- its new sub to this user.
 CREATE TABLE pending_links (
     target_pool  text NOT NULL REFERENCES pools (id),
     username     text NOT NULL,
@@ -61,5 +62,8 @@ CREATE TABLE pending_links (
     created_at   timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (target_pool, username)
 );
+CREATE INDEX pending_links_lower_username ON pending_links (target_pool, lower(username));
 
-GRANT SELECT, INSERT, UPDATE, DELETE ON campaigns, campaign_sources, pending_links TO stableid_service;
+-- The service reads campaigns (created by the CLI as the owner) and keeps pending links.
+GRANT SELECT ON campaigns, campaign_sources TO stableid_service;
+GRANT SELECT, INSERT, UPDATE, DELETE ON pending_links TO stableid_service;

@@ -33,11 +33,23 @@ public struct Erasure: Sendable {
             let survivor = person.userID
             let people = person.userIDs.map { $0.uuidString.lowercased() }
             let ids = PostgresArray(people)
+            // Refused sign-ins are filed under the target pool with only the username typed (no
+            // user yet): find them by the person's usernames and emails before those are erased.
+            try connection.execute(
+                """
+                DELETE FROM event_personal_data p USING events e
+                WHERE p.event_id = e.id AND e.kind = 'migration_failed'
+                  AND lower(p.data->>'username') IN (
+                      SELECT lower(username) FROM identities WHERE user_id = ANY(\(ids)::uuid[])
+                      UNION SELECT email_normalized FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email_normalized IS NOT NULL)
+                """
+            )
+            try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
             // Usernames stay unique per pool, so they become a per-identity placeholder.
             let identities = try connection.execute(
                 """
                 UPDATE identities SET email = NULL, email_normalized = NULL, email_verified = false,
-                    username = 'erased:' || id, updated_at = now()
+                    username = 'erased:' || id, federated_user_id = NULL, updated_at = now()
                 WHERE user_id = ANY(\(ids)::uuid[])
                 """
             )

@@ -58,6 +58,8 @@ public struct NewCampaign: Sendable {
     /// Per source pool: each pool has its own app clients.
     public var sourceClientIDs: [PoolID: String]
     public var sourceClientSecret: String?
+    /// Per source pool, for clients that differ per pool.
+    public var sourceClientSecrets: [PoolID: String] = [:]
     public var stableIDAttribute: String?
     public var linkBy: [Campaign.LinkRule]
 
@@ -76,6 +78,7 @@ public struct NewCampaign: Sendable {
     }
 
     func clientID(for pool: PoolID) -> String? { sourceClientIDs[pool] ?? sourceClientID }
+    func clientSecret(for pool: PoolID) -> String? { sourceClientSecrets[pool] ?? sourceClientSecret }
 
     /// The rules a campaign must satisfy before anything is written.
     public func validated() throws(MigrationError) -> NewCampaign {
@@ -100,7 +103,9 @@ public struct NewCampaign: Sendable {
         {
             throw .invalidCampaign("a source client id must be letters and digits")
         }
-        if let stray = sourceClientIDs.keys.first(where: { !sources.contains($0) }) {
+        if let stray = Array(sourceClientIDs.keys).first(where: { !sources.contains($0) })
+            ?? Array(sourceClientSecrets.keys).first(where: { !sources.contains($0) })
+        {
             throw .invalidCampaign("--source-client-id names \(stray), which is not a source")
         }
         if sourceClientSecret != nil, sourceClientID == nil, sourceClientIDs.isEmpty {

@@ -41,7 +41,7 @@ public struct CampaignStore: Sendable {
                     """
                     INSERT INTO campaign_sources (campaign_id, pool_id, position, client_id, client_secret)
                     VALUES (\(id), \(pool.rawValue), \(position), \(new.clientID(for: pool)),
-                            \(new.clientID(for: pool) == nil ? nil : new.sourceClientSecret))
+                            \(new.clientID(for: pool) == nil ? nil : new.clientSecret(for: pool)))
                     """
                 )
             }
@@ -135,6 +135,16 @@ public struct CampaignStore: Sendable {
         guard
             let row = try connection.query(
                 "SELECT id FROM campaigns WHERE target_pool = \(pool.rawValue) AND phase <> 'done'"
+            ).first
+        else { return nil }
+        return try campaign(try row.decode("id"), on: connection)
+    }
+
+    /// The newest campaign into `pool`, whatever its phase (linking rules outlive the campaign).
+    static func latest(target pool: PoolID, on connection: PostgresConnection) throws -> Campaign? {
+        guard
+            let row = try connection.query(
+                "SELECT id FROM campaigns WHERE target_pool = \(pool.rawValue) ORDER BY created_at DESC, id DESC LIMIT 1"
             ).first
         else { return nil }
         return try campaign(try row.decode("id"), on: connection)

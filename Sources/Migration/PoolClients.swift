@@ -22,7 +22,11 @@ public final class PoolClients: Sendable {
         var environment = self.environment
         if let profile = pool.access.profile { environment["AWS_PROFILE"] = profile }
         let configuration = try CognitoConfiguration.fromEnvironment(environment, region: pool.region)
-        var credentials: any CredentialsProvider = DefaultCredentialsChain(environment: environment, http: http)
+        // A named profile means exactly that profile, even when the service has keys of its own in
+        // its environment (which the default chain would try first).
+        var credentials: any CredentialsProvider =
+            pool.access.profile != nil
+            ? ProfileCredentials(environment: environment) : DefaultCredentialsChain(environment: environment, http: http)
         if let role = pool.access.roleARN {
             credentials = AssumedRoleCredentials(
                 client: STSClient(configuration: .fromEnvironment(environment, region: pool.region), credentials: credentials, http: http),

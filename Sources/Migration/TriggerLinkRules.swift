@@ -23,10 +23,17 @@ public enum TriggerLinkRules {
         public var verifiedEmail: UUID?
         /// A post-confirmation event (sign-up, forgot-password confirmation).
         public var confirmation: Bool
+        /// A brand-new sign-up (`PostConfirmation_ConfirmSignUp`): whoever signs up may pick any
+        /// username, so a username match (or a pending link, which no migrated user ever reaches
+        /// this way) proves nothing about who they are.
+        public var signUp: Bool
+        /// The sub is in the map but was unlinked on purpose: it is not linked again automatically.
+        public var unlinked: Bool
 
         public init(
             linkedTo: UUID? = nil, attribute: UUID? = nil, pending: (user: UUID, via: LinkPath)? = nil, federated: UUID? = nil,
-            username: UUID? = nil, emailAsUsername: UUID? = nil, verifiedEmail: UUID? = nil, confirmation: Bool = false
+            username: UUID? = nil, emailAsUsername: UUID? = nil, verifiedEmail: UUID? = nil, confirmation: Bool = false,
+            signUp: Bool = false, unlinked: Bool = false
         ) {
             self.linkedTo = linkedTo
             self.attribute = attribute
@@ -36,13 +43,15 @@ public enum TriggerLinkRules {
             self.emailAsUsername = emailAsUsername
             self.verifiedEmail = verifiedEmail
             self.confirmation = confirmation
+            self.signUp = signUp
+            self.unlinked = unlinked
         }
 
         public static func == (lhs: Evidence, rhs: Evidence) -> Bool {
             lhs.linkedTo == rhs.linkedTo && lhs.attribute == rhs.attribute && lhs.pending?.user == rhs.pending?.user
                 && lhs.pending?.via == rhs.pending?.via && lhs.federated == rhs.federated && lhs.username == rhs.username
                 && lhs.emailAsUsername == rhs.emailAsUsername && lhs.verifiedEmail == rhs.verifiedEmail
-                && lhs.confirmation == rhs.confirmation
+                && lhs.confirmation == rhs.confirmation && lhs.signUp == rhs.signUp && lhs.unlinked == rhs.unlinked
         }
     }
 
@@ -51,24 +60,32 @@ public enum TriggerLinkRules {
         case alreadyLinked(UUID)
         case link(UUID, via: LinkPath)
         case createUser(via: LinkPath)
+        /// Unlinked on purpose: nothing is linked, and tokens carry no stable ID.
+        case leaveUnlinked
     }
 
     public static func decide(_ evidence: Evidence, linkBy: [Campaign.LinkRule]) -> Decision {
         if let user = evidence.linkedTo { return .alreadyLinked(user) }
+        if evidence.unlinked { return .leaveUnlinked }
+        let pending = evidence.signUp ? nil : evidence.pending
+        let username = evidence.signUp ? nil : evidence.username
+        let emailAsUsername = evidence.signUp ? nil : evidence.emailAsUsername
+        // The stable-ID attribute is writable by app clients unless the pool forbids it, so on
+        // its own it proves nothing (anyone could sign up naming someone else's ID). It decides
+        // only when independent evidence names the same person.
         if let user = evidence.attribute {
-            // The Migrate-user trigger wrote the attribute and left a pending link for the same
-            // person: that path is the truer account of how it happened.
-            if let pending = evidence.pending, pending.user == user { return .link(user, via: pending.via) }
-            return .link(user, via: .invite)
+            if let pending, pending.user == user { return .link(user, via: pending.via) }
+            let corroborated = [evidence.federated, username, emailAsUsername, evidence.verifiedEmail].contains(user)
+            if corroborated { return .link(user, via: .invite) }
         }
-        if let pending = evidence.pending { return .link(pending.user, via: pending.via) }
+        if let pending { return .link(pending.user, via: pending.via) }
         if let user = evidence.federated { return .link(user, via: .social) }
-        if linkBy.contains(.username), let user = evidence.username { return .link(user, via: .import) }
-        if linkBy.contains(.email), let user = evidence.emailAsUsername { return .link(user, via: .import) }
+        if linkBy.contains(.username), let user = username { return .link(user, via: .import) }
+        if linkBy.contains(.email), let user = emailAsUsername { return .link(user, via: .import) }
         if linkBy.contains(.verifiedEmail), let user = evidence.verifiedEmail {
             return .link(user, via: evidence.confirmation ? .postConfirmation : .import)
         }
-        return .createUser(via: .postConfirmation)
+        return .createUser(via: evidence.signUp ? .postConfirmation : .manual)
     }
 
     /// One person, or nil when the candidates name none or several (ambiguous: link nobody).

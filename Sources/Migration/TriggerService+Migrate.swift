@@ -79,13 +79,16 @@ extension TriggerService {
             throw MigrationError.userNotFound
         }
         let stableID = try await rememberMigration(
-            found.user, source: found.pool, campaign: campaign, target: target, via: via, challenge: found.challenge,
-            attribution: attribution
+            found.user, signedInAs: request.userName, source: found.pool, campaign: campaign, target: target, via: via,
+            challenge: found.challenge, attribution: attribution
         )
         var attributes = Self.migratedAttributes(found.user.UserAttributes ?? [])
         if let attribute = campaign.stableIDAttribute { attributes[attribute] = stableID.uuidString.lowercased() }
         logger.info("user migrated", metadata: ["campaign": "\(campaign.id)", "target": "\(target.id)", "via": "\(via.rawValue)"])
-        return try event.answeringMigration(attributes: attributes)
+        // A source user still on a temporary password (challenge NEW_PASSWORD_REQUIRED) must not
+        // have it become permanent in the target: they set a new one there.
+        let finalStatus: MigrationFinalStatus? = found.challenge == "NEW_PASSWORD_REQUIRED" ? .resetRequired : nil
+        return try event.answeringMigration(attributes: attributes, finalStatus: finalStatus)
     }
 
     /// The source user's attributes the target pool may take: never `sub` (Cognito mints a new
@@ -106,14 +109,16 @@ extension TriggerService {
     /// The source identity's person (created now if the map did not know the source user), and
     /// a pending link for the post-authentication trigger that will bring the new sub.
     func rememberMigration(
-        _ user: AdminGetUserResponse, source: Pool, campaign: Campaign, target: Pool, via: LinkPath, challenge: String?,
-        attribution: Attribution
+        _ user: AdminGetUserResponse, signedInAs login: String, source: Pool, campaign: Campaign, target: Pool, via: LinkPath,
+        challenge: String?, attribution: Attribution
     ) async throws -> UUID {
         guard let sub = user.attribute("sub").flatMap(CognitoSub.canonical) else {
             throw MigrationError.malformedEvent("the source pool answered a user without a sub")
         }
         let store = IdentityMapStore(database: database)
         return try await database.primary.transaction { connection in
+            // Cognito retries and may send duplicates at once: one lock per source sub, then look again.
+            try connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(source.id.rawValue + "/" + sub), 0))")
             var stableID = try ResolveQueries.resolve(.pool(source.id, sub: sub), on: connection)?.userID
             if stableID == nil {
                 let email = user.attribute("email").flatMap { EmailAddress.normalize($0) == nil ? nil : $0 }
@@ -121,6 +126,7 @@ extension TriggerService {
                     pool: source.id, sub: sub, username: user.Username, email: email,
                     emailVerified: user.attribute("email_verified") == "true", via: via, campaignID: campaign.id
                 )
+                try Self.retireReusedUsername(identity, on: connection, attribution: attribution)
                 stableID = try store.createUser(identities: [identity], attribution: attribution).run(inTransactionOn: connection).id
             }
             guard let stableID, let person = try Person.find(stableID, on: connection) else {
@@ -129,7 +135,7 @@ extension TriggerService {
             try connection.execute(
                 """
                 INSERT INTO pending_links (target_pool, username, user_id, campaign_id, via)
-                VALUES (\(target.id.rawValue), \(user.Username), \(person.userID), \(campaign.id), \(via.rawValue))
+                VALUES (\(target.id.rawValue), \(login), \(person.userID), \(campaign.id), \(via.rawValue))
                 ON CONFLICT (target_pool, username) DO UPDATE
                     SET user_id = EXCLUDED.user_id, campaign_id = EXCLUDED.campaign_id, via = EXCLUDED.via, created_at = now()
                 """

@@ -30,6 +30,11 @@ public struct TriggerService: Sendable {
     /// Answers one trigger event with the event's JSON, `response` filled in.
     public func handle(_ event: CognitoTriggerEvent, attribution: Attribution) async throws -> Data {
         let request = try event.typedRequest()
+        if let name = request.userName,
+            name.isEmpty || name.utf8.count > 512 || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
+        {
+            throw MigrationError.malformedEvent("userName must be 1 to 512 characters without control characters")
+        }
         guard let targetID = PoolID(event.userPoolID) else { throw MigrationError.unknownPool(event.userPoolID) }
         guard let target = try await PoolStore(database: database).pool(targetID) else {
             throw MigrationError.unknownPool(targetID.rawValue)
@@ -40,14 +45,23 @@ public struct TriggerService: Sendable {
         case .userMigrationForgotPassword(let migration):
             return try await migrate(event, migration, target: target, checkPassword: false, attribution: attribution)
         case .postAuthentication(let signIn):
-            _ = try await link(TargetUser(signIn), target: target, confirmation: false, attribution: attribution)
+            _ = try await link(TargetUser(signIn), target: target, confirmation: false, signUp: false, attribution: attribution)
             return event.answeringUnchanged()
-        case .postConfirmation(let signIn, _):
-            _ = try await link(TargetUser(signIn), target: target, confirmation: true, attribution: attribution)
+        case .postConfirmation(let signIn, let kind):
+            _ = try await link(
+                TargetUser(signIn), target: target, confirmation: true, signUp: kind == .signUp, attribution: attribution
+            )
             return event.answeringUnchanged()
         case .tokenGeneration(let token):
             guard let user = TargetUser(token) else { throw MigrationError.malformedEvent("request.userAttributes.sub is missing") }
-            let stableID = try await link(user, target: target, confirmation: false, attribution: attribution)
+            // Every token (refreshes too) asks: answer from a read when the sub is linked, and
+            // enter the write path only for the first token after a sign-up or migration.
+            let known = try await IdentityMapStore(database: database).resolve(.pool(target.id, sub: user.sub))
+            var stableID = known?.userID
+            if stableID == nil {
+                stableID = try await link(user, target: target, confirmation: false, signUp: false, attribution: attribution)
+            }
+            guard let stableID else { return event.answeringUnchanged() }
             return try event.answeringTokenGeneration(stableID: stableID.uuidString.lowercased())
         case .clientCredentialsTokenGeneration:
             return event.answeringUnchanged()
@@ -94,12 +108,16 @@ extension TriggerService {
     /// Links the target sub to its person (found, or new) and returns the person's stable ID.
     /// Cognito retries a trigger and may send duplicates at once: one advisory lock per sub
     /// serializes them, and a sub already linked is answered as is.
-    func link(_ user: TargetUser, target: Pool, confirmation: Bool, attribution: Attribution) async throws -> UUID {
+    /// Nil when the sub was unlinked on purpose (it stays unlinked).
+    func link(_ user: TargetUser, target: Pool, confirmation: Bool, signUp: Bool, attribution: Attribution) async throws -> UUID? {
         let store = IdentityMapStore(database: database)
         return try await database.primary.transaction { connection in
             try connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(target.id.rawValue + "/" + user.sub), 0))")
-            let campaign = try CampaignStore.active(target: target.id, on: connection)
-            let evidence = try Self.evidence(for: user, target: target.id, campaign: campaign, confirmation: confirmation, on: connection)
+            // The newest campaign into this pool, even when done: its rules still find the people
+            // of users who sign in for the first time after the campaign closed.
+            let campaign = try CampaignStore.latest(target: target.id, on: connection)
+            var evidence = try Self.evidence(for: user, target: target.id, campaign: campaign, confirmation: confirmation, on: connection)
+            evidence.signUp = signUp
             let decision = TriggerLinkRules.decide(evidence, linkBy: campaign?.linkBy ?? [])
             func identity(_ via: LinkPath) throws -> NewIdentity {
                 try NewIdentity(
@@ -113,6 +131,8 @@ extension TriggerService {
             switch decision {
             case .alreadyLinked(let id):
                 return id
+            case .leaveUnlinked:
+                return nil
             case .link(let person, let via):
                 let new = try identity(via)
                 try Self.retireReusedUsername(new, on: connection, attribution: attribution)
@@ -123,85 +143,81 @@ extension TriggerService {
                 stableID = try store.createUser(identities: [new], attribution: attribution).run(inTransactionOn: connection).id
             }
             try connection.execute(
-                "DELETE FROM pending_links WHERE target_pool = \(target.id.rawValue) AND lower(username) = lower(\(user.username))"
+                """
+                DELETE FROM pending_links WHERE target_pool = \(target.id.rawValue)
+                  AND lower(username) IN (lower(\(user.username)), lower(\(user.email ?? user.username)))
+                """
             )
             return stableID
         }
     }
 
+    /// Every piece of evidence in one round trip: each candidate identity is followed to its
+    /// person (merges are path-compressed, so `coalesce(merged_into, id)` is the survivor) and
+    /// kept only if that person is active.
     static func evidence(
         for user: TargetUser, target: PoolID, campaign: Campaign?, confirmation: Bool, on connection: PostgresConnection
     ) throws -> TriggerLinkRules.Evidence {
-        var evidence = TriggerLinkRules.Evidence(confirmation: confirmation)
-        func people(_ rows: PostgresRows) throws -> [UUID] {
-            try rows.compactMap { try Person.find(try $0.decode("user_id"), on: connection) }.filter { $0.status == .active }.map(\.userID)
-        }
-        let linked = try connection.query(
-            "SELECT user_id FROM identities WHERE pool_id = \(target.rawValue) AND sub = \(user.sub) AND status <> 'unlinked'"
-        )
-        if let owner = try people(linked).first {
-            evidence.linkedTo = owner
-            return evidence
-        }
-        if let attribute = campaign?.stableIDAttribute, let text = user.attributes[attribute], let id = UUID(uuidString: text),
-            let person = try Person.find(id, on: connection), person.status == .active
-        {
-            evidence.attribute = person.userID
-        }
-        if let row = try connection.query(
-            "SELECT user_id, via FROM pending_links WHERE target_pool = \(target.rawValue) AND lower(username) = lower(\(user.username))"
-        ).first, let person = try Person.find(try row.decode("user_id"), on: connection), person.status == .active {
-            evidence.pending = (person.userID, LinkPath(rawValue: try row.decode("via")) ?? .lazy)
-        }
-        if let federated = user.federated {
-            evidence.federated = TriggerLinkRules.single(
-                try people(
-                    connection.query(
-                        """
-                        SELECT DISTINCT user_id FROM identities
-                        WHERE provider = \(CognitoUserRecord.mapProviderName(federated.providerName))
-                          AND federated_user_id = \(federated.userID) AND status <> 'unlinked'
-                        """
-                    )
-                )
-            )
-        }
         let sources = PostgresArray(campaign?.sources.map(\.pool.rawValue) ?? [])
-        evidence.username = TriggerLinkRules.single(
-            try people(
-                connection.query(
-                    """
-                    SELECT DISTINCT user_id FROM identities
-                    WHERE pool_id = ANY(\(sources)::text[]) AND lower(username) = lower(\(user.username)) AND status <> 'unlinked'
-                    """
-                )
+        let email = user.email.flatMap(EmailAddress.normalize)
+        let attributeID = campaign?.stableIDAttribute.flatMap { user.attributes[$0] }.flatMap(UUID.init(uuidString:))
+        let rows = try connection.query(
+            """
+            WITH candidates (kind, user_id, via) AS (
+                SELECT CASE WHEN status = 'unlinked' THEN 'unlinked' ELSE 'linked' END, user_id, NULL FROM identities
+                 WHERE pool_id = \(target.rawValue) AND sub = \(user.sub)
+                UNION ALL
+                SELECT 'attribute', id, NULL FROM users WHERE id = \(attributeID)
+                UNION ALL
+                -- Keyed by what the user typed at the Migrate-user trigger: the target's username,
+                -- or its email for pools that sign in by email. Fresh only: a migration is followed
+                -- by its sign-in within seconds.
+                SELECT 'pending', user_id, via FROM pending_links
+                 WHERE target_pool = \(target.rawValue) AND created_at > now() - interval '1 day'
+                   AND lower(username) IN (lower(\(user.username)), lower(\(user.email ?? user.username)))
+                UNION ALL
+                -- Provider names are per pool: only the campaign's pools and the target are asked.
+                SELECT 'federated', user_id, NULL FROM identities
+                 WHERE \(user.federated?.userID)::text IS NOT NULL AND provider = \(user.provider)
+                   AND federated_user_id = \(user.federated?.userID) AND status <> 'unlinked'
+                   AND (pool_id = ANY(\(sources)::text[]) OR pool_id = \(target.rawValue))
+                UNION ALL
+                SELECT 'username', user_id, NULL FROM identities
+                 WHERE pool_id = ANY(\(sources)::text[]) AND lower(username) = lower(\(user.username)) AND status <> 'unlinked'
+                UNION ALL
+                SELECT 'email_as_username', user_id, NULL FROM identities
+                 WHERE \(user.emailVerified) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[]) AND lower(username) = \(email)
+                   AND status <> 'unlinked'
+                UNION ALL
+                SELECT 'verified_email', user_id, NULL FROM identities
+                 WHERE \(user.emailVerified) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[])
+                   AND email_normalized = \(email) AND email_verified AND status <> 'unlinked'
             )
+            SELECT c.kind, s.id AS person, c.via
+            FROM candidates c
+            JOIN users u ON u.id = c.user_id
+            JOIN users s ON s.id = coalesce(u.merged_into, u.id)
+            -- The sub's own owner counts whatever its status (it is linked; answering it beats
+            -- refusing every sign-in); candidates for a new link must be active people.
+            WHERE c.kind IN ('linked', 'unlinked') OR s.status = 'active'
+            """
         )
-        if let email = user.email.flatMap(EmailAddress.normalize) {
-            evidence.emailAsUsername = TriggerLinkRules.single(
-                try people(
-                    connection.query(
-                        """
-                        SELECT DISTINCT user_id FROM identities
-                        WHERE pool_id = ANY(\(sources)::text[]) AND lower(username) = \(email) AND status <> 'unlinked'
-                        """
-                    )
-                )
-            )
-            if user.emailVerified {
-                evidence.verifiedEmail = TriggerLinkRules.single(
-                    try people(
-                        connection.query(
-                            """
-                            SELECT DISTINCT user_id FROM identities
-                            WHERE pool_id = ANY(\(sources)::text[]) AND email_normalized = \(email) AND email_verified
-                              AND status <> 'unlinked'
-                            """
-                        )
-                    )
-                )
-            }
+        var found: [String: [UUID]] = [:]
+        var pendingVia: LinkPath?
+        for row in rows {
+            let kind: String = try row.decode("kind")
+            found[kind, default: []].append(try row.decode("person"))
+            if kind == "pending" { pendingVia = try row.decodeIfPresent("via", as: String.self).flatMap(LinkPath.init(rawValue:)) }
         }
+        var evidence = TriggerLinkRules.Evidence(confirmation: confirmation)
+        evidence.linkedTo = found["linked"]?.first
+        evidence.unlinked = found["unlinked"] != nil
+        evidence.attribute = found["attribute"]?.first
+        if let pending = found["pending"]?.first { evidence.pending = (pending, pendingVia ?? .lazy) }
+        evidence.federated = TriggerLinkRules.single(found["federated"] ?? [])
+        evidence.username = TriggerLinkRules.single(found["username"] ?? [])
+        evidence.emailAsUsername = TriggerLinkRules.single(found["email_as_username"] ?? [])
+        evidence.verifiedEmail = TriggerLinkRules.single(found["verified_email"] ?? [])
         return evidence
     }
 

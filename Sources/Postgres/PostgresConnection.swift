@@ -54,6 +54,9 @@ public final class PostgresConnection: @unchecked Sendable {
             PQfinish(handle)
             throw PostgresError(kind: .connection, message: message)
         }
+        // Server NOTICEs (`… already exists, skipping`) are not for the operator's terminal; libpq
+        // would print each to stderr, in the middle of structured logs.
+        PQsetNoticeProcessor(handle, { _, _ in }, nil)
         let connection = PostgresConnection(handle: handle)
         try connection.executeScript(session.script)
         return connection
@@ -112,7 +115,7 @@ public final class PostgresConnection: @unchecked Sendable {
         // libpq takes C strings: a NUL would silently cut the value short (`sub=S%00junk` would
         // look up S). PostgreSQL text cannot hold NUL anyway, so refuse it outright.
         if query.binds.contains(where: { $0?.utf8.contains(0) == true }) {
-            throw PostgresError(kind: .client, message: "a parameter contains a NUL byte")
+            throw PostgresError(kind: .invalidParameter, message: "a parameter contains a NUL byte")
         }
         let result: OpaquePointer?
         if query.binds.isEmpty && !query.sql.contains("$") {

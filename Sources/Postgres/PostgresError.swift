@@ -17,6 +17,8 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
         case decoding
         /// Anything libpq reported that fits none of the above.
         case client
+        /// A value that cannot be sent at all (a NUL byte): the caller's input, not a fault.
+        case invalidParameter
     }
 
     public var kind: Kind
@@ -48,7 +50,9 @@ public struct PostgresError: Error, Sendable, CustomStringConvertible {
     /// 57014: the statement ran past `statement_timeout` (or was cancelled); 55P03: `lock_timeout`.
     public var isTimeout: Bool { sqlState == "57014" || sqlState == "55P03" }
     /// 0A000 (`cached plan must not change result type`) or 26000 (the statement is gone).
-    var invalidatesPreparedStatement: Bool { sqlState == "0A000" || sqlState == "26000" }
+    var invalidatesPreparedStatement: Bool {
+        sqlState == "26000" || (sqlState == "0A000" && message.contains("cached plan"))
+    }
     /// True when the database could not be reached or went away: callers answer 503, not 500.
     public var isUnavailable: Bool {
         switch kind {

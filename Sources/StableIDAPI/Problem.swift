@@ -86,8 +86,17 @@ public struct Problem: HTTPResponseError, Sendable {
                 return Problem(
                     .serviceUnavailable, code: "cognito_unavailable", title: "Cognito did not answer in time", headers: [.retryAfter: "1"]
                 )
-            case .configuration(let message):
-                return Problem(.internalServerError, code: "cognito_configuration", title: "Cognito is not configured", detail: message)
+            case .configuration:
+                // The reason (a role, an account, a trust policy) is for the operator's log, not the caller.
+                return Problem(
+                    .internalServerError, code: "cognito_configuration", title: "Cognito is not configured",
+                    detail: "the service cannot reach this pool's account; see its log"
+                )
+            case .service where error.isRetryable:
+                return Problem(
+                    .serviceUnavailable, code: "cognito_unavailable", title: "Cognito is throttling or failing",
+                    headers: [.retryAfter: "1"]
+                )
             case .service, .malformedResponse:
                 return Problem(.badGateway, code: "cognito_error", title: "Cognito refused a call", detail: error.type.map { "\($0)" })
             }
@@ -113,6 +122,8 @@ public struct Problem: HTTPResponseError, Sendable {
                 .serviceUnavailable, code: "overloaded", title: "Too many requests in flight",
                 detail: "retry after the indicated delay", headers: [.retryAfter: "1"]
             )
+        case let error as PostgresError where error.kind == .invalidParameter:
+            return .invalidRequest("a value contains a NUL byte")
         case let error as PostgresError where error.isTimeout:
             return Problem(
                 .serviceUnavailable, code: "database_timeout", title: "The database did not answer in time",

@@ -24,10 +24,11 @@ struct CampaignCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @Option(help: "A source pool (repeat for several: consolidation).") var source: [String] = []
         @Option(help: "The target pool.") var target: String
-        @Option(help: "A name (default: sources->target).") var name: String?
+        @Option(help: "A name (default: into <target> and a suffix of the id).") var name: String?
         @Option(help: "App client of the source pools for the password check of lazy migration: ID for all, or POOL=ID (repeatable).")
         var sourceClientId: [String] = []
-        @Option(help: "A file holding that client's secret (for SECRET_HASH), if it has one.") var sourceClientSecretFile: String?
+        @Option(help: "A file holding that client's secret (for SECRET_HASH), if it has one: PATH for all, or POOL=PATH (repeatable).")
+        var sourceClientSecretFile: [String] = []
         @Option(help: "The target pool's custom attribute for the stable ID, e.g. custom:stable_id.") var stableIdAttribute: String?
         @Option(help: "username, email (target email = source username) or verified-email; repeatable (default: username).")
         var linkBy: [String] = []
@@ -44,12 +45,20 @@ struct CampaignCommand: AsyncParsableCommand {
                 }
                 return rule
             }
-            var secret: String?
-            if let path = sourceClientSecretFile {
+            func readSecret(_ path: String) throws -> String {
                 guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
                     throw CLIFailure.usage("cannot read --source-client-secret-file \(path)")
                 }
-                secret = text.trimmingCharacters(in: .whitespacesAndNewlines)
+                return text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            var secret: String?
+            var secrets: [PoolID: String] = [:]
+            for entry in sourceClientSecretFile {
+                if let equals = entry.firstIndex(of: "="), let id = PoolID(String(entry[..<equals])) {
+                    secrets[id] = try readSecret(String(entry[entry.index(after: equals)...]))
+                } else {
+                    secret = try readSecret(entry)
+                }
             }
             var defaultClient: String?
             var clients: [PoolID: String] = [:]
@@ -60,11 +69,12 @@ struct CampaignCommand: AsyncParsableCommand {
                     defaultClient = entry
                 }
             }
-            let new = NewCampaign(
+            var new = NewCampaign(
                 name: name, target: try pool(target), sources: try source.map(pool), sourceClientID: defaultClient,
                 sourceClientIDs: clients,
                 sourceClientSecret: secret, stableIDAttribute: stableIdAttribute, linkBy: rules
             )
+            new.sourceClientSecrets = secrets
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
             let campaign = try await CampaignStore(database: db).create(new, attribution: cliAttribution).run(on: db)

@@ -16,10 +16,10 @@ struct TriggerLinkRulesTests {
         #expect(TriggerLinkRules.decide(evidence, linkBy: all) == .alreadyLinked(a))
     }
 
-    @Test("precedence: attribute, then pending link, then federated, then username, email-as-username, verified email")
+    @Test("precedence: corroborated attribute, then pending link, then federated, then username, email-as-username, verified email")
     func precedence() {
         #expect(
-            TriggerLinkRules.decide(.init(attribute: a, pending: (b, .lazy), federated: b, username: b), linkBy: all)
+            TriggerLinkRules.decide(.init(attribute: a, pending: (b, .lazy), federated: b, username: a), linkBy: all)
                 == .link(a, via: .invite))
         #expect(
             TriggerLinkRules.decide(.init(pending: (a, .forgotPassword), federated: b, username: b), linkBy: all)
@@ -38,13 +38,39 @@ struct TriggerLinkRulesTests {
 
     @Test("username and email rules apply only when the campaign allows them; otherwise a new person")
     func campaignRules() {
-        #expect(TriggerLinkRules.decide(.init(username: a), linkBy: [.verifiedEmail]) == .createUser(via: .postConfirmation))
-        #expect(TriggerLinkRules.decide(.init(emailAsUsername: a), linkBy: [.username]) == .createUser(via: .postConfirmation))
-        #expect(TriggerLinkRules.decide(.init(verifiedEmail: a), linkBy: [.username, .email]) == .createUser(via: .postConfirmation))
-        #expect(TriggerLinkRules.decide(.init(), linkBy: all) == .createUser(via: .postConfirmation))
+        #expect(TriggerLinkRules.decide(.init(username: a), linkBy: [.verifiedEmail]) == .createUser(via: .manual))
+        #expect(TriggerLinkRules.decide(.init(emailAsUsername: a), linkBy: [.username]) == .createUser(via: .manual))
+        #expect(TriggerLinkRules.decide(.init(verifiedEmail: a), linkBy: [.username, .email]) == .createUser(via: .manual))
+        #expect(TriggerLinkRules.decide(.init(), linkBy: all) == .createUser(via: .manual))
+        #expect(TriggerLinkRules.decide(.init(signUp: true), linkBy: all) == .createUser(via: .postConfirmation))
         // Without a campaign (linkBy empty) only strong evidence links.
-        #expect(TriggerLinkRules.decide(.init(username: a), linkBy: []) == .createUser(via: .postConfirmation))
+        #expect(TriggerLinkRules.decide(.init(username: a), linkBy: []) == .createUser(via: .manual))
         #expect(TriggerLinkRules.decide(.init(federated: a), linkBy: []) == .link(a, via: .social))
+    }
+
+    @Test("the stable-ID attribute alone proves nothing (app clients can write it): it needs corroboration")
+    func attributeNeedsCorroboration() {
+        #expect(TriggerLinkRules.decide(.init(attribute: a), linkBy: all) == .createUser(via: .manual))
+        #expect(TriggerLinkRules.decide(.init(attribute: a, signUp: true), linkBy: all) == .createUser(via: .postConfirmation))
+        // Another person's evidence wins over an attribute that names someone else.
+        #expect(TriggerLinkRules.decide(.init(attribute: a, username: b), linkBy: all) == .link(b, via: .import))
+        #expect(TriggerLinkRules.decide(.init(attribute: a, verifiedEmail: a), linkBy: all) == .link(a, via: .invite))
+    }
+
+    @Test("a sign-up never links by username or a pending link; a verified mailbox or a federated account still links")
+    func signUp() {
+        #expect(
+            TriggerLinkRules.decide(.init(pending: (a, .lazy), username: a, emailAsUsername: a, signUp: true), linkBy: all)
+                == .createUser(via: .postConfirmation))
+        #expect(
+            TriggerLinkRules.decide(.init(verifiedEmail: a, confirmation: true, signUp: true), linkBy: all)
+                == .link(a, via: .postConfirmation))
+        #expect(TriggerLinkRules.decide(.init(federated: a, signUp: true), linkBy: all) == .link(a, via: .social))
+    }
+
+    @Test("a sub unlinked on purpose stays unlinked, whatever matches")
+    func unlinkedStays() {
+        #expect(TriggerLinkRules.decide(.init(pending: (a, .lazy), username: a, unlinked: true), linkBy: all) == .leaveUnlinked)
     }
 
     @Test("candidates naming several people are ambiguous: nobody is linked on them")

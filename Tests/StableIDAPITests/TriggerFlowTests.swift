@@ -356,7 +356,7 @@ struct TriggerFlowTests {
                 .post, "/v1/cognito/triggers", token: w.trigger,
                 json: try Self.postAuthEvent(
                     pool: w.new, username: created.Username,
-                    attributes: ["sub": newSub, "email": "hank@example.com", "email_verified": "false"]
+                    attributes: ["sub": newSub, "email": "hank@example.com", "email_verified": "true"]
                 )
             )
             #expect(reply.status == 200, "\(reply)")
@@ -402,6 +402,76 @@ struct TriggerFlowTests {
         #expect(try api.db.count("pending_links", where: "username = 'ivy'") == 1)
     }
 
+    @Test("takeover attempts: a sign-up with someone's username or stable-ID attribute, or an unverified email, links nobody")
+    func takeovers() async throws {
+        let w = try await World.make(linkBy: [.username, .email, .verifiedEmail])
+        let victim = try await w.sourceUser("victim", password: "Old-Passw0rd!", email: "victim@example.com")
+        let victimByEmail = try await w.sourceUser("mallory@example.com", password: "Old-Passw0rd!")
+        try await w.api.test { client in
+            let attempts: [(String, [String: String], String)] = [
+                // Signs up afresh under the victim's username.
+                ("victim", [:], "PostConfirmation_ConfirmSignUp"),
+                // Names the victim's stable ID in the writable custom attribute.
+                ("someone-else", ["custom:stable_id": victim], "PostConfirmation_ConfirmSignUp"),
+                ("another-one", ["custom:stable_id": victim], "PostAuthentication_Authentication"),
+                // An unverified email that is a source user's username.
+                ("third", ["email": "mallory@example.com", "email_verified": "false"], "PostAuthentication_Authentication"),
+            ]
+            for (username, attributes, source) in attempts {
+                let sub = testSub("attacker-\(username)")
+                let reply = try await client.call(
+                    .post, "/v1/cognito/triggers", token: w.trigger,
+                    json: try Self.postAuthEvent(
+                        pool: w.new, username: username, attributes: attributes.merging(["sub": sub]) { $1 }, source: source)
+                )
+                #expect(reply.status == 200, "\(reply)")
+                let resolved = try await client.call(.get, "/v1/resolve?pool=\(w.new)&sub=\(sub)", token: w.resolver)
+                let id = try #require(resolved.json["user_id"] as? String)
+                #expect(id != victim && id != victimByEmail, "\(username) took over \(id)")
+            }
+        }
+    }
+
+    @Test("a sub unlinked on purpose is not relinked by a sign-in, and its tokens carry no stable_id")
+    func unlinkedStaysUnlinked() async throws {
+        let w = try await World.make()
+        let oldSub = try await w.sourceUser("uma", password: "Old-Passw0rd!")
+        let newSub = try await w.createInNew("uma", attributes: [:])
+        try await w.api.test { client in
+            let event = try Self.postAuthEvent(pool: w.new, username: "uma", attributes: ["sub": newSub])
+            #expect(try await client.call(.post, "/v1/cognito/triggers", token: w.trigger, json: event).status == 200)
+            let unlinked = try await client.call(
+                .delete, "/v1/users/\(oldSub)/identities/\(w.new)/\(newSub)", token: w.api.tokens[.write]
+            )
+            #expect(unlinked.status == 200, "\(unlinked)")
+            #expect(try await client.call(.post, "/v1/cognito/triggers", token: w.trigger, json: event).status == 200)
+            #expect(try await client.call(.get, "/v1/resolve?pool=\(w.new)&sub=\(newSub)", token: w.resolver).status == 404)
+            let token = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.tokenEvent(pool: w.new, username: "uma", attributes: ["sub": newSub], version: "1")
+            )
+            #expect(token.status == 200 && !token.text.contains("stable_id"), "\(token)")
+        }
+    }
+
+    @Test("a source user on a temporary password migrates as RESET_REQUIRED, not with that password made permanent")
+    func temporaryPassword() async throws {
+        let w = try await World.make()
+        let user = try await w.cognito.adminCreateUser(poolID: w.old, username: "tess", temporaryPassword: "Temp-Passw0rd!")
+        let sub = try #require(user.attribute("sub"))
+        _ = try await IdentityMapStore(database: w.api.db.database).createUser(
+            identities: [try NewIdentity(pool: PoolID(w.old)!, sub: sub, username: "tess")], attribution: Attribution(actor: .system)
+        ).run(on: w.api.db.database)
+        try await w.api.test { client in
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: Self.migrationEvent(pool: w.new, username: "tess", password: "Temp-Passw0rd!")
+            )
+            #expect(reply.status == 200, "\(reply)")
+            #expect(Self.responseObject(reply)["finalUserStatus"] as? String == "RESET_REQUIRED", "\(reply)")
+        }
+    }
+
     @Test("trigger requests: scope trigger only; unknown pool 422; unknown trigger 400; no campaign 422")
     func boundaries() async throws {
         let w = try await World.make()
@@ -422,6 +492,11 @@ struct TriggerFlowTests {
             #expect(noCampaign.status == 422 && noCampaign.code == "no_campaign", "\(noCampaign)")
             let garbage = try await client.call(.post, "/v1/cognito/triggers", token: w.trigger, json: #"{"password":"secret-1"}"#)
             #expect(garbage.status == 400 && !garbage.text.contains("secret-1"), "\(garbage)")
+            let nul = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: Self.migrationEvent(pool: w.new, username: "x\\u0000y", password: "z")
+            )
+            #expect(nul.status == 400, "\(nul)")
         }
     }
 }

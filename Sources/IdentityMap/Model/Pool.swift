@@ -41,6 +41,18 @@ public struct PoolAccess: Sendable, Equatable {
         self.profile = profile
     }
 
+    /// `arn:aws[-partition]:iam::<12 digits>:role/<path/name>`, as the schema's CHECK has it.
+    static func isRoleARN(_ text: String) -> Bool {
+        let parts = text.split(separator: ":", maxSplits: 5, omittingEmptySubsequences: false)
+        guard parts.count == 6, parts[0] == "arn", parts[1].hasPrefix("aws"),
+            parts[1].utf8.allSatisfy({ (UInt8(ascii: "a")...UInt8(ascii: "z")).contains($0) || $0 == UInt8(ascii: "-") }),
+            parts[2] == "iam", parts[3].isEmpty, parts[4].utf8.count == 12,
+            parts[4].utf8.allSatisfy({ (UInt8(ascii: "0")...UInt8(ascii: "9")).contains($0) }),
+            parts[5].hasPrefix("role/"), parts[5].utf8.count > 5, text.utf8.count <= 600
+        else { return false }
+        return parts[5].dropFirst(5).utf8.allSatisfy { $0.isASCIIAlphanumeric || "+=,.@_/-".utf8.contains($0) }
+    }
+
     /// Checks the shapes the schema also enforces, so a mistake gets a clear error, not a 500.
     public func validated() throws(IdentityMapError) -> PoolAccess {
         func matches(_ value: String?, _ allowed: (UInt8) -> Bool, _ range: ClosedRange<Int>) -> Bool {
@@ -48,7 +60,7 @@ public struct PoolAccess: Sendable, Equatable {
             return range.contains(value.utf8.count) && value.utf8.allSatisfy(allowed)
         }
         let word: (UInt8) -> Bool = { $0.isASCIIAlphanumeric || "+=,.@_/-:".utf8.contains($0) }
-        if let roleARN, !(roleARN.hasPrefix("arn:aws") && roleARN.contains(":role/") && matches(roleARN, word, 20...600)) {
+        if let roleARN, !Self.isRoleARN(roleARN) {
             throw .invalidInput(field: "role_arn", reason: "must be an IAM role ARN (arn:aws:iam::123456789012:role/name)")
         }
         guard matches(externalID, word, 2...1224) else {

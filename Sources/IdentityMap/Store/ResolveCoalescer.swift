@@ -83,7 +83,9 @@ public final class ResolveCoalescer: Sendable {
                             let results = try ResolveQueries.resolve(batch: batch.map(\.reference), on: connection)
                             for (pending, result) in zip(batch, results) { pending.continuation.resume(returning: result) }
                         }
-                    } catch let error as PostgresError where !error.isUnavailable && connection.isHealthy && batch.count > 1 {
+                    } catch let error as PostgresError
+                        where error.sqlState?.hasPrefix("22") == true && connection.isHealthy && batch.count > 1
+                    {
                         // One lookup must never fail another client's: answer each alone, so
                         // whatever broke the batch fails only its own caller.
                         for pending in batch {

@@ -1,3 +1,4 @@
+import Cognito
 import Hummingbird
 import Logging
 
@@ -19,6 +20,9 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
             ).response()
         } catch {
             if let problem = Problem.from(error) {
+                if case CognitoError.configuration(let reason) = error {
+                    context.logger.error("Cognito configuration", metadata: ["reason": "\(reason)"])
+                }
                 if problem.status == .serviceUnavailable {
                     context.logger.warning("database unavailable", metadata: ["error": "\(type(of: error))"])
                 }

@@ -1,0 +1,87 @@
+#!/usr/bin/env python3
+"""Drives POST /v1/cognito/triggers with the events Cognito sends, for scripts/bench-triggers.
+
+Standard library only. Phase "link": one PostAuthentication event per target user (a fresh sub
+whose username matches a backfilled source user, so the campaign's username rule links it).
+Phase "token": pre token generation V2 events for the subs linked in phase one (the claim
+comes from an existing link). Prints one JSON object with client-side latency percentiles per
+phase; the caller adds the server's own histogram from /metrics.
+"""
+import argparse, http.client, json, statistics, threading, time, uuid
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--token", required=True)
+    parser.add_argument("--pool", required=True)
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--concurrency", type=int, default=8)
+    args = parser.parse_args()
+
+    def send(connection, event):
+        body = json.dumps(event)
+        started = time.perf_counter()
+        connection.request("POST", "/v1/cognito/triggers", body=body,
+                           headers={"Authorization": "Bearer " + args.token, "Content-Type": "application/json"})
+        response = connection.getresponse()
+        data = response.read()
+        elapsed = time.perf_counter() - started
+        if response.status != 200:
+            raise SystemExit("unexpected %d: %s" % (response.status, data[:300]))
+        return elapsed, json.loads(data)
+
+    def event(source, version, username, sub):
+        base = {"version": version, "triggerSource": source, "region": "us-east-1", "userPoolId": args.pool,
+                "userName": username, "callerContext": {"awsSdkVersion": "bench", "clientId": "bench"}}
+        attributes = {"sub": sub, "email": username + "@example.com", "email_verified": "true"}
+        if source.startswith("PostAuthentication"):
+            base["request"] = {"userAttributes": attributes, "newDeviceUsed": False}
+            base["response"] = {}
+        else:
+            base["request"] = {"userAttributes": attributes, "groupConfiguration": {}, "scopes": []}
+            base["response"] = {"claimsAndScopeOverrideDetails": None}
+        return base
+
+    subs = [str(uuid.uuid4()) for _ in range(args.users)]
+
+    def run(phase, make):
+        latencies, lock, index = [], threading.Lock(), [0]
+
+        def worker():
+            connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
+            local = []
+            while True:
+                with lock:
+                    i = index[0]
+                    index[0] += 1
+                if i >= args.users:
+                    break
+                elapsed, answer = send(connection, make(i))
+                local.append(elapsed)
+                if phase == "token":
+                    claims = answer["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]["claimsToAddOrOverride"]
+                    assert "stable_id" in claims
+            with lock:
+                latencies.extend(local)
+
+        started = time.perf_counter()
+        threads = [threading.Thread(target=worker) for _ in range(args.concurrency)]
+        for t in threads: t.start()
+        for t in threads: t.join()
+        wall = time.perf_counter() - started
+        latencies.sort()
+        pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)
+        return {"requests": len(latencies), "per_second": round(len(latencies) / wall, 1),
+                "client_p50_ms": pick(0.50), "client_p99_ms": pick(0.99), "client_max_ms": round(latencies[-1] * 1000, 2)}
+
+    result = {
+        "link": run("link", lambda i: event("PostAuthentication_Authentication", "1", "user%d" % i, subs[i])),
+        "token": run("token", lambda i: event("TokenGeneration_Authentication", "2", "user%d" % i, subs[i])),
+        "concurrency": args.concurrency,
+    }
+    print(json.dumps(result, sort_keys=True))
+
+
+if __name__ == "__main__":
+    main()
