@@ -205,7 +205,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["TestSupport", "Postgres", "Cognito"],
+            dependencies: ["TestSupport", "Postgres", "Cognito", "IdentityMap"],
             swiftSettings: swiftSettings
         ),
     ]

@@ -28,13 +28,17 @@ public struct ChainVerifier: Sendable {
     public struct Report: Sendable, Codable {
         public var verified: Int64
         public var head: AuditChain.Head
-        /// Committed events not sealed yet (the sealer runs continuously; not a problem).
+        /// Committed events not sealed yet (the sealer runs continuously, so a few are normal).
         public var pending: Int64
+        /// How long the oldest of them has waited: a stuck sealer (or a held lock) leaves events
+        /// outside the chain, which `verify` reports as a failure past a threshold.
+        public var oldestPendingSeconds: Double?
         public var checkpointsChecked: Int
         public var problem: Problem?
 
         enum CodingKeys: String, CodingKey {
             case verified, head, pending, problem
+            case oldestPendingSeconds = "oldest_pending_seconds"
             case checkpointsChecked = "checkpoints_checked"
         }
     }
@@ -218,7 +222,14 @@ public struct ChainVerifier: Sendable {
                 report.checkpointsChecked += 1
             }
         }
-        report.pending = try await database.primary.query("SELECT count(*) AS n FROM event_pending")[0].decode("n")
+        let pendingRow = try await database.primary.query(
+            """
+            SELECT count(*) AS n, extract(epoch FROM now() - min(e.occurred_at))::float8 AS oldest
+            FROM event_pending q JOIN events e ON e.id = q.event_id
+            """
+        )[0]
+        report.pending = try pendingRow.decode("n")
+        report.oldestPendingSeconds = try pendingRow.decodeIfPresent("oldest")
         return report
     }
 }

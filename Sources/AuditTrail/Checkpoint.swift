@@ -64,9 +64,14 @@ public struct Checkpoint: Sendable, Codable, Equatable {
 public enum SigningKeyFile {
     public static func write(privateKey: [UInt8], to path: String) throws {
         let text = "stableid-ed25519-v1 \(Data(privateKey).base64EncodedString())\n"
-        guard FileManager.default.createFile(atPath: path, contents: Data(text.utf8), attributes: [.posixPermissions: 0o600]) else {
-            throw Ed25519.Failure(description: "cannot write \(path)")
-        }
+        // Created 0600 in the same call that creates it (no window in which another user could
+        // open it), and never over an existing file.
+        let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
+        guard descriptor >= 0 else { throw Ed25519.Failure(description: "cannot create \(path) (it may exist already)") }
+        defer { close(descriptor) }
+        let bytes = Array(text.utf8)
+        let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
+        guard written == bytes.count else { throw Ed25519.Failure(description: "cannot write \(path)") }
     }
 
     public static func read(from path: String) throws -> [UInt8] {

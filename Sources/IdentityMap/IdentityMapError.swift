@@ -15,6 +15,11 @@ public enum IdentityMapError: Error, Sendable, Equatable {
     case usernameTaken(pool: String, username: String)
     case identityNotFound(pool: String, sub: String)
     case cannotMergeIntoSelf
+    /// `from` is not (or no longer) merged into the survivor named.
+    case notMerged(from: UUID, into: UUID)
+    /// What the merge moved has changed since (an identity unlinked or moved on): undoing it
+    /// would not restore the state it left, so a person has to decide.
+    case mergeChangedSince(String)
     case idempotencyKeyReused
     /// A request with this key is still being answered.
     case idempotencyKeyInUse
@@ -36,6 +41,9 @@ extension IdentityMapError: CustomStringConvertible {
         case .usernameTaken(let pool, _): return "this username is already used by another identity of pool \(pool)"
         case .identityNotFound(let pool, _): return "the user has no such identity in pool \(pool)"
         case .cannotMergeIntoSelf: return "a user cannot be merged into itself"
+        case .notMerged(let from, let into):
+            return "user \(from.uuidString.lowercased()) is not merged into \(into.uuidString.lowercased())"
+        case .mergeChangedSince(let reason): return "the merge cannot be undone exactly: \(reason)"
         case .idempotencyKeyReused: return "this Idempotency-Key was used with a different request"
         case .idempotencyKeyInUse: return "a request with this Idempotency-Key is still in progress; retry later"
         case .tokenNotFound(let name): return "no active token \(name)"

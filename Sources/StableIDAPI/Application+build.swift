@@ -93,6 +93,7 @@ public func buildRouter(
     users.registerReads(on: scoped(.resolve))
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))
+    users.registerMerges(on: scoped(.merge))
     AdminController(services: services).register(on: scoped(.admin))
     CampaignController(services: services, campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
     TriggerController(
@@ -126,6 +127,7 @@ public func buildApplication(
             readiness,
             TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
             AuditSealerService(database: database, logger: logger),
+            HousekeepingService(database: database, logger: logger),
         ],
         logger: logger
     )

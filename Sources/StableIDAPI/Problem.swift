@@ -172,6 +172,8 @@ public struct Problem: HTTPResponseError, Sendable {
         case .usernameTaken: return Problem(.conflict, code: "username_taken", title: "Username already used in pool", detail: detail)
         case .identityNotFound: return .notFound(detail)
         case .cannotMergeIntoSelf: return Problem(.unprocessableContent, code: "invalid_merge", title: "Invalid merge", detail: detail)
+        case .notMerged: return Problem(.conflict, code: "not_merged", title: "Not merged", detail: detail)
+        case .mergeChangedSince: return Problem(.conflict, code: "unmerge_conflict", title: "The merge cannot be undone", detail: detail)
         case .idempotencyKeyReused:
             return Problem(.unprocessableContent, code: "idempotency_key_reused", title: "Idempotency-Key reused", detail: detail)
         case .idempotencyKeyInUse:

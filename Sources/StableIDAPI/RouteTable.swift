@@ -9,7 +9,7 @@ package enum RouteTable {
         (.get, "/v1/resolve"), (.post, "/v1/resolve"),
         (.get, "/v1/users"), (.post, "/v1/users"), (.get, "/v1/users/{id}"),
         (.post, "/v1/users/{id}/identities"), (.delete, "/v1/users/{id}/identities/{pool}/{sub}"),
-        (.post, "/v1/users/{id}/merge"), (.get, "/v1/users/{id}/events"),
+        (.post, "/v1/users/{id}/merge"), (.post, "/v1/users/{id}/unmerge"), (.get, "/v1/users/{id}/events"),
         (.delete, "/v1/users/{id}/personal-data"),
         (.get, "/v1/events"),
         (.get, "/v1/pools"), (.post, "/v1/pools"),

@@ -36,7 +36,12 @@ struct AuditCommand: AsyncParsableCommand {
         @Option(help: "First chain position to verify (the hash before it is trusted).") var from: Int64 = 1
         @Option(name: .customLong("checkpoint"), help: "A signed checkpoint file the chain must contain; repeat for several.")
         var checkpoints: [String] = []
-        @Option(help: "Base64 public key the checkpoints must be signed with.") var publicKey: String?
+        @Option(
+            help: "Base64 public key the checkpoints must be signed with (default: $STABLEID_AUDIT_PUBLIC_KEY). Required with --checkpoint."
+        )
+        var publicKey: String?
+        @Option(help: "Fail (exit 1) when a committed event has waited longer than this many seconds to be sealed.")
+        var maxPendingAge: Double = 60
         @Option var format: OutputFormat = .table
 
         func run() async throws {
@@ -49,7 +54,13 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 return checkpoint
             }
-            let key = try publicKey.map { text -> [UInt8] in
+            // A checkpoint proves something only against a key the auditor trusts: the key a
+            // checkpoint carries (or none) would let a forger sign their own.
+            let trustedKey = publicKey ?? ProcessInfo.processInfo.environment["STABLEID_AUDIT_PUBLIC_KEY"].flatMap { $0.isEmpty ? nil : $0 }
+            guard checkpoints.isEmpty || trustedKey != nil else {
+                throw CLIFailure.usage("--checkpoint needs --public-key (or STABLEID_AUDIT_PUBLIC_KEY): the key you trust")
+            }
+            let key = try trustedKey.map { text -> [UInt8] in
                 guard let data = Data(base64Encoded: text), data.count == 32 else {
                     throw CLIFailure.usage("--public-key is not a base64 Ed25519 key")
                 }
@@ -69,6 +80,13 @@ struct AuditCommand: AsyncParsableCommand {
                 )
             }
             if report.problem != nil { throw ExitCode(1) }
+            if let age = report.oldestPendingSeconds, age > maxPendingAge {
+                FileHandle.standardError.write(
+                    Data(
+                        "an event has waited \(Int(age)) s to be sealed (more than \(Int(maxPendingAge)) s): is the sealer running?\n".utf8)
+                )
+                throw ExitCode(1)
+            }
         }
     }
 

@@ -5,7 +5,36 @@ import IdentityMap
 import Logging
 
 struct UserCommand: AsyncParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "user", abstract: "Users.", subcommands: [Forget.self])
+    static let configuration = CommandConfiguration(commandName: "user", abstract: "Users.", subcommands: [Forget.self, Unmerge.self])
+
+    struct Unmerge: AsyncParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Undo a merge: the merged user is active again with exactly the identities the merge moved."
+        )
+        @OptionGroup var database: DatabaseOptions
+        @Argument(help: "The user that was merged (its id keeps resolving to the survivor until now).") var from: String
+        @Option(help: "The survivor it was merged into (default: the user it points at now).") var survivor: String?
+
+        func run() async throws {
+            LogSetup.bootstrap()
+            guard let fromID = UUID(uuidString: from) else { throw CLIFailure.usage("'\(from)' is not a UUID") }
+            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            defer { db.shutdown() }
+            let store = IdentityMapStore(database: db)
+            var survivorID = try survivor.map { text -> UUID in
+                guard let id = UUID(uuidString: text) else { throw CLIFailure.usage("'\(text)' is not a UUID") }
+                return id
+            }
+            if survivorID == nil {
+                guard let person = try await store.person(fromID), person.requestedID != nil else {
+                    throw CLIFailure.usage("user \(from) is not merged into anyone")
+                }
+                survivorID = person.userID
+            }
+            let user = try await store.unmerge(fromID, from: survivorID!, attribution: cliAttribution).run(on: db)
+            print("unmerged \(user.id.uuidString.lowercased()) with \(user.identities.count) identities")
+        }
+    }
 
     struct Forget: AsyncParsableCommand {
         static let configuration = CommandConfiguration(

@@ -337,4 +337,29 @@ struct AuditTrailTests {
         // The person still resolves: erasure removes personal data, not the identity.
         #expect(try await map.resolve(.pool(pool, sub: testSub("erase-sub")))?.userID == person.id)
     }
+
+    @Test("erasure follows identities that moved: link, unlink, relink to another person, erase that person → no trace in a pg_dump")
+    func erasureFollowsMovedIdentities() async throws {
+        let f = try await AuditFixture.make(users: 1)
+        let by = Attribution(actor: .system)
+        let pool = PoolID("us-east-1_Audit")!
+        let map = IdentityMapStore(database: f.db.database)
+        let identity = try NewIdentity(pool: pool, sub: testSub("moved-x"), username: "moved.person", email: "moved.person@example.com")
+        let c = try await map.createUser(identities: [identity], attribution: by).run(on: f.db.database)
+        let b = try await map.createUser(attribution: by).run(on: f.db.database)
+        _ = try await map.unlink(pool: pool, sub: identity.sub, from: c.id, attribution: by).run(on: f.db.database)
+        _ = try await map.link(identity, to: b.id, attribution: by).run(on: f.db.database)
+        _ = try await Erasure(database: f.db.database).forget(userID: b.id, attribution: by)
+        while try await f.chain.seal() > 0 {}
+        #expect(try await f.verify(checkpoints: []).problem == nil)
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        dump.arguments = ["pg_dump", "--data-only", f.db.url]
+        let out = Pipe()
+        dump.standardOutput = out
+        try dump.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).lowercased()
+        dump.waitUntilExit()
+        #expect(!text.contains("moved.person"))
+    }
 }

@@ -1,4 +1,5 @@
 import Foundation
+import IdentityMap
 import TestSupport
 import Testing
 
@@ -113,6 +114,53 @@ struct CLITests {
         #expect(try db.count("events", where: "kind = 'campaign_created'") == 2)
         #expect(try db.count("events", where: "kind = 'campaign_phase_changed'") == 1)
         #expect(try db.count("events", where: "details::text LIKE '%s3cr3t%'") == 0)
+    }
+
+    @Test("audit: keys are created 0600 and never overwritten; a checkpoint needs a trusted key; stale unsealed events fail verify")
+    func auditTrust() async throws {
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        let keyPath = dir.appendingPathComponent("audit.key").path
+        let keygen = try CLI.run(["audit", "keygen", "--out", keyPath], environment: env)
+        #expect(keygen.status == 0)
+        let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
+        #expect(mode == 0o600)
+        #expect(try CLI.run(["audit", "keygen", "--out", keyPath], environment: env).status == 2)
+        #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Audit"], environment: env).status == 0)
+        // The pool's event is committed but nobody sealed it: with no tolerance, verify fails.
+        #expect(try CLI.run(["audit", "verify", "--max-pending-age", "0"], environment: env).status == 1)
+        let checkpointPath = dir.appendingPathComponent("checkpoint.json").path
+        #expect(try CLI.run(["audit", "checkpoint", "--key", keyPath, "--out", checkpointPath], environment: env).status == 0)
+        // A checkpoint checked against no key proves nothing: refused.
+        let untrusted = try CLI.run(["audit", "verify", "--checkpoint", checkpointPath], environment: env)
+        #expect(untrusted.status == 2 && untrusted.stderr.contains("--public-key"))
+        let verified = try CLI.run(
+            ["audit", "verify", "--checkpoint", checkpointPath, "--public-key", keygen.lastLine, "--max-pending-age", "0"], environment: env
+        )
+        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+    }
+
+    @Test("user unmerge undoes a merge, and refuses (exit 2) what is not merged")
+    func unmergeAndMergeScope() async throws {
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        let a = UUID(), b = UUID()
+        let store = IdentityMapStore(database: db.database)
+        _ = try await PoolStore(database: db.database).add(id: PoolID("us-east-1_Um")!, attribution: .init(actor: .system)).run(
+            on: db.database)
+        for (id, sub) in [(a, testSub("um-a")), (b, testSub("um-b"))] {
+            _ = try await store.createUser(
+                id: id, identities: [try NewIdentity(pool: PoolID("us-east-1_Um")!, sub: sub, username: "u-\(sub.prefix(6))")],
+                attribution: .init(actor: .system)
+            ).run(on: db.database)
+        }
+        _ = try await store.merge(a, into: b, attribution: .init(actor: .system)).run(on: db.database)
+        let undone = try CLI.run(["user", "unmerge", a.uuidString], environment: env)
+        #expect(undone.status == 0, "\(undone.stderr)")
+        #expect(try await store.resolve(.pool(PoolID("us-east-1_Um")!, sub: testSub("um-a")))?.userID == a)
+        #expect(try CLI.run(["user", "unmerge", a.uuidString], environment: env).status == 2)
     }
 
     @Test("usage errors exit 2; an unreachable database exits 3")

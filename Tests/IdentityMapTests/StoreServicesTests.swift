@@ -100,6 +100,62 @@ struct StoreServicesTests {
         #expect(try f.db.count("users") == 1)
     }
 
+    @Test("upgrading to 0005: tokens that could write (and so merge) keep merging; empty text is refused in events")
+    func mergeScopeUpgrade() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        let connection = try db.connect()
+        // Migrate to just before 0005, as an existing installation is.
+        let earlier = FileManager.default.temporaryDirectory.appendingPathComponent("sql-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: earlier, withIntermediateDirectories: true)
+        for file in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) where file < "0005" {
+            try FileManager.default.copyItem(
+                at: TestDatabase.sqlDirectory.appendingPathComponent(file), to: earlier.appendingPathComponent(file)
+            )
+        }
+        _ = try SchemaMigrator(directory: earlier).migrate(on: connection)
+        try connection.execute(
+            "INSERT INTO api_tokens (id, name, token_hash, scopes) VALUES (gen_random_uuid(), 'backend', '\\x01', '{resolve,write}')"
+        )
+        try connection.execute(
+            "INSERT INTO api_tokens (id, name, token_hash, scopes) VALUES (gen_random_uuid(), 'reader', '\\x02', '{resolve}')"
+        )
+        let applied = try SchemaMigrator(directory: TestDatabase.sqlDirectory).migrate(on: connection)
+        #expect(applied.map(\.version).contains(5))
+        let scopes = try connection.query("SELECT name, array_to_string(scopes, ',') AS s FROM api_tokens ORDER BY name").map {
+            (try $0.decode("name", as: String.self), try $0.decode("s", as: String.self))
+        }
+        #expect(scopes.map(\.0) == ["backend", "reader"])
+        #expect(scopes[0].1 == "resolve,write,merge" && scopes[1].1 == "resolve")
+        #expect(throws: PostgresError.self) {
+            try connection.execute("INSERT INTO events (actor, kind, sub) VALUES ('system', 'test', '')")
+        }
+    }
+
+    @Test("housekeeping removes idempotent answers past retention and staging rows of runs that died; nothing newer")
+    func housekeeping() async throws {
+        let f = try await MapFixture.make()
+        let (token, _) = try await f.tokens.create(name: "w", scopes: [.write], attribution: f.by).run(on: f.db.database)
+        let connection = try f.db.connect()
+        try connection.execute(
+            """
+            INSERT INTO idempotency_keys (token_id, key, request_hash, response_status, response_body, created_at) VALUES
+              (\(token.id), 'old', '\\x00', 201, '{"email":"old@example.com"}', now() - interval '25 hours'),
+              (\(token.id), 'new', '\\x00', 201, '{}', now())
+            """
+        )
+        let oldRun = "01000000-0000-7000-8000-000000000000"  // a UUIDv7 from 2004
+        let newRun = UUIDv7.make().uuidString.lowercased()
+        for run in [oldRun, newRun] {
+            try connection.execute(
+                "INSERT INTO import_staging (run_id, seq, sub, username, email) VALUES (\(run)::uuid, 1, \(testSub("st")), 'u', 'st@example.com')"
+            )
+        }
+        let removed = try await Housekeeping(database: f.db.database).run()
+        #expect(removed.idempotencyKeys == 1 && removed.stagingRows == 1)
+        #expect(try f.db.count("idempotency_keys") == 1)
+        #expect(try f.db.count("import_staging", where: "run_id = '\(newRun)'") == 1)
+    }
+
     @Test("events are append-only: UPDATE, DELETE and TRUNCATE are rejected")
     func appendOnly() async throws {
         let f = try await MapFixture.make()

@@ -47,7 +47,8 @@ struct APIBehaviourTests {
                 .post, "/v1/users", token: write,
                 json: #"{"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("dup"))","username":"alice2"}]}"#)
             let otherID = try #require(other.json["user_id"] as? String)
-            let merged = try await client.call(.post, "/v1/users/\(legacy)/merge", token: write, json: #"{"from":"\#(otherID)"}"#)
+            let merged = try await client.call(
+                .post, "/v1/users/\(legacy)/merge", token: f.tokens[.merge], json: #"{"from":"\#(otherID)"}"#)
             #expect(merged.status == 200, "\(merged)")
             #expect((merged.json["identities"] as? [Any])?.count == 3)
             let viaOld = try await client.call(.get, "/v1/users/\(otherID)", token: resolve)
@@ -94,7 +95,7 @@ struct APIBehaviourTests {
     @Test("bad input answers 4xx problem+json and writes nothing")
     func badInput() async throws {
         let f = try await APIFixture.make(maxBodyBytes: 4096)
-        let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
+        let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!, merge = f.tokens[.merge]!
         let before = (try f.db.count("users"), try f.db.count("events"), try f.db.count("identities"))
         try await f.test { client in
             let cases: [(HTTPRequest.Method, String, String?, String, Int, String)] = [
@@ -150,9 +151,9 @@ struct APIBehaviourTests {
                 ),
                 (
                     .post, "/v1/users/01a21996-0000-7000-8000-000000000009/merge", #"{"from":"01a21996-0000-7000-8000-000000000009"}"#,
-                    write, 422, "invalid_merge"
+                    merge, 422, "invalid_merge"
                 ),
-                (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/merge", #"{"from":true}"#, write, 400, "invalid_request"),
+                (.post, "/v1/users/01a21996-0000-7000-8000-000000000009/merge", #"{"from":true}"#, merge, 400, "invalid_request"),
                 (
                     .delete, "/v1/users/01a21996-0000-7000-8000-000000000009/identities/bad pool/\(testSub("s"))", nil, write, 400,
                     "invalid_request"

@@ -20,7 +20,8 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
             #"{"pool":"us-east-1_Old","sub":"\#(testSub("s"))","username":"u"}"#, .write
         ),
         (.delete, "/v1/users/{id}/identities/{pool}/{sub}", "/v1/users/\(id)/identities/us-east-1_Old/\(testSub("s"))", nil, .write),
-        (.post, "/v1/users/{id}/merge", "/v1/users/\(id)/merge", #"{"from":"01a21996-0000-7000-8000-000000000002"}"#, .write),
+        (.post, "/v1/users/{id}/merge", "/v1/users/\(id)/merge", #"{"from":"01a21996-0000-7000-8000-000000000002"}"#, .merge),
+        (.post, "/v1/users/{id}/unmerge", "/v1/users/\(id)/unmerge", #"{"from":"01a21996-0000-7000-8000-000000000002"}"#, .merge),
         (.get, "/v1/pools", "/v1/pools", nil, .admin),
         (.post, "/v1/pools", "/v1/pools", #"{"id":"ap-south-1_Zz"}"#, .admin),
         (.get, "/v1/tokens", "/v1/tokens", nil, .admin),

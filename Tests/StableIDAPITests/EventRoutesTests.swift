@@ -19,7 +19,7 @@ struct EventRoutesTests {
                 .post, "/v1/users", token: write,
                 json: #"{"identities":[{"pool":"eu-west-1_New","sub":"\#(testSub("ev-b"))","username":"evb"}]}"#)
             let aID = try #require(a.json["user_id"] as? String), bID = try #require(b.json["user_id"] as? String)
-            _ = try await client.call(.post, "/v1/users/\(aID)/merge", token: write, json: #"{"from":"\#(bID)"}"#)
+            _ = try await client.call(.post, "/v1/users/\(aID)/merge", token: f.tokens[.merge], json: #"{"from":"\#(bID)"}"#)
 
             let mine = try await client.call(.get, "/v1/events?user=\(aID)", token: audit)
             let kinds = (mine.json["events"] as? [[String: Any]])?.compactMap { $0["kind"] as? String } ?? []
@@ -31,7 +31,7 @@ struct EventRoutesTests {
             #expect(ids(byMergedFilter) == ids(mine) && ids(byMergedRoute) == ids(mine) && ids(mine).count == 5)
             let pool = try await client.call(.get, "/v1/events?pool=eu-west-1_New&kind=identity_linked", token: audit)
             #expect((pool.json["events"] as? [[String: Any]])?.map { $0["sub"] as? String } == [testSub("ev-b")])
-            let actor = try await client.call(.get, "/v1/events?actor=token:only-write&kind=user_merged", token: audit)
+            let actor = try await client.call(.get, "/v1/events?actor=token:only-merge&kind=user_merged", token: audit)
             #expect((actor.json["events"] as? [Any])?.count == 1)
             let future = try await client.call(.get, "/v1/events?since=2100-01-01T00:00:00Z", token: audit)
             #expect((future.json["events"] as? [Any])?.isEmpty == true)

@@ -81,21 +81,48 @@ public struct UserMergedDetails: EventDetails {
     public var survivor: UUID
     /// Exactly the identities the merge moved, so it can be audited (and undone) later.
     public var movedIdentities: [IdentityKey]
-    /// Earlier merges into `from` that now point straight at `survivor`.
-    public var repointedMerges: Int
+    /// Users merged into `from` earlier that now point straight at `survivor` (an unmerge points
+    /// them back).
+    public var repointedUsers: [UUID]
 
-    public init(from: UUID, survivor: UUID, movedIdentities: [IdentityKey], repointedMerges: Int) {
+    public init(from: UUID, survivor: UUID, movedIdentities: [IdentityKey], repointedUsers: [UUID]) {
         self.from = from
         self.survivor = survivor
         self.movedIdentities = movedIdentities
-        self.repointedMerges = repointedMerges
+        self.repointedUsers = repointedUsers
     }
 
     public var json: [String: JSONValue] {
         [
             "from": JSONValue(from), "survivor": JSONValue(survivor),
             "moved_identities": .array(movedIdentities.map { ["pool": .string($0.pool.rawValue), "sub": .string($0.sub)] }),
-            "repointed_merges": repointedMerges.json,
+            "repointed_merges": repointedUsers.count.json, "repointed_users": .array(repointedUsers.map(JSONValue.init)),
+        ]
+    }
+}
+
+public struct UserUnmergedDetails: EventDetails {
+    public static let kind = EventKind.userUnmerged
+    public var from: UUID
+    public var survivor: UUID
+    /// The merge being undone (its event id).
+    public var mergeEvent: Int64
+    public var restoredIdentities: [IdentityKey]
+    public var repointedUsers: [UUID]
+
+    public init(from: UUID, survivor: UUID, mergeEvent: Int64, restoredIdentities: [IdentityKey], repointedUsers: [UUID]) {
+        self.from = from
+        self.survivor = survivor
+        self.mergeEvent = mergeEvent
+        self.restoredIdentities = restoredIdentities
+        self.repointedUsers = repointedUsers
+    }
+
+    public var json: [String: JSONValue] {
+        [
+            "from": JSONValue(from), "survivor": JSONValue(survivor), "merge_event": .number(Double(mergeEvent)),
+            "restored_identities": .array(restoredIdentities.map { ["pool": .string($0.pool.rawValue), "sub": .string($0.sub)] }),
+            "repointed_users": .array(repointedUsers.map(JSONValue.init)),
         ]
     }
 }

@@ -6,6 +6,7 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
 
     public static let userCreated = EventKind(rawValue: "user_created")
     public static let userMerged = EventKind(rawValue: "user_merged")
+    public static let userUnmerged = EventKind(rawValue: "user_unmerged")
     public static let identityLinked = EventKind(rawValue: "identity_linked")
     public static let identityUnlinked = EventKind(rawValue: "identity_unlinked")
     public static let identityStatusChanged = EventKind(rawValue: "identity_status_changed")

@@ -78,6 +78,24 @@ public enum LinkRules {
         return .merge
     }
 
+    /// Undoing the merge of `from` into `survivor`, given `from`'s row now and, for each identity
+    /// the merge moved, who holds it now and whether it is unlinked; nil merge event: none found.
+    public static func unmerge(
+        from: UUID, fromState: UserState?, survivor: UUID, mergeFound: Bool, moved: [(owner: UUID?, unlinked: Bool)],
+        repointedKnown: Bool
+    ) -> IdentityMapError? {
+        guard let fromState else { return .userNotFound(from) }
+        guard fromState.status == .merged, fromState.mergedInto == survivor, mergeFound else {
+            return .notMerged(from: from, into: survivor)
+        }
+        guard repointedKnown else { return .mergeChangedSince("the merge predates the record of which earlier merges it re-pointed") }
+        if moved.contains(where: { $0.owner != survivor }) {
+            return .mergeChangedSince("an identity it moved belongs to someone else now")
+        }
+        if moved.contains(where: \.unlinked) { return .mergeChangedSince("an identity it moved was unlinked since") }
+        return nil
+    }
+
     /// The identities a new user is created with must name each `(pool, sub)` once.
     public static func checkDistinct(_ identities: [NewIdentity]) throws(IdentityMapError) {
         var seen = Set<IdentityKey>()

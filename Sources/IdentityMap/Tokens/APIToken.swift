@@ -3,7 +3,9 @@ public import Foundation
 
 /// What a bearer token may do. Scopes are exact: `admin` does not imply the others.
 public enum Scope: String, Sendable, CaseIterable, Comparable {
-    case resolve, write, audit, trigger, admin
+    /// `merge` (merge and unmerge people) is apart from `write`: re-keying a person's identities
+    /// is a bigger power than linking one.
+    case resolve, write, merge, audit, trigger, admin
 
     public static func < (lhs: Scope, rhs: Scope) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!

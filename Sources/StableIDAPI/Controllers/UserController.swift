@@ -21,7 +21,12 @@ struct UserController {
         group.post("users", use: create)
         group.post("users/{id}/identities", use: link)
         group.delete("users/{id}/identities/{pool}/{sub}", use: unlink)
+    }
+
+    /// Merging and unmerging people: scope `merge`, apart from `write`.
+    func registerMerges(on group: RouterGroup<AppRequestContext>) {
         group.post("users/{id}/merge", use: merge)
+        group.post("users/{id}/unmerge", use: unmerge)
     }
 
     @Sendable func get(request: Request, context: AppRequestContext) async throws -> Response {
@@ -102,6 +107,17 @@ struct UserController {
         let body = try await services.collectBody(request)
         let from = try APIServices.uuid(services.decode(MergeRequest.self, from: body).from, field: "from")
         let write = services.identityMap.merge(from, into: survivor, attribution: context.attribution)
+        return try await services.perform(write, request: request, body: body, context: context) { user in
+            try APIServices.recorded(.ok, UserJSON(user))
+        }
+    }
+
+    /// `POST /v1/users/{survivor}/unmerge {"from": id}`: answers the restored `from` user.
+    @Sendable func unmerge(request: Request, context: AppRequestContext) async throws -> Response {
+        let survivor = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        let body = try await services.collectBody(request)
+        let from = try APIServices.uuid(services.decode(MergeRequest.self, from: body).from, field: "from")
+        let write = services.identityMap.unmerge(from, from: survivor, attribution: context.attribution)
         return try await services.perform(write, request: request, body: body, context: context) { user in
             try APIServices.recorded(.ok, UserJSON(user))
         }

@@ -1,0 +1,39 @@
+public import Foundation
+import Postgres
+
+/// Removes what must not outlive its purpose: stored idempotent answers past their retention
+/// (they replay user JSON with emails and usernames), and import staging rows whose run died
+/// before it could clean up (a killed `stableid import` leaves personal data there).
+public struct Housekeeping: Sendable {
+    public let database: Database
+    /// Staging rows of a run older than this belong to a run that is gone (imports take minutes).
+    public static let stagingLifetime: Duration = .seconds(24 * 3600)
+
+    public init(database: Database) {
+        self.database = database
+    }
+
+    public struct Removed: Sendable, Equatable {
+        public var idempotencyKeys: Int
+        public var stagingRows: Int
+    }
+
+    public func run() async throws -> Removed {
+        let retention = Int(IdempotencyKey.retention.components.seconds)
+        let lifetime = Int(Self.stagingLifetime.components.seconds)
+        return try await database.primary.withConnection { connection in
+            let keys = try connection.execute(
+                "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => \(retention))"
+            )
+            // A run id is a UUIDv7: its first 48 bits are the run's start in Unix milliseconds.
+            let staging = try connection.execute(
+                """
+                DELETE FROM import_staging
+                WHERE ('x' || substr(replace(run_id::text, '-', ''), 1, 12))::bit(48)::bigint
+                      < (extract(epoch FROM now()) * 1000)::bigint - \(lifetime)::bigint * 1000
+                """
+            )
+            return Removed(idempotencyKeys: keys, stagingRows: staging)
+        }
+    }
+}

@@ -1,0 +1,36 @@
+public import IdentityMap
+public import Logging
+public import ServiceLifecycle
+
+/// Runs ``Housekeeping`` every few minutes in every replica (the deletes are idempotent).
+public struct HousekeepingService: Service {
+    let housekeeping: Housekeeping
+    let logger: Logger
+    let interval: Duration
+
+    public init(database: Database, logger: Logger, interval: Duration = .seconds(300)) {
+        self.housekeeping = Housekeeping(database: database)
+        self.logger = logger
+        self.interval = interval
+    }
+
+    public func run() async throws {
+        while !Task.isCancelledOrShuttingDown {
+            do {
+                let removed = try await housekeeping.run()
+                if removed.idempotencyKeys + removed.stagingRows > 0 {
+                    logger.info(
+                        "housekeeping",
+                        metadata: [
+                            "idempotency_keys_removed": "\(removed.idempotencyKeys)", "staging_rows_removed": "\(removed.stagingRows)",
+                        ]
+                    )
+                }
+            } catch {
+                logger.warning("housekeeping failed; will retry", metadata: ["error": "\(type(of: error))"])
+            }
+            // A long sleep must not hold up a graceful shutdown.
+            try? await cancelWhenGracefulShutdown { try await Task.sleep(for: interval) }
+        }
+    }
+}
