@@ -179,7 +179,7 @@ let package = Package(
         .testTarget(
             name: "StableIDAPITests",
             dependencies: [
-                "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "Migration", "Cognito",
+                "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "Migration", "Cognito", "AuditTrail",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

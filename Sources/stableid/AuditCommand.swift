@@ -42,6 +42,8 @@ struct AuditCommand: AsyncParsableCommand {
         var publicKey: String?
         @Option(help: "Fail (exit 1) when a committed event has waited longer than this many seconds to be sealed.")
         var maxPendingAge: Double = 60
+        @Flag(help: "Also replay the events into the identity map they imply and compare it with the tables.")
+        var state = false
         @Option var format: OutputFormat = .table
 
         func run() async throws {
@@ -80,6 +82,24 @@ struct AuditCommand: AsyncParsableCommand {
                 )
             }
             if report.problem != nil { throw ExitCode(1) }
+            if state {
+                let stateReport = try await StateVerifier(database: db).verify()
+                if format == .json || format == .ndjson {
+                    print(String(decoding: try JSONEncoder.sortedKeys().encode(stateReport), as: UTF8.self))
+                } else if stateReport.mismatches.isEmpty {
+                    print(
+                        "state matches the events: \(stateReport.eventsReplayed) events replayed, \(stateReport.identitiesChecked) identities and \(stateReport.usersChecked) users checked"
+                    )
+                } else {
+                    for mismatch in stateReport.mismatches {
+                        print(
+                            "STATE \(mismatch.subject) \(mismatch.key): events imply \(mismatch.expected), table has \(mismatch.found)"
+                                + (mismatch.lastEvent.map { " (last event \($0))" } ?? " (no event)")
+                        )
+                    }
+                }
+                if !stateReport.mismatches.isEmpty { throw ExitCode(1) }
+            }
             if let age = report.oldestPendingSeconds, age > maxPendingAge {
                 FileHandle.standardError.write(
                     Data(

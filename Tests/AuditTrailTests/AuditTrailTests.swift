@@ -362,4 +362,70 @@ struct AuditTrailTests {
         dump.waitUntilExit()
         #expect(!text.contains("moved.person"))
     }
+
+    @Test("verify --state: a history of creates, links, unlinks, relinks, merges and unmerges matches the tables; a direct UPDATE does not")
+    func stateFollowsFromEvents() async throws {
+        let f = try await AuditFixture.make(users: 2)
+        let by = Attribution(actor: .system)
+        let pool = PoolID("us-east-1_Audit")!
+        let map = IdentityMapStore(database: f.db.database)
+        let x = try NewIdentity(pool: pool, sub: testSub("state-x"), username: "state.x")
+        let a = try await map.createUser(identities: [x], attribution: by).run(on: f.db.database)
+        let b = try await map.createUser(
+            identities: [try NewIdentity(pool: pool, sub: testSub("state-y"), username: "state.y")], attribution: by
+        )
+        .run(on: f.db.database)
+        let c = try await map.createUser(attribution: by).run(on: f.db.database)
+        _ = try await map.unlink(pool: pool, sub: x.sub, from: a.id, attribution: by).run(on: f.db.database)
+        _ = try await map.link(x, to: c.id, attribution: by).run(on: f.db.database)
+        _ = try await map.merge(a.id, into: b.id, attribution: by).run(on: f.db.database)
+        _ = try await map.merge(b.id, into: c.id, attribution: by).run(on: f.db.database)
+        _ = try await map.unmerge(b.id, from: c.id, attribution: by).run(on: f.db.database)
+        let clean = try await StateVerifier(database: f.db.database).verify()
+        #expect(clean.mismatches.isEmpty, "\(clean.mismatches)")
+        #expect(clean.identitiesChecked >= 4 && clean.usersChecked >= 5)
+
+        // An account takeover by a direct UPDATE (no event): named, with the last event that touched it.
+        let connection = try f.db.connect()
+        try connection.execute("UPDATE identities SET user_id = \(a.id) WHERE pool_id = \(pool.rawValue) AND sub = \(testSub("state-y"))")
+        try connection.execute("INSERT INTO users (id) VALUES (\(UUID()))")
+        try connection.execute("UPDATE users SET status = 'merged', merged_into = \(c.id) WHERE id = \(b.id)")
+        let tampered = try await StateVerifier(database: f.db.database).verify()
+        let keys = Set(tampered.mismatches.map { "\($0.subject) \($0.key)" })
+        #expect(keys.contains("identity \(pool)/\(testSub("state-y"))"), "\(tampered.mismatches)")
+        #expect(keys.contains("user \(b.id.uuidString.lowercased())"))
+        #expect(tampered.mismatches.contains { $0.subject == "user" && $0.expected == "absent" })
+        let takeover = try #require(tampered.mismatches.first { $0.key == "\(pool)/\(testSub("state-y"))" })
+        #expect(takeover.expected.hasPrefix(b.id.uuidString.lowercased()) && takeover.found.hasPrefix(a.id.uuidString.lowercased()))
+        #expect(takeover.lastEvent != nil)
+    }
+
+    @Test("the replay on its own: merges follow path compression, unmerges point back, unknown kinds are ignored")
+    func replayRules() throws {
+        var replay = StateReplay()
+        let a = UUID(), b = UUID(), c = UUID()
+        let key = IdentityKey(pool: PoolID("us-east-1_R")!, sub: testSub("r"))
+        replay.apply(id: 1, kind: "user_created", userID: a, key: nil, details: [:])
+        replay.apply(id: 2, kind: "user_created", userID: b, key: nil, details: [:])
+        replay.apply(id: 3, kind: "user_created", userID: c, key: nil, details: [:])
+        replay.apply(id: 4, kind: "identity_linked", userID: a, key: key, details: [:])
+        replay.apply(
+            id: 5, kind: "user_merged", userID: b, key: nil,
+            details: [
+                "from": .string(a.uuidString.lowercased()), "survivor": .string(b.uuidString.lowercased()),
+                "moved_identities": [["pool": .string(key.pool.rawValue), "sub": .string(key.sub)]],
+            ])
+        // An older merge event without repointed_users: earlier merges into `from` follow it.
+        replay.apply(
+            id: 6, kind: "user_merged", userID: c, key: nil,
+            details: [
+                "from": .string(b.uuidString.lowercased()), "survivor": .string(c.uuidString.lowercased()), "moved_identities": [],
+            ])
+        replay.apply(id: 7, kind: "token_created", userID: nil, key: nil, details: [:])
+        #expect(replay.identities[key]?.owner == b)
+        #expect(replay.users[a]?.mergedInto == c && replay.users[b]?.mergedInto == c)
+        #expect(replay.check(identity: key, owner: b, status: .disabled) == nil)
+        #expect(replay.check(user: a, mergedInto: c) == nil)
+        #expect(replay.leftovers().count == 2)
+    }
 }

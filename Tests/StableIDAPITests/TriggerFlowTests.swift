@@ -1,3 +1,4 @@
+import AuditTrail
 import Cognito
 import Foundation
 import HTTPTypes
@@ -200,6 +201,9 @@ struct TriggerFlowTests {
         )[0]
         #expect(try !(everything.decode("all", as: String.self).contains("Old-Passw0rd!")))
         #expect(try w.api.db.count("pending_links") == 0)
+        // The state after the migration follows from its events.
+        let state = try await StateVerifier(database: w.api.db.database).verify()
+        #expect(state.mismatches.isEmpty, "\(state.mismatches)")
     }
 
     @Test("wrong password, disabled and unknown users are refused with the code Cognito shows; an event, no link")
