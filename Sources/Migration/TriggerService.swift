@@ -18,6 +18,7 @@ public struct TriggerService: Sendable {
     public let database: Database
     let clients: PoolClients
     let logger: Logger
+    let campaigns = CampaignCache()
     /// What Cognito calls may take together; the rest of Cognito's 5 s is for us and the network.
     static let cognitoBudget: Duration = .seconds(4)
 
@@ -115,7 +116,7 @@ extension TriggerService {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(target.id.rawValue + "/" + user.sub), 0))")
             // The newest campaign into this pool, even when done: its rules still find the people
             // of users who sign in for the first time after the campaign closed.
-            let campaign = try CampaignStore.latest(target: target.id, on: connection)
+            let campaign = try campaigns.latest(for: target.id) { try CampaignStore.latest(target: target.id, on: connection) }
             var evidence = try Self.evidence(for: user, target: target.id, campaign: campaign, confirmation: confirmation, on: connection)
             evidence.signUp = signUp
             let decision = TriggerLinkRules.decide(evidence, linkBy: campaign?.linkBy ?? [])
@@ -136,11 +137,11 @@ extension TriggerService {
             case .link(let person, let via):
                 let new = try identity(via)
                 try Self.retireReusedUsername(new, on: connection, attribution: attribution)
-                stableID = try store.link(new, to: person, attribution: attribution).run(inTransactionOn: connection).user.id
+                stableID = try store.linkIdentity(new, to: person, attribution: attribution).run(inTransactionOn: connection)
             case .createUser(let via):
                 let new = try identity(via)
                 try Self.retireReusedUsername(new, on: connection, attribution: attribution)
-                stableID = try store.createUser(identities: [new], attribution: attribution).run(inTransactionOn: connection).id
+                stableID = try store.createPerson(with: new, attribution: attribution).run(inTransactionOn: connection)
             }
             try connection.execute(
                 """

@@ -60,7 +60,8 @@ public func buildRouter(
     var factory = PrometheusMetricsFactory(registry: registry)
     factory.defaultDurationHistogramBuckets = [
         .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(3),
-        .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50), .milliseconds(100),
+        .milliseconds(5), .milliseconds(7.5), .milliseconds(10), .milliseconds(15), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100),
         .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
     ]
     let services = APIServices(

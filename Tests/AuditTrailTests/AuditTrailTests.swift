@@ -322,15 +322,7 @@ struct AuditTrailTests {
         let report = try await f.verify(checkpoints: [checkpoint])
         #expect(report.problem == nil)
 
-        let dump = Process()
-        dump.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        dump.arguments = ["pg_dump", "--data-only", f.db.url]
-        let out = Pipe()
-        dump.standardOutput = out
-        try dump.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).lowercased()
-        dump.waitUntilExit()
-        #expect(dump.terminationStatus == 0)
+        let text = try Self.dataDump(f.db.url)
         #expect(text.contains("user1@example.com"))  // the others are still there…
         #expect(!text.contains("erase.me"))  // …the erased person is not, in any table
         #expect(try f.db.count("events", where: "kind = 'personal_data_erased'") == 1)
@@ -352,14 +344,7 @@ struct AuditTrailTests {
         _ = try await Erasure(database: f.db.database).forget(userID: b.id, attribution: by)
         while try await f.chain.seal() > 0 {}
         #expect(try await f.verify(checkpoints: []).problem == nil)
-        let dump = Process()
-        dump.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        dump.arguments = ["pg_dump", "--data-only", f.db.url]
-        let out = Pipe()
-        dump.standardOutput = out
-        try dump.run()
-        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).lowercased()
-        dump.waitUntilExit()
+        let text = try Self.dataDump(f.db.url)
         #expect(!text.contains("moved.person"))
     }
 
@@ -427,5 +412,19 @@ struct AuditTrailTests {
         #expect(replay.check(identity: key, owner: b, status: .disabled) == nil)
         #expect(replay.check(user: a, mergedInto: c) == nil)
         #expect(replay.leftovers().count == 2)
+    }
+
+    /// `pg_dump --data-only` of a test database, lower-cased: where erased data must not be.
+    static func dataDump(_ url: String) throws -> String {
+        let dump = Process()
+        dump.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+        dump.arguments = ["pg_dump", "--data-only", url]
+        let out = Pipe()
+        dump.standardOutput = out
+        try dump.run()
+        let text = String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).lowercased()
+        dump.waitUntilExit()
+        guard dump.terminationStatus == 0 else { throw MissingEnvironment(message: "pg_dump failed") }
+        return text
     }
 }

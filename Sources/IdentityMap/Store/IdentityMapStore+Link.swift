@@ -41,6 +41,31 @@ extension IdentityMapStore {
         }
     }
 
+    /// Links like ``link(_:to:attribution:)`` but answers only the person's id, without reloading
+    /// the user: for hot paths (Cognito triggers) that need nothing else.
+    public func linkIdentity(_ identity: NewIdentity, to userID: UUID, attribution: Attribution) -> Write<UUID> {
+        Write { connection in
+            try IdentityRepository.requirePools([identity.pool], on: connection)
+            let person = try IdentityRepository.activeSurvivor(of: userID, on: connection)
+            _ = try Self.link(identity, to: person.userID, attribution: attribution, on: connection)
+            return person.userID
+        }
+    }
+
+    /// A new person with one identity, answering only its id (see ``linkIdentity(_:to:attribution:)``).
+    public func createPerson(with identity: NewIdentity, attribution: Attribution) -> Write<UUID> {
+        Write { connection in
+            try IdentityRepository.requirePools([identity.pool], on: connection)
+            let userID = UUIDv7.make()
+            try connection.execute("INSERT INTO users (id) VALUES (\(userID))")
+            try EventLog.append(
+                EventDraft(UserCreatedDetails(givenID: false, identities: 1), userID: userID), attribution: attribution, on: connection
+            )
+            _ = try Self.link(identity, to: userID, attribution: attribution, on: connection)
+            return userID
+        }
+    }
+
     /// Unlinks (soft): the identity stays on the user with status `unlinked` and stops resolving.
     public func unlink(pool: PoolID, sub: String, from userID: UUID, attribution: Attribution) -> Write<User> {
         Write { connection in

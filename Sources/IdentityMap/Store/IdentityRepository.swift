@@ -7,9 +7,12 @@ enum IdentityRepository {
     /// Follows a merged ID to its survivor, share-locked so a merge cannot move it meanwhile, and
     /// insists that the survivor is active.
     static func activeSurvivor(of id: UUID, on connection: PostgresConnection) throws -> Person {
-        guard let person = try Person.find(id, lock: .share, on: connection) else { throw IdentityMapError.userNotFound(id) }
-        try LinkRules.requireActive(person.userID, status: person.status)
-        return person
+        // Writes need the survivor, not the list of everyone merged into it: one query, not two.
+        guard let (survivor, status) = try Person.survivorRow(of: id, lock: .share, on: connection) else {
+            throw IdentityMapError.userNotFound(id)
+        }
+        try LinkRules.requireActive(survivor, status: status)
+        return Person(userID: survivor, status: status, requestedID: survivor == id ? nil : id, userIDs: [survivor])
     }
 
     static func requirePools(_ pools: Set<PoolID>, on connection: PostgresConnection) throws {
