@@ -91,6 +91,8 @@ public struct NewCampaign: Sendable {
         {
             throw .invalidCampaign("the name must be 1 to 128 letters, digits, spaces or _ . : -")
         }
+        // Campaigns are found by id or by name: a name shaped like an id would be ambiguous.
+        if let name, UUID(uuidString: name) != nil { throw .invalidCampaign("a name cannot be a UUID") }
         if let attribute = stableIDAttribute {
             let suffix = attribute.dropFirst("custom:".count)
             guard attribute.hasPrefix("custom:"), (1...20).contains(suffix.utf8.count),

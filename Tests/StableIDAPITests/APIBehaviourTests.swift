@@ -287,6 +287,27 @@ struct APIBehaviourTests {
         }
     }
 
+    @Test("pools in other accounts: POST /v1/pools takes a role (and external id, never shown back); bad access is refused")
+    func poolAccess() async throws {
+        let f = try await APIFixture.make()
+        let admin = f.tokens[.admin]!
+        try await f.test { client in
+            let added = try await client.call(
+                .post, "/v1/pools", token: admin,
+                json: #"{"id":"eu-west-3_Acct","role_arn":"arn:aws:iam::210987654321:role/stableid","external_id":"ext-42"}"#
+            )
+            #expect(added.status == 201, "\(added)")
+            #expect(added.json["role_arn"] as? String == "arn:aws:iam::210987654321:role/stableid")
+            #expect(added.json["external_id_set"] as? Bool == true && !added.text.contains("ext-42"))
+            let orphan = try await client.call(.post, "/v1/pools", token: admin, json: #"{"id":"eu-west-3_Orph","external_id":"ext-42"}"#)
+            #expect(orphan.status == 400 && orphan.code == "invalid_request", "\(orphan)")
+            let bad = try await client.call(
+                .post, "/v1/pools", token: admin, json: #"{"id":"eu-west-3_Bad","role_arn":"arn:aws:iam::1:role/x"}"#)
+            #expect(bad.status == 400, "\(bad)")
+        }
+        #expect(try f.db.count("pools", where: "id IN ('eu-west-3_Orph', 'eu-west-3_Bad')") == 0)
+    }
+
     @Test("boolean query parameters take true or false only")
     func booleanParameters() async throws {
         let f = try await APIFixture.make()

@@ -17,6 +17,7 @@ def main():
     parser.add_argument("--pool", required=True)
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=8)
+    parser.add_argument("--offset", type=int, default=0, help="first user number (runs after the first use fresh users)")
     args = parser.parse_args()
 
     def send(connection, event):
@@ -76,8 +77,8 @@ def main():
                 "client_p50_ms": pick(0.50), "client_p99_ms": pick(0.99), "client_max_ms": round(latencies[-1] * 1000, 2)}
 
     result = {
-        "link": run("link", lambda i: event("PostAuthentication_Authentication", "1", "user%d" % i, subs[i])),
-        "token": run("token", lambda i: event("TokenGeneration_Authentication", "2", "user%d" % i, subs[i])),
+        "link": run("link", lambda i: event("PostAuthentication_Authentication", "1", "user%d" % (args.offset + i), subs[i])),
+        "token": run("token", lambda i: event("TokenGeneration_Authentication", "2", "user%d" % (args.offset + i), subs[i])),
         "concurrency": args.concurrency,
     }
     print(json.dumps(result, sort_keys=True))

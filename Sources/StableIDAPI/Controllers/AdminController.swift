@@ -22,7 +22,9 @@ struct AdminController {
         let input = try services.decode(PoolRequest.self, from: body)
         let id = try APIServices.poolID(input.id, field: "id")
         let write = services.pools.add(
-            id: id, region: input.region, name: input.name, issuer: input.issuer, attribution: context.attribution)
+            id: id, region: input.region, name: input.name, issuer: input.issuer,
+            access: PoolAccess(roleARN: input.roleARN, externalID: input.externalID, profile: input.awsProfile),
+            attribution: context.attribution)
         return try await services.perform(write, request: request, body: body, context: context) { pool in
             try APIServices.recorded(.created, PoolJSON(pool))
         }

@@ -242,8 +242,16 @@ struct PoolRequest: Decodable {
     var region: String?
     var name: String?
     var issuer: String?
+    var roleARN: String?
+    var externalID: String?
+    var awsProfile: String?
 
-    enum CodingKeys: String, CodingKey { case id, region, name, issuer }
+    enum CodingKeys: String, CodingKey {
+        case id, region, name, issuer
+        case roleARN = "role_arn"
+        case externalID = "external_id"
+        case awsProfile = "aws_profile"
+    }
 
     init(from decoder: any Decoder) throws {
         let container = try decoder.container(keyedBy: CodingKeys.self)
@@ -251,6 +259,9 @@ struct PoolRequest: Decodable {
         region = try container.decodeUnlessAbsent(String.self, forKey: .region)
         name = try container.decodeUnlessAbsent(String.self, forKey: .name)
         issuer = try container.decodeUnlessAbsent(String.self, forKey: .issuer)
+        roleARN = try container.decodeUnlessAbsent(String.self, forKey: .roleARN)
+        externalID = try container.decodeUnlessAbsent(String.self, forKey: .externalID)
+        awsProfile = try container.decodeUnlessAbsent(String.self, forKey: .awsProfile)
     }
 }
 
@@ -260,10 +271,17 @@ struct PoolJSON: Encodable {
     var name: String?
     var issuer: String
     var createdAt: String
+    var roleARN: String?
+    var awsProfile: String?
+    /// Whether an external id is set (its value is not shown).
+    var externalIDSet: Bool
 
     enum CodingKeys: String, CodingKey {
         case id, region, name, issuer
         case createdAt = "created_at"
+        case roleARN = "role_arn"
+        case awsProfile = "aws_profile"
+        case externalIDSet = "external_id_set"
     }
 
     init(_ pool: Pool) {
@@ -272,6 +290,9 @@ struct PoolJSON: Encodable {
         name = pool.name
         issuer = pool.issuer
         createdAt = RFC3339.format(pool.createdAt)
+        roleARN = pool.access.roleARN
+        awsProfile = pool.access.profile
+        externalIDSet = pool.access.externalID != nil
     }
 }
 
