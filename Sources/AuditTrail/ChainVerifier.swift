@@ -17,6 +17,8 @@ public struct ChainVerifier: Sendable {
         case reordered
         /// The chain does not contain a signed checkpoint's head (truncated or rewritten).
         case checkpointMismatch = "checkpoint_mismatch"
+        /// An event's personal data is gone, and no erasure accounts for it.
+        case personalDataRemoved = "personal_data_removed"
     }
 
     public struct Problem: Sendable, Codable, Equatable {
@@ -211,6 +213,33 @@ public struct ChainVerifier: Sendable {
                 let position: Int64 = try orphan.decodeIfPresent("position") ?? (report.head.size + 1)
                 report.problem = Problem(
                     position: position, kind: .inserted, detail: "event \(id) is in no chain position and not queued for sealing")
+            }
+        }
+        if report.problem == nil {
+            // A sealed event whose personal data is gone must be named by an erasure event (older
+            // erasures, which did not list the events, cover their users' events).
+            let removed = try await database.primary.query(
+                """
+                WITH erasures AS (SELECT details FROM events WHERE kind = 'personal_data_erased'),
+                     listed AS (SELECT jsonb_array_elements_text(details->'scrubbed_events')::bigint AS id
+                                FROM erasures WHERE details ? 'scrubbed_events'),
+                     by_user AS (SELECT jsonb_array_elements_text(details->'users')::uuid AS user_id
+                                 FROM erasures WHERE NOT details ? 'scrubbed_events')
+                SELECT c.seq, c.event_id FROM event_chain c
+                JOIN events e ON e.id = c.event_id
+                LEFT JOIN event_personal_data p ON p.event_id = c.event_id
+                WHERE c.seq >= \(from) AND c.personal_digest IS NOT NULL AND p.event_id IS NULL
+                  AND c.event_id NOT IN (SELECT id FROM listed)
+                  AND (e.user_id IS NULL OR e.user_id NOT IN (SELECT user_id FROM by_user))
+                ORDER BY c.seq LIMIT 1
+                """
+            )
+            if let row = removed.first {
+                let id: Int64 = try row.decode("event_id")
+                report.problem = Problem(
+                    position: try row.decode("seq"), kind: .personalDataRemoved,
+                    detail: "the personal data of event \(id) is gone and no erasure event accounts for it"
+                )
             }
         }
         if report.problem == nil {

@@ -35,15 +35,18 @@ public struct Erasure: Sendable {
             let ids = PostgresArray(people)
             // Refused sign-ins are filed under the target pool with only the username typed (no
             // user yet): find them by the person's usernames and emails before those are erased.
-            try connection.execute(
+            // Every deleted row is named in the erasure event, so `verify` can tell an erasure from
+            // tampering (personal data deleted behind the service's back).
+            var scrubbedEvents = try connection.query(
                 """
                 DELETE FROM event_personal_data p USING events e
                 WHERE p.event_id = e.id AND e.kind = 'migration_failed'
                   AND lower(p.data->>'username') IN (
                       SELECT lower(username) FROM identities WHERE user_id = ANY(\(ids)::uuid[])
                       UNION SELECT email_normalized FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email_normalized IS NOT NULL)
+                RETURNING p.event_id
                 """
-            )
+            ).map { try $0.decode("event_id", as: Int64.self) }
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
             // Usernames stay unique per pool, so they become a per-identity placeholder.
             let identities = try connection.execute(
@@ -53,21 +56,25 @@ public struct Erasure: Sendable {
                 WHERE user_id = ANY(\(ids)::uuid[])
                 """
             )
-            let scrubbed = try connection.execute(
+            scrubbedEvents += try connection.query(
                 """
                 DELETE FROM event_personal_data p USING events e
                 WHERE p.event_id = e.id
                   AND (e.user_id = ANY(\(ids)::uuid[])
                        OR (e.pool_id, e.sub) IN (SELECT pool_id, sub FROM identities WHERE user_id = ANY(\(ids)::uuid[])))
+                RETURNING p.event_id
                 """
-            )
+            ).map { try $0.decode("event_id", as: Int64.self) }
+            let scrubbed = scrubbedEvents.count
             // Idempotent answers replay user JSON, which names emails and usernames.
             for id in people {
                 try connection.execute("DELETE FROM idempotency_keys WHERE strpos(response_body, \(id)) > 0")
             }
             try EventLog.append(
                 EventDraft(
-                    PersonalDataErasedDetails(users: person.userIDs, identities: identities, eventsScrubbed: scrubbed),
+                    PersonalDataErasedDetails(
+                        users: person.userIDs, identities: identities, eventsScrubbed: scrubbed, scrubbedEvents: scrubbedEvents.sorted()
+                    ),
                     userID: survivor
                 ),
                 attribution: attribution,

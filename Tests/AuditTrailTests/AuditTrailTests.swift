@@ -414,6 +414,25 @@ struct AuditTrailTests {
         #expect(replay.leftovers().count == 2)
     }
 
+    @Test("personal data deleted without an erasure is tampering; deleted by an erasure it is not")
+    func personalDataRemoved() async throws {
+        let f = try await AuditFixture.make(users: 3)
+        let victim = try f.db.rows("SELECT min(event_id) AS id FROM event_personal_data")[0].decode("id", as: Int64.self)
+        let position = try f.db.rows("SELECT seq FROM event_chain WHERE event_id = \(victim)")[0].decode("seq", as: Int64.self)
+        try f.tamper("DELETE FROM event_personal_data WHERE event_id = \(victim)")
+        let problem = try #require(try await f.verify().problem)
+        #expect(problem.kind == .personalDataRemoved && problem.position == position, "\(problem)")
+
+        // The same deletion done by an erasure (which names the events it scrubbed) verifies.
+        let g = try await AuditFixture.make(users: 3)
+        let owner = try g.db.rows(
+            "SELECT e.user_id FROM events e JOIN event_personal_data p ON p.event_id = e.id WHERE e.user_id IS NOT NULL ORDER BY e.id LIMIT 1"
+        )[0].decode("user_id", as: UUID.self)
+        _ = try await Erasure(database: g.db.database).forget(userID: owner, attribution: .init(actor: .system))
+        while try await g.chain.seal() > 0 {}
+        #expect(try await g.verify().problem == nil)
+    }
+
     /// `pg_dump --data-only` of a test database, lower-cased: where erased data must not be.
     static func dataDump(_ url: String) throws -> String {
         let dump = Process()

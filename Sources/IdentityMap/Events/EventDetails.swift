@@ -208,15 +208,22 @@ public struct PersonalDataErasedDetails: EventDetails {
     public var users: [UUID]
     public var identities: Int
     public var eventsScrubbed: Int
+    /// The events whose personal data was deleted: `verify` accepts a missing personal-data row
+    /// only when an erasure names it.
+    public var scrubbedEvents: [Int64]
 
-    public init(users: [UUID], identities: Int, eventsScrubbed: Int) {
+    public init(users: [UUID], identities: Int, eventsScrubbed: Int, scrubbedEvents: [Int64] = []) {
         self.users = users
         self.identities = identities
         self.eventsScrubbed = eventsScrubbed
+        self.scrubbedEvents = scrubbedEvents
     }
 
     public var json: [String: JSONValue] {
-        ["users": .array(users.map(JSONValue.init)), "identities": identities.json, "events_scrubbed": eventsScrubbed.json]
+        [
+            "users": .array(users.map(JSONValue.init)), "identities": identities.json, "events_scrubbed": eventsScrubbed.json,
+            "scrubbed_events": .array(scrubbedEvents.map { .number(Double($0)) }),
+        ]
     }
 }
 
