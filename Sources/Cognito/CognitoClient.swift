@@ -125,7 +125,9 @@ public final class CognitoClient: Sendable {
         var attempt = 0
         while true {
             attempt += 1
-            try await pacer.wait(for: category)
+            guard try await pacer.wait(for: category, deadline: deadline) else {
+                throw CognitoError.deadlineExceeded(operation: operation, attempts: attempt - 1)
+            }
             do {
                 let data = try await send(operation, body: body, deadline: deadline)
                 do {

@@ -60,16 +60,22 @@ public final class RatePacer: Sendable {
         return rates
     }
 
-    /// Waits for this call's slot.
-    public func wait(for category: QuotaCategory) async throws {
+    /// Waits for this call's slot. With a deadline the slot is taken only if it comes before the
+    /// deadline (a Cognito trigger must answer within 5 s): otherwise nothing is reserved and
+    /// the call is refused at once with `false`, instead of queueing past the point of use.
+    @discardableResult
+    public func wait(for category: QuotaCategory, deadline: ContinuousClock.Instant? = nil) async throws -> Bool {
         let interval = intervals[category] ?? .zero
-        guard interval > .zero else { return }
+        guard interval > .zero else { return true }
         let now = ContinuousClock.now
-        let slot = next.withLock { next -> ContinuousClock.Instant in
+        let slot = next.withLock { next -> ContinuousClock.Instant? in
             let start = max(now, next[category] ?? now)
+            if let deadline, start >= deadline { return nil }
             next[category] = start + interval
             return start
         }
+        guard let slot else { return false }
         if slot > now { try await Task.sleep(until: slot, clock: .continuous) }
+        return true
     }
 }

@@ -196,4 +196,15 @@ struct CognitoClientTests {
         #expect(RatePacer.rates(from: "Nope=1") == nil)
         #expect(RatePacer.rates(from: "UserList=0") == nil)
     }
+
+    @Test("with a deadline the pacer refuses a slot that would come too late, and reserves nothing for it")
+    func pacerDeadline() async throws {
+        let pacer = RatePacer(rates: [.userAuthentication: 1])  // one call a second
+        #expect(try await pacer.wait(for: .userAuthentication, deadline: .now + .seconds(5)))
+        // The next slot is a second away: a deadline 100 ms out refuses at once…
+        #expect(try await pacer.wait(for: .userAuthentication, deadline: .now + .milliseconds(100)) == false)
+        // …and took no slot: the next caller's slot is still about a second away (accepted with a
+        // 1.5 s deadline), not two seconds (which a reserved slot would have made it).
+        #expect(try await pacer.wait(for: .userAuthentication, deadline: .now + .milliseconds(1_500)))
+    }
 }
