@@ -153,10 +153,34 @@ public final class CognitoClient: Sendable {
         }
     }
 
+    /// Credentials, within the call's deadline: an STS AssumeRole (or a metadata endpoint) that
+    /// is slow to answer must not make a Cognito trigger outlive Cognito's 5 s. This caller gives
+    /// up at the deadline (a provider that shares one refresh among callers, as
+    /// `AssumedRoleCredentials` does, still completes it for the next one).
+    static func fetch(
+        _ provider: any CredentialsProvider, before deadline: ContinuousClock.Instant?, operation: String
+    ) async throws -> AWSCredentials {
+        guard let deadline else { return try await provider.credentials() }
+        return try await withThrowingTaskGroup(of: AWSCredentials?.self) { group in
+            group.addTask { try await provider.credentials() }
+            group.addTask {
+                try await Task.sleep(until: deadline, clock: .continuous)
+                return nil
+            }
+            defer { group.cancelAll() }
+            guard let first = try await group.next(), let credentials = first else {
+                throw CognitoError.deadlineExceeded(operation: operation, attempts: 0)
+            }
+            return credentials
+        }
+    }
+
     private func send(_ operation: String, body: [UInt8], deadline: ContinuousClock.Instant?) async throws -> [UInt8] {
         let credentials: AWSCredentials
         do {
-            credentials = try await self.credentials.credentials()
+            credentials = try await Self.fetch(self.credentials, before: deadline, operation: operation)
+        } catch let error as CognitoError {
+            throw error
         } catch let error as CredentialsError {
             // Nothing configured (or a profile that does not exist) is the operator's to fix;
             // a credentials endpoint that failed is a runtime failure like any other transport.

@@ -207,4 +207,26 @@ struct CognitoClientTests {
         // 1.5 s deadline), not two seconds (which a reserved slot would have made it).
         #expect(try await pacer.wait(for: .userAuthentication, deadline: .now + .milliseconds(1_500)))
     }
+
+    /// Credentials that take their time, like an STS endpoint under load.
+    struct SlowCredentials: CredentialsProvider {
+        func credentials() async throws -> AWSCredentials {
+            try await Task.sleep(for: .seconds(30))
+            return try await CognitoClientTests.testCredentials.credentials()
+        }
+    }
+
+    @Test("a slow credentials fetch does not outlive the call's deadline")
+    func credentialsDeadline() async throws {
+        let client = CognitoClient(
+            configuration: CognitoConfiguration(region: "us-east-1", endpoint: "http://127.0.0.1:1/", maxAttempts: 1),
+            credentials: SlowCredentials()
+        )
+        await #expect {
+            _ = try await client.adminGetUser(poolID: "us-east-1_X", username: "u", deadline: .now + .milliseconds(200))
+        } throws: { error in
+            if case CognitoError.deadlineExceeded = error { return true }
+            return false
+        }
+    }
 }
