@@ -190,32 +190,26 @@ public final class CognitoClient: Sendable {
         } catch {
             throw CognitoError.transport(.connect, message: "credentials endpoint: \(error)")
         }
-        guard let url = URL(string: configuration.endpoint), let host = url.host else {
-            throw CognitoError.configuration("the Cognito endpoint \(configuration.endpoint) is not a URL")
-        }
-        let hostHeader = url.port.map { "\(host):\($0)" } ?? host
-        let headers = signer.sign(
-            method: "POST",
-            path: url.path.isEmpty ? "/" : url.path,
-            headers: [
-                ("Host", hostHeader),
-                ("Content-Type", "application/x-amz-json-1.1"),
-                ("X-Amz-Target", "AWSCognitoIdentityProviderService.\(operation)"),
-            ],
-            payloadHash: Hex.encode(SHA256.hash(body)),
-            credentials: credentials,
-            date: Date()
-        ).filter { $0.0 != "Host" }  // libcurl sends Host itself, with the same value
         var timeout = configuration.timeout
         if let deadline {
             let left = deadline - ContinuousClock.now
             guard left > .zero else { throw CognitoError.deadlineExceeded(operation: operation, attempts: 0) }
             timeout = min(timeout, left)
         }
+        guard
+            let request = signer.signedPOST(
+                to: configuration.endpoint,
+                headers: [
+                    ("Content-Type", "application/x-amz-json-1.1"), ("X-Amz-Target", "AWSCognitoIdentityProviderService.\(operation)"),
+                ],
+                body: body, credentials: credentials, timeout: timeout
+            )
+        else {
+            throw CognitoError.configuration("the Cognito endpoint \(configuration.endpoint) is not a URL")
+        }
         let response: CurlResponse
         do {
-            response = try await http.send(
-                CurlRequest(method: "POST", url: configuration.endpoint, headers: headers, body: body, timeout: timeout))
+            response = try await http.send(request)
         } catch {
             throw CognitoError.transport(error.kind, message: error.message)
         }

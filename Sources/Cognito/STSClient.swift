@@ -117,24 +117,16 @@ public final class STSClient: Sendable {
 
     private func send(body: [UInt8]) async throws -> CurlResponse {
         let base = try await credentials.credentials()
-        guard let url = URL(string: configuration.endpoint), let host = url.host else {
+        guard
+            let request = signer.signedPOST(
+                to: configuration.endpoint, headers: [("Content-Type", "application/x-www-form-urlencoded; charset=utf-8")], body: body,
+                credentials: base, timeout: configuration.timeout
+            )
+        else {
             throw STSError.invalidRequest("the STS endpoint \(configuration.endpoint) is not a URL")
         }
-        let hostHeader = url.port.map { "\(host):\($0)" } ?? host
-        let headers = signer.sign(
-            method: "POST",
-            path: url.path.isEmpty ? "/" : url.path,
-            headers: [
-                ("Host", hostHeader),
-                ("Content-Type", "application/x-www-form-urlencoded; charset=utf-8"),
-            ],
-            payloadHash: Hex.encode(SHA256.hash(body)),
-            credentials: base,
-            date: Date()
-        ).filter { $0.0 != "Host" }  // libcurl sends Host itself, with the same value
         do {
-            return try await http.send(
-                CurlRequest(method: "POST", url: configuration.endpoint, headers: headers, body: body, timeout: configuration.timeout))
+            return try await http.send(request)
         } catch {
             throw STSError.transport(error.kind, message: error.message)
         }
