@@ -27,20 +27,23 @@ struct DatabaseOptions: ParsableArguments {
     /// `STABLEID_LOCK_TIMEOUT_MS` (default 1000), short so that lookups and Cognito triggers
     /// answer (503) well inside Cognito's 5 s instead of waiting on a held lock.
     static func serviceSession() throws -> SessionSettings {
-        let environment = ProcessInfo.processInfo.environment
-        func milliseconds(_ name: String, default value: Int) throws -> Int {
-            guard let text = environment[name], !text.isEmpty else { return value }
-            guard let parsed = Int(text), (0...3_600_000).contains(parsed) else {
-                throw CLIFailure.usage("\(name) must be a number of milliseconds (0 to 3600000)")
-            }
-            return parsed
-        }
         var session = SessionSettings.service
-        session.statementTimeoutMilliseconds = try milliseconds(
-            "STABLEID_STATEMENT_TIMEOUT_MS", default: session.statementTimeoutMilliseconds)
-        session.lockTimeoutMilliseconds = try milliseconds("STABLEID_LOCK_TIMEOUT_MS", default: session.lockTimeoutMilliseconds)
+        session.statementTimeoutMilliseconds = try environmentInteger(
+            "STABLEID_STATEMENT_TIMEOUT_MS", default: session.statementTimeoutMilliseconds, range: 0...3_600_000)
+        session.lockTimeoutMilliseconds = try environmentInteger(
+            "STABLEID_LOCK_TIMEOUT_MS", default: session.lockTimeoutMilliseconds, range: 0...3_600_000)
         return session
     }
+}
+
+/// A whole-number setting from the environment: absent or empty means `default`; anything else
+/// outside `range` is a configuration error (exit 2), never silently replaced by the default.
+func environmentInteger(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
+    guard let text = ProcessInfo.processInfo.environment[name], !text.isEmpty else { return value }
+    guard let parsed = Int(text), range.contains(parsed) else {
+        throw CLIFailure.usage("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
+    }
+    return parsed
 }
 
 /// `--format` for commands whose output is data.

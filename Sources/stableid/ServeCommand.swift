@@ -29,9 +29,16 @@ struct ServeCommand: AsyncParsableCommand {
         LogSetup.bootstrap()
         let logger = Logger(label: "stableid")
         let (host, port) = try listenAddress()
-        let environment = ProcessInfo.processInfo.environment
-        let poolSize = self.poolSize ?? environment["STABLEID_DB_POOL_SIZE"].flatMap(Int.init) ?? 16
+        let poolSize = try self.poolSize ?? environmentInteger("STABLEID_DB_POOL_SIZE", default: 16, range: 1...500)
         guard (1...500).contains(poolSize) else { throw CLIFailure.usage("the pool size must be 1 to 500") }
+        // Every setting is read before anything is opened, so a bad one is reported first.
+        let resolveBatches = try environmentInteger("STABLEID_RESOLVE_BATCHES", default: 1, range: 1...poolSize)
+        let configuration = APIConfiguration(
+            host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes, resolveBatches: resolveBatches,
+            maxQueuedLookups: try environmentInteger("STABLEID_MAX_QUEUED_LOOKUPS", default: 10_000, range: 1...1_000_000),
+            idleTimeout: .seconds(try environmentInteger("STABLEID_HTTP_IDLE_TIMEOUT_S", default: 30, range: 1...3_600)),
+            bodyTimeout: .milliseconds(try environmentInteger("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000))
+        )
         let db = database.database(maxConnections: poolSize, session: try DatabaseOptions.serviceSession(), logger: logger)
         defer { db.shutdown() }
 
@@ -41,21 +48,6 @@ struct ServeCommand: AsyncParsableCommand {
                 "\(pending.count) migration(s) pending (\(pending.map(\.name).joined(separator: ", "))): run `stableid db migrate` first"
             )
         }
-        let resolveBatches = environment["STABLEID_RESOLVE_BATCHES"].flatMap(Int.init) ?? 1
-        guard (1...poolSize).contains(resolveBatches) else { throw CLIFailure.usage("STABLEID_RESOLVE_BATCHES must be 1 to the pool size") }
-        func positive(_ name: String, default value: Int, range: ClosedRange<Int>) throws -> Int {
-            guard let text = environment[name], !text.isEmpty else { return value }
-            guard let parsed = Int(text), range.contains(parsed) else {
-                throw CLIFailure.usage("\(name) must be a whole number from \(range.lowerBound) to \(range.upperBound)")
-            }
-            return parsed
-        }
-        let configuration = APIConfiguration(
-            host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes, resolveBatches: resolveBatches,
-            maxQueuedLookups: try positive("STABLEID_MAX_QUEUED_LOOKUPS", default: 10_000, range: 1...1_000_000),
-            idleTimeout: .seconds(try positive("STABLEID_HTTP_IDLE_TIMEOUT_S", default: 30, range: 1...3_600)),
-            bodyTimeout: .milliseconds(try positive("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000))
-        )
         let app = buildApplication(configuration: configuration, database: db, logger: logger)
         logger.info("stableid serving", metadata: ["host": "\(host)", "port": "\(port)", "db_pool_size": "\(poolSize)"])
         try await app.runService()

@@ -28,6 +28,13 @@ struct CLITests {
         #expect(result.status == 2)
         #expect(result.stderr.contains("stableid db migrate"))
         #expect(try CLI.run(["db", "status", "--database-url", db.url]).status == 1)
+        // A malformed setting is a configuration error, never silently replaced by its default.
+        for (name, value) in [
+            ("STABLEID_DB_POOL_SIZE", "lots"), ("STABLEID_STATEMENT_TIMEOUT_MS", "-1"), ("STABLEID_RESOLVE_BATCHES", "0"),
+        ] {
+            let bad = try CLI.run(["serve", "--port", "0"], environment: ["DATABASE_URL": db.url, name: value])
+            #expect(bad.status == 2 && bad.stderr.contains(name), "\(name)=\(value): \(bad.stderr)")
+        }
     }
 
     @Test("token create prints the token alone on the last line; list never shows it; revoke twice fails with 2")
