@@ -121,7 +121,7 @@ extension TriggerService {
             try connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(source.id.rawValue + "/" + sub), 0))")
             var stableID = try ResolveQueries.resolve(.pool(source.id, sub: sub), on: connection)?.userID
             if stableID == nil {
-                let email = user.attribute("email").flatMap { EmailAddress.normalize($0) == nil ? nil : $0 }
+                let email = user.attribute("email").flatMap(EmailAddress.valid)
                 let identity = try NewIdentity(
                     pool: source.id, sub: sub, username: user.Username, email: email,
                     emailVerified: user.attribute("email_verified") == "true", via: via, campaignID: campaign.id

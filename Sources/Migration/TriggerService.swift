@@ -123,7 +123,7 @@ extension TriggerService {
             func identity(_ via: LinkPath) throws -> NewIdentity {
                 try NewIdentity(
                     pool: target.id, sub: user.sub, username: user.username,
-                    email: user.email.flatMap { EmailAddress.normalize($0) == nil ? nil : $0 },
+                    email: user.email.flatMap(EmailAddress.valid),
                     emailVerified: user.emailVerified, provider: user.provider, via: via, campaignID: campaign?.id,
                     federatedUserID: user.federated?.userID
                 )

@@ -7,6 +7,11 @@ import Foundation
 /// and lower-cased. Provider-specific rules (dots or `+tags` in Gmail) are deliberately *not* applied:
 /// they would merge different people at other providers.
 public enum EmailAddress {
+    /// `raw` when it is an email address (as given, for display), nil when it is not.
+    public static func valid(_ raw: String) -> String? {
+        normalize(raw) == nil ? nil : raw
+    }
+
     public static func normalize(_ raw: String) -> String? {
         let trimmed = raw.trimmingCharacters(in: .whitespacesAndNewlines)
         let normalized = trimmed.precomposedStringWithCompatibilityMapping.lowercased()
