@@ -36,15 +36,23 @@ public struct Checkpoint: Sendable, Codable, Equatable {
         return checkpoint
     }
 
-    /// Nil when the checkpoint is authentic and the chain contains it.
-    func check(against hashes: [Int64: [UInt8]], chainSize: Int64, trustedKey: [UInt8]?) -> ChainVerifier.Problem? {
+    /// Nil when the signature is valid and made with `trustedKey`; otherwise what is wrong.
+    func signatureProblem(trustedKey: [UInt8]?) -> String? {
         guard let key = Data(base64Encoded: publicKey).map(Array.init), let signature = Data(base64Encoded: signature).map(Array.init),
             Ed25519.verify(signature, of: signedMessage, publicKey: key)
         else {
-            return .init(position: size, kind: .checkpointMismatch, detail: "the checkpoint's signature is not valid")
+            return "the checkpoint's signature is not valid"
         }
         if let trustedKey, trustedKey != key {
-            return .init(position: size, kind: .checkpointMismatch, detail: "the checkpoint was signed by another key")
+            return "the checkpoint was signed by another key"
+        }
+        return nil
+    }
+
+    /// Nil when the checkpoint is authentic and the chain contains it.
+    func check(against hashes: [Int64: [UInt8]], chainSize: Int64, trustedKey: [UInt8]?) -> ChainVerifier.Problem? {
+        if let problem = signatureProblem(trustedKey: trustedKey) {
+            return .init(position: size, kind: .checkpointMismatch, detail: problem)
         }
         guard size <= chainSize else {
             return .init(

@@ -38,8 +38,11 @@ public struct EventQuery: Sendable {
     public static let maxPage = 1000
 
     /// Events with id > `after` matching `filter`, at most `limit`, oldest first; `upTo` bounds
-    /// an export to the events that existed when it started.
-    public func page(_ filter: EventFilter, after: Int64 = 0, limit: Int = 100, upTo: Int64? = nil) async throws -> [AuditEvent] {
+    /// an export to the events that existed when it started. `withChain` adds each sealed
+    /// event's chain position, hash and the exact texts it was hashed from.
+    public func page(
+        _ filter: EventFilter, after: Int64 = 0, limit: Int = 100, upTo: Int64? = nil, withChain: Bool = false
+    ) async throws -> [AuditEvent] {
         let limit = min(max(limit, 1), Self.maxPage)
         return try await database.reader.withConnection { connection in
             // A user's history is the person's: the survivor and every user merged into it,
@@ -49,7 +52,7 @@ public struct EventQuery: Sendable {
             }
             return try connection.query(
                 """
-                \(unescaped: EventLog.selectColumns)
+                \(unescaped: withChain ? EventLog.selectColumnsWithChain : EventLog.selectColumns)
                 WHERE e.id > \(after)
                   AND (\(upTo)::bigint IS NULL OR e.id <= \(upTo)::bigint)
                   AND (\(users.map { PostgresArray($0) })::uuid[] IS NULL OR e.user_id = ANY(\(users.map { PostgresArray($0) })::uuid[]))
@@ -80,7 +83,7 @@ public struct EventQuery: Sendable {
     }
 
     /// Every matching event, a page at a time, for exports in constant memory.
-    public func all(_ filter: EventFilter, pageSize: Int = 1000) -> AsyncThrowingStream<[AuditEvent], any Error> {
+    public func all(_ filter: EventFilter, pageSize: Int = 1000, withChain: Bool = false) -> AsyncThrowingStream<[AuditEvent], any Error> {
         let query = self
         return AsyncThrowingStream { continuation in
             let task = Task {
@@ -88,7 +91,7 @@ public struct EventQuery: Sendable {
                     let upTo = try await query.newestID()
                     var after: Int64 = 0
                     while !Task.isCancelled {
-                        let page = try await query.page(filter, after: after, limit: pageSize, upTo: upTo)
+                        let page = try await query.page(filter, after: after, limit: pageSize, upTo: upTo, withChain: withChain)
                         if page.isEmpty { break }
                         continuation.yield(page)
                         after = page.last!.id
@@ -111,8 +114,17 @@ public enum EventExportFormat: String, Sendable, CaseIterable {
     public var contentType: String { self == .ndjson ? "application/x-ndjson" : "text/csv; charset=utf-8" }
 
     public static let csvHeader = "id,occurred_at,actor,kind,user_id,pool,sub,request_id,details,personal\n"
+    /// With chain positions a CSV names each event's position and hash; the texts an offline
+    /// check needs are in the NDJSON form only.
+    public static let csvHeaderWithChain = "id,occurred_at,actor,kind,user_id,pool,sub,request_id,details,personal,seq,hash\n"
 
-    public func line(_ event: AuditEvent) -> String {
+    public func header(withChain: Bool) -> String? {
+        self == .csv ? (withChain ? Self.csvHeaderWithChain : Self.csvHeader) : nil
+    }
+
+    /// `withChain` adds the event's chain position (NDJSON: a `chain` object, see
+    /// `ExportVerifier`; CSV: `seq` and `hash` columns, empty while unsealed).
+    public func line(_ event: AuditEvent, withChain: Bool = false) -> String {
         switch self {
         case .ndjson:
             var object: [String: JSONValue] = [
@@ -124,7 +136,11 @@ public enum EventExportFormat: String, Sendable, CaseIterable {
             if let sub = event.sub { object["sub"] = .string(sub) }
             if let request = event.requestID { object["request_id"] = .string(request) }
             if let personal = event.personal { object["personal"] = personal }
+            if withChain { object["chain"] = event.chain.map(ChainExport.json) ?? .null }
             return JSONValue.object(object).canonicalText + "\n"
+        case .csv where withChain:
+            let base = EventExportFormat.csv.line(event)
+            return String(base.dropLast()) + "," + (event.chain.map { "\($0.seq),\(Hex.encode($0.hash))" } ?? ",") + "\n"
         case .csv:
             func quote(_ value: String) -> String {
                 value.contains(where: { ",\"\n\r".contains($0) }) ? "\"" + value.replacingOccurrences(of: "\"", with: "\"\"") + "\"" : value

@@ -38,6 +38,9 @@ public struct PostgresRow: Sendable {
         return try T(postgresText: text)
     }
 
+    /// Whether the query returned a column of this name (for decoders shared by several queries).
+    public func hasColumn(_ name: String) -> Bool { rows.columnIndex(name) != nil }
+
     /// The raw text of a column (nil for NULL), without decoding.
     public func text(at position: Int) -> String? {
         rows.values[offset + position]

@@ -44,6 +44,10 @@ struct AuditCommand: AsyncParsableCommand {
         var maxPendingAge: Double = 60
         @Flag(help: "Also replay the events into the identity map they imply and compare it with the tables.")
         var state = false
+        @Option(
+            help: "Check an NDJSON export made with `audit export --chain` offline (no database) against the checkpoints instead."
+        )
+        var file: String?
         @Option var format: OutputFormat = .table
 
         func run() async throws {
@@ -67,6 +71,13 @@ struct AuditCommand: AsyncParsableCommand {
                     throw CLIFailure.usage("--public-key is not a base64 Ed25519 key")
                 }
                 return Array(data)
+            }
+            if let file {
+                guard !state, from == 1 else {
+                    throw CLIFailure.usage("--file checks an export alone: --state and --from need the database")
+                }
+                try verifyExport(file, checkpoints: parsed, key: key)
+                return
             }
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
@@ -107,6 +118,34 @@ struct AuditCommand: AsyncParsableCommand {
                 )
                 throw ExitCode(1)
             }
+        }
+
+        /// Exit 0 intact, 1 with problems (each printed), 3 when the file cannot be read.
+        func verifyExport(_ path: String, checkpoints: [Checkpoint], key: [UInt8]?) throws {
+            let report: ExportVerifier.Report
+            do {
+                report = try ExportVerifier.verify(fileAt: path, checkpoints: checkpoints, trustedKey: key)
+            } catch {
+                throw CLIFailure.runtime("cannot read \(path): \(error.localizedDescription)")
+            }
+            if format == .json || format == .ndjson {
+                print(String(decoding: try JSONEncoder.sortedKeys().encode(report), as: UTF8.self))
+            } else {
+                for problem in report.problems {
+                    let place = [problem.line.map { "line \($0)" }, problem.position.map { "position \($0)" }].compactMap { $0 }
+                    print("BROKEN \(place.joined(separator: ", ")): \(problem.kind.rawValue): \(problem.detail)")
+                }
+                if report.problemCount > report.problems.count {
+                    print("… and \(report.problemCount - report.problems.count) more problems")
+                }
+                let range = report.firstPosition.map { "positions \($0)–\(report.lastPosition!)" } ?? "no sealed events"
+                print(
+                    "\(report.intact ? "intact" : "broken"): \(report.sealed) sealed events checked (\(range), \(report.segments) run(s)), "
+                        + "\(report.anchored) anchored by \(report.checkpointsChecked) checkpoint(s), \(report.beyondCheckpoints) after the newest checkpoint, "
+                        + "\(report.unsealed) unsealed when exported"
+                )
+            }
+            if !report.intact { throw ExitCode(1) }
         }
     }
 
@@ -163,6 +202,8 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
         @OptionGroup var filter: EventFilterOptions
         @Option var format: EventExportFormat = .ndjson
+        @Flag(help: "Add each event's chain position and hash (NDJSON: everything `audit verify --file` needs).")
+        var chain = false
 
         func run() async throws {
             LogSetup.bootstrap()
@@ -170,10 +211,10 @@ struct AuditCommand: AsyncParsableCommand {
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
             let out = FileHandle.standardOutput
-            if format == .csv { out.write(Data(EventExportFormat.csvHeader.utf8)) }
-            for try await page in EventQuery(database: db).all(parsed) {
+            if let header = format.header(withChain: chain) { out.write(Data(header.utf8)) }
+            for try await page in EventQuery(database: db).all(parsed, withChain: chain) {
                 var chunk = ""
-                for event in page { chunk += format.line(event) }
+                for event in page { chunk += format.line(event, withChain: chain) }
                 out.write(Data(chunk.utf8))
             }
         }

@@ -147,6 +147,21 @@ struct CLITests {
             ["audit", "verify", "--checkpoint", checkpointPath, "--public-key", keygen.lastLine, "--max-pending-age", "0"], environment: env
         )
         #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+
+        // The same check offline: an export with chain positions against the checkpoint, no database.
+        let exported = try CLI.run(["audit", "export", "--chain"], environment: env)
+        #expect(exported.status == 0 && exported.stdout.contains("\"chain\":{"))
+        let exportPath = dir.appendingPathComponent("export.ndjson").path
+        try Data(exported.stdout.utf8).write(to: URL(fileURLWithPath: exportPath))
+        let offline = ["audit", "verify", "--file", exportPath, "--checkpoint", checkpointPath, "--public-key", keygen.lastLine]
+        let intact = try CLI.run(offline, environment: ["DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"])
+        #expect(intact.status == 0 && intact.stdout.contains("1 anchored by 1 checkpoint"), "\(intact.stdout) \(intact.stderr)")
+        try Data(exported.stdout.replacingOccurrences(of: "us-east-1_Audit", with: "us-east-1_Forged").utf8).write(
+            to: URL(fileURLWithPath: exportPath))
+        let broken = try CLI.run(offline, environment: env)
+        #expect(broken.status == 1 && broken.stdout.contains("modified"), "\(broken.stdout)")
+        #expect(try CLI.run(["audit", "verify", "--file", exportPath, "--checkpoint", checkpointPath], environment: env).status == 2)
+        #expect(try CLI.run(["audit", "verify", "--file", exportPath, "--state"], environment: env).status == 2)
     }
 
     @Test("user unmerge undoes a merge, and refuses (exit 2) what is not merged")

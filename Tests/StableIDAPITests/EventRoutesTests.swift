@@ -1,3 +1,4 @@
+import AuditTrail
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
@@ -58,7 +59,21 @@ struct EventRoutesTests {
             #expect(csv.text.hasPrefix("id,occurred_at,actor,kind,"))
             #expect(csv.text.split(separator: "\n").count == 1 + 2)
 
-            for bad in ["user=not-a-uuid", "since=yesterday", "format=xml", "limit=0", "cursor=-4"] {
+            // With chain positions: a sealed export checks offline; an unsealed event says so.
+            _ = try await AuditChain(database: f.db.database).sealAll()
+            let sealedPage = try await client.call(.get, "/v1/events?chain=true&limit=2", token: audit)
+            let chains = (sealedPage.json["events"] as? [[String: Any]])?.compactMap { $0["chain"] as? [String: Any] } ?? []
+            #expect(chains.count == 2 && chains[0]["seq"] as? Int == 1 && (chains[0]["hash"] as? String)?.count == 64)
+            #expect(((mine.json["events"] as? [[String: Any]])?.first?.keys.contains("chain")) == false)
+            let chained = try await client.call(.get, "/v1/events?chain=true&format=ndjson", token: audit)
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("api-export-\(UUID().uuidString).ndjson").path
+            try Data(chained.text.utf8).write(to: URL(fileURLWithPath: path))
+            let offline = try ExportVerifier.verify(fileAt: path, checkpoints: [], trustedKey: nil)
+            #expect(offline.intact && offline.sealed == all.count && offline.segments == 1, "\(offline.problems)")
+            let csvChain = try await client.call(.get, "/v1/events?format=csv&chain=true&kind=user_created", token: audit)
+            #expect(csvChain.text.hasPrefix(EventExportFormat.csvHeaderWithChain))
+
+            for bad in ["user=not-a-uuid", "since=yesterday", "format=xml", "limit=0", "cursor=-4", "chain=yes"] {
                 let reply = try await client.call(.get, "/v1/events?\(bad)", token: audit)
                 #expect(reply.status == 400 && reply.code == "invalid_request", "\(bad)")
             }

@@ -49,6 +49,42 @@ public struct AuditEvent: Sendable, Equatable {
     public var details: JSONValue
     public var personal: JSONValue?
     public var requestID: String?
+    /// Where the event sits in the audit chain; only read for exports that ask for it, and nil
+    /// for an event not sealed yet.
+    public var chain: SealedPosition?
+}
+
+/// An event's chain position with the exact texts its canonical bytes were built from
+/// (docs/AUDIT.md): PostgreSQL's spelling of the time, the details and the personal data, which
+/// a client's JSON or date formatting would not reproduce byte for byte. With these an export
+/// can be checked offline against a signed checkpoint.
+public struct SealedPosition: Sendable, Equatable {
+    public var seq: Int64
+    public var previousHash: [UInt8]
+    public var hash: [UInt8]
+    /// SHA-256(salt ‖ personal data text) as sealed; kept after an erasure.
+    public var personalDigest: [UInt8]?
+    /// `YYYY-MM-DDTHH:MM:SS.ffffffZ` as PostgreSQL printed it for the chain.
+    public var occurredAt: String
+    /// `details::text`
+    public var detailsText: String
+    /// `event_personal_data.data::text` and its salt, while they exist (gone after an erasure).
+    public var personalText: String?
+    public var personalSalt: [UInt8]?
+
+    public init(
+        seq: Int64, previousHash: [UInt8], hash: [UInt8], personalDigest: [UInt8]?, occurredAt: String, detailsText: String,
+        personalText: String?, personalSalt: [UInt8]?
+    ) {
+        self.seq = seq
+        self.previousHash = previousHash
+        self.hash = hash
+        self.personalDigest = personalDigest
+        self.occurredAt = occurredAt
+        self.detailsText = detailsText
+        self.personalText = personalText
+        self.personalSalt = personalSalt
+    }
 }
 
 /// The one writer of audit events. Events are appended inside the caller's transaction, so a
@@ -129,11 +165,34 @@ public enum EventLog {
         FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id
         """
 
+    /// `selectColumns` plus each event's chain position (`SealedPosition`), for exports an
+    /// auditor checks offline.
+    public static let selectColumnsWithChain = """
+        SELECT e.id, e.occurred_at, e.actor, e.kind, e.user_id, e.pool_id, e.sub, e.details, e.request_id,
+               p.data AS personal, p.salt AS personal_salt,
+               c.seq AS chain_seq, c.prev_hash AS chain_prev_hash, c.hash AS chain_hash, c.personal_digest AS chain_personal_digest,
+               to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS chain_occurred_at
+        FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id LEFT JOIN event_chain c ON c.event_id = e.id
+        """
+
     public static func decode(_ row: PostgresRow) throws -> AuditEvent {
         let decoder = JSONDecoder()
-        let details = try decoder.decode(JSONValue.self, from: Data(try row.decode("details", as: String.self).utf8))
-        let personal = try row.decodeIfPresent("personal", as: String.self).map {
-            try decoder.decode(JSONValue.self, from: Data($0.utf8))
+        let detailsText = try row.decode("details", as: String.self)
+        let details = try decoder.decode(JSONValue.self, from: Data(detailsText.utf8))
+        let personalText = try row.decodeIfPresent("personal", as: String.self)
+        let personal = try personalText.map { try decoder.decode(JSONValue.self, from: Data($0.utf8)) }
+        var chain: SealedPosition?
+        if row.hasColumn("chain_seq"), let seq = try row.decodeIfPresent("chain_seq", as: Int64.self) {
+            chain = SealedPosition(
+                seq: seq,
+                previousHash: try row.decode("chain_prev_hash", as: PostgresBytes.self).bytes,
+                hash: try row.decode("chain_hash", as: PostgresBytes.self).bytes,
+                personalDigest: try row.decodeIfPresent("chain_personal_digest", as: PostgresBytes.self)?.bytes,
+                occurredAt: try row.decode("chain_occurred_at"),
+                detailsText: detailsText,
+                personalText: personalText,
+                personalSalt: try row.decodeIfPresent("personal_salt", as: PostgresBytes.self)?.bytes
+            )
         }
         return AuditEvent(
             id: try row.decode("id"),
@@ -145,7 +204,8 @@ public enum EventLog {
             sub: try row.decodeIfPresent("sub"),
             details: details,
             personal: personal,
-            requestID: try row.decodeIfPresent("request_id")
+            requestID: try row.decodeIfPresent("request_id"),
+            chain: chain
         )
     }
 }

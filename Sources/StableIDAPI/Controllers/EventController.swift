@@ -60,8 +60,14 @@ struct EventController {
         case nil: format = accept.contains("application/x-ndjson") ? .ndjson : accept.contains("text/csv") ? .csv : nil
         case .some: throw Problem.invalidRequest("format must be json, ndjson or csv")
         }
+        let withChain: Bool
+        switch parameters.get("chain") {
+        case nil, "false": withChain = false
+        case "true": withChain = true
+        case .some: throw Problem.invalidRequest("chain must be true or false")
+        }
         if let format {
-            return export(filter, format: format)
+            return export(filter, format: format, withChain: withChain)
         }
         let cursor =
             try parameters.get("cursor").map { text -> Int64 in
@@ -75,19 +81,19 @@ struct EventController {
                 }
                 return value
             } ?? 100
-        let events = try await query.page(filter, after: cursor, limit: limit)
+        let events = try await query.page(filter, after: cursor, limit: limit, withChain: withChain)
         let next = events.count == limit ? events.last.map { String($0.id) } : nil
-        return try APIServices.json(.ok, EventPageJSON(events: events.map(EventJSON.init), nextCursor: next))
+        return try APIServices.json(.ok, EventPageJSON(events: events.map { EventJSON($0, withChain: withChain) }, nextCursor: next))
     }
 
     /// Streams every matching event a page at a time: memory stays flat for millions of rows.
-    func export(_ filter: EventFilter, format: EventExportFormat) -> Response {
+    func export(_ filter: EventFilter, format: EventExportFormat, withChain: Bool) -> Response {
         let query = self.query
         let body = ResponseBody { writer in
-            if format == .csv { try await writer.write(ByteBuffer(string: EventExportFormat.csvHeader)) }
-            for try await page in query.all(filter) {
+            if let header = format.header(withChain: withChain) { try await writer.write(ByteBuffer(string: header)) }
+            for try await page in query.all(filter, withChain: withChain) {
                 var chunk = ""
-                for event in page { chunk += format.line(event) }
+                for event in page { chunk += format.line(event, withChain: withChain) }
                 try await writer.write(ByteBuffer(string: chunk))
             }
             try await writer.finish(nil)

@@ -1,3 +1,4 @@
+import AuditTrail
 import Foundation
 import IdentityMap
 import Migration
@@ -199,12 +200,19 @@ struct EventJSON: Encodable {
     var details: JSONValue
     var personal: JSONValue?
     var requestID: String?
+    /// Present only when asked for (`?chain=true`): the chain object, or null while unsealed.
+    var chain: JSONValue?
 
     enum CodingKeys: String, CodingKey {
-        case id, actor, kind, pool, sub, details, personal
+        case id, actor, kind, pool, sub, details, personal, chain
         case occurredAt = "occurred_at"
         case userID = "user_id"
         case requestID = "request_id"
+    }
+
+    init(_ event: AuditEvent, withChain: Bool) {
+        self.init(event)
+        if withChain { chain = event.chain.map(ChainExport.json) ?? .null }
     }
 
     init(_ event: AuditEvent) {
