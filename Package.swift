@@ -163,7 +163,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditTrailTests",
-            dependencies: ["AuditTrail", "IdentityMap", "Postgres", "CryptoPrimitives", "TestSupport"],
+            dependencies: ["AuditTrail", "IdentityMap", "Postgres", "CryptoPrimitives", "Support", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

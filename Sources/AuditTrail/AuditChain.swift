@@ -141,6 +141,11 @@ public struct AuditChain: Sendable {
     public struct Head: Sendable, Equatable, Codable {
         public var size: Int64
         public var hash: String
+
+        public init(size: Int64, hash: String) {
+            self.size = size
+            self.hash = hash
+        }
     }
 
     public func head() async throws -> Head {

@@ -23,6 +23,23 @@ public struct CanonicalEvent: Sendable, Equatable {
 
     public static let genesis = [UInt8](repeating: 0, count: 32)
 
+    public init(
+        seq: Int64, eventID: Int64, occurredAt: String, actor: String, kind: String, userID: String, poolID: String, sub: String,
+        details: String, requestID: String, personalDigest: [UInt8]?
+    ) {
+        self.seq = seq
+        self.eventID = eventID
+        self.occurredAt = occurredAt
+        self.actor = actor
+        self.kind = kind
+        self.userID = userID
+        self.poolID = poolID
+        self.sub = sub
+        self.details = details
+        self.requestID = requestID
+        self.personalDigest = personalDigest
+    }
+
     public var bytes: [UInt8] {
         var out: [UInt8] = []
         append(to: &out)

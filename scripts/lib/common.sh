@@ -35,7 +35,8 @@ ensure_pip_command() {
 # The libraries the package links and the PostgreSQL server the scripts run.
 ensure_build_dependencies() {
     command -v swift >/dev/null 2>&1 || die "swift is not on PATH (this machine kind ships it at /opt/swift)"
-    ensure_apt libpq-dev libcurl4-openssl-dev libssl-dev pkg-config postgresql postgresql-contrib
+    # openssl (the command): docs/AUDIT.md's checkpoint recipe is run by the tests.
+    ensure_apt libpq-dev libcurl4-openssl-dev libssl-dev openssl pkg-config postgresql postgresql-contrib
 }
 
 pg_bindir() {
