@@ -47,6 +47,8 @@ public struct ChainVerifier: Sendable {
 
     public let database: Database
     let pageSize: Int
+    /// Pages fetched ahead of the one being hashed (each on its own connection when the pool has them).
+    static let pagesAhead = 2
 
     public init(database: Database, pageSize: Int = 10_000) {
         self.database = database
@@ -98,33 +100,45 @@ public struct ChainVerifier: Sendable {
         }
         var hashes: [Int64: [UInt8]] = [:]  // only at checkpoint positions
         let checkpointPositions = Set(checkpoints.map(\.size))
-        // The next page is fetched while this one is hashed, so the database and the hashing overlap.
+        // Pages are fixed ranges of positions, each with one position more (the next page's
+        // first, for the reorder check). Two are fetched ahead on their own connections while
+        // this one is hashed, so both cores are busy: the database formatting rows for the next
+        // pages, this process hashing the current one.
         let database = self.database
         let pageSize = self.pageSize
+        let size: Int64 = try await database.primary.query("SELECT coalesce(max(seq), 0) AS size FROM event_chain")[0].decode("size")
         func fetch(from position: Int64) -> Task<PostgresRows, any Error> {
             Task {
                 try await database.primary.withConnection { connection in
-                    // Pages are small index range scans; parallel workers only add start-up cost.
+                    // Pages are small index range scans; parallel workers only add start-up cost. The
+                    // LIMIT keeps the planner on index probes: without it, it hashes all of `events`
+                    // for every page.
                     try connection.execute("SET max_parallel_workers_per_gather = 0")
                     return try connection.query(
                         """
                         SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
                         FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
-                        WHERE c.seq >= \(position) ORDER BY c.seq LIMIT \(pageSize + 1)
+                        WHERE c.seq >= \(position) AND c.seq <= \(position + Int64(pageSize)) ORDER BY c.seq LIMIT \(pageSize + 1)
                         """
                     )
                 }
             }
         }
         var previousText = "\\x" + Hex.encode(previous)
-        var pending = fetch(from: expected)
-        defer { pending.cancel() }
-        pages: while true {
-            let rows = try await pending.value
-            if rows.isEmpty { break }
-            if rows.count > pageSize, let next: Int64 = try? rows[pageSize - 1].decode("seq") {
-                pending = fetch(from: next + 1)
+        var nextPage = expected
+        var inFlight: [Task<PostgresRows, any Error>] = []
+        func fill() {
+            while inFlight.count < Self.pagesAhead, nextPage <= size {
+                inFlight.append(fetch(from: nextPage))
+                nextPage += Int64(pageSize)
             }
+        }
+        fill()
+        defer { for task in inFlight { task.cancel() } }
+        pages: while !inFlight.isEmpty {
+            let rows = try await inFlight.removeFirst().value
+            fill()
+            if rows.isEmpty { continue }
             let columns = try AuditChain.Columns(rows)
             guard let seqColumn = rows.columnIndex("seq"), let chainedColumn = rows.columnIndex("chained_id"),
                 let digestColumn = rows.columnIndex("personal_digest"), let previousColumn = rows.columnIndex("prev_hash"),
@@ -196,7 +210,10 @@ public struct ChainVerifier: Sendable {
                 report.head = AuditChain.Head(size: seq, hash: String(computedText.dropFirst(2)))
                 expected += 1
             }
-            if rows.count <= pageSize { break }
+        }
+        if report.problem == nil, report.head.size < size {
+            report.problem = Problem(
+                position: report.head.size + 1, kind: .missing, detail: "chain position \(report.head.size + 1) is missing")
         }
         if report.problem == nil {
             // An event that is neither sealed nor queued was put there behind the queue's back.

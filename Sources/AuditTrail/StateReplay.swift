@@ -35,6 +35,9 @@ public struct StateReplay: Sendable {
         .userCreated, .identityLinked, .identityUnlinked, .identityStatusChanged, .userMerged, .userUnmerged,
     ]
 
+    /// The kinds whose replay reads `details`; the others need only their subject columns.
+    public static let kindsReadingDetails: [EventKind] = [.identityStatusChanged, .userMerged, .userUnmerged]
+
     public mutating func apply(id: Int64, kind: String, userID: UUID?, key: IdentityKey?, details: JSONValue) {
         switch EventKind(rawValue: kind) {
         case .userCreated:
@@ -110,25 +113,34 @@ public struct StateReplay: Sendable {
     /// Compares one identity row of the table with what the events imply (and forgets it, so
     /// that what is left afterwards exists only in the events).
     public mutating func check(identity key: IdentityKey, owner: UUID, status: IdentityStatus) -> Mismatch? {
-        let found = "\(owner.uuidString.lowercased()) \(Self.linkState(status).rawValue)"
+        // Compared as values; the texts are built only for a mismatch (a million rows are checked).
+        let state = Self.linkState(status)
         guard let implied = identities.removeValue(forKey: key) else {
-            return Mismatch(subject: "identity", key: "\(key.pool)/\(key.sub)", expected: "absent", found: found, lastEvent: nil)
+            return Mismatch(
+                subject: "identity", key: "\(key.pool)/\(key.sub)", expected: "absent", found: Self.describe(owner, state), lastEvent: nil)
         }
-        let expected = "\(implied.owner.uuidString.lowercased()) \(implied.state.rawValue)"
-        return expected == found
-            ? nil
-            : Mismatch(subject: "identity", key: "\(key.pool)/\(key.sub)", expected: expected, found: found, lastEvent: implied.lastEvent)
+        guard implied.owner != owner || implied.state != state else { return nil }
+        return Mismatch(
+            subject: "identity", key: "\(key.pool)/\(key.sub)", expected: Self.describe(implied.owner, implied.state),
+            found: Self.describe(owner, state), lastEvent: implied.lastEvent)
+    }
+
+    static func describe(_ owner: UUID, _ state: LinkState) -> String { "\(owner.uuidString.lowercased()) \(state.rawValue)" }
+
+    static func describe(mergedInto: UUID?) -> String {
+        mergedInto.map { "merged into \($0.uuidString.lowercased())" } ?? "not merged"
     }
 
     public mutating func check(user id: UUID, mergedInto: UUID?) -> Mismatch? {
-        let found = mergedInto.map { "merged into \($0.uuidString.lowercased())" } ?? "not merged"
         guard let implied = users.removeValue(forKey: id) else {
-            return Mismatch(subject: "user", key: id.uuidString.lowercased(), expected: "absent", found: found, lastEvent: nil)
+            return Mismatch(
+                subject: "user", key: id.uuidString.lowercased(), expected: "absent", found: Self.describe(mergedInto: mergedInto),
+                lastEvent: nil)
         }
-        let expected = implied.mergedInto.map { "merged into \($0.uuidString.lowercased())" } ?? "not merged"
-        return expected == found
-            ? nil
-            : Mismatch(subject: "user", key: id.uuidString.lowercased(), expected: expected, found: found, lastEvent: implied.lastEvent)
+        guard implied.mergedInto != mergedInto else { return nil }
+        return Mismatch(
+            subject: "user", key: id.uuidString.lowercased(), expected: Self.describe(mergedInto: implied.mergedInto),
+            found: Self.describe(mergedInto: mergedInto), lastEvent: implied.lastEvent)
     }
 
     /// What the events imply but the tables lack, once every row was checked.

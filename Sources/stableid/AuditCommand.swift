@@ -79,7 +79,7 @@ struct AuditCommand: AsyncParsableCommand {
                 try verifyExport(file, checkpoints: parsed, key: key)
                 return
             }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            let db = database.database(maxConnections: 3, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
             let report = try await ChainVerifier(database: db).verify(from: from, checkpoints: parsed, publicKey: key)
             if format == .json || format == .ndjson {

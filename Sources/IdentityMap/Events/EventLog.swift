@@ -166,13 +166,16 @@ public enum EventLog {
         """
 
     /// `selectColumns` plus each event's chain position (`SealedPosition`), for exports an
-    /// auditor checks offline.
+    /// auditor checks offline. The chain row is probed per event (a LATERAL with LIMIT,
+    /// which the planner cannot flatten): a merge join would scan `event_chain` from its start on
+    /// every page, making an export quadratic.
     public static let selectColumnsWithChain = """
         SELECT e.id, e.occurred_at, e.actor, e.kind, e.user_id, e.pool_id, e.sub, e.details, e.request_id,
                p.data AS personal, p.salt AS personal_salt,
                c.seq AS chain_seq, c.prev_hash AS chain_prev_hash, c.hash AS chain_hash, c.personal_digest AS chain_personal_digest,
                to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS chain_occurred_at
-        FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id LEFT JOIN event_chain c ON c.event_id = e.id
+        FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id
+        LEFT JOIN LATERAL (SELECT * FROM event_chain WHERE event_id = e.id LIMIT 1) c ON true
         """
 
     public static func decode(_ row: PostgresRow) throws -> AuditEvent {
