@@ -109,11 +109,13 @@ public struct ChainVerifier: Sendable {
         let size: Int64 = try await database.primary.query("SELECT coalesce(max(seq), 0) AS size FROM event_chain")[0].decode("size")
         func fetch(from position: Int64) -> Task<PostgresRows, any Error> {
             Task {
-                try await database.primary.withConnection { connection in
-                    // Pages are small index range scans; parallel workers only add start-up cost. The
-                    // LIMIT keeps the planner on index probes: without it, it hashes all of `events`
-                    // for every page.
-                    try connection.execute("SET max_parallel_workers_per_gather = 0")
+                try await database.primary.transaction { connection in
+                    // A page is a range of positions probed into `events` by primary key: the
+                    // planner, estimating a page's rows, would otherwise hash all of `events` for
+                    // every page. Parallel workers only add start-up cost.
+                    try connection.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+                    try connection.execute("SET LOCAL enable_hashjoin = off")
+                    try connection.execute("SET LOCAL enable_mergejoin = off")
                     return try connection.query(
                         """
                         SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
