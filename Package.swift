@@ -102,10 +102,19 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "Reconciliation",
+            dependencies: [
+                "IdentityMap", "CognitoIngest", "Cognito", "Migration", "Postgres", "Support",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "StableIDAPI",
             dependencies: [
                 "AuditTrail",
                 "Migration",
+                "Reconciliation",
                 "Cognito",
                 "IdentityMap",
                 "CryptoPrimitives",
@@ -126,6 +135,7 @@ let package = Package(
                 "CognitoIngest",
                 "IdentityMap",
                 "Migration",
+                "Reconciliation",
                 "StableIDAPI",
                 "Postgres",
                 "Support",
@@ -140,6 +150,11 @@ let package = Package(
             name: "TestSupport",
             dependencies: ["Postgres", "IdentityMap"],
             path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "ReconciliationTests",
+            dependencies: ["Reconciliation", "IdentityMap", "Migration", "CognitoIngest", "Postgres", "Support", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -205,7 +220,10 @@ let package = Package(
         ),
         .testTarget(
             name: "CLITests",
-            dependencies: ["TestSupport", "Postgres", "Cognito", "IdentityMap"],
+            dependencies: [
+                "TestSupport", "Postgres", "Cognito", "IdentityMap", "Reconciliation",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
     ]

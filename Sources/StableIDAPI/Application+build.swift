@@ -5,6 +5,7 @@ public import Logging
 import Metrics
 import Migration
 public import Prometheus
+import Reconciliation
 import ServiceLifecycle
 import Support
 
@@ -77,8 +78,11 @@ public func buildRouter(
     router.add(middleware: HTTPMetricsMiddleware(metrics: HTTPMetrics(factory: factory)))
     router.add(middleware: ProblemMiddleware())
 
-    HealthController(readiness: readiness, registry: registry, poolGauges: PoolGauges(database: database, registry: registry))
-        .register(on: router)
+    HealthController(
+        readiness: readiness, registry: registry, poolGauges: PoolGauges(database: database, registry: registry),
+        findings: FindingStore(database: database)
+    )
+    .register(on: router)
 
     func scoped(_ scope: Scope) -> RouterGroup<AppRequestContext> {
         router.group("v1").add(middleware: ScopeMiddleware(scope: scope, authenticator: authenticator))
@@ -97,6 +101,8 @@ public func buildRouter(
     users.registerMerges(on: scoped(.merge))
     AdminController(services: services).register(on: scoped(.admin))
     CampaignController(services: services, campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
+    ReconciliationController(services: services, findings: FindingStore(database: database), campaigns: CampaignStore(database: database))
+        .register(on: scoped(.audit))
     TriggerController(
         services: services,
         triggers: TriggerService(database: database, clients: PoolClients(), logger: Logger(label: "stableid.triggers"))

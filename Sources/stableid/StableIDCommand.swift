@@ -12,7 +12,7 @@ struct StableIDCommand: AsyncParsableCommand {
         version: "0.1.0",
         subcommands: [
             ServeCommand.self, DatabaseCommand.self, TokenCommand.self, PoolCommand.self, UserCommand.self, ImportCommand.self,
-            CognitoCommand.self, AuditCommand.self, CampaignCommand.self,
+            CognitoCommand.self, AuditCommand.self, CampaignCommand.self, ReconcileCommand.self, FindingsCommand.self,
         ]
     )
 

@@ -2,6 +2,7 @@ import Hummingbird
 import IdentityMap
 import NIOCore
 import Prometheus
+import Reconciliation
 
 /// Liveness, readiness and Prometheus metrics; no token needed (expose them on an internal port or
 /// behind the load balancer's health checks only).
@@ -9,6 +10,9 @@ struct HealthController {
     let readiness: ReadinessProbe
     let registry: PrometheusCollectorRegistry
     let poolGauges: PoolGauges
+    /// The last reconciliation run's counts are appended to `/metrics` (cron writes a textfile
+    /// too; a scrape of any replica shows the same numbers).
+    let findings: FindingStore
 
     func register(on router: Router<AppRequestContext>) {
         router.get("healthz") { _, _ in
@@ -22,6 +26,9 @@ struct HealthController {
             poolGauges.update()
             var buffer: [UInt8] = []
             registry.emit(into: &buffer)
+            if let report = try? await findings.latestCompletedRun() {
+                buffer += Array(ReconcileMetrics.textfile(for: report, labels: ["scope": report.run.scope]).utf8)
+            }
             return Response(
                 status: .ok,
                 headers: [.contentType: "text/plain; version=0.0.4; charset=utf-8"],

@@ -1,0 +1,169 @@
+public import Foundation
+public import IdentityMap
+import Postgres
+import Support
+
+// The events reconciliation records (DESIGN §5: "finding opened/resolved" are audited changes).
+// Keys are part of the audit contract (docs/AUDIT.md): add keys, never rename one. The kinds live
+// here rather than in IdentityMap/Events/EventKind.swift because only this module writes them;
+// StateReplay needs none of them (identity changes made by fixes use `identity_status_changed`,
+// which it replays; `identity_refreshed` changes only email fields, which it does not compare).
+
+extension EventKind {
+    public static let findingOpened = EventKind(rawValue: "finding_opened")
+    public static let findingResolved = EventKind(rawValue: "finding_resolved")
+    public static let findingAcknowledged = EventKind(rawValue: "finding_acknowledged")
+    public static let reconcileCompleted = EventKind(rawValue: "reconcile_completed")
+    /// A stale identity's email or verified flag refreshed from its pool by `--fix stale`.
+    public static let identityRefreshed = EventKind(rawValue: "identity_refreshed")
+}
+
+/// A run saw a finding that was not open: new, or seen again after it had been resolved.
+public struct FindingOpenedDetails: EventDetails {
+    public static let kind = EventKind.findingOpened
+    public var finding: Int64
+    public var findingKind: FindingKind
+    public var subject: String
+    public var run: UUID
+    public var campaign: UUID?
+    public var reopened: Bool
+
+    public var json: [String: JSONValue] {
+        var json: [String: JSONValue] = [
+            "finding": .number(Double(finding)), "kind": .string(findingKind.rawValue), "subject": .string(subject),
+            "run": JSONValue(run), "reopened": .bool(reopened),
+        ]
+        if let campaign { json["campaign"] = JSONValue(campaign) }
+        return json
+    }
+
+    /// The same object built set-wise from `recon_changes` (columns `finding_id`, `kind`,
+    /// `subject`, `change`), for ``EventLog/appendAll(kind:fill:attribution:on:)``.
+    static func sql(run: UUID, campaign: UUID?) -> PostgresQuery {
+        var campaignPart: PostgresQuery = ""
+        if let campaign { campaignPart = ", 'campaign', \(campaign)::text" }
+        return """
+            jsonb_build_object('finding', finding_id, 'kind', kind, 'subject', subject, 'run', \(run)::text,
+                               'reopened', change = 'reopened'\(fragment: campaignPart))
+            """
+    }
+}
+
+/// A finding is no longer open: a later run did not see it (`not_seen`), or a fix removed its
+/// cause (`fixed`, with the action taken).
+public struct FindingResolvedDetails: EventDetails {
+    public static let kind = EventKind.findingResolved
+    public enum Reason: String, Sendable {
+        case notSeen = "not_seen"
+        case fixed
+    }
+    public var finding: Int64
+    public var findingKind: FindingKind
+    public var subject: String
+    public var run: UUID
+    public var reason: Reason
+    /// For `fixed`: `refresh`, `mark_deleted` or `link`.
+    public var fix: String?
+
+    public var json: [String: JSONValue] {
+        var json: [String: JSONValue] = [
+            "finding": .number(Double(finding)), "kind": .string(findingKind.rawValue), "subject": .string(subject),
+            "run": JSONValue(run), "reason": .string(reason.rawValue),
+        ]
+        if let fix { json["fix"] = .string(fix) }
+        return json
+    }
+
+    /// Set-wise over a working table with `finding_id`, `kind`, `subject` (and `fix` when fixed).
+    static func sql(run: UUID, reason: Reason, fixColumn: String? = nil) -> PostgresQuery {
+        let fixPart = fixColumn.map { ", 'fix', \($0)" } ?? ""
+        return """
+            jsonb_build_object('finding', finding_id, 'kind', kind, 'subject', subject, 'run', \(run)::text,
+                               'reason', \(reason.rawValue)::text\(unescaped: fixPart))
+            """
+    }
+}
+
+/// An operator acknowledged findings (one event per request, listing every finding it covered).
+public struct FindingAcknowledgedDetails: EventDetails {
+    public static let kind = EventKind.findingAcknowledged
+    public var findings: [Int64]
+    /// The operator's words. Shown to auditors: it should name a ticket, not a person.
+    public var reason: String
+    public var until: Date?
+
+    public var json: [String: JSONValue] {
+        var json: [String: JSONValue] = [
+            "findings": .array(findings.map { .number(Double($0)) }), "count": .number(Double(findings.count)), "reason": .string(reason),
+        ]
+        if let until { json["until"] = .string(RFC3339.format(until)) }
+        return json
+    }
+}
+
+/// One run's outcome, in the transaction that opened and resolved its findings.
+public struct ReconcileCompletedDetails: EventDetails {
+    public static let kind = EventKind.reconcileCompleted
+    public var run: UUID
+    public var scope: String
+    public var campaign: UUID?
+    public var source: ReconcileSource
+    /// Pool → where its users were read (`cognito:ListUsers`, `file:users.json`).
+    public var sources: [String: String]
+    public var scanned: [String: Int]
+    public var counts: FindingCounts
+    public var opened: FindingCounts
+    public var resolved: FindingCounts
+    public var warnings: Int
+
+    public var json: [String: JSONValue] {
+        func object(_ counts: [String: Int]) -> JSONValue { .object(counts.mapValues { .number(Double($0)) }) }
+        var json: [String: JSONValue] = [
+            "run": JSONValue(run), "scope": .string(scope), "source": .string(source.rawValue),
+            "sources": .object(sources.mapValues(JSONValue.string)), "scanned": object(scanned),
+            "counts": object(counts.dictionary), "new": object(opened.dictionary), "resolved": object(resolved.dictionary),
+            "warnings": .number(Double(warnings)),
+        ]
+        if let campaign { json["campaign"] = JSONValue(campaign) }
+        return json
+    }
+}
+
+/// `--fix stale` wrote the pool's email and verified flag onto the identity. The new address is
+/// personal data and goes to `event_personal_data`.
+public struct IdentityRefreshedDetails: EventDetails {
+    public static let kind = EventKind.identityRefreshed
+    public var finding: Int64
+    public var run: UUID
+    /// `email`, `email_verified`.
+    public var fields: [String]
+    public var emailVerified: Bool
+
+    public var json: [String: JSONValue] {
+        [
+            "finding": .number(Double(finding)), "run": JSONValue(run), "fields": .array(fields.map(JSONValue.string)),
+            "email_verified": .bool(emailVerified),
+        ]
+    }
+
+    /// Set-wise over `fix_stale` (columns `finding`, `email_changed`, `verified_changed`, `email_verified`).
+    static func sql(run: UUID) -> PostgresQuery {
+        """
+        jsonb_build_object('finding', finding, 'run', \(run)::text, 'email_verified', email_verified,
+                           'fields', to_jsonb(array_remove(ARRAY[CASE WHEN email_changed THEN 'email' END,
+                                                                 CASE WHEN verified_changed THEN 'email_verified' END], NULL)))
+        """
+    }
+}
+
+/// `identity_status_changed` as a fix writes it: the keys of ``IdentityStatusChangedDetails``
+/// (`from`, `to`, `reason`, which StateReplay reads) plus the finding and run it fixes.
+enum FixStatusChange {
+    /// `fromColumn`/`toColumn` name columns of the fix's working table, which also has `finding`.
+    static func sql(fromColumn: String, toColumn: String, reason: String, run: UUID) -> PostgresQuery {
+        """
+        jsonb_build_object('from', \(unescaped: fromColumn), 'to', \(unescaped: toColumn), 'reason', \(reason)::text,
+                           'finding', finding, 'run', \(run)::text)
+        """
+    }
+}

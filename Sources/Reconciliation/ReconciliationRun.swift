@@ -1,0 +1,352 @@
+import Cognito
+public import CognitoIngest
+public import Foundation
+public import IdentityMap
+public import Logging
+import Postgres
+import Synchronization
+
+/// One `stableid reconcile` (DESIGN §6), in three steps a caller drives:
+///
+/// 1. ``start(database:scope:source:locking:attribution:logger:)`` takes the run-level lock (one
+///    run per scope; a second one fails fast, before it calls Cognito) and records the run;
+/// 2. ``stage(pool:from:progress:)`` once per pool of the scope streams its users into
+///    `reconcile_snapshot` by COPY, a ListUsers page or file chunk at a time (memory stays flat);
+/// 3. ``finish(fixing:)`` takes the per-pool locks the import uses, classifies set-wise and
+///    records findings and events in one transaction (all or nothing), then applies fixes if asked,
+///    and answers the report. ``abandon(reason:)`` ends a run that cannot finish.
+///
+/// Either way the snapshot is deleted and the locks released; a failed run is recorded `failed`.
+public final class ReconciliationRun: Sendable {
+    public let id: UUID
+    public let scope: ReconcileScope
+    public let source: ReconcileSource
+    public let startedAt: Date
+    let database: Database
+    let attribution: Attribution
+    let locking: ReconcileLockPolicy
+    let logger: Logger
+    private let lock: ReconcileRunLock
+
+    private struct State {
+        var nextSequence = 0
+        /// Pool → the label of the source its users came from.
+        var staged: [PoolID: String] = [:]
+        var closed = false
+    }
+    private let state = Mutex(State())
+
+    /// The advisory-lock name of a run scope; an import's per-pool lock is
+    /// `stableid-import:<pool>` (BackfillImport), shared with ``finish(fixing:)``.
+    public static func lockName(for scope: ReconcileScope) -> String { "stableid-reconcile:" + scope.key }
+
+    private init(
+        id: UUID, scope: ReconcileScope, source: ReconcileSource, startedAt: Date, database: Database, attribution: Attribution,
+        locking: ReconcileLockPolicy, logger: Logger, lock: ReconcileRunLock
+    ) {
+        self.id = id
+        self.scope = scope
+        self.source = source
+        self.startedAt = startedAt
+        self.database = database
+        self.attribution = attribution
+        self.locking = locking
+        self.logger = logger
+        self.lock = lock
+    }
+
+    /// Checks the scope's pools, takes the run lock and records the run as `running`. A `running`
+    /// row of the same scope found now belongs to a run that died (it held the lock we now hold):
+    /// it is marked failed and its snapshot removed.
+    public static func start(
+        database: Database, scope: ReconcileScope, source: ReconcileSource, locking: ReconcileLockPolicy = .failFast,
+        attribution: Attribution, logger: Logger
+    ) async throws -> ReconciliationRun {
+        let pools = PoolStore(database: database)
+        for pool in scope.pools {
+            guard try await pools.pool(pool) != nil else { throw ReconciliationError.unknownPool(pool.rawValue) }
+        }
+        let lock = try await ReconcileRunLock.acquire(
+            name: lockName(for: scope), configuration: database.primary.configuration, policy: locking
+        )
+        let id = UUIDv7.make()
+        do {
+            let startedAt: Date = try await database.primary.transaction { connection in
+                let dead = try connection.query(
+                    """
+                    UPDATE reconcile_runs SET status = 'failed', finished_at = clock_timestamp(),
+                        error = 'abandoned: the process running it ended without finishing'
+                    WHERE scope = \(scope.key) AND status = 'running'
+                    RETURNING id
+                    """
+                ).map { try $0.decode("id", as: UUID.self) }
+                if !dead.isEmpty {
+                    try connection.execute("DELETE FROM reconcile_snapshot WHERE run_id = ANY(\(PostgresArray(dead))::uuid[])")
+                }
+                return try connection.query(
+                    """
+                    INSERT INTO reconcile_runs (id, scope, campaign_id, pools, source, actor)
+                    VALUES (\(id), \(scope.key), \(scope.campaignID), \(PostgresArray(scope.pools.map(\.rawValue)))::text[],
+                            \(source.rawValue), \(attribution.actor.description))
+                    RETURNING started_at
+                    """
+                )[0].decode("started_at")
+            }
+            logger.info(
+                "reconciliation started",
+                metadata: ["run": "\(id.uuidString.lowercased())", "scope": "\(scope.key)", "source": "\(source.rawValue)"]
+            )
+            return ReconciliationRun(
+                id: id, scope: scope, source: source, startedAt: startedAt, database: database, attribution: attribution,
+                locking: locking, logger: logger, lock: lock
+            )
+        } catch {
+            lock.release()
+            throw error
+        }
+    }
+
+    // MARK: Staging
+
+    /// Streams every user `source` yields into the snapshot of `pool`, and returns how many. Each
+    /// pool of the scope is staged exactly once. Errors are the source's (`UserFileReader.Failure`,
+    /// `CognitoError`) or staging's; the run stays open, so the caller can `abandon` it.
+    @discardableResult
+    public func stage(pool: PoolID, from source: UserSource, progress: ProgressReporter? = nil) async throws -> Int {
+        try begin(pool: pool, label: source.label)
+        var staged = 0
+        for try await batch in source.batches() {
+            try await copy(batch.records, pool: pool)
+            staged += batch.records.count
+            progress?.update(adding: batch.records.count, detail: "\(pool): \(batch.progress.description)")
+        }
+        return staged
+    }
+
+    /// Stages users already in memory (tests, a caller with its own reader); same rules as above.
+    @discardableResult
+    public func stage(pool: PoolID, records: [CognitoUserRecord], label: String = "records") async throws -> Int {
+        try begin(pool: pool, label: label)
+        try await copy(records, pool: pool)
+        return records.count
+    }
+
+    private func begin(pool: PoolID, label: String) throws {
+        guard scope.pools.contains(pool) else { throw ReconciliationError.poolNotInScope(pool.rawValue) }
+        try state.withLock { state in
+            guard !state.closed else { throw ReconciliationError.runClosed(id) }
+            guard state.staged[pool] == nil else { throw ReconciliationError.poolStagedTwice(pool.rawValue) }
+            state.staged[pool] = label
+        }
+    }
+
+    private func copy(_ records: [CognitoUserRecord], pool: PoolID) async throws {
+        guard !records.isEmpty else { return }
+        let first = state.withLock { state in
+            defer { state.nextSequence += records.count }
+            return state.nextSequence
+        }
+        let (runID, poolText, attribute) = (id.uuidString.lowercased(), pool.rawValue, scope.stableIDAttribute)
+        let rows: [[String?]] = records.enumerated().map { offset, record in
+            // Subs are kept in Cognito's lower-case form; anything else is kept as given so the
+            // run can count it as invalid.
+            [
+                runID, poolText, String(first + offset), CognitoSub.canonical(record.sub) ?? record.sub, record.username,
+                record.email, record.email.flatMap(EmailAddress.normalize), record.emailVerified ? "t" : "f",
+                record.enabled ? "t" : "f", record.userStatus.rawValue, record.provider, record.federatedUserID,
+                attribute.flatMap { record.customAttributes[$0] },
+            ]
+        }
+        _ = try await database.primary.withConnection { connection in
+            try connection.copyFrom(
+                """
+                COPY reconcile_snapshot (run_id, pool_id, seq, sub, username, email, email_normalized, email_verified, enabled,
+                                         user_status, provider, provider_user_id, stable_id_attr)
+                FROM STDIN
+                """,
+                rows: rows
+            )
+        }
+    }
+
+    // MARK: Finishing
+
+    /// Classifies the snapshot and records findings (one transaction, under the import's per-pool
+    /// advisory locks, taken in pool order); then, with `fix`, applies the fixes (a second
+    /// transaction, rolled back for a dry run). Nothing of a failed classification is committed;
+    /// the run is then marked failed and the error rethrown.
+    public func finish(fixing fix: FixRequest? = nil) async throws -> ReconcileReport {
+        let staged = try state.withLock { state -> [PoolID: String] in
+            guard !state.closed else { throw ReconciliationError.runClosed(id) }
+            state.closed = true
+            return state.staged
+        }
+        do {
+            let missing = scope.pools.filter { staged[$0] == nil }.map(\.rawValue)
+            guard missing.isEmpty else { throw ReconciliationError.missingSnapshots(missing) }
+            try await lock.verify()
+            let report = try await classifyAndFix(
+                fix: fix, sources: Dictionary(uniqueKeysWithValues: staged.map { ($0.key.rawValue, $0.value) })
+            )
+            await cleanUp()
+            logger.info(
+                "reconciliation finished",
+                metadata: [
+                    "run": "\(id.uuidString.lowercased())", "scope": "\(scope.key)",
+                    "open": "\(report.counts.total)", "new": "\(report.new.total)", "resolved": "\(report.resolved.total)",
+                    "fixed": "\(report.fixes?.fixed ?? 0)", "dry_run": "\(report.fixes?.dryRun ?? false)",
+                ]
+            )
+            return report
+        } catch {
+            await markFailed(error)
+            throw error
+        }
+    }
+
+    /// Ends a run that will not be finished (a source failed, the operator interrupted): marks it
+    /// failed, deletes its snapshot and releases its lock. Does nothing for a finished run.
+    public func abandon(reason: String) async {
+        let wasOpen = state.withLock { state in
+            defer { state.closed = true }
+            return !state.closed
+        }
+        guard wasOpen else { return }
+        await markFailed(message: reason)
+    }
+
+    private func classifyAndFix(fix: FixRequest?, sources: [String: String]) async throws -> ReconcileReport {
+        let classification = ReconcileClassifier.Context(
+            runID: id, scope: scope, source: source, sources: sources, attribution: attribution
+        )
+        let fixing = ReconcileFixer.Context(runID: id, scope: scope, database: database, attribution: attribution)
+        let (scope, locking) = (self.scope, self.locking)
+        let (outcome, fixReport, counts) = try await database.primary.withConnection {
+            connection -> (ReconcileClassifier.Outcome, FixReport?, FindingCounts) in
+            let held = try PoolLocks.acquire(scope.pools, policy: locking, on: connection)
+            defer { PoolLocks.release(held, on: connection) }
+            // One snapshot of the map for the whole classification: every statement sees the
+            // same identities, whatever the triggers commit meanwhile. The locks are taken before
+            // BEGIN, so the snapshot is taken after any import that held them has committed.
+            let outcome = try connection.transaction(isolation: .repeatableRead) { connection in
+                try ReconcileClassifier.classify(classification, on: connection)
+            }
+            guard let fix else { return (outcome, nil, outcome.counts) }
+            do {
+                return try connection.transaction { connection in
+                    let report = try ReconcileFixer.fix(fix, fixing, on: connection)
+                    guard fix.apply else { throw ReconcileFixer.DryRun(report: report) }
+                    let counts = try FindingSQL.openCounts(scope: scope.key, on: connection)
+                    let resolved = ReconciliationRun.adding(fixed: report, to: outcome.resolved)
+                    let countsJSON = try PostgresJSON(encoding: counts.dictionary)
+                    let resolvedJSON = try PostgresJSON(encoding: resolved.dictionary)
+                    try connection.execute(
+                        """
+                        UPDATE reconcile_runs SET counts = \(countsJSON)::jsonb, resolved = \(resolvedJSON)::jsonb
+                        WHERE id = \(fixing.runID)
+                        """
+                    )
+                    return (outcome, report, counts)
+                }
+            } catch let dryRun as ReconcileFixer.DryRun {
+                return (outcome, dryRun.report, outcome.counts)
+            }
+        }
+        var resolved = outcome.resolved
+        if let fixReport, !fixReport.dryRun { resolved = ReconciliationRun.adding(fixed: fixReport, to: resolved) }
+        return ReconcileReport(
+            run: ReconcileReport.Run(
+                id: id, scope: scope.key, campaignID: scope.campaignID, pools: scope.pools.map(\.rawValue), source: source,
+                status: .completed, actor: attribution.actor.description, startedAt: startedAt, finishedAt: outcome.finishedAt,
+                scanned: outcome.scanned
+            ),
+            counts: counts, new: outcome.opened, resolved: resolved, warnings: outcome.warnings + (fixReport?.warnings ?? []),
+            fixes: fixReport
+        )
+    }
+
+    /// Findings a fix resolved count as resolved by the run.
+    static func adding(fixed report: FixReport, to resolved: FindingCounts) -> FindingCounts {
+        var total = resolved
+        for (kind, outcome) in report.outcomes {
+            if let kind = FindingKind(rawValue: kind) { total[kind] += outcome.fixed }
+        }
+        return total
+    }
+
+    /// Records the failure (unless the run completed: a failed fix leaves the findings that were
+    /// committed), then cleans up.
+    private func markFailed(_ error: any Error) async {
+        await markFailed(message: Self.summary(error))
+    }
+
+    private func markFailed(message: String) async {
+        let (runID, text) = (id, String(message.prefix(500)))
+        _ = try? await database.primary.query(
+            """
+            UPDATE reconcile_runs SET status = 'failed', finished_at = clock_timestamp(), error = \(text)
+            WHERE id = \(runID) AND status = 'running'
+            """
+        )
+        logger.warning("reconciliation failed", metadata: ["run": "\(runID.uuidString.lowercased())", "error": "\(text)"])
+        await cleanUp()
+    }
+
+    /// The snapshot never outlives its run; then the run lock goes.
+    private func cleanUp() async {
+        let runID = id
+        _ = try? await database.primary.query("DELETE FROM reconcile_snapshot WHERE run_id = \(runID)")
+        lock.release()
+    }
+
+    /// What goes into `reconcile_runs.error` and the log: our own words, never a bind value.
+    static func summary(_ error: any Error) -> String {
+        switch error {
+        case let error as ReconciliationError: return error.description
+        case let error as PostgresError: return "database error \(error.sqlState ?? "\(error.kind)")"
+        case is CancellationError: return "cancelled"
+        default: return "\(type(of: error))"
+        }
+    }
+}
+
+/// The import's per-pool advisory locks (`stableid-import:<pool>`, see BackfillImport), taken in
+/// pool order so two runs over overlapping pools cannot deadlock. Session-level rather than
+/// transaction-level so they can be taken before a REPEATABLE READ transaction begins (its
+/// snapshot must not predate an import that held them) and still cover the fix transaction.
+enum PoolLocks {
+    static func acquire(_ pools: [PoolID], policy: ReconcileLockPolicy, on connection: PostgresConnection) throws -> [String] {
+        var held: [String] = []
+        do {
+            for pool in pools.sorted() {
+                let name = "stableid-import:" + pool.rawValue
+                switch policy {
+                case .failFast:
+                    let acquired: Bool = try connection.query("SELECT pg_try_advisory_lock(hashtext(\(name))) AS acquired")[0]
+                        .decode("acquired")
+                    guard acquired else {
+                        throw ReconciliationError.busy("an import or another reconciliation is working on pool \(pool)")
+                    }
+                case .wait:
+                    do {
+                        try connection.execute("SELECT pg_advisory_lock(hashtext(\(name)))")
+                    } catch let error as PostgresError where error.isTimeout {
+                        throw ReconciliationError.busy("timed out waiting for an import or reconciliation of pool \(pool)")
+                    }
+                }
+                held.append(name)
+            }
+        } catch {
+            release(held, on: connection)
+            throw error
+        }
+        return held
+    }
+
+    /// Best effort: a connection that broke has lost its session, and its locks with it.
+    static func release(_ names: [String], on connection: PostgresConnection) {
+        for name in names.reversed() {
+            _ = try? connection.execute("SELECT pg_advisory_unlock(hashtext(\(name)))")
+        }
+    }
+}

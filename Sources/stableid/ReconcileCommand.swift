@@ -1,0 +1,206 @@
+public import ArgumentParser
+import Cognito
+import CognitoIngest
+import Foundation
+import IdentityMap
+import Logging
+import Migration
+public import Reconciliation
+import Support
+
+/// `stableid reconcile`: one reconciliation run, built for cron (DESIGN §6).
+struct ReconcileCommand: AsyncParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "reconcile",
+        abstract: "Find unmigrated, unmapped, orphaned, duplicate, conflicting and stale users (one run, for cron).",
+        discussion: """
+            Snapshots every pool of the campaign (or the --pool set): live ListUsers at the quota, or
+            --file POOL=PATH (list-users JSON or CSV). Findings persist across runs; a run that no
+            longer sees one resolves it. One run per campaign / pool set at a time.
+            Exit 0 ran, 1 a --fail-on kind is open, 2 usage, 3 runtime failure (or another run holds the lock).
+            """
+    )
+
+    @OptionGroup var database: DatabaseOptions
+
+    @Option(help: "The campaign (id or name) whose source and target pools to reconcile.")
+    var campaign: String?
+
+    @Option(name: .customLong("pool"), help: "A registered pool to reconcile without a campaign; repeat for several.")
+    var pools: [String] = []
+
+    @Option(name: .customLong("file"), help: "POOL=PATH: read this pool's users from a list-users JSON or CSV file; repeatable.")
+    var files: [String] = []
+
+    @Option(help: "json or csv for every --file (default: from each file name).")
+    var fileFormat: UserFileReader.Format?
+
+    @Option(help: "The pool attribute holding the stable ID, for runs without a campaign (e.g. custom:stable_id).")
+    var stableIDAttribute: String?
+
+    @Flag(help: "Wait for a running reconciliation or import of these pools instead of exiting 3.")
+    var wait = false
+
+    @Option(parsing: .upToNextOption, help: "Exit 1 when any finding of these kinds is open after the run.")
+    var failOn: [FindingKind] = []
+
+    @Option(parsing: .upToNextOption, help: "Fix these kinds where it is safe without a person: stale, orphaned, unmapped.")
+    var fix: [FindingKind] = []
+
+    @Flag(help: "With --fix: report what would be fixed, change nothing.")
+    var dryRun = false
+
+    @Flag(help: "With --fix: apply the fixes (each an audited change).")
+    var apply = false
+
+    @Option(help: "Write the run's counts here in the Prometheus textfile-collector format (written atomically).")
+    var metricsFile: String?
+
+    @Option(help: "table, json or csv.")
+    var format: OutputFormat = .table
+
+    func validate() throws {
+        guard (campaign == nil) != pools.isEmpty else {
+            throw ValidationError("give either --campaign or at least one --pool")
+        }
+        if !fix.isEmpty, dryRun == apply { throw ValidationError("--fix needs exactly one of --dry-run or --apply") }
+        if fix.isEmpty, dryRun || apply { throw ValidationError("--dry-run and --apply go with --fix") }
+        if format == .ndjson { throw ValidationError("--format is table, json or csv") }
+    }
+
+    func run() async throws {
+        LogSetup.bootstrap()
+        let logger = Logger(label: "stableid.reconcile")
+        let db = database.database(maxConnections: 3, logger: logger)
+        defer { db.shutdown() }
+
+        let scope = try await resolveScope(db)
+        var filesByPool: [PoolID: String] = [:]
+        for entry in files {
+            guard let equals = entry.firstIndex(of: "="), let pool = PoolID(String(entry[..<equals])),
+                !entry[entry.index(after: equals)...].isEmpty
+            else { throw CLIFailure.usage("--file takes POOL=PATH, got '\(entry)'") }
+            guard scope.pools.contains(pool) else { throw CLIFailure.usage("--file names \(pool), which is not reconciled here") }
+            guard filesByPool[pool] == nil else { throw CLIFailure.usage("--file names \(pool) twice") }
+            filesByPool[pool] = String(entry[entry.index(after: equals)...])
+        }
+        let fixRequest: FixRequest?
+        do {
+            fixRequest = fix.isEmpty ? nil : try FixRequest(kinds: Set(fix), apply: apply)
+        } catch {
+            throw CLIFailure.usage("\(error)")
+        }
+
+        let run: ReconciliationRun
+        do {
+            run = try await ReconciliationRun.start(
+                database: db, scope: scope, source: filesByPool.isEmpty ? .live : .file,
+                locking: wait ? .wait(timeout: nil) : .failFast, attribution: cliAttribution, logger: logger
+            )
+        } catch let error as ReconciliationError {
+            throw Self.explain(error)
+        }
+        let progress = ProgressReporter(logger: logger, message: "reconcile progress", noun: "scanned")
+        do {
+            let registered = PoolStore(database: db)
+            let clients = PoolClients()
+            for pool in scope.pools {
+                let source: UserSource
+                if let path = filesByPool[pool] {
+                    source = .file(path: path, format: fileFormat)
+                } else {
+                    guard let registration = try await registered.pool(pool) else {
+                        throw CLIFailure.usage("pool \(pool) is not registered")
+                    }
+                    source = .pool(pool, client: try clients.client(for: registration))
+                }
+                do {
+                    try await run.stage(pool: pool, from: source, progress: progress)
+                } catch {
+                    throw ImportCommand.explain(error, pool: pool)
+                }
+            }
+        } catch {
+            progress.finish()
+            await run.abandon(reason: "reading the pools failed")
+            throw error
+        }
+        progress.finish()
+        let report: ReconcileReport
+        do {
+            report = try await run.finish(fixing: fixRequest)
+        } catch let error as ReconciliationError {
+            throw Self.explain(error)
+        }
+        if let metricsFile {
+            try Self.writeAtomically(ReconcileMetrics.textfile(for: report, labels: ["scope": scope.key]), to: metricsFile)
+        }
+        try printReport(report)
+        if !failOn.isEmpty, report.open(of: Set(failOn)) > 0 { throw ExitCode(1) }
+    }
+
+    private func resolveScope(_ db: Database) async throws -> ReconcileScope {
+        if let campaign {
+            guard let found = try await CampaignStore(database: db).campaign(campaign) else {
+                throw CLIFailure.usage("no campaign '\(campaign)'")
+            }
+            return ReconcileScope(campaign: found)
+        }
+        var ids: [PoolID] = []
+        for text in pools {
+            guard let pool = PoolID(text) else { throw CLIFailure.usage("'\(text)' is not a Cognito user pool id (region_suffix)") }
+            ids.append(pool)
+        }
+        do {
+            return try ReconcileScope(pools: ids, stableIDAttribute: stableIDAttribute)
+        } catch {
+            throw CLIFailure.usage("\(error)")
+        }
+    }
+
+    /// Another run holding the lock is a runtime condition cron retries (3); a bad scope or pool is usage (2).
+    static func explain(_ error: ReconciliationError) -> CLIFailure {
+        switch error {
+        case .busy, .lockLost: return CLIFailure.runtime("\(error)")
+        default: return CLIFailure.usage("\(error)")
+        }
+    }
+
+    /// The textfile collector reads whatever is in the file: a reader must never see half of it.
+    static func writeAtomically(_ text: String, to path: String) throws {
+        let temporary = path + ".tmp.\(getpid())"
+        do {
+            try Data(text.utf8).write(to: URL(fileURLWithPath: temporary))
+            guard rename(temporary, path) == 0 else { throw CLIFailure.runtime("cannot write \(path)") }
+        } catch {
+            try? FileManager.default.removeItem(atPath: temporary)
+            throw CLIFailure.runtime("cannot write the metrics file \(path): \(error)")
+        }
+    }
+
+    private func printReport(_ report: ReconcileReport) throws {
+        switch format {
+        case .json, .ndjson:
+            print(String(decoding: try JSONEncoder.sortedKeys().encode(report), as: UTF8.self))
+        case .table, .csv:
+            let rows = FindingKind.allCases.map { kind in
+                [
+                    "kind": kind.rawValue, "open": "\(report.counts[kind])", "new": "\(report.new[kind])",
+                    "resolved": "\(report.resolved[kind])",
+                ]
+            }
+            printRows(rows, columns: ["kind", "open", "new", "resolved"], format: format == .csv ? .csv : .table)
+            if format == .table {
+                let scanned = report.run.scanned.sorted { $0.key < $1.key }.map { "\($0.key) \($0.value)" }.joined(separator: ", ")
+                print("run \(report.run.id.uuidString.lowercased()): scanned \(scanned)")
+                if let fixes = report.fixes {
+                    print("fixes\(fixes.dryRun ? " (dry run, nothing changed)" : ""): \(fixes.fixed) fixed")
+                }
+                for warning in report.warnings { print("warning: \(warning)") }
+            }
+        }
+    }
+}
+
+extension FindingKind: ExpressibleByArgument {}
+extension FindingState: ExpressibleByArgument {}
