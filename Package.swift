@@ -194,7 +194,8 @@ let package = Package(
         .testTarget(
             name: "StableIDAPITests",
             dependencies: [
-                "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "Migration", "Cognito", "AuditTrail",
+                "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "Migration", "Cognito", "AuditTrail", "Reconciliation",
+                "CognitoIngest",
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],
             swiftSettings: swiftSettings

@@ -260,6 +260,20 @@ struct ReconcileTests {
         await holder.abandon(reason: "test")
         #expect(try CLI.run(["reconcile", "--pool", empty], environment: env).status == 0)
 
+        // A run that fails midway (the second pool's file is broken) commits no findings, is
+        // recorded failed, and leaves no snapshot rows (they hold emails).
+        let other = try await client.createUserPool(name: "rec-other-\(UUID().uuidString.prefix(6))")
+        #expect(try CLI.run(["pool", "add", "--id", other], environment: env).status == 0)
+        _ = try await client.adminCreateUser(
+            poolID: empty, username: "someone", attributes: [AttributeType("email", "someone@example.com")])
+        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).json")
+        try #"{"Users": [{"Username": "x", "Attributes": [{"Name": "sub""#.write(to: broken, atomically: true, encoding: .utf8)
+        let findingsBefore = try db.count("findings")
+        let failed = try CLI.run(["reconcile", "--pool", empty, "--pool", other, "--file", "\(other)=\(broken.path)"], environment: env)
+        #expect(failed.status == 2 && failed.stderr.contains("line"), "\(failed.stderr)")
+        #expect(try db.count("findings") == findingsBefore && db.count("reconcile_snapshot") == 0)
+        #expect(try db.count("reconcile_runs", where: "status = 'failed'") == 2, "the abandoned holder and this run")
+
         for bad in [
             ["reconcile"], ["reconcile", "--pool", empty, "--campaign", "x"], ["reconcile", "--pool", "nope"],
             ["reconcile", "--pool", empty, "--fix", "stale"], ["reconcile", "--pool", empty, "--fix", "duplicate", "--apply"],

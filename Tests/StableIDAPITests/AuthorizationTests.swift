@@ -31,6 +31,9 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
         (.delete, "/v1/users/{id}/personal-data", "/v1/users/\(id)/personal-data", nil, .admin),
         (.get, "/v1/campaigns", "/v1/campaigns", nil, .admin),
         (.get, "/v1/campaigns/{id}", "/v1/campaigns/\(id)", nil, .admin),
+        (.get, "/v1/reconciliation/runs", "/v1/reconciliation/runs", nil, .audit),
+        (.get, "/v1/reconciliation/findings", "/v1/reconciliation/findings?state=open", nil, .audit),
+        (.get, "/v1/reconciliation/findings/{id}", "/v1/reconciliation/findings/1", nil, .audit),
         (
             .post, "/v1/cognito/triggers", "/v1/cognito/triggers",
             #"{"version":"1","triggerSource":"PostAuthentication_Authentication","region":"us-east-1","userPoolId":"us-east-1_Old","userName":"u","callerContext":{},"request":{"userAttributes":{"sub":"\#(testSub("s"))"}},"response":{}}"#,

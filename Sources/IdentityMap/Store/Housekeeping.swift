@@ -2,8 +2,9 @@ public import Foundation
 import Postgres
 
 /// Removes what must not outlive its purpose: stored idempotent answers past their retention
-/// (they replay user JSON with emails and usernames), and import staging rows whose run died
-/// before it could clean up (a killed `stableid import` leaves personal data there).
+/// (they replay user JSON with emails and usernames), and import staging and reconciliation
+/// snapshot rows whose run died before it could clean up (a killed `stableid import` or
+/// `stableid reconcile` leaves emails and usernames there).
 public struct Housekeeping: Sendable {
     public let database: Database
     /// Staging rows of a run older than this belong to a run that is gone (imports take minutes).
@@ -33,7 +34,17 @@ public struct Housekeeping: Sendable {
                       < (extract(epoch FROM now()) * 1000)::bigint - \(lifetime)::bigint * 1000
                 """
             )
-            return Removed(idempotencyKeys: keys, stagingRows: staging)
+            // A snapshot outlives its run only when the run was killed: a finished or failed run
+            // deleted its rows, and no run takes a day.
+            let snapshots = try connection.execute(
+                """
+                DELETE FROM reconcile_snapshot s
+                WHERE NOT EXISTS (SELECT 1 FROM reconcile_runs r WHERE r.id = s.run_id AND r.status = 'running')
+                   OR ('x' || substr(replace(s.run_id::text, '-', ''), 1, 12))::bit(48)::bigint
+                      < (extract(epoch FROM now()) * 1000)::bigint - \(lifetime)::bigint * 1000
+                """
+            )
+            return Removed(idempotencyKeys: keys, stagingRows: staging + snapshots)
         }
     }
 }
