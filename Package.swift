@@ -102,6 +102,15 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
+            name: "LookupCache",
+            dependencies: [
+                "IdentityMap", "Postgres", "Support",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .target(
             name: "Reconciliation",
             dependencies: [
                 "IdentityMap", "CognitoIngest", "Cognito", "Migration", "Postgres", "Support",
@@ -115,6 +124,7 @@ let package = Package(
                 "AuditTrail",
                 "Migration",
                 "Reconciliation",
+                "LookupCache",
                 "Cognito",
                 "IdentityMap",
                 "CryptoPrimitives",
@@ -150,6 +160,14 @@ let package = Package(
             name: "TestSupport",
             dependencies: ["Postgres", "IdentityMap"],
             path: "Tests/TestSupport",
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "LookupCacheTests",
+            dependencies: [
+                "LookupCache", "IdentityMap", "Postgres", "Support", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -2,6 +2,7 @@ import AuditTrail
 public import Hummingbird
 public import IdentityMap
 public import Logging
+public import LookupCache
 import Metrics
 import Migration
 public import Prometheus
@@ -25,6 +26,9 @@ public struct APIConfiguration: Sendable {
     public var idleTimeout: Duration
     /// A request body must arrive within this long (slow senders get 408).
     public var bodyTimeout: Duration
+    /// Answer lookups from the in-process read model kept fresh by the change feed
+    /// (`STABLEID_LOOKUP_CACHE`, on by default); off, every lookup asks PostgreSQL.
+    public var lookupCache: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -35,8 +39,10 @@ public struct APIConfiguration: Sendable {
         resolveBatches: Int = 1,
         maxQueuedLookups: Int = 10_000,
         idleTimeout: Duration = .seconds(30),
-        bodyTimeout: Duration = .seconds(10)
+        bodyTimeout: Duration = .seconds(10),
+        lookupCache: Bool = true
     ) {
+        self.lookupCache = lookupCache
         self.resolveBatches = resolveBatches
         self.maxQueuedLookups = maxQueuedLookups
         self.idleTimeout = idleTimeout
@@ -56,7 +62,8 @@ public func buildRouter(
     database: Database,
     authenticator: TokenAuthenticator,
     readiness: ReadinessProbe,
-    registry: PrometheusCollectorRegistry
+    registry: PrometheusCollectorRegistry,
+    lookupCache: LookupCache? = nil
 ) -> Router<AppRequestContext> {
     var factory = PrometheusMetricsFactory(registry: registry)
     factory.defaultDurationHistogramBuckets = [
@@ -85,11 +92,15 @@ public func buildRouter(
     .register(on: router)
 
     func scoped(_ scope: Scope) -> RouterGroup<AppRequestContext> {
-        router.group("v1").add(middleware: ScopeMiddleware(scope: scope, authenticator: authenticator))
+        let group = router.group("v1").add(middleware: ScopeMiddleware(scope: scope, authenticator: authenticator))
+        // A write through this server is never read back undone from memory (read-your-writes).
+        if let lookupCache, scope != .resolve, scope != .audit { return group.add(middleware: LocalWriteMiddleware(cache: lookupCache)) }
+        return group
     }
     let users = UserController(services: services)
     ResolveController(
         services: services,
+        cache: lookupCache,
         coalescer: ResolveCoalescer(
             store: services.identityMap, maxConcurrentBatches: configuration.resolveBatches, maxQueued: configuration.maxQueuedLookups
         )
@@ -122,20 +133,24 @@ public func buildApplication(
     let authenticator = TokenAuthenticator(store: TokenStore(database: database), ttl: configuration.tokenCacheTTL)
     let registry = PrometheusCollectorRegistry()
     let readiness = ReadinessProbe(database: database, logger: logger)
+    let lookupCache = configuration.lookupCache ? LookupCache(metricsFactory: PrometheusMetricsFactory(registry: registry)) : nil
     let router = buildRouter(
-        configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry
+        configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry,
+        lookupCache: lookupCache
     )
+    var services: [any Service] = [
+        readiness,
+        TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
+        AuditSealerService(database: database, logger: logger),
+        HousekeepingService(database: database, logger: logger),
+    ]
+    if let lookupCache { services.append(LookupCacheService(cache: lookupCache, database: database, logger: logger)) }
     return Application(
         router: router,
         // A connection idle this long is closed, so idle or stalled clients cannot pile up sockets.
         server: .http1(configuration: .init(idleTimeout: .nanoseconds(configuration.idleTimeout.nanoseconds))),
         configuration: .init(address: .hostname(configuration.host, port: configuration.port), serverName: "stableid"),
-        services: [
-            readiness,
-            TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
-            AuditSealerService(database: database, logger: logger),
-            HousekeepingService(database: database, logger: logger),
-        ],
+        services: services,
         logger: logger
     )
 }

@@ -1,5 +1,6 @@
 public import IdentityMap
 public import Logging
+import LookupCache
 public import ServiceLifecycle
 
 /// Runs ``Housekeeping`` every few minutes in every replica (the deletes are idempotent).
@@ -18,11 +19,14 @@ public struct HousekeepingService: Service {
         while !Task.isCancelledOrShuttingDown {
             do {
                 let removed = try await housekeeping.run()
-                if removed.idempotencyKeys + removed.stagingRows > 0 {
+                // The lookup caches' change log: rows past the retention a follower could need.
+                let changes = try await IdentityChangeLog.prune(on: housekeeping.database)
+                if removed.idempotencyKeys + removed.stagingRows + changes > 0 {
                     logger.info(
                         "housekeeping",
                         metadata: [
                             "idempotency_keys_removed": "\(removed.idempotencyKeys)", "staging_rows_removed": "\(removed.stagingRows)",
+                            "identity_changes_removed": "\(changes)",
                         ]
                     )
                 }

@@ -37,7 +37,8 @@ struct ServeCommand: AsyncParsableCommand {
             host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes, resolveBatches: resolveBatches,
             maxQueuedLookups: try environmentInteger("STABLEID_MAX_QUEUED_LOOKUPS", default: 10_000, range: 1...1_000_000),
             idleTimeout: .seconds(try environmentInteger("STABLEID_HTTP_IDLE_TIMEOUT_S", default: 30, range: 1...3_600)),
-            bodyTimeout: .milliseconds(try environmentInteger("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000))
+            bodyTimeout: .milliseconds(try environmentInteger("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000)),
+            lookupCache: try Self.lookupCacheSetting()
         )
         let db = database.database(maxConnections: poolSize, session: try DatabaseOptions.serviceSession(), logger: logger)
         defer { db.shutdown() }
@@ -67,5 +68,14 @@ struct ServeCommand: AsyncParsableCommand {
         if let explicit = self.port { port = explicit }
         guard (0...65535).contains(port) else { throw CLIFailure.usage("port \(port) is out of range") }
         return (host, port)
+    }
+
+    /// `STABLEID_LOOKUP_CACHE`: `on` (default) or `off`; anything else is a configuration error.
+    static func lookupCacheSetting() throws -> Bool {
+        switch ProcessInfo.processInfo.environment["STABLEID_LOOKUP_CACHE"] {
+        case nil, "", "on": return true
+        case "off": return false
+        case .some: throw CLIFailure.usage("STABLEID_LOOKUP_CACHE must be on or off")
+        }
     }
 }

@@ -1,10 +1,15 @@
+import HTTPTypes
 import Hummingbird
 import IdentityMap
+import LookupCache
 import NIOCore
 
 /// The hot path: `(pool, sub)` or `(iss, sub)` → stable user ID. Scope `resolve`.
 struct ResolveController {
     let services: APIServices
+    /// The in-process read model; nil (off) or bypassed with `consistency=strong`, every lookup
+    /// asks PostgreSQL.
+    let cache: LookupCache?
     let coalescer: ResolveCoalescer
 
     func register(on group: RouterGroup<AppRequestContext>) {
@@ -15,7 +20,14 @@ struct ResolveController {
     @Sendable func resolve(request: Request, context: AppRequestContext) async throws -> Response {
         let query = request.uri.queryParameters
         let reference = try Self.reference(pool: query.get("pool"), iss: query.get("iss"), sub: query.get("sub"))
-        guard let resolution = try await coalescer.resolve(reference) else {
+        let coalescer = self.coalescer
+        let resolution: Resolution?
+        if let cache = try memory(query.get("consistency"), headers: request.headers) {
+            resolution = try await cache.resolve(reference) { try await coalescer.resolve($0) }
+        } else {
+            resolution = try await coalescer.resolve(reference)
+        }
+        guard let resolution else {
             throw Problem.notFound("no user has this identity")
         }
         return Response(
@@ -46,11 +58,31 @@ struct ResolveController {
                 errors.append(.init(index: index, code: problem.code, detail: problem.detail ?? problem.title))
             }
         }
-        let found = try await services.identityMap.resolve(batch: references)
+        let identityMap = services.identityMap
+        let found: [Resolution?]
+        if let cache = try memory(request.uri.queryParameters.get("consistency"), headers: request.headers) {
+            found = try await cache.resolve(batch: references) { try await identityMap.resolve(batch: $0) }
+        } else {
+            found = try await identityMap.resolve(batch: references)
+        }
         var results = [ResolutionJSON?](repeating: nil, count: batch.items.count)
         for (position, resolution) in zip(positions, found) { results[position] = resolution.map(ResolutionJSON.init) }
         return try APIServices.json(.ok, BatchResolveResponse(results: results, errors: errors))
     }
+
+    /// The cache to answer from, or nil for PostgreSQL: `?consistency=strong` (or the header
+    /// `StableID-Consistency: strong`) reads the database, for a caller that must see a change
+    /// committed a moment ago through another server.
+    func memory(_ parameter: String?, headers: HTTPFields) throws -> LookupCache? {
+        let asked = parameter ?? headers[Self.consistencyHeader]
+        switch asked {
+        case nil, "eventual": return cache
+        case "strong": return nil
+        case .some: throw Problem.invalidRequest("consistency must be strong or eventual")
+        }
+    }
+
+    static let consistencyHeader = HTTPField.Name("StableID-Consistency")!
 
     static func reference(pool: String?, iss: String?, sub: String?, path: String = "") throws -> IdentityReference {
         guard let text = sub, !text.isEmpty else {

@@ -1,0 +1,254 @@
+import Foundation
+import IdentityMap
+import Postgres
+import Support
+
+/// The follower's own connection to the reader database (the replica when there is one): the
+/// change log, warm-up pages, pools, and re-reads of changed identities, each a short statement.
+///
+/// Its own connection and executor, like `TokenRevocationFeed`: the follower neither waits
+/// behind nor takes from the API's pool, and LISTEN needs a session that stays put.
+/// `@unchecked Sendable`: one follower owns a feed and calls it sequentially (a warm-up page may
+/// be in flight while the previous one is decoded elsewhere); the connection is only touched by
+/// bodies on the feed's own executor, never on the cooperative pool.
+final class IdentityChangeFeed: @unchecked Sendable {
+    private let conninfo: String
+    private let executor = BlockingExecutor(label: "stableid.lookup-cache.feed")
+    private var connection: PostgresConnection?
+    /// A call that takes longer than this is given up and the connection dropped; the statement
+    /// itself is bounded by the session's `statement_timeout`.
+    private let callTimeout: Duration = .seconds(6)
+
+    /// Statements are short (a page, a poll, a batch of 1,000 re-reads); a connection that stops
+    /// answering is an error within about two seconds.
+    static let session = SessionSettings(
+        statementTimeoutMilliseconds: 5_000, lockTimeoutMilliseconds: 1_000, keepaliveIdleSeconds: 1, tcpUserTimeoutMilliseconds: 2_000
+    )
+
+    init(conninfo: String) {
+        self.conninfo = conninfo
+    }
+
+    /// Connects and, when asked, LISTENs; answers whether it listens. A hot standby refuses
+    /// LISTEN ("cannot execute LISTEN during recovery"): then the follower polls.
+    func connect(listen: Bool) async throws -> Bool {
+        try await onQueue {
+            let connection = try PostgresConnection.connect(
+                conninfo: self.conninfo, applicationName: "stableid-lookup-cache", session: Self.session
+            )
+            self.connection = connection
+            guard listen else { return false }
+            do {
+                try connection.execute(PostgresQuery(unsafeSQL: "LISTEN \(IdentityChangeLog.channel)"))
+                return true
+            } catch let error as PostgresError where error.kind == .server && connection.isHealthy {
+                return false
+            }
+        }
+    }
+
+    /// Returns when a NOTIFY arrives or `timeout` has passed (notifications are only wake-ups:
+    /// what changed is read from the log).
+    func waitForWakeUp(timeout: Duration) async throws {
+        _ = try await onQueue {
+            try self.requireConnection().waitForNotifications(timeoutMilliseconds: Int(timeout.milliseconds))
+        }
+    }
+
+    struct Start: Sendable {
+        /// The cursor to follow from after a warm-up that starts now.
+        var position: Int64
+        /// Reset rows (a TRUNCATE) after `position` that are visible already: the warm-up, which
+        /// reads later, reflects them, so meeting them again in the log is no reason to warm up
+        /// again.
+        var visibleResets: Set<Int64>
+        var estimatedIdentities: Int
+    }
+
+    /// Where a warm-up starts following: the last id published at least `maxGapAge` ago (or the
+    /// prune horizon). Every smaller id was published that long before the warm-up reads its
+    /// first page, and an id whose commit takes longer is abandoned anyway (``ChangeCursor``);
+    /// every larger id is read again after the warm-up, which is harmless because applying a
+    /// change means re-reading the identity's current state. Warm-up pages are read later than
+    /// this, each at its own snapshot: a change a page missed committed after that page was read,
+    /// so it was published after this position was taken, with a larger id.
+    func start(maxGapAge: Duration) async throws -> Start {
+        try await onQueue {
+            let rows = try self.requireConnection().query(
+                """
+                WITH start AS (
+                    SELECT GREATEST(
+                               h.pruned_through,
+                               COALESCE((SELECT max(c.id) FROM identity_changes c
+                                         WHERE c.changed_at <= clock_timestamp() - make_interval(secs => \(maxGapAge.seconds))), 0)
+                           ) AS position
+                    FROM identity_change_horizon h
+                )
+                SELECT s.position,
+                       ARRAY(SELECT c.id::text FROM identity_changes c WHERE c.pool_id IS NULL AND c.id > s.position) AS resets,
+                       GREATEST((SELECT reltuples FROM pg_class WHERE oid = 'identities'::regclass), 0)::bigint AS estimated
+                FROM start s
+                """
+            )
+            let row = try Self.horizonRow(rows)
+            let resets = try row.decode("resets", as: [String].self).compactMap { Int64($0) }
+            return Start(
+                position: try row.decode("position"), visibleResets: Set(resets),
+                estimatedIdentities: Int(try row.decode("estimated", as: Int64.self))
+            )
+        }
+    }
+
+    /// The end of the log and the prune horizon, to check a cursor before resuming with it.
+    func logEnd() async throws -> (end: Int64, prunedThrough: Int64) {
+        try await onQueue {
+            let row = try Self.horizonRow(
+                try self.requireConnection().query(
+                    """
+                    SELECT GREATEST(COALESCE((SELECT max(id) FROM identity_changes), 0), h.pruned_through) AS log_end, h.pruned_through
+                    FROM identity_change_horizon h
+                    """
+                ))
+            return (end: try row.decode("log_end", as: Int64.self), prunedThrough: try row.decode("pruned_through", as: Int64.self))
+        }
+    }
+
+    /// Every pool and its issuer (a pool id not shaped like one is left out: its identities are
+    /// not cached either).
+    func pools() async throws -> [(pool: PoolID, issuer: String)] {
+        try await onQueue {
+            var pools: [(pool: PoolID, issuer: String)] = []
+            for row in try self.requireConnection().query("SELECT id, issuer FROM pools ORDER BY id") {
+                guard let pool = PoolID(try row.decode("id", as: String.self)) else { continue }
+                pools.append((pool: pool, issuer: try row.decode("issuer", as: String.self)))
+            }
+            return pools
+        }
+    }
+
+    struct Page: Sendable {
+        var rows: PostgresRows
+        var lastID: Int64?
+    }
+
+    /// Up to `limit` resolvable identities with `identities.id > after`, in id order: a keyset
+    /// page, so no statement or transaction stays open for the whole warm-up (on a hot standby a
+    /// long one would be cancelled by replay conflicts, and it would hold back vacuum).
+    func identityPage(after: Int64, limit: Int) async throws -> Page {
+        try await onQueue {
+            let rows = try self.requireConnection().query(
+                """
+                SELECT \(unescaped: WarmupRows.columns)
+                FROM identities i JOIN users u ON u.id = i.user_id
+                WHERE i.id > \(after) AND i.status <> 'unlinked'
+                ORDER BY i.id
+                LIMIT \(limit)
+                """
+            )
+            return Page(rows: rows, lastID: try rows.last.map { try $0.decode(at: 0, as: Int64.self) })
+        }
+    }
+
+    struct Change: Sendable {
+        var id: Int64
+        var pool: String?
+        var sub: String?
+        var changedAt: Date
+    }
+
+    struct Poll: Sendable {
+        var prunedThrough: Int64
+        var databaseNow: Date
+        /// Ascending by id: the open gaps' rows first, then the new ones.
+        var changes: [Change]
+    }
+
+    /// One statement, so the rows, the prune horizon and the clock come from one snapshot: the
+    /// rows of every open gap of `cursor` and the next rows after it, `limit` in all.
+    func poll(_ cursor: ChangeCursor, limit: Int) async throws -> Poll {
+        let (high, lowers, uppers) = (cursor.high, cursor.gapLowers, cursor.gapUppers)
+        return try await onQueue {
+            let rows = try self.requireConnection().query(
+                """
+                WITH changes AS (
+                    SELECT c.id, c.pool_id, c.sub, c.changed_at
+                    FROM unnest(\(PostgresArray(lowers))::bigint[], \(PostgresArray(uppers))::bigint[]) AS g(lower_id, upper_id)
+                    JOIN identity_changes c ON c.id BETWEEN g.lower_id AND g.upper_id
+                    UNION ALL
+                    (SELECT c.id, c.pool_id, c.sub, c.changed_at FROM identity_changes c
+                     WHERE c.id > \(high) ORDER BY c.id LIMIT \(limit))
+                )
+                SELECT h.pruned_through, clock_timestamp() AS database_now, c.id, c.pool_id, c.sub, c.changed_at
+                FROM identity_change_horizon h
+                LEFT JOIN (SELECT * FROM changes ORDER BY id LIMIT \(limit)) c ON true
+                ORDER BY c.id
+                """
+            )
+            let first = try Self.horizonRow(rows)
+            var changes: [Change] = []
+            changes.reserveCapacity(rows.count)
+            for row in rows {
+                guard let id = try row.decodeIfPresent("id", as: Int64.self) else { continue }
+                changes.append(
+                    Change(
+                        id: id, pool: try row.decodeIfPresent("pool_id"), sub: try row.decodeIfPresent("sub"),
+                        changedAt: try row.decode("changed_at")
+                    ))
+            }
+            return Poll(prunedThrough: try first.decode("pruned_through"), databaseNow: try first.decode("database_now"), changes: changes)
+        }
+    }
+
+    /// The current answer for each `.pool` reference, through ``ResolveQueries`` (the one
+    /// decoder of identity rows), in batches of its maximum. An item whose row cannot be decoded
+    /// answers nil, so the map forgets it and its lookups fail in PostgreSQL as they would
+    /// without a cache — instead of one bad row stopping the feed.
+    func currentAnswers(for references: [IdentityReference]) async throws -> [Resolution?] {
+        guard !references.isEmpty else { return [] }
+        return try await onQueue {
+            let connection = try self.requireConnection()
+            var answers: [Resolution?] = []
+            answers.reserveCapacity(references.count)
+            var start = 0
+            while start < references.count {
+                let batch = Array(references[start..<min(start + ResolveQueries.maxBatch, references.count)])
+                do {
+                    answers.append(contentsOf: try ResolveQueries.resolve(batch: batch, on: connection))
+                } catch let error as PostgresError
+                    where (error.kind == .decoding || error.sqlState?.hasPrefix("22") == true) && connection.isHealthy
+                {
+                    for reference in batch {
+                        answers.append(try? ResolveQueries.resolve(reference, on: connection))
+                    }
+                }
+                start += batch.count
+            }
+            return answers
+        }
+    }
+
+    /// Queued rather than awaited: closing must happen even when the caller is cancelled, and only
+    /// after a body that is still waiting on the connection.
+    func close() {
+        executor.enqueue { self.connection = nil }
+    }
+
+    /// `identity_change_horizon` holds exactly one row (sql/0007); without it nothing can be trusted.
+    private static func horizonRow(_ rows: PostgresRows) throws -> PostgresRow {
+        guard let row = rows.first else {
+            throw PostgresError(kind: .decoding, message: "identity_change_horizon has no row")
+        }
+        return row
+    }
+
+    private func requireConnection() throws -> PostgresConnection {
+        guard let connection else {
+            throw PostgresError(kind: .connection, message: "lookup cache feed is not connected")
+        }
+        return connection
+    }
+
+    private func onQueue<T: Sendable>(_ body: @escaping @Sendable () throws -> T) async throws -> T {
+        try await executor.run(timeout: callTimeout, body)
+    }
+}

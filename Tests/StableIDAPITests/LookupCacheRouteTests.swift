@@ -1,0 +1,80 @@
+import Foundation
+import HTTPTypes
+import IdentityMap
+import TestSupport
+import Testing
+
+@Suite("Lookups from the read model")
+struct LookupCacheRouteTests {
+    /// The value of one Prometheus sample (0 when absent).
+    static func sample(_ metrics: String, _ name: String) -> Double {
+        for line in metrics.split(separator: "\n") where line.hasPrefix(name + " ") {
+            return Double(line.split(separator: " ").last ?? "") ?? 0
+        }
+        return 0
+    }
+
+    @Test(
+        "answers from memory once live; a write through this server is read back at once; one made elsewhere arrives through the feed; strong reads PostgreSQL"
+    )
+    func readModel() async throws {
+        let f = try await APIFixture.make()
+        let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
+        let (subA, subB) = (testSub("cache-a"), testSub("cache-b"))
+        try await f.test { client in
+            let created = try await client.call(
+                .post, "/v1/users", token: write,
+                json:
+                    #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(subA)","username":"ca"},{"pool":"eu-west-1_New","sub":"\#(subB)","username":"cb"}]}"#
+            )
+            let id = try #require(created.json["user_id"] as? String)
+            // A sub linked a moment ago resolves at once (a miss asks PostgreSQL).
+            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(subA)", token: resolve).status == 200)
+
+            // Wait for the follower to be live, then lookups are hits.
+            let deadline = ContinuousClock.now + .seconds(10)
+            var live = false
+            while !live, ContinuousClock.now < deadline {
+                let metrics = try await client.call(.get, "/metrics").text
+                live = Self.sample(metrics, #"stableid_lookup_cache_state{state="live"}"#) == 1
+                if !live { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(live, "the cache went live")
+            let before = Self.sample(try await client.call(.get, "/metrics").text, #"stableid_lookup_cache_lookups_total{result="hit"}"#)
+            for _ in 0..<5 {
+                let hit = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(subA)", token: resolve)
+                #expect(hit.status == 200 && hit.json["user_id"] as? String == id)
+            }
+            let batch = try await client.call(
+                .post, "/v1/resolve", token: resolve,
+                json: #"{"items":[{"pool":"eu-west-1_New","sub":"\#(subB)"},{"pool":"us-east-1_Old","sub":"\#(testSub("nobody"))"}]}"#)
+            #expect((batch.json["results"] as? [Any])?.count == 2 && ((batch.json["results"] as? [Any])?[1] is NSNull))
+            let after = Self.sample(try await client.call(.get, "/metrics").text, #"stableid_lookup_cache_lookups_total{result="hit"}"#)
+            #expect(after >= before + 6, "five single lookups and one batch item were hits (\(before) → \(after))")
+
+            // Unlinked through this server: the next lookup already says 404 (read-your-writes).
+            #expect(try await client.call(.delete, "/v1/users/\(id)/identities/us-east-1_Old/\(subA)", token: write).status == 200)
+            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(subA)", token: resolve).status == 404)
+
+            // Unlinked elsewhere (another replica, the CLI): strong sees it at once; the cache within its bound.
+            _ = try await IdentityMapStore(database: f.db.database).unlink(
+                pool: PoolID("eu-west-1_New")!, sub: subB, from: UUID(uuidString: id)!, attribution: .init(actor: .system)
+            ).run(on: f.db.database)
+            let strong = try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=\(subB)&consistency=strong", token: resolve)
+            #expect(strong.status == 404)
+            let viaHeader = try await client.call(
+                .get, "/v1/resolve?pool=eu-west-1_New&sub=\(subB)", token: resolve,
+                headers: [HTTPField.Name("StableID-Consistency")!: "strong"])
+            #expect(viaHeader.status == 404)
+            let visibleBy = ContinuousClock.now + .seconds(2)
+            var status = 200
+            while status == 200, ContinuousClock.now < visibleBy {
+                status = try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=\(subB)", token: resolve).status
+                if status == 200 { try await Task.sleep(for: .milliseconds(10)) }
+            }
+            #expect(status == 404, "the unlink reached the cache within the staleness bound")
+            let bad = try await client.call(.get, "/v1/resolve?pool=eu-west-1_New&sub=\(subB)&consistency=sometimes", token: resolve)
+            #expect(bad.status == 400 && bad.code == "invalid_request")
+        }
+    }
+}
