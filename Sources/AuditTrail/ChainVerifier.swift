@@ -97,8 +97,16 @@ public struct ChainVerifier: Sendable {
                 return report
             }
             previous = try row.decode("hash", as: PostgresBytes.self).bytes
+            // Verification continues from a trusted head: with nothing new, that head is the answer.
+            report.head = AuditChain.Head(size: expected - 1, hash: Hex.encode(previous))
         }
         var hashes: [Int64: [UInt8]] = [:]  // only at checkpoint positions
+        // Checkpoints below `from` are compared with the stored hashes there, as the trusted part.
+        for position in Set(checkpoints.map(\.size)) where position > 0 && position < expected {
+            if let row = try await database.primary.query("SELECT hash FROM event_chain WHERE seq = \(position)").first {
+                hashes[position] = try row.decode("hash", as: PostgresBytes.self).bytes
+            }
+        }
         let checkpointPositions = Set(checkpoints.map(\.size))
         // Pages are fixed ranges of positions, each with one position more (the next page's
         // first, for the reorder check). Two are fetched ahead on their own connections while

@@ -38,6 +38,7 @@ public struct Checkpoint: Sendable, Codable, Equatable {
 
     /// Nil when the signature is valid and made with `trustedKey`; otherwise what is wrong.
     func signatureProblem(trustedKey: [UInt8]?) -> String? {
+        guard version == "stableid-checkpoint-v1" else { return "the checkpoint's version is not stableid-checkpoint-v1" }
         guard let key = Data(base64Encoded: publicKey).map(Array.init), let signature = Data(base64Encoded: signature).map(Array.init),
             Ed25519.verify(signature, of: signedMessage, publicKey: key)
         else {

@@ -37,8 +37,11 @@ public struct ExportVerifier: Sendable {
         /// The event's fields, texts or personal data do not hash to its stated hash, or a stated
         /// previous hash is not the hash before it.
         case modified
-        /// Two lines claim one position.
+        /// Two lines claim one position, or one event appears twice.
         case duplicate
+        /// An event exported before it was sealed: nothing binds its content, so it is refused
+        /// unless allowed (`--allow-unsealed`; seal before exporting: `stableid audit seal`).
+        case unsealed
         /// Events at or before a checkpoint that no unbroken run of positions links to it.
         case unanchored
         /// The checkpoint's signature is invalid or by another key, its position is not in the
@@ -71,11 +74,12 @@ public struct ExportVerifier: Sendable {
         /// The first problems (at most `ExportVerifier.maxProblems`), and how many there were.
         public var problems: [Problem] = []
         public var problemCount = 0
-
-        public var intact: Bool { problemCount == 0 }
+        /// No problem found. Events after the newest checkpoint (`beyond_checkpoints`) are
+        /// linked but not signed: only the anchored ones are proven.
+        public var intact = true
 
         enum CodingKeys: String, CodingKey {
-            case lines, sealed, unsealed, segments, anchored, problems
+            case lines, sealed, unsealed, segments, anchored, problems, intact
             case firstPosition = "first_position"
             case lastPosition = "last_position"
             case beyondCheckpoints = "beyond_checkpoints"
@@ -114,21 +118,28 @@ public struct ExportVerifier: Sendable {
 
     public let checkpoints: [Checkpoint]
     public let trustedKey: [UInt8]?
+    public let allowUnsealed: Bool
     private var links: [Link] = []
     private var report = Report()
+    /// Event ids seen sealed and unsealed: one event on two lines is a forgery's tell.
+    private var sealedIDs = Set<Int64>()
+    private var unsealedIDs: [Int64: Int] = [:]
 
-    public init(checkpoints: [Checkpoint], trustedKey: [UInt8]?) {
+    public init(checkpoints: [Checkpoint], trustedKey: [UInt8]?, allowUnsealed: Bool = false) {
         self.checkpoints = checkpoints
         self.trustedKey = trustedKey
+        self.allowUnsealed = allowUnsealed
     }
 
     /// Reads an NDJSON export a buffer at a time and checks it.
-    public static func verify(fileAt path: String, checkpoints: [Checkpoint], trustedKey: [UInt8]?) throws -> Report {
+    public static func verify(
+        fileAt path: String, checkpoints: [Checkpoint], trustedKey: [UInt8]?, allowUnsealed: Bool = false
+    ) throws -> Report {
         guard let handle = FileHandle(forReadingAtPath: path) else {
             throw CocoaError(.fileReadNoSuchFile, userInfo: [NSFilePathErrorKey: path])
         }
         defer { try? handle.close() }
-        var verifier = ExportVerifier(checkpoints: checkpoints, trustedKey: trustedKey)
+        var verifier = ExportVerifier(checkpoints: checkpoints, trustedKey: trustedKey, allowUnsealed: allowUnsealed)
         var pending: [UInt8] = []
         var lineNumber = 0
         while let chunk = try handle.read(upToCount: 1 << 20), !chunk.isEmpty {
@@ -229,9 +240,25 @@ public struct ExportVerifier: Sendable {
         }
         guard let chain = line.chain else {
             report.unsealed += 1
+            if let earlier = unsealedIDs[line.id] ?? (sealedIDs.contains(line.id) ? 0 : nil) {
+                record(
+                    Problem(
+                        line: number, position: nil, kind: .duplicate,
+                        detail: "event \(line.id) appears twice" + (earlier > 0 ? " (line \(earlier))" : "")))
+            } else if !allowUnsealed {
+                record(
+                    Problem(
+                        line: number, position: nil, kind: .unsealed,
+                        detail: "event \(line.id) was not sealed when exported: nothing proves it (seal, then export again)"))
+            }
+            unsealedIDs[line.id] = number
             return
         }
         report.sealed += 1
+        guard sealedIDs.insert(line.id).inserted, unsealedIDs[line.id] == nil else {
+            record(Problem(line: number, position: chain.seq, kind: .duplicate, detail: "event \(line.id) appears twice"))
+            return
+        }
         func modified(_ detail: String) {
             record(Problem(line: number, position: chain.seq, kind: .modified, detail: "event \(line.id): \(detail)"))
         }
@@ -256,8 +283,8 @@ public struct ExportVerifier: Sendable {
             modified("details differ from the sealed text")
             return
         }
-        guard let shown = RFC3339.parse(line.occurredAt), let hashed = RFC3339.parse(chain.occurredAt),
-            abs(shown.timeIntervalSince(hashed)) < 0.000_001
+        guard let readable = RFC3339.parse(line.occurredAt), let hashed = RFC3339.parse(chain.occurredAt),
+            abs(readable.timeIntervalSince(hashed)) < 0.000_001
         else {
             modified("occurred_at differs from the sealed time")
             return
@@ -291,12 +318,40 @@ public struct ExportVerifier: Sendable {
             modified("its fields do not hash to the stated hash")
             return
         }
+        // The line must be exactly what an export writes for these values: a key given twice
+        // (JSON readers disagree on which one counts), an extra key or a number past Double's
+        // precision would otherwise show a reader something the hash does not cover.
+        let shown = AuditEvent(
+            id: line.id, occurredAt: hashed, actor: line.actor, kind: line.kind, userID: line.userID.flatMap(UUID.init(uuidString:)),
+            poolID: line.pool, sub: line.sub, details: line.details, personal: line.personal, requestID: line.requestID,
+            chain: SealedPosition(
+                seq: chain.seq, previousHash: previousBytes, hash: statedBytes, personalDigest: digest, occurredAt: chain.occurredAt,
+                detailsText: chain.details, personalText: chain.personal, personalSalt: chain.personalSalt.flatMap { Hex.decode($0) })
+        )
+        guard Array(EventExportFormat.ndjson.line(shown, withChain: true).utf8.dropLast()) == Array(bytes) else {
+            modified("the line is not in the exported form (a repeated or extra key, or a value spelled differently)")
+            return
+        }
         links.append(Link(position: chain.seq, previous: previous, hash: stated, line: number))
     }
 
     /// Orders the positions, checks every link between neighbours, and anchors runs to checkpoints.
     public mutating func finish() -> Report {
         links.sort { $0.position < $1.position }
+        // A position claimed twice is reported once and kept once, so the runs below stay aligned.
+        var unique: [Link] = []
+        unique.reserveCapacity(links.count)
+        for link in links {
+            if let last = unique.last, last.position == link.position {
+                record(
+                    Problem(
+                        line: link.line, position: link.position, kind: .duplicate,
+                        detail: "position \(link.position) appears twice (lines \(last.line) and \(link.line))"))
+                continue
+            }
+            unique.append(link)
+        }
+        links = unique
         report.firstPosition = links.first?.position
         report.lastPosition = links.last?.position
         let genesis = Digest(CanonicalEvent.genesis)!
@@ -305,13 +360,6 @@ public struct ExportVerifier: Sendable {
         var runStart = 0
         for index in links.indices {
             let link = links[index]
-            if index > 0, link.position == links[index - 1].position {
-                record(
-                    Problem(
-                        line: link.line, position: link.position, kind: .duplicate,
-                        detail: "position \(link.position) appears twice (lines \(links[index - 1].line) and \(link.line))"))
-                continue
-            }
             if index > 0, link.position == links[index - 1].position + 1 {
                 if link.previous != links[index - 1].hash {
                     record(
@@ -385,6 +433,7 @@ public struct ExportVerifier: Sendable {
                     ))
             }
         }
+        report.intact = report.problemCount == 0
         return report
     }
 }

@@ -48,6 +48,8 @@ struct AuditCommand: AsyncParsableCommand {
             help: "Check an NDJSON export made with `audit export --chain` offline (no database) against the checkpoints instead."
         )
         var file: String?
+        @Flag(help: "With --file: accept events exported before they were sealed (they are counted, not proven).")
+        var allowUnsealed = false
         @Option var format: OutputFormat = .table
 
         func run() async throws {
@@ -75,6 +77,11 @@ struct AuditCommand: AsyncParsableCommand {
             if let file {
                 guard !state, from == 1 else {
                     throw CLIFailure.usage("--file checks an export alone: --state and --from need the database")
+                }
+                // A chain recomputed from the export alone is consistent with itself whatever it
+                // says: only a checkpoint signed by a trusted key proves anything.
+                guard !parsed.isEmpty else {
+                    throw CLIFailure.usage("--file needs --checkpoint (and --public-key): the export is checked against it")
                 }
                 try verifyExport(file, checkpoints: parsed, key: key)
                 return
@@ -124,7 +131,8 @@ struct AuditCommand: AsyncParsableCommand {
         func verifyExport(_ path: String, checkpoints: [Checkpoint], key: [UInt8]?) throws {
             let report: ExportVerifier.Report
             do {
-                report = try ExportVerifier.verify(fileAt: path, checkpoints: checkpoints, trustedKey: key)
+                report = try ExportVerifier.verify(
+                    fileAt: path, checkpoints: checkpoints, trustedKey: key, allowUnsealed: allowUnsealed)
             } catch {
                 throw CLIFailure.runtime("cannot read \(path): \(error.localizedDescription)")
             }

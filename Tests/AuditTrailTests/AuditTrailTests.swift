@@ -61,6 +61,20 @@ struct AuditTrailTests {
         #expect(report.verified == head.size && report.checkpointsChecked == 1 && report.pending == 0)
     }
 
+    @Test("--from past the head verifies nothing new and reports the trusted head; checkpoints below --from still match")
+    func fromHead() async throws {
+        let f = try await AuditFixture.make()
+        let head = try await f.chain.head()
+        let checkpoint = try Checkpoint.sign(head: head, privateKey: f.key)
+        let key = try Ed25519.publicKey(forPrivateKey: f.key)
+        let nothingNew = try await ChainVerifier(database: f.db.database).verify(
+            from: head.size + 1, checkpoints: [checkpoint], publicKey: key)
+        #expect(
+            nothingNew.problem == nil && nothingNew.verified == 0 && nothingNew.head == head, "\(String(describing: nothingNew.problem))")
+        let tail = try await ChainVerifier(database: f.db.database).verify(from: head.size - 2, checkpoints: [checkpoint], publicKey: key)
+        #expect(tail.problem == nil && tail.verified == 3 && tail.checkpointsChecked == 1)
+    }
+
     @Test("UPDATE of an event's details is found at its position")
     func modifiedDetail() async throws {
         let f = try await AuditFixture.make()

@@ -65,6 +65,25 @@ struct AuditVectorTests {
         #expect(checkpoint.signature == v["checkpoint.signature"])
     }
 
+    @Test("the bash + openssl recipe recomputes position 2's hash from its bytes")
+    func hashRecipe() throws {
+        let v = try Self.vectors()
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hash-recipe-\(UUID().uuidString)")
+        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
+        defer { try? FileManager.default.removeItem(at: dir) }
+        try Data(try #require(Hex.decode(v["position_2.bytes_hex"] ?? ""))).write(to: dir.appendingPathComponent("bytes"))
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: "/bin/bash")
+        process.arguments = ["-c", try Self.section("hash-recipe")]
+        process.currentDirectoryURL = dir
+        let output = Pipe()
+        process.standardOutput = output
+        try process.run()
+        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+        process.waitUntilExit()
+        #expect(text.hasPrefix(try #require(v["position_2.hash"])), "\(text)")
+    }
+
     @Test("the openssl recipe accepts the vector checkpoint as stableid writes it, and refuses an altered one")
     func opensslRecipe() throws {
         let v = try Self.vectors()

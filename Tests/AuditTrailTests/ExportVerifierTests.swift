@@ -18,11 +18,15 @@ struct ExportVerifierTests {
         return lines
     }
 
-    func check(_ lines: [String], _ checkpoints: [Checkpoint], key: [UInt8]?) throws -> ExportVerifier.Report {
+    func check(
+        _ lines: [String], _ checkpoints: [Checkpoint], key: [UInt8]?, allowUnsealed: Bool = false
+    ) throws
+        -> ExportVerifier.Report
+    {
         let path = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).ndjson").path
         try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: path))
         defer { try? FileManager.default.removeItem(atPath: path) }
-        return try ExportVerifier.verify(fileAt: path, checkpoints: checkpoints, trustedKey: key)
+        return try ExportVerifier.verify(fileAt: path, checkpoints: checkpoints, trustedKey: key, allowUnsealed: allowUnsealed)
     }
 
     func publicKey(_ f: AuditFixture) throws -> [UInt8] { try Ed25519.publicKey(forPrivateKey: f.key) }
@@ -46,7 +50,10 @@ struct ExportVerifierTests {
             on: f.db.database)
         let lines = try await export(f)
         #expect(lines.count == Int(checkpoint.size) + 2)
-        let report = try check(lines, [checkpoint], key: try publicKey(f))
+        // An unsealed event proves nothing: refused unless allowed, and then only counted.
+        let strict = try check(lines, [checkpoint], key: try publicKey(f))
+        #expect(!strict.intact && strict.problems.map(\.kind) == [.unsealed], "\(strict.problems)")
+        let report = try check(lines, [checkpoint], key: try publicKey(f), allowUnsealed: true)
         #expect(report.intact, "\(report.problems)")
         #expect(report.sealed == Int(checkpoint.size) + 1 && report.unsealed == 1 && report.segments == 1)
         #expect(report.anchored == Int(checkpoint.size) && report.beyondCheckpoints == 1 && report.checkpointsChecked == 1)
@@ -84,6 +91,21 @@ struct ExportVerifierTests {
         }
         let report = try check(rewritten, [checkpoint], key: key)
         #expect(report.problems.contains { $0.kind == .modified })
+
+        // A key given twice: JSON readers disagree on which counts, so the line is refused.
+        var doubled = lines
+        doubled[4] = String(lines[4].dropLast(2)) + #","actor":"cli:mallory"}"# + "\n"
+        #expect(try check(doubled, [checkpoint], key: key).problems.first?.kind == .modified)
+        // An edited copy of a sealed event, marked unsealed to dodge the hash: refused even when
+        // unsealed lines are allowed.
+        var copied = lines
+        copied.append(
+            try edit(lines[3]) {
+                $0["chain"] = NSNull()
+                $0["actor"] = "cli:mallory"
+            })
+        let copy = try check(copied, [checkpoint], key: key, allowUnsealed: true)
+        #expect(copy.problems.map(\.kind) == [.duplicate], "\(copy.problems)")
     }
 
     @Test("a removed line leaves the events before it unanchored; a checkpoint outside the export or by another key fails")

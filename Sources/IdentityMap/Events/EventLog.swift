@@ -52,6 +52,23 @@ public struct AuditEvent: Sendable, Equatable {
     /// Where the event sits in the audit chain; only read for exports that ask for it, and nil
     /// for an event not sealed yet.
     public var chain: SealedPosition?
+
+    public init(
+        id: Int64, occurredAt: Date, actor: String, kind: String, userID: UUID?, poolID: String?, sub: String?, details: JSONValue,
+        personal: JSONValue?, requestID: String?, chain: SealedPosition? = nil
+    ) {
+        self.id = id
+        self.occurredAt = occurredAt
+        self.actor = actor
+        self.kind = kind
+        self.userID = userID
+        self.poolID = poolID
+        self.sub = sub
+        self.details = details
+        self.personal = personal
+        self.requestID = requestID
+        self.chain = chain
+    }
 }
 
 /// An event's chain position with the exact texts its canonical bytes were built from
