@@ -3,8 +3,9 @@ public import IdentityMap
 import Postgres
 
 /// Right-to-erasure: removes a person's personal data (emails, usernames) from identities,
-/// events and stored idempotent answers, while the audit chain still verifies (it holds only
-/// salted digests of personal data, and the salt is erased with the data).
+/// events, stored idempotent answers and reconciliation (findings about the person, snapshot
+/// rows of their identities), while the audit chain still verifies (it holds only salted digests
+/// of personal data, and the salt is erased with the data).
 public struct Erasure: Sendable {
     public let database: Database
 
@@ -47,6 +48,7 @@ public struct Erasure: Sendable {
                 RETURNING p.event_id
                 """
             ).map { try $0.decode("event_id", as: Int64.self) }
+            scrubbedEvents += try Self.forgetFindings(of: ids, on: connection)
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
             // Usernames stay unique per pool, so they become a per-identity placeholder.
             let identities = try connection.execute(
@@ -65,6 +67,14 @@ public struct Erasure: Sendable {
                 RETURNING p.event_id
                 """
             ).map { try $0.decode("event_id", as: Int64.self) }
+            // A running reconciliation's snapshot holds the pool's copy of the same emails and
+            // usernames; that run then simply does not see these users.
+            try connection.execute(
+                """
+                DELETE FROM reconcile_snapshot
+                WHERE (pool_id, sub) IN (SELECT pool_id, sub FROM identities WHERE user_id = ANY(\(ids)::uuid[]))
+                """
+            )
             let scrubbed = scrubbedEvents.count
             // Idempotent answers replay user JSON, which names emails and usernames.
             for id in people {
@@ -82,5 +92,43 @@ public struct Erasure: Sendable {
             )
             return Result(userID: survivor.uuidString.lowercased(), identities: identities, eventsScrubbed: scrubbed)
         }
+    }
+
+    /// Deletes the reconciliation findings about the person — by user, by identity, and by the
+    /// subjects that name one of their accounts (`email:` + the SHA-256 of a normalized address,
+    /// `federated:<provider>:<user id>`, as Sources/Reconciliation keys shared-account duplicates)
+    /// — and the personal data of the finding events that carry such a subject. Must run before
+    /// the identities lose their emails and federated ids: the subjects are computed from them.
+    /// Returns the events whose personal data it deleted.
+    static func forgetFindings(of ids: PostgresArray<String>, on connection: PostgresConnection) throws -> [Int64] {
+        let subjects = try connection.query(
+            """
+            SELECT 'email:' || encode(sha256(convert_to(email_normalized, 'UTF8')), 'hex') AS subject
+            FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email_normalized IS NOT NULL
+            UNION
+            SELECT 'federated:' || provider || ':' || federated_user_id
+            FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND federated_user_id IS NOT NULL
+            """
+        ).map { try $0.decode("subject", as: String.self) }
+        let personalSubjects = PostgresArray(subjects)
+        // Acknowledgement reasons go with the findings; subjects are only ever personal on
+        // duplicates (the index of 0008 covers that lookup).
+        try connection.execute(
+            """
+            DELETE FROM findings f
+            WHERE f.user_id = ANY(\(ids)::uuid[])
+               OR (f.pool_id, f.sub) IN (SELECT pool_id, sub FROM identities WHERE user_id = ANY(\(ids)::uuid[]))
+               OR (f.kind = 'duplicate' AND f.subject = ANY(\(personalSubjects)::text[]))
+            """
+        )
+        guard !subjects.isEmpty else { return [] }
+        return try connection.query(
+            """
+            DELETE FROM event_personal_data p USING events e
+            WHERE p.data ? 'subject' AND p.data->>'subject' = ANY(\(personalSubjects)::text[])
+              AND e.id = p.event_id AND e.kind IN ('finding_opened', 'finding_resolved', 'finding_acknowledged')
+            RETURNING p.event_id
+            """
+        ).map { try $0.decode("event_id", as: Int64.self) }
     }
 }

@@ -115,19 +115,31 @@ public struct FindingStore: Sendable {
             UPDATE findings f SET state = 'acknowledged', ack_by = \(attribution.actor.description), ack_reason = \(reason),
                 ack_until = \(until), acknowledged_at = now()
             WHERE f.id = ANY(\(PostgresArray(ids))::bigint[]) AND f.state <> 'resolved'
-            RETURNING f.id, f.pool_id, f.sub, f.user_id
+            RETURNING f.id, f.pool_id, f.sub, f.user_id, f.subject
             """
         )
         let acknowledged = try rows.map { try $0.decode("id", as: Int64.self) }.sorted()
         // A single finding's event names its subject, so it shows up in that person's history.
         let single = rows.count == 1 ? rows.first : nil
-        try EventLog.append(
-            EventDraft(
-                FindingAcknowledgedDetails(findings: acknowledged, reason: reason, until: until),
-                userID: try single?.decodeIfPresent("user_id", as: UUID.self),
-                pool: try single?.decodeIfPresent("pool_id", as: String.self).flatMap(PoolID.init),
-                sub: try single?.decodeIfPresent("sub", as: String.self)
-            ),
+        let userID = try single?.decodeIfPresent("user_id", as: UUID.self)
+        let pool = try single?.decodeIfPresent("pool_id", as: String.self)
+        let sub = try single?.decodeIfPresent("sub", as: String.self)
+        let details = JSONValue.object(FindingAcknowledgedDetails(findings: acknowledged, until: until).json).canonicalText
+        // The reason is free text that may name a person: it goes to the event's personal data,
+        // which an erasure can delete — with a single finding's personal subject, by which
+        // erasure finds it. (`EventDraft`'s personal data has fixed keys, so the set-wise append,
+        // which takes any object, writes this one event.)
+        var personalData = FindingAcknowledgedDetails.personal(reason: reason)
+        if let subject = try single?.decode("subject", as: String.self) {
+            personalData.merge(FindingEventSubject.personal(subject)) { $1 }
+        }
+        let personal = JSONValue.object(personalData).canonicalText
+        try EventLog.appendAll(
+            kind: FindingAcknowledgedDetails.kind,
+            fill: """
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
+                VALUES (1, \(userID)::uuid, \(pool)::text, \(sub)::text, \(details)::jsonb, \(personal)::jsonb)
+                """,
             attribution: attribution,
             on: connection
         )

@@ -20,6 +20,9 @@ enum ReconcileClassifier {
         var source: ReconcileSource
         /// Pool → the label of the source it was read from.
         var sources: [String: String]
+        /// Pool → when its snapshot started (database time): what the map changed since then the
+        /// snapshot cannot contradict.
+        var snapshotStarted: [String: Date]
         var attribution: Attribution
     }
 
@@ -34,9 +37,10 @@ enum ReconcileClassifier {
 
     static func classify(_ context: Context, on connection: PostgresConnection) throws -> Outcome {
         let (scanned, invalid) = try loadSnapshot(context, on: connection)
+        try loadSnapshotStarts(context.snapshotStarted, on: connection)
         var warnings: [String] = []
         if invalid > 0 { warnings.append("\(invalid) records without a valid sub were left out") }
-        let unchecked = try poolsNotJudgedForOrphans(context, scanned: scanned, warnings: &warnings, on: connection)
+        let unchecked = try poolsNotJudged(context, scanned: scanned, warnings: &warnings, on: connection)
 
         try connection.execute(
             """
@@ -76,7 +80,8 @@ enum ReconcileClassifier {
             """
         )
         try connection.execute("CREATE UNIQUE INDEX ON recon_snap (pool_id, sub)")
-        try connection.execute("CREATE INDEX ON recon_snap (pool_id, username)")
+        // Usernames compare case-insensitively, as Cognito's default pools treat them.
+        try connection.execute("CREATE INDEX ON recon_snap (pool_id, lower(username))")
         // Temporary tables have no statistics until analysed; the joins below would plan blind.
         try connection.execute("ANALYZE recon_snap")
         var scanned = Dictionary(uniqueKeysWithValues: context.scope.pools.map { ($0.rawValue, 0) })
@@ -89,10 +94,29 @@ enum ReconcileClassifier {
         return (scanned, invalid)
     }
 
+    /// `snapshot_started (pool_id, started)`: when each pool's snapshot started, for the rules
+    /// that must not judge an identity the map changed after that (see
+    /// ``ReconcileRules/MissingIdentityEvidence/changedSinceSnapshot``). The fix transaction loads
+    /// it again (temporary tables end with their transaction).
+    static func loadSnapshotStarts(_ starts: [String: Date], on connection: PostgresConnection) throws {
+        try connection.execute(
+            "CREATE TEMP TABLE IF NOT EXISTS snapshot_started (pool_id text PRIMARY KEY, started timestamptz NOT NULL) ON COMMIT DROP"
+        )
+        let pools = starts.keys.sorted()
+        try connection.execute(
+            """
+            INSERT INTO snapshot_started (pool_id, started)
+            SELECT * FROM unnest(\(PostgresArray(pools))::text[], \(PostgresArray(pools.compactMap { starts[$0] }))::timestamptz[])
+            """
+        )
+    }
+
     /// An empty snapshot of a pool the map has live identities in is far more likely a wrong file
-    /// or a failed read than a pool whose every user was deleted: its identities are not judged
-    /// orphaned (and orphaned findings of the pool are left as they are).
-    static func poolsNotJudgedForOrphans(
+    /// or a failed read than a pool whose every user was deleted. Such a pool is not judged: its
+    /// identities are not called orphaned, and every finding about it is left as it is (neither
+    /// resolved nor reopened — see ``touchesUnchecked(_:alias:)``), so one bad read does not wipe
+    /// the acknowledgements of a whole pool.
+    static func poolsNotJudged(
         _ context: Context, scanned: [String: Int], warnings: inout [String], on connection: PostgresConnection
     ) throws -> [String] {
         let empty = scanned.filter { $0.value == 0 }.map(\.key).sorted()
@@ -109,7 +133,8 @@ enum ReconcileClassifier {
             let live: Int = try row.decode("n")
             unchecked.append(pool)
             warnings.append(
-                "pool \(pool): the snapshot has no users but the map has \(live) live identities; orphaned identities were not judged"
+                "pool \(pool): the snapshot has no users but the map has \(live) live identities; "
+                    + "the pool was not judged and its findings were left as they are"
             )
         }
         return unchecked
@@ -131,12 +156,14 @@ enum ReconcileClassifier {
                        s.provider, s.provider_user_id, s.stable_id_attr,
                        i.status AS map_status, i.email AS map_email, i.email_normalized AS map_email_normalized,
                        i.email_verified AS map_email_verified, p.id AS person, p.status AS person_status,
+                       greatest(i.linked_at, i.updated_at) >= st.started AS map_changed,
                        CASE WHEN p.id IS NOT NULL AND s.pool_id = ANY(\(sources)::text[]) THEN EXISTS (
                            SELECT 1 FROM identities t WHERE t.user_id = p.id AND t.pool_id = \(target)::text AND t.status = 'active'
                        ) END AS migrated,
                        a.person AS attribute_person, a.status AS attribute_status, a.corroborated AS attribute_corroborated,
                        prev.sub AS previous_sub, prev.user_id AS previous_user
                 FROM recon_snap s
+                JOIN snapshot_started st ON st.pool_id = s.pool_id
                 LEFT JOIN identities i ON i.pool_id = s.pool_id AND i.sub = s.sub
                 LEFT JOIN users u ON u.id = i.user_id
                 LEFT JOIN users p ON p.id = coalesce(u.merged_into, u.id)
@@ -161,10 +188,11 @@ enum ReconcileClassifier {
                       AND au.id = CASE WHEN s.stable_id_attr ~* \(uuidPattern) THEN s.stable_id_attr::uuid END
                 ) a ON true
                 -- An unmapped user whose username a live identity of the pool still holds, under a
-                -- sub the pool no longer has: deleted and created again.
+                -- sub the pool no longer has: deleted and created again. Usernames compare
+                -- case-insensitively, as in the corroboration above and in Cognito's default pools.
                 LEFT JOIN LATERAL (
                     SELECT o.sub, o.user_id FROM identities o
-                    WHERE i.id IS NULL AND o.pool_id = s.pool_id AND o.username = s.username AND o.sub <> s.sub
+                    WHERE i.id IS NULL AND o.pool_id = s.pool_id AND lower(o.username) = lower(s.username) AND o.sub <> s.sub
                       AND o.status IN ('active', 'disabled')
                       AND NOT EXISTS (SELECT 1 FROM recon_snap g WHERE g.pool_id = o.pool_id AND g.sub = o.sub)
                     ORDER BY o.id LIMIT 1
@@ -199,7 +227,7 @@ enum ReconcileClassifier {
             else { throw malformed }
             evidence.mapped = ReconcileRules.MappedIdentity(
                 person: person, personStatus: personStatus, status: identityStatus, email: try row.decodeIfPresent("map_email"),
-                emailVerified: try row.decode("map_email_verified")
+                emailVerified: try row.decode("map_email_verified"), changedSinceSnapshot: try row.decode("map_changed")
             )
         }
         evidence.migrated = try row.decodeIfPresent("migrated")
@@ -215,7 +243,8 @@ enum ReconcileClassifier {
         return evidence
     }
 
-    /// Live identities of the judged pools whose sub the snapshot lacks.
+    /// Live identities of the judged pools whose sub the snapshot lacks, with whether the map
+    /// linked or changed them after the pool's snapshot started (then the rule does not judge).
     static func judgeMissingIdentities(_ context: Context, unchecked: [String], on connection: PostgresConnection) throws {
         let pools = context.scope.pools.map(\.rawValue).filter { !unchecked.contains($0) }
         try connection.execute(
@@ -223,8 +252,9 @@ enum ReconcileClassifier {
             CREATE TEMP TABLE recon_missing ON COMMIT DROP AS
             SELECT row_number() OVER (ORDER BY i.pool_id, i.sub) AS n, i.pool_id, i.sub, i.user_id, i.status,
                    (SELECT g.sub FROM recon_snap g
-                    WHERE g.pool_id = i.pool_id AND g.username = i.username AND g.sub <> i.sub LIMIT 1) AS replaced_by
-            FROM identities i
+                    WHERE g.pool_id = i.pool_id AND lower(g.username) = lower(i.username) AND g.sub <> i.sub LIMIT 1) AS replaced_by,
+                   greatest(i.linked_at, i.updated_at) >= st.started AS changed
+            FROM identities i JOIN snapshot_started st ON st.pool_id = i.pool_id
             WHERE i.pool_id = ANY(\(PostgresArray(pools))::text[]) AND i.status IN ('active', 'disabled')
               AND NOT EXISTS (SELECT 1 FROM recon_snap s WHERE s.pool_id = i.pool_id AND s.sub = i.sub)
             """
@@ -233,7 +263,7 @@ enum ReconcileClassifier {
             guard let status = IdentityStatus(rawValue: try row.decode("status")) else { throw malformed }
             let evidence = ReconcileRules.MissingIdentityEvidence(
                 pool: try poolID(try row.decode("pool_id")), sub: try row.decode("sub"), person: try row.decode("user_id"),
-                status: status, replacedBySub: try row.decodeIfPresent("replaced_by")
+                status: status, replacedBySub: try row.decodeIfPresent("replaced_by"), changedSinceSnapshot: try row.decode("changed")
             )
             return [ReconcileRules.classify(evidence)].compactMap { $0 }
         }
@@ -281,31 +311,38 @@ enum ReconcileClassifier {
     }
 
     /// Snapshot users sharing a verified email or a federated account while belonging to two or
-    /// more owners (a person, or — for users the map lacks — the Cognito user itself).
+    /// more owners (a person, or — for users the map lacks — the Cognito user itself). A user
+    /// whose identity is unlinked or deleted owns nothing (``ReconcileRules/SharedAccountEvidence/Member/owner``);
+    /// `owner` here is the same rule, as a prefilter.
     static func judgeSharedAccounts(on connection: PostgresConnection) throws {
         try connection.execute(
             """
             CREATE TEMP TABLE recon_shared ON COMMIT DROP AS
             WITH members AS (
-                SELECT s.pool_id, s.sub, s.email_normalized, s.email_verified, s.provider, s.provider_user_id, p.id AS person
+                SELECT s.pool_id, s.sub, s.email_normalized, s.email_verified, s.provider, s.provider_user_id,
+                       i.status AS identity_status, p.id AS person,
+                       CASE WHEN i.id IS NULL THEN s.pool_id || '/' || s.sub
+                            WHEN i.status IN ('active', 'disabled') THEN p.id::text END AS owner
                 FROM recon_snap s
-                LEFT JOIN identities i ON i.pool_id = s.pool_id AND i.sub = s.sub AND i.status IN ('active', 'disabled')
-                LEFT JOIN users u ON u.id = i.user_id
+                LEFT JOIN identities i ON i.pool_id = s.pool_id AND i.sub = s.sub
+                LEFT JOIN users u ON u.id = i.user_id AND i.status IN ('active', 'disabled')
                 LEFT JOIN users p ON p.id = coalesce(u.merged_into, u.id)
             ), groups AS (
                 SELECT 'email' AS key_kind, encode(sha256(convert_to(email_normalized, 'UTF8')), 'hex') AS key, NULL::text AS provider,
                        array_agg(pool_id || '/' || sub ORDER BY pool_id, sub) AS members,
-                       array_agg(coalesce(person::text, '') ORDER BY pool_id, sub) AS people
+                       array_agg(coalesce(person::text, '') ORDER BY pool_id, sub) AS people,
+                       array_agg(coalesce(identity_status, '') ORDER BY pool_id, sub) AS statuses
                 FROM members WHERE email_verified AND email_normalized IS NOT NULL
                 GROUP BY email_normalized
-                HAVING count(DISTINCT coalesce(person::text, pool_id || '/' || sub)) > 1
+                HAVING count(DISTINCT owner) > 1
                 UNION ALL
                 SELECT 'federated', provider_user_id, provider,
                        array_agg(pool_id || '/' || sub ORDER BY pool_id, sub),
-                       array_agg(coalesce(person::text, '') ORDER BY pool_id, sub)
+                       array_agg(coalesce(person::text, '') ORDER BY pool_id, sub),
+                       array_agg(coalesce(identity_status, '') ORDER BY pool_id, sub)
                 FROM members WHERE provider_user_id IS NOT NULL
                 GROUP BY provider, provider_user_id
-                HAVING count(DISTINCT coalesce(person::text, pool_id || '/' || sub)) > 1
+                HAVING count(DISTINCT owner) > 1
             )
             SELECT row_number() OVER (ORDER BY key_kind, provider, key) AS n, * FROM groups
             """
@@ -313,7 +350,8 @@ enum ReconcileClassifier {
         try judge(table: "recon_shared", on: connection) { row in
             let members: [String] = try row.decode("members")
             let people: [String] = try row.decode("people")
-            guard members.count == people.count else { throw malformed }
+            let statuses: [String] = try row.decode("statuses")
+            guard members.count == people.count, members.count == statuses.count else { throw malformed }
             let key: ReconcileRules.SharedAccountEvidence.Key
             if try row.decode("key_kind", as: String.self) == "email" {
                 key = .verifiedEmail(digest: try row.decode("key"))
@@ -322,11 +360,13 @@ enum ReconcileClassifier {
             }
             let evidence = ReconcileRules.SharedAccountEvidence(
                 key: key,
-                members: try zip(members, people).map { member, person in
+                members: try zip(members, zip(people, statuses)).map { member, facts in
+                    let (person, status) = facts
                     guard let slash = member.firstIndex(of: "/") else { throw malformed }
                     return ReconcileRules.SharedAccountEvidence.Member(
                         pool: try poolID(String(member[..<slash])), sub: String(member[member.index(after: slash)...]),
-                        person: person.isEmpty ? nil : UUID(uuidString: person)
+                        person: person.isEmpty ? nil : UUID(uuidString: person),
+                        identityStatus: status.isEmpty ? nil : IdentityStatus(rawValue: status)
                     )
                 }
             )
@@ -370,7 +410,8 @@ enum ReconcileClassifier {
 
     /// Upserts what was found (new → open, resolved → open again, the rest keep their state and
     /// get the fresh evidence), resolves the scope's findings this run did not see, and appends
-    /// `finding_opened` / `finding_resolved` set-wise. Returns opened and resolved per kind.
+    /// `finding_opened` / `finding_resolved` set-wise. Findings touching a pool that was not
+    /// judged (`unchecked`) are neither upserted nor resolved. Returns opened and resolved per kind.
     static func record(
         _ context: Context, unchecked: [String], on connection: PostgresConnection
     ) throws -> (opened: FindingCounts, resolved: FindingCounts) {
@@ -388,7 +429,9 @@ enum ReconcileClassifier {
         try connection.execute(
             """
             WITH found AS (
-                SELECT DISTINCT ON (kind, subject) * FROM recon_found ORDER BY kind, subject
+                SELECT DISTINCT ON (kind, subject) * FROM recon_found r
+                WHERE NOT \(fragment: touchesUnchecked(unchecked, alias: "r"))
+                ORDER BY kind, subject
             ), updated AS (
                 UPDATE findings f
                 SET last_seen_run = \(run)::uuid, last_seen_at = now(), evidence = found.evidence,
@@ -417,14 +460,14 @@ enum ReconcileClassifier {
             SELECT * FROM updated UNION ALL SELECT * FROM inserted
             """
         )
-        // Not seen by this run: resolved — except orphaned identities of a pool whose snapshot
-        // was not trusted for them (see poolsNotJudgedForOrphans).
+        // Not seen by this run: resolved — except findings about a pool whose snapshot was not
+        // trusted (see poolsNotJudged).
         try connection.execute(
             """
             WITH resolved AS (
                 UPDATE findings f SET state = 'resolved', resolved_at = now()
                 WHERE f.scope = \(scope) AND f.state IN ('open', 'acknowledged') AND f.last_seen_run <> \(run)
-                  AND NOT (f.kind = 'orphaned' AND coalesce(f.pool_id = ANY(\(PostgresArray(unchecked))::text[]), false))
+                  AND NOT \(fragment: touchesUnchecked(unchecked, alias: "f"))
                 RETURNING f.id, f.kind, f.subject, f.pool_id, f.sub, f.user_id
             )
             INSERT INTO recon_changes (finding_id, kind, subject, pool_id, sub, user_id, change)
@@ -434,8 +477,9 @@ enum ReconcileClassifier {
         try EventLog.appendAll(
             kind: FindingOpenedDetails.kind,
             fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
-                SELECT finding_id, user_id, pool_id, sub, \(fragment: FindingOpenedDetails.sql(run: run, campaign: campaign))
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
+                SELECT finding_id, user_id, pool_id, sub, \(fragment: FindingOpenedDetails.sql(run: run, campaign: campaign)),
+                       \(fragment: FindingEventSubject.personalSQL)
                 FROM recon_changes WHERE change IN ('new', 'reopened')
                 """,
             attribution: context.attribution,
@@ -444,8 +488,9 @@ enum ReconcileClassifier {
         try EventLog.appendAll(
             kind: FindingResolvedDetails.kind,
             fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
-                SELECT finding_id, user_id, pool_id, sub, \(fragment: FindingResolvedDetails.sql(run: run, reason: .notSeen))
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
+                SELECT finding_id, user_id, pool_id, sub, \(fragment: FindingResolvedDetails.sql(run: run, reason: .notSeen)),
+                       \(fragment: FindingEventSubject.personalSQL)
                 FROM recon_changes WHERE change = 'resolved'
                 """,
             attribution: context.attribution,
@@ -461,6 +506,21 @@ enum ReconcileClassifier {
             if try row.decode("change", as: String.self) == "resolved" { resolved[kind] += n } else { opened[kind] += n }
         }
         return (opened, resolved)
+    }
+
+    /// Whether the finding aliased `alias` (columns `kind`, `pool_id`, `evidence`) is about a pool
+    /// that was not judged: its own pool, or — for a shared-account duplicate, which has no pool —
+    /// one of its members' pools.
+    static func touchesUnchecked(_ unchecked: [String], alias: String) -> PostgresQuery {
+        guard !unchecked.isEmpty else { return "false" }
+        let pools = PostgresArray(unchecked)
+        return """
+            (coalesce(\(unescaped: alias).pool_id = ANY(\(pools)::text[]), false)
+             OR (\(unescaped: alias).kind = 'duplicate' AND EXISTS (
+                 SELECT 1 FROM jsonb_array_elements(CASE WHEN jsonb_typeof(\(unescaped: alias).evidence->'members') = 'array'
+                                                         THEN \(unescaped: alias).evidence->'members' END) m
+                 WHERE m->>'pool' = ANY(\(pools)::text[]))))
+            """
     }
 
     /// Marks the run completed and appends `reconcile_completed`, in the same transaction as its

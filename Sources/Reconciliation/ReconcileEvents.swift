@@ -23,6 +23,7 @@ public struct FindingOpenedDetails: EventDetails {
     public static let kind = EventKind.findingOpened
     public var finding: Int64
     public var findingKind: FindingKind
+    /// In the details only when it names no person's account (see ``FindingEventSubject``).
     public var subject: String
     public var run: UUID
     public var campaign: UUID?
@@ -30,21 +31,26 @@ public struct FindingOpenedDetails: EventDetails {
 
     public var json: [String: JSONValue] {
         var json: [String: JSONValue] = [
-            "finding": .number(Double(finding)), "kind": .string(findingKind.rawValue), "subject": .string(subject),
-            "run": JSONValue(run), "reopened": .bool(reopened),
+            "finding": .number(Double(finding)), "kind": .string(findingKind.rawValue), "run": JSONValue(run),
+            "reopened": .bool(reopened),
         ]
+        json.merge(FindingEventSubject.details(subject)) { $1 }
         if let campaign { json["campaign"] = JSONValue(campaign) }
         return json
     }
 
+    /// What goes to `event_personal_data`: the subject, when it is personal.
+    public var personal: [String: JSONValue] { FindingEventSubject.personal(subject) }
+
     /// The same object built set-wise from `recon_changes` (columns `finding_id`, `kind`,
-    /// `subject`, `change`), for ``EventLog/appendAll(kind:fill:attribution:on:)``.
+    /// `subject`, `change`), for ``EventLog/appendAll(kind:fill:attribution:on:)``; its personal
+    /// column is ``FindingEventSubject/personalSQL``.
     static func sql(run: UUID, campaign: UUID?) -> PostgresQuery {
         var campaignPart: PostgresQuery = ""
         if let campaign { campaignPart = ", 'campaign', \(campaign)::text" }
         return """
-            jsonb_build_object('finding', finding_id, 'kind', kind, 'subject', subject, 'run', \(run)::text,
-                               'reopened', change = 'reopened'\(fragment: campaignPart))
+            jsonb_build_object('finding', finding_id, 'kind', kind, 'run', \(run)::text,
+                               'reopened', change = 'reopened'\(fragment: campaignPart)) || \(fragment: FindingEventSubject.detailsSQL)
             """
     }
 }
@@ -59,6 +65,7 @@ public struct FindingResolvedDetails: EventDetails {
     }
     public var finding: Int64
     public var findingKind: FindingKind
+    /// In the details only when it names no person's account (see ``FindingEventSubject``).
     public var subject: String
     public var run: UUID
     public var reason: Reason
@@ -67,38 +74,84 @@ public struct FindingResolvedDetails: EventDetails {
 
     public var json: [String: JSONValue] {
         var json: [String: JSONValue] = [
-            "finding": .number(Double(finding)), "kind": .string(findingKind.rawValue), "subject": .string(subject),
-            "run": JSONValue(run), "reason": .string(reason.rawValue),
+            "finding": .number(Double(finding)), "kind": .string(findingKind.rawValue), "run": JSONValue(run),
+            "reason": .string(reason.rawValue),
         ]
+        json.merge(FindingEventSubject.details(subject)) { $1 }
         if let fix { json["fix"] = .string(fix) }
         return json
     }
 
-    /// Set-wise over a working table with `finding_id`, `kind`, `subject` (and `fix` when fixed).
+    /// What goes to `event_personal_data`: the subject, when it is personal.
+    public var personal: [String: JSONValue] { FindingEventSubject.personal(subject) }
+
+    /// Set-wise over a working table with `finding_id`, `kind`, `subject` (and `fix` when fixed);
+    /// its personal column is ``FindingEventSubject/personalSQL``.
     static func sql(run: UUID, reason: Reason, fixColumn: String? = nil) -> PostgresQuery {
         let fixPart = fixColumn.map { ", 'fix', \($0)" } ?? ""
         return """
-            jsonb_build_object('finding', finding_id, 'kind', kind, 'subject', subject, 'run', \(run)::text,
-                               'reason', \(reason.rawValue)::text\(unescaped: fixPart))
+            jsonb_build_object('finding', finding_id, 'kind', kind, 'run', \(run)::text,
+                               'reason', \(reason.rawValue)::text\(unescaped: fixPart)) || \(fragment: FindingEventSubject.detailsSQL)
             """
     }
 }
 
+/// Where a finding's subject goes in its events. Events are immutable and chained, so they may
+/// only hold what erasure never has to take back. `pool/sub` and `user:…` subjects name ids that
+/// events carry anyway; `email:<digest>` (an unsalted SHA-256 of an address, which a dictionary
+/// of addresses reverses) and `federated:<provider>:<user id>` name a person's account, so they
+/// go to `event_personal_data`, which erasure deletes.
+public enum FindingEventSubject {
+    /// The details part: `["subject": …]`, or nothing for a personal subject.
+    public static func details(_ subject: String) -> [String: JSONValue] {
+        ReconcileRules.isPersonal(subject: subject) ? [:] : ["subject": .string(subject)]
+    }
+
+    /// The personal part: `["subject": …]` for a personal subject, else nothing.
+    public static func personal(_ subject: String) -> [String: JSONValue] {
+        ReconcileRules.isPersonal(subject: subject) ? ["subject": .string(subject)] : [:]
+    }
+
+    /// ``ReconcileRules/isPersonal(subject:)`` over a column named `subject`.
+    static var isPersonalSQL: PostgresQuery {
+        "(starts_with(subject, \(ReconcileRules.emailSubjectPrefix)) OR starts_with(subject, \(ReconcileRules.federatedSubjectPrefix)))"
+    }
+
+    /// jsonb to merge into the details (`… || detailsSQL`).
+    static var detailsSQL: PostgresQuery {
+        "(CASE WHEN \(fragment: isPersonalSQL) THEN '{}'::jsonb ELSE jsonb_build_object('subject', subject) END)"
+    }
+
+    /// The `personal` column of `event_log_batch` (NULL: no personal data).
+    static var personalSQL: PostgresQuery {
+        "(CASE WHEN \(fragment: isPersonalSQL) THEN jsonb_build_object('subject', subject) END)"
+    }
+}
+
 /// An operator acknowledged findings (one event per request, listing every finding it covered).
+/// The operator's reason is free text that may name a person, so it is not a detail: it goes to
+/// the event's personal data under `reason` (see ``personal(reason:)``), next to the `subject` of
+/// a single finding whose subject is personal (``FindingEventSubject``), by which erasure finds it.
 public struct FindingAcknowledgedDetails: EventDetails {
     public static let kind = EventKind.findingAcknowledged
     public var findings: [Int64]
-    /// The operator's words. Shown to auditors: it should name a ticket, not a person.
-    public var reason: String
     public var until: Date?
+
+    public init(findings: [Int64], until: Date? = nil) {
+        self.findings = findings
+        self.until = until
+    }
 
     public var json: [String: JSONValue] {
         var json: [String: JSONValue] = [
-            "findings": .array(findings.map { .number(Double($0)) }), "count": .number(Double(findings.count)), "reason": .string(reason),
+            "findings": .array(findings.map { .number(Double($0)) }), "count": .number(Double(findings.count)),
         ]
         if let until { json["until"] = .string(RFC3339.format(until)) }
         return json
     }
+
+    /// The event's personal data.
+    public static func personal(reason: String) -> [String: JSONValue] { ["reason": .string(reason)] }
 }
 
 /// One run's outcome, in the transaction that opened and resolved its findings.

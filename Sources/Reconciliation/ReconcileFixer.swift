@@ -7,14 +7,27 @@ import Postgres
 /// Every change to an identity has its event, naming the finding it fixes; every fixed finding is
 /// resolved with `finding_resolved` (`reason: fixed`) and the fix recorded in its evidence.
 ///
-/// Each update is a compare-and-set on what the finding was computed from: an identity a trigger
-/// changed meanwhile is left alone and its finding stays open for the next run to judge afresh.
+/// Each update is a compare-and-set on what the finding was computed from, and on the identity
+/// not having been linked or changed (`linked_at`, `updated_at`) since its pool's snapshot
+/// started: the snapshot cannot speak for a change it may predate, so an identity a trigger
+/// touched meanwhile is left alone and its finding stays open for the next run to judge afresh.
 enum ReconcileFixer {
     struct Context: Sendable {
         var runID: UUID
         var scope: ReconcileScope
         var database: Database
         var attribution: Attribution
+        /// Pool → when its snapshot started (database time).
+        var snapshotStarted: [String: Date]
+    }
+
+    /// The identity aliased `alias` is unchanged since its pool's snapshot started (needs
+    /// `snapshot_started`; a pool without a start never qualifies).
+    static func unchangedSinceSnapshot(_ alias: String) -> PostgresQuery {
+        """
+        greatest(\(unescaped: alias).linked_at, \(unescaped: alias).updated_at)
+            < (SELECT st.started FROM snapshot_started st WHERE st.pool_id = \(unescaped: alias).pool_id)
+        """
     }
 
     /// Thrown inside the transaction to roll a dry run back while keeping its report.
@@ -24,6 +37,7 @@ enum ReconcileFixer {
 
     static func fix(_ request: FixRequest, _ context: Context, on connection: PostgresConnection) throws -> FixReport {
         var report = FixReport(dryRun: !request.apply)
+        try ReconcileClassifier.loadSnapshotStarts(context.snapshotStarted, on: connection)
         let open = try openFindings(context, kinds: request.kinds, on: connection)
         try connection.execute(
             """
@@ -56,7 +70,7 @@ enum ReconcileFixer {
             )
         }
         if request.kinds.contains(.unmapped) {
-            fixed[.unmapped] = try fixUnmapped(context, on: connection)
+            fixed[.unmapped] = try fixUnmapped(context, warnings: &report.warnings, on: connection)
             listings.append(
                 """
                 SELECT finding, 'unmapped' AS kind, 'link' AS action, pool_id, sub, person AS user_id, NULL::text AS detail
@@ -68,8 +82,8 @@ enum ReconcileFixer {
         try EventLog.appendAll(
             kind: FindingResolvedDetails.kind,
             fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
-                SELECT finding_id, user_id, pool_id, sub, \(fragment: resolvedDetails)
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
+                SELECT finding_id, user_id, pool_id, sub, \(fragment: resolvedDetails), \(fragment: FindingEventSubject.personalSQL)
                 FROM fix_resolved
                 """,
             attribution: context.attribution,
@@ -123,8 +137,9 @@ enum ReconcileFixer {
     static func fixStale(_ context: Context, on connection: PostgresConnection) throws -> Int {
         let run = context.runID
         // What the pool says, next to what the map had when the fix looked (the compare-and-set
-        // below only writes rows that still hold those values). An address the map would refuse
-        // is stored as no address, as everywhere else.
+        // below only writes rows that still hold those values and that nothing changed since the
+        // snapshot started: the pool's record would overwrite a newer one). An address the map
+        // would refuse is stored as no address, as everywhere else.
         try connection.execute(
             """
             CREATE TEMP TABLE fix_stale ON COMMIT DROP AS
@@ -143,13 +158,15 @@ enum ReconcileFixer {
                     WHERE r.run_id = \(run) AND r.pool_id = f.pool_id AND r.sub = f.sub ORDER BY r.seq LIMIT 1
                 ) s ON true
                 WHERE \(fragment: fixable(.stale, context)) AND i.status IN ('active', 'disabled', 'deleted')
+                  AND \(fragment: unchangedSinceSnapshot("i"))
                   -- Never copy personal data back onto a person whose data was erased (the erasure
                   -- did not reach the pool: that is for a person to sort out, not a fix).
                   AND NOT EXISTS (SELECT 1 FROM events e WHERE e.user_id = i.user_id AND e.kind = 'personal_data_erased')
             ) x
             """
         )
-        // A deleted identity comes back only if no live identity of the pool took its username.
+        // A deleted identity comes back only if no live identity of the pool took its username
+        // (compared case-insensitively, as Cognito's default pools do).
         try connection.execute(
             """
             WITH changed AS (
@@ -158,10 +175,11 @@ enum ReconcileFixer {
                     updated_at = now()
                 FROM fix_stale x
                 WHERE i.id = x.identity_id AND i.status = x.old_status AND i.email IS NOT DISTINCT FROM x.old_email
-                  AND i.email_verified = x.old_verified
+                  AND i.email_verified = x.old_verified AND \(fragment: unchangedSinceSnapshot("i"))
                   AND (x.old_status <> 'deleted' OR NOT EXISTS (
                       SELECT 1 FROM identities o
-                      WHERE o.pool_id = i.pool_id AND o.username = i.username AND o.id <> i.id AND o.status IN ('active', 'disabled')))
+                      WHERE o.pool_id = i.pool_id AND lower(o.username) = lower(i.username) AND o.id <> i.id
+                        AND o.status IN ('active', 'disabled')))
                 RETURNING x.finding
             )
             UPDATE fix_stale SET applied = true WHERE finding IN (SELECT finding FROM changed)
@@ -211,6 +229,7 @@ enum ReconcileFixer {
             FROM findings f
             JOIN identities i ON i.pool_id = f.pool_id AND i.sub = f.sub
             WHERE \(fragment: fixable(.orphaned, context)) AND f.sub IS NOT NULL AND i.status IN ('active', 'disabled')
+              AND \(fragment: unchangedSinceSnapshot("i"))
               AND NOT EXISTS (SELECT 1 FROM reconcile_snapshot s WHERE s.run_id = \(run) AND s.pool_id = f.pool_id AND s.sub = f.sub)
             """
         )
@@ -233,12 +252,14 @@ enum ReconcileFixer {
         if !heldBack.isEmpty {
             try connection.execute("DELETE FROM fix_orphaned WHERE pool_id = ANY(\(PostgresArray(heldBack))::text[])")
         }
+        // Re-checked on the row being updated: a trigger that linked or touched the identity after
+        // the snapshot started (a user created while ListUsers was paging) keeps it alive.
         try connection.execute(
             """
             WITH changed AS (
                 UPDATE identities i SET status = 'deleted', updated_at = now()
                 FROM fix_orphaned x
-                WHERE i.id = x.identity_id AND i.status = x.old_status
+                WHERE i.id = x.identity_id AND i.status = x.old_status AND \(fragment: unchangedSinceSnapshot("i"))
                 RETURNING x.finding
             )
             UPDATE fix_orphaned SET applied = true WHERE finding IN (SELECT finding FROM changed)
@@ -265,33 +286,50 @@ enum ReconcileFixer {
     /// Links through the identity map's own write (its `identity_linked` event, its rules), one
     /// user at a time under a savepoint: a user the map refuses (its username taken meanwhile, say)
     /// is skipped without undoing the others.
-    static func fixUnmapped(_ context: Context, on connection: PostgresConnection) throws -> Int {
+    ///
+    /// A person gets at most one identity in the target pool this way. When two unmapped target
+    /// users name the same person, nothing says which one is theirs: neither is linked (both count
+    /// as skipped, with a warning) and someone must decide.
+    static func fixUnmapped(_ context: Context, warnings: inout [String], on connection: PostgresConnection) throws -> Int {
         guard let target = context.scope.target else { return 0 }
         let run = context.runID
-        // `link_to` is set by ReconcileRules.linkTarget; a person who already has an active
-        // identity in the target pool is not given a second one (that would be a duplicate).
+        // `link_to` is set by ReconcileRules.linkTarget: the person the stable-ID attribute names
+        // (`attribute_user`, a survivor), when corroborated. Rivals are counted over every unmapped
+        // user of the pool this run saw whose attribute names that person — corroborated or not,
+        // acknowledged or not: each is a second Cognito user claiming to be them.
         try connection.execute(
             """
             CREATE TEMP TABLE fix_unmapped ON COMMIT DROP AS
+            WITH candidates AS (
+                SELECT c.id, count(*) OVER (PARTITION BY c.evidence->>'attribute_user') AS naming
+                FROM findings c
+                WHERE c.scope = \(context.scope.key) AND c.kind = 'unmapped' AND c.last_seen_run = \(run)
+                  AND c.pool_id = \(target.rawValue) AND c.evidence->>'attribute_user' IS NOT NULL
+            )
             SELECT row_number() OVER (ORDER BY f.id) AS n, f.id AS finding, (f.evidence->>'link_to')::uuid AS person,
+                   candidates.naming > 1 AS ambiguous,
                    s.pool_id, s.sub, s.username, s.email, s.email_verified, s.provider, s.provider_user_id, false AS applied
             FROM findings f
+            JOIN candidates ON candidates.id = f.id
             JOIN LATERAL (
                 SELECT r.* FROM reconcile_snapshot r
                 WHERE r.run_id = \(run) AND r.pool_id = f.pool_id AND r.sub = f.sub ORDER BY r.seq LIMIT 1
             ) s ON true
-            WHERE \(fragment: fixable(.unmapped, context)) AND f.pool_id = \(target.rawValue) AND f.evidence->>'link_to' IS NOT NULL
-              AND NOT EXISTS (
-                  SELECT 1 FROM identities t
-                  WHERE t.user_id = (f.evidence->>'link_to')::uuid AND t.pool_id = f.pool_id AND t.status = 'active')
+            WHERE \(fragment: fixable(.unmapped, context)) AND f.evidence->>'link_to' IS NOT NULL
             """
         )
         try connection.execute("CREATE INDEX ON fix_unmapped (n)")
+        let ambiguous: Int = try connection.query("SELECT count(*) AS n FROM fix_unmapped WHERE ambiguous")[0].decode("n")
+        if ambiguous > 0 {
+            warnings.append(
+                "\(ambiguous) unmapped users of pool \(target) were not linked: another unmapped user names the same person"
+            )
+        }
         let store = IdentityMapStore(database: context.database)
         var after = 0
         while true {
             let rows = try connection.query(
-                "SELECT * FROM fix_unmapped WHERE n > \(after) ORDER BY n LIMIT \(ReconcileClassifier.pageSize)"
+                "SELECT * FROM fix_unmapped WHERE n > \(after) AND NOT ambiguous ORDER BY n LIMIT \(ReconcileClassifier.pageSize)"
             )
             guard let last = rows.last else { break }
             for row in rows {
@@ -307,6 +345,9 @@ enum ReconcileFixer {
                 let person: UUID = try row.decode("person")
                 try connection.execute("SAVEPOINT reconcile_fix_link")
                 do {
+                    // Checked here, right before the link, rather than when the table was built:
+                    // a trigger may have linked the person in the pool since.
+                    guard try !hasLiveIdentity(person, in: target, on: connection) else { throw AlreadyInPool() }
                     let linked = try store.linkIdentity(identity, to: person, attribution: context.attribution)
                         .run(inTransactionOn: connection)
                     try connection.execute("RELEASE SAVEPOINT reconcile_fix_link")
@@ -319,6 +360,22 @@ enum ReconcileFixer {
             if rows.count < ReconcileClassifier.pageSize { break }
         }
         return try resolve(table: "fix_unmapped", fix: "link", context, on: connection, userColumn: "person")
+    }
+
+    /// The person (its survivor, if the ID was merged since) already has a live identity in the
+    /// pool; a second would make them two Cognito users there.
+    private struct AlreadyInPool: Error {}
+
+    static func hasLiveIdentity(_ person: UUID, in pool: PoolID, on connection: PostgresConnection) throws -> Bool {
+        try connection.query(
+            """
+            SELECT EXISTS (
+                SELECT 1 FROM identities t
+                WHERE t.pool_id = \(pool.rawValue) AND t.status IN ('active', 'disabled')
+                  AND t.user_id = (SELECT coalesce(u.merged_into, u.id) FROM users u WHERE u.id = \(person))
+            ) AS taken
+            """
+        )[0].decode("taken")
     }
 
     // MARK: Resolving what was fixed

@@ -62,16 +62,20 @@ public enum ReconcileRules {
         public var status: IdentityStatus
         public var email: String?
         public var emailVerified: Bool
+        /// The identity was linked or updated at or after its pool's snapshot started: the pool's
+        /// record may predate the change, so the two cannot be compared.
+        public var changedSinceSnapshot: Bool
 
         public init(
             person: UUID, personStatus: UserStatus = .active, status: IdentityStatus = .active, email: String? = nil,
-            emailVerified: Bool = false
+            emailVerified: Bool = false, changedSinceSnapshot: Bool = false
         ) {
             self.person = person
             self.personStatus = personStatus
             self.status = status
             self.email = email
             self.emailVerified = emailVerified
+            self.changedSinceSnapshot = changedSinceSnapshot
         }
     }
 
@@ -135,13 +139,21 @@ public enum ReconcileRules {
         public var status: IdentityStatus
         /// The sub the pool now has under the same username (deleted and created again).
         public var replacedBySub: String?
+        /// The identity was linked or updated at or after its pool's snapshot started. A user
+        /// created while ListUsers was paging (and linked by a trigger) is missing from the
+        /// snapshot without being gone, so its absence proves nothing.
+        public var changedSinceSnapshot: Bool
 
-        public init(pool: PoolID, sub: String, person: UUID, status: IdentityStatus, replacedBySub: String? = nil) {
+        public init(
+            pool: PoolID, sub: String, person: UUID, status: IdentityStatus, replacedBySub: String? = nil,
+            changedSinceSnapshot: Bool = false
+        ) {
             self.pool = pool
             self.sub = sub
             self.person = person
             self.status = status
             self.replacedBySub = replacedBySub
+            self.changedSinceSnapshot = changedSinceSnapshot
         }
     }
 
@@ -183,14 +195,33 @@ public enum ReconcileRules {
         public struct Member: Sendable, Equatable {
             public var pool: PoolID
             public var sub: String
-            /// The person of the member's live identity; nil when the map does not have it.
+            /// The person of the member's live (active or disabled) identity; nil otherwise.
             public var person: UUID?
+            /// The status of the member's identity in the map; nil when the map lacks it.
+            public var identityStatus: IdentityStatus?
 
-            public init(pool: PoolID, sub: String, person: UUID?) {
+            public init(pool: PoolID, sub: String, person: UUID?, identityStatus: IdentityStatus? = nil) {
                 self.pool = pool
                 self.sub = sub
                 self.person = person
+                self.identityStatus = identityStatus ?? (person == nil ? nil : .active)
             }
+
+            /// Who the member stands for when owners are counted: its person, or — for a user the
+            /// map lacks — the Cognito user itself. A member whose identity was unlinked or marked
+            /// deleted stands for no one: the map deliberately does not resolve it, so it cannot
+            /// make the account look shared.
+            public var owner: String? {
+                switch identityStatus {
+                case .unlinked?, .deleted?: return nil
+                case .active?, .disabled?, nil:
+                    if let person { return person.uuidString }
+                    return ReconcileRules.subject(pool: pool, sub: sub)
+                }
+            }
+
+            /// Unlinked or deleted in the map.
+            var isRetired: Bool { identityStatus == .unlinked || identityStatus == .deleted }
         }
 
         public var key: Key
@@ -230,14 +261,26 @@ public enum ReconcileRules {
 
     // MARK: Subjects
 
+    /// Prefixes of the subjects that name a person's account (a verified email by digest, a
+    /// federated account); see ``isPersonal(subject:)``.
+    public static let emailSubjectPrefix = "email:"
+    public static let federatedSubjectPrefix = "federated:"
+
     public static func subject(pool: PoolID, sub: String) -> String { "\(pool.rawValue)/\(sub)" }
     public static func subject(person: UUID) -> String { "user:\(person.uuidString.lowercased())" }
     public static func subject(person: UUID, pool: PoolID) -> String { "user:\(person.uuidString.lowercased())/\(pool.rawValue)" }
     public static func subject(_ key: SharedAccountEvidence.Key) -> String {
         switch key {
-        case .verifiedEmail(let digest): return "email:\(digest)"
-        case .federated(let provider, let userID): return "federated:\(provider):\(userID)"
+        case .verifiedEmail(let digest): return emailSubjectPrefix + digest
+        case .federated(let provider, let userID): return "\(federatedSubjectPrefix)\(provider):\(userID)"
         }
+    }
+
+    /// Whether a subject names a person's account rather than an id events carry anyway. An
+    /// email digest is unsalted (a list of addresses reverses it) and a federated user id is the
+    /// provider's own key for the person: such subjects stay out of immutable event details.
+    public static func isPersonal(subject: String) -> Bool {
+        subject.hasPrefix(emailSubjectPrefix) || subject.hasPrefix(federatedSubjectPrefix)
     }
 
     // MARK: A Cognito user of the snapshot
@@ -289,8 +332,10 @@ public enum ReconcileRules {
     }
 
     /// Email (after normalization), verified flag or enabled state differ; or the map says the
-    /// identity is deleted while the pool still has the user.
+    /// identity is deleted while the pool still has the user. An identity changed since the
+    /// snapshot started is not judged: the map may simply be newer than the pool's record.
     static func stale(_ user: SnapshotUser, _ mapped: MappedIdentity) -> DetectedFinding? {
+        guard !mapped.changedSinceSnapshot else { return nil }
         let fields = staleFields(user, mapped)
         guard !fields.isEmpty else { return nil }
         var facts: [String: JSONValue] = [
@@ -381,9 +426,11 @@ public enum ReconcileRules {
     // MARK: The map's side
 
     /// A live identity whose Cognito user is gone. A replacement under the same username makes
-    /// the reason `recreated` (its new sub is then an unmapped finding of its own).
+    /// the reason `recreated` (its new sub is then an unmapped finding of its own). An identity
+    /// linked or changed since the snapshot started is not judged (see
+    /// ``MissingIdentityEvidence/changedSinceSnapshot``): `--fix orphaned` would delete a live user.
     public static func classify(_ evidence: MissingIdentityEvidence) -> DetectedFinding? {
-        guard evidence.status == .active || evidence.status == .disabled else { return nil }
+        guard evidence.status == .active || evidence.status == .disabled, !evidence.changedSinceSnapshot else { return nil }
         var facts: [String: JSONValue] = [
             "reason": .string(evidence.replacedBySub == nil ? "not_in_pool" : "recreated"), "map_status": .string(evidence.status.rawValue),
         ]
@@ -415,17 +462,10 @@ public enum ReconcileRules {
     /// Two or more people — mapped persons, or Cognito users the map does not have, each counting
     /// as its own — sharing one verified email or federated account across the scope's pools: the
     /// classic case is a user who signed up afresh in the target pool instead of migrating.
+    /// Members whose identity is unlinked or deleted count for no one (``SharedAccountEvidence/Member/owner``).
     public static func classify(_ evidence: SharedAccountEvidence) -> DetectedFinding? {
-        var owners: Set<String> = []
-        var people: Set<UUID> = []
-        for member in evidence.members {
-            if let person = member.person {
-                owners.insert(person.uuidString)
-                people.insert(person)
-            } else {
-                owners.insert(subject(pool: member.pool, sub: member.sub))
-            }
-        }
+        let owners = Set(evidence.members.compactMap(\.owner))
+        let people = Set(evidence.members.compactMap(\.person))
         guard owners.count >= 2 else { return nil }
         let reason: String
         switch evidence.key {
@@ -435,6 +475,7 @@ public enum ReconcileRules {
         let members = evidence.members.sorted { ($0.pool.rawValue, $0.sub) < ($1.pool.rawValue, $1.sub) }.map { member -> JSONValue in
             var object: [String: JSONValue] = ["pool": .string(member.pool.rawValue), "sub": .string(member.sub)]
             if let person = member.person { object["user"] = JSONValue(person) }
+            if member.isRetired, let status = member.identityStatus { object["map_status"] = .string(status.rawValue) }
             return .object(object)
         }
         return DetectedFinding(
@@ -442,7 +483,7 @@ public enum ReconcileRules {
             evidence: [
                 "reason": .string(reason), "members": .array(members),
                 "users": .array(people.map { $0.uuidString.lowercased() }.sorted().map(JSONValue.string)),
-                "unmapped_members": .number(Double(evidence.members.filter { $0.person == nil }.count)),
+                "unmapped_members": .number(Double(evidence.members.filter { $0.person == nil && $0.identityStatus == nil }.count)),
             ]
         )
     }

@@ -4,6 +4,7 @@ public import Foundation
 public import IdentityMap
 public import Logging
 import Postgres
+import Support
 import Synchronization
 
 /// One `stableid reconcile` (DESIGN §6), in three steps a caller drives:
@@ -32,12 +33,17 @@ public final class ReconciliationRun: Sendable {
         var nextSequence = 0
         /// Pool → the label of the source its users came from.
         var staged: [PoolID: String] = [:]
+        /// Pool → when its snapshot started, in database time (the clock of `linked_at` and
+        /// `updated_at`). A user created while the pool is read, and linked by a trigger, can be
+        /// missing from the snapshot; what the map changed from this moment on is not judged
+        /// against it, nor fixed from it.
+        var snapshotStarted: [PoolID: Date] = [:]
         var closed = false
     }
     private let state = Mutex(State())
 
-    /// The advisory-lock name of a run scope; an import's per-pool lock is
-    /// `stableid-import:<pool>` (BackfillImport), shared with ``finish(fixing:)``.
+    /// The advisory-lock name of a run scope; an import's per-pool lock
+    /// (``BackfillImport/lockName(for:)``) is shared with ``finish(fixing:)``.
     public static func lockName(for scope: ReconcileScope) -> String { "stableid-reconcile:" + scope.key }
 
     private init(
@@ -111,9 +117,20 @@ public final class ReconciliationRun: Sendable {
     /// Streams every user `source` yields into the snapshot of `pool`, and returns how many. Each
     /// pool of the scope is staged exactly once. Errors are the source's (`UserFileReader.Failure`,
     /// `CognitoError`) or staging's; the run stays open, so the caller can `abandon` it.
+    ///
+    /// The snapshot's start is taken from the database before the first read. A file holds the
+    /// pool as it was when it was written, so its start is its modification time when that is
+    /// earlier (a copy that refreshed the time makes it later than the export: then the window in
+    /// which a new user is misjudged is the file's age, as before).
     @discardableResult
     public func stage(pool: PoolID, from source: UserSource, progress: ProgressReporter? = nil) async throws -> Int {
-        try begin(pool: pool, label: source.label)
+        var started = try await databaseNow()
+        if case .file(let path, _) = source,
+            let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
+        {
+            started = min(started, modified)
+        }
+        try begin(pool: pool, label: source.label, started: started)
         var staged = 0
         for try await batch in source.batches() {
             try await copy(batch.records, pool: pool)
@@ -126,18 +143,25 @@ public final class ReconciliationRun: Sendable {
     /// Stages users already in memory (tests, a caller with its own reader); same rules as above.
     @discardableResult
     public func stage(pool: PoolID, records: [CognitoUserRecord], label: String = "records") async throws -> Int {
-        try begin(pool: pool, label: label)
+        try begin(pool: pool, label: label, started: try await databaseNow())
         try await copy(records, pool: pool)
         return records.count
     }
 
-    private func begin(pool: PoolID, label: String) throws {
+    private func begin(pool: PoolID, label: String, started: Date) throws {
         guard scope.pools.contains(pool) else { throw ReconciliationError.poolNotInScope(pool.rawValue) }
         try state.withLock { state in
             guard !state.closed else { throw ReconciliationError.runClosed(id) }
             guard state.staged[pool] == nil else { throw ReconciliationError.poolStagedTwice(pool.rawValue) }
             state.staged[pool] = label
+            state.snapshotStarted[pool] = started
         }
+    }
+
+    /// The database's clock, which stamps `linked_at` and `updated_at`: comparing with the host's
+    /// clock would let skew open the window this guards.
+    private func databaseNow() async throws -> Date {
+        try await database.primary.query("SELECT clock_timestamp() AS now")[0].decode("now")
     }
 
     private func copy(_ records: [CognitoUserRecord], pool: PoolID) async throws {
@@ -176,17 +200,18 @@ public final class ReconciliationRun: Sendable {
     /// transaction, rolled back for a dry run). Nothing of a failed classification is committed;
     /// the run is then marked failed and the error rethrown.
     public func finish(fixing fix: FixRequest? = nil) async throws -> ReconcileReport {
-        let staged = try state.withLock { state -> [PoolID: String] in
+        let (staged, started) = try state.withLock { state -> ([PoolID: String], [PoolID: Date]) in
             guard !state.closed else { throw ReconciliationError.runClosed(id) }
             state.closed = true
-            return state.staged
+            return (state.staged, state.snapshotStarted)
         }
         do {
-            let missing = scope.pools.filter { staged[$0] == nil }.map(\.rawValue)
+            let missing = scope.pools.filter { staged[$0] == nil || started[$0] == nil }.map(\.rawValue)
             guard missing.isEmpty else { throw ReconciliationError.missingSnapshots(missing) }
             try await lock.verify()
             let report = try await classifyAndFix(
-                fix: fix, sources: Dictionary(uniqueKeysWithValues: staged.map { ($0.key.rawValue, $0.value) })
+                fix: fix, sources: Dictionary(uniqueKeysWithValues: staged.map { ($0.key.rawValue, $0.value) }),
+                snapshotStarted: Dictionary(uniqueKeysWithValues: started.map { ($0.key.rawValue, $0.value) })
             )
             await cleanUp()
             logger.info(
@@ -215,11 +240,15 @@ public final class ReconciliationRun: Sendable {
         await markFailed(message: reason)
     }
 
-    private func classifyAndFix(fix: FixRequest?, sources: [String: String]) async throws -> ReconcileReport {
+    private func classifyAndFix(
+        fix: FixRequest?, sources: [String: String], snapshotStarted: [String: Date]
+    ) async throws -> ReconcileReport {
         let classification = ReconcileClassifier.Context(
-            runID: id, scope: scope, source: source, sources: sources, attribution: attribution
+            runID: id, scope: scope, source: source, sources: sources, snapshotStarted: snapshotStarted, attribution: attribution
         )
-        let fixing = ReconcileFixer.Context(runID: id, scope: scope, database: database, attribution: attribution)
+        let fixing = ReconcileFixer.Context(
+            runID: id, scope: scope, database: database, attribution: attribution, snapshotStarted: snapshotStarted
+        )
         let (scope, locking) = (self.scope, self.locking)
         let (outcome, fixReport, counts) = try await database.primary.withConnection {
             connection -> (ReconcileClassifier.Outcome, FixReport?, FindingCounts) in
@@ -310,8 +339,8 @@ public final class ReconciliationRun: Sendable {
     }
 }
 
-/// The import's per-pool advisory locks (`stableid-import:<pool>`, see BackfillImport), taken in
-/// pool order so two runs over overlapping pools cannot deadlock. Session-level rather than
+/// The import's per-pool advisory locks (``BackfillImport/lockName(for:)``), taken in pool order
+/// so two runs over overlapping pools cannot deadlock. Session-level rather than
 /// transaction-level so they can be taken before a REPEATABLE READ transaction begins (its
 /// snapshot must not predate an import that held them) and still cover the fix transaction.
 enum PoolLocks {
@@ -319,7 +348,7 @@ enum PoolLocks {
         var held: [String] = []
         do {
             for pool in pools.sorted() {
-                let name = "stableid-import:" + pool.rawValue
+                let name = BackfillImport.lockName(for: pool)
                 switch policy {
                 case .failFast:
                     let acquired: Bool = try connection.query("SELECT pg_try_advisory_lock(hashtext(\(name))) AS acquired")[0]
@@ -327,9 +356,11 @@ enum PoolLocks {
                     guard acquired else {
                         throw ReconciliationError.busy("an import or another reconciliation is working on pool \(pool)")
                     }
-                case .wait:
+                case .wait(let timeout):
                     do {
-                        try connection.execute("SELECT pg_advisory_lock(hashtext(\(name)))")
+                        try withLockTimeout(timeout, on: connection) {
+                            try connection.execute("SELECT pg_advisory_lock(hashtext(\(name)))")
+                        }
                     } catch let error as PostgresError where error.isTimeout {
                         throw ReconciliationError.busy("timed out waiting for an import or reconciliation of pool \(pool)")
                     }
@@ -341,6 +372,18 @@ enum PoolLocks {
             throw error
         }
         return held
+    }
+
+    /// `lock_timeout` bounds advisory-lock waits too, and the pool's job sessions set it to a
+    /// minute: `--wait` must wait as long as it was told (nil: for as long as an import takes).
+    /// The session's own value is put back afterwards, since the connection returns to the pool
+    /// and the classification must not wait forever on a row lock.
+    static func withLockTimeout<T>(_ timeout: Duration?, on connection: PostgresConnection, _ body: () throws -> T) throws -> T {
+        let previous: String = try connection.query("SELECT current_setting('lock_timeout') AS value")[0].decode("value")
+        let milliseconds = timeout.map { Int(max(1, $0.milliseconds)) } ?? 0
+        try connection.execute("SELECT set_config('lock_timeout', \(String(milliseconds)), false)")
+        defer { _ = try? connection.execute("SELECT set_config('lock_timeout', \(previous), false)") }
+        return try body()
     }
 
     /// Best effort: a connection that broke has lost its session, and its locks with it.

@@ -8,13 +8,16 @@ import Synchronization
 /// its own, so that load balancers polling readiness neither take connections from the API's
 /// pool nor queue behind it, and unauthenticated traffic never reaches the database this way.
 ///
-/// Ready means: the last check, at most ``staleAfter`` ago, reached the primary (and the
-/// replica, when there is one) within the statement timeout.
+/// Ready means: the last check, at most ``staleAfter`` ago, reached the database lookups read
+/// within the statement timeout — the primary, or the replica when `DATABASE_READ_URL` is set.
+/// With a replica, a server whose primary is down stays in rotation: lookups go on (from memory
+/// and the replica) while writes answer 503, which is the point of having the replica.
 public final class ReadinessProbe: Service, Sendable {
+    /// The primary first, then the replica when there is one.
     private let clients: [PostgresClient]
     private let interval: Duration
     private let logger: Logger
-    private let lastSuccess = Mutex<ContinuousClock.Instant?>(nil)
+    private let lastSuccess = Mutex<[ContinuousClock.Instant?]>([])
     static let staleAfter: Duration = .seconds(3)
 
     public init(database: Database, interval: Duration = .milliseconds(500), logger: Logger) {
@@ -32,23 +35,37 @@ public final class ReadinessProbe: Service, Sendable {
         }
         self.interval = interval
         self.logger = logger
+        self.lastSuccess.withLock { $0 = Array(repeating: nil, count: clients.count) }
     }
 
-    public var isReady: Bool {
-        guard let last = lastSuccess.withLock({ $0 }) else { return false }
+    private func fresh(_ index: Int) -> Bool {
+        guard let last = lastSuccess.withLock({ $0[index] }) else { return false }
         return ContinuousClock.now - last <= Self.staleAfter
     }
 
+    /// The database lookups read (the replica when there is one) answered lately.
+    public var isReady: Bool { fresh(clients.count - 1) }
+
+    /// The primary answered lately (writes can succeed).
+    public var isPrimaryReachable: Bool { fresh(0) }
+
     /// One check now; the service loop calls this every `interval`.
     public func check() async {
-        do {
-            for client in clients { try await client.query("SELECT 1") }
-            let wasReady = isReady
-            lastSuccess.withLock { $0 = .now }
-            if !wasReady { logger.info("database reachable: ready") }
-        } catch {
-            if isReady { logger.warning("database unreachable: not ready", metadata: ["error": "\(error)"]) }
-            lastSuccess.withLock { $0 = nil }
+        let wasReady = isReady
+        let primaryWasUp = isPrimaryReachable
+        for (index, client) in clients.enumerated() {
+            let answered = (try? await client.query("SELECT 1")) != nil
+            lastSuccess.withLock { $0[index] = answered ? .now : nil }
+        }
+        if wasReady != isReady {
+            if isReady { logger.info("database reachable: ready") } else { logger.warning("database unreachable: not ready") }
+        }
+        if clients.count > 1, primaryWasUp != isPrimaryReachable {
+            if isPrimaryReachable {
+                logger.info("primary reachable again: writes accepted")
+            } else {
+                logger.warning("primary unreachable: lookups go on from the replica, writes answer 503")
+            }
         }
     }
 

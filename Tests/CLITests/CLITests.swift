@@ -224,18 +224,18 @@ struct CLITests {
         let base = "http://127.0.0.1:\(port)"
         var ready = false
         for _ in 0..<100 where !ready {
-            ready = (try? await http("GET", "\(base)/readyz").0) == 200
+            ready = (try? await CLI.http("GET", "\(base)/readyz").0) == 200
             if !ready { try await Task.sleep(for: .milliseconds(100)) }
         }
         #expect(ready)
-        let (created, body) = try await http(
+        let (created, body) = try await CLI.http(
             "POST", "\(base)/v1/users", token: token,
             body: #"{"identities":[{"pool":"us-east-1_E2e","sub":"5e2e5e2e-0000-4000-8000-00000000e2e0","username":"e2e"}]}"#)
         #expect(created == 201, "\(body)")
-        let (resolved, answer) = try await http(
+        let (resolved, answer) = try await CLI.http(
             "GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0", token: token)
         #expect(resolved == 200 && answer.contains("user_id"))
-        #expect(try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0").0 == 401)
+        #expect(try await CLI.http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=5e2e5e2e-0000-4000-8000-00000000e2e0").0 == 401)
 
         // The Lambda forwarder (deploy/lambda) against this running service: a post-confirmation
         // event for a sub the map does not know creates its person; the answer is the event.
@@ -259,7 +259,7 @@ struct CLITests {
         )
         #expect(forwarded.status == 0, "\(forwarded.stderr)")
         #expect(forwarded.stdout.contains("PostConfirmation_ConfirmSignUp"))
-        let (linked, _) = try await http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=\(newSub)", token: token)
+        let (linked, _) = try await CLI.http("GET", "\(base)/v1/resolve?pool=us-east-1_E2e&sub=\(newSub)", token: token)
         #expect(linked == 200)
 
         // The sealer, running as the service role, seals that write's events into the chain.
@@ -282,17 +282,5 @@ struct CLITests {
         }
         #expect(logs.contains("stableid serving"))
         #expect(!logs.contains(token))
-    }
-
-    func http(_ method: String, _ url: String, token: String? = nil, body: String? = nil) async throws -> (Int, String) {
-        var request = URLRequest(url: URL(string: url)!)
-        request.httpMethod = method
-        if let token { request.setValue("Bearer \(token)", forHTTPHeaderField: "Authorization") }
-        if let body {
-            request.httpBody = Data(body.utf8)
-            request.setValue("application/json", forHTTPHeaderField: "Content-Type")
-        }
-        let (data, response) = try await URLSession.shared.data(for: request)
-        return ((response as? HTTPURLResponse)?.statusCode ?? 0, String(decoding: data, as: UTF8.self))
     }
 }

@@ -170,6 +170,19 @@ struct ReconcileRulesTests {
         #expect(found.first?.evidence["fields"] == .array(["status"]))
     }
 
+    @Test("an identity the map changed after the pool's snapshot started is not judged stale: the map may be the newer one")
+    func staleAfterSnapshot() {
+        let changed = mapped(a, status: .deleted)
+        var newer = changed
+        newer.changedSinceSnapshot = true
+        let differing = user(email: "new@example.com", enabled: false)
+        #expect(kinds(ReconcileRules.classify(.init(user: differing, role: .other, mapped: changed))) == [.stale])
+        #expect(ReconcileRules.classify(.init(user: differing, role: .other, mapped: newer)).isEmpty)
+        var active = mapped(a)
+        active.changedSinceSnapshot = true
+        #expect(ReconcileRules.classify(.init(user: differing, role: .other, mapped: active)).isEmpty)
+    }
+
     // MARK: conflict
 
     @Test("the stable-ID attribute naming another person than the map is a conflict")
@@ -283,6 +296,20 @@ struct ReconcileRulesTests {
         }
     }
 
+    @Test("an identity linked or changed after its pool's snapshot started is never orphaned: a user created mid-scan is not gone")
+    func notOrphanedAfterSnapshot() {
+        for status in [IdentityStatus.active, .disabled] {
+            let evidence = ReconcileRules.MissingIdentityEvidence(
+                pool: source, sub: sub, person: a, status: status, changedSinceSnapshot: true
+            )
+            #expect(ReconcileRules.classify(evidence) == nil)
+        }
+        let replaced = ReconcileRules.MissingIdentityEvidence(
+            pool: source, sub: sub, person: a, status: .active, replacedBySub: otherSub, changedSinceSnapshot: true
+        )
+        #expect(ReconcileRules.classify(replaced) == nil)
+    }
+
     @Test("a person with no live identity left is orphaned, keyed by user")
     func orphanedPerson() throws {
         let finding = try #require(ReconcileRules.classify(ReconcileRules.PersonEvidence(person: a, liveIdentities: 0)))
@@ -347,6 +374,29 @@ struct ReconcileRulesTests {
         #expect(ReconcileRules.classify(bothUnmapped) != nil)
     }
 
+    @Test("a member whose identity is unlinked or deleted owns nothing: it neither makes an account shared nor counts as unmapped")
+    func sharedWithRetired() throws {
+        typealias Member = ReconcileRules.SharedAccountEvidence.Member
+        let key = ReconcileRules.SharedAccountEvidence.Key.verifiedEmail(digest: "ab12")
+        for status in [IdentityStatus.unlinked, .deleted] {
+            let retired = Member(pool: target, sub: otherSub, person: nil, identityStatus: status)
+            #expect(retired.owner == nil)
+            let withPerson = ReconcileRules.SharedAccountEvidence(key: key, members: [Member(pool: source, sub: sub, person: a), retired])
+            #expect(ReconcileRules.classify(withPerson) == nil, "\(status)")
+            // Still listed when others make the account shared, with its map status.
+            let third = Member(pool: source, sub: "11111111-2222-4333-8444-555555555555", person: b)
+            let finding = try #require(
+                ReconcileRules.classify(.init(key: key, members: [Member(pool: source, sub: sub, person: a), retired, third]))
+            )
+            #expect(finding.evidence["unmapped_members"] == .number(0))
+            let listed = finding.evidence["members"]?.arrayValue?.first { $0["sub"] == .string(otherSub) }
+            #expect(listed?["map_status"] == .string(status.rawValue))
+        }
+        // Live identities own through their person; a user the map lacks, through itself.
+        #expect(Member(pool: source, sub: sub, person: a, identityStatus: .disabled).owner == a.uuidString)
+        #expect(Member(pool: source, sub: sub, person: nil).owner == "us-east-1_Old/\(sub)")
+    }
+
     @Test("two people sharing one federated account (provider, user id) are a duplicate keyed by that account")
     func sharedFederated() throws {
         typealias Member = ReconcileRules.SharedAccountEvidence.Member
@@ -358,6 +408,36 @@ struct ReconcileRulesTests {
         #expect(finding.kind == .duplicate)
         #expect(finding.subject == "federated:Google:1234567890")
         #expect(finding.reason == "shared_federated_account")
+    }
+
+    // MARK: Events
+
+    @Test("finding events keep personal subjects (email digest, federated account) out of their details, in personal data")
+    func personalSubjects() {
+        let email = ReconcileRules.subject(.verifiedEmail(digest: "ab12"))
+        let federated = ReconcileRules.subject(.federated(provider: "Google", userID: "1234567890"))
+        for subject in [email, federated] {
+            #expect(ReconcileRules.isPersonal(subject: subject))
+            #expect(FindingEventSubject.details(subject).isEmpty)
+            #expect(FindingEventSubject.personal(subject) == ["subject": .string(subject)])
+        }
+        let ids = [
+            ReconcileRules.subject(pool: source, sub: sub), ReconcileRules.subject(person: a),
+            ReconcileRules.subject(person: a, pool: target),
+        ]
+        for subject in ids {
+            #expect(!ReconcileRules.isPersonal(subject: subject))
+            #expect(FindingEventSubject.details(subject) == ["subject": .string(subject)])
+            #expect(FindingEventSubject.personal(subject).isEmpty)
+        }
+    }
+
+    @Test("an acknowledgement's reason is personal data, never a detail of its event")
+    func acknowledgementReason() {
+        let details = FindingAcknowledgedDetails(findings: [3, 1], until: nil).json
+        #expect(details["reason"] == nil)
+        #expect(details["count"] == .number(2))
+        #expect(FindingAcknowledgedDetails.personal(reason: "TICKET-42") == ["reason": .string("TICKET-42")])
     }
 
     // MARK: Scope

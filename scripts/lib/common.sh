@@ -101,6 +101,25 @@ HBA
         || { tail -n 20 "$datadir/server.log" >&2; die "PostgreSQL did not start (log: $datadir/server.log)"; }
 }
 
+# pg_replica_start PRIMARY_PORT DATADIR PORT — a hot standby of the server on 127.0.0.1:PRIMARY_PORT:
+# cloned with `pg_basebackup -R` (which writes standby.signal and primary_conninfo) and started on
+# 127.0.0.1:PORT, streaming from the primary. The primary's default pg_hba (initdb -A trust)
+# accepts replication connections on loopback; its wal_level and max_wal_senders defaults suffice.
+pg_replica_start() {
+    local primary_port="$1" datadir="$2" port="$3" bindir
+    bindir="$(pg_bindir)"
+    mkdir -p "$datadir"
+    if [ "$(id -u)" -eq 0 ]; then chown postgres:postgres "$datadir"; fi
+    chmod 700 "$datadir"
+    # (It warns about the primary's socket file, which lives in its data directory: kept in a log.)
+    as_pg_user "$bindir/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$datadir" -R -X stream -c fast \
+        >"$datadir.basebackup.log" 2>&1 || { cat "$datadir.basebackup.log" >&2; die "pg_basebackup from 127.0.0.1:$primary_port failed"; }
+    local opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$datadir -c max_connections=200"
+    opts="$opts -c hot_standby=on -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    as_pg_user "$bindir/pg_ctl" -D "$datadir" -l "$datadir/server.log" -o "$opts" -w -t 60 start >/dev/null \
+        || { tail -n 20 "$datadir/server.log" >&2; die "the standby did not start (log: $datadir/server.log)"; }
+}
+
 # pg_socket_psql DATADIR PORT [psql args…] — psql as the postgres superuser over the private socket.
 pg_socket_psql() {
     local datadir="$1" port="$2"

@@ -133,6 +133,11 @@ public final class BackfillImport: Sendable {
         _ = try? await database.primary.query("DELETE FROM import_staging WHERE run_id = \(runID)")
     }
 
+    /// The advisory-lock name (hashed with `hashtext`) that serialises writers of one pool's
+    /// identities in bulk: imports, and reconciliation, whose snapshot must not be classified while
+    /// an import is halfway. One definition, so the two can never drift apart.
+    public static func lockName(for pool: PoolID) -> String { "stableid-import:" + pool.rawValue }
+
     /// Thrown inside the transaction to roll a dry run back while keeping its counts.
     struct DryRun: Error {
         var report: BackfillReport
@@ -143,7 +148,7 @@ public final class BackfillImport: Sendable {
         on connection: PostgresConnection
     ) throws -> BackfillReport {
         // One import per pool at a time; a second waits, then finds everything mapped.
-        try connection.execute("SELECT pg_advisory_xact_lock(hashtext(\("stableid-import:" + pool)))")
+        try connection.execute("SELECT pg_advisory_xact_lock(hashtext(\(lockName(for: PoolID(trusted: pool)))))")
         try connection.execute(
             """
             CREATE TEMP TABLE backfill_run ON COMMIT DROP AS

@@ -9,6 +9,11 @@ public struct Housekeeping: Sendable {
     public let database: Database
     /// Staging rows of a run older than this belong to a run that is gone (imports take minutes).
     public static let stagingLifetime: Duration = .seconds(24 * 3600)
+    /// How long a reconciliation snapshot is kept after its run stopped `running`. A run commits
+    /// `completed` with its findings and only then applies `--fix` in a second transaction that
+    /// reads the snapshot again; the run deletes its rows itself when the fixes end. Rows still
+    /// there this long after the run finished belong to a process that died between the two.
+    public static let finishedSnapshotGrace: Duration = .seconds(3600)
 
     public init(database: Database) {
         self.database = database
@@ -34,12 +39,17 @@ public struct Housekeeping: Sendable {
                       < (extract(epoch FROM now()) * 1000)::bigint - \(lifetime)::bigint * 1000
                 """
             )
-            // A snapshot outlives its run only when the run was killed: a finished or failed run
-            // deleted its rows, and no run takes a day.
+            // A snapshot outlives its run only when the process was killed: a run deletes its rows
+            // when it ends, and no run takes a day. A run that finished is given a grace period,
+            // because its fixes still read the snapshot after `completed` is committed.
+            let grace = Int(Self.finishedSnapshotGrace.components.seconds)
             let snapshots = try connection.execute(
                 """
                 DELETE FROM reconcile_snapshot s
-                WHERE NOT EXISTS (SELECT 1 FROM reconcile_runs r WHERE r.id = s.run_id AND r.status = 'running')
+                WHERE NOT EXISTS (
+                          SELECT 1 FROM reconcile_runs r
+                          WHERE r.id = s.run_id
+                            AND (r.status = 'running' OR r.finished_at > now() - make_interval(secs => \(grace))))
                    OR ('x' || substr(replace(s.run_id::text, '-', ''), 1, 12))::bit(48)::bigint
                       < (extract(epoch FROM now()) * 1000)::bigint - \(lifetime)::bigint * 1000
                 """

@@ -49,12 +49,22 @@ public struct TokenStore: Sendable {
     }
 
     /// The active token with this secret, if any.
+    /// Asks the primary; when it is unreachable and a replica is configured, the replica — so
+    /// lookups go on through a primary outage. Revocations are writes on the primary, so none can
+    /// be made meanwhile, and the replica holds every one it has replayed.
     public func authenticate(_ secret: TokenSecret) async throws -> APIToken? {
         let hash = PostgresBytes(secret.hash)
-        return try await database.primary.withConnection { connection in
-            try connection.query(
-                "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens WHERE token_hash = \(hash) AND revoked_at IS NULL"
-            ).first.map(Self.decode)
+        func lookUp(on client: PostgresClient) async throws -> APIToken? {
+            try await client.withConnection { connection in
+                try connection.query(
+                    "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens WHERE token_hash = \(hash) AND revoked_at IS NULL"
+                ).first.map(Self.decode)
+            }
+        }
+        do {
+            return try await lookUp(on: database.primary)
+        } catch  where database.reader !== database.primary && isDatabaseUnavailable(error) {
+            return try await lookUp(on: database.reader)
         }
     }
 

@@ -20,7 +20,7 @@ struct HealthController {
         }
         router.get("readyz") { _, _ in
             guard readiness.isReady else { return Problem.databaseUnavailable.response() }
-            return try APIServices.json(.ok, ["status": "ready"])
+            return try APIServices.json(.ok, ["status": "ready", "primary": readiness.isPrimaryReachable ? "up" : "down"])
         }
         router.get("metrics") { _, _ in
             poolGauges.update()

@@ -1,0 +1,122 @@
+import Foundation
+import TestSupport
+import Testing
+
+/// `DATABASE_READ_URL` against a real streaming standby (scripts/test starts a primary and a
+/// `pg_basebackup -R` replica of it for this suite alone, since it stops that primary).
+@Suite("Read replica")
+struct ReplicaTests {
+    struct Setup {
+        let primary: String
+        let replica: String
+        let primaryPIDFile: String
+
+        static func fromEnvironment() throws -> Setup {
+            let environment = ProcessInfo.processInfo.environment
+            guard let primary = environment["STABLEID_TEST_REPLICATED_PRIMARY_URL"], let replica = environment["STABLEID_TEST_REPLICA_URL"],
+                let pidFile = environment["STABLEID_TEST_REPLICATED_PRIMARY_PID_FILE"], !primary.isEmpty, !replica.isEmpty
+            else {
+                throw MissingEnvironment(message: "no replica: run the tests through scripts/test, which starts a primary and its standby")
+            }
+            return Setup(primary: primary, replica: replica, primaryPIDFile: pidFile)
+        }
+    }
+
+    /// Polls `probe` every 20 ms until it returns true or `seconds` pass; answers how long it took.
+    static func eventually(within seconds: Double, _ probe: () async throws -> Bool) async throws -> Duration? {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .seconds(seconds) {
+            if try await probe() { return ContinuousClock.now - start }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        return nil
+    }
+
+    @Test("lookups, warm-up and the change feed work from a standby; with the primary down lookups still answer and writes answer 503")
+    func standby() async throws {
+        let setup = try Setup.fromEnvironment()
+        let owner = ["DATABASE_URL": setup.primary]
+        #expect(try CLI.run(["db", "migrate"], environment: owner).status == 0)
+        let pool = "us-east-1_Repl\(UUID().uuidString.prefix(6).filter(\.isLetter))"
+        #expect(try CLI.run(["pool", "add", "--id", pool], environment: owner).status == 0)
+        let token = try CLI.run(
+            ["token", "create", "--name", "replica-\(UUID().uuidString.prefix(8))", "--scope", "write", "--scope", "resolve"],
+            environment: owner
+        ).lastLine
+
+        let port = try CLI.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLI.binary)
+        process.arguments = ["serve"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = setup.primary
+        environment["DATABASE_READ_URL"] = setup.replica
+        environment["STABLEID_SQL_DIR"] = TestDatabase.sqlDirectory.path
+        environment["STABLEID_LISTEN"] = "127.0.0.1:\(port)"
+        process.environment = environment
+        let log = FileManager.default.temporaryDirectory.appendingPathComponent("replica-serve-\(UUID().uuidString).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        let logHandle = try FileHandle(forWritingTo: log)
+        process.standardError = logHandle
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        let base = "http://127.0.0.1:\(port)"
+        #expect(try await Self.eventually(within: 15) { (try? await CLI.http("GET", "\(base)/readyz").0) == 200 } != nil)
+
+        // A person created through the service (written to the primary) resolves from the standby.
+        let sub = UUID().uuidString.lowercased()
+        let (created, body) = try await CLI.http(
+            "POST", "\(base)/v1/users", token: token,
+            body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(sub)","username":"r-\#(sub.prefix(8))"}]}"#)
+        #expect(created == 201, "\(body)")
+        let resolve = "\(base)/v1/resolve?pool=\(pool)&sub=\(sub)"
+        #expect(try await Self.eventually(within: 5) { try await CLI.http("GET", resolve, token: token).0 == 200 } != nil)
+
+        // The read model warms up from the standby and follows its change feed (polling: a
+        // standby cannot LISTEN): lookups become hits.
+        let live = try await Self.eventually(within: 15) {
+            let metrics = try await CLI.http("GET", "\(base)/metrics").1
+            return metrics.contains(#"stableid_lookup_cache_state{state="live"} 1"#)
+        }
+        #expect(live != nil, "the cache went live on the standby")
+        // An unlink on the primary reaches the standby's read model.
+        let userID = try #require(
+            (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["user_id"] as? String)
+        #expect(try await CLI.http("DELETE", "\(base)/v1/users/\(userID)/identities/\(pool)/\(sub)", token: token).0 == 200)
+        #expect(try await Self.eventually(within: 5) { try await CLI.http("GET", resolve, token: token).0 == 404 } != nil)
+
+        // A second person, then the primary goes down: lookups go on, writes answer 503.
+        let other = UUID().uuidString.lowercased()
+        let (again, _) = try await CLI.http(
+            "POST", "\(base)/v1/users", token: token,
+            body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(other)","username":"r-\#(other.prefix(8))"}]}"#)
+        #expect(again == 201)
+        let otherURL = "\(base)/v1/resolve?pool=\(pool)&sub=\(other)"
+        #expect(try await Self.eventually(within: 5) { try await CLI.http("GET", otherURL, token: token).0 == 200 } != nil)
+        let pidText = try String(contentsOfFile: setup.primaryPIDFile, encoding: .utf8)
+        let pid = try #require(pidText.split(separator: "\n").first.flatMap { Int32($0) })
+        #expect(kill(pid, SIGINT) == 0)  // fast shutdown of the primary
+        #expect(try await Self.eventually(within: 10) { !FileManager.default.fileExists(atPath: setup.primaryPIDFile) } != nil)
+
+        for _ in 0..<20 {
+            let (status, answer) = try await CLI.http("GET", otherURL, token: token)
+            #expect(status == 200, "\(answer)")
+        }
+        let batch = try await CLI.http(
+            "POST", "\(base)/v1/resolve", token: token, body: #"{"items":[{"pool":"\#(pool)","sub":"\#(other)"}]}"#)
+        #expect(batch.0 == 200 && batch.1.contains(other))
+        let write = try await CLI.http(
+            "POST", "\(base)/v1/users", token: token,
+            body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(UUID().uuidString.lowercased())","username":"late"}]}"#)
+        #expect(write.0 == 503, "\(write.1)")
+        #expect(write.1.contains("database_unavailable"))
+        // Still ready (lookups work); the probe notices the primary is gone within a check or two.
+        let noticed = try await Self.eventually(within: 5) {
+            let ready = try await CLI.http("GET", "\(base)/readyz")
+            return ready.0 == 200 && ready.1.contains(#""primary":"down""#)
+        }
+        #expect(noticed != nil)
+        #expect(try await CLI.http("GET", "\(base)/readyz").0 == 200)
+    }
+}
