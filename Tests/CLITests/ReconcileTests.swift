@@ -240,6 +240,20 @@ struct ReconcileTests {
         let listed = try CLI.run(["findings", "list", "--state", "acknowledged", "--format", "json"], environment: s.env)
         #expect((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [Any])?.count == 72)
         #expect(try s.db.count("events", where: "kind = 'finding_acknowledged'") == 1)
+
+        // Nothing personal in the immutable events: no email hash subject, no reason typed by an operator.
+        #expect(
+            try s.db.count("events", where: "kind LIKE 'finding_%' AND (details::text LIKE '%email:%' OR details::text LIKE '%churned%')")
+                == 0)
+        // Erasing bob removes his findings, and his duplicate finding's subject from the events.
+        let bobID = s.people["bob"]!.uuidString.lowercased()
+        let duplicatesBefore = try s.db.count("findings", where: "kind = 'duplicate'")
+        let subjectsBefore = try s.db.count("event_personal_data", where: "data ? 'subject' AND data->>'subject' LIKE 'email:%'")
+        #expect(try CLI.run(["user", "forget", bobID], environment: s.env).status == 0)
+        #expect(try s.db.count("findings", where: "user_id = '\(bobID)'::uuid OR sub = '\(s.sub("bob"))'") == 0)
+        #expect(try s.db.count("findings", where: "kind = 'duplicate'") < duplicatesBefore)
+        #expect(subjectsBefore > 0)
+        #expect(try s.db.count("event_personal_data", where: "data ? 'subject' AND data->>'subject' LIKE 'email:%'") < subjectsBefore)
     }
 
     @Test("one run per campaign at a time: a second exits 3 (or waits with --wait); usage errors exit 2; an empty pool reconciles")
