@@ -47,6 +47,18 @@ final class IdentityChangeFeed: @unchecked Sendable {
         }
     }
 
+    /// The server instance this connection reached: its postmaster's start time (and address), so
+    /// a follower can tell a reconnect to the same server from a failover or a restart.
+    func serverInstance() async throws -> String {
+        try await onQueue {
+            let row = try Self.horizonRow(
+                try self.requireConnection().query(
+                    "SELECT pg_postmaster_start_time()::text || ' ' || coalesce(inet_server_addr()::text, 'local') AS instance"
+                ))
+            return try row.decode("instance", as: String.self)
+        }
+    }
+
     /// Returns when a NOTIFY arrives or `timeout` has passed (notifications are only wake-ups:
     /// what changed is read from the log).
     func waitForWakeUp(timeout: Duration) async throws {
@@ -65,8 +77,10 @@ final class IdentityChangeFeed: @unchecked Sendable {
         var estimatedIdentities: Int
     }
 
-    /// Where a warm-up starts following: the last id published at least `maxGapAge` ago (or the
-    /// prune horizon). Every smaller id was published that long before the warm-up reads its
+    /// Where a warm-up starts following: the last id published at least `maxGapAge` before the
+    /// newest change this server can see (or the prune horizon) — measured on the primary's
+    /// commit clock, not this server's: a standby whose replay is paused or behind must not
+    /// count its own wall time as time the primary gave a late commit. Every smaller id was published that long before the warm-up reads its
     /// first page, and an id whose commit takes longer is abandoned anyway (``ChangeCursor``);
     /// every larger id is read again after the warm-up, which is harmless because applying a
     /// change means re-reading the identity's current state. Warm-up pages are read later than
@@ -80,7 +94,8 @@ final class IdentityChangeFeed: @unchecked Sendable {
                     SELECT GREATEST(
                                h.pruned_through,
                                COALESCE((SELECT max(c.id) FROM identity_changes c
-                                         WHERE c.changed_at <= clock_timestamp() - make_interval(secs => \(maxGapAge.seconds))), 0)
+                                         WHERE c.changed_at <= (SELECT max(changed_at) FROM identity_changes)
+                                                               - make_interval(secs => \(maxGapAge.seconds))), 0)
                            ) AS position
                     FROM identity_change_horizon h
                 )

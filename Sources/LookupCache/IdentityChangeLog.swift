@@ -15,24 +15,40 @@ public enum IdentityChangeLog {
     public static let defaultRetention: Duration = .seconds(600)
 
     /// Deletes changes older than `retention` and moves the prune horizon past them, so a
-    /// follower that had not read them knows it missed something. Idempotent and safe on every
-    /// replica at once (housekeeping). Returns how many rows were deleted.
-    public static func prune(olderThan retention: Duration = defaultRetention, on database: Database) async throws -> Int {
+    /// follower that had not read them knows it missed something. Batches of `batch` rows, each
+    /// its own statement (well inside the service's statement timeout after a million-row import),
+    /// by one server at a time (a try-lock: the others skip). Returns how many rows were deleted.
+    public static func prune(
+        olderThan retention: Duration = defaultRetention, batch: Int = 20_000, on database: Database
+    ) async throws -> Int {
         let seconds = max(0, retention.seconds)
         return try await database.primary.withConnection { connection in
-            let row = try connection.query(
-                """
-                WITH gone AS (
-                    DELETE FROM identity_changes WHERE changed_at < now() - make_interval(secs => \(seconds)) RETURNING id
-                ), horizon AS (
-                    UPDATE identity_change_horizon SET pruned_through = GREATEST(pruned_through, (SELECT max(id) FROM gone))
-                    WHERE EXISTS (SELECT 1 FROM gone)
-                    RETURNING pruned_through
-                )
-                SELECT (SELECT count(*) FROM gone) AS removed
-                """
-            )[0]
-            return try row.decode("removed", as: Int.self)
+            let locked: Bool = try connection.query("SELECT pg_try_advisory_lock(\(pruneLockKey)) AS locked")[0].decode("locked")
+            guard locked else { return 0 }
+            defer { _ = try? connection.execute("SELECT pg_advisory_unlock(\(pruneLockKey))") }
+            var removed = 0
+            while true {
+                let row = try connection.query(
+                    """
+                    WITH gone AS (
+                        DELETE FROM identity_changes WHERE id IN (
+                            SELECT id FROM identity_changes WHERE changed_at < now() - make_interval(secs => \(seconds))
+                            ORDER BY id LIMIT \(batch)
+                        ) RETURNING id
+                    ), horizon AS (
+                        UPDATE identity_change_horizon SET pruned_through = GREATEST(pruned_through, (SELECT max(id) FROM gone))
+                        WHERE EXISTS (SELECT 1 FROM gone)
+                        RETURNING pruned_through
+                    )
+                    SELECT (SELECT count(*) FROM gone) AS removed
+                    """
+                )[0]
+                let count = try row.decode("removed", as: Int.self)
+                removed += count
+                if count < batch { return removed }
+            }
         }
     }
+
+    static let pruneLockKey: Int64 = 0x5374_6162_6c65_07
 }

@@ -29,6 +29,10 @@ public final class LookupCacheFollower: Sendable {
     private let loader = BlockingExecutor(label: "stableid.lookup-cache.loader")
     /// Survives reconnects (and a restarted `run()`): where to resume without warming up.
     private let saved = Mutex<ChangeCursor?>(nil)
+    /// Which server instance the saved cursor belongs to (its postmaster's start time): after a
+    /// failover or a restart the log's ids may have been reissued, or commits this cache applied
+    /// may never have reached the new server, so only the same instance is resumed.
+    private let savedServer = Mutex<String?>(nil)
 
     /// `conninfo`: the reader database (`DATABASE_READ_URL` when set), the one that lookups the
     /// cache cannot answer go to: both then see the same replica's state, the cache at most one
@@ -62,6 +66,14 @@ public final class LookupCacheFollower: Sendable {
             defer { feed.close() }
             do {
                 let listening = try await feed.connect(listen: cache.configuration.listen)
+                let server = try await feed.serverInstance()
+                if savedServer.withLock({ $0 }) != server {
+                    if saved.withLock({ $0 }) != nil {
+                        logger.warning("lookup cache reconnected to another server instance (failover or restart); warming up again")
+                    }
+                    saved.withLock { $0 = nil }
+                    savedServer.withLock { $0 = server }
+                }
                 var cursor: ChangeCursor
                 var reflectedResets: Set<Int64> = []
                 if let resumed = try await resumableCursor(feed) {
@@ -153,6 +165,14 @@ public final class LookupCacheFollower: Sendable {
         let configuration = cache.configuration
         var caughtUp = false
         var live = false
+        // Gap ages run on the feed's own clock — the commit times of the changes this server has
+        // seen — so a standby whose replay pauses (a conflict, a delayed standby) does not give up
+        // on a late id while the change is still on its way.
+        let reference = (instant: ContinuousClock.now, date: Date())
+        var newestSeen = Date.distantPast
+        func feedInstant() -> ContinuousClock.Instant {
+            newestSeen == .distantPast ? reference.instant : reference.instant + .seconds(newestSeen.timeIntervalSince(reference.date))
+        }
         while true {
             try Task.checkCancellation()
             if caughtUp {
@@ -167,10 +187,11 @@ public final class LookupCacheFollower: Sendable {
             if cursor.missedPrunedChanges(prunedThrough: poll.prunedThrough) { throw Interruption.pruned }
             // Apply before moving the cursor: if applying fails, the next poll reads the rows again.
             try await apply(poll.changes, from: feed, reflectedResets: reflectedResets)
-            cursor.observe(poll.changes.map(\.id), at: started)
+            if let newest = poll.changes.map(\.changedAt).max(), newest > newestSeen { newestSeen = newest }
+            cursor.observe(poll.changes.map(\.id), at: feedInstant())
             caughtUp = poll.changes.count < configuration.changeBatchSize
             if caughtUp {
-                let abandoned = cursor.abandonGaps(olderThan: configuration.maxGapAge, now: .now)
+                let abandoned = cursor.abandonGaps(olderThan: configuration.maxGapAge, now: feedInstant())
                 if abandoned > 0 {
                     logger.debug("lookup cache gave up waiting for change ids", metadata: ["ids": "\(abandoned)"])
                 }
@@ -235,7 +256,14 @@ public final class LookupCacheFollower: Sendable {
             cache.metrics.lagSeconds.record(0)
             return
         }
-        let lag = poll.databaseNow.timeIntervalSince(oldest) + (ContinuousClock.now - started).seconds
+        // Both ends on the database's clock (its `now()` at the poll, plus the time the poll and
+        // the apply took here): no skew between this host and the database's.
+        let sincePoll = (ContinuousClock.now - started).seconds
+        let lag = poll.databaseNow.timeIntervalSince(oldest) + sincePoll
         cache.metrics.lagSeconds.record(max(0, lag))
+        for change in poll.changes {
+            let visible = poll.databaseNow.timeIntervalSince(change.changedAt) + sincePoll
+            cache.metrics.visibility.recordNanoseconds(Int64(max(0, visible) * 1e9))
+        }
     }
 }

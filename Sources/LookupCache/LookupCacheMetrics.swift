@@ -9,6 +9,9 @@ import Metrics
 /// - `stableid_lookup_cache_feed_lag_seconds`: for the last poll that brought changes, how long
 ///   the oldest of them had been committed when it was applied — the propagation delay to this
 ///   server; 0 when a poll brings nothing;
+/// - `stableid_lookup_cache_change_visibility_seconds` (histogram): for every change applied
+///   while live, from its commit (the database's clock) to its answer being served from memory
+///   here — the propagation bound an operator alerts on;
 /// - `stableid_lookup_cache_changes_applied_total`: identities re-read from the feed;
 /// - `stableid_lookup_cache_warmup_seconds`: how long the last warm-up took;
 /// - `stableid_lookup_cache_interruptions_total`: feed failures that switched the cache off.
@@ -18,6 +21,7 @@ struct LookupCacheMetrics: Sendable {
     let bypassed: Counter
     let entries: Gauge
     let lagSeconds: Gauge
+    let visibility: Metrics.Timer
     let changesApplied: Counter
     let warmupSeconds: Gauge
     let interruptions: Counter
@@ -30,6 +34,7 @@ struct LookupCacheMetrics: Sendable {
         bypassed = Counter(label: lookups, dimensions: [("result", "off")], factory: factory)
         entries = Gauge(label: "stableid_lookup_cache_entries", factory: factory)
         lagSeconds = Gauge(label: "stableid_lookup_cache_feed_lag_seconds", factory: factory)
+        visibility = Metrics.Timer(label: "stableid_lookup_cache_change_visibility_seconds", factory: factory)
         changesApplied = Counter(label: "stableid_lookup_cache_changes_applied_total", factory: factory)
         warmupSeconds = Gauge(label: "stableid_lookup_cache_warmup_seconds", factory: factory)
         interruptions = Counter(label: "stableid_lookup_cache_interruptions_total", factory: factory)

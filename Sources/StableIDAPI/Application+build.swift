@@ -94,7 +94,9 @@ public func buildRouter(
     func scoped(_ scope: Scope) -> RouterGroup<AppRequestContext> {
         let group = router.group("v1").add(middleware: ScopeMiddleware(scope: scope, authenticator: authenticator))
         // A write through this server is never read back undone from memory (read-your-writes).
-        if let lookupCache, scope != .resolve, scope != .audit { return group.add(middleware: LocalWriteMiddleware(cache: lookupCache)) }
+        if let lookupCache, [.write, .merge, .admin].contains(scope) {
+            return group.add(middleware: LocalWriteMiddleware(cache: lookupCache))
+        }
         return group
     }
     let users = UserController(services: services)

@@ -20,7 +20,14 @@ public struct HousekeepingService: Service {
             do {
                 let removed = try await housekeeping.run()
                 // The lookup caches' change log: rows past the retention a follower could need.
-                let changes = try await IdentityChangeLog.prune(on: housekeeping.database)
+                // Its own failure must not stop the rest, nor theirs it.
+                let changes: Int
+                do {
+                    changes = try await IdentityChangeLog.prune(on: housekeeping.database)
+                } catch {
+                    changes = 0
+                    logger.warning("pruning the identity change log failed; will retry", metadata: ["error": "\(type(of: error))"])
+                }
                 if removed.idempotencyKeys + removed.stagingRows + changes > 0 {
                     logger.info(
                         "housekeeping",

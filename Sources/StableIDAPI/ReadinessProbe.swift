@@ -53,9 +53,15 @@ public final class ReadinessProbe: Service, Sendable {
     public func check() async {
         let wasReady = isReady
         let primaryWasUp = isPrimaryReachable
-        for (index, client) in clients.enumerated() {
-            let answered = (try? await client.query("SELECT 1")) != nil
-            lastSuccess.withLock { $0[index] = answered ? .now : nil }
+        // Each database on its own: a primary that hangs (rather than refusing) must not make the
+        // replica's check late, or every server would leave the rotation with it.
+        await withTaskGroup(of: Void.self) { group in
+            for (index, client) in clients.enumerated() {
+                group.addTask { [self] in
+                    let answered = (try? await client.query("SELECT 1")) != nil
+                    self.lastSuccess.withLock { $0[index] = answered ? .now : nil }
+                }
+            }
         }
         if wasReady != isReady {
             if isReady { logger.info("database reachable: ready") } else { logger.warning("database unreachable: not ready") }

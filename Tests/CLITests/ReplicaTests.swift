@@ -80,10 +80,20 @@ struct ReplicaTests {
             return metrics.contains(#"stableid_lookup_cache_state{state="live"} 1"#)
         }
         #expect(live != nil, "the cache went live on the standby")
-        // An unlink on the primary reaches the standby's read model.
-        let userID = try #require(
-            (try JSONSerialization.jsonObject(with: Data(body.utf8)) as? [String: Any])?["user_id"] as? String)
-        #expect(try await CLI.http("DELETE", "\(base)/v1/users/\(userID)/identities/\(pool)/\(sub)", token: token).0 == 200)
+        // An unlink made elsewhere (straight on the primary, as another server would) reaches the
+        // standby's read model through the feed, and lookups keep being hits.
+        let hits = { () async throws -> Double in
+            let metrics = try await CLI.http("GET", "\(base)/metrics").1
+            let line = metrics.split(separator: "\n").first { $0.hasPrefix(#"stableid_lookup_cache_lookups_total{result="hit"}"#) }
+            return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+        }
+        let hitsBefore = try await hits()
+        #expect(try await CLI.http("GET", resolve, token: token).0 == 200)
+        #expect(try await hits() > hitsBefore, "answered from memory")
+        let unlinked = try CLI.runProcess(
+            "/usr/bin/env",
+            ["psql", setup.primary, "-qc", "UPDATE identities SET status = 'unlinked', unlinked_at = now() WHERE sub = '\(sub)'"])
+        #expect(unlinked.status == 0, "\(unlinked.stderr)")
         #expect(try await Self.eventually(within: 5) { try await CLI.http("GET", resolve, token: token).0 == 404 } != nil)
 
         // A second person, then the primary goes down: lookups go on, writes answer 503.
@@ -99,10 +109,14 @@ struct ReplicaTests {
         #expect(kill(pid, SIGINT) == 0)  // fast shutdown of the primary
         #expect(try await Self.eventually(within: 10) { !FileManager.default.fileExists(atPath: setup.primaryPIDFile) } != nil)
 
+        let hitsAtOutage = try await hits()
         for _ in 0..<20 {
             let (status, answer) = try await CLI.http("GET", otherURL, token: token)
             #expect(status == 200, "\(answer)")
         }
+        #expect(try await hits() >= hitsAtOutage + 20, "answered from memory with the primary down")
+        let metricsAfter = try await CLI.http("GET", "\(base)/metrics").1
+        #expect(metricsAfter.contains(#"stableid_lookup_cache_state{state="live"} 1"#), "the standby's feed kept the cache live")
         let batch = try await CLI.http(
             "POST", "\(base)/v1/resolve", token: token, body: #"{"items":[{"pool":"\#(pool)","sub":"\#(other)"}]}"#)
         #expect(batch.0 == 200 && batch.1.contains(other))

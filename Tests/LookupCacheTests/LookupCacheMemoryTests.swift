@@ -36,6 +36,24 @@ struct LookupCacheMemoryTests {
         #expect(cache.cachedResolution(for: reference) == nil)
     }
 
+    @Test("a write through this server bypasses memory until a poll that started after it has caught up")
+    func readYourWrites() {
+        let answer = sampleResolution(pool: old)
+        let cache = filled([answer])
+        let reference = IdentityReference.pool(old, sub: answer.identity.sub)
+        let before = ContinuousClock.now
+        cache.markCaughtUp(pollStarted: before, cursor: ChangeCursor(after: 0))
+        #expect(cache.cachedResolution(for: reference) == answer)
+        cache.noteLocalWrite(at: before + .milliseconds(5))
+        #expect(cache.cachedResolution(for: reference) == nil, "the write is younger than the last complete poll")
+        cache.markCaughtUp(pollStarted: before + .milliseconds(3), cursor: ChangeCursor(after: 0))
+        #expect(cache.cachedResolution(for: reference) == nil, "a poll that started before the write does not count")
+        cache.markCaughtUp(pollStarted: before + .milliseconds(6), cursor: ChangeCursor(after: 0))
+        #expect(cache.cachedResolution(for: reference) == answer)
+        cache.noteLocalWrite(at: before + .milliseconds(1))
+        #expect(cache.cachedResolution(for: reference) == answer, "an older note never moves the bar back")
+    }
+
     @Test("by pool or by issuer (trailing slashes as PostgreSQL ignores them); a non-canonical sub is a miss")
     func lookupForms() throws {
         let a = sampleResolution(pool: old)

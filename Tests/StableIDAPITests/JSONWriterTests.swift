@@ -25,5 +25,18 @@ struct JSONWriterTests {
             #expect(expected == written)
             #expect(String(decoding: JSONWriter.resolution(resolution), as: UTF8.self).contains(resolution.userID.uuidString.lowercased()))
         }
+        // The batch answer, with nulls in place and refused items, equals the Codable shape's.
+        let results: [Resolution?] = [
+            Resolution(userID: UUID(), userStatus: .active, identity: identities[0]), nil,
+            Resolution(userID: UUID(), userStatus: .merged, identity: identities[1]),
+        ]
+        for errors in [[], [BatchResolveResponse.ItemError(index: 1, code: "invalid_sub", detail: "items[1].sub \"x\"")]] {
+            let encoder = JSONEncoder()
+            encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+            let codable = BatchResolveResponse(results: results.map { $0.map(ResolutionJSON.init) }, errors: errors)
+            let expected = try JSONSerialization.jsonObject(with: encoder.encode(codable)) as? NSDictionary
+            let written = try JSONSerialization.jsonObject(with: Data(JSONWriter.batch(results, errors: errors))) as? NSDictionary
+            #expect(expected == written)
+        }
     }
 }

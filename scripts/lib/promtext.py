@@ -75,6 +75,30 @@ def buckets(rows, route, method):
     return out
 
 
+def named_buckets(rows, histogram):
+    out = {}
+    for name, labels, value in rows:
+        if name == histogram + "_bucket" and "le" in labels:
+            bound = float(labels["le"])
+            out[bound] = out.get(bound, 0.0) + value
+    return out
+
+
+def quantile_of(before, after, q):
+    """The smallest bucket bound (in ms) holding at least q of the observations between two scrapes."""
+    delta = {bound: count - before.get(bound, 0.0) for bound, count in after.items()}
+    total = delta.get(math.inf, 0.0)
+    if total <= 0:
+        return "-"
+    for bound in sorted(delta):
+        if delta[bound] >= q * total:
+            if math.isinf(bound):
+                finite = [b for b in delta if not math.isinf(b)]
+                return "> %g" % (max(finite) * 1000) if finite else "> ?"
+            return "%g" % (bound * 1000)
+    return "-"
+
+
 def main(argv):
     command = argv[1] if len(argv) > 1 else ""
     if command == "value" and len(argv) >= 4:
@@ -99,6 +123,13 @@ def main(argv):
                     print("%g" % (bound * 1000))
                 return 0
         print("-")
+    elif command == "hquantile" and len(argv) == 6:
+        # hquantile BEFORE AFTER HISTOGRAM Q: a histogram without route labels, e.g. the cache's
+        # change visibility; prints the bound in ms and the number of observations.
+        before = named_buckets(parse(argv[2]), argv[4])
+        after = named_buckets(parse(argv[3]), argv[4])
+        count = after.get(math.inf, 0.0) - before.get(math.inf, 0.0)
+        print(quantile_of(before, after, float(argv[5])), number(count))
     elif command == "hits" and len(argv) == 4:
         before, after = parse(argv[2]), parse(argv[3])
         counts = []

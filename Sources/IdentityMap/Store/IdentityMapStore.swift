@@ -32,6 +32,23 @@ public struct IdentityMapStore: Sendable {
         }
     }
 
+    /// `consistency=strong`: the primary, which has every committed change (a replica may lag);
+    /// the reader only while the primary is unreachable, so lookups go on through its outage.
+    public func resolveStrongly(batch references: [IdentityReference]) async throws -> [Resolution?] {
+        guard database.reader !== database.primary else { return try await resolve(batch: references) }
+        guard references.count <= Self.maxBatch else {
+            throw IdentityMapError.invalidInput(field: "items", reason: "at most \(Self.maxBatch) items per batch")
+        }
+        if references.isEmpty { return [] }
+        do {
+            return try await database.primary.withConnection { connection in
+                try ResolveQueries.resolve(batch: references, on: connection)
+            }
+        } catch  where isDatabaseUnavailable(error) {
+            return try await resolve(batch: references)
+        }
+    }
+
     /// The user, following merges to the survivor (then `requestedID` names the ID asked).
     public func user(_ id: UUID) async throws -> User? {
         try await database.reader.withConnection { connection in

@@ -63,7 +63,9 @@ public struct TokenStore: Sendable {
         }
         do {
             return try await lookUp(on: database.primary)
-        } catch  where database.reader !== database.primary && isDatabaseUnavailable(error) {
+        } catch let error as PostgresError where database.reader !== database.primary && error.kind == .connection {
+            // Only when the primary cannot be reached: an exhausted pool is load, not an outage,
+            // and must not route a just-revoked token to a replica that has not replayed it.
             return try await lookUp(on: database.reader)
         }
     }

@@ -22,7 +22,9 @@ struct ResolveController {
         let reference = try Self.reference(pool: query.get("pool"), iss: query.get("iss"), sub: query.get("sub"))
         let coalescer = self.coalescer
         let resolution: Resolution?
-        if let cache = try memory(query.get("consistency"), headers: request.headers) {
+        if try isStrong(query.get("consistency"), headers: request.headers) {
+            resolution = try await services.identityMap.resolveStrongly(batch: [reference])[0]
+        } else if let cache {
             resolution = try await cache.resolve(reference) { try await coalescer.resolve($0) }
         } else {
             resolution = try await coalescer.resolve(reference)
@@ -60,24 +62,29 @@ struct ResolveController {
         }
         let identityMap = services.identityMap
         let found: [Resolution?]
-        if let cache = try memory(request.uri.queryParameters.get("consistency"), headers: request.headers) {
+        if try isStrong(request.uri.queryParameters.get("consistency"), headers: request.headers) {
+            found = try await identityMap.resolveStrongly(batch: references)
+        } else if let cache {
             found = try await cache.resolve(batch: references) { try await identityMap.resolve(batch: $0) }
         } else {
             found = try await identityMap.resolve(batch: references)
         }
-        var results = [ResolutionJSON?](repeating: nil, count: batch.items.count)
-        for (position, resolution) in zip(positions, found) { results[position] = resolution.map(ResolutionJSON.init) }
-        return try APIServices.json(.ok, BatchResolveResponse(results: results, errors: errors))
+        var results = [Resolution?](repeating: nil, count: batch.items.count)
+        for (position, resolution) in zip(positions, found) { results[position] = resolution }
+        return Response(
+            status: .ok,
+            headers: [.contentType: "application/json"],
+            body: .init(byteBuffer: ByteBuffer(bytes: JSONWriter.batch(results, errors: errors)))
+        )
     }
 
-    /// The cache to answer from, or nil for PostgreSQL: `?consistency=strong` (or the header
-    /// `StableID-Consistency: strong`) reads the database, for a caller that must see a change
-    /// committed a moment ago through another server.
-    func memory(_ parameter: String?, headers: HTTPFields) throws -> LookupCache? {
-        let asked = parameter ?? headers[Self.consistencyHeader]
-        switch asked {
-        case nil, "eventual": return cache
-        case "strong": return nil
+    /// `?consistency=strong` (or the header `StableID-Consistency: strong`) reads the primary,
+    /// for a caller that must see a change committed a moment ago through another server;
+    /// `eventual` (the default) answers from memory or the reader.
+    func isStrong(_ parameter: String?, headers: HTTPFields) throws -> Bool {
+        switch parameter ?? headers[Self.consistencyHeader] {
+        case nil, "eventual": return false
+        case "strong": return true
         case .some: throw Problem.invalidRequest("consistency must be strong or eventual")
         }
     }

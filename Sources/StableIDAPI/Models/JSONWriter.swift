@@ -6,7 +6,7 @@ import Support
 /// handler's CPU time. Produces the same document `JSONEncoder` with `.sortedKeys` would
 /// (`ResolutionJSON`), which a test checks.
 struct JSONWriter {
-    private(set) var bytes: [UInt8] = []
+    var bytes: [UInt8] = []
 
     init(capacity: Int = 512) {
         bytes.reserveCapacity(capacity)
@@ -54,13 +54,45 @@ struct JSONWriter {
     /// `{"identity":{…},"status":…,"user_id":…}`, keys sorted like the rest of the API's answers.
     static func resolution(_ resolution: Resolution) -> [UInt8] {
         var writer = JSONWriter()
-        writer.raw("{\"identity\":")
-        writer.identity(resolution.identity)
-        writer.raw(",\"status\":")
-        writer.string(resolution.userStatus.rawValue)
-        writer.raw(",\"user_id\":")
-        writer.uuid(resolution.userID)
-        writer.raw("}")
+        writer.resolution(resolution)
+        return writer.bytes
+    }
+
+    mutating func resolution(_ resolution: Resolution) {
+        raw("{\"identity\":")
+        identity(resolution.identity)
+        raw(",\"status\":")
+        string(resolution.userStatus.rawValue)
+        raw(",\"user_id\":")
+        uuid(resolution.userID)
+        raw("}")
+    }
+
+    /// The batch answer (`BatchResolveResponse`): `{"errors":[…],"results":[…]}`, `errors` only
+    /// when an item was refused. A thousand answers through `JSONEncoder` cost milliseconds.
+    static func batch(_ results: [Resolution?], errors: [BatchResolveResponse.ItemError]) -> [UInt8] {
+        var writer = JSONWriter(capacity: 64 + results.count * 360)
+        writer.raw("{")
+        if !errors.isEmpty {
+            writer.raw("\"errors\":[")
+            for (position, error) in errors.enumerated() {
+                if position > 0 { writer.raw(",") }
+                writer.raw("{\"code\":")
+                writer.string(error.code)
+                writer.raw(",\"detail\":")
+                writer.string(error.detail)
+                writer.raw(",\"index\":")
+                writer.bytes.append(contentsOf: String(error.index).utf8)
+                writer.raw("}")
+            }
+            writer.raw("],")
+        }
+        writer.raw("\"results\":[")
+        for (position, result) in results.enumerated() {
+            if position > 0 { writer.raw(",") }
+            if let result { writer.resolution(result) } else { writer.raw("null") }
+        }
+        writer.raw("]}")
         return writer.bytes
     }
 
