@@ -40,7 +40,18 @@ struct LookupCacheRouteTests {
                 if !live { try await Task.sleep(for: .milliseconds(50)) }
             }
             #expect(live, "the cache went live")
-            let before = Self.sample(try await client.call(.get, "/metrics").text, #"stableid_lookup_cache_lookups_total{result="hit"}"#)
+            // The write above is read back from PostgreSQL until the follower has polled past it
+            // (read-your-writes); then lookups are hits.
+            let hitName = #"stableid_lookup_cache_lookups_total{result="hit"}"#
+            var hitting = false
+            while !hitting, ContinuousClock.now < deadline {
+                let start = Self.sample(try await client.call(.get, "/metrics").text, hitName)
+                _ = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(subA)", token: resolve)
+                hitting = Self.sample(try await client.call(.get, "/metrics").text, hitName) > start
+                if !hitting { try await Task.sleep(for: .milliseconds(20)) }
+            }
+            #expect(hitting, "lookups became hits once the follower had caught up past the write")
+            let before = Self.sample(try await client.call(.get, "/metrics").text, hitName)
             for _ in 0..<5 {
                 let hit = try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(subA)", token: resolve)
                 #expect(hit.status == 200 && hit.json["user_id"] as? String == id)
@@ -49,7 +60,7 @@ struct LookupCacheRouteTests {
                 .post, "/v1/resolve", token: resolve,
                 json: #"{"items":[{"pool":"eu-west-1_New","sub":"\#(subB)"},{"pool":"us-east-1_Old","sub":"\#(testSub("nobody"))"}]}"#)
             #expect((batch.json["results"] as? [Any])?.count == 2 && ((batch.json["results"] as? [Any])?[1] is NSNull))
-            let after = Self.sample(try await client.call(.get, "/metrics").text, #"stableid_lookup_cache_lookups_total{result="hit"}"#)
+            let after = Self.sample(try await client.call(.get, "/metrics").text, hitName)
             #expect(after >= before + 6, "five single lookups and one batch item were hits (\(before) → \(after))")
 
             // Unlinked through this server: the next lookup already says 404 (read-your-writes).

@@ -6,24 +6,38 @@
 public enum CognitoSub {
     /// The canonical (lower-case) form of `text`, or nil when it is not a UUID `8-4-4-4-12`.
     public static func canonical(_ text: some StringProtocol) -> String? {
-        let utf8 = text.utf8
+        // Over contiguous UTF-8: a generic walk of `utf8` costs a metadata lookup per character,
+        // which was a third of a 1,000-item batch lookup's time.
+        var string = String(text)
+        return string.withUTF8 { canonical(utf8: $0) }
+    }
+
+    static func canonical(utf8: UnsafeBufferPointer<UInt8>) -> String? {
         guard utf8.count == 36 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(36)
-        for (index, byte) in utf8.enumerated() {
-            switch index {
-            case 8, 13, 18, 23:
-                guard byte == UInt8(ascii: "-") else { return nil }
-                out.append(byte)
-            default:
-                switch byte {
-                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): out.append(byte)
-                case UInt8(ascii: "A")...UInt8(ascii: "F"): out.append(byte + 32)
-                default: return nil
+        var valid = true
+        let text = String(unsafeUninitializedCapacity: 36) { out in
+            for index in 0..<36 {
+                let byte = utf8[index]
+                switch index {
+                case 8, 13, 18, 23:
+                    guard byte == UInt8(ascii: "-") else {
+                        valid = false
+                        return 0
+                    }
+                    out[index] = byte
+                default:
+                    switch byte {
+                    case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): out[index] = byte
+                    case UInt8(ascii: "A")...UInt8(ascii: "F"): out[index] = byte + 32
+                    default:
+                        valid = false
+                        return 0
+                    }
                 }
             }
+            return 36
         }
-        return String(decoding: out, as: UTF8.self)
+        return valid ? text : nil
     }
 
     /// ``canonical(_:)`` or a refusal naming `field`.

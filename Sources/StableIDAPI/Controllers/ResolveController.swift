@@ -41,7 +41,7 @@ struct ResolveController {
 
     @Sendable func resolveBatch(request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await services.collectBody(request)
-        let batch = try services.decode(BatchResolveRequest.self, from: body)
+        let batch = try BatchResolveRequest.parse(body)
         guard batch.items.count <= IdentityMapStore.maxBatch else {
             throw Problem(
                 .unprocessableContent, code: "batch_too_large", title: "Too many items",
