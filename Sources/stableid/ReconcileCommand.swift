@@ -104,21 +104,42 @@ struct ReconcileCommand: AsyncParsableCommand {
         do {
             let registered = PoolStore(database: db)
             let clients = PoolClients()
+            var sources: [(pool: PoolID, source: UserSource)] = []
             for pool in scope.pools {
-                let source: UserSource
                 if let path = filesByPool[pool] {
-                    source = .file(path: path, format: fileFormat)
+                    sources.append((pool, .file(path: path, format: fileFormat)))
                 } else {
                     guard let registration = try await registered.pool(pool) else {
                         throw CLIFailure.usage("pool \(pool) is not registered")
                     }
-                    source = .pool(pool, client: try clients.client(for: registration))
+                    sources.append((pool, .pool(pool, client: try clients.client(for: registration))))
                 }
-                do {
-                    try await run.stage(pool: pool, from: source, progress: progress)
-                } catch {
-                    throw ImportCommand.explain(error, pool: pool)
+            }
+            // Files are parsed concurrently (parsing is the costly part, one core per file); live
+            // pools are read one after the other, so together they stay under the account's
+            // ListUsers quota.
+            let files = sources.filter { if case .file = $0.source { return true } else { return false } }
+            let live = sources.filter { if case .pool = $0.source { return true } else { return false } }
+            try await withThrowingTaskGroup(of: Void.self) { group in
+                for (pool, source) in files {
+                    group.addTask {
+                        do {
+                            try await run.stage(pool: pool, from: source, progress: progress)
+                        } catch {
+                            throw ImportCommand.explain(error, pool: pool)
+                        }
+                    }
                 }
+                group.addTask {
+                    for (pool, source) in live {
+                        do {
+                            try await run.stage(pool: pool, from: source, progress: progress)
+                        } catch {
+                            throw ImportCommand.explain(error, pool: pool)
+                        }
+                    }
+                }
+                try await group.waitForAll()
             }
         } catch {
             progress.finish()
