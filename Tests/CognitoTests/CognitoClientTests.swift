@@ -158,9 +158,12 @@ struct CognitoClientTests {
             "/invalid/": [.init(status: .badRequest, body: #"{"__type":"com.amazon#InvalidParameterException","message":"bad"}"#)],
         ])
         try await server.run { base in
+            // The timeout leaves the quick second answer a full second: under a loaded machine
+            // (the whole suite runs in parallel) 300 ms was sometimes too little, and the retry
+            // itself timed out.
             let slow = CognitoClient(
                 configuration: CognitoConfiguration(
-                    region: "us-east-1", endpoint: base + "/slow-then-ok/", timeout: .milliseconds(300), backoffBase: .milliseconds(10)),
+                    region: "us-east-1", endpoint: base + "/slow-then-ok/", timeout: .seconds(1), backoffBase: .milliseconds(10)),
                 credentials: Self.testCredentials
             )
             let user = try await slow.adminGetUser(poolID: "us-east-1_X", username: "u")
