@@ -48,7 +48,7 @@ struct ReconciliationRoutesTests {
             #expect(one.status == 200 && one.json["kind"] as? String == "unmapped" && one.json["pool"] as? String == f.old)
             #expect(!one.text.contains("secret-name"), "no usernames in findings")
             #expect(try await client.call(.get, "/v1/reconciliation/findings/999999", token: audit).status == 404)
-            for bad in ["kind=bogus", "state=closed", "limit=0", "cursor=x", "user=nope"] {
+            for bad in ["kind=bogus", "kind=", "kind=stale,", "state=closed", "limit=0", "cursor=x", "user=nope"] {
                 let reply = try await client.call(.get, "/v1/reconciliation/findings?\(bad)", token: audit)
                 #expect(reply.status == 400 && reply.code == "invalid_request", "\(bad)")
             }

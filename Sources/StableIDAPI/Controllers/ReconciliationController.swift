@@ -68,7 +68,7 @@ struct ReconciliationController {
         let parameters = request.uri.queryParameters
         var filter = FindingFilter()
         for text in parameters.getAll("kind") {
-            for part in text.split(separator: ",") {
+            for part in text.split(separator: ",", omittingEmptySubsequences: false) {
                 guard let kind = FindingKind(rawValue: String(part)) else {
                     throw Problem.invalidRequest("kind must be one of \(FindingKind.allCases.map(\.rawValue).joined(separator: ", "))")
                 }
