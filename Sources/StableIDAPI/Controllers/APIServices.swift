@@ -136,6 +136,24 @@ struct APIServices: Sendable {
         )
     }
 
+    /// `cursor` of a keyset-paginated route: the `next_cursor` a previous page answered (0: the start).
+    static func cursor(_ parameters: Parameters) throws -> Int64 {
+        try parameters.get("cursor").map { text -> Int64 in
+            guard let value = Int64(text), value >= 0 else { throw Problem.invalidRequest("cursor is not a cursor from next_cursor") }
+            return value
+        } ?? 0
+    }
+
+    /// `limit` of a paginated route, 1 to `maximum`.
+    static func limit(_ parameters: Parameters, maximum: Int, default value: Int) throws -> Int {
+        try parameters.get("limit").map { text -> Int in
+            guard let limit = Int(text), (1...maximum).contains(limit) else {
+                throw Problem.invalidRequest("limit must be 1 to \(maximum)")
+            }
+            return limit
+        } ?? value
+    }
+
     static func uuid(_ text: String, field: String) throws -> UUID {
         guard let id = UUID(uuidString: text) else { throw Problem.invalidRequest("\(field) is not a UUID") }
         return id

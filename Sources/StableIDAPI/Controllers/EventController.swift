@@ -69,18 +69,8 @@ struct EventController {
         if let format {
             return export(filter, format: format, withChain: withChain)
         }
-        let cursor =
-            try parameters.get("cursor").map { text -> Int64 in
-                guard let value = Int64(text), value >= 0 else { throw Problem.invalidRequest("cursor is not a cursor from next_cursor") }
-                return value
-            } ?? 0
-        let limit =
-            try parameters.get("limit").map { text -> Int in
-                guard let value = Int(text), (1...EventQuery.maxPage).contains(value) else {
-                    throw Problem.invalidRequest("limit must be 1 to 1000")
-                }
-                return value
-            } ?? 100
+        let cursor = try APIServices.cursor(parameters)
+        let limit = try APIServices.limit(parameters, maximum: EventQuery.maxPage, default: 100)
         let events = try await query.page(filter, after: cursor, limit: limit, withChain: withChain)
         let next = events.count == limit ? events.last.map { String($0.id) } : nil
         return try APIServices.json(.ok, EventPageJSON(events: events.map { EventJSON($0, withChain: withChain) }, nextCursor: next))

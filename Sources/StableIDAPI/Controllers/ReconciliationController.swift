@@ -45,19 +45,10 @@ struct ReconciliationController {
         return campaign.id
     }
 
-    static func limit(_ parameters: Parameters, maximum: Int, default value: Int) throws -> Int {
-        try parameters.get("limit").map { text -> Int in
-            guard let limit = Int(text), (1...maximum).contains(limit) else {
-                throw Problem.invalidRequest("limit must be 1 to \(maximum)")
-            }
-            return limit
-        } ?? value
-    }
-
     /// Newest first; `before` (a run id) pages back.
     @Sendable func runs(request: Request, context: AppRequestContext) async throws -> Response {
         let parameters = request.uri.queryParameters
-        let limit = try Self.limit(parameters, maximum: 200, default: 50)
+        let limit = try APIServices.limit(parameters, maximum: 200, default: 50)
         let before = try parameters.get("before").map { try APIServices.uuid($0, field: "before") }
         let scope = try await campaignID(parameters.get("campaign")).map { "campaign:\($0.uuidString.lowercased())" }
         return try APIServices.json(.ok, RunsJSON(runs: try await findings.runs(scope: scope, before: before, limit: limit)))
@@ -84,12 +75,8 @@ struct ReconciliationController {
         filter.pool = try parameters.get("pool").map { try APIServices.poolID($0) }
         filter.userID = try parameters.get("user").map { try APIServices.uuid($0, field: "user") }
         filter.campaignID = try await campaignID(parameters.get("campaign"))
-        let cursor =
-            try parameters.get("cursor").map { text -> Int64 in
-                guard let value = Int64(text), value >= 0 else { throw Problem.invalidRequest("cursor is not a cursor from next_cursor") }
-                return value
-            } ?? 0
-        let limit = try Self.limit(parameters, maximum: FindingStore.maxPage, default: 100)
+        let cursor = try APIServices.cursor(parameters)
+        let limit = try APIServices.limit(parameters, maximum: FindingStore.maxPage, default: 100)
         let page = try await findings.list(filter, after: cursor, limit: limit)
         let next = page.count == limit ? page.last.map { String($0.id) } : nil
         return try APIServices.json(.ok, FindingsJSON(findings: page, nextCursor: next))

@@ -47,16 +47,8 @@ struct UserController {
     @Sendable func events(request: Request, context: AppRequestContext) async throws -> Response {
         let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
         let query = request.uri.queryParameters
-        let cursor =
-            try query.get("cursor").map { text -> Int64 in
-                guard let value = Int64(text), value >= 0 else { throw Problem.invalidRequest("cursor is not a cursor from next_cursor") }
-                return value
-            } ?? 0
-        let limit =
-            try query.get("limit").map { text -> Int in
-                guard let value = Int(text), (1...1000).contains(value) else { throw Problem.invalidRequest("limit must be 1 to 1000") }
-                return value
-            } ?? 100
+        let cursor = try APIServices.cursor(query)
+        let limit = try APIServices.limit(query, maximum: EventQuery.maxPage, default: 100)
         guard let events = try await services.events.history(of: id, after: cursor, limit: limit) else {
             throw Problem.notFound("no such user")
         }
