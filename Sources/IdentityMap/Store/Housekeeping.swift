@@ -24,6 +24,15 @@ public struct Housekeeping: Sendable {
         public var stagingRows: Int
     }
 
+    /// `column` (a run id, a UUIDv7: its first 48 bits are the run's start in Unix milliseconds)
+    /// names a run that started more than `lifetimeSeconds` ago. `column` is code-chosen SQL.
+    static func runStartedBefore(lifetimeSeconds: Int, column: StaticString) -> PostgresQuery {
+        """
+        ('x' || substr(replace(\(unescaped: column.description)::text, '-', ''), 1, 12))::bit(48)::bigint
+            < (extract(epoch FROM now()) * 1000)::bigint - \(lifetimeSeconds)::bigint * 1000
+        """
+    }
+
     public func run() async throws -> Removed {
         let retention = Int(IdempotencyKey.retention.components.seconds)
         let lifetime = Int(Self.stagingLifetime.components.seconds)
@@ -31,13 +40,8 @@ public struct Housekeeping: Sendable {
             let keys = try connection.execute(
                 "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => \(retention))"
             )
-            // A run id is a UUIDv7: its first 48 bits are the run's start in Unix milliseconds.
             let staging = try connection.execute(
-                """
-                DELETE FROM import_staging
-                WHERE ('x' || substr(replace(run_id::text, '-', ''), 1, 12))::bit(48)::bigint
-                      < (extract(epoch FROM now()) * 1000)::bigint - \(lifetime)::bigint * 1000
-                """
+                "DELETE FROM import_staging WHERE \(fragment: Self.runStartedBefore(lifetimeSeconds: lifetime, column: "run_id"))"
             )
             // A snapshot outlives its run only when the process was killed: a run deletes its rows
             // when it ends, and no run takes a day. A run that finished is given a grace period,
@@ -50,8 +54,7 @@ public struct Housekeeping: Sendable {
                           SELECT 1 FROM reconcile_runs r
                           WHERE r.id = s.run_id
                             AND (r.status = 'running' OR r.finished_at > now() - make_interval(secs => \(grace))))
-                   OR ('x' || substr(replace(s.run_id::text, '-', ''), 1, 12))::bit(48)::bigint
-                      < (extract(epoch FROM now()) * 1000)::bigint - \(lifetime)::bigint * 1000
+                   OR \(fragment: Self.runStartedBefore(lifetimeSeconds: lifetime, column: "s.run_id"))
                 """
             )
             return Removed(idempotencyKeys: keys, stagingRows: staging + snapshots)
