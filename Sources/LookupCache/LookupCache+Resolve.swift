@@ -1,4 +1,5 @@
 public import IdentityMap
+import Metrics
 
 extension LookupCache {
     /// The answer from memory when the cache has it, else `database(reference)` — the
@@ -20,12 +21,20 @@ extension LookupCache {
     ) async throws -> [Resolution?] {
         var results = [Resolution?](repeating: nil, count: references.count)
         var missing: [Int] = []
-        for (position, reference) in references.enumerated() {
-            if let cached = cachedResolution(for: reference) {
-                results[position] = cached
-            } else {
-                missing.append(position)
+        // One serving check and one counter update per batch, not per item.
+        if isServing() {
+            for (position, reference) in references.enumerated() {
+                if let cached = storedResolution(for: reference) {
+                    results[position] = cached
+                } else {
+                    missing.append(position)
+                }
             }
+            metrics.hits.increment(by: references.count - missing.count)
+            metrics.misses.increment(by: missing.count)
+        } else {
+            missing = Array(references.indices)
+            metrics.bypassed.increment(by: references.count)
         }
         guard !missing.isEmpty else { return results }
         let fetched = try await database(missing.map { references[$0] })
