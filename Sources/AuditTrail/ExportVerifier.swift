@@ -100,13 +100,6 @@ public struct ExportVerifier: Sendable {
             func word(_ offset: Int) -> UInt64 { bytes[offset..<offset + 8].reduce(0) { $0 << 8 | UInt64($1) } }
             (a, b, c, d) = (word(0), word(8), word(16), word(24))
         }
-
-        var hex: String {
-            [a, b, c, d].map { word in
-                let text = String(word, radix: 16)
-                return String(repeating: "0", count: 16 - text.count) + text
-            }.joined()
-        }
     }
 
     struct Link: Sendable {
@@ -400,7 +393,7 @@ public struct ExportVerifier: Sendable {
                 continue
             }
             let index = run.lowerBound + Int(checkpoint.size - links[run.lowerBound].position)
-            guard links[index].hash.hex == checkpoint.headHash.lowercased() else {
+            guard Hex.decode(checkpoint.headHash).flatMap(Digest.init) == links[index].hash else {
                 record(
                     Problem(
                         line: links[index].line, position: checkpoint.size, kind: .checkpointMismatch,
