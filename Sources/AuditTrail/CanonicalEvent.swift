@@ -46,28 +46,17 @@ public struct CanonicalEvent: Sendable, Equatable {
         return out
     }
 
-    private static let header = Array("stableid-event-v1\n".utf8)
+    static let header = Array("stableid-event-v1\n".utf8)
 
     func append(to out: inout [UInt8]) {
         out.reserveCapacity(out.count + 160 + details.utf8.count)
         out += Self.header
         func field(_ value: String) {
-            let utf8 = value.utf8
-            Self.appendDecimal(utf8.count, to: &out)
-            out.append(UInt8(ascii: ":"))
-            out.append(contentsOf: utf8)
-            out.append(0x0A)
+            var value = value
+            value.withUTF8 { Self.appendField(UnsafeRawBufferPointer($0), to: &out) }
         }
-        func number(_ value: Int64) {
-            var digits: [UInt8] = []
-            Self.appendDecimal(Int(value), to: &digits)
-            Self.appendDecimal(digits.count, to: &out)
-            out.append(UInt8(ascii: ":"))
-            out += digits
-            out.append(0x0A)
-        }
-        number(seq)
-        number(eventID)
+        Self.appendField(seq, to: &out)
+        Self.appendField(eventID, to: &out)
         field(occurredAt)
         field(actor)
         field(kind)
@@ -77,6 +66,29 @@ public struct CanonicalEvent: Sendable, Equatable {
         field(details)
         field(requestID)
         field(personalDigest.map { Hex.encode($0) } ?? "")
+    }
+
+    /// `<decimal byte length>:<bytes>\n`, the one spelling of a field (shared with the verifier's
+    /// fast path, which writes fields straight from PostgreSQL's binary values).
+    static func appendField(_ value: UnsafeRawBufferPointer, to out: inout [UInt8]) {
+        appendDecimal(value.count, to: &out)
+        out.append(UInt8(ascii: ":"))
+        out.append(contentsOf: value)
+        out.append(0x0A)
+    }
+
+    /// A number field: its decimal digits as the field's bytes.
+    static func appendField(_ value: Int64, to out: inout [UInt8]) {
+        var length = value < 0 ? 2 : 1
+        var rest = value.magnitude
+        while rest >= 10 {
+            rest /= 10
+            length += 1
+        }
+        appendDecimal(length, to: &out)
+        out.append(UInt8(ascii: ":"))
+        appendDecimal(Int(value), to: &out)
+        out.append(0x0A)
     }
 
     static func appendDecimal(_ value: Int, to out: inout [UInt8]) {

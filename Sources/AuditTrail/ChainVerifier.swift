@@ -37,6 +37,9 @@ public struct ChainVerifier: Sendable {
         public var oldestPendingSeconds: Double?
         public var checkpointsChecked: Int
         public var problem: Problem?
+        /// Pages the binary fast path could not vouch for in full and handed to the text path
+        /// (0 on an intact chain: more means the two paths disagree, a bug, or a problem found).
+        public var pagesRechecked = 0
 
         enum CodingKeys: String, CodingKey {
             case verified, head, pending, problem
@@ -84,6 +87,105 @@ public struct ChainVerifier: Sendable {
         }
     }
 
+    /// A page is a range of positions probed into `events` by primary key: the planner,
+    /// estimating a page's rows, would otherwise hash all of `events` for every page. Parallel
+    /// workers only add start-up cost.
+    private static func planned<T>(_ connection: PostgresConnection, _ body: () throws -> T) throws -> T {
+        try connection.execute("SET LOCAL max_parallel_workers_per_gather = 0")
+        try connection.execute("SET LOCAL enable_hashjoin = off")
+        try connection.execute("SET LOCAL enable_mergejoin = off")
+        return try body()
+    }
+
+    /// The text path: checks up to `limit` positions from `expected` and names the first problem
+    /// (false when it found one). The positions after the first that does not hash are walked one
+    /// by one, so a problem is told apart from a reorder and a rewrite; one row past `limit`, when
+    /// there is one, lets the reorder check see the next position.
+    static func checkText(
+        _ rows: PostgresRows, limit: Int, checkpointPositions: Set<Int64>, hashes: inout [Int64: [UInt8]],
+        expected: inout Int64, previous: inout [UInt8], report: inout Report
+    ) async throws -> Bool {
+        guard limit > 0 else { return true }
+        if rows.isEmpty {
+            report.problem = Problem(position: expected, kind: .missing, detail: "chain position \(expected) is missing")
+            return false
+        }
+        let columns = try AuditChain.Columns(rows)
+        guard let seqColumn = rows.columnIndex("seq"), let chainedColumn = rows.columnIndex("chained_id"),
+            let digestColumn = rows.columnIndex("personal_digest"), let previousColumn = rows.columnIndex("prev_hash"),
+            let hashColumn = rows.columnIndex("hash")
+        else { throw PostgresError(kind: .decoding, message: "chain columns missing") }
+        func digest(_ row: PostgresRow) throws -> [UInt8]? {
+            try row.text(at: digestColumn).map { try PostgresBytes(postgresText: $0).bytes }
+        }
+        let count = min(rows.count, limit)
+        let firstSuspect = await Self.firstSuspect(
+            rows: rows, count: count, columns: columns, seqColumn: seqColumn, previousColumn: previousColumn,
+            hashColumn: hashColumn, digestColumn: digestColumn
+        )
+        var previousText = "\\x" + Hex.encode(previous)
+        defer { previous = (try? PostgresBytes(postgresText: previousText).bytes) ?? previous }
+        for (index, row) in rows.prefix(count).enumerated() {
+            let seq: Int64 = try row.decode(at: seqColumn)
+            guard seq == expected else {
+                report.problem = Problem(
+                    position: expected, kind: .missing, detail: "chain position \(expected) is missing (next is \(seq))")
+                return false
+            }
+            if index < firstSuspect, row.text(at: previousColumn) == previousText, let storedText = row.text(at: hashColumn) {
+                if checkpointPositions.contains(seq) { hashes[seq] = try PostgresBytes(postgresText: storedText).bytes }
+                previousText = storedText
+                report.verified += 1
+                report.head = AuditChain.Head(size: seq, hash: String(storedText.dropFirst(2)))
+                expected += 1
+                continue
+            }
+            let previous = try PostgresBytes(postgresText: previousText).bytes
+            let chainedID: Int64 = try row.decode(at: chainedColumn)
+            guard row.text(at: columns.id) != nil else {
+                report.problem = Problem(position: seq, kind: .missing, detail: "event \(chainedID) sealed at position \(seq) was deleted")
+                return false
+            }
+            let storedText = row.text(at: hashColumn) ?? ""
+            var event = try columns.canonical(row, seq: seq)
+            event.personalDigest = try digest(row)
+            let personalIntact = try columns.currentPersonalDigest(row).map { $0 == event.personalDigest } ?? true
+            let computed = event.chainHash(previous: previous)
+            let computedText = "\\x" + Hex.encode(computed)
+            guard personalIntact, row.text(at: previousColumn) == previousText, computedText == storedText else {
+                // A neighbour's content fitting this position means two events changed places.
+                if index + 1 < rows.count, rows[index + 1].text(at: columns.id) != nil {
+                    var neighbour = try columns.canonical(rows[index + 1], seq: seq)
+                    neighbour.personalDigest = try columns.currentPersonalDigest(rows[index + 1]) ?? digest(rows[index + 1])
+                    if "\\x" + Hex.encode(neighbour.chainHash(previous: previous)) == storedText {
+                        report.problem = Problem(
+                            position: seq, kind: .reordered, detail: "the events at positions \(seq) and \(seq + 1) were swapped")
+                        return false
+                    }
+                }
+                let detail =
+                    !personalIntact
+                    ? "personal data of event \(chainedID) was modified"
+                    : row.text(at: previousColumn) == previousText
+                        ? "event \(chainedID) differs from what was sealed"
+                        : "the chain was rewritten at this position"
+                report.problem = Problem(position: seq, kind: .modified, detail: detail)
+                return false
+            }
+            if checkpointPositions.contains(seq) { hashes[seq] = computed }
+            previousText = computedText
+            report.verified += 1
+            report.head = AuditChain.Head(size: seq, hash: String(computedText.dropFirst(2)))
+            expected += 1
+        }
+        if count < limit, report.problem == nil {
+            // The page ends before its range does: the positions after the last one are gone.
+            report.problem = Problem(position: expected, kind: .missing, detail: "chain position \(expected) is missing")
+            return false
+        }
+        return true
+    }
+
     /// Verifies positions `from…head`; with `from > 1` the stored hash before `from` is trusted.
     public func verify(from: Int64 = 1, checkpoints: [Checkpoint] = [], publicKey: [UInt8]? = nil) async throws -> Report {
         var report = Report(
@@ -108,119 +210,84 @@ public struct ChainVerifier: Sendable {
             }
         }
         let checkpointPositions = Set(checkpoints.map(\.size))
-        // Pages are fixed ranges of positions, each with one position more (the next page's
-        // first, for the reorder check). Two are fetched ahead on their own connections while
-        // this one is hashed, so both cores are busy: the database formatting rows for the next
-        // pages, this process hashing the current one.
+        // Pages are fixed ranges of positions. Two are fetched ahead on their own connections
+        // while this one is hashed, so both cores are busy: the database producing rows for the
+        // next pages, this process hashing the current one.
         let database = self.database
         let pageSize = self.pageSize
         let size: Int64 = try await database.primary.query("SELECT coalesce(max(seq), 0) AS size FROM event_chain")[0].decode("size")
-        func fetch(from position: Int64) -> Task<PostgresRows, any Error> {
+        func fetchBinary(from position: Int64) -> Task<PostgresBinaryRows, any Error> {
             Task {
                 try await database.primary.transaction { connection in
-                    // A page is a range of positions probed into `events` by primary key: the
-                    // planner, estimating a page's rows, would otherwise hash all of `events` for
-                    // every page. Parallel workers only add start-up cost.
-                    try connection.execute("SET LOCAL max_parallel_workers_per_gather = 0")
-                    try connection.execute("SET LOCAL enable_hashjoin = off")
-                    try connection.execute("SET LOCAL enable_mergejoin = off")
-                    return try connection.query(
-                        """
-                        SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
-                        FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
-                        WHERE c.seq >= \(position) AND c.seq <= \(position + Int64(pageSize)) ORDER BY c.seq LIMIT \(pageSize + 1)
-                        """
-                    )
+                    try Self.planned(connection) {
+                        try connection.queryBinary(
+                            """
+                            SELECT \(unescaped: BinaryChainPage.columns)
+                            FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
+                            WHERE c.seq >= \(position) AND c.seq < \(position + Int64(pageSize)) ORDER BY c.seq
+                            """
+                        )
+                    }
                 }
             }
         }
-        var previousText = "\\x" + Hex.encode(previous)
         var nextPage = expected
-        var inFlight: [Task<PostgresRows, any Error>] = []
+        var inFlight: [(start: Int64, rows: Task<PostgresBinaryRows, any Error>)] = []
         func fill() {
             while inFlight.count < Self.pagesAhead, nextPage <= size {
-                inFlight.append(fetch(from: nextPage))
+                inFlight.append((nextPage, fetchBinary(from: nextPage)))
                 nextPage += Int64(pageSize)
             }
         }
         fill()
-        defer { for task in inFlight { task.cancel() } }
+        defer { for page in inFlight { page.rows.cancel() } }
+        var pagesRechecked = 0
         pages: while !inFlight.isEmpty {
-            let rows = try await inFlight.removeFirst().value
+            let (pageStart, pending) = inFlight.removeFirst()
+            let rows = try await pending.value
             fill()
-            if rows.isEmpty { continue }
-            let columns = try AuditChain.Columns(rows)
-            guard let seqColumn = rows.columnIndex("seq"), let chainedColumn = rows.columnIndex("chained_id"),
-                let digestColumn = rows.columnIndex("personal_digest"), let previousColumn = rows.columnIndex("prev_hash"),
-                let hashColumn = rows.columnIndex("hash")
-            else { throw PostgresError(kind: .decoding, message: "chain columns missing") }
-            func digest(_ row: PostgresRow) throws -> [UInt8]? {
-                try row.text(at: digestColumn).map { try PostgresBytes(postgresText: $0).bytes }
-            }
-            // The costly part — rebuilding each event's bytes and hashing them onto the *stored*
-            // previous hash — is independent per position, so it runs on all cores; the pass
-            // below then only has to check that each stored previous hash is the one before it.
-            let count = min(rows.count, pageSize)
-            let firstSuspect = await Self.firstSuspect(
-                rows: rows, count: count, columns: columns, seqColumn: seqColumn, previousColumn: previousColumn,
-                hashColumn: hashColumn, digestColumn: digestColumn
-            )
-            // One row more than a page is fetched so the reorder check can see the next position.
-            for (index, row) in rows.prefix(pageSize).enumerated() {
-                let seq: Int64 = try row.decode(at: seqColumn)
-                guard seq == expected else {
-                    report.problem = Problem(
-                        position: expected, kind: .missing, detail: "chain position \(expected) is missing (next is \(seq))")
-                    break pages
-                }
-                if index < firstSuspect, row.text(at: previousColumn) == previousText, let storedText = row.text(at: hashColumn) {
-                    if checkpointPositions.contains(seq) { hashes[seq] = try PostgresBytes(postgresText: storedText).bytes }
-                    previousText = storedText
+            let count = rows.count
+            let unvouched = await BinaryChainPage.firstUnvouched(rows, count: count)
+            // The positions must follow each other and each must name the hash before it.
+            let vouched = rows.withUnsafeValues { values -> Int in
+                for index in 0..<min(count, unvouched) {
+                    guard values.integer(row: index, column: BinaryChainPage.Column.seq) == expected,
+                        let linked = values.value(row: index, column: BinaryChainPage.Column.previousHash),
+                        linked.elementsEqual(previous),
+                        let stored = values.value(row: index, column: BinaryChainPage.Column.hash)
+                    else { return index }
+                    previous.withUnsafeMutableBytes { $0.copyMemory(from: stored) }  // both 32 bytes
+                    if checkpointPositions.contains(expected) { hashes[expected] = previous }
                     report.verified += 1
-                    report.head = AuditChain.Head(size: seq, hash: String(storedText.dropFirst(2)))
                     expected += 1
-                    continue
                 }
-                let previous = try PostgresBytes(postgresText: previousText).bytes
-                let chainedID: Int64 = try row.decode(at: chainedColumn)
-                guard row.text(at: columns.id) != nil else {
-                    report.problem = Problem(
-                        position: seq, kind: .missing, detail: "event \(chainedID) sealed at position \(seq) was deleted")
-                    break pages
-                }
-                let storedText = row.text(at: hashColumn) ?? ""
-                var event = try columns.canonical(row, seq: seq)
-                event.personalDigest = try digest(row)
-                let personalIntact = try columns.currentPersonalDigest(row).map { $0 == event.personalDigest } ?? true
-                let computed = event.chainHash(previous: previous)
-                let computedText = "\\x" + Hex.encode(computed)
-                guard personalIntact, row.text(at: previousColumn) == previousText, computedText == storedText else {
-                    // A neighbour's content fitting this position means two events changed places.
-                    if index + 1 < rows.count, rows[index + 1].text(at: columns.id) != nil {
-                        var neighbour = try columns.canonical(rows[index + 1], seq: seq)
-                        neighbour.personalDigest = try columns.currentPersonalDigest(rows[index + 1]) ?? digest(rows[index + 1])
-                        if "\\x" + Hex.encode(neighbour.chainHash(previous: previous)) == storedText {
-                            report.problem = Problem(
-                                position: seq, kind: .reordered, detail: "the events at positions \(seq) and \(seq + 1) were swapped")
-                            break pages
-                        }
-                    }
-                    let detail =
-                        !personalIntact
-                        ? "personal data of event \(chainedID) was modified"
-                        : row.text(at: previousColumn) == previousText
-                            ? "event \(chainedID) differs from what was sealed"
-                            : "the chain was rewritten at this position"
-                    report.problem = Problem(position: seq, kind: .modified, detail: detail)
-                    break pages
-                }
-                if checkpointPositions.contains(seq) { hashes[seq] = computed }
-                previousText = computedText
-                report.verified += 1
-                report.head = AuditChain.Head(size: seq, hash: String(computedText.dropFirst(2)))
-                expected += 1
+                return min(count, unvouched)
             }
+            if vouched > 0 { report.head = AuditChain.Head(size: expected - 1, hash: Hex.encode(previous)) }
+            let pageEnd = pageStart + Int64(pageSize)
+            if vouched == count, expected == min(pageEnd, size + 1) { continue }
+            // Something the fast path cannot vouch for: the text path reads the rest of the page
+            // (and one position past it, for the reorder check) and names the problem, if any.
+            pagesRechecked += 1
+            let recheckFrom = expected
+            let textRows = try await database.primary.transaction { connection in
+                try Self.planned(connection) {
+                    try connection.query(
+                        """
+                        SELECT c.seq, c.event_id AS chained_id, c.personal_digest, c.prev_hash, c.hash, \(unescaped: AuditChain.eventColumns)
+                        FROM event_chain c LEFT JOIN events e ON e.id = c.event_id LEFT JOIN event_personal_data p ON p.event_id = e.id
+                        WHERE c.seq >= \(recheckFrom) AND c.seq <= \(pageEnd) ORDER BY c.seq
+                        """
+                    )
+                }
+            }
+            let intact = try await Self.checkText(
+                textRows, limit: Int(max(0, min(pageEnd, size + 1) - expected)), checkpointPositions: checkpointPositions, hashes: &hashes,
+                expected: &expected, previous: &previous, report: &report
+            )
+            guard intact else { break pages }
         }
+        report.pagesRechecked = pagesRechecked
         if report.problem == nil, report.head.size < size {
             report.problem = Problem(
                 position: report.head.size + 1, kind: .missing, detail: "chain position \(report.head.size + 1) is missing")

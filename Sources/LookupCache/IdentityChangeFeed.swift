@@ -142,7 +142,9 @@ final class IdentityChangeFeed: @unchecked Sendable {
     }
 
     struct Page: Sendable {
-        var rows: PostgresRows
+        /// Binary format: a million identities' uuids and timestamps are copied, not spelled out
+        /// by the server and parsed back here.
+        var rows: PostgresBinaryRows
         var lastID: Int64?
     }
 
@@ -151,7 +153,7 @@ final class IdentityChangeFeed: @unchecked Sendable {
     /// long one would be cancelled by replay conflicts, and it would hold back vacuum).
     func identityPage(after: Int64, limit: Int) async throws -> Page {
         try await onQueue {
-            let rows = try self.requireConnection().query(
+            let rows = try self.requireConnection().queryBinary(
                 """
                 SELECT \(unescaped: WarmupRows.columns)
                 FROM identities i JOIN users u ON u.id = i.user_id
@@ -160,7 +162,7 @@ final class IdentityChangeFeed: @unchecked Sendable {
                 LIMIT \(limit)
                 """
             )
-            return Page(rows: rows, lastID: try rows.last.map { try $0.decode(at: 0, as: Int64.self) })
+            return Page(rows: rows, lastID: try rows.last.flatMap { try $0.integer(at: 0) })
         }
     }
 

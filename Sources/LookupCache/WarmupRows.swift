@@ -22,13 +22,13 @@ enum WarmupRows {
         var skipped: Int
     }
 
-    static func decode(_ rows: PostgresRows) -> Decoded {
+    static func decode(_ rows: PostgresBinaryRows) -> Decoded {
         var updates: [CacheUpdate] = []
         updates.reserveCapacity(rows.count)
         var skipped = 0
         var pools: [String: PoolID] = [:]
         for row in rows {
-            guard let poolText = row.text(at: 3), let subText = row.text(at: 4), let sub = UUIDBits(canonicalText: subText)
+            guard let poolText = row.string(at: 3), let subText = row.string(at: 4), let sub = UUIDBits(canonicalText: subText)
             else {
                 skipped += 1
                 continue
@@ -52,27 +52,29 @@ enum WarmupRows {
         return Decoded(updates: updates, skipped: skipped)
     }
 
-    private static func resolution(_ row: PostgresRow, pool: PoolID, sub: String) throws -> Resolution {
-        guard let userStatus = UserStatus(rawValue: try row.decode(at: 2, as: String.self)),
-            let status = IdentityStatus(rawValue: try row.decode(at: 9, as: String.self))
+    private static func resolution(_ row: PostgresBinaryRow, pool: PoolID, sub: String) throws -> Resolution {
+        guard let userStatus = row.string(at: 2).flatMap(UserStatus.init(rawValue:)),
+            let status = row.string(at: 9).flatMap(IdentityStatus.init(rawValue:)),
+            let userID = try row.uuid(at: 1), let username = row.string(at: 5), let emailVerified = try row.bool(at: 7),
+            let provider = row.string(at: 8), let linkedAt = try row.date(at: 10)
         else {
             throw PostgresError(kind: .decoding, message: "stored identity is malformed")
         }
         return Resolution(
-            userID: try row.decode(at: 1, as: UUID.self),
+            userID: userID,
             userStatus: userStatus,
             identity: Identity(
                 pool: pool,
                 sub: sub,
-                username: try row.decode(at: 5, as: String.self),
-                email: row.text(at: 6),
-                emailVerified: try row.decode(at: 7, as: Bool.self),
-                provider: try row.decode(at: 8, as: String.self),
+                username: username,
+                email: row.string(at: 6),
+                emailVerified: emailVerified,
+                provider: provider,
                 status: status,
-                linkedAt: try row.decode(at: 10, as: Date.self),
-                unlinkedAt: try row.text(at: 11).map { try Date(postgresText: $0) },
-                via: row.text(at: 12).flatMap(LinkPath.init(rawValue:)),
-                campaignID: try row.text(at: 13).map { try UUID(postgresText: $0) }
+                linkedAt: linkedAt,
+                unlinkedAt: try row.date(at: 11),
+                via: row.string(at: 12).flatMap(LinkPath.init(rawValue:)),
+                campaignID: try row.uuid(at: 13)
             )
         )
     }

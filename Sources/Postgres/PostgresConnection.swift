@@ -81,6 +81,14 @@ public final class PostgresConnection: @unchecked Sendable {
         return Self.rows(from: result)
     }
 
+    /// Runs one statement and returns its rows in PostgreSQL's binary format (see
+    /// ``PostgresBinaryRows``: for readers of many rows that know their columns' types).
+    public func queryBinary(_ query: PostgresQuery) throws -> PostgresBinaryRows {
+        let result = try run(query, resultFormat: 1)
+        defer { PQclear(result) }
+        return PostgresBinaryRows.copy(from: result)
+    }
+
     /// Runs one statement and returns the number of rows it changed.
     @discardableResult
     public func execute(_ query: PostgresQuery) throws -> Int {
@@ -95,9 +103,9 @@ public final class PostgresConnection: @unchecked Sendable {
         // PQexec returns only the last result; errors in earlier statements abort the script anyway.
     }
 
-    private func run(_ query: PostgresQuery) throws -> OpaquePointer {
+    private func run(_ query: PostgresQuery, resultFormat: Int32 = 0) throws -> OpaquePointer {
         do {
-            return try runOnce(query)
+            return try runOnce(query, resultFormat: resultFormat)
         } catch let error as PostgresError where error.invalidatesPreparedStatement {
             // A schema change (`ALTER … TYPE` under a running service) or `DISCARD ALL` left the
             // prepared statement unusable. Forget it; outside a transaction prepare afresh under
@@ -107,26 +115,28 @@ public final class PostgresConnection: @unchecked Sendable {
             guard PQtransactionStatus(handle) == PQTRANS_IDLE else {
                 throw RetryableConflict("a prepared statement was invalidated by a schema change")
             }
-            return try runOnce(query)
+            return try runOnce(query, resultFormat: resultFormat)
         }
     }
 
-    private func runOnce(_ query: PostgresQuery) throws -> OpaquePointer {
+    /// `resultFormat` 0 asks for text, 1 for binary; a binary result always takes the extended
+    /// protocol (`PQexec` has no format to ask for).
+    private func runOnce(_ query: PostgresQuery, resultFormat: Int32) throws -> OpaquePointer {
         // libpq takes C strings: a NUL would silently cut the value short (`sub=S%00junk` would
         // look up S). PostgreSQL text cannot hold NUL anyway, so refuse it outright.
         if query.binds.contains(where: { $0?.utf8.contains(0) == true }) {
             throw PostgresError(kind: .invalidParameter, message: "a parameter contains a NUL byte")
         }
         let result: OpaquePointer?
-        if query.binds.isEmpty && !query.sql.contains("$") {
+        if resultFormat == 0, query.binds.isEmpty, !query.sql.contains("$") {
             result = PQexec(handle, query.sql)
         } else if let name = try preparedStatement(for: query.sql) {
             result = withBinds(query.binds) { count, values in
-                PQexecPrepared(handle, name, count, values, nil, nil, 0)
+                PQexecPrepared(handle, name, count, values, nil, nil, resultFormat)
             }
         } else {
             result = withBinds(query.binds) { count, values in
-                PQexecParams(handle, query.sql, count, nil, values, nil, nil, 0)
+                PQexecParams(handle, query.sql, count, nil, values, nil, nil, resultFormat)
             }
         }
         guard let result else { throw connectionError() }

@@ -14,47 +14,72 @@ public enum RFC3339 {
     /// like the time and has one spelling per instant.
     public static func format(_ date: Date) -> String {
         let micros = microsecondsSince1970(date)
+        let text = String(unsafeUninitializedCapacity: 27) { write(microsecondsSince1970: micros, into: $0) }
+        return text.isEmpty ? outOfRange(microsecondsSince1970: micros) : text
+    }
+
+    /// Appends the UTF-8 of ``format(_:)`` for a time given in microseconds since 1970: for
+    /// writers of many timestamps that hold them as integers (PostgreSQL's binary format), so no
+    /// `Date` or `String` is made per value.
+    public static func appendUTC(microsecondsSince1970 micros: Int64, to out: inout [UInt8]) {
+        let start = out.count
+        out.append(contentsOf: repeatElement(0, count: 27))
+        let written = out.withUnsafeMutableBufferPointer { write(microsecondsSince1970: micros, into: .init(rebasing: $0[start...])) }
+        out.removeLast(27 - written)
+        if written == 0 { out += Array(outOfRange(microsecondsSince1970: micros).utf8) }
+    }
+
+    /// Writes the 27 bytes of a four-digit-year time into `out`; 0 (nothing written) outside years 0–9999.
+    private static func write(microsecondsSince1970 micros: Int64, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
+        let (year, month, day, secondOfDay, fraction) = fields(microsecondsSince1970: micros)
+        guard (0...9999).contains(year) else { return 0 }
+        var index = 0
+        func putNumber(_ value: Int, width: Int) {
+            var value = value
+            var position = index + width - 1
+            while position >= index {
+                out[position] = UInt8(ascii: "0") + UInt8(value % 10)
+                value /= 10
+                position -= 1
+            }
+            index += width
+        }
+        func putCharacter(_ character: Unicode.Scalar) {
+            out[index] = UInt8(ascii: character)
+            index += 1
+        }
+        putNumber(year, width: 4)
+        putCharacter("-")
+        putNumber(month, width: 2)
+        putCharacter("-")
+        putNumber(day, width: 2)
+        putCharacter("T")
+        putNumber(secondOfDay / 3600, width: 2)
+        putCharacter(":")
+        putNumber(secondOfDay / 60 % 60, width: 2)
+        putCharacter(":")
+        putNumber(secondOfDay % 60, width: 2)
+        putCharacter(".")
+        putNumber(fraction, width: 6)
+        putCharacter("Z")
+        return index
+    }
+
+    /// Outside four-digit years RFC 3339 has no spelling; the fields are kept readable anyway.
+    private static func outOfRange(microsecondsSince1970 micros: Int64) -> String {
+        let (year, month, day, secondOfDay, fraction) = fields(microsecondsSince1970: micros)
+        return "\(year)-\(month)-\(day)T\(secondOfDay / 3600):\(secondOfDay / 60 % 60):\(secondOfDay % 60).\(fraction)Z"
+    }
+
+    private static func fields(
+        microsecondsSince1970 micros: Int64
+    ) -> (year: Int, month: Int, day: Int, secondOfDay: Int, fraction: Int) {
         let seconds = micros >= 0 ? micros / 1_000_000 : (micros - 999_999) / 1_000_000
         let fraction = Int(micros - seconds * 1_000_000)
         let days = seconds >= 0 ? seconds / 86_400 : (seconds - 86_399) / 86_400
         let secondOfDay = Int(seconds - days * 86_400)
         let (year, month, day) = CivilCalendar.date(fromDays: Int(days))
-        guard (0...9999).contains(year) else {
-            // Outside four-digit years RFC 3339 has no spelling; keep the fields readable anyway.
-            return "\(year)-\(month)-\(day)T\(secondOfDay / 3600):\(secondOfDay / 60 % 60):\(secondOfDay % 60).\(fraction)Z"
-        }
-        return String(unsafeUninitializedCapacity: 27) { out in
-            var index = 0
-            func putNumber(_ value: Int, width: Int) {
-                var value = value
-                var position = index + width - 1
-                while position >= index {
-                    out[position] = UInt8(ascii: "0") + UInt8(value % 10)
-                    value /= 10
-                    position -= 1
-                }
-                index += width
-            }
-            func putCharacter(_ character: Unicode.Scalar) {
-                out[index] = UInt8(ascii: character)
-                index += 1
-            }
-            putNumber(year, width: 4)
-            putCharacter("-")
-            putNumber(month, width: 2)
-            putCharacter("-")
-            putNumber(day, width: 2)
-            putCharacter("T")
-            putNumber(secondOfDay / 3600, width: 2)
-            putCharacter(":")
-            putNumber(secondOfDay / 60 % 60, width: 2)
-            putCharacter(":")
-            putNumber(secondOfDay % 60, width: 2)
-            putCharacter(".")
-            putNumber(fraction, width: 6)
-            putCharacter("Z")
-            return index
-        }
+        return (year, month, day, secondOfDay, fraction)
     }
 
     /// Parses `2026-11-27T09:38:53.123456Z` and the spellings around it that clients and
@@ -128,7 +153,9 @@ public enum RFC3339 {
         return Int64(whole) * 1_000_000 + Int64(((clamped - whole) * 1_000_000).rounded()) + referenceOffsetMicros
     }
 
-    static func date(microsecondsSince1970 micros: Int64) -> Date {
+    /// The `Date` of a time in whole microseconds, rounded exactly as ``parse(_:)`` rounds, so a
+    /// time read in binary and one read as text are the same `Date`.
+    public static func date(microsecondsSince1970 micros: Int64) -> Date {
         Date(timeIntervalSinceReferenceDate: Double(micros - referenceOffsetMicros) / 1_000_000)
     }
 }
