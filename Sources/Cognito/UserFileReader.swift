@@ -13,6 +13,11 @@ import Support
 ///   attribute) and `custom:*` columns.
 ///
 /// Errors name what is wrong and where: a byte offset (counted from 0), line and column.
+///
+/// The page structure around the users is rare and walked a byte at a time. Each user object is
+/// first gathered whole into the buffer and then read by `UserObjectParser` over the buffer's
+/// pointer: that is where a multi-gigabyte file spends its time. Lines are not counted as bytes
+/// go by; a `Location` is worked out only when an error needs one (see `BufferOrigin`).
 public final class UserFileReader {
     public enum Format: String, Sendable {
         case json, csv
@@ -51,16 +56,40 @@ public final class UserFileReader {
         }
     }
 
+    /// Where `buffer[0]` sits in the file. Lines are counted in the bytes dropped from the buffer
+    /// (one tight loop per refill) and, when an error needs a `Location`, in the buffer up to the
+    /// error — never byte by byte as the JSON is read.
+    private struct BufferOrigin {
+        /// The file offset of `buffer[0]`.
+        var offset = 0
+        /// The line `buffer[0]` is on, from 1.
+        var line = 1
+        /// The file offset where that line starts.
+        var lineStart = 0
+
+        mutating func advance(over bytes: UnsafeRawBufferPointer) {
+            for index in 0..<bytes.count where bytes[index] == ASCII.lineFeed {
+                line += 1
+                lineStart = offset + index + 1
+            }
+            offset += bytes.count
+        }
+
+        /// The place of `buffer[index]`.
+        func location(of index: Int, in buffer: UnsafeRawBufferPointer) -> Location {
+            var there = self
+            there.advance(over: UnsafeRawBufferPointer(rebasing: buffer[0..<index]))
+            return Location(offset: there.offset, line: there.line, column: there.offset - there.lineStart + 1)
+        }
+    }
+
     private let handle: FileHandle
     private let path: String
     public let format: Format
     private var buffer: [UInt8] = []
     private var position = 0
-    /// Bytes dropped from the front of `buffer` so far.
-    private var consumed = 0
+    private var origin = BufferOrigin()
     private var finished = false
-    private var line = 1
-    private var lineStart = 0
     /// Where the JSON walk stands between calls to `next`, outside any user object.
     private var frames: [Frame] = []
     private var csvColumns: CSVColumns?
@@ -78,7 +107,7 @@ public final class UserFileReader {
     }
 
     /// Total bytes read so far (for progress).
-    public var bytesRead: Int { consumed + position }
+    public var bytesRead: Int { origin.offset + position }
 
     /// Up to `max` users; an empty array at the end of the file.
     public func next(max: Int = 5_000) throws -> [UserType] {
@@ -90,6 +119,8 @@ public final class UserFileReader {
 
     // MARK: Bytes
 
+    /// Reads the next 64 KiB onto the end of `buffer`, first dropping the bytes before `position`
+    /// (never a byte at or after it); false at the end of the file.
     private func refill() throws -> Bool {
         guard !finished else { return false }
         let data: Data?
@@ -103,8 +134,11 @@ public final class UserFileReader {
             return false
         }
         if position > 0 {
-            consumed += position
-            buffer.removeFirst(position)
+            let dropped = position
+            var origin = self.origin
+            buffer.withUnsafeBytes { origin.advance(over: UnsafeRawBufferPointer(rebasing: $0[0..<dropped])) }
+            self.origin = origin
+            buffer.removeFirst(dropped)
             position = 0
         }
         buffer.append(contentsOf: data)
@@ -119,14 +153,65 @@ public final class UserFileReader {
         return buffer[position]
     }
 
-    private var here: Location {
-        let offset = consumed + position
-        return Location(offset: offset, line: line, column: offset - lineStart + 1)
+    private var here: Location { location(of: position) }
+
+    /// The place of `buffer[index]`, counted now: only errors ask.
+    private func location(of index: Int) -> Location {
+        let origin = self.origin
+        return buffer.withUnsafeBytes { origin.location(of: index, in: $0) }
     }
 
-    private func newline() {
-        line += 1
-        lineStart = consumed + position
+    // MARK: Whole values
+
+    /// The largest JSON value (a user object, a key, a skipped value outside users) gathered into
+    /// the buffer: a broken file — a string that never closes — must not take all the memory.
+    private static let maxValueBytes = 16 << 20
+
+    /// Makes sure all of the JSON value that starts at `position` is in `buffer`, reading on
+    /// (and dropping only bytes before `position`) until the value ends or the file does.
+    private func bufferValue(_ subject: String) throws {
+        var search = ValueEndSearch()
+        var scanned = position
+        while true {
+            let end = buffer.withUnsafeBytes { search.end(in: $0, from: scanned) }
+            if end != nil { return }
+            guard buffer.count - position < Self.maxValueBytes else {
+                throw malformed(subject, here, "larger than \(Self.maxValueBytes >> 20) MiB")
+            }
+            scanned = buffer.count
+            let dropped = position
+            // At the end of the file the value is cut short; reading it says where.
+            guard try refill() else { return }
+            scanned -= dropped - position
+        }
+    }
+
+    /// Gathers the value at `position` into the buffer, reads it with `read` over the buffer's
+    /// bytes in one go, and moves past it. Failures become `malformed` at their place in the file,
+    /// named `subject` unless they name their own field.
+    private func scanBuffered<T>(_ subject: String, _ read: (inout JSONScanner) throws -> T) throws -> T {
+        try bufferValue(subject)
+        let start = position
+        do {
+            let (value, end) = try buffer.withUnsafeBytes { (bytes: UnsafeRawBufferPointer) throws -> (T, Int) in
+                var scanner = JSONScanner(bytes, index: start, strings: .tolerant)
+                let value = try read(&scanner)
+                return (value, scanner.index)
+            }
+            position = end
+            return value
+        } catch let failure as JSONScanner.Failure {
+            throw malformed(subject, at: failure.index, failure.problem)
+        } catch let failure as UserObjectParser.Failure {
+            throw malformed(failure.subject, at: failure.index, failure.problem)
+        }
+    }
+
+    /// A failure at `buffer[index]`. One at the very end of a finished file means the file was
+    /// cut short, and says so, as the byte-at-a-time walk does.
+    private func malformed(_ subject: String, at index: Int, _ problem: String) -> Failure {
+        let truncated = finished && index >= buffer.count
+        return malformed(subject, location(of: index), truncated ? "the file ends before the JSON does" : problem)
     }
 
     // MARK: JSON
@@ -139,8 +224,6 @@ public final class UserFileReader {
         case users(first: Bool)
     }
 
-    private static let maxDepth = 256
-
     private func malformed(_ subject: String, _ location: Location, _ problem: String) -> Failure {
         .malformed(subject: subject, at: location, problem: problem)
     }
@@ -148,8 +231,7 @@ public final class UserFileReader {
     /// Names a byte in a message: the character when printable, else its hex value.
     private static func describe(_ byte: UInt8?) -> String {
         guard let byte else { return "the end of the file" }
-        if (0x21...0x7E).contains(byte) { return "'\(Character(Unicode.Scalar(byte)))'" }
-        return "byte 0x\(String(byte, radix: 16, uppercase: true))"
+        return JSONScanner.describe(byte)
     }
 
     private func nextJSON(max: Int) throws -> [UserType] {
@@ -162,7 +244,7 @@ public final class UserFileReader {
 
     /// Walks the page structure to the next element of a `Users` array and reads it; nil at the end.
     private func nextJSONUser() throws -> UserType? {
-        if consumed + position == 0 { try skipByteOrderMark() }
+        if bytesRead == 0 { try skipByteOrderMark() }
         while true {
             let next = try skipWhitespace()
             guard let top = frames.last else {
@@ -230,13 +312,14 @@ public final class UserFileReader {
         } else if byte == ASCII.openBracket {
             try enter(.array(first: true))
         } else {
-            try skipValue(subject, depth: frames.count)
+            let depth = frames.count
+            try scanBuffered(subject) { scanner in try scanner.skipValue(depth: depth) }
         }
     }
 
     private func enter(_ frame: Frame) throws {
-        guard frames.count < Self.maxDepth else {
-            throw malformed("list-users JSON", here, "nested more than \(Self.maxDepth) levels deep")
+        guard frames.count < JSONScanner.maxDepth else {
+            throw malformed("list-users JSON", here, "nested more than \(JSONScanner.maxDepth) levels deep")
         }
         position += 1
         frames.append(frame)
@@ -252,11 +335,8 @@ public final class UserFileReader {
     private func skipWhitespace() throws -> UInt8? {
         while let byte = try peek() {
             switch byte {
-            case ASCII.space, ASCII.tab, ASCII.carriageReturn:
+            case ASCII.space, ASCII.tab, ASCII.carriageReturn, ASCII.lineFeed:
                 position += 1
-            case ASCII.lineFeed:
-                position += 1
-                newline()
             default:
                 return byte
             }
@@ -277,265 +357,21 @@ public final class UserFileReader {
     private func readKey(in subject: String) throws -> String {
         let byte = try skipWhitespace()
         guard byte == ASCII.quote else { throw malformed(subject, here, "expected a quoted key, found \(Self.describe(byte))") }
-        let key = try readString(subject, keep: true)
+        let key = try scanBuffered(subject) { scanner in try scanner.readString() }
         let colon = try skipWhitespace()
         guard colon == ASCII.colon else { throw malformed(subject, here, "expected ':' after \"\(key)\", found \(Self.describe(colon))") }
         position += 1
         return key
     }
 
-    /// Calls `member` once per key of the object that starts next, positioned at the value.
-    private func readObject(_ subject: String, _ member: (String) throws -> Void) throws {
-        guard try skipWhitespace() == ASCII.openBrace else { throw malformed(subject, here, "expected an object") }
-        position += 1
-        var first = true
-        while true {
-            if try skipWhitespace() == ASCII.closeBrace {
-                position += 1
-                return
-            }
-            if !first { try expectSeparator(closing: ASCII.closeBrace, in: subject) }
-            first = false
-            try member(try readKey(in: subject))
-        }
-    }
-
-    /// Calls `element` once per element of the array that starts next, positioned at the element.
-    private func readArray(_ subject: String, _ element: () throws -> Void) throws {
-        guard try skipWhitespace() == ASCII.openBracket else { throw malformed(subject, here, "expected an array") }
-        position += 1
-        var first = true
-        while true {
-            if try skipWhitespace() == ASCII.closeBracket {
-                position += 1
-                return
-            }
-            if !first { try expectSeparator(closing: ASCII.closeBracket, in: subject) }
-            first = false
-            try element()
-        }
-    }
-
+    /// The user object whose `{` is at `position`, read whole from the buffer.
     private func readUser() throws -> UserType {
-        let start = here
-        var user = UserType(Username: "")
-        var hasUsername = false
-        try readObject("user object") { key in
-            switch key {
-            case "Username":
-                if let username = try readOptionalString(key) {
-                    user.Username = username
-                    hasUsername = true
-                }
-            case "Attributes", "UserAttributes":
-                user.Attributes = try readAttributes(key)
-            case "Enabled":
-                user.Enabled = try readOptionalBool(key)
-            case "UserStatus":
-                user.UserStatus = try readOptionalString(key)
-            case "UserCreateDate":
-                user.UserCreateDate = try readDate(key)
-            case "UserLastModifiedDate":
-                user.UserLastModifiedDate = try readDate(key)
-            default:
-                try skipValue(key, depth: frames.count + 1)
-            }
-        }
-        guard hasUsername else { throw malformed("user object", start, "it has no Username") }
-        return user
-    }
-
-    /// `[{"Name": …, "Value": …}, …]`; a missing or null `Value` is kept as nil.
-    private func readAttributes(_ subject: String) throws -> [AttributeType]? {
-        if try readNull(subject) { return nil }
-        let byte = try skipWhitespace()
-        guard byte == ASCII.openBracket else {
-            throw malformed(subject, here, "expected an array of {\"Name\", \"Value\"} objects, found \(Self.describe(byte))")
-        }
-        var attributes: [AttributeType] = []
-        try readArray(subject) {
-            let start = here
-            var name: String?
-            var value: String?
-            let byte = try skipWhitespace()
-            guard byte == ASCII.openBrace else {
-                throw malformed(subject, here, "expected a {\"Name\", \"Value\"} object, found \(Self.describe(byte))")
-            }
-            try readObject(subject) { key in
-                switch key {
-                case "Name": name = try readOptionalString("\(subject) Name")
-                case "Value": value = try readOptionalString("\(subject) Value")
-                default: try skipValue(key, depth: frames.count + 3)
-                }
-            }
-            guard let name else { throw malformed(subject, start, "an attribute has no Name") }
-            attributes.append(AttributeType(name, value))
-        }
-        return attributes
-    }
-
-    private func readOptionalString(_ subject: String) throws -> String? {
-        if try readNull(subject) { return nil }
-        let byte = try skipWhitespace()
-        guard byte == ASCII.quote else { throw malformed(subject, here, "expected a string, found \(Self.describe(byte))") }
-        return try readString(subject, keep: true)
-    }
-
-    private func readOptionalBool(_ subject: String) throws -> Bool? {
-        let byte = try skipWhitespace()
-        guard let byte, ASCII.isLiteralStart(byte) else {
-            throw malformed(subject, here, "expected true or false, found \(Self.describe(byte))")
-        }
-        switch try readLiteral(subject) {
-        case "true": return true
-        case "false": return false
-        default: return nil
-        }
-    }
-
-    /// Epoch seconds (AWS CLI v1, the API) or an RFC 3339 string (AWS CLI v2, SDK dumps).
-    private func readDate(_ subject: String) throws -> Date? {
-        let byte = try skipWhitespace()
-        let start = here
-        if try readNull(subject) { return nil }
-        switch byte ?? 0 {
-        case ASCII.quote:
-            let text = try readString(subject, keep: true)
-            guard let date = RFC3339.parse(text) else {
-                let shown = text.count > 40 ? String(text.prefix(40)) + "…" : text
-                throw malformed(subject, start, "'\(shown)' is not a date (expected e.g. 2026-11-20T10:11:12.345000+00:00)")
-            }
-            return date
-        case ASCII.minus, ASCII.zero...ASCII.nine:
-            return Date(timeIntervalSince1970: try readNumber(subject))
-        default:
-            throw malformed(subject, start, "expected a number or a date string, found \(Self.describe(byte))")
-        }
-    }
-
-    /// Consumes `null` if it comes next.
-    private func readNull(_ subject: String) throws -> Bool {
-        guard try skipWhitespace() == UInt8(ascii: "n") else { return false }
-        let start = here
-        guard try readLiteral(subject) == "null" else { throw malformed(subject, start, "expected a value") }
-        return true
-    }
-
-    /// A bare word (`true`, `false`, `null`); anything else is an error.
-    private func readLiteral(_ subject: String) throws -> String {
-        let start = here
-        var word: [UInt8] = []
-        while let byte = try peek(), (UInt8(ascii: "a")...UInt8(ascii: "z")).contains(byte), word.count < 5 {
-            word.append(byte)
-            position += 1
-        }
-        let text = String(decoding: word, as: UTF8.self)
-        guard ["true", "false", "null"].contains(text) else { throw malformed(subject, start, "expected a value") }
-        return text
-    }
-
-    private func readNumber(_ subject: String) throws -> Double {
-        let start = here
-        var text: [UInt8] = []
-        while let byte = try peek(), ASCII.isNumberByte(byte), text.count < 64 {
-            text.append(byte)
-            position += 1
-        }
-        guard let value = Double(String(decoding: text, as: UTF8.self)) else { throw malformed(subject, start, "expected a number") }
-        return value
-    }
-
-    /// Reads the string whose opening quote comes next. With `keep` false the text is only
-    /// stepped over (unknown fields), and "" is returned.
-    private func readString(_ subject: String, keep: Bool) throws -> String {
-        let start = here
-        position += 1
-        var bytes: [UInt8] = []
-        while true {
-            // Copy the run of plain bytes in the buffer at once; stop at a quote, backslash or newline.
-            var end = position
-            while end < buffer.count {
-                let byte = buffer[end]
-                if byte == ASCII.quote || byte == ASCII.backslash || byte == ASCII.lineFeed { break }
-                end += 1
-            }
-            if keep, end > position { bytes.append(contentsOf: buffer[position..<end]) }
-            position = end
-            guard let byte = try peek() else { throw malformed(subject, start, "the string never ends") }
-            position += 1
-            switch byte {
-            case ASCII.quote:
-                return keep ? String(decoding: bytes, as: UTF8.self) : ""
-            case ASCII.backslash:
-                try readEscape(subject, into: &bytes)
-            default:  // a raw newline: not valid JSON, but harmless inside a value
-                newline()
-                if keep { bytes.append(byte) }
-            }
-        }
-    }
-
-    private func readEscape(_ subject: String, into bytes: inout [UInt8]) throws {
-        let start = here
-        guard let byte = try peek() else { throw malformed(subject, start, "the string never ends") }
-        position += 1
-        switch byte {
-        case ASCII.quote, ASCII.backslash, UInt8(ascii: "/"): bytes.append(byte)
-        case UInt8(ascii: "b"): bytes.append(0x08)
-        case UInt8(ascii: "f"): bytes.append(0x0C)
-        case UInt8(ascii: "n"): bytes.append(0x0A)
-        case UInt8(ascii: "r"): bytes.append(0x0D)
-        case UInt8(ascii: "t"): bytes.append(0x09)
-        case UInt8(ascii: "u"):
-            var scalar = try readHex4(subject)
-            if (0xD800..<0xDC00).contains(scalar) {
-                // A high surrogate is only meaningful with the low one that follows it.
-                if try peek() == ASCII.backslash {
-                    position += 1
-                    guard try peek() == UInt8(ascii: "u") else { throw malformed(subject, here, "expected \\u after a high surrogate") }
-                    position += 1
-                    let low = try readHex4(subject)
-                    scalar = (0xDC00..<0xE000).contains(low) ? 0x10000 + ((scalar - 0xD800) << 10) + (low - 0xDC00) : 0xFFFD
-                } else {
-                    scalar = 0xFFFD
-                }
-            }
-            UTF8.encode(Unicode.Scalar(scalar) ?? "\u{FFFD}") { bytes.append($0) }
-        default:
-            throw malformed(subject, start, "\\\(Self.describe(byte)) is not a JSON escape")
-        }
-    }
-
-    private func readHex4(_ subject: String) throws -> UInt32 {
-        let start = here
-        var value: UInt32 = 0
-        for _ in 0..<4 {
-            guard let byte = try peek(), let digit = ASCII.hexValue(byte) else {
-                throw malformed(subject, start, "expected 4 hex digits after \\u")
-            }
-            position += 1
-            value = value << 4 | digit
-        }
-        return value
-    }
-
-    /// Steps over any JSON value (fields StableID does not read), however nested.
-    private func skipValue(_ subject: String, depth: Int) throws {
-        guard depth < Self.maxDepth else { throw malformed(subject, here, "nested more than \(Self.maxDepth) levels deep") }
-        guard let byte = try skipWhitespace() else { throw malformed(subject, here, "the file ends where a value should be") }
-        switch byte {
-        case ASCII.openBrace:
-            try readObject(subject) { key in try skipValue(key, depth: depth + 1) }
-        case ASCII.openBracket:
-            try readArray(subject) { try skipValue(subject, depth: depth + 1) }
-        case ASCII.quote:
-            _ = try readString(subject, keep: false)
-        case ASCII.minus, ASCII.zero...ASCII.nine:
-            _ = try readNumber(subject)
-        case _ where ASCII.isLiteralStart(byte):
-            _ = try readLiteral(subject)
-        default:
-            throw malformed(subject, here, "expected a value, found \(Self.describe(byte))")
+        let depth = frames.count
+        return try scanBuffered("user object") { scanner in
+            var parser = UserObjectParser(scanner, depth: depth)
+            let user = try parser.parse()
+            scanner = parser.scanner
+            return user
         }
     }
 
@@ -649,7 +485,7 @@ public final class UserFileReader {
 }
 
 /// The bytes JSON and CSV are made of, by name.
-private enum ASCII {
+enum ASCII {
     static let quote = UInt8(ascii: "\"")
     static let backslash = UInt8(ascii: "\\")
     static let openBrace = UInt8(ascii: "{")
@@ -666,21 +502,77 @@ private enum ASCII {
     static let carriageReturn = UInt8(ascii: "\r")
     static let lineFeed = UInt8(ascii: "\n")
 
-    static func isNumberByte(_ byte: UInt8) -> Bool {
-        (zero...nine).contains(byte) || byte == minus || byte == UInt8(ascii: "+") || byte == UInt8(ascii: ".")
-            || byte == UInt8(ascii: "e") || byte == UInt8(ascii: "E")
-    }
-
     static func isLiteralStart(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: "t") || byte == UInt8(ascii: "f") || byte == UInt8(ascii: "n")
     }
 
-    static func hexValue(_ byte: UInt8) -> UInt32? {
+    /// The bytes a number or a bare word (`true`, `1.5e3`) is made of.
+    static func isScalarByte(_ byte: UInt8) -> Bool {
         switch byte {
-        case zero...nine: return UInt32(byte - zero)
-        case UInt8(ascii: "a")...UInt8(ascii: "f"): return UInt32(byte - UInt8(ascii: "a") + 10)
-        case UInt8(ascii: "A")...UInt8(ascii: "F"): return UInt32(byte - UInt8(ascii: "A") + 10)
-        default: return nil
+        case zero...nine, UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), minus, UInt8(ascii: "+"),
+            UInt8(ascii: "."):
+            return true
+        default:
+            return false
         }
+    }
+}
+
+/// Finds where a JSON value ends in bytes that arrive in pieces, without parsing it: it follows
+/// only strings (and their escapes) and the depth of brackets, so gathering a user object costs
+/// one quick pass before the real reading. Malformed JSON is left for the scanner to describe;
+/// at worst the search ends early or runs to the end of the file.
+private struct ValueEndSearch {
+    private var started = false
+    private var depth = 0
+    private var inString = false
+    private var escaped = false
+    private var inScalar = false
+
+    /// The index just past the value's last byte, looking at `bytes[start...]`; nil when the
+    /// bytes run out first (then call again with more, from where this call stopped).
+    mutating func end(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        var index = start
+        while index < bytes.count {
+            let byte = bytes[index]
+            index += 1
+            if inString {
+                if escaped {
+                    escaped = false
+                } else if byte == ASCII.backslash {
+                    escaped = true
+                } else if byte == ASCII.quote {
+                    inString = false
+                    if depth == 0 { return index }
+                }
+                continue
+            }
+            if inScalar {
+                if ASCII.isScalarByte(byte) { continue }
+                return index - 1
+            }
+            guard started else {
+                started = true
+                switch byte {
+                case ASCII.quote: inString = true
+                case ASCII.openBrace, ASCII.openBracket: depth = 1
+                case _ where ASCII.isScalarByte(byte): inScalar = true
+                default: return index - 1  // not a value: the scanner says so
+                }
+                continue
+            }
+            switch byte {
+            case ASCII.quote:
+                inString = true
+            case ASCII.openBrace, ASCII.openBracket:
+                depth += 1
+            case ASCII.closeBrace, ASCII.closeBracket:
+                depth -= 1
+                if depth == 0 { return index }
+            default:
+                break
+            }
+        }
+        return nil
     }
 }

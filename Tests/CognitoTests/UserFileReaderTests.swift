@@ -186,6 +186,97 @@ struct UserFileReaderTests {
                 == "UserCreateDate at byte \(at) (line \(count + 2), column 39): expected a number or a date string, found '['")
     }
 
+    @Test("a user larger than several buffer refills is gathered whole; quotes, escapes and brackets in it do not end it early")
+    func userAcrossRefills() throws {
+        // About 250 KiB inside one string, and 130 KiB of nesting, both cut by 64 KiB refills.
+        let blob = String(repeating: #"ab\"{}[]\\"#, count: 25_000)
+        let nested = "[" + String(repeating: #"{"k": [1, "]", {"}": "\\\""}]}, "#, count: 5_000) + "0]"
+        let text = [
+            #"{"Users": [{"Username": "first", "Attributes": [{"Name": "sub", "Value": "s-1"}]},"#, "\n",
+            #"  {"Username": "big", "Junk": ""#, blob, #"", "More": "#, nested, ",",
+            #" "Attributes": [{"Name": "sub", "Value": "s-2"}, {"Name": "custom:blob", "Value": ""#, blob, #""}],"#,
+            #" "Enabled": false},"#, "\n",
+            #"  {"Username": "after", "Attributes": [{"Name": "sub", "Value": "s-3"}]}]}"#,
+        ].joined()
+        #expect(text.utf8.count > 600_000)
+        let users = try readAll(write(text, suffix: "json"))
+        #expect(users.map(\.Username) == ["first", "big", "after"])
+        #expect(users.map { $0.attribute("sub") } == ["s-1", "s-2", "s-3"])
+        #expect(users.count == 3 && users[1].Enabled == false)
+        #expect(users.count == 3 && users[1].attribute("custom:blob") == String(repeating: #"ab"{}[]\"#, count: 25_000))
+    }
+
+    /// A pretty-printed page, as the AWS CLI writes it: 11 lines a user, the first user on line 3,
+    /// each `UserCreateDate` value at column 31 of line 11 + 11 × (its index).
+    func prettyPage(users count: Int, created: (Int) -> String) -> [String] {
+        var lines = ["{", #"    "Users": ["#]
+        for index in 0..<count {
+            lines += [
+                "        {",
+                #"            "Username": "u\#(index)","#,
+                #"            "Attributes": ["#,
+                "                {",
+                #"                    "Name": "sub","#,
+                #"                    "Value": "s-\#(index)""#,
+                "                }",
+                "            ],",
+                #"            "UserCreateDate": \#(created(index)),"#,
+                #"            "Enabled": true"#,
+                index == count - 1 ? "        }" : "        },",
+            ]
+        }
+        return lines + ["    ]", "}"]
+    }
+
+    @Test("an error's line and column are right after many lines, and after many refills dropped them from the buffer")
+    func errorLineAfterManyLines() throws {
+        let bad = #""2026-02-30T10:11:12Z""#
+        for (count, badIndex) in [(5, 2), (3_000, 2_990)] {
+            let text = prettyPage(users: count) { $0 == badIndex ? bad : "1795169472.345" }.joined(separator: "\n")
+            let at = try offset(of: bad, in: text)
+            #expect(
+                try failure(text)
+                    == "UserCreateDate at byte \(at) (line \(11 + 11 * badIndex), column 31): "
+                    + "'2026-02-30T10:11:12Z' is not a date (expected e.g. 2026-11-20T10:11:12.345000+00:00)",
+                "\(count) users")
+        }
+        // The same file without the bad date reads through.
+        let good = prettyPage(users: 3_000) { _ in #""2026-11-20T10:11:12.345000+00:00""# }.joined(separator: "\n")
+        let users = try readAll(write(good, suffix: "json"), chunk: 1_000)
+        #expect(users.count == 3_000 && users.allSatisfy { isCreated($0.UserCreateDate) })
+        #expect(users.last?.attribute("sub") == "s-2999")
+    }
+
+    @Test("a file cut off inside a user says so, at the end of the file (or at the string that never closes)")
+    func truncatedInsideUser() throws {
+        let flat = #"{"Users": [{"Username": "a"}, {"Username": "b", "Attributes": [{"Name": "sub", "Value": "s"},"#
+        let end = flat.utf8.count
+        #expect(try failure(flat) == "Attributes at byte \(end) (line 1, column \(end + 1)): the file ends before the JSON does")
+        #expect(try failure(#"{"Users": [{"#) == "user object at byte 12 (line 1, column 13): the file ends before the JSON does")
+
+        // Past many refills, cut after the last user's "Value": "s-…" line.
+        var lines = prettyPage(users: 2_000) { _ in "1795169472" }
+        lines.removeLast(2 + 5)  // "    ]", "}" and the user's last five lines
+        let cut = lines.joined(separator: "\n")
+        let lastLine = try #require(lines.last)
+        #expect(lastLine.hasSuffix(#""Value": "s-1999""#))
+        #expect(
+            try failure(cut)
+                == "Attributes at byte \(cut.utf8.count) (line \(lines.count), column \(lastLine.utf8.count + 1)): "
+                + "the file ends before the JSON does"
+        )
+
+        let unclosed = #"{"Users": [{"Username": "a", "UserStatus": "CONF"#
+        let quote = try offset(of: #""CONF"#, in: unclosed)
+        #expect(try failure(unclosed) == "UserStatus at byte \(quote) (line 1, column \(quote + 1)): the string never ends")
+    }
+
+    @Test("a user object that never ends is refused past 16 MiB instead of filling memory")
+    func oversizedUser() throws {
+        let text = #"{"Users": [{"Username": ""# + String(repeating: "x", count: 17 << 20)
+        #expect(try failure(text) == "user object at byte 11 (line 1, column 12): larger than 16 MiB")
+    }
+
     @Test("UserType decodes epoch numbers and date strings, and encodes epoch numbers")
     func userTypeCoding() throws {
         let decoded = try JSONDecoder().decode(

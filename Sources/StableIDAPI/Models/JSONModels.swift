@@ -2,7 +2,6 @@ import AuditTrail
 import Foundation
 import IdentityMap
 import Migration
-import NIOCore
 import Support
 
 // The wire shapes of the HTTP API (snake_case, as openapi.yaml describes them). Domain types stay
@@ -109,39 +108,6 @@ struct BatchResolveRequest: Decodable {
 
     init(items: [Item]) {
         self.items = items
-    }
-
-    /// Parses the body without `Decodable`: for a thousand items the Codable machinery was four
-    /// fifths of the handler's time. Same contract and the same 400s as the decoder's: an object
-    /// with an `items` array of objects, each with a string `sub` and, when present, string
-    /// `pool` / `iss`; other keys are ignored.
-    static func parse(_ buffer: ByteBuffer) throws -> BatchResolveRequest {
-        guard buffer.readableBytes > 0 else { throw Problem.invalidRequest("the request body is empty; send JSON") }
-        guard let document = try? JSONSerialization.jsonObject(with: Data(buffer.readableBytesView)) else {
-            throw Problem.invalidRequest("the body is not valid JSON")
-        }
-        guard let object = document as? [String: Any] else { throw Problem.invalidRequest("the body must be a JSON object") }
-        guard let list = object["items"] else { throw Problem.invalidRequest("items is required") }
-        guard let entries = list as? [Any] else { throw Problem.invalidRequest("items must be an array") }
-        var items: [Item] = []
-        items.reserveCapacity(entries.count)
-        for (index, entry) in entries.enumerated() {
-            guard let fields = entry as? [String: Any] else { throw Problem.invalidRequest("items[\(index)] must be an object") }
-            func text(_ key: String, required: Bool) throws -> String? {
-                guard let value = fields[key] else {
-                    if required { throw Problem.invalidRequest("items[\(index)].\(key) is required") }
-                    return nil
-                }
-                // NSNumber (numbers and booleans) and NSNull are not strings.
-                guard let string = value as? String, !(value is NSNumber) else {
-                    throw Problem.invalidRequest("items[\(index)].\(key) must be a string")
-                }
-                return string
-            }
-            items.append(
-                Item(pool: try text("pool", required: false), iss: try text("iss", required: false), sub: try text("sub", required: true)!))
-        }
-        return BatchResolveRequest(items: items)
     }
 }
 
