@@ -23,6 +23,8 @@ enum ReconcileClassifier {
         /// Pool → when its snapshot started (database time): what the map changed since then the
         /// snapshot cannot contradict.
         var snapshotStarted: [String: Date]
+        /// Records read but not staged: their sub is no UUID.
+        var invalidRecords: Int
         var attribution: Attribution
     }
 
@@ -36,10 +38,14 @@ enum ReconcileClassifier {
     }
 
     static func classify(_ context: Context, on connection: PostgresConnection) throws -> Outcome {
-        let (scanned, invalid) = try loadSnapshot(context, on: connection)
+        // The joins and groupings below go over every user of every pool in the scope: with the
+        // default 4 MB they spill to disk and hash joins turn into sorts. This transaction is the
+        // only one of its kind (one run per scope), so it may take more for a while.
+        try connection.execute("SET LOCAL work_mem = '128MB'")
+        let scanned = try loadSnapshot(context, on: connection)
         try loadSnapshotStarts(context.snapshotStarted, on: connection)
         var warnings: [String] = []
-        if invalid > 0 { warnings.append("\(invalid) records without a valid sub were left out") }
+        if context.invalidRecords > 0 { warnings.append("\(context.invalidRecords) records without a valid sub were left out") }
         let unchecked = try poolsNotJudged(context, scanned: scanned, warnings: &warnings, on: connection)
 
         try connection.execute(
@@ -66,16 +72,16 @@ enum ReconcileClassifier {
     // MARK: The snapshot
 
     /// One row per (pool, sub), the first occurrence winning (ListUsers pages can overlap, files
-    /// be concatenated). Returns users per pool (every scope pool, 0 included) and the records
-    /// left out for a sub that is no UUID.
-    static func loadSnapshot(_ context: Context, on connection: PostgresConnection) throws -> ([String: Int], Int) {
+    /// be concatenated). Returns users per pool (every scope pool, 0 included). Records whose sub
+    /// is no UUID were never staged (``ReconciliationRun`` counts them).
+    static func loadSnapshot(_ context: Context, on connection: PostgresConnection) throws -> [String: Int] {
         try connection.execute(
             """
             CREATE TEMP TABLE recon_snap ON COMMIT DROP AS
             SELECT DISTINCT ON (pool_id, sub) pool_id, sub, username, email, email_normalized, email_verified, enabled, user_status,
                    provider, provider_user_id, nullif(btrim(stable_id_attr), '') AS stable_id_attr
             FROM reconcile_snapshot
-            WHERE run_id = \(context.runID) AND sub ~ \(uuidPattern)
+            WHERE run_id = \(context.runID)
             ORDER BY pool_id, sub, seq
             """
         )
@@ -88,10 +94,7 @@ enum ReconcileClassifier {
         for row in try connection.query("SELECT pool_id, count(*) AS n FROM recon_snap GROUP BY pool_id") {
             scanned[try row.decode("pool_id")] = try row.decode("n", as: Int.self)
         }
-        let invalid: Int = try connection.query(
-            "SELECT count(*) AS n FROM reconcile_snapshot WHERE run_id = \(context.runID) AND sub !~ \(uuidPattern)"
-        )[0].decode("n")
-        return (scanned, invalid)
+        return scanned
     }
 
     /// `snapshot_started (pool_id, started)`: when each pool's snapshot started, for the rules
@@ -147,64 +150,72 @@ enum ReconcileClassifier {
     static func judgeCognitoUsers(_ context: Context, on connection: PostgresConnection) throws {
         let sources = PostgresArray(context.scope.sources.map(\.rawValue))
         let target = context.scope.target?.rawValue
+        // Two steps: the facts every user needs come from set-wise joins (hash joins over the
+        // whole snapshot), and only users some rule could fire for get the per-row probes —
+        // corroboration of the stable-ID attribute and the deleted-and-recreated check.
         try connection.execute(
             """
             CREATE TEMP TABLE recon_cognito ON COMMIT DROP AS
-            SELECT row_number() OVER (ORDER BY c.pool_id, c.sub) AS n, c.*
-            FROM (
-                SELECT s.pool_id, s.sub, s.username, s.email, s.email_normalized, s.email_verified, s.enabled, s.user_status,
-                       s.provider, s.provider_user_id, s.stable_id_attr,
-                       i.status AS map_status, i.email AS map_email, i.email_normalized AS map_email_normalized,
-                       i.email_verified AS map_email_verified, p.id AS person, p.status AS person_status,
-                       greatest(i.linked_at, i.updated_at) >= st.started AS map_changed,
-                       CASE WHEN p.id IS NOT NULL AND s.pool_id = ANY(\(sources)::text[]) THEN EXISTS (
-                           SELECT 1 FROM identities t WHERE t.user_id = p.id AND t.pool_id = \(target)::text AND t.status = 'active'
-                       ) END AS migrated,
-                       a.person AS attribute_person, a.status AS attribute_status, a.corroborated AS attribute_corroborated,
-                       prev.sub AS previous_sub, prev.user_id AS previous_user
-                FROM recon_snap s
-                JOIN snapshot_started st ON st.pool_id = s.pool_id
-                LEFT JOIN identities i ON i.pool_id = s.pool_id AND i.sub = s.sub
-                LEFT JOIN users u ON u.id = i.user_id
-                LEFT JOIN users p ON p.id = coalesce(u.merged_into, u.id)
-                -- Whom the stable-ID attribute names (merges followed), and whether one of that
-                -- person's identities elsewhere agrees (same username, verified email or
-                -- federated account), as the triggers demand before trusting the attribute.
-                LEFT JOIN LATERAL (
-                    SELECT sv.id AS person, sv.status,
-                           EXISTS (
-                               SELECT 1 FROM identities o
-                               WHERE o.user_id = sv.id AND o.status IN ('active', 'disabled') AND o.pool_id <> s.pool_id
-                                 AND (cardinality(\(sources)::text[]) = 0 OR o.pool_id = ANY(\(sources)::text[]))
-                                 AND (lower(o.username) = lower(s.username)
-                                      OR (s.email_verified AND s.email_normalized IS NOT NULL
-                                          AND ((o.email_verified AND o.email_normalized = s.email_normalized)
-                                               OR lower(o.username) = s.email_normalized))
-                                      OR (s.provider_user_id IS NOT NULL AND o.provider = s.provider
-                                          AND o.federated_user_id = s.provider_user_id))
-                           ) AS corroborated
-                    FROM users au JOIN users sv ON sv.id = coalesce(au.merged_into, au.id)
-                    WHERE s.stable_id_attr IS NOT NULL
-                      AND au.id = CASE WHEN s.stable_id_attr ~* \(uuidPattern) THEN s.stable_id_attr::uuid END
-                ) a ON true
-                -- An unmapped user whose username a live identity of the pool still holds, under a
-                -- sub the pool no longer has: deleted and created again. Usernames compare
-                -- case-insensitively, as in the corroboration above and in Cognito's default pools.
-                LEFT JOIN LATERAL (
-                    SELECT o.sub, o.user_id FROM identities o
-                    WHERE i.id IS NULL AND o.pool_id = s.pool_id AND lower(o.username) = lower(s.username) AND o.sub <> s.sub
-                      AND o.status IN ('active', 'disabled')
-                      AND NOT EXISTS (SELECT 1 FROM recon_snap g WHERE g.pool_id = o.pool_id AND g.sub = o.sub)
-                    ORDER BY o.id LIMIT 1
-                ) prev ON true
-            ) c
-            WHERE c.map_status IS NULL OR c.map_status = 'deleted'
-               OR (c.map_status IN ('active', 'disabled') AND (
-                      c.email_normalized IS DISTINCT FROM c.map_email_normalized OR c.email IS DISTINCT FROM c.map_email
-                      OR c.email_verified <> c.map_email_verified
-                      OR c.enabled <> (c.map_status = 'active')
-                      OR (c.stable_id_attr IS NOT NULL AND c.attribute_person IS DISTINCT FROM c.person)
-                      OR (c.migrated = false AND c.enabled AND c.person_status = 'active')))
+            WITH migrated_people AS (
+                SELECT DISTINCT user_id FROM identities WHERE pool_id = \(target)::text AND status = 'active'
+            ), candidates AS MATERIALIZED (
+                SELECT * FROM (
+                    SELECT s.pool_id, s.sub, s.username, s.email, s.email_normalized, s.email_verified, s.enabled, s.user_status,
+                           s.provider, s.provider_user_id, s.stable_id_attr, i.id AS identity_id,
+                           i.status AS map_status, i.email AS map_email, i.email_normalized AS map_email_normalized,
+                           i.email_verified AS map_email_verified, p.id AS person, p.status AS person_status,
+                           greatest(i.linked_at, i.updated_at) >= st.started AS map_changed,
+                           CASE WHEN p.id IS NOT NULL AND s.pool_id = ANY(\(sources)::text[]) THEN m.user_id IS NOT NULL END AS migrated,
+                           -- Whom the stable-ID attribute names, merges followed.
+                           sv.id AS attribute_person, sv.status AS attribute_status
+                    FROM recon_snap s
+                    JOIN snapshot_started st ON st.pool_id = s.pool_id
+                    LEFT JOIN identities i ON i.pool_id = s.pool_id AND i.sub = s.sub
+                    LEFT JOIN users u ON u.id = i.user_id
+                    LEFT JOIN users p ON p.id = coalesce(u.merged_into, u.id)
+                    LEFT JOIN migrated_people m ON m.user_id = p.id
+                    LEFT JOIN users au ON au.id = CASE WHEN s.stable_id_attr ~* \(uuidPattern) THEN s.stable_id_attr::uuid END
+                    LEFT JOIN users sv ON sv.id = coalesce(au.merged_into, au.id)
+                ) c
+                WHERE c.map_status IS NULL OR c.map_status = 'deleted'
+                   OR (c.map_status IN ('active', 'disabled') AND (
+                          c.email_normalized IS DISTINCT FROM c.map_email_normalized OR c.email IS DISTINCT FROM c.map_email
+                          OR c.email_verified <> c.map_email_verified
+                          OR c.enabled <> (c.map_status = 'active')
+                          OR (c.stable_id_attr IS NOT NULL AND c.attribute_person IS DISTINCT FROM c.person)
+                          OR (c.migrated = false AND c.enabled AND c.person_status = 'active')))
+            )
+            SELECT row_number() OVER (ORDER BY c.pool_id, c.sub) AS n,
+                   c.pool_id, c.sub, c.username, c.email, c.email_normalized, c.email_verified, c.enabled, c.user_status,
+                   c.provider, c.provider_user_id, c.stable_id_attr, c.map_status, c.map_email, c.map_email_normalized,
+                   c.map_email_verified, c.person, c.person_status, c.map_changed, c.migrated, c.attribute_person,
+                   c.attribute_status,
+                   -- Whether one of the named person's identities elsewhere agrees (same username,
+                   -- verified email or federated account), as the triggers demand before trusting
+                   -- the attribute.
+                   CASE WHEN c.attribute_person IS NOT NULL THEN EXISTS (
+                       SELECT 1 FROM identities o
+                       WHERE o.user_id = c.attribute_person AND o.status IN ('active', 'disabled') AND o.pool_id <> c.pool_id
+                         AND (cardinality(\(sources)::text[]) = 0 OR o.pool_id = ANY(\(sources)::text[]))
+                         AND (lower(o.username) = lower(c.username)
+                              OR (c.email_verified AND c.email_normalized IS NOT NULL
+                                  AND ((o.email_verified AND o.email_normalized = c.email_normalized)
+                                       OR lower(o.username) = c.email_normalized))
+                              OR (c.provider_user_id IS NOT NULL AND o.provider = c.provider
+                                  AND o.federated_user_id = c.provider_user_id))
+                   ) END AS attribute_corroborated,
+                   prev.sub AS previous_sub, prev.user_id AS previous_user
+            FROM candidates c
+            -- An unmapped user whose username a live identity of the pool still holds, under a
+            -- sub the pool no longer has: deleted and created again. Usernames compare
+            -- case-insensitively, as in the corroboration above and in Cognito's default pools.
+            LEFT JOIN LATERAL (
+                SELECT o.sub, o.user_id FROM identities o
+                WHERE c.identity_id IS NULL AND o.pool_id = c.pool_id AND lower(o.username) = lower(c.username) AND o.sub <> c.sub
+                  AND o.status IN ('active', 'disabled')
+                  AND NOT EXISTS (SELECT 1 FROM recon_snap g WHERE g.pool_id = o.pool_id AND g.sub = o.sub)
+                ORDER BY o.id LIMIT 1
+            ) prev ON true
             """
         )
         try judge(table: "recon_cognito", on: connection) { row in
@@ -318,31 +329,39 @@ enum ReconcileClassifier {
         try connection.execute(
             """
             CREATE TEMP TABLE recon_shared ON COMMIT DROP AS
-            WITH members AS (
-                SELECT s.pool_id, s.sub, s.email_normalized, s.email_verified, s.provider, s.provider_user_id,
-                       i.status AS identity_status, p.id AS person,
+            WITH members AS MATERIALIZED (
+                SELECT s.pool_id, s.sub, CASE WHEN s.email_verified THEN s.email_normalized END AS email_key,
+                       s.provider, s.provider_user_id, i.status AS identity_status, p.id AS person,
                        CASE WHEN i.id IS NULL THEN s.pool_id || '/' || s.sub
                             WHEN i.status IN ('active', 'disabled') THEN p.id::text END AS owner
                 FROM recon_snap s
                 LEFT JOIN identities i ON i.pool_id = s.pool_id AND i.sub = s.sub
                 LEFT JOIN users u ON u.id = i.user_id AND i.status IN ('active', 'disabled')
                 LEFT JOIN users p ON p.id = coalesce(u.merged_into, u.id)
+                WHERE (s.email_verified AND s.email_normalized IS NOT NULL) OR s.provider_user_id IS NOT NULL
+            ),
+            -- Keys with two owners or more, found by hashing (min <> max is "two distinct
+            -- owners", NULLs ignored, without sorting each group); only those get their members
+            -- gathered in order.
+            shared_emails AS (
+                SELECT email_key FROM members WHERE email_key IS NOT NULL GROUP BY email_key HAVING min(owner) <> max(owner)
+            ), shared_accounts AS (
+                SELECT provider, provider_user_id FROM members WHERE provider_user_id IS NOT NULL
+                GROUP BY provider, provider_user_id HAVING min(owner) <> max(owner)
             ), groups AS (
-                SELECT 'email' AS key_kind, encode(sha256(convert_to(email_normalized, 'UTF8')), 'hex') AS key, NULL::text AS provider,
-                       array_agg(pool_id || '/' || sub ORDER BY pool_id, sub) AS members,
-                       array_agg(coalesce(person::text, '') ORDER BY pool_id, sub) AS people,
-                       array_agg(coalesce(identity_status, '') ORDER BY pool_id, sub) AS statuses
-                FROM members WHERE email_verified AND email_normalized IS NOT NULL
-                GROUP BY email_normalized
-                HAVING count(DISTINCT owner) > 1
+                SELECT 'email' AS key_kind, encode(sha256(convert_to(m.email_key, 'UTF8')), 'hex') AS key, NULL::text AS provider,
+                       array_agg(m.pool_id || '/' || m.sub ORDER BY m.pool_id, m.sub) AS members,
+                       array_agg(coalesce(m.person::text, '') ORDER BY m.pool_id, m.sub) AS people,
+                       array_agg(coalesce(m.identity_status, '') ORDER BY m.pool_id, m.sub) AS statuses
+                FROM members m JOIN shared_emails e ON e.email_key = m.email_key
+                GROUP BY m.email_key
                 UNION ALL
-                SELECT 'federated', provider_user_id, provider,
-                       array_agg(pool_id || '/' || sub ORDER BY pool_id, sub),
-                       array_agg(coalesce(person::text, '') ORDER BY pool_id, sub),
-                       array_agg(coalesce(identity_status, '') ORDER BY pool_id, sub)
-                FROM members WHERE provider_user_id IS NOT NULL
-                GROUP BY provider, provider_user_id
-                HAVING count(DISTINCT owner) > 1
+                SELECT 'federated', m.provider_user_id, m.provider,
+                       array_agg(m.pool_id || '/' || m.sub ORDER BY m.pool_id, m.sub),
+                       array_agg(coalesce(m.person::text, '') ORDER BY m.pool_id, m.sub),
+                       array_agg(coalesce(m.identity_status, '') ORDER BY m.pool_id, m.sub)
+                FROM members m JOIN shared_accounts a ON a.provider = m.provider AND a.provider_user_id = m.provider_user_id
+                GROUP BY m.provider, m.provider_user_id
             )
             SELECT row_number() OVER (ORDER BY key_kind, provider, key) AS n, * FROM groups
             """

@@ -31,6 +31,8 @@ public final class ReconciliationRun: Sendable {
 
     private struct State {
         var nextSequence = 0
+        /// Records left out of the snapshot for a sub that is no UUID (reported as a warning).
+        var invalidRecords = 0
         /// Pool → the label of the source its users came from.
         var staged: [PoolID: String] = [:]
         /// Pool → when its snapshot started, in database time (the clock of `linked_at` and
@@ -166,16 +168,21 @@ public final class ReconciliationRun: Sendable {
 
     private func copy(_ records: [CognitoUserRecord], pool: PoolID) async throws {
         guard !records.isEmpty else { return }
+        // A record whose sub is no UUID cannot be anyone's identity: it is counted, not staged.
+        let valid = records.compactMap { record in CognitoSub.canonical(record.sub).map { (record, $0) } }
         let first = state.withLock { state in
-            defer { state.nextSequence += records.count }
+            defer {
+                state.nextSequence += valid.count
+                state.invalidRecords += records.count - valid.count
+            }
             return state.nextSequence
         }
+        guard !valid.isEmpty else { return }
         let (runID, poolText, attribute) = (id.uuidString.lowercased(), pool.rawValue, scope.stableIDAttribute)
-        let rows: [[String?]] = records.enumerated().map { offset, record in
-            // Subs are kept in Cognito's lower-case form; anything else is kept as given so the
-            // run can count it as invalid.
-            [
-                runID, poolText, String(first + offset), CognitoSub.canonical(record.sub) ?? record.sub, record.username,
+        let rows: [[String?]] = valid.enumerated().map { offset, element in
+            let (record, sub) = element
+            return [
+                runID, poolText, String(first + offset), sub, record.username,
                 record.email, record.email.flatMap(EmailAddress.normalize), record.emailVerified ? "t" : "f",
                 record.enabled ? "t" : "f", record.userStatus.rawValue, record.provider, record.federatedUserID,
                 attribute.flatMap { record.customAttributes[$0] },
@@ -244,7 +251,8 @@ public final class ReconciliationRun: Sendable {
         fix: FixRequest?, sources: [String: String], snapshotStarted: [String: Date]
     ) async throws -> ReconcileReport {
         let classification = ReconcileClassifier.Context(
-            runID: id, scope: scope, source: source, sources: sources, snapshotStarted: snapshotStarted, attribution: attribution
+            runID: id, scope: scope, source: source, sources: sources, snapshotStarted: snapshotStarted,
+            invalidRecords: state.withLock(\.invalidRecords), attribution: attribution
         )
         let fixing = ReconcileFixer.Context(
             runID: id, scope: scope, database: database, attribution: attribution, snapshotStarted: snapshotStarted
