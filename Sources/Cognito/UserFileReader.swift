@@ -532,6 +532,10 @@ private struct ValueEndSearch {
     /// The index just past the value's last byte, looking at `bytes[start...]`; nil when the
     /// bytes run out first (then call again with more, from where this call stopped).
     mutating func end(in bytes: UnsafeRawBufferPointer, from start: Int) -> Int? {
+        // The state lives in locals while the loop runs (a million users' bytes go through it)
+        // and is stored back for the next call when the bytes run out.
+        var (started, depth, inString, escaped, inScalar) = (started, depth, inString, escaped, inScalar)
+        defer { (self.started, self.depth, self.inString, self.escaped, self.inScalar) = (started, depth, inString, escaped, inScalar) }
         var index = start
         while index < bytes.count {
             let byte = bytes[index]

@@ -36,12 +36,20 @@ struct UUIDBits: Hashable, Sendable {
     /// one `CognitoSub.canonical` produces and the map stores. PostgreSQL compares `sub` as text,
     /// so any other spelling never finds a stored identity there and must not find one here.
     init?(canonicalText text: String) {
-        let utf8 = text.utf8
+        var text = text
+        guard let bits = text.withUTF8({ Self.parse(canonicalUTF8: $0) }) else { return nil }
+        self = bits
+    }
+
+    /// Over the contiguous UTF-8: a generic walk of `utf8` costs a witness call per byte, and
+    /// warm-up reads a million subs.
+    private static func parse(canonicalUTF8 utf8: UnsafeBufferPointer<UInt8>) -> UUIDBits? {
         guard utf8.count == 36 else { return nil }
         var high: UInt64 = 0
         var low: UInt64 = 0
         var digits = 0
-        for (position, byte) in utf8.enumerated() {
+        for position in 0..<36 {
+            let byte = utf8[position]
             if position == 8 || position == 13 || position == 18 || position == 23 {
                 guard byte == UInt8(ascii: "-") else { return nil }
                 continue
@@ -59,8 +67,7 @@ struct UUIDBits: Hashable, Sendable {
             }
             digits += 1
         }
-        self.high = high
-        self.low = low
+        return UUIDBits(high: high, low: low)
     }
 
     /// The canonical text back: `8-4-4-4-12` lower-case hex digits.

@@ -109,9 +109,9 @@ public struct PostgresBinaryRow: Sendable {
     public func uuid(at column: Int) throws -> UUID? {
         try withBytes(at: column) { bytes in
             guard bytes.count == 16 else { throw Self.malformed(column, "a uuid") }
-            var value = UUID().uuid
-            withUnsafeMutableBytes(of: &value) { $0.copyMemory(from: bytes) }
-            return UUID(uuid: value)
+            // Straight from the 16 bytes (`UUID()` as a starting value would read the system's
+            // random source for every row).
+            return UUID(uuid: bytes.loadUnaligned(as: uuid_t.self))
         }
     }
 

@@ -289,18 +289,28 @@ public final class PostgresConnection: @unchecked Sendable {
     static func appendCopyLine(_ row: [String?], to buffer: inout [UInt8]) {
         for (index, value) in row.enumerated() {
             if index > 0 { buffer.append(9) }
-            guard let value else {
+            guard var value else {
                 buffer.append(contentsOf: [92, 78])  // \N
                 continue
             }
-            for byte in value.utf8 {
-                switch byte {
-                case 92: buffer.append(contentsOf: [92, 92])
-                case 9: buffer.append(contentsOf: [92, 116])
-                case 10: buffer.append(contentsOf: [92, 110])
-                case 13: buffer.append(contentsOf: [92, 114])
-                default: buffer.append(byte)
+            // Runs without a byte to escape (nearly every value) are copied at once.
+            value.withUTF8 { utf8 in
+                var start = 0
+                for position in 0..<utf8.count {
+                    let escaped: UInt8
+                    switch utf8[position] {
+                    case 92: escaped = 92
+                    case 9: escaped = 116
+                    case 10: escaped = 110
+                    case 13: escaped = 114
+                    default: continue
+                    }
+                    buffer.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<position]))
+                    buffer.append(92)
+                    buffer.append(escaped)
+                    start = position + 1
                 }
+                buffer.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
             }
         }
         buffer.append(10)

@@ -11,7 +11,6 @@ import Postgres
 /// dense `n` so it pages by keyset.
 enum ReconcileClassifier {
     static let pageSize = 5_000
-    static let uuidPattern = "^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$"
 
     /// What the run knows when it classifies.
     struct Context: Sendable {
@@ -78,16 +77,16 @@ enum ReconcileClassifier {
         try connection.execute(
             """
             CREATE TEMP TABLE recon_snap ON COMMIT DROP AS
-            SELECT DISTINCT ON (pool_id, sub) pool_id, sub, username, email, email_normalized, email_verified, enabled, user_status,
-                   provider, provider_user_id, nullif(btrim(stable_id_attr), '') AS stable_id_attr
+            SELECT DISTINCT ON (pool_id COLLATE "C", sub COLLATE "C")
+                   pool_id, sub, username, email, email_normalized, email_verified, enabled, user_status,
+                   provider, provider_user_id, nullif(btrim(stable_id_attr), '') AS stable_id_attr, stable_id_user
             FROM reconcile_snapshot
             WHERE run_id = \(context.runID)
-            ORDER BY pool_id, sub, seq
+            -- Byte order (pools and subs are ASCII): the sort is memcmp instead of the locale's.
+            ORDER BY pool_id COLLATE "C", sub COLLATE "C", seq
             """
         )
         try connection.execute("CREATE UNIQUE INDEX ON recon_snap (pool_id, sub)")
-        // Usernames compare case-insensitively, as Cognito's default pools treat them.
-        try connection.execute("CREATE INDEX ON recon_snap (pool_id, lower(username))")
         // Temporary tables have no statistics until analysed; the joins below would plan blind.
         try connection.execute("ANALYZE recon_snap")
         var scanned = Dictionary(uniqueKeysWithValues: context.scope.pools.map { ($0.rawValue, 0) })
@@ -174,7 +173,7 @@ enum ReconcileClassifier {
                     LEFT JOIN users u ON u.id = i.user_id
                     LEFT JOIN users p ON p.id = coalesce(u.merged_into, u.id)
                     LEFT JOIN migrated_people m ON m.user_id = p.id
-                    LEFT JOIN users au ON au.id = CASE WHEN s.stable_id_attr ~* \(uuidPattern) THEN s.stable_id_attr::uuid END
+                    LEFT JOIN users au ON au.id = s.stable_id_user
                     LEFT JOIN users sv ON sv.id = coalesce(au.merged_into, au.id)
                 ) c
                 WHERE c.map_status IS NULL OR c.map_status = 'deleted'
@@ -260,14 +259,29 @@ enum ReconcileClassifier {
         let pools = context.scope.pools.map(\.rawValue).filter { !unchecked.contains($0) }
         try connection.execute(
             """
-            CREATE TEMP TABLE recon_missing ON COMMIT DROP AS
-            SELECT row_number() OVER (ORDER BY i.pool_id, i.sub) AS n, i.pool_id, i.sub, i.user_id, i.status,
-                   (SELECT g.sub FROM recon_snap g
-                    WHERE g.pool_id = i.pool_id AND lower(g.username) = lower(i.username) AND g.sub <> i.sub LIMIT 1) AS replaced_by,
-                   greatest(i.linked_at, i.updated_at) >= st.started AS changed
+            CREATE TEMP TABLE recon_missing_ids ON COMMIT DROP AS
+            SELECT i.pool_id, i.sub, i.user_id, i.status, i.username, greatest(i.linked_at, i.updated_at) >= st.started AS changed
             FROM identities i JOIN snapshot_started st ON st.pool_id = i.pool_id
             WHERE i.pool_id = ANY(\(PostgresArray(pools))::text[]) AND i.status IN ('active', 'disabled')
               AND NOT EXISTS (SELECT 1 FROM recon_snap s WHERE s.pool_id = i.pool_id AND s.sub = i.sub)
+            """
+        )
+        // Whether a missing identity's user was deleted and created again: a snapshot user of the
+        // pool under the same username (case-insensitively, as Cognito's default pools treat
+        // usernames) with another sub. The snapshot is indexed for that only when some identity
+        // is missing at all (usually none are, and the index costs as much as the rest).
+        let anyMissing = try connection.query("SELECT EXISTS (SELECT 1 FROM recon_missing_ids) AS any")[0].decode("any", as: Bool.self)
+        if anyMissing { try connection.execute("CREATE INDEX ON recon_snap (pool_id, lower(username))") }
+        try connection.execute(
+            """
+            CREATE TEMP TABLE recon_missing ON COMMIT DROP AS
+            SELECT row_number() OVER (ORDER BY m.pool_id, m.sub) AS n, m.pool_id, m.sub, m.user_id, m.status,
+                   -- No ORDER BY: the planner would walk the pool's users in sub order to satisfy it.
+                   (SELECT g.sub FROM recon_snap g
+                    WHERE g.pool_id = m.pool_id AND lower(g.username) = lower(m.username) AND g.sub <> m.sub
+                    LIMIT 1) AS replaced_by,
+                   m.changed
+            FROM recon_missing_ids m
             """
         )
         try judge(table: "recon_missing", on: connection) { row in
@@ -286,13 +300,14 @@ enum ReconcileClassifier {
         try connection.execute(
             """
             CREATE TEMP TABLE recon_people ON COMMIT DROP AS
-            SELECT row_number() OVER (ORDER BY u.id) AS n, u.id AS user_id,
-                   count(*) FILTER (WHERE i.status IN ('active', 'disabled')) AS live
-            FROM users u JOIN identities i ON i.user_id = u.id
+            -- A person with no live identity left has only dead ones, so the candidates are the
+            -- owners of the scope's few dead identities, not every person in the scope.
+            SELECT row_number() OVER (ORDER BY u.id) AS n, u.id AS user_id, 0::bigint AS live
+            FROM users u
             WHERE u.status = 'active'
-              AND u.id IN (SELECT user_id FROM identities WHERE pool_id = ANY(\(pools)::text[]))
-            GROUP BY u.id
-            HAVING count(*) FILTER (WHERE i.status IN ('active', 'disabled')) = 0
+              AND u.id IN (SELECT user_id FROM identities
+                           WHERE pool_id = ANY(\(pools)::text[]) AND status NOT IN ('active', 'disabled'))
+              AND NOT EXISTS (SELECT 1 FROM identities l WHERE l.user_id = u.id AND l.status IN ('active', 'disabled'))
             """
         )
         try judge(table: "recon_people", on: connection) { row in

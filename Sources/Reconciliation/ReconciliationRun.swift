@@ -166,6 +166,15 @@ public final class ReconciliationRun: Sendable {
         try await database.primary.query("SELECT clock_timestamp() AS now")[0].decode("now")
     }
 
+    /// The user id a stable-ID attribute names: a UUID in any case, spaces around it ignored (as
+    /// `btrim` ignores them when the attribute is read); nil for anything else.
+    static func namedUser(_ attribute: String) -> String? {
+        var text = Substring(attribute)
+        while text.first == " " { text.removeFirst() }
+        while text.last == " " { text.removeLast() }
+        return UUID(uuidString: String(text))?.uuidString.lowercased()
+    }
+
     private func copy(_ records: [CognitoUserRecord], pool: PoolID) async throws {
         guard !records.isEmpty else { return }
         // A record whose sub is no UUID cannot be anyone's identity: it is counted, not staged.
@@ -181,18 +190,19 @@ public final class ReconciliationRun: Sendable {
         let (runID, poolText, attribute) = (id.uuidString.lowercased(), pool.rawValue, scope.stableIDAttribute)
         let rows: [[String?]] = valid.enumerated().map { offset, element in
             let (record, sub) = element
+            let stableID = attribute.flatMap { record.customAttributes[$0] }
             return [
                 runID, poolText, String(first + offset), sub, record.username,
                 record.email, record.email.flatMap(EmailAddress.normalize), record.emailVerified ? "t" : "f",
                 record.enabled ? "t" : "f", record.userStatus.rawValue, record.provider, record.federatedUserID,
-                attribute.flatMap { record.customAttributes[$0] },
+                stableID, stableID.flatMap(Self.namedUser),
             ]
         }
         _ = try await database.primary.withConnection { connection in
             try connection.copyFrom(
                 """
                 COPY reconcile_snapshot (run_id, pool_id, seq, sub, username, email, email_normalized, email_verified, enabled,
-                                         user_status, provider, provider_user_id, stable_id_attr)
+                                         user_status, provider, provider_user_id, stable_id_attr, stable_id_user)
                 FROM STDIN
                 """,
                 rows: rows

@@ -18,6 +18,11 @@ public enum RFC3339 {
         return text.isEmpty ? outOfRange(microsecondsSince1970: micros) : text
     }
 
+    /// Appends the UTF-8 of ``format(_:)``: for writers of many timestamps, without a `String` each.
+    public static func append(_ date: Date, to out: inout [UInt8]) {
+        appendUTC(microsecondsSince1970: microsecondsSince1970(date), to: &out)
+    }
+
     /// Appends the UTF-8 of ``format(_:)`` for a time given in microseconds since 1970: for
     /// writers of many timestamps that hold them as integers (PostgreSQL's binary format), so no
     /// `Date` or `String` is made per value.

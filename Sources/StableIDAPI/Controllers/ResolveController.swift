@@ -52,9 +52,19 @@ struct ResolveController {
         var references: [IdentityReference] = []
         var positions: [Int] = []
         var errors: [BatchResolveResponse.ItemError] = []
+        references.reserveCapacity(batch.items.count)
+        positions.reserveCapacity(batch.items.count)
+        // A batch names one pool or a few: each is checked once, not once per item.
+        var checkedPools: [String: PoolID] = [:]
         for (index, item) in batch.items.enumerated() {
             do {
-                references.append(try Self.reference(pool: item.pool, iss: item.iss, sub: item.sub, path: "items[\(index)]."))
+                if let pool = item.pool, item.iss == nil, let poolID = checkedPools[pool], let sub = CognitoSub.canonical(item.sub) {
+                    references.append(.pool(poolID, sub: sub))
+                } else {
+                    let reference = try Self.reference(pool: item.pool, iss: item.iss, sub: item.sub, path: "items[\(index)].")
+                    if case .pool(let poolID, _) = reference, let pool = item.pool { checkedPools[pool] = poolID }
+                    references.append(reference)
+                }
                 positions.append(index)
             } catch let problem as Problem {
                 errors.append(.init(index: index, code: problem.code, detail: problem.detail ?? problem.title))

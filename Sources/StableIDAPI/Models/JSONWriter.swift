@@ -18,21 +18,41 @@ struct JSONWriter {
 
     mutating func string(_ value: String) {
         bytes.append(UInt8(ascii: "\""))
-        for byte in value.utf8 {
-            switch byte {
-            case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-            case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
-            case 0x0A: bytes.append(contentsOf: [92, 110])
-            case 0x0D: bytes.append(contentsOf: [92, 114])
-            case 0x09: bytes.append(contentsOf: [92, 116])
-            case 0x08: bytes.append(contentsOf: [92, 98])
-            case 0x0C: bytes.append(contentsOf: [92, 102])
-            case 0..<0x20:
-                bytes.append(contentsOf: [92, 117, 48, 48])  // \u00
-                Hex.appendEncoded(byte, to: &bytes)
-            default: bytes.append(byte)
+        var value = value
+        // Runs of bytes that need no escape (nearly all of them) are copied at once.
+        value.withUTF8 { utf8 in
+            var start = 0
+            for index in 0..<utf8.count {
+                let byte = utf8[index]
+                guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+                bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
+                escape(byte)
+                start = index + 1
             }
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
         }
+        bytes.append(UInt8(ascii: "\""))
+    }
+
+    private mutating func escape(_ byte: UInt8) {
+        switch byte {
+        case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
+        case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
+        case 0x0A: bytes.append(contentsOf: [92, 110])
+        case 0x0D: bytes.append(contentsOf: [92, 114])
+        case 0x09: bytes.append(contentsOf: [92, 116])
+        case 0x08: bytes.append(contentsOf: [92, 98])
+        case 0x0C: bytes.append(contentsOf: [92, 102])
+        default:
+            bytes.append(contentsOf: [92, 117, 48, 48])  // \u00
+            Hex.appendEncoded(byte, to: &bytes)
+        }
+    }
+
+    /// A time as an RFC 3339 string, written straight into the output.
+    mutating func time(_ value: Date) {
+        bytes.append(UInt8(ascii: "\""))
+        RFC3339.append(value, to: &bytes)
         bytes.append(UInt8(ascii: "\""))
     }
 
@@ -106,7 +126,7 @@ struct JSONWriter {
         }
         bool(identity.emailVerified)
         raw(",\"linked_at\":")
-        string(RFC3339.format(identity.linkedAt))
+        time(identity.linkedAt)
         raw(",\"pool\":")
         string(identity.pool.rawValue)
         raw(",\"provider\":")
@@ -117,7 +137,7 @@ struct JSONWriter {
         string(identity.sub)
         if let unlinkedAt = identity.unlinkedAt {
             raw(",\"unlinked_at\":")
-            string(RFC3339.format(unlinkedAt))
+            time(unlinkedAt)
         }
         raw(",\"username\":")
         string(identity.username)
