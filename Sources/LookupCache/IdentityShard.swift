@@ -91,6 +91,18 @@ struct IdentityShard: Sendable {
         )
     }
 
+    /// The packed entry for `key` and its `unlinked_at`, for readers outside this file.
+    func storedSlot(for key: ShardKey) -> (packed: PackedIdentity, unlinkedAt: Double?)? {
+        guard let slot = index[key] else { return nil }
+        let packed = slots[Int(slot)]
+        return (packed, packed.flags.hasUnlinkedAt ? unlinkedTimes[slot] : nil)
+    }
+
+    /// The text arena's bytes, valid inside `body`.
+    func withText<T>(_ body: (UnsafeRawBufferPointer) -> T) -> T {
+        text.withUnsafeBytes(body)
+    }
+
     /// Stores the answer for `key` and returns the change in the number of entries (1 new, 0
     /// replaced, -1 when an answer that cannot be packed replaced a stored one — then the key is
     /// removed, so lookups go to PostgreSQL instead of seeing the old answer).

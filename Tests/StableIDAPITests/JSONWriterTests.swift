@@ -2,6 +2,7 @@ import Foundation
 import IdentityMap
 import Testing
 
+@testable import LookupCache
 @testable import StableIDAPI
 
 @Suite("JSON writer")
@@ -38,5 +39,42 @@ struct JSONWriterTests {
             let written = try JSONSerialization.jsonObject(with: Data(JSONWriter.batch(results, errors: errors))) as? NSDictionary
             #expect(expected == written)
         }
+    }
+
+    @Test(
+        "a batch written in place from the lookup cache is byte for byte the batch written from resolutions; a miss leaves it to the general path"
+    )
+    func storedAnswersMatchResolutions() async throws {
+        let pools = [PoolID("us-east-1_A")!, PoolID("eu-west-1_B")!]
+        let cache = LookupCache(configuration: .init(shardCount: 4, maxStaleness: .seconds(60)))
+        var resolutions: [Resolution] = []
+        for index in 0..<300 {
+            let sub = UUID().uuidString.lowercased()
+            let identity = Identity(
+                pool: pools[index % 2], sub: sub, username: index % 3 == 0 ? "ü \"\(index)\"\\\n" : "user\(index)",
+                email: index % 5 == 0 ? nil : "u\(index)+é@example.com", emailVerified: index % 2 == 0,
+                provider: index % 7 == 0 ? "Google" : "Cognito",
+                status: index % 11 == 0 ? .disabled : .active, linkedAt: Date(timeIntervalSince1970: 1_700_000_000.123456 + Double(index)),
+                unlinkedAt: index % 13 == 0 ? Date(timeIntervalSince1970: 1_700_100_000.5) : nil, via: index % 4 == 0 ? .lazy : nil)
+            resolutions.append(Resolution(userID: UUID(), userStatus: index % 17 == 0 ? .merged : .active, identity: identity))
+        }
+        cache.beginWarming(expectedEntries: resolutions.count)
+        cache.replacePools([(pools[0], "https://issuer.example/a"), (pools[1], "https://issuer.example/b")])
+        cache.apply(resolutions.map { CacheUpdate(pool: $0.identity.pool, sub: UUIDBits(canonicalText: $0.identity.sub)!, resolution: $0) })
+        cache.markCaughtUp(pollStarted: .now, cursor: ChangeCursor(after: 0))
+        let references = resolutions.map { IdentityReference.pool($0.identity.pool, sub: $0.identity.sub) }
+        for count in [0, 1, 255, 256, 300] {
+            let fromMemory = try #require(await ResolveController.answersFromMemory(cache, Array(references.prefix(count))))
+            #expect(fromMemory == JSONWriter.batch(Array(resolutions.prefix(count)), errors: []), "\(count) items")
+        }
+        // By issuer too.
+        let byIssuer = references.prefix(3).enumerated().map { index, reference -> IdentityReference in
+            guard case .pool(let pool, let sub) = reference else { return reference }
+            return .issuer(pool == pools[0] ? "https://issuer.example/a/" : "https://issuer.example/b", sub: sub)
+        }
+        #expect(await ResolveController.answersFromMemory(cache, byIssuer) == JSONWriter.batch(Array(resolutions.prefix(3)), errors: []))
+        // One sub memory does not have: no answer from memory at all.
+        let missing = Array(references.prefix(299)) + [.pool(pools[0], sub: UUID().uuidString.lowercased())]
+        #expect(await ResolveController.answersFromMemory(cache, missing) == nil)
     }
 }

@@ -88,4 +88,40 @@ struct LookupCacheRouteTests {
             #expect(bad.status == 400 && bad.code == "invalid_request")
         }
     }
+
+    @Test("a large batch answered from memory (two halves written in place) is byte for byte the answer PostgreSQL gives")
+    func largeBatchFromMemory() async throws {
+        let f = try await APIFixture.make()
+        let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
+        let hitName = #"stableid_lookup_cache_lookups_total{result="hit"}"#
+        try await f.test { client in
+            // Enough items for the two-halves path; emails with characters JSON escapes, one without.
+            var items: [String] = []
+            for index in 0..<300 {
+                let sub = testSub("big-\(index)")
+                let email = index == 7 ? "" : #","email":"big\"\#(index)\\x@example.com""#
+                let created = try await client.call(
+                    .post, "/v1/users", token: write,
+                    json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(sub)","username":"Big \#(index)"\#(email)}]}"#)
+                #expect(created.status == 201, "\(created.text)")
+                items.append(#"{"pool":"us-east-1_Old","sub":"\#(sub)"}"#)
+            }
+            let body = #"{"items":["# + items.joined(separator: ",") + "]}"
+            // Wait until the follower has the users: then the whole batch is hits.
+            let deadline = ContinuousClock.now + .seconds(10)
+            var served = false
+            var answer = ""
+            while !served, ContinuousClock.now < deadline {
+                let before = Self.sample(try await client.call(.get, "/metrics").text, hitName)
+                let batch = try await client.call(.post, "/v1/resolve", token: resolve, json: body)
+                answer = batch.text
+                served = Self.sample(try await client.call(.get, "/metrics").text, hitName) >= before + 300
+                if !served { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(served, "the whole batch was answered from memory")
+            let strong = try await client.call(.post, "/v1/resolve?consistency=strong", token: resolve, json: body)
+            #expect(strong.status == 200 && answer.contains("big"))
+            #expect(answer == strong.text, "memory and PostgreSQL answer the same bytes")
+        }
+    }
 }

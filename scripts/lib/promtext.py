@@ -123,6 +123,15 @@ def main(argv):
                     print("%g" % (bound * 1000))
                 return 0
         print("-")
+    elif command == "within" and len(argv) == 7:
+        # The share of a route's requests between two scrapes that took at most BOUND seconds
+        # (a bucket bound of the histogram), as a percentage.
+        before = buckets(parse(argv[2]), argv[4], argv[5])
+        after = buckets(parse(argv[3]), argv[4], argv[5])
+        bound = float(argv[6])
+        total = after.get(math.inf, 0.0) - before.get(math.inf, 0.0)
+        inside = after.get(bound, 0.0) - before.get(bound, 0.0)
+        print("-" if total <= 0 else "%.1f%%" % (100 * inside / total))
     elif command == "hquantile" and len(argv) == 6:
         # hquantile BEFORE AFTER HISTOGRAM Q: a histogram without route labels, e.g. the cache's
         # change visibility; prints the bound in ms and the number of observations.
