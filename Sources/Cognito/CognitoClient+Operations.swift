@@ -6,13 +6,22 @@ import Foundation
 extension CognitoClient {
     /// Every page of `ListUsers`, fetched lazily as the sequence is iterated, paced at the
     /// ListUsers quota. `limit` is capped at Cognito's maximum of 60.
+    ///
+    /// `startingAt` is a `PaginationToken` an earlier read of the same query returned: the pages
+    /// then start there instead of at the first (a read that failed midway continues; see
+    /// ``ListUsersPage/nextPageToken``). Cognito may refuse a token it no longer knows,
+    /// with a 400 on the first page (``CognitoError/rejectsPaginationToken``).
     public func listUsers(
         poolID: String,
         filter: String? = nil,
         attributesToGet: [String]? = nil,
-        limit: Int = 60
+        limit: Int = 60,
+        startingAt paginationToken: String? = nil
     ) -> ListUsersPages {
-        ListUsersPages(client: self, poolID: poolID, filter: filter, attributesToGet: attributesToGet, limit: min(max(limit, 1), 60))
+        ListUsersPages(
+            client: self, poolID: poolID, filter: filter, attributesToGet: attributesToGet, limit: min(max(limit, 1), 60),
+            startToken: paginationToken.flatMap { $0.isEmpty ? nil : $0 }
+        )
     }
 
     public func adminGetUser(
@@ -172,11 +181,21 @@ public struct ListUsersPages: AsyncSequence, Sendable {
     let filter: String?
     let attributesToGet: [String]?
     let limit: Int
+    /// The token of the first page to fetch; nil for the pool's first page.
+    let startToken: String?
 
     public struct AsyncIterator: AsyncIteratorProtocol {
         let pages: ListUsersPages
-        var token: String?
+        /// The `PaginationToken` the next call sends: after a page was returned, the token of the
+        /// page that follows it, nil once the last page was returned. Saved with what a page
+        /// brought, it lets a later read start where this one stopped.
+        public private(set) var token: String?
         var finished = false
+
+        init(pages: ListUsersPages) {
+            self.pages = pages
+            self.token = pages.startToken
+        }
 
         public mutating func next() async throws -> ListUsersPage? {
             guard !finished else { return nil }
@@ -194,7 +213,7 @@ public struct ListUsersPages: AsyncSequence, Sendable {
                     PaginationToken: token),
                 category: .userList
             )
-            token = page.PaginationToken.flatMap { $0.isEmpty ? nil : $0 }
+            token = page.nextPageToken
             finished = token == nil
             return page
         }

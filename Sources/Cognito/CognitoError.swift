@@ -40,6 +40,20 @@ public enum CognitoError: Error, Sendable, CustomStringConvertible, Equatable {
             return false
         }
     }
+
+    /// Whether a ListUsers call that sent a saved `PaginationToken` was refused for the token: AWS
+    /// answers `InvalidParameterException`, moto (and other AWS JSON APIs) `InvalidToken`. Only
+    /// meaningful for the first call of a read that started from a saved token, where the token is
+    /// the one thing that differs from a call that worked; an expired or missing credential is a
+    /// different error and never counts.
+    public var rejectsPaginationToken: Bool {
+        guard case .service(let type, _, let status) = self, (400..<500).contains(status) else { return false }
+        switch type {
+        case .invalidParameter: return true
+        case .other(let name): return name == "InvalidToken"
+        default: return false
+        }
+    }
 }
 
 /// The AWS exception names StableID handles; anything else keeps its name in `.other`.

@@ -101,6 +101,12 @@ public enum CognitoUserStatus: String, Sendable, CaseIterable, Hashable {
 public struct ListUsersPage: Decodable, Sendable {
     public var Users: [UserType]
     public var PaginationToken: String?
+
+    /// The token that fetches the page after this one; nil when this is the last page (Cognito
+    /// may send an empty token for that).
+    public var nextPageToken: String? {
+        PaginationToken.flatMap { $0.isEmpty ? nil : $0 }
+    }
 }
 
 public struct AdminGetUserResponse: Decodable, Sendable {

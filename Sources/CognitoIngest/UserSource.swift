@@ -5,16 +5,21 @@ public import IdentityMap
 /// Where a run reads a pool's users from: Cognito itself, or a file someone exported earlier
 /// (an account StableID has no credentials for, a snapshot to replay).
 public enum UserSource: Sendable {
-    /// ListUsers on the pool, paged and paced by `client` at the ListUsers quota.
-    case pool(PoolID, client: CognitoClient)
+    /// ListUsers on the pool, paged and paced by `client` at the ListUsers quota; from the first
+    /// page, or from the page a saved `PaginationToken` names (a read that stopped midway
+    /// continues there: each ``UserBatch`` carries the token of the page after it).
+    case pool(PoolID, client: CognitoClient, startingAt: String? = nil)
     /// `aws cognito-idp list-users` JSON or a CSV; `format` nil means from the file name.
     case file(path: String, format: UserFileReader.Format?)
+
+    /// The label of every live pool source.
+    public static let listUsersLabel = "cognito:ListUsers"
 
     /// Names the source in logs and event details without its full path
     /// (`cognito:ListUsers`, `file:users.json`).
     public var label: String {
         switch self {
-        case .pool: return "cognito:ListUsers"
+        case .pool: return Self.listUsersLabel
         case .file(let path, _): return "file:\(URL(fileURLWithPath: path).lastPathComponent)"
         }
     }
@@ -30,10 +35,16 @@ public enum UserSource: Sendable {
 public struct UserBatch: Sendable {
     public var records: [CognitoUserRecord]
     public var progress: SourceProgress
+    /// From a pool: the `PaginationToken` of the page after this one, nil when this page was the
+    /// pool's last. A reader that keeps it with the page's users can continue from there later
+    /// (``UserSource/pool(_:client:startingAt:)``). Always nil from a file: files are not resumed,
+    /// reading one again is quick.
+    public var nextToken: String?
 
-    public init(records: [CognitoUserRecord], progress: SourceProgress) {
+    public init(records: [CognitoUserRecord], progress: SourceProgress, nextToken: String? = nil) {
         self.records = records
         self.progress = progress
+        self.nextToken = nextToken
     }
 }
 
@@ -83,8 +94,8 @@ public struct UserBatches: AsyncSequence, Sendable {
         public mutating func next() async throws -> UserBatch? {
             if case .notStarted = state {
                 switch source {
-                case .pool(let pool, let client):
-                    state = .pages(client.listUsers(poolID: pool.rawValue).makeAsyncIterator(), fetched: 0)
+                case .pool(let pool, let client, let token):
+                    state = .pages(client.listUsers(poolID: pool.rawValue, startingAt: token).makeAsyncIterator(), fetched: 0)
                 case .file(let path, let format):
                     // The file opens on the first batch, so a source can be described before it is read.
                     state = .file(try UserFileReader(path: path, format: format))
@@ -104,7 +115,9 @@ public struct UserBatches: AsyncSequence, Sendable {
                 state = .finished  // until the page arrives: a failed fetch ends the sequence
                 guard let page = try await pages.next() else { return nil }
                 state = .pages(pages, fetched: fetched + 1)
-                return UserBatch(records: page.Users.map { CognitoUserRecord($0) }, progress: .pagesFetched(fetched + 1))
+                return UserBatch(
+                    records: page.Users.map { CognitoUserRecord($0) }, progress: .pagesFetched(fetched + 1), nextToken: page.nextPageToken
+                )
             }
         }
     }

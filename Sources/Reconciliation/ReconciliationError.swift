@@ -16,6 +16,10 @@ public enum ReconciliationError: Error, Sendable, Equatable, CustomStringConvert
     case runClosed(UUID)
     /// The dedicated connection holding the run lock was lost: another run may have started.
     case lockLost
+    /// `--resume` named a run that does not exist.
+    case runNotFound(UUID)
+    /// `--resume` named a run that cannot be resumed, and why (completed, a file run, too old…).
+    case notResumable(UUID, String)
     case invalidFix(String)
     case invalidAcknowledgement(String)
     case findingNotFound(Int64)
@@ -32,6 +36,8 @@ public enum ReconciliationError: Error, Sendable, Equatable, CustomStringConvert
         case .missingSnapshots(let pools): return "no snapshot of \(pools.joined(separator: ", ")): every pool of the scope must be read"
         case .runClosed(let id): return "reconciliation run \(id.uuidString.lowercased()) is already finished"
         case .lockLost: return "the connection holding the reconciliation lock was lost; run again"
+        case .runNotFound(let id): return "no reconciliation run \(id.uuidString.lowercased())"
+        case .notResumable(let id, let reason): return "reconciliation run \(id.uuidString.lowercased()) cannot be resumed: \(reason)"
         case .invalidFix(let reason): return reason
         case .invalidAcknowledgement(let reason): return reason
         case .findingNotFound(let id): return "no finding \(id)"

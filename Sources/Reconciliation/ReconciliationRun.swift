@@ -10,14 +10,19 @@ import Synchronization
 /// One `stableid reconcile` (DESIGN §6), in three steps a caller drives:
 ///
 /// 1. ``start(database:scope:source:locking:attribution:logger:)`` takes the run-level lock (one
-///    run per scope; a second one fails fast, before it calls Cognito) and records the run;
+///    run per scope; a second one fails fast, before it calls Cognito) and records the run — or
+///    ``resume(database:runID:scope:locking:attribution:logger:)`` takes it for a live run that
+///    failed while reading, to continue its snapshot;
 /// 2. ``stage(pool:from:progress:)`` once per pool of the scope streams its users into
 ///    `reconcile_snapshot` by COPY, a ListUsers page or file chunk at a time (memory stays flat);
+///    a live run saves each page's following token with the page (ReconciliationRun+Resume.swift);
 /// 3. ``finish(fixing:)`` takes the per-pool locks the import uses, classifies set-wise and
 ///    records findings and events in one transaction (all or nothing), then applies fixes if asked,
 ///    and answers the report. ``abandon(reason:)`` ends a run that cannot finish.
 ///
 /// Either way the snapshot is deleted and the locks released; a failed run is recorded `failed`.
+/// The exception: a live run abandoned while reading keeps its snapshot and progress for a day,
+/// to be resumed.
 public final class ReconciliationRun: Sendable {
     public let id: UUID
     public let scope: ReconcileScope
@@ -27,9 +32,9 @@ public final class ReconciliationRun: Sendable {
     let attribution: Attribution
     let locking: ReconcileLockPolicy
     let logger: Logger
-    private let lock: ReconcileRunLock
+    let lock: ReconcileRunLock
 
-    private struct State {
+    struct State {
         var nextSequence = 0
         /// Records left out of the snapshot for a sub that is no UUID (reported as a warning).
         var invalidRecords = 0
@@ -40,17 +45,20 @@ public final class ReconciliationRun: Sendable {
         /// missing from the snapshot; what the map changed from this moment on is not judged
         /// against it, nor fixed from it.
         var snapshotStarted: [PoolID: Date] = [:]
+        /// A resumed run: what its earlier attempts read of each pool. A pool's entry is handed
+        /// to the call that stages the pool; complete pools nobody staged are taken by `finish`.
+        var saved: [PoolID: SavedPool] = [:]
         var closed = false
     }
-    private let state = Mutex(State())
+    let state: Mutex<State>
 
     /// The advisory-lock name of a run scope; an import's per-pool lock
     /// (``BackfillImport/lockName(for:)``) is shared with ``finish(fixing:)``.
     public static func lockName(for scope: ReconcileScope) -> String { "stableid-reconcile:" + scope.key }
 
-    private init(
+    init(
         id: UUID, scope: ReconcileScope, source: ReconcileSource, startedAt: Date, database: Database, attribution: Attribution,
-        locking: ReconcileLockPolicy, logger: Logger, lock: ReconcileRunLock
+        locking: ReconcileLockPolicy, logger: Logger, lock: ReconcileRunLock, state: State = State()
     ) {
         self.id = id
         self.scope = scope
@@ -61,11 +69,13 @@ public final class ReconciliationRun: Sendable {
         self.locking = locking
         self.logger = logger
         self.lock = lock
+        self.state = Mutex(state)
     }
 
     /// Checks the scope's pools, takes the run lock and records the run as `running`. A `running`
     /// row of the same scope found now belongs to a run that died (it held the lock we now hold):
-    /// it is marked failed and its snapshot removed.
+    /// it is marked failed and its snapshot removed, unless it was live and saved progress (then
+    /// it can be resumed: ``retireDeadRuns(of:on:)``).
     public static func start(
         database: Database, scope: ReconcileScope, source: ReconcileSource, locking: ReconcileLockPolicy = .failFast,
         attribution: Attribution, logger: Logger
@@ -80,22 +90,12 @@ public final class ReconciliationRun: Sendable {
         let id = UUIDv7.make()
         do {
             let startedAt: Date = try await database.primary.transaction { connection in
-                let dead = try connection.query(
-                    """
-                    UPDATE reconcile_runs SET status = 'failed', finished_at = clock_timestamp(),
-                        error = 'abandoned: the process running it ended without finishing'
-                    WHERE scope = \(scope.key) AND status = 'running'
-                    RETURNING id
-                    """
-                ).map { try $0.decode("id", as: UUID.self) }
-                if !dead.isEmpty {
-                    try connection.execute("DELETE FROM reconcile_snapshot WHERE run_id = ANY(\(PostgresArray(dead))::uuid[])")
-                }
+                try ReconciliationRun.retireDeadRuns(of: scope, on: connection)
                 return try connection.query(
                     """
-                    INSERT INTO reconcile_runs (id, scope, campaign_id, pools, source, actor)
+                    INSERT INTO reconcile_runs (id, scope, campaign_id, pools, source, actor, stable_id_attribute)
                     VALUES (\(id), \(scope.key), \(scope.campaignID), \(PostgresArray(scope.pools.map(\.rawValue)))::text[],
-                            \(source.rawValue), \(attribution.actor.description))
+                            \(source.rawValue), \(attribution.actor.description), \(scope.stableIDAttribute))
                     RETURNING started_at
                     """
                 )[0].decode("started_at")
@@ -124,8 +124,16 @@ public final class ReconciliationRun: Sendable {
     /// pool as it was when it was written, so its start is its modification time when that is
     /// earlier (a copy that refreshed the time makes it later than the export: then the window in
     /// which a new user is misjudged is the file's age, as before).
+    ///
+    /// In a live run a `.pool` source is read with its progress saved page by page, and the run
+    /// decides where it starts (the source's own `startingAt` is not used): a pool a resumed run
+    /// read completely is not read again, a partly read one continues from its saved token, and
+    /// the count returned includes what the earlier attempts staged.
     @discardableResult
     public func stage(pool: PoolID, from source: UserSource, progress: ProgressReporter? = nil) async throws -> Int {
+        if self.source == .live, case .pool(_, let client, _) = source {
+            return try await stageLive(pool: pool, client: client, progress: progress)
+        }
         var started = try await databaseNow()
         if case .file(let path, _) = source,
             let modified = (try? FileManager.default.attributesOfItem(atPath: path))?[.modificationDate] as? Date
@@ -151,18 +159,27 @@ public final class ReconciliationRun: Sendable {
     }
 
     private func begin(pool: PoolID, label: String, started: Date) throws {
+        guard try claim(pool, label: label) == nil else {
+            throw ReconciliationError.notResumable(id, "pool \(pool) was being read live; a resumed run reads it live")
+        }
+        state.withLock { $0.snapshotStarted[pool] = started }
+    }
+
+    /// Marks `pool` as staged by the caller, and hands over what earlier attempts of a resumed
+    /// run read of it (nil for a run that was not resumed, or a pool it had not read).
+    func claim(_ pool: PoolID, label: String) throws -> SavedPool? {
         guard scope.pools.contains(pool) else { throw ReconciliationError.poolNotInScope(pool.rawValue) }
-        try state.withLock { state in
+        return try state.withLock { state in
             guard !state.closed else { throw ReconciliationError.runClosed(id) }
             guard state.staged[pool] == nil else { throw ReconciliationError.poolStagedTwice(pool.rawValue) }
             state.staged[pool] = label
-            state.snapshotStarted[pool] = started
+            return state.saved.removeValue(forKey: pool)
         }
     }
 
     /// The database's clock, which stamps `linked_at` and `updated_at`: comparing with the host's
     /// clock would let skew open the window this guards.
-    private func databaseNow() async throws -> Date {
+    func databaseNow() async throws -> Date {
         try await database.primary.query("SELECT clock_timestamp() AS now")[0].decode("now")
     }
 
@@ -177,7 +194,23 @@ public final class ReconciliationRun: Sendable {
 
     private func copy(_ records: [CognitoUserRecord], pool: PoolID) async throws {
         guard !records.isEmpty else { return }
-        // A record whose sub is no UUID cannot be anyone's identity: it is counted, not staged.
+        let rows = snapshotRows(records, pool: pool)
+        guard !rows.isEmpty else { return }
+        _ = try await database.primary.withConnection { connection in
+            try connection.copyFrom(Self.snapshotCopy, rows: rows)
+        }
+    }
+
+    /// The COPY that stages snapshot rows (``snapshotRows(_:pool:)`` gives them in this order).
+    static let snapshotCopy: PostgresQuery = """
+        COPY reconcile_snapshot (run_id, pool_id, seq, sub, username, email, email_normalized, email_verified, enabled,
+                                 user_status, provider, provider_user_id, stable_id_attr, stable_id_user)
+        FROM STDIN
+        """
+
+    /// The snapshot rows of `records`, numbered on from the run's sequence. A record whose sub is
+    /// no UUID cannot be anyone's identity: it is counted, not staged.
+    func snapshotRows(_ records: [CognitoUserRecord], pool: PoolID) -> [[String?]] {
         let valid = records.compactMap { record in CognitoSub.canonical(record.sub).map { (record, $0) } }
         let first = state.withLock { state in
             defer {
@@ -186,9 +219,8 @@ public final class ReconciliationRun: Sendable {
             }
             return state.nextSequence
         }
-        guard !valid.isEmpty else { return }
         let (runID, poolText, attribute) = (id.uuidString.lowercased(), pool.rawValue, scope.stableIDAttribute)
-        let rows: [[String?]] = valid.enumerated().map { offset, element in
+        return valid.enumerated().map { offset, element -> [String?] in
             let (record, sub) = element
             let stableID = attribute.flatMap { record.customAttributes[$0] }
             return [
@@ -197,16 +229,6 @@ public final class ReconciliationRun: Sendable {
                 record.enabled ? "t" : "f", record.userStatus.rawValue, record.provider, record.federatedUserID,
                 stableID, stableID.flatMap(Self.namedUser),
             ]
-        }
-        _ = try await database.primary.withConnection { connection in
-            try connection.copyFrom(
-                """
-                COPY reconcile_snapshot (run_id, pool_id, seq, sub, username, email, email_normalized, email_verified, enabled,
-                                         user_status, provider, provider_user_id, stable_id_attr, stable_id_user)
-                FROM STDIN
-                """,
-                rows: rows
-            )
         }
     }
 
@@ -220,6 +242,13 @@ public final class ReconciliationRun: Sendable {
         let (staged, started) = try state.withLock { state -> ([PoolID: String], [PoolID: Date]) in
             guard !state.closed else { throw ReconciliationError.runClosed(id) }
             state.closed = true
+            // A pool a resumed run had read completely needs no staging call.
+            for (pool, saved) in state.saved where saved.complete {
+                state.staged[pool] = UserSource.listUsersLabel
+                state.snapshotStarted[pool] = saved.started
+                state.invalidRecords += saved.leftOut
+            }
+            state.saved = [:]
             return (state.staged, state.snapshotStarted)
         }
         do {
@@ -230,7 +259,7 @@ public final class ReconciliationRun: Sendable {
                 fix: fix, sources: Dictionary(uniqueKeysWithValues: staged.map { ($0.key.rawValue, $0.value) }),
                 snapshotStarted: Dictionary(uniqueKeysWithValues: started.map { ($0.key.rawValue, $0.value) })
             )
-            await cleanUp()
+            await cleanUp(completed: true)
             logger.info(
                 "reconciliation finished",
                 metadata: [
@@ -248,13 +277,19 @@ public final class ReconciliationRun: Sendable {
 
     /// Ends a run that will not be finished (a source failed, the operator interrupted): marks it
     /// failed, deletes its snapshot and releases its lock. Does nothing for a finished run.
-    public func abandon(reason: String) async {
+    ///
+    /// A live run that saved progress (it staged at least one page) keeps its snapshot and
+    /// progress instead, and answers true: ``resume(database:runID:scope:locking:attribution:logger:)``
+    /// can continue it for ``Housekeeping/resumableSnapshotLifetime`` after its start. File runs
+    /// are never kept (reading a file again is quick).
+    @discardableResult
+    public func abandon(reason: String) async -> Bool {
         let wasOpen = state.withLock { state in
             defer { state.closed = true }
             return !state.closed
         }
-        guard wasOpen else { return }
-        await markFailed(message: reason)
+        guard wasOpen else { return false }
+        return await markFailed(message: reason, keepingProgress: true)
     }
 
     private func classifyAndFix(
@@ -327,22 +362,75 @@ public final class ReconciliationRun: Sendable {
         await markFailed(message: Self.summary(error))
     }
 
-    private func markFailed(message: String) async {
-        let (runID, text) = (id, String(message.prefix(500)))
-        _ = try? await database.primary.query(
+    /// With `keepingProgress`, a live run that saved progress is recorded failed with how to
+    /// resume it, and keeps its snapshot; answers whether it did.
+    @discardableResult
+    private func markFailed(message: String, keepingProgress: Bool = false) async -> Bool {
+        let runID = id
+        guard keepingProgress, source == .live else {
+            let text = String(message.prefix(500))
+            _ = try? await database.primary.query(
+                """
+                UPDATE reconcile_runs SET status = 'failed', finished_at = clock_timestamp(), error = \(text)
+                WHERE id = \(runID) AND status = 'running'
+                """
+            )
+            logger.warning("reconciliation failed", metadata: ["run": "\(runID.uuidString.lowercased())", "error": "\(text)"])
+            await cleanUp()
+            return false
+        }
+        // Without the lock, the row may already be another process's: a run that found this one
+        // dead keeps what it read, and may be resuming it. Leave everything to that one.
+        guard (try? await lock.verify()) != nil else {
+            logger.warning("reconciliation failed after losing its lock", metadata: ["run": "\(runID.uuidString.lowercased())"])
+            lock.release()
+            return false
+        }
+        let text = String(message.prefix(300))
+        let resumable = text + "; " + Self.resumeHint(for: runID)
+        let answer = try? await database.primary.query(
             """
-            UPDATE reconcile_runs SET status = 'failed', finished_at = clock_timestamp(), error = \(text)
-            WHERE id = \(runID) AND status = 'running'
+            UPDATE reconcile_runs r SET status = 'failed', finished_at = clock_timestamp(),
+                error = CASE WHEN EXISTS (SELECT 1 FROM reconcile_progress p WHERE p.run_id = r.id) THEN \(resumable) ELSE \(text) END
+            WHERE r.id = \(runID) AND r.status = 'running'
+            RETURNING EXISTS (SELECT 1 FROM reconcile_progress p WHERE p.run_id = r.id) AS kept
             """
         )
-        logger.warning("reconciliation failed", metadata: ["run": "\(runID.uuidString.lowercased())", "error": "\(text)"])
-        await cleanUp()
+        let kept = (try? answer?.first?.decode("kept", as: Bool.self)) ?? false
+        logger.warning(
+            "reconciliation failed",
+            metadata: ["run": "\(runID.uuidString.lowercased())", "error": "\(text)", "resumable": "\(kept)"]
+        )
+        if kept || answer == nil {
+            // Kept to be resumed. When the failure could not even be recorded (the database is
+            // unreachable), the row stays `running`: the next run of the scope retires it and
+            // keeps what it read.
+            lock.release()
+        } else {
+            await cleanUp()
+        }
+        return kept
     }
 
-    /// The snapshot never outlives its run; then the run lock goes.
-    private func cleanUp() async {
-        let runID = id
+    /// The snapshot never outlives its run (unless kept to be resumed); then the run lock goes. A
+    /// completed run also removes what earlier failed runs of its scope kept: once a later run of
+    /// the scope completed, resuming them would judge the map against an older snapshot.
+    private func cleanUp(completed: Bool = false) async {
+        let (runID, scopeKey, startedAt) = (id, scope.key, self.startedAt)
         _ = try? await database.primary.query("DELETE FROM reconcile_snapshot WHERE run_id = \(runID)")
+        if source == .live {
+            _ = try? await database.primary.query("DELETE FROM reconcile_progress WHERE run_id = \(runID)")
+        }
+        if completed {
+            let superseded: PostgresQuery = """
+                SELECT r.id FROM reconcile_runs r
+                WHERE r.scope = \(scopeKey) AND r.status = 'failed' AND r.started_at < \(startedAt)
+                """
+            _ = try? await database.primary.withConnection { connection in
+                try connection.execute("DELETE FROM reconcile_progress WHERE run_id IN (\(fragment: superseded))")
+                try connection.execute("DELETE FROM reconcile_snapshot WHERE run_id IN (\(fragment: superseded))")
+            }
+        }
         lock.release()
     }
 

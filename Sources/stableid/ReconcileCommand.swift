@@ -17,6 +17,8 @@ struct ReconcileCommand: AsyncParsableCommand {
             Snapshots every pool of the campaign (or the --pool set): live ListUsers at the quota, or
             --file POOL=PATH (list-users JSON or CSV). Findings persist across runs; a run that no
             longer sees one resolves it. One run per campaign / pool set at a time.
+            A live run that fails while reading keeps what it read for 24 h: --resume RUN_ID continues
+            it (pools already read are not read again, the others go on from the page they stopped at).
             Exit 0 ran, 1 a --fail-on kind is open, 2 usage, 3 runtime failure (or another run holds the lock).
             """
     )
@@ -37,6 +39,19 @@ struct ReconcileCommand: AsyncParsableCommand {
 
     @Option(help: "The pool attribute holding the stable ID, for runs without a campaign (e.g. custom:stable_id).")
     var stableIDAttribute: String?
+
+    @Option(
+        help: ArgumentHelp(
+            "Continue the live run RUN_ID that failed while reading (within 24 h of its start).",
+            discussion: """
+                The scope is the run's own: --campaign / --pool / --stable-id-attribute may be left out, and \
+                when given must match it. Not with --file (a file run is simply run again). The other \
+                options (--fix, --fail-on, --metrics-file, --format, --wait) apply as to a new run.
+                """,
+            valueName: "RUN_ID"
+        )
+    )
+    var resume: String?
 
     @Flag(help: "Wait for a running reconciliation or import of these pools instead of exiting 3.")
     var wait = false
@@ -60,8 +75,15 @@ struct ReconcileCommand: AsyncParsableCommand {
     var format: OutputFormat = .table
 
     func validate() throws {
-        guard (campaign == nil) != pools.isEmpty else {
-            throw ValidationError("give either --campaign or at least one --pool")
+        if resume != nil {
+            guard files.isEmpty else {
+                throw ValidationError("--resume continues a live run and takes no --file (a run from files is simply run again)")
+            }
+            guard campaign == nil || pools.isEmpty else { throw ValidationError("give either --campaign or --pool, not both") }
+        } else {
+            guard (campaign == nil) != pools.isEmpty else {
+                throw ValidationError("give either --campaign or at least one --pool")
+            }
         }
         if !fix.isEmpty, dryRun == apply { throw ValidationError("--fix needs exactly one of --dry-run or --apply") }
         if fix.isEmpty, dryRun || apply { throw ValidationError("--dry-run and --apply go with --fix") }
@@ -74,7 +96,27 @@ struct ReconcileCommand: AsyncParsableCommand {
         let db = database.database(maxConnections: 3, logger: logger)
         defer { db.shutdown() }
 
-        let scope = try await resolveScope(db)
+        let resumeID: UUID?
+        if let resume {
+            guard let id = UUID(uuidString: resume) else { throw CLIFailure.usage("--resume takes a run id (a UUID), got '\(resume)'") }
+            resumeID = id
+        } else {
+            resumeID = nil
+        }
+        let scope: ReconcileScope
+        do {
+            if let resumeID, campaign == nil, pools.isEmpty {
+                scope = try await ReconciliationRun.recordedScope(database: db, runID: resumeID)
+                if let stableIDAttribute, stableIDAttribute != scope.stableIDAttribute {
+                    let recorded = scope.stableIDAttribute ?? "no attribute"
+                    throw CLIFailure.usage("run \(resume ?? "") read the stable ID from \(recorded), not \(stableIDAttribute)")
+                }
+            } else {
+                scope = try await resolveScope(db)
+            }
+        } catch let error as ReconciliationError {
+            throw Self.explain(error)
+        }
         var filesByPool: [PoolID: String] = [:]
         for entry in files {
             guard let equals = entry.firstIndex(of: "="), let pool = PoolID(String(entry[..<equals])),
@@ -92,11 +134,18 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
 
         let run: ReconciliationRun
+        let locking: ReconcileLockPolicy = wait ? .wait(timeout: nil) : .failFast
         do {
-            run = try await ReconciliationRun.start(
-                database: db, scope: scope, source: filesByPool.isEmpty ? .live : .file,
-                locking: wait ? .wait(timeout: nil) : .failFast, attribution: cliAttribution, logger: logger
-            )
+            if let resumeID {
+                run = try await ReconciliationRun.resume(
+                    database: db, runID: resumeID, scope: scope, locking: locking, attribution: cliAttribution, logger: logger
+                )
+            } else {
+                run = try await ReconciliationRun.start(
+                    database: db, scope: scope, source: filesByPool.isEmpty ? .live : .file, locking: locking,
+                    attribution: cliAttribution, logger: logger
+                )
+            }
         } catch let error as ReconciliationError {
             throw Self.explain(error)
         }
@@ -143,8 +192,11 @@ struct ReconcileCommand: AsyncParsableCommand {
             }
         } catch {
             progress.finish()
-            await run.abandon(reason: "reading the pools failed")
-            throw error
+            let kept = await run.abandon(reason: "reading the pools failed")
+            guard kept else { throw error }
+            // Same exit code as the failure itself; the message says how to go on.
+            let failure = CLIFailure(error) ?? .runtime("\(error)")
+            throw CLIFailure(message: failure.message + "\n" + ReconciliationRun.resumeHint(for: run.id), exitCode: failure.exitCode)
         }
         progress.finish()
         let report: ReconcileReport
@@ -179,7 +231,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
     }
 
-    /// Another run holding the lock is a runtime condition cron retries (3); a bad scope or pool is usage (2).
+    /// Another run holding the lock is a runtime condition cron retries (3); a bad scope or pool, or
+    /// a run that cannot be resumed, is usage (2).
     static func explain(_ error: ReconciliationError) -> CLIFailure {
         switch error {
         case .busy, .lockLost: return CLIFailure.runtime("\(error)")

@@ -58,6 +58,24 @@ struct CognitoClientTests {
         }
         #expect(names.count == 260)
         #expect(pages == 5)
+
+        // A read can start at the token a page gave (a resumed read): the rest of the pool, none twice.
+        var firstRead = client.listUsers(poolID: pool).makeAsyncIterator()
+        let fetched = try await firstRead.next()
+        let firstPage = try #require(fetched)
+        let token = try #require(firstRead.token)
+        #expect(firstPage.nextPageToken == token)
+        var rest: [String] = []
+        for try await page in client.listUsers(poolID: pool, startingAt: token) { rest += page.Users.map(\.Username) }
+        #expect(rest.count == 200 && Set(rest).count == 200 && Set(rest).isDisjoint(with: firstPage.Users.map(\.Username)))
+        // A token Cognito does not know is refused on the first call, and said to be the token's fault.
+        do {
+            var refused = client.listUsers(poolID: pool, startingAt: "not-a-token").makeAsyncIterator()
+            _ = try await refused.next()
+            Issue.record("a made-up pagination token was taken")
+        } catch let error as CognitoError {
+            #expect(error.rejectsPaginationToken, "\(error)")
+        }
         var filtered: [UserType] = []
         for try await page in client.listUsers(poolID: pool, filter: "email = \"user42@example.com\"") { filtered += page.Users }
         #expect(filtered.map(\.Username) == ["user42"])

@@ -156,6 +156,58 @@ struct StoreServicesTests {
         #expect(try f.db.count("import_staging", where: "run_id = '\(newRun)'") == 1)
     }
 
+    @Test("housekeeping keeps a resumable live run's snapshot and progress for a day, then removes them")
+    func housekeepingResumableSnapshots() async throws {
+        let f = try await MapFixture.make()
+        let connection = try f.db.connect()
+        /// A UUIDv7 whose time is `hours` ago (housekeeping reads a run's age from its id).
+        func runID(hoursAgo hours: Double, _ n: Int) -> String {
+            let hex = String(UInt64((Date().timeIntervalSince1970 - hours * 3600) * 1000), radix: 16)
+            let time = String(repeating: "0", count: 12 - hex.count) + hex
+            return "\(time.prefix(8))-\(time.suffix(4))-7000-8000-" + String(repeating: "0", count: 11) + String(n)
+        }
+        // name: (age in hours, status, progress rows?)
+        let runs: [(name: String, hours: Double, status: String, progress: Bool)] = [
+            ("failed-recent", 2, "failed", true),  // resumable: kept
+            ("failed-old", 26, "failed", true),  // past the day and its grace: removed
+            ("failed-plain", 2, "failed", false),  // not resumable, finished past the grace: removed
+            ("running-resumed", 30, "running", true),  // resumed near the limit, still reading: kept
+        ]
+        var ids: [String: String] = [:]
+        for (index, run) in runs.enumerated() {
+            let id = runID(hoursAgo: run.hours, index)
+            ids[run.name] = id
+            let finished: String? = run.status == "running" ? nil : "-2 hours"
+            try connection.execute(
+                """
+                INSERT INTO reconcile_runs (id, scope, pools, source, actor, status, started_at, finished_at)
+                VALUES (\(id)::uuid, 'pools:us-east-1_Keep', '{us-east-1_Keep}', 'live', 'system', \(run.status),
+                        now() - make_interval(hours => \(Int(run.hours))), now() + \(finished)::interval)
+                """
+            )
+            try connection.execute(
+                """
+                INSERT INTO reconcile_snapshot (run_id, pool_id, seq, sub, username)
+                VALUES (\(id)::uuid, 'us-east-1_Keep', 0, \(testSub("hk\(index)")), 'u')
+                """
+            )
+            if run.progress {
+                try connection.execute(
+                    """
+                    INSERT INTO reconcile_progress (run_id, pool_id, started, pagination_token, staged)
+                    VALUES (\(id)::uuid, 'us-east-1_Keep', now(), 'next', 1)
+                    """
+                )
+            }
+        }
+        _ = try await Housekeeping(database: f.db.database).run()
+        func left(_ table: String, _ name: String) throws -> Int { try f.db.count(table, where: "run_id = '\(ids[name]!)'") }
+        #expect(try left("reconcile_snapshot", "failed-recent") == 1 && left("reconcile_progress", "failed-recent") == 1)
+        #expect(try left("reconcile_snapshot", "failed-old") == 0 && left("reconcile_progress", "failed-old") == 0)
+        #expect(try left("reconcile_snapshot", "failed-plain") == 0)
+        #expect(try left("reconcile_snapshot", "running-resumed") == 1 && left("reconcile_progress", "running-resumed") == 1)
+    }
+
     @Test("events are append-only: UPDATE, DELETE and TRUNCATE are rejected")
     func appendOnly() async throws {
         let f = try await MapFixture.make()

@@ -4,7 +4,7 @@ import Postgres
 /// Removes what must not outlive its purpose: stored idempotent answers past their retention
 /// (they replay user JSON with emails and usernames), and import staging and reconciliation
 /// snapshot rows whose run died before it could clean up (a killed `stableid import` or
-/// `stableid reconcile` leaves emails and usernames there).
+/// `stableid reconcile` leaves emails and usernames there), or whose run can no longer be resumed.
 public struct Housekeeping: Sendable {
     public let database: Database
     /// Staging rows of a run older than this belong to a run that is gone (imports take minutes).
@@ -14,6 +14,12 @@ public struct Housekeeping: Sendable {
     /// reads the snapshot again; the run deletes its rows itself when the fixes end. Rows still
     /// there this long after the run finished belong to a process that died between the two.
     public static let finishedSnapshotGrace: Duration = .seconds(3600)
+    /// How long after its start a live reconciliation that failed while reading may be resumed
+    /// (`stableid reconcile --resume`), its snapshot and progress kept meanwhile: Cognito does not
+    /// document how long its pagination tokens live, and a snapshot older than a day would judge
+    /// today's map against yesterday's pools. Housekeeping keeps such a snapshot a grace period
+    /// longer, so a resume accepted just before the limit does not lose its rows.
+    public static let resumableSnapshotLifetime: Duration = .seconds(24 * 3600)
 
     public init(database: Database) {
         self.database = database
@@ -33,6 +39,30 @@ public struct Housekeeping: Sendable {
         """
     }
 
+    /// The reconciliation runs whose snapshot and progress rows stay. A run deletes its rows itself
+    /// when it ends, and no run takes a day; a run that finished is given a grace period, because
+    /// its fixes still read the snapshot after `completed` is committed. A live run with progress
+    /// rows may be resumed: failed, it keeps them for ``resumableSnapshotLifetime`` (plus the
+    /// grace); running, perhaps resumed near that limit, for ``stagingLifetime`` more.
+    static func reconcileRunsKept() -> PostgresQuery {
+        let grace = Int(finishedSnapshotGrace.components.seconds)
+        let lifetime = Int(stagingLifetime.components.seconds)
+        let resumable = Int(resumableSnapshotLifetime.components.seconds)
+        return """
+            SELECT r.id FROM reconcile_runs r
+            WHERE CASE
+                WHEN EXISTS (SELECT 1 FROM reconcile_progress p WHERE p.run_id = r.id) THEN
+                    CASE WHEN r.status = 'failed'
+                        THEN NOT (\(fragment: runStartedBefore(lifetimeSeconds: resumable + grace, column: "r.id")))
+                        ELSE (r.status = 'running' OR r.finished_at > now() - make_interval(secs => \(grace)))
+                            AND NOT (\(fragment: runStartedBefore(lifetimeSeconds: resumable + lifetime, column: "r.id")))
+                    END
+                ELSE (r.status = 'running' OR r.finished_at > now() - make_interval(secs => \(grace)))
+                    AND NOT (\(fragment: runStartedBefore(lifetimeSeconds: lifetime, column: "r.id")))
+            END
+            """
+    }
+
     public func run() async throws -> Removed {
         let retention = Int(IdempotencyKey.retention.components.seconds)
         let lifetime = Int(Self.stagingLifetime.components.seconds)
@@ -43,21 +73,12 @@ public struct Housekeeping: Sendable {
             let staging = try connection.execute(
                 "DELETE FROM import_staging WHERE \(fragment: Self.runStartedBefore(lifetimeSeconds: lifetime, column: "run_id"))"
             )
-            // A snapshot outlives its run only when the process was killed: a run deletes its rows
-            // when it ends, and no run takes a day. A run that finished is given a grace period,
-            // because its fixes still read the snapshot after `completed` is committed.
-            let grace = Int(Self.finishedSnapshotGrace.components.seconds)
-            let snapshots = try connection.execute(
-                """
-                DELETE FROM reconcile_snapshot s
-                WHERE NOT EXISTS (
-                          SELECT 1 FROM reconcile_runs r
-                          WHERE r.id = s.run_id
-                            AND (r.status = 'running' OR r.finished_at > now() - make_interval(secs => \(grace))))
-                   OR \(fragment: Self.runStartedBefore(lifetimeSeconds: lifetime, column: "s.run_id"))
-                """
-            )
-            return Removed(idempotencyKeys: keys, stagingRows: staging + snapshots)
+            // A snapshot outlives its run only when the process was killed, or when a live run
+            // failed while reading and kept what it read to be resumed (it has progress rows).
+            let kept = Self.reconcileRunsKept()
+            let snapshots = try connection.execute("DELETE FROM reconcile_snapshot WHERE run_id NOT IN (\(fragment: kept))")
+            let progress = try connection.execute("DELETE FROM reconcile_progress WHERE run_id NOT IN (\(fragment: kept))")
+            return Removed(idempotencyKeys: keys, stagingRows: staging + snapshots + progress)
         }
     }
 }
