@@ -19,7 +19,13 @@ CREATE TABLE reconcile_progress (
     pagination_token  text,
     -- Users read so far, including those left out for a sub that is no UUID.
     staged            integer NOT NULL DEFAULT 0,
+    -- Of those, the ones left out (counted here, not derived from the rows: an erasure may
+    -- delete staged rows of the person it forgets).
+    left_out          integer NOT NULL DEFAULT 0,
     complete          boolean NOT NULL DEFAULT false,
+    -- The last page staged: a run killed while reading keeps its snapshot a day after it stopped,
+    -- not a day after it started (housekeeping).
+    updated_at        timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (run_id, pool_id)
 );
 

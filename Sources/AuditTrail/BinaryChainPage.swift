@@ -83,11 +83,13 @@ enum BinaryChainPage {
         scratch += CanonicalEvent.header
         CanonicalEvent.appendField(seq, to: &scratch)
         CanonicalEvent.appendField(eventID, to: &scratch)
-        let micros = Int64(bigEndian: occurredAt.loadUnaligned(as: Int64.self))
-        guard micros != .max, micros != .min else { return false }
+        // ±infinity, and times so far out that the shift to 1970 overflows: the text path decides.
+        let (unixMicros, overflow) = Int64(bigEndian: occurredAt.loadUnaligned(as: Int64.self))
+            .addingReportingOverflow(PostgresBinaryRow.unixEpochOffsetMicros)
+        guard !overflow, unixMicros != .max else { return false }
         var text: [UInt8] = []
         text.reserveCapacity(64)
-        RFC3339.appendUTC(microsecondsSince1970: micros + PostgresBinaryRow.unixEpochOffsetMicros, to: &text)
+        RFC3339.appendUTC(microsecondsSince1970: unixMicros, to: &text)
         guard text.count == 27 else { return false }  // outside four-digit years: the text path decides
         text.withUnsafeBytes { CanonicalEvent.appendField($0, to: &scratch) }
         func textField(_ column: Int) {

@@ -49,6 +49,17 @@ public struct Erasure: Sendable {
                 """
             ).map { try $0.decode("event_id", as: Int64.self) }
             scrubbedEvents += try Self.forgetFindings(of: ids, on: connection)
+            // Reconciliation snapshots (a running run's, or a failed live run's kept for resume)
+            // may hold the person under users the map does not link to them — an account in a
+            // pool not imported yet, a user deleted and created again: matched by username and email.
+            try connection.execute(
+                """
+                DELETE FROM reconcile_snapshot
+                WHERE lower(username) IN (SELECT lower(username) FROM identities WHERE user_id = ANY(\(ids)::uuid[]))
+                   OR email_normalized IN (
+                       SELECT email_normalized FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email_normalized IS NOT NULL)
+                """
+            )
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
             // Usernames stay unique per pool, so they become a per-identity placeholder.
             let identities = try connection.execute(

@@ -126,8 +126,9 @@ public struct PostgresBinaryRow: Sendable {
     /// `timestamptz` as a `Date` (±infinity are refused: nothing StableID stores is infinite).
     public func date(at column: Int) throws -> Date? {
         guard let micros = try microsecondsSince2000(at: column) else { return nil }
-        guard micros != .max, micros != .min else { throw Self.malformed(column, "a finite timestamp") }
-        return RFC3339.date(microsecondsSince1970: micros + Self.unixEpochOffsetMicros)
+        let (unixMicros, overflow) = micros.addingReportingOverflow(Self.unixEpochOffsetMicros)
+        guard micros != .max, micros != .min, !overflow else { throw Self.malformed(column, "a finite timestamp") }
+        return RFC3339.date(microsecondsSince1970: unixMicros)
     }
 
     /// `jsonb`: a version byte (1) and the text PostgreSQL prints for the value.

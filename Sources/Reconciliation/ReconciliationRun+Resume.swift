@@ -184,7 +184,7 @@ extension ReconciliationRun {
         var saved: [PoolID: SavedPool] = [:]
         var lost: [PoolID] = []
         let progress = try connection.query(
-            "SELECT pool_id, started, pagination_token, staged, complete FROM reconcile_progress WHERE run_id = \(runID)"
+            "SELECT pool_id, started, pagination_token, staged, left_out, complete FROM reconcile_progress WHERE run_id = \(runID)"
         )
         for row in progress {
             let poolText: String = try row.decode("pool_id")
@@ -192,13 +192,15 @@ extension ReconciliationRun {
             let staged: Int = try row.decode("staged")
             let complete: Bool = try row.decode("complete")
             let token: String? = try row.decodeIfPresent("pagination_token")
+            let leftOut: Int = try row.decode("left_out")
             let present = rows[pool.rawValue] ?? 0
-            guard complete || token != nil, staged == 0 || present > 0 else {
+            // Rows were staged and none are left: the server crashed (it empties unlogged tables).
+            guard complete || token != nil, staged - leftOut == 0 || present > 0 else {
                 lost.append(pool)
                 continue
             }
             saved[pool] = SavedPool(
-                started: try row.decode("started"), token: token, staged: staged, complete: complete, leftOut: max(0, staged - present)
+                started: try row.decode("started"), token: token, staged: staged, complete: complete, leftOut: leftOut
             )
         }
         guard !progress.isEmpty else {
@@ -308,16 +310,18 @@ extension ReconciliationRun {
     private func stagePage(_ batch: UserBatch, pool: PoolID, started: Date) async throws {
         let rows = snapshotRows(batch.records, pool: pool)
         let (runID, poolText, token, read) = (id, pool.rawValue, batch.nextToken, batch.records.count)
+        let leftOut = read - rows.count
         try await database.primary.transaction { connection in
             if !rows.isEmpty {
                 try connection.copyFrom(ReconciliationRun.snapshotCopy, rows: rows)
             }
             try connection.execute(
                 """
-                INSERT INTO reconcile_progress AS p (run_id, pool_id, started, pagination_token, staged, complete)
-                VALUES (\(runID), \(poolText), \(started), \(token), \(read), \(token == nil))
+                INSERT INTO reconcile_progress AS p (run_id, pool_id, started, pagination_token, staged, left_out, complete)
+                VALUES (\(runID), \(poolText), \(started), \(token), \(read), \(leftOut), \(token == nil))
                 ON CONFLICT (run_id, pool_id) DO UPDATE
-                SET pagination_token = excluded.pagination_token, staged = p.staged + excluded.staged, complete = excluded.complete
+                SET pagination_token = excluded.pagination_token, staged = p.staged + excluded.staged,
+                    left_out = p.left_out + excluded.left_out, complete = excluded.complete, updated_at = now()
                 """
             )
         }

@@ -43,7 +43,8 @@ public struct Housekeeping: Sendable {
     /// when it ends, and no run takes a day; a run that finished is given a grace period, because
     /// its fixes still read the snapshot after `completed` is committed. A live run with progress
     /// rows may be resumed: failed, it keeps them for ``resumableSnapshotLifetime`` (plus the
-    /// grace); running, perhaps resumed near that limit, for ``stagingLifetime`` more.
+    /// grace) from its start; running, for ``stagingLifetime`` after the last page it staged (a
+    /// killed run stops staging, so its users' data goes a day after it died).
     static func reconcileRunsKept() -> PostgresQuery {
         let grace = Int(finishedSnapshotGrace.components.seconds)
         let lifetime = Int(stagingLifetime.components.seconds)
@@ -54,8 +55,12 @@ public struct Housekeeping: Sendable {
                 WHEN EXISTS (SELECT 1 FROM reconcile_progress p WHERE p.run_id = r.id) THEN
                     CASE WHEN r.status = 'failed'
                         THEN NOT (\(fragment: runStartedBefore(lifetimeSeconds: resumable + grace, column: "r.id")))
-                        ELSE (r.status = 'running' OR r.finished_at > now() - make_interval(secs => \(grace)))
-                            AND NOT (\(fragment: runStartedBefore(lifetimeSeconds: resumable + lifetime, column: "r.id")))
+                        -- Running: kept while it staged a page within the staging lifetime (a killed
+                        -- run stops staging); finished: for the grace period.
+                        ELSE (r.status = 'running'
+                              AND (SELECT max(p.updated_at) FROM reconcile_progress p WHERE p.run_id = r.id)
+                                  > now() - make_interval(secs => \(lifetime)))
+                            OR r.finished_at > now() - make_interval(secs => \(grace))
                     END
                 ELSE (r.status = 'running' OR r.finished_at > now() - make_interval(secs => \(grace)))
                     AND NOT (\(fragment: runStartedBefore(lifetimeSeconds: lifetime, column: "r.id")))
