@@ -484,24 +484,10 @@ public final class UserFileReader {
     }
 }
 
-/// The bytes JSON and CSV are made of, by name.
-enum ASCII {
-    static let quote = UInt8(ascii: "\"")
-    static let backslash = UInt8(ascii: "\\")
-    static let openBrace = UInt8(ascii: "{")
-    static let closeBrace = UInt8(ascii: "}")
-    static let openBracket = UInt8(ascii: "[")
-    static let closeBracket = UInt8(ascii: "]")
-    static let comma = UInt8(ascii: ",")
-    static let colon = UInt8(ascii: ":")
-    static let minus = UInt8(ascii: "-")
-    static let zero = UInt8(ascii: "0")
-    static let nine = UInt8(ascii: "9")
-    static let space = UInt8(ascii: " ")
-    static let tab = UInt8(ascii: "\t")
-    static let carriageReturn = UInt8(ascii: "\r")
-    static let lineFeed = UInt8(ascii: "\n")
+/// The bytes JSON and CSV are made of, by name: `Support.JSONByte`, and what the page walk adds.
+typealias ASCII = JSONByte
 
+extension JSONByte {
     static func isLiteralStart(_ byte: UInt8) -> Bool {
         byte == UInt8(ascii: "t") || byte == UInt8(ascii: "f") || byte == UInt8(ascii: "n")
     }

@@ -1,7 +1,6 @@
 public import Foundation
 public import IdentityMap
 import Metrics
-import Synchronization
 
 /// A stored answer's fields, read in place from the cache's memory.
 ///
@@ -46,30 +45,7 @@ extension LookupCache {
     }
 
     private func withStoredAnswer(for reference: IdentityReference, _ body: (StoredAnswer) -> Void) -> Bool {
-        let sub: String
-        var poolName: String?
-        var issuer: String?
-        switch reference {
-        case .pool(let pool, let text):
-            sub = text
-            poolName = pool.rawValue
-        case .issuer(let iss, let text):
-            sub = text
-            issuer = Pool.normalizeIssuer(iss)
-        }
-        guard let bits = UUIDBits(canonicalText: sub) else { return false }
-        return shards[shardIndex(bits)].storage.withLock { shard -> Bool in
-            let pool: UInt32?
-            if let poolName {
-                pool = shard.interns.table.pool(named: poolName)
-            } else if let issuer {
-                pool = shard.interns.table.pool(issuer: issuer)
-            } else {
-                pool = nil
-            }
-            guard let pool else { return false }
-            return shard.withStoredAnswer(for: ShardKey(sub: bits, pool: pool), sub: sub, body)
-        }
+        withEntry(for: reference) { shard, key, sub in shard.withStoredAnswer(for: key, sub: sub, body) ? true : nil } ?? false
     }
 }
 

@@ -153,6 +153,12 @@ public final class LookupCache: Sendable {
 
     /// What the map holds for `reference`, whatever the state (tests and diagnostics).
     func storedResolution(for reference: IdentityReference) -> Resolution? {
+        withEntry(for: reference) { shard, key, sub in shard.resolution(for: key, sub: sub) }
+    }
+
+    /// Calls `body` with the shard that holds `reference` (locked), its key there and the sub's
+    /// text; nil without calling it when the sub is not canonical or the pool or issuer unknown.
+    func withEntry<T>(for reference: IdentityReference, _ body: (IdentityShard, ShardKey, String) -> T?) -> T? {
         let sub: String
         var poolName: String?
         var issuer: String?
@@ -166,7 +172,7 @@ public final class LookupCache: Sendable {
             issuer = Pool.normalizeIssuer(iss)
         }
         guard let bits = UUIDBits(canonicalText: sub) else { return nil }
-        return shards[shardIndex(bits)].storage.withLock { shard -> Resolution? in
+        return shards[shardIndex(bits)].storage.withLock { shard -> T? in
             let pool: UInt32?
             if let poolName {
                 pool = shard.interns.table.pool(named: poolName)
@@ -176,7 +182,7 @@ public final class LookupCache: Sendable {
                 pool = nil
             }
             guard let pool else { return nil }
-            return shard.resolution(for: ShardKey(sub: bits, pool: pool), sub: sub)
+            return body(shard, ShardKey(sub: bits, pool: pool), sub)
         }
     }
 

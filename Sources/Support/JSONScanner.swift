@@ -92,7 +92,7 @@ public struct JSONScanner {
     public mutating func skipWhitespace() -> UInt8? {
         while index < bytes.count {
             switch bytes[index] {
-            case Byte.space, Byte.tab, Byte.lineFeed, Byte.carriageReturn:
+            case JSONByte.space, JSONByte.tab, JSONByte.lineFeed, JSONByte.carriageReturn:
                 index += 1
             case let byte:
                 return byte
@@ -114,12 +114,12 @@ public struct JSONScanner {
     /// the `,` before every later one is required.
     public mutating func nextKey(first: Bool) throws(Failure) -> Key? {
         let byte = skipWhitespace()
-        if byte == Byte.closeBrace {
+        if byte == JSONByte.closeBrace {
             index += 1
             return nil
         }
         if !first {
-            guard byte == Byte.comma else { throw unexpected("',' or '}'") }
+            guard byte == JSONByte.comma else { throw unexpected("',' or '}'") }
             index += 1
         }
         return try readKey()
@@ -129,12 +129,12 @@ public struct JSONScanner {
     /// follows, false (the `]` consumed) at the end. `first` as in ``nextKey(first:)``.
     public mutating func nextElement(first: Bool) throws(Failure) -> Bool {
         let byte = skipWhitespace()
-        if byte == Byte.closeBracket {
+        if byte == JSONByte.closeBracket {
             index += 1
             return false
         }
         if !first {
-            guard byte == Byte.comma else { throw unexpected("',' or ']'") }
+            guard byte == JSONByte.comma else { throw unexpected("',' or ']'") }
             index += 1
         }
         return true
@@ -142,12 +142,12 @@ public struct JSONScanner {
 
     /// Reads `"key":`, leaving the scanner at the value.
     public mutating func readKey() throws(Failure) -> Key {
-        guard skipWhitespace() == Byte.quote else { throw unexpected("a quoted key") }
+        guard skipWhitespace() == JSONByte.quote else { throw unexpected("a quoted key") }
         let start = index
         index += 1
         skipPlainBytes()
         let key: Key
-        if index < bytes.count, bytes[index] == Byte.quote {
+        if index < bytes.count, bytes[index] == JSONByte.quote {
             let raw = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<index])
             try checkEncoding(raw, stringStart: start)
             index += 1
@@ -156,7 +156,7 @@ public struct JSONScanner {
             index = start
             key = Key(unescaped: try readString())
         }
-        guard consume(Byte.colon) else { throw unexpected("':' after \"\(key.text)\"") }
+        guard consume(JSONByte.colon) else { throw unexpected("':' after \"\(key.text)\"") }
         return key
     }
 
@@ -167,7 +167,7 @@ public struct JSONScanner {
     public mutating func readString() throws(Failure) -> String {
         let start = try openString()
         skipPlainBytes()
-        if index < bytes.count, bytes[index] == Byte.quote {
+        if index < bytes.count, bytes[index] == JSONByte.quote {
             let content = UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<index])
             try checkEncoding(content, stringStart: start)
             index += 1
@@ -183,7 +183,7 @@ public struct JSONScanner {
     public mutating func skipString() throws(Failure) {
         let start = try openString()
         skipPlainBytes()
-        if index < bytes.count, bytes[index] == Byte.quote {
+        if index < bytes.count, bytes[index] == JSONByte.quote {
             try checkEncoding(UnsafeRawBufferPointer(rebasing: bytes[(start + 1)..<index]), stringStart: start)
             index += 1
             return
@@ -231,23 +231,23 @@ public struct JSONScanner {
             throw Failure(index: index, problem: "the input ends where a value should be")
         }
         switch byte {
-        case Byte.openBrace:
+        case JSONByte.openBrace:
             try enterContainer(depth: depth)
             var first = true
             while try nextKey(first: first) != nil {
                 first = false
                 try skipValue(depth: depth + 1)
             }
-        case Byte.openBracket:
+        case JSONByte.openBracket:
             try enterContainer(depth: depth)
             var first = true
             while try nextElement(first: first) {
                 first = false
                 try skipValue(depth: depth + 1)
             }
-        case Byte.quote:
+        case JSONByte.quote:
             try skipString()
-        case Byte.minus, Byte.zero...Byte.nine:
+        case JSONByte.minus, JSONByte.zero...JSONByte.nine:
             try skipNumber()
         case UInt8(ascii: "t"), UInt8(ascii: "f"), UInt8(ascii: "n"):
             _ = try readLiteral()
@@ -294,8 +294,8 @@ public struct JSONScanner {
             }
             while index < bytes.count, Self.isDigit(bytes[index]) { index += 1 }
         }
-        if index < bytes.count, bytes[index] == Byte.minus { index += 1 }
-        if index < bytes.count, bytes[index] == Byte.zero {
+        if index < bytes.count, bytes[index] == JSONByte.minus { index += 1 }
+        if index < bytes.count, bytes[index] == JSONByte.zero {
             index += 1
         } else {
             try digits()
@@ -306,16 +306,16 @@ public struct JSONScanner {
         }
         if index < bytes.count, bytes[index] | 0x20 == UInt8(ascii: "e") {
             index += 1
-            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == Byte.minus { index += 1 }
+            if index < bytes.count, bytes[index] == UInt8(ascii: "+") || bytes[index] == JSONByte.minus { index += 1 }
             try digits()
         }
     }
 
-    private static func isDigit(_ byte: UInt8) -> Bool { byte &- Byte.zero < 10 }
+    private static func isDigit(_ byte: UInt8) -> Bool { byte &- JSONByte.zero < 10 }
 
     /// Consumes the opening quote of the string that must come next; returns its index.
     private mutating func openString() throws(Failure) -> Int {
-        guard skipWhitespace() == Byte.quote else { throw unexpected("a string") }
+        guard skipWhitespace() == JSONByte.quote else { throw unexpected("a string") }
         index += 1
         return index - 1
     }
@@ -325,7 +325,7 @@ public struct JSONScanner {
     private mutating func skipPlainBytes() {
         while index < bytes.count {
             let byte = bytes[index]
-            if byte == Byte.quote || byte == Byte.backslash || byte < 0x20 { return }
+            if byte == JSONByte.quote || byte == JSONByte.backslash || byte < 0x20 { return }
             index += 1
         }
     }
@@ -338,10 +338,10 @@ public struct JSONScanner {
             if keeping { utf8.append(contentsOf: UnsafeRawBufferPointer(rebasing: bytes[runStart..<index])) }
             guard index < bytes.count else { throw Failure(index: start, problem: "the string never ends") }
             let byte = bytes[index]
-            if byte == Byte.quote {
+            if byte == JSONByte.quote {
                 index += 1
                 break
-            } else if byte == Byte.backslash {
+            } else if byte == JSONByte.backslash {
                 try readEscape(into: &utf8, keeping: keeping, stringStart: start)
             } else {
                 guard strings == .tolerant else {
@@ -366,7 +366,7 @@ public struct JSONScanner {
         index += 2
         let decoded: UInt8
         switch letter {
-        case Byte.quote, Byte.backslash, UInt8(ascii: "/"): decoded = letter
+        case JSONByte.quote, JSONByte.backslash, UInt8(ascii: "/"): decoded = letter
         case UInt8(ascii: "b"): decoded = 0x08
         case UInt8(ascii: "f"): decoded = 0x0C
         case UInt8(ascii: "n"): decoded = 0x0A
@@ -392,7 +392,7 @@ public struct JSONScanner {
         index += 4
         switch unit {
         case 0xD800..<0xDC00:
-            if index + 6 <= bytes.count, bytes[index] == Byte.backslash, bytes[index + 1] == UInt8(ascii: "u"),
+            if index + 6 <= bytes.count, bytes[index] == JSONByte.backslash, bytes[index + 1] == UInt8(ascii: "u"),
                 let low = hexQuad(at: index + 2), (0xDC00..<0xE000).contains(low)
             {
                 index += 6
@@ -488,21 +488,21 @@ public struct JSONScanner {
     }
 }
 
-/// The bytes JSON's grammar is made of, by name.
-private enum Byte {
-    static let quote = UInt8(ascii: "\"")
-    static let backslash = UInt8(ascii: "\\")
-    static let openBrace = UInt8(ascii: "{")
-    static let closeBrace = UInt8(ascii: "}")
-    static let openBracket = UInt8(ascii: "[")
-    static let closeBracket = UInt8(ascii: "]")
-    static let comma = UInt8(ascii: ",")
-    static let colon = UInt8(ascii: ":")
-    static let minus = UInt8(ascii: "-")
-    static let zero = UInt8(ascii: "0")
-    static let nine = UInt8(ascii: "9")
-    static let space = UInt8(ascii: " ")
-    static let tab = UInt8(ascii: "\t")
-    static let lineFeed = UInt8(ascii: "\n")
-    static let carriageReturn = UInt8(ascii: "\r")
+/// The bytes JSON's grammar is made of, by name (shared with the file reader's page walk).
+public enum JSONByte {
+    public static let quote = UInt8(ascii: "\"")
+    public static let backslash = UInt8(ascii: "\\")
+    public static let openBrace = UInt8(ascii: "{")
+    public static let closeBrace = UInt8(ascii: "}")
+    public static let openBracket = UInt8(ascii: "[")
+    public static let closeBracket = UInt8(ascii: "]")
+    public static let comma = UInt8(ascii: ",")
+    public static let colon = UInt8(ascii: ":")
+    public static let minus = UInt8(ascii: "-")
+    public static let zero = UInt8(ascii: "0")
+    public static let nine = UInt8(ascii: "9")
+    public static let space = UInt8(ascii: " ")
+    public static let tab = UInt8(ascii: "\t")
+    public static let lineFeed = UInt8(ascii: "\n")
+    public static let carriageReturn = UInt8(ascii: "\r")
 }
