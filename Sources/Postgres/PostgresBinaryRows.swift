@@ -67,8 +67,6 @@ public struct PostgresBinaryRow: Sendable {
     let rows: PostgresBinaryRows
     let offset: Int
 
-    public func isNull(at column: Int) -> Bool { rows.starts[offset + column] < 0 }
-
     /// The value's bytes (nil for NULL), valid only inside `body`.
     public func withBytes<T>(at column: Int, _ body: (UnsafeRawBufferPointer) throws -> T) rethrows -> T? {
         let start = Int(rows.starts[offset + column])
@@ -101,11 +99,6 @@ public struct PostgresBinaryRow: Sendable {
         withBytes(at: column) { String(decoding: $0, as: UTF8.self) }
     }
 
-    /// `bytea`.
-    public func bytes(at column: Int) -> [UInt8]? {
-        withBytes(at: column) { Array($0) }
-    }
-
     public func uuid(at column: Int) throws -> UUID? {
         try withBytes(at: column) { bytes in
             guard bytes.count == 16 else { throw Self.malformed(column, "a uuid") }
@@ -129,14 +122,6 @@ public struct PostgresBinaryRow: Sendable {
         let (unixMicros, overflow) = micros.addingReportingOverflow(Self.unixEpochOffsetMicros)
         guard micros != .max, micros != .min, !overflow else { throw Self.malformed(column, "a finite timestamp") }
         return RFC3339.date(microsecondsSince1970: unixMicros)
-    }
-
-    /// `jsonb`: a version byte (1) and the text PostgreSQL prints for the value.
-    public func jsonbText(at column: Int) throws -> String? {
-        try withBytes(at: column) { bytes in
-            guard bytes.first == 1 else { throw Self.malformed(column, "jsonb of version 1") }
-            return String(decoding: UnsafeRawBufferPointer(rebasing: bytes.dropFirst()), as: UTF8.self)
-        }
     }
 
     /// Microseconds from 1970-01-01 to 2000-01-01.
