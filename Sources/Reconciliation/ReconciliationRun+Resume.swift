@@ -62,13 +62,7 @@ extension ReconciliationRun {
         database: Database, runID: UUID, scope: ReconcileScope, locking: ReconcileLockPolicy = .failFast,
         attribution: Attribution, logger: Logger
     ) async throws -> ReconciliationRun {
-        let pools = PoolStore(database: database)
-        for pool in scope.pools {
-            guard try await pools.pool(pool) != nil else { throw ReconciliationError.unknownPool(pool.rawValue) }
-        }
-        let lock = try await ReconcileRunLock.acquire(
-            name: lockName(for: scope), configuration: database.primary.configuration, policy: locking
-        )
+        let lock = try await lockScope(scope, database: database, locking: locking)
         do {
             let restored = try await database.primary.transaction { connection in
                 try ReconciliationRun.retireDeadRuns(of: scope, on: connection)

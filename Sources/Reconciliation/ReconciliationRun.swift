@@ -72,6 +72,17 @@ public final class ReconciliationRun: Sendable {
         self.state = Mutex(state)
     }
 
+    /// Checks that the scope's pools exist, then takes the scope's run lock (one run at a time;
+    /// `start` and `resume` both begin here).
+    static func lockScope(_ scope: ReconcileScope, database: Database, locking: ReconcileLockPolicy) async throws -> ReconcileRunLock {
+        let pools = PoolStore(database: database)
+        for pool in scope.pools {
+            guard try await pools.pool(pool) != nil else { throw ReconciliationError.unknownPool(pool.rawValue) }
+        }
+        return try await ReconcileRunLock.acquire(
+            name: lockName(for: scope), configuration: database.primary.configuration, policy: locking)
+    }
+
     /// Checks the scope's pools, takes the run lock and records the run as `running`. A `running`
     /// row of the same scope found now belongs to a run that died (it held the lock we now hold):
     /// it is marked failed and its snapshot removed, unless it was live and saved progress (then
@@ -80,13 +91,7 @@ public final class ReconciliationRun: Sendable {
         database: Database, scope: ReconcileScope, source: ReconcileSource, locking: ReconcileLockPolicy = .failFast,
         attribution: Attribution, logger: Logger
     ) async throws -> ReconciliationRun {
-        let pools = PoolStore(database: database)
-        for pool in scope.pools {
-            guard try await pools.pool(pool) != nil else { throw ReconciliationError.unknownPool(pool.rawValue) }
-        }
-        let lock = try await ReconcileRunLock.acquire(
-            name: lockName(for: scope), configuration: database.primary.configuration, policy: locking
-        )
+        let lock = try await lockScope(scope, database: database, locking: locking)
         let id = UUIDv7.make()
         do {
             let startedAt: Date = try await database.primary.transaction { connection in
