@@ -95,7 +95,9 @@ HBA
     fi
     local opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$datadir -c max_connections=200"
     if [ "$mode" = test ]; then
-        opts="$opts -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+        # The suite runs its tests in parallel, each with a pool of its own (and pg_dump, servers
+        # under test): 200 connections ran out once on a busy machine ("too many clients").
+        opts="$opts -c max_connections=400 -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     fi
     as_pg_user "$bindir/pg_ctl" -D "$datadir" -l "$datadir/server.log" -o "$opts" -w -t 60 start >/dev/null \
         || { tail -n 20 "$datadir/server.log" >&2; die "PostgreSQL did not start (log: $datadir/server.log)"; }
@@ -115,7 +117,8 @@ pg_replica_start() {
     as_pg_user "$bindir/pg_basebackup" -h 127.0.0.1 -p "$primary_port" -U postgres -D "$datadir" -R -X stream -c fast \
         >"$datadir.basebackup.log" 2>&1 || { cat "$datadir.basebackup.log" >&2; die "pg_basebackup from 127.0.0.1:$primary_port failed"; }
     local opts="-c listen_addresses=127.0.0.1 -p $port -c unix_socket_directories=$datadir -c max_connections=200"
-    opts="$opts -c hot_standby=on -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
+    # A hot standby needs at least the primary's max_connections (400 in test mode).
+    opts="$opts -c max_connections=400 -c hot_standby=on -c fsync=off -c synchronous_commit=off -c full_page_writes=off"
     as_pg_user "$bindir/pg_ctl" -D "$datadir" -l "$datadir/server.log" -o "$opts" -w -t 60 start >/dev/null \
         || { tail -n 20 "$datadir/server.log" >&2; die "the standby did not start (log: $datadir/server.log)"; }
 }
