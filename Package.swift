@@ -101,10 +101,12 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // A compiler builtin Swift cannot spell: the prefetch hint the lookup cache's batches use.
+        .target(name: "CPrefetch"),
         .target(
             name: "LookupCache",
             dependencies: [
-                "IdentityMap", "Postgres", "Support",
+                "CPrefetch", "IdentityMap", "Postgres", "Support",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

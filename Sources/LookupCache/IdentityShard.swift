@@ -1,3 +1,4 @@
+import CPrefetch
 import Foundation
 import IdentityMap
 
@@ -11,17 +12,17 @@ struct ShardKey: Hashable, Sendable {
 /// ``LookupCache`` keeps each behind its own lock.
 ///
 /// Memory per identity, the point of the layout (see also ``PackedIdentity``):
-/// - `index`: a `Dictionary` keeps keys and values in separate arrays: 24 + 4 bytes a bucket, at
-///   1.33–2.67 buckets per entry (power-of-two sizes, at most 3/4 full): 37–75 bytes;
+/// - `index`: a ``SlotIndex``, 24 bytes a bucket at 1.33–2.67 buckets per entry (power-of-two
+///   sizes, at most 3/4 full): 32–64 bytes;
 /// - `slots`: 40 bytes an entry, reserved to the expected count at warm-up (≈ 44, at worst 80);
 /// - `text`: username and email bytes back to back, no per-entry `String` allocation; replaced
 ///   text is garbage until it exceeds half the live bytes, then the arena is rewritten
 ///   (live ≈ 45 bytes for a 20-byte username and 25-byte email; at worst 1.5× plus growth).
-/// About 160 bytes at 1M identities, 245 at worst; a `[Key: Resolution]` with its strings costs
+/// About 155 bytes at 1M identities, 235 at worst; a `[Key: Resolution]` with its strings costs
 /// several hundred.
 struct IdentityShard: Sendable {
     private(set) var interns: InternSnapshot
-    private var index: [ShardKey: UInt32] = [:]
+    private var index = SlotIndex()
     private var slots: [PackedIdentity] = []
     private var freeSlots: [UInt32] = []
     private var text: [UInt8] = []
@@ -45,7 +46,7 @@ struct IdentityShard: Sendable {
     }
 
     mutating func removeAll() {
-        index = [:]
+        index.removeAll()
         slots = []
         freeSlots = []
         text = []
@@ -96,6 +97,38 @@ struct IdentityShard: Sendable {
         guard let slot = index[key] else { return nil }
         let packed = slots[Int(slot)]
         return (packed, packed.flags.hasUnlinkedAt ? unlinkedTimes[slot] : nil)
+    }
+
+    // MARK: A batch's lookups in stages (``GatheredAnswers``): each stage asks for the lines the
+    // next one reads, so a shard's lookups wait for memory together instead of one by one.
+
+    func prefetchIndex(_ key: ShardKey) {
+        index.prefetch(key)
+    }
+
+    func slot(for key: ShardKey) -> UInt32? {
+        index[key]
+    }
+
+    func prefetchEntry(_ slot: UInt32) {
+        slots.withUnsafeBytes { entries in
+            let start = Int(slot) * MemoryLayout<PackedIdentity>.stride
+            stableid_prefetch(entries.baseAddress! + start)
+            stableid_prefetch(entries.baseAddress! + start + MemoryLayout<PackedIdentity>.size - 1)
+        }
+    }
+
+    func entry(_ slot: UInt32) -> (packed: PackedIdentity, unlinkedAt: Double?) {
+        let packed = slots[Int(slot)]
+        return (packed, packed.flags.hasUnlinkedAt ? unlinkedTimes[slot] : nil)
+    }
+
+    func prefetchText(of packed: PackedIdentity) {
+        guard packed.textLength > 0 else { return }
+        text.withUnsafeBytes { arena in
+            stableid_prefetch(arena.baseAddress! + Int(packed.textOffset))
+            stableid_prefetch(arena.baseAddress! + Int(packed.textOffset) + packed.textLength - 1)
+        }
     }
 
     /// The text arena's bytes, valid inside `body`.
@@ -152,7 +185,7 @@ struct IdentityShard: Sendable {
             slot = free
             slots[Int(slot)] = packed
         } else {
-            guard slots.count < Int(UInt32.max) else { return remove(key) }
+            guard slots.count <= Int(SlotIndex.maxSlot) else { return remove(key) }
             slot = UInt32(slots.count)
             slots.append(packed)
         }
@@ -161,7 +194,7 @@ struct IdentityShard: Sendable {
         } else if !unlinkedTimes.isEmpty {
             unlinkedTimes.removeValue(forKey: slot)
         }
-        if existing == nil { index[key] = slot }
+        if existing == nil { index.set(slot, for: key) }
         compactIfWasteful()
         return existing == nil ? 1 : 0
     }
@@ -169,7 +202,7 @@ struct IdentityShard: Sendable {
     /// Forgets `key`; returns -1 when it was stored, else 0.
     @discardableResult
     mutating func remove(_ key: ShardKey) -> Int {
-        guard let slot = index.removeValue(forKey: key) else { return 0 }
+        guard let slot = index.remove(key) else { return 0 }
         garbageBytes += slots[Int(slot)].textLength
         unlinkedTimes.removeValue(forKey: slot)
         freeSlots.append(slot)
@@ -180,8 +213,7 @@ struct IdentityShard: Sendable {
     /// Bytes held, for tests and the memory budget: what the collections reserved, not what they
     /// use. (A dictionary's `capacity` is 3/4 of its buckets.)
     var reservedBytes: Int {
-        index.capacity * 4 / 3 * (MemoryLayout<ShardKey>.stride + MemoryLayout<UInt32>.stride)
-            + slots.capacity * MemoryLayout<PackedIdentity>.stride + text.capacity
+        index.reservedBytes + slots.capacity * MemoryLayout<PackedIdentity>.stride + text.capacity
             + freeSlots.capacity * MemoryLayout<UInt32>.stride
             + unlinkedTimes.capacity * (MemoryLayout<UInt32>.stride + MemoryLayout<Double>.stride)
     }
@@ -207,7 +239,7 @@ struct IdentityShard: Sendable {
         guard garbageBytes > Self.compactionFloor, garbageBytes > live / 2 else { return }
         var compacted: [UInt8] = []
         compacted.reserveCapacity(live + live / 8)
-        for slot in index.values {
+        for slot in index.slots {
             let position = Int(slot)
             let start = Int(slots[position].textOffset)
             let length = slots[position].textLength

@@ -2,16 +2,6 @@ public import IdentityMap
 import Metrics
 
 extension LookupCache {
-    /// The answer from memory when the cache has it, else `database(reference)` — the
-    /// `ResolveCoalescer` in the service. A miss never writes the map (see ``LookupCache``).
-    public func resolve(
-        _ reference: IdentityReference,
-        orElse database: (IdentityReference) async throws -> Resolution?
-    ) async throws -> Resolution? {
-        if let cached = cachedResolution(for: reference) { return cached }
-        return try await database(reference)
-    }
-
     /// A batch: answers from memory where it has them, and the rest in one call of `database`
     /// (`IdentityMapStore.resolve(batch:)`), which is skipped when every item was found.
     /// Answers in the order asked.

@@ -119,7 +119,8 @@ struct LookupCacheMemoryTests {
             return []
         }
         #expect(calls.count == 1, "all found in memory: no database call")
-        let single = try await cache.resolve(unknown) { _ in fromDatabase }
-        #expect(single == fromDatabase)
+        // One at a time: the stored answer in place, nil (ask the database) for the unknown sub.
+        #expect(cache.withStoredAnswer(for: .pool(old, sub: known.identity.sub)) { $0.userID } == known.userID)
+        #expect(cache.withStoredAnswer(for: unknown) { $0.userID } == nil)
     }
 }

@@ -1,5 +1,6 @@
 import Foundation
 import IdentityMap
+import NIOCore
 import Testing
 
 @testable import LookupCache
@@ -65,16 +66,47 @@ struct JSONWriterTests {
         let references = resolutions.map { IdentityReference.pool($0.identity.pool, sub: $0.identity.sub) }
         for count in [0, 1, 255, 256, 300] {
             let fromMemory = try #require(await ResolveController.answersFromMemory(cache, Array(references.prefix(count))))
-            #expect(fromMemory == JSONWriter.batch(Array(resolutions.prefix(count)), errors: []), "\(count) items")
+            #expect(fromMemory == ByteBuffer(bytes: JSONWriter.batch(Array(resolutions.prefix(count)), errors: [])), "\(count) items")
         }
         // By issuer too.
         let byIssuer = references.prefix(3).enumerated().map { index, reference -> IdentityReference in
             guard case .pool(let pool, let sub) = reference else { return reference }
             return .issuer(pool == pools[0] ? "https://issuer.example/a/" : "https://issuer.example/b", sub: sub)
         }
-        #expect(await ResolveController.answersFromMemory(cache, byIssuer) == JSONWriter.batch(Array(resolutions.prefix(3)), errors: []))
+        #expect(
+            await ResolveController.answersFromMemory(cache, byIssuer)
+                == ByteBuffer(bytes: JSONWriter.batch(Array(resolutions.prefix(3)), errors: [])))
+        // Pools and issuers mixed in one large batch, each shard's answers gathered out of order.
+        let mixed = references.enumerated().map { index, reference -> IdentityReference in
+            guard index % 3 == 1, case .pool(let pool, let sub) = reference else { return reference }
+            return .issuer(pool == pools[0] ? "https://issuer.example/a" : "https://issuer.example/b/", sub: sub)
+        }
+        #expect(await ResolveController.answersFromMemory(cache, mixed) == ByteBuffer(bytes: JSONWriter.batch(resolutions, errors: [])))
+        // The same identity asked twice in one batch is answered twice.
+        let repeated = Array(references.prefix(260)) + Array(references.prefix(40))
+        let expectedRepeated = Array(resolutions.prefix(260)) + Array(resolutions.prefix(40))
+        #expect(
+            await ResolveController.answersFromMemory(cache, repeated) == ByteBuffer(bytes: JSONWriter.batch(expectedRepeated, errors: [])))
         // One sub memory does not have: no answer from memory at all.
         let missing = Array(references.prefix(299)) + [.pool(pools[0], sub: UUID().uuidString.lowercased())]
         #expect(await ResolveController.answersFromMemory(cache, missing) == nil)
+        // So does an unknown pool, an unknown issuer, and a sub not in canonical form.
+        for stranger: IdentityReference in [
+            .pool(PoolID("ap-south-1_C")!, sub: resolutions[0].identity.sub),
+            .issuer("https://issuer.example/c", sub: resolutions[0].identity.sub),
+            .pool(pools[0], sub: resolutions[0].identity.sub.uppercased()),
+        ] {
+            #expect(await ResolveController.answersFromMemory(cache, Array(references.prefix(280)) + [stranger]) == nil)
+            #expect(cache.withStoredAnswer(for: stranger) { _ in true } == nil)
+        }
+        // One at a time, as the single lookup writes it.
+        for (reference, resolution) in zip(references, resolutions).prefix(30) {
+            let written = cache.withStoredAnswer(for: reference) { answer -> [UInt8] in
+                var writer = JSONWriter()
+                writer.answer(answer)
+                return writer.bytes
+            }
+            #expect(written == JSONWriter.resolution(resolution))
+        }
     }
 }

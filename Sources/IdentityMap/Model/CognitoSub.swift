@@ -8,6 +8,7 @@ public enum CognitoSub {
     public static func canonical(_ text: some StringProtocol) -> String? {
         // Over contiguous UTF-8: a generic walk of `utf8` costs a metadata lookup per character,
         // which was a third of a 1,000-item batch lookup's time.
+        if let canonical = text.utf8.withContiguousStorageIfAvailable({ canonical(utf8: $0) }) { return canonical }
         var string = String(text)
         return string.withUTF8 { canonical(utf8: $0) }
     }

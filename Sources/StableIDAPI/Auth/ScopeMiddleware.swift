@@ -12,11 +12,10 @@ struct ScopeMiddleware: RouterMiddleware {
         guard let header = request.headers[.authorization] else {
             throw Problem.unauthorized("send Authorization: Bearer <token>")
         }
-        let parts = header.split(separator: " ", maxSplits: 1)
-        guard parts.count == 2, parts[0].lowercased() == "bearer", !parts[1].isEmpty, parts[1].count <= 256 else {
+        guard let credentials = Self.bearerCredentials(header) else {
             throw Problem.unauthorized("the Authorization header is not a bearer token")
         }
-        let secret = TokenSecret(String(parts[1]))
+        let secret = TokenSecret(String(credentials))
         guard secret.isWellFormed else { throw Problem.unauthorized("the token is unknown or revoked") }
         guard let token = try await authenticator.authenticate(secret) else {
             throw Problem.unauthorized("the token is unknown or revoked")
@@ -25,5 +24,17 @@ struct ScopeMiddleware: RouterMiddleware {
         var context = context
         context.token = token
         return try await next(request, context)
+    }
+
+    /// What follows `Bearer ` (the scheme is case-insensitive, RFC 9110 §11.1): 1–256 bytes, or
+    /// nil. Compared on bytes: this runs on every request.
+    static func bearerCredentials(_ header: String) -> Substring? {
+        let utf8 = header.utf8
+        guard utf8.count > 7, utf8.count <= 7 + 256 else { return nil }
+        let space = utf8.index(utf8.startIndex, offsetBy: 6)
+        guard utf8[space] == UInt8(ascii: " "),
+            zip(utf8[..<space], "bearer".utf8).allSatisfy({ $0 | 0x20 == $1 })
+        else { return nil }
+        return header[utf8.index(after: space)...]
     }
 }

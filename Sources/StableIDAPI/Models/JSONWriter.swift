@@ -65,13 +65,34 @@ struct JSONWriter {
     }
 
     mutating func uuid(_ value: UUID) {
-        bytes.append(UInt8(ascii: "\""))
-        withUnsafeBytes(of: value.uuid) { raw in
-            for (index, byte) in raw.enumerated() {
-                if index == 4 || index == 6 || index == 8 || index == 10 { bytes.append(UInt8(ascii: "-")) }
-                Hex.appendEncoded(byte, to: &bytes)
+        // Written into 38 bytes on the stack and appended once: a thousand-item batch writes
+        // two thousand of these.
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 38) { out in
+            let digits: StaticString = "0123456789abcdef"
+            let digit = digits.utf8Start
+            out[0] = UInt8(ascii: "\"")
+            var position = 1
+            withUnsafeBytes(of: value.uuid) { raw in
+                for index in 0..<16 {
+                    if index == 4 || index == 6 || index == 8 || index == 10 {
+                        out[position] = UInt8(ascii: "-")
+                        position += 1
+                    }
+                    out[position] = digit[Int(raw[index] >> 4)]
+                    out[position + 1] = digit[Int(raw[index] & 0x0F)]
+                    position += 2
+                }
             }
+            out[37] = UInt8(ascii: "\"")
+            bytes.append(contentsOf: UnsafeBufferPointer(out))
         }
+    }
+
+    /// An enumeration's raw value, which needs no escape: copied as is.
+    mutating func plainString(_ value: String) {
+        var value = value
+        bytes.append(UInt8(ascii: "\""))
+        value.withUTF8 { bytes.append(contentsOf: $0) }
         bytes.append(UInt8(ascii: "\""))
     }
 
@@ -86,7 +107,7 @@ struct JSONWriter {
         raw("{\"identity\":")
         identity(resolution.identity)
         raw(",\"status\":")
-        string(resolution.userStatus.rawValue)
+        plainString(resolution.userStatus.rawValue)
         raw(",\"user_id\":")
         uuid(resolution.userID)
         raw("}")
@@ -168,7 +189,7 @@ struct JSONWriter {
             unlinkedAt: answer.unlinkedAt, username: .utf8(answer.username), via: answer.via
         )
         raw(",\"status\":")
-        string(answer.userStatus.rawValue)
+        plainString(answer.userStatus.rawValue)
         raw(",\"user_id\":")
         uuid(answer.userID)
         raw("}")
@@ -207,7 +228,7 @@ struct JSONWriter {
         raw(",\"provider\":")
         string(provider)
         raw(",\"status\":")
-        string(status.rawValue)
+        plainString(status.rawValue)
         raw(",\"sub\":")
         string(sub)
         if let unlinkedAt {
@@ -218,7 +239,7 @@ struct JSONWriter {
         text(username)
         if let via {
             raw(",\"via\":")
-            string(via.rawValue)
+            plainString(via.rawValue)
         }
         raw("}")
     }

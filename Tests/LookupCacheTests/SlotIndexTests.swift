@@ -1,0 +1,73 @@
+import Testing
+
+@testable import LookupCache
+
+@Suite("Slot index")
+struct SlotIndexTests {
+    /// A small generator with a fixed seed, so a failure replays.
+    struct SplitMix: RandomNumberGenerator {
+        var state: UInt64
+        mutating func next() -> UInt64 {
+            state &+= 0x9E37_79B9_7F4A_7C15
+            var z = state
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
+        }
+    }
+
+    @Test("random sets, replacements and removals answer as a Dictionary does, through growth and backward shifts")
+    func agreesWithDictionary() {
+        var random = SplitMix(state: 42)
+        var index = SlotIndex()
+        var expected: [ShardKey: UInt32] = [:]
+        // Few distinct keys of sequential subs (the benchmark's pattern) and two pools, so runs
+        // collide, wrap around the end of the table and are shifted back by removals.
+        let keys = (0..<3_000).map {
+            ShardKey(sub: UUIDBits(high: 0x4000, low: 0x8000_0000_0000_0000 | UInt64($0 / 2)), pool: UInt32($0 % 2))
+        }
+        for step in 0..<60_000 {
+            let key = keys[Int.random(in: 0..<keys.count, using: &random)]
+            switch Int.random(in: 0..<10, using: &random) {
+            case 0..<5:
+                let slot = UInt32(step)
+                index.set(slot, for: key)
+                expected[key] = slot
+            case 5..<8:
+                #expect(index.remove(key) == expected.removeValue(forKey: key))
+            default:
+                #expect(index[key] == expected[key])
+            }
+            if step % 5_000 == 0 {
+                #expect(index.count == expected.count)
+                for key in keys { #expect(index[key] == expected[key]) }
+            }
+        }
+        #expect(index.count == expected.count)
+        #expect(index.slots.sorted() == expected.values.sorted())
+        for key in keys { #expect(index[key] == expected[key]) }
+        // Emptied one key at a time, then cleared.
+        for key in expected.keys { #expect(index.remove(key) != nil) }
+        #expect(index.count == 0)
+        #expect(index[keys[0]] == nil)
+        index.set(7, for: keys[0])
+        index.removeAll()
+        #expect(index[keys[0]] == nil && index.count == 0)
+    }
+
+    @Test("reserved room is not outgrown until it is used, and stays at most 3/4 full")
+    func reservesAndGrows() {
+        var index = SlotIndex()
+        #expect(index[ShardKey(sub: UUIDBits(high: 1, low: 2), pool: 0)] == nil)
+        index.reserveCapacity(10_000)
+        let reserved = index.reservedBytes
+        #expect(index.capacity >= 10_000)
+        for n in 0..<10_000 { index.set(UInt32(n), for: ShardKey(sub: UUIDBits(high: UInt64(n), low: ~UInt64(n)), pool: 3)) }
+        #expect(index.reservedBytes == reserved)
+        #expect(index.count == 10_000)
+        for n in 0..<20_000 { index.set(UInt32(n), for: ShardKey(sub: UUIDBits(high: UInt64(n), low: ~UInt64(n)), pool: 3)) }
+        #expect(index.count == 20_000 && index.capacity >= 20_000)
+        #expect(index[ShardKey(sub: UUIDBits(high: 19_999, low: ~UInt64(19_999)), pool: 3)] == 19_999)
+        #expect(index[ShardKey(sub: UUIDBits(high: 19_999, low: ~UInt64(19_999)), pool: 4)] == nil)
+    }
+}

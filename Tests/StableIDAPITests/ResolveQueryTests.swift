@@ -1,0 +1,66 @@
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import IdentityMap
+import TestSupport
+import Testing
+
+@testable import StableIDAPI
+
+@Suite("Resolve query and bearer parsing")
+struct ResolveQueryTests {
+    @Test("the single lookup reads its query as Hummingbird's parameters do: percent-encoding, repeats, bare keys, extras")
+    func queryForms() async throws {
+        let f = try await APIFixture.make()
+        let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
+        try await f.test { client in
+            let sub = testSub("query-forms")
+            let created = try await client.call(
+                .post, "/v1/users", token: write,
+                json: #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(sub)","username":"q"}]}"#)
+            #expect(created.status == 201, "\(created)")
+            let user = try #require(created.json["user_id"] as? String)
+            let encodedSub = sub.replacingOccurrences(of: "-", with: "%2D")
+            for query in [
+                "pool=us-east-1_Old&sub=\(sub)",
+                "sub=\(sub)&pool=us-east-1_Old",
+                "pool=us%2Deast%2D1_Old&sub=\(encodedSub)",  // decoded like Hummingbird's parameters
+                "pool=us-east-1_Old&sub=\(sub)&pool=eu-west-1_Other",  // the first of a repeated key counts
+                "trace=1&&pool=us-east-1_Old&x&sub=\(sub)&consistency=eventual",  // others ignored
+                "pool=us-east-1_Old&sub=\(sub.uppercased())&consistency=strong",
+            ] {
+                let reply = try await client.call(.get, "/v1/resolve?\(query)", token: resolve)
+                #expect(reply.status == 200 && reply.json["user_id"] as? String == user, "\(query): \(reply)")
+            }
+            for (query, status, code) in [
+                ("pool=us-east-1_Old&sub", 400, "invalid_request"),  // a bare key has the empty value
+                ("pool=us-east-1_Old&sub=", 400, "invalid_request"),
+                ("pool=us-east-1_Old", 400, "invalid_request"),
+                ("pool=us-east-1_Old&sub=\(sub)x", 400, "invalid_sub"),
+                ("pool=us-east-1_Old&sub=\(sub)&consistency=", 400, "invalid_request"),
+                ("pool=us-east-1_Old&sub=\(sub)&consistency=Strong", 400, "invalid_request"),
+                ("pool=us-east-1_Old&iss=https://x&sub=\(sub)", 422, "invalid_reference"),
+                ("sub=\(sub)", 422, "invalid_reference"),
+                ("pool=not a pool&sub=\(sub)".replacingOccurrences(of: " ", with: "+"), 400, "invalid_request"),
+                ("pool=eu-west-1_Other&sub=\(sub)", 404, "not_found"),
+            ] {
+                let reply = try await client.call(.get, "/v1/resolve?\(query)", token: resolve)
+                #expect(reply.status == status && reply.code == code && reply.isProblem, "\(query): \(reply)")
+            }
+        }
+    }
+
+    @Test("bearer credentials: the scheme in any case, one space, 1–256 bytes after it")
+    func bearerCredentials() {
+        #expect(ScopeMiddleware.bearerCredentials("Bearer sid_abc") == "sid_abc")
+        #expect(ScopeMiddleware.bearerCredentials("bearer sid_abc") == "sid_abc")
+        #expect(ScopeMiddleware.bearerCredentials("BEARER x") == "x")
+        #expect(ScopeMiddleware.bearerCredentials("Bearer  x") == " x")  // not well formed: 401 later
+        #expect(ScopeMiddleware.bearerCredentials("Bearer " + String(repeating: "a", count: 256))?.count == 256)
+        for refused in [
+            "", "Bearer", "Bearer ", "Bearerx y", "Basic abc", "Bearer_x", "Beare x", "Bearer " + String(repeating: "a", count: 257),
+        ] {
+            #expect(ScopeMiddleware.bearerCredentials(refused) == nil, "\(refused)")
+        }
+    }
+}
