@@ -1,6 +1,7 @@
 import COpenSSL
 
-/// SHA-256 over libcrypto's one-shot EVP API.
+/// SHA-256 over libcrypto's one-shot `SHA256()`: every API request hashes its bearer token, and
+/// `EVP_Digest` looks the algorithm up and allocates a context on each call.
 public enum SHA256 {
     public static let byteCount = 32
 
@@ -9,19 +10,20 @@ public enum SHA256 {
     }
 
     public static func hash(_ bytes: [UInt8]) -> [UInt8] {
-        var digest = [UInt8](repeating: 0, count: byteCount)
-        var length: UInt32 = 0
-        let ok = bytes.withUnsafeBytes { input in
-            digest.withUnsafeMutableBufferPointer { output in
-                EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, EVP_sha256(), nil)
-            }
-        }
-        precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
-        return digest
+        bytes.withUnsafeBufferPointer(digest)
     }
 
     public static func hash(_ string: String) -> [UInt8] {
-        hash(Array(string.utf8))
+        var string = string
+        return string.withUTF8(digest)
+    }
+
+    private static func digest(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
+        [UInt8](unsafeUninitializedCapacity: byteCount) { output, count in
+            let written = COpenSSL.SHA256(input.baseAddress, input.count, output.baseAddress)
+            precondition(written != nil, "SHA-256 failed")
+            count = byteCount
+        }
     }
 }
 

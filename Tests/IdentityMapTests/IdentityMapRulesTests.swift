@@ -262,6 +262,17 @@ struct IdentityMapRulesTests {
             #expect(throws: IdentityMapError.invalidSub(field: "sub"), "\(bad.debugDescription)") {
                 try NewIdentity(pool: pool, sub: bad, username: "u")
             }
+            // Both spellings of the check: a `String` (lookups) and any other text.
+            #expect(CognitoSub.canonical(bad) == nil && CognitoSub.canonical(bad[...]) == nil, "\(bad.debugDescription)")
+        }
+        for bad in [
+            String(sub.dropLast()) + "é", String(sub.dropLast()) + "G", "-" + String(sub.dropFirst()),
+            sub.replacingOccurrences(of: "-", with: "_"),
+        ] {
+            #expect(CognitoSub.canonical(bad) == nil && CognitoSub.canonical(bad[...]) == nil, "\(bad.debugDescription)")
+        }
+        for spelling in [sub, sub.uppercased(), String(sub.prefix(10)).uppercased() + sub.dropFirst(10)] {
+            #expect(CognitoSub.canonical(spelling) == sub && CognitoSub.canonical(spelling[...]) == sub, "\(spelling)")
         }
         // Cognito issues lower case; an upper-case UUID is the same sub and is kept in lower case.
         #expect(try NewIdentity(pool: pool, sub: sub.uppercased(), username: "u").sub == sub)

@@ -13,6 +13,40 @@ public enum CognitoSub {
         return string.withUTF8 { canonical(utf8: $0) }
     }
 
+    /// ``canonical(_:)`` of a `String`: nearly every sub arrives canonical already, and is then
+    /// returned as it is, with no second allocation.
+    public static func canonical(_ text: String) -> String? {
+        var string = text
+        switch string.withUTF8(Self.form) {
+        case .canonical: return string
+        case .upperCase: return string.withUTF8 { canonical(utf8: $0) }
+        case .invalid: return nil
+        }
+    }
+
+    private enum Form {
+        case canonical, upperCase, invalid
+    }
+
+    private static func form(_ utf8: UnsafeBufferPointer<UInt8>) -> Form {
+        guard utf8.count == 36 else { return .invalid }
+        var upperCase = false
+        for index in 0..<36 {
+            let byte = utf8[index]
+            switch index {
+            case 8, 13, 18, 23:
+                guard byte == UInt8(ascii: "-") else { return .invalid }
+            default:
+                switch byte {
+                case UInt8(ascii: "0")...UInt8(ascii: "9"), UInt8(ascii: "a")...UInt8(ascii: "f"): continue
+                case UInt8(ascii: "A")...UInt8(ascii: "F"): upperCase = true
+                default: return .invalid
+                }
+            }
+        }
+        return upperCase ? .upperCase : .canonical
+    }
+
     static func canonical(utf8: UnsafeBufferPointer<UInt8>) -> String? {
         guard utf8.count == 36 else { return nil }
         var valid = true
