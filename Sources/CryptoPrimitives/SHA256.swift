@@ -1,7 +1,8 @@
 import COpenSSL
 
-/// SHA-256 over libcrypto's one-shot `SHA256()`: every API request hashes its bearer token, and
-/// `EVP_Digest` looks the algorithm up and allocates a context on each call.
+/// SHA-256 over libcrypto's `EVP_Digest`, with the algorithm fetched once: every API request
+/// hashes its bearer token, and both `EVP_sha256()` and the one-shot `SHA256()` look the
+/// algorithm up by name on every call in OpenSSL 3.
 public enum SHA256 {
     public static let byteCount = 32
 
@@ -18,10 +19,14 @@ public enum SHA256 {
         return string.withUTF8(digest)
     }
 
+    /// An `EVP_MD` may be shared by every thread once fetched; it is never freed.
+    nonisolated(unsafe) private static let algorithm: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+
     private static func digest(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: byteCount) { output, count in
-            let written = COpenSSL.SHA256(input.baseAddress, input.count, output.baseAddress)
-            precondition(written != nil, "SHA-256 failed")
+            var length: UInt32 = 0
+            let ok = EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, algorithm ?? EVP_sha256(), nil)
+            precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
             count = byteCount
         }
     }

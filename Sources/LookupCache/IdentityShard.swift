@@ -211,7 +211,7 @@ struct IdentityShard: Sendable {
     }
 
     /// Bytes held, for tests and the memory budget: what the collections reserved, not what they
-    /// use. (A dictionary's `capacity` is 3/4 of its buckets.)
+    /// use.
     var reservedBytes: Int {
         index.reservedBytes + slots.capacity * MemoryLayout<PackedIdentity>.stride + text.capacity
             + freeSlots.capacity * MemoryLayout<UInt32>.stride

@@ -49,7 +49,7 @@ extension LookupCache {
     /// What `body` makes of the stored answer for `reference`, or nil when the caller must ask
     /// PostgreSQL (counted as a miss, or as bypassed while the cache does not serve): the single
     /// lookup's ``cachedResolution(for:)`` without building a `Resolution`. `body` runs under the
-    /// shard's lock: it should only copy the answer out.
+    /// shard's lock: it should do short work that cannot block (the route writes its JSON).
     public func withStoredAnswer<T>(for reference: IdentityReference, _ body: (StoredAnswer) -> T) -> T? {
         guard isServing() else {
             metrics.bypassed.increment()

@@ -102,6 +102,9 @@ extension LookupCache {
         var delta = 0
         for (index, items) in byShard.enumerated() where !items.isEmpty {
             delta += shards[index].storage.withLock { storage -> Int in
+                // The index buckets are asked for all at once: at warm-up, a page brings a
+                // hundred-odd keys per shard, each otherwise a cache miss waited for alone.
+                for item in items { storage.prefetchIndex(item.key) }
                 var change = 0
                 for item in items {
                     if let resolution = item.resolution {

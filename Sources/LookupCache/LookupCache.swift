@@ -27,8 +27,9 @@ import Synchronization
 /// - `consistency=strong` lookups do not call this at all.
 ///
 /// Concurrency: 64 shards, each a ``IdentityShard`` behind its own `Mutex`, chosen by the sub's
-/// bits; a lookup holds one shard lock for a hash probe and the copy-out of one answer. Lookups
-/// never take the control lock; the writer takes it, then shard locks.
+/// bits; a single lookup holds one shard lock for a probe and the writing of its answer, a batch
+/// each shard's lock once, to copy out all of that shard's answers. Lookups never take the
+/// control lock; the writer takes it, then shard locks.
 public final class LookupCache: Sendable {
     public struct Configuration: Sendable {
         /// Rounded up to a power of two.

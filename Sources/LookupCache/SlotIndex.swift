@@ -7,10 +7,12 @@ import CPrefetch
 /// cache twice before it reaches the entry, and hashes with SipHash; and where a bucket lies
 /// cannot be known without probing, so a batch could not ask for its lines ahead
 /// (``prefetch(_:)``). Here a bucket is 24 bytes (the key's 20 and the slot), the home bucket is
-/// a multiply-and-shift of the key, and a lookup reads one line, rarely two.
+/// a mix of the key's bits, and a lookup reads the home bucket's line or two (a quarter of the
+/// buckets straddle two) and, past a collision, the next bucket, usually in the same lines.
 ///
-/// Deletion shifts the following run back (no tombstones), so probe lengths stay what the load
-/// allows: at most 3/4 full, then doubled.
+/// Deletion moves later entries of the run back into the hole (Knuth, TAOCP vol. 3, §6.4,
+/// Algorithm R), so no tombstones pile up and probe lengths stay what the load allows: at most
+/// 3/4 full, then doubled.
 struct SlotIndex: Sendable {
     private struct Bucket {
         var high: UInt64
@@ -49,24 +51,34 @@ struct SlotIndex: Sendable {
         }
     }
 
-    /// Asks the processor to start loading `key`'s home bucket, for a lookup a little later.
+    /// Asks the processor to start loading `key`'s home bucket (both its lines when it straddles
+    /// two), for a lookup a little later.
     func prefetch(_ key: ShardKey) {
         guard count > 0 else { return }
-        buckets.withUnsafeBufferPointer { stableid_prefetch($0.baseAddress! + home(key)) }
+        buckets.withUnsafeBytes { raw in
+            let start = raw.baseAddress! + home(key) * MemoryLayout<Bucket>.stride
+            stableid_prefetch(start)
+            stableid_prefetch(start + MemoryLayout<Bucket>.size - 1)
+        }
     }
 
     /// Stores `slot` for `key` (replacing its slot if present).
     mutating func set(_ slot: UInt32, for key: ShardKey) {
         precondition(slot <= Self.maxSlot)
+        if count > 0 {
+            var index = home(key)
+            while buckets[index].slot != Bucket.empty {
+                if buckets[index].high == key.sub.high, buckets[index].low == key.sub.low, buckets[index].pool == key.pool {
+                    buckets[index].slot = slot
+                    return
+                }
+                index = (index + 1) & mask
+            }
+        }
+        // A new key: grow first if it would pass 3/4 full, then take the first free bucket.
         if count + 1 > capacity { resize(minimumCount: count + 1) }
         var index = home(key)
-        while buckets[index].slot != Bucket.empty {
-            if buckets[index].high == key.sub.high, buckets[index].low == key.sub.low, buckets[index].pool == key.pool {
-                buckets[index].slot = slot
-                return
-            }
-            index = (index + 1) & mask
-        }
+        while buckets[index].slot != Bucket.empty { index = (index + 1) & mask }
         buckets[index] = Bucket(high: key.sub.high, low: key.sub.low, pool: key.pool, slot: slot)
         count += 1
     }
@@ -83,18 +95,19 @@ struct SlotIndex: Sendable {
             hole = (hole + 1) & mask
         }
         let removed = buckets[hole].slot
-        // Backward shift: every later bucket of the run that may live at the hole moves into it,
-        // so no lookup ever stops early at a free bucket in front of its key.
-        var next = (hole + 1) & mask
-        while buckets[next].slot != Bucket.empty {
-            let wanted = home(buckets[next])
-            // `next` may move to `hole` unless its home lies cyclically in (hole, next].
-            let staysPut = hole <= next ? (hole < wanted && wanted <= next) : (hole < wanted || wanted <= next)
-            if !staysPut {
-                buckets[hole] = buckets[next]
-                hole = next
+        // A lookup walks from a key's home to the first free bucket, so the hole must not cut a
+        // key off from its home: walk the rest of the run and move back into the hole each entry
+        // that is at least as far from its home as the hole is from it (the hole then lies on
+        // its path), leaving a new hole behind; entries nearer to home stay.
+        var later = (hole + 1) & mask
+        while buckets[later].slot != Bucket.empty {
+            let fromHome = (later &- home(buckets[later])) & mask
+            let fromHole = (later &- hole) & mask
+            if fromHome >= fromHole {
+                buckets[hole] = buckets[later]
+                hole = later
             }
-            next = (next + 1) & mask
+            later = (later + 1) & mask
         }
         buckets[hole] = .free
         count -= 1
@@ -129,13 +142,16 @@ struct SlotIndex: Sendable {
         home(high: bucket.high, low: bucket.low, pool: bucket.pool)
     }
 
-    /// Both words and the pool mixed by odd multipliers, then the top bits. The shard was chosen
-    /// from the top bits of another product of the sub, so these are not the same bits; subs of
-    /// one pattern (sequential ones in tests and benchmarks) still spread.
+    /// Both words and the pool mixed by odd multipliers, folded twice, then the top bits. The
+    /// shard was chosen from the top bits of another product of the sub, so these are not the
+    /// same bits; subs of one pattern (sequential or strided, as in tests and benchmarks) spread
+    /// as well as random ones.
     private func home(high: UInt64, low: UInt64, pool: UInt32) -> Int {
         var hash = (high &* 0xFF51_AFD7_ED55_8CCD) ^ (low &* 0xC4CE_B9FE_1A85_EC53) ^ (UInt64(pool) &* 0x9E37_79B9_7F4A_7C15)
         hash ^= hash >> 31
         hash &*= 0x94D0_49BB_1331_11EB
+        hash ^= hash >> 29
+        hash &*= 0xBF58_476D_1CE4_E5B9
         return Int(truncatingIfNeeded: hash >> shift)
     }
 

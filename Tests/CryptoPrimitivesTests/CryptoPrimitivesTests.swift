@@ -10,6 +10,10 @@ struct CryptoPrimitivesTests {
     func sha256() {
         #expect(hex(SHA256.hash("")) == "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855")
         #expect(hex(SHA256.hash("abc")) == "ba7816bf8f01cfea414140de5dae2223b00361a396177a9cb410ff61f20015ad")
+        // Bytes and text hash alike, the empty array included (its buffer has no address).
+        #expect(SHA256.hash([UInt8]()) == SHA256.hash(""))
+        #expect(SHA256.hash(Array("abc".utf8)) == SHA256.hash("abc"))
+        #expect(SHA256.hash("abc".utf8.dropFirst()) == SHA256.hash("bc"))
         #expect(
             hex(SHA256.hash("abcdbcdecdefdefgefghfghighijhijkijkljklmklmnlmnomnopnopq"))
                 == "248d6a61d20638b8e5c026930c3e6039a33ce45964ff2167f6ecedd419db06c1"

@@ -4,7 +4,8 @@ import Testing
 
 @Suite("Slot index")
 struct SlotIndexTests {
-    /// A small generator with a fixed seed, so a failure replays.
+    /// SplitMix64 (Steele, Lea and Flood; Vigna's public-domain constants) with a fixed seed, so
+    /// a failure replays.
     struct SplitMix: RandomNumberGenerator {
         var state: UInt64
         mutating func next() -> UInt64 {
@@ -69,5 +70,19 @@ struct SlotIndexTests {
         #expect(index.count == 20_000 && index.capacity >= 20_000)
         #expect(index[ShardKey(sub: UUIDBits(high: 19_999, low: ~UInt64(19_999)), pool: 3)] == 19_999)
         #expect(index[ShardKey(sub: UUIDBits(high: 19_999, low: ~UInt64(19_999)), pool: 4)] == nil)
+        // Replacing slots when exactly full does not grow the table; one new key does.
+        var full = SlotIndex()
+        let keys = (0..<12).map { ShardKey(sub: UUIDBits(high: UInt64($0) << 12, low: 7), pool: 0) }
+        for (slot, key) in keys.enumerated() { full.set(UInt32(slot), for: key) }
+        #expect(full.count == 12 && full.capacity == 12)
+        let size = full.reservedBytes
+        for key in keys { full.set(99, for: key) }
+        #expect(full.reservedBytes == size && full.count == 12 && full[keys[5]] == 99)
+        full.set(1, for: ShardKey(sub: UUIDBits(high: 1, low: 1), pool: 0))
+        #expect(full.reservedBytes > size && full.count == 13 && full[keys[5]] == 99)
+        // Hints on an emptied index are harmless.
+        full.removeAll()
+        full.prefetch(keys[0])
+        #expect(full[keys[0]] == nil)
     }
 }

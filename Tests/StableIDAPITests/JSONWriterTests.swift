@@ -52,8 +52,9 @@ struct JSONWriterTests {
         for index in 0..<300 {
             let sub = UUID().uuidString.lowercased()
             let identity = Identity(
-                pool: pools[index % 2], sub: sub, username: index % 3 == 0 ? "ü \"\(index)\"\\\n" : "user\(index)",
-                email: index % 5 == 0 ? nil : "u\(index)+é@example.com", emailVerified: index % 2 == 0,
+                pool: pools[index % 2], sub: sub,
+                username: index % 19 == 0 ? "" : index % 3 == 0 ? "ü \"\(index)\"\\\n" : "user\(index)",
+                email: index % 5 == 0 ? nil : index % 23 == 0 ? "" : "u\(index)+é@example.com", emailVerified: index % 2 == 0,
                 provider: index % 7 == 0 ? "Google" : "Cognito",
                 status: index % 11 == 0 ? .disabled : .active, linkedAt: Date(timeIntervalSince1970: 1_700_000_000.123456 + Double(index)),
                 unlinkedAt: index % 13 == 0 ? Date(timeIntervalSince1970: 1_700_100_000.5) : nil, via: index % 4 == 0 ? .lazy : nil)

@@ -62,6 +62,11 @@ struct LookupCacheRouteTests {
             #expect((batch.json["results"] as? [Any])?.count == 2 && ((batch.json["results"] as? [Any])?[1] is NSNull))
             let after = Self.sample(try await client.call(.get, "/metrics").text, hitName)
             #expect(after >= before + 6, "five single lookups and one batch item were hits (\(before) → \(after))")
+            // An unknown sub is a miss (and asks PostgreSQL): counted as such, answered 404.
+            let missName = #"stableid_lookup_cache_lookups_total{result="miss"}"#
+            let missesBefore = Self.sample(try await client.call(.get, "/metrics").text, missName)
+            #expect(try await client.call(.get, "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("nobody-2"))", token: resolve).status == 404)
+            #expect(Self.sample(try await client.call(.get, "/metrics").text, missName) >= missesBefore + 1)
 
             // Unlinked through this server: the next lookup already says 404 (read-your-writes).
             #expect(try await client.call(.delete, "/v1/users/\(id)/identities/us-east-1_Old/\(subA)", token: write).status == 200)

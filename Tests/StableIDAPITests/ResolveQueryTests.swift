@@ -1,7 +1,9 @@
 import Foundation
 import HTTPTypes
+import Hummingbird
 import HummingbirdTesting
 import IdentityMap
+import NIOCore
 import TestSupport
 import Testing
 
@@ -28,6 +30,7 @@ struct ResolveQueryTests {
                 "pool=us-east-1_Old&sub=\(sub)&pool=eu-west-1_Other",  // the first of a repeated key counts
                 "trace=1&&pool=us-east-1_Old&x&sub=\(sub)&consistency=eventual",  // others ignored
                 "pool=us-east-1_Old&sub=\(sub.uppercased())&consistency=strong",
+                "pool=us-east-1_Old&sub=\(sub)#fragment",  // the query ends at a fragment
             ] {
                 let reply = try await client.call(.get, "/v1/resolve?\(query)", token: resolve)
                 #expect(reply.status == 200 && reply.json["user_id"] as? String == user, "\(query): \(reply)")
@@ -47,6 +50,28 @@ struct ResolveQueryTests {
                 let reply = try await client.call(.get, "/v1/resolve?\(query)", token: resolve)
                 #expect(reply.status == status && reply.code == code && reply.isProblem, "\(query): \(reply)")
             }
+        }
+    }
+
+    @Test("the one-pass reading equals Hummingbird's decoded parameters for every shape of query")
+    func parseMatchesQueryParameters() {
+        let sub = "5f0e2a8e-3c1b-4a57-9d1e-0b7a9c3e2f10"
+        for target in [
+            "/v1/resolve", "/v1/resolve?", "/v1/resolve?&", "/v1/resolve?&&pool=P&&sub=\(sub)&&",
+            "/v1/resolve?pool=P&sub=\(sub)", "/v1/resolve?sub=\(sub)&pool=P&pool=Q&sub=x",
+            "/v1/resolve?sub", "/v1/resolve?sub=", "/v1/resolve?=x&sub=a=b", "/v1/resolve?pool=P&sub=\(sub)#sub=x",
+            "/v1/resolve?pool=P&sub=\(sub)&consistency=strong#frag", "/v1/resolve#frag?pool=P&sub=\(sub)",
+            "/v1/resolve?iss=https://issuer.example/a/&sub=\(sub)", "/v1/resolve?po%6Fl=P&sub=\(sub)",
+            "/v1/resolve?pool=P&sub=\(sub.replacingOccurrences(of: "-", with: "%2d"))", "/v1/resolve?pool=a+b&sub=\(sub)",
+            "/v1/resolve?pool=%zz&sub=\(sub)", "/v1/resolve?Pool=P&SUB=\(sub)&consistency&iss",
+            "http://host:8080/v1/resolve?pool=P&sub=\(sub)", "/v1/resolve?pool=é&sub=\(sub)",
+        ] {
+            let request = Request(
+                head: HTTPRequest(method: .get, scheme: nil, authority: nil, path: target), body: .init(buffer: ByteBuffer()))
+            let parameters = request.uri.queryParameters
+            let expected = ResolveQuery(
+                pool: parameters["pool"], iss: parameters["iss"], sub: parameters["sub"], consistency: parameters["consistency"])
+            #expect(ResolveQuery.parse(request) == expected, "\(target)")
         }
     }
 

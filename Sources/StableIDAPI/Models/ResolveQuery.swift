@@ -4,10 +4,11 @@ import Hummingbird
 /// The parameters of `GET /v1/resolve`, read from the request target in one pass.
 ///
 /// The single lookup is the hot path, and Hummingbird's `queryParameters` builds a dictionary of
-/// every pair (decoding each value) before four of them are asked for. A query without `%` or `+`
-/// means what its bytes say, so its values are slices of the target; any other query goes through
-/// `queryParameters`, so both ways read a query the same: the first of a repeated key counts, a
-/// key without `=` has the empty value, unknown keys are ignored.
+/// every pair (decoding each value) before four of them are asked for. A query without `%` means
+/// what its bytes say (Hummingbird leaves `+` as it is), so its values are slices of the target;
+/// any other query goes through `queryParameters`. Both ways read a query the same: it ends at a
+/// `#`, the first of a repeated key counts, a key without `=` has the empty value, unknown keys
+/// are ignored (ResolveQueryTests compares them).
 struct ResolveQuery: Equatable {
     var pool: Substring?
     var iss: Substring?
@@ -50,15 +51,17 @@ struct ResolveQuery: Equatable {
         var sub: Range<Int>?
         var consistency: Range<Int>?
 
-        /// False when the query has a `%` or `+` (its values need decoding).
+        /// False when the query has a `%` (its values need decoding).
         mutating func find(in target: UnsafeBufferPointer<UInt8>) -> Bool {
+            // As Hummingbird's URI reads it: the query runs from the first `?` to the next `#`.
             guard var start = target.firstIndex(of: UInt8(ascii: "?")).map({ $0 + 1 }) else { return true }
-            while start < target.count {
+            let limit = target[start...].firstIndex(of: UInt8(ascii: "#")) ?? target.count
+            while start < limit {
                 var end = start
                 var equals: Int?
-                while end < target.count, target[end] != UInt8(ascii: "&") {
+                while end < limit, target[end] != UInt8(ascii: "&") {
                     switch target[end] {
-                    case UInt8(ascii: "%"), UInt8(ascii: "+"): return false
+                    case UInt8(ascii: "%"): return false
                     case UInt8(ascii: "=") where equals == nil: equals = end
                     default: break
                     }
