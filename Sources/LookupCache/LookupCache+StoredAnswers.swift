@@ -57,7 +57,10 @@ extension LookupCache {
         }
         let result = withEntry(for: reference) { shard, key, sub in
             shard.storedSlot(for: key).map { stored in
-                shard.withText { arena in
+                // The text is the last of the lookup's misses: asked for before the answer's
+                // other fields are decoded, it arrives while they are.
+                shard.prefetchText(of: stored.packed)
+                return shard.withText { arena in
                     body(
                         StoredAnswer(
                             stored.packed, unlinkedAt: stored.unlinkedAt, table: shard.interns.table, pool: key.pool, sub: sub, arena: arena
