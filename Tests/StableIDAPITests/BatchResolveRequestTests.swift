@@ -1,3 +1,4 @@
+import Foundation
 import NIOCore
 import Testing
 
@@ -71,5 +72,63 @@ struct BatchResolveRequestTests {
         }
         // pool is checked before iss, whatever order the keys come in.
         #expect(refusal(#"{"items": [{"sub": "s"}, {"iss": 1, "pool": 2}, 3]}"#) == "items[1].pool must be a string")
+    }
+
+    @Test("a large body read in two halves gives what one reading gives; a cut anywhere but between two items is refused")
+    func halves() async throws {
+        func item(_ n: Int, extra: String = "") -> String {
+            #"{"pool":"us-east-1_A","sub":"00000000-0000-4000-8000-\#(String(format: "%012d", n))"\#(extra)}"#
+        }
+        /// `split`: whether the halves must be taken (nil: either; equal items in any case).
+        func same(_ body: String, split: Bool?, _ comment: Comment) async throws {
+            let buffer = ByteBuffer(string: body)
+            #expect(buffer.readableBytes >= BatchResolveRequest.splitThreshold, comment)
+            let halves = await BatchResolveRequest.itemsInHalves(Array(body.utf8))
+            if let split { #expect((halves != nil) == split, comment) }
+            let whole = try BatchResolveRequest.parse(buffer).items
+            let concurrent = try await BatchResolveRequest.parseConcurrently(buffer).items
+            #expect(concurrent.map(\.sub) == whole.map(\.sub) && concurrent.map(\.pool) == whole.map(\.pool), comment)
+            #expect(concurrent.map(\.iss) == whole.map(\.iss), comment)
+            if let halves { #expect(halves.map(\.sub) == whole.map(\.sub), comment) }
+        }
+        let plain = (1...600).map { item($0) }
+        try await same(#"{"items":[\#(plain.joined(separator: ","))]}"#, split: true, "compact")
+        try await same(#"{"items":[\#(plain.joined(separator: ","))]}  \#n"#, split: true, "trailing whitespace")
+        // Items whose values hold "},{" — in a string, or in a nested array — around the middle.
+        let tricky = (1...600).map { n in
+            n % 2 == 0 ? item(n, extra: #","note":"a},{\"b\":1}""#) : item(n, extra: #","deep":[{},{"x":[{},{}]}]"#)
+        }
+        try await same(#"{"items":[\#(tricky.joined(separator: ","))]}"#, split: nil, "tricky values")
+        // A cut inside a string: the first "},{" after the middle is in the note.
+        let noted = (1...600).map {
+            item($0, extra: #","note":"\#(String(repeating: "x", count: 40))},{\#(String(repeating: "y", count: 40))""#)
+        }
+        try await same(#"{"items":[\#(noted.joined(separator: ","))]}"#, split: nil, "cut in a string")
+        #expect(await BatchResolveRequest.itemsInHalves(Array(#"{"items":[{"sub":"a},{"},{"sub":"b"}]}"#.utf8)) == nil)
+        // Another key after the items, with "},{" of its own past the middle: not split.
+        let other = #"{"items":[\#(plain.prefix(100).joined(separator: ","))],"other":[\#(plain.joined(separator: ","))]}"#
+        try await same(other, split: false, "other key")
+        // Two items keys: the last wins, and no split may mix them.
+        let twice = #"{"items":[\#(plain.prefix(300).joined(separator: ","))],"items":[\#(plain.suffix(300).joined(separator: ","))]}"#
+        try await same(twice, split: false, "repeated items key")
+        // Not compact at the start: read as one.
+        try await same(#"{ "items":[\#(plain.joined(separator: ","))]}"#, split: false, "space after the brace")
+        // An error in the second half is the one reading as a whole reports, with its index.
+        var broken = plain
+        broken[450] = #"{"pool":"us-east-1_A","sub":7}"#
+        let body = ByteBuffer(string: #"{"items":[\#(broken.joined(separator: ","))]}"#)
+        await #expect(throws: Problem.self) { try await BatchResolveRequest.parseConcurrently(body) }
+        do {
+            _ = try await BatchResolveRequest.parseConcurrently(body)
+        } catch let problem as Problem {
+            #expect(problem.detail == "items[450].sub must be a string")
+        }
+        let invalid = ByteBuffer(string: #"{"items":[\#(plain.joined(separator: ","))]"#)
+        do {
+            _ = try await BatchResolveRequest.parseConcurrently(invalid)
+            Issue.record("accepted a truncated body")
+        } catch let problem as Problem {
+            #expect(problem.detail == "the body is not valid JSON")
+        }
     }
 }

@@ -48,7 +48,7 @@ struct ResolveController {
 
     @Sendable func resolveBatch(request: Request, context: AppRequestContext) async throws -> Response {
         let body = try await services.collectBody(request)
-        let batch = try BatchResolveRequest.parse(body)
+        let batch = try await BatchResolveRequest.parseConcurrently(body)
         guard batch.items.count <= IdentityMapStore.maxBatch else {
             throw Problem(
                 .unprocessableContent, code: "batch_too_large", title: "Too many items",

@@ -24,6 +24,57 @@ extension BatchResolveRequest {
         guard let shape else { throw Problem.invalidRequest("the body is not valid JSON") }
         return BatchResolveRequest(items: try shape.get())
     }
+
+    /// ``parse(_:)``, a large compact body's two halves read on two cores at once: reading a
+    /// thousand items took as long as answering them.
+    ///
+    /// The body is cut after an item's `}` that is followed by `,{`, near its middle, and each
+    /// part made a document of its own (`{"items":[` first part `]}`, `{"items":[` second part).
+    /// The cut is kept only when both are valid, have `items` as their only key and every item
+    /// is well-formed — which holds exactly when it fell between two items of the one `items`
+    /// array: anywhere else (inside a string, deeper in a value, in another key's array) one
+    /// part is not JSON or has a second key. Otherwise, and for every body with a problem, the
+    /// whole body is read as one, so answers and errors are those of ``parse(_:)``.
+    static func parseConcurrently(_ buffer: ByteBuffer) async throws -> BatchResolveRequest {
+        if buffer.readableBytes >= splitThreshold, let items = await itemsInHalves(Array(buffer.readableBytesView)) {
+            return BatchResolveRequest(items: items)
+        }
+        return try parse(buffer)
+    }
+
+    /// Below this, one core reads the body faster than two start.
+    static let splitThreshold = 16 << 10
+
+    static func itemsInHalves(_ body: [UInt8]) async -> [Item]? {
+        let opening = Array(#"{"items":["#.utf8)
+        guard body.starts(with: opening), let cut = itemBoundary(in: body, from: body.count / 2) else { return nil }
+        let first = Array(body[..<(cut + 1)]) + Array("]}".utf8)
+        let second = opening + body[(cut + 2)...]
+        async let secondItems = onlyItems(second)
+        guard let firstItems = onlyItems(first), let secondItems = await secondItems else { return nil }
+        return firstItems + secondItems
+    }
+
+    /// The index of the first `}` at or after `start` that is followed by `,{`.
+    private static func itemBoundary(in body: [UInt8], from start: Int) -> Int? {
+        var index = start
+        while index + 2 < body.count {
+            if body[index] == UInt8(ascii: "}"), body[index + 1] == UInt8(ascii: ","), body[index + 2] == UInt8(ascii: "{") {
+                return index
+            }
+            index += 1
+        }
+        return nil
+    }
+
+    /// The items of a document that is valid JSON, has `items` as its only key, and no item in error.
+    private static func onlyItems(_ document: [UInt8]) -> [Item]? {
+        document.withUnsafeBytes { bytes in
+            var reader = BodyReader(JSONScanner(bytes, strings: .strict))
+            guard case .success(let items)? = try? reader.read(), reader.bodyKeys == 1 else { return nil }
+            return items
+        }
+    }
 }
 
 /// One pass over a batch body. Syntax errors throw at once (the caller answers "not valid JSON");
@@ -44,6 +95,8 @@ private struct BodyReader {
     }
 
     private var scanner: JSONScanner
+    /// Keys of the body object read so far (repeats included).
+    private(set) var bodyKeys = 0
 
     init(_ scanner: JSONScanner) {
         self.scanner = scanner
@@ -76,6 +129,7 @@ private struct BodyReader {
         var first = true
         while let key = try scanner.nextKey(first: first) {
             first = false
+            bodyKeys += 1
             if key == "items" {
                 items = try readItems()
             } else {
