@@ -19,14 +19,19 @@ public enum SHA256 {
         return string.withUTF8(digest)
     }
 
-    /// An `EVP_MD` may be shared by every thread once fetched; it is never freed.
-    nonisolated(unsafe) private static let algorithm: OpaquePointer? = EVP_MD_fetch(nil, "SHA256", nil)
+    /// An `EVP_MD` may be shared by every thread once fetched; it is never freed. Nil (and the
+    /// error queue cleared) if the fetch failed: then each call looks the algorithm up again.
+    nonisolated(unsafe) fileprivate static let algorithm: OpaquePointer? = {
+        let fetched = EVP_MD_fetch(nil, "SHA256", nil)
+        if fetched == nil { ERR_clear_error() }
+        return fetched
+    }()
 
     private static func digest(_ input: UnsafeBufferPointer<UInt8>) -> [UInt8] {
         [UInt8](unsafeUninitializedCapacity: byteCount) { output, count in
             var length: UInt32 = 0
             let ok = EVP_Digest(input.baseAddress, input.count, output.baseAddress, &length, algorithm ?? EVP_sha256(), nil)
-            precondition(ok == 1 && length == 32, "EVP_Digest(SHA-256) failed")
+            precondition(ok == 1 && length == UInt32(byteCount), "EVP_Digest(SHA-256) failed")
             count = byteCount
         }
     }
@@ -43,7 +48,8 @@ public enum HMACSHA256 {
             messageBytes.withUnsafeBytes { m in
                 output.withUnsafeMutableBufferPointer { o in
                     HMAC(
-                        EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress?.assumingMemoryBound(to: UInt8.self), m.count,
+                        SHA256.algorithm ?? EVP_sha256(), k.baseAddress, Int32(k.count), m.baseAddress?.assumingMemoryBound(to: UInt8.self),
+                        m.count,
                         o.baseAddress, &length)
                 }
             }

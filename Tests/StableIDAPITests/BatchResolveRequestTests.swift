@@ -104,6 +104,8 @@ struct BatchResolveRequestTests {
             item($0, extra: #","note":"\#(String(repeating: "x", count: 40))},{\#(String(repeating: "y", count: 40))""#)
         }
         try await same(#"{"items":[\#(noted.joined(separator: ","))]}"#, split: nil, "cut in a string")
+        // Here the search starts at byte 19, the "}" inside "a},{": that cut is refused (the
+        // boundary at byte 23 would have been a good one; only the first is tried).
         #expect(await BatchResolveRequest.itemsInHalves(Array(#"{"items":[{"sub":"a},{"},{"sub":"b"}]}"#.utf8)) == nil)
         // Another key after the items, with "},{" of its own past the middle: not split.
         let other = #"{"items":[\#(plain.prefix(100).joined(separator: ","))],"other":[\#(plain.joined(separator: ","))]}"#

@@ -35,11 +35,28 @@ extension BatchResolveRequest {
     /// array: anywhere else (inside a string, deeper in a value, in another key's array) one
     /// part is not JSON or has a second key. Otherwise, and for every body with a problem, the
     /// whole body is read as one, so answers and errors are those of ``parse(_:)``.
+    ///
+    /// A body that looks splittable but is not (an item in error, a cut inside a string) is read
+    /// twice, in halves and then whole: at most twice the work of one reading, within the body
+    /// size limit.
     static func parseConcurrently(_ buffer: ByteBuffer) async throws -> BatchResolveRequest {
-        if buffer.readableBytes >= splitThreshold, let items = await itemsInHalves(Array(buffer.readableBytesView)) {
+        if buffer.readableBytes >= splitThreshold, looksSplittable(buffer.readableBytesView),
+            let items = await itemsInHalves(Array(buffer.readableBytesView))
+        {
             return BatchResolveRequest(items: items)
         }
         return try parse(buffer)
+    }
+
+    /// Opens with exactly `{"items":[` and ends with `]}` (then only whitespace): checked before
+    /// the body is copied for the halves.
+    private static func looksSplittable(_ bytes: ByteBufferView) -> Bool {
+        guard bytes.starts(with: #"{"items":["#.utf8) else { return false }
+        let last = bytes.lastIndex { byte in
+            byte != JSONByte.space && byte != JSONByte.tab && byte != JSONByte.lineFeed && byte != JSONByte.carriageReturn
+        }
+        guard let last, last > bytes.startIndex else { return false }
+        return bytes[last] == UInt8(ascii: "}") && bytes[bytes.index(before: last)] == UInt8(ascii: "]")
     }
 
     /// Below this, one core reads the body faster than two start.
