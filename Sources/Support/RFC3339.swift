@@ -34,6 +34,20 @@ public enum RFC3339 {
         if written == 0 { out += Array(outOfRange(microsecondsSince1970: micros).utf8) }
     }
 
+    /// The most ``write(_:into:)`` writes.
+    public static let maxLength = 64
+
+    /// Writes the UTF-8 of ``format(_:)`` at `out`, which has room for ``maxLength`` bytes, and
+    /// returns its length: for writers that hold a raw buffer.
+    public static func write(_ date: Date, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        let micros = microsecondsSince1970(date)
+        let written = write(microsecondsSince1970: micros, into: UnsafeMutableBufferPointer(start: out, count: 27))
+        if written > 0 { return written }
+        let text = Array(outOfRange(microsecondsSince1970: micros).utf8.prefix(maxLength))
+        text.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: text.count) }
+        return text.count
+    }
+
     /// Writes the 27 bytes of a four-digit-year time into `out`; 0 (nothing written) outside years 0–9999.
     private static func write(microsecondsSince1970 micros: Int64, into out: UnsafeMutableBufferPointer<UInt8>) -> Int {
         let (year, month, day, secondOfDay, fraction) = fields(microsecondsSince1970: micros)

@@ -53,10 +53,17 @@ struct JSONWriterTests {
             let sub = UUID().uuidString.lowercased()
             let identity = Identity(
                 pool: pools[index % 2], sub: sub,
-                username: index % 19 == 0 ? "" : index % 3 == 0 ? "ü \"\(index)\"\\\n" : "user\(index)",
+                username: index % 19 == 0
+                    ? "" : index % 31 == 0 ? "\u{1}\u{8}\u{c}\r\t\u{1f}/" : index % 3 == 0 ? "ü \"\(index)\"\\\n" : "user\(index)",
                 email: index % 5 == 0 ? nil : index % 23 == 0 ? "" : "u\(index)+é@example.com", emailVerified: index % 2 == 0,
                 provider: index % 7 == 0 ? "Google" : "Cognito",
-                status: index % 11 == 0 ? .disabled : .active, linkedAt: Date(timeIntervalSince1970: 1_700_000_000.123456 + Double(index)),
+                status: index % 11 == 0 ? .disabled : .active,
+                // Years past 9999 (and before 0) have no RFC 3339 spelling: written the other way.
+                linkedAt: index % 29 == 0
+                    ? Date(timeIntervalSince1970: 253_402_300_800 + Double(index))
+                    : index % 37 == 0
+                        ? Date(timeIntervalSince1970: -62_167_219_200 - 86_400)
+                        : Date(timeIntervalSince1970: 1_700_000_000.123456 + Double(index)),
                 unlinkedAt: index % 13 == 0 ? Date(timeIntervalSince1970: 1_700_100_000.5) : nil, via: index % 4 == 0 ? .lazy : nil)
             resolutions.append(Resolution(userID: UUID(), userStatus: index % 17 == 0 ? .merged : .active, identity: identity))
         }
@@ -102,12 +109,12 @@ struct JSONWriterTests {
         }
         // One at a time, as the single lookup writes it.
         for (reference, resolution) in zip(references, resolutions).prefix(30) {
-            let written = cache.withStoredAnswer(for: reference) { answer -> [UInt8] in
-                var writer = JSONWriter()
-                writer.answer(answer)
-                return writer.bytes
+            let written = cache.withStoredAnswer(for: reference) { answer -> ByteBuffer in
+                var buffer = ByteBuffer()
+                buffer.writeAnswer(answer)
+                return buffer
             }
-            #expect(written == JSONWriter.resolution(resolution))
+            #expect(written == ByteBuffer(bytes: JSONWriter.resolution(resolution)))
         }
     }
 }

@@ -24,14 +24,15 @@ struct ResolveController {
         if try isStrong(query.consistency, headers: request.headers) {
             resolution = try await services.identityMap.resolveStrongly(batch: [reference])[0]
         } else if let cache {
-            // Written straight from the stored entry, with no `Resolution` or `String` per field:
-            // the same bytes as the general path (LookupCacheRouteTests compares them).
+            // Written straight from the stored entry into the response buffer, with no
+            // `Resolution` or `String` per field: the same bytes as the general path
+            // (JSONWriterTests and LookupCacheRouteTests compare them).
             let answer = cache.withStoredAnswer(for: reference) { answer in
-                var writer = JSONWriter(capacity: 384)
-                writer.answer(answer)
-                return writer.bytes
+                var buffer = ByteBuffer()
+                buffer.writeAnswer(answer)
+                return buffer
             }
-            if let answer { return Self.jsonResponse(answer) }
+            if let answer { return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer)) }
             resolution = try await coalescer.resolve(reference)
         } else {
             resolution = try await coalescer.resolve(reference)
@@ -100,37 +101,31 @@ struct ResolveController {
     /// The batch answer written straight from the lookup cache's memory (no `Resolution` per
     /// item), a large batch's halves on two cores at once; nil when some item is not in memory —
     /// then the general path answers, asking PostgreSQL for what is missing. The same bytes as
-    /// ``JSONWriter/batch(_:errors:)`` (LookupCacheRouteTests compares them).
+    /// ``JSONWriter/batch(_:errors:)`` (JSONWriterTests and LookupCacheRouteTests compare them).
     static func answersFromMemory(_ cache: LookupCache, _ references: [IdentityReference]) async -> ByteBuffer? {
-        @Sendable func write(_ slice: ArraySlice<IdentityReference>) -> [UInt8]? {
-            var writer = JSONWriter(capacity: slice.count * 360)
+        // Each half straight into a buffer of its own through a raw cursor (``AnswerCursor``).
+        @Sendable func write(_ slice: ArraySlice<IdentityReference>, into buffer: inout ByteBuffer) -> Bool {
             var first = true
-            let complete = cache.withStoredAnswers(slice) { answer in
-                if !first { writer.raw(",") }
+            return cache.withStoredAnswers(slice) { answer in
+                buffer.writeAnswer(answer, separator: first ? nil : ",")
                 first = false
-                writer.answer(answer)
             }
-            return complete ? writer.bytes : nil
         }
-        // Straight into the response's buffer: a thousand answers are a third of a megabyte, and
-        // each copy of them costs tens of microseconds.
-        var body: ByteBuffer
+        var body = ByteBuffer()
+        body.reserveCapacity(32 + references.count * 360)
+        body.writeString(#"{"results":["#)
         if references.count < 256 {
-            guard let answers = write(references[...]) else { return nil }
-            body = ByteBuffer()
-            body.reserveCapacity(answers.count + 16)
-            body.writeString(#"{"results":["#)
-            body.writeBytes(answers)
+            guard write(references[...], into: &body) else { return nil }
         } else {
             let middle = references.count / 2
-            async let secondHalf = write(references[middle...])
-            guard let firstHalf = write(references[..<middle]), let secondHalf = await secondHalf else { return nil }
-            body = ByteBuffer()
-            body.reserveCapacity(firstHalf.count + secondHalf.count + 32)
-            body.writeString(#"{"results":["#)
-            body.writeBytes(firstHalf)
+            async let secondHalf: ByteBuffer? = {
+                var buffer = ByteBuffer()
+                buffer.reserveCapacity((references.count - middle) * 360)
+                return write(references[middle...], into: &buffer) ? buffer : nil
+            }()
+            guard write(references[..<middle], into: &body), var secondHalf = await secondHalf else { return nil }
             body.writeString(",")
-            body.writeBytes(secondHalf)
+            body.writeBuffer(&secondHalf)
         }
         body.writeString("]}")
         cache.countServedFromMemory(references.count)

@@ -29,7 +29,7 @@ struct JSONWriter {
         var start = 0
         for index in 0..<utf8.count {
             let byte = utf8[index]
-            guard byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\") else { continue }
+            guard Self.needsEscape(byte) else { continue }
             bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
             escape(byte)
             start = index + 1
@@ -39,18 +39,37 @@ struct JSONWriter {
     }
 
     private mutating func escape(_ byte: UInt8) {
-        switch byte {
-        case UInt8(ascii: "\""): bytes.append(contentsOf: [92, 34])
-        case UInt8(ascii: "\\"): bytes.append(contentsOf: [92, 92])
-        case 0x0A: bytes.append(contentsOf: [92, 110])
-        case 0x0D: bytes.append(contentsOf: [92, 114])
-        case 0x09: bytes.append(contentsOf: [92, 116])
-        case 0x08: bytes.append(contentsOf: [92, 98])
-        case 0x0C: bytes.append(contentsOf: [92, 102])
-        default:
-            bytes.append(contentsOf: [92, 117, 48, 48])  // \u00
-            Hex.appendEncoded(byte, to: &bytes)
+        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { out in
+            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[..<Self.escape(byte, into: out.baseAddress!)]))
         }
+    }
+
+    /// Whether `byte` must be escaped in a JSON string (what the writers here escape).
+    static func needsEscape(_ byte: UInt8) -> Bool {
+        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
+    }
+
+    /// Writes the escape of `byte` (2 or 6 bytes) at `out` and returns its length: the one
+    /// spelling of escapes for this writer and ``AnswerCursor``.
+    static func escape(_ byte: UInt8, into out: UnsafeMutablePointer<UInt8>) -> Int {
+        out[0] = UInt8(ascii: "\\")
+        switch byte {
+        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out[1] = byte
+        case 0x0A: out[1] = UInt8(ascii: "n")
+        case 0x0D: out[1] = UInt8(ascii: "r")
+        case 0x09: out[1] = UInt8(ascii: "t")
+        case 0x08: out[1] = UInt8(ascii: "b")
+        case 0x0C: out[1] = UInt8(ascii: "f")
+        default:
+            let digits: StaticString = "0123456789abcdef"
+            out[1] = UInt8(ascii: "u")
+            out[2] = UInt8(ascii: "0")
+            out[3] = UInt8(ascii: "0")
+            out[4] = digits.utf8Start[Int(byte >> 4)]
+            out[5] = digits.utf8Start[Int(byte & 0x0F)]
+            return 6
+        }
+        return 2
     }
 
     /// A time as an RFC 3339 string, written straight into the output.
@@ -172,72 +191,33 @@ struct JSONWriter {
         }
     }
 
+    /// The identity object, keys sorted (``AnswerCursor`` writes the same from the lookup cache).
     mutating func identity(_ identity: Identity) {
-        identityFields(
-            email: identity.email.map(Text.string), emailVerified: identity.emailVerified, linkedAt: identity.linkedAt,
-            pool: identity.pool.rawValue, provider: identity.provider, status: identity.status, sub: identity.sub,
-            unlinkedAt: identity.unlinkedAt, username: .string(identity.username), via: identity.via
-        )
-    }
-
-    /// The same object as ``resolution(_:)`` from an answer read in place in the lookup cache.
-    mutating func answer(_ answer: StoredAnswer) {
-        raw("{\"identity\":")
-        identityFields(
-            email: answer.email.map(Text.utf8), emailVerified: answer.emailVerified, linkedAt: answer.linkedAt,
-            pool: answer.pool.rawValue, provider: answer.provider, status: answer.status, sub: answer.sub,
-            unlinkedAt: answer.unlinkedAt, username: .utf8(answer.username), via: answer.via
-        )
-        raw(",\"status\":")
-        plainString(answer.userStatus.rawValue)
-        raw(",\"user_id\":")
-        uuid(answer.userID)
-        raw("}")
-    }
-
-    /// Text to write as a JSON string: a `String`, or UTF-8 borrowed from the lookup cache.
-    enum Text {
-        case string(String)
-        case utf8(UnsafeRawBufferPointer)
-    }
-
-    mutating func text(_ text: Text) {
-        switch text {
-        case .string(let value): string(value)
-        case .utf8(let bytes): string(utf8: bytes.bindMemory(to: UInt8.self))
-        }
-    }
-
-    /// The identity object, keys sorted: one spelling for both kinds of answer.
-    private mutating func identityFields(
-        email: Text?, emailVerified: Bool, linkedAt: Date, pool: String, provider: String, status: IdentityStatus, sub: String,
-        unlinkedAt: Date?, username: Text, via: LinkPath?
-    ) {
-        if let email {
+        if let email = identity.email {
             raw("{\"email\":")
-            text(email)
+            string(email)
             raw(",\"email_verified\":")
         } else {
             raw("{\"email_verified\":")
         }
-        bool(emailVerified)
+        bool(identity.emailVerified)
         raw(",\"linked_at\":")
-        time(linkedAt)
+        time(identity.linkedAt)
         raw(",\"pool\":")
-        string(pool)
+        string(identity.pool.rawValue)
         raw(",\"provider\":")
-        string(provider)
+        string(identity.provider)
         raw(",\"status\":")
-        plainString(status.rawValue)
+        plainString(identity.status.rawValue)
         raw(",\"sub\":")
-        string(sub)
-        if let unlinkedAt {
+        string(identity.sub)
+        if let unlinkedAt = identity.unlinkedAt {
             raw(",\"unlinked_at\":")
             time(unlinkedAt)
         }
         raw(",\"username\":")
-        text(username)
-        if let via {
+        string(identity.username)
+        if let via = identity.via {
             raw(",\"via\":")
             plainString(via.rawValue)
         }
