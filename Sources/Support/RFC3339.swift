@@ -34,7 +34,8 @@ public enum RFC3339 {
         if written == 0 { out += Array(outOfRange(microsecondsSince1970: micros).utf8) }
     }
 
-    /// The most ``write(_:into:)`` writes.
+    /// Room ``write(_:into:)`` needs: its longest text, out of range at the clamp of
+    /// ``microsecondsSince1970(_:)``, is 29 bytes.
     public static let maxLength = 64
 
     /// Writes the UTF-8 of ``format(_:)`` at `out`, which has room for ``maxLength`` bytes, and
@@ -43,7 +44,8 @@ public enum RFC3339 {
         let micros = microsecondsSince1970(date)
         let written = write(microsecondsSince1970: micros, into: UnsafeMutableBufferPointer(start: out, count: 27))
         if written > 0 { return written }
-        let text = Array(outOfRange(microsecondsSince1970: micros).utf8.prefix(maxLength))
+        let text = Array(outOfRange(microsecondsSince1970: micros).utf8)
+        precondition(text.count <= maxLength, "an out-of-range time longer than RFC3339.maxLength")
         text.withUnsafeBufferPointer { out.update(from: $0.baseAddress!, count: text.count) }
         return text.count
     }

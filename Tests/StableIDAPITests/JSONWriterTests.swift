@@ -108,7 +108,7 @@ struct JSONWriterTests {
             #expect(cache.withStoredAnswer(for: stranger) { _ in true } == nil)
         }
         // One at a time, as the single lookup writes it.
-        for (reference, resolution) in zip(references, resolutions).prefix(30) {
+        for (reference, resolution) in zip(references, resolutions) {
             let written = cache.withStoredAnswer(for: reference) { answer -> ByteBuffer in
                 var buffer = ByteBuffer()
                 buffer.writeAnswer(answer)
@@ -116,5 +116,30 @@ struct JSONWriterTests {
             }
             #expect(written == ByteBuffer(bytes: JSONWriter.resolution(resolution)))
         }
+    }
+
+    @Test("the longest answers — every field, every byte escaped, times at the clamp — are the same bytes, within the bound")
+    func worstCaseAnswer() throws {
+        let pool = PoolID("us-east-1_A")!
+        let cache = LookupCache(configuration: .init(shardCount: 1, maxStaleness: .seconds(60)))
+        let sub = UUID().uuidString.lowercased()
+        let nasty = String(repeating: "\u{1}\"\\\u{1f}", count: 100)
+        let identity = Identity(
+            pool: pool, sub: sub, username: nasty, email: nasty, emailVerified: true, provider: "Sign\"In\\With\u{2}",
+            status: .active, linkedAt: Date(timeIntervalSinceReferenceDate: 1e12), unlinkedAt: Date(timeIntervalSinceReferenceDate: -1e12),
+            via: .lazy)
+        let resolution = Resolution(userID: UUID(), userStatus: .merged, identity: identity)
+        cache.beginWarming(expectedEntries: 1)
+        cache.replacePools([(pool, "https://issuer.example/a")])
+        cache.apply([CacheUpdate(pool: pool, sub: UUIDBits(canonicalText: sub)!, resolution: resolution)])
+        cache.markCaughtUp(pollStarted: .now, cursor: ChangeCursor(after: 0))
+        let written = try #require(
+            cache.withStoredAnswer(for: .pool(pool, sub: sub)) { answer -> (bytes: ByteBuffer, bound: Int) in
+                var buffer = ByteBuffer()
+                buffer.writeAnswer(answer)
+                return (buffer, AnswerCursor.bound(answer))
+            })
+        #expect(written.bytes == ByteBuffer(bytes: JSONWriter.resolution(resolution)))
+        #expect(written.bytes.readableBytes <= written.bound)
     }
 }

@@ -112,3 +112,23 @@ private struct SplitMix64: RandomNumberGenerator {
         return z ^ (z >> 31)
     }
 }
+
+extension RFC3339Tests {
+    @Test("writing into a raw buffer gives format's text, in and out of four-digit years, at the clamp and for non-finite times")
+    func writeMatchesFormat() {
+        let dates = [
+            Date(timeIntervalSince1970: 1_795_723_591.5), Date(timeIntervalSince1970: -62_167_219_200 - 86_400),
+            Date(timeIntervalSince1970: 253_402_300_800), Date(timeIntervalSinceReferenceDate: 1e12),
+            Date(timeIntervalSinceReferenceDate: -1e12), Date(timeIntervalSinceReferenceDate: .infinity),
+            Date(timeIntervalSinceReferenceDate: -.infinity), Date(timeIntervalSinceReferenceDate: .nan), Date.distantFuture,
+            Date.distantPast,
+        ]
+        for date in dates {
+            let written = withUnsafeTemporaryAllocation(of: UInt8.self, capacity: RFC3339.maxLength) { out in
+                String(decoding: UnsafeBufferPointer(rebasing: out[..<RFC3339.write(date, into: out.baseAddress!)]), as: UTF8.self)
+            }
+            #expect(written == RFC3339.format(date), "\(date.timeIntervalSinceReferenceDate)")
+            #expect(written.utf8.count <= 29)
+        }
+    }
+}

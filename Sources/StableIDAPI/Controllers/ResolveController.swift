@@ -32,7 +32,7 @@ struct ResolveController {
                 buffer.writeAnswer(answer)
                 return buffer
             }
-            if let answer { return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: answer)) }
+            if let answer { return Self.jsonResponse(answer) }
             resolution = try await coalescer.resolve(reference)
         } else {
             resolution = try await coalescer.resolve(reference)
@@ -44,7 +44,11 @@ struct ResolveController {
     }
 
     static func jsonResponse(_ body: [UInt8]) -> Response {
-        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: body)))
+        jsonResponse(ByteBuffer(bytes: body))
+    }
+
+    static func jsonResponse(_ body: ByteBuffer) -> Response {
+        Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
     }
 
     @Sendable func resolveBatch(request: Request, context: AppRequestContext) async throws -> Response {
@@ -83,7 +87,7 @@ struct ResolveController {
         let identityMap = services.identityMap
         let strong = try isStrong(ResolveQuery.parse(request).consistency, headers: request.headers)
         if !strong, errors.isEmpty, let cache, let body = await Self.answersFromMemory(cache, references) {
-            return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: body))
+            return Self.jsonResponse(body)
         }
         let found: [Resolution?]
         if strong {

@@ -30,6 +30,8 @@ struct AnswerCursor {
             + answer.pool.rawValue.utf8.count
         let enumerations =
             answer.status.rawValue.utf8.count + answer.userStatus.rawValue.utf8.count + (answer.via?.rawValue.utf8.count ?? 0)
+        // 256 covers the keys, quotes and punctuation of an answer with every optional field
+        // (209 bytes), the quoted uuid included.
         return 256 + 2 * RFC3339.maxLength + 6 * texts + enumerations
     }
 
@@ -70,6 +72,7 @@ struct AnswerCursor {
         raw("}")
     }
 
+    /// A string literal (its bytes, not a single scalar).
     mutating func raw(_ text: StaticString) {
         position.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
         position += text.utf8CodeUnitCount
@@ -144,6 +147,8 @@ extension ByteBuffer {
             var cursor = AnswerCursor(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
             if let separator { cursor.raw(separator) }
             cursor.answer(answer)
+            // Past the bound the cursor would have written over memory it does not own: stop.
+            precondition(cursor.count <= raw.count, "AnswerCursor.bound is too small for an answer")
             return cursor.count
         }
     }
