@@ -25,6 +25,26 @@ public struct StoredAnswer {
     public let linkedAt: Date
     public let unlinkedAt: Date?
     public let via: LinkPath?
+
+    /// An answer from other storage (an answer PostgreSQL gave), so one writer spells both.
+    public init(
+        userID: UUID, userStatus: UserStatus, pool: PoolID, sub: String, username: UnsafeRawBufferPointer,
+        email: UnsafeRawBufferPointer?, emailVerified: Bool, provider: String, status: IdentityStatus, linkedAt: Date,
+        unlinkedAt: Date?, via: LinkPath?
+    ) {
+        self.userID = userID
+        self.userStatus = userStatus
+        self.pool = pool
+        self.sub = sub
+        self.username = username
+        self.email = email
+        self.emailVerified = emailVerified
+        self.provider = provider
+        self.status = status
+        self.linkedAt = linkedAt
+        self.unlinkedAt = unlinkedAt
+        self.via = via
+    }
 }
 
 extension LookupCache {

@@ -4,22 +4,9 @@ import Testing
 
 @Suite("Slot index")
 struct SlotIndexTests {
-    /// SplitMix64 (Steele, Lea and Flood; Vigna's public-domain constants) with a fixed seed, so
-    /// a failure replays.
-    struct SplitMix: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            state &+= 0x9E37_79B9_7F4A_7C15
-            var z = state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     @Test("random sets, replacements and removals answer as a Dictionary does, through growth and backward shifts")
     func agreesWithDictionary() {
-        var random = SplitMix(state: 42)
+        var random = SeededGenerator(state: 42)
         var index = SlotIndex()
         var expected: [ShardKey: UInt32] = [:]
         // Few distinct keys of sequential subs (the benchmark's pattern) and two pools, so runs

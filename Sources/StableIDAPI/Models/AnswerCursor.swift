@@ -8,10 +8,9 @@ import Support
 /// memory is a third of a megabyte, and appending it piece by piece to an array (a capacity and
 /// uniqueness check each time) was most of the time spent writing it.
 ///
-/// The bytes are exactly those ``JSONWriter/resolution(_:)`` writes for the same answer read
-/// from PostgreSQL, escapes included (``JSONWriter/escape(_:into:)``); JSONWriterTests compare
-/// the two on every kind of answer.
-struct AnswerCursor {
+/// What it writes is spelled once, in ``AnswerSink/answer(_:)``, which ``JSONWriter`` uses for
+/// answers read from PostgreSQL; the escapes are ``JSONWriter/escape(_:into:)``.
+struct AnswerCursor: AnswerSink {
     private let start: UnsafeMutablePointer<UInt8>
     private var position: UnsafeMutablePointer<UInt8>
 
@@ -35,6 +34,108 @@ struct AnswerCursor {
         return 256 + 2 * RFC3339.maxLength + 6 * texts + enumerations
     }
 
+    /// A string literal (its bytes, not a single scalar).
+    mutating func raw(_ text: StaticString) {
+        position.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
+        position += text.utf8CodeUnitCount
+    }
+
+    mutating func bool(_ value: Bool) {
+        if value { raw("true") } else { raw("false") }
+    }
+
+    private mutating func byte(_ value: UInt8) {
+        position.pointee = value
+        position += 1
+    }
+
+    mutating func string(_ utf8: UnsafeRawBufferPointer) {
+        byte(UInt8(ascii: "\""))
+        if !utf8.contains(where: JSONWriter.needsEscape) {
+            if let base = utf8.baseAddress {
+                UnsafeMutableRawPointer(position).copyMemory(from: base, byteCount: utf8.count)
+                position += utf8.count
+            }
+        } else {
+            for value in utf8 {
+                if JSONWriter.needsEscape(value) {
+                    position += JSONWriter.escape(value, into: position)
+                } else {
+                    byte(value)
+                }
+            }
+        }
+        byte(UInt8(ascii: "\""))
+    }
+
+    mutating func string(_ text: String) {
+        var text = text
+        text.withUTF8 { string(UnsafeRawBufferPointer($0)) }
+    }
+
+    /// An enumeration's raw value, which needs no escape.
+    mutating func plainString(_ text: String) {
+        var text = text
+        byte(UInt8(ascii: "\""))
+        text.withUTF8 { utf8 in
+            if let base = utf8.baseAddress {
+                position.update(from: base, count: utf8.count)
+                position += utf8.count
+            }
+        }
+        byte(UInt8(ascii: "\""))
+    }
+
+    mutating func time(_ date: Date) {
+        byte(UInt8(ascii: "\""))
+        position += RFC3339.write(date, into: position)
+        byte(UInt8(ascii: "\""))
+    }
+
+    mutating func uuid(_ value: UUID) {
+        let digits: StaticString = "0123456789abcdef"
+        byte(UInt8(ascii: "\""))
+        withUnsafeBytes(of: value.uuid) { raw in
+            for index in 0..<16 {
+                if index == 4 || index == 6 || index == 8 || index == 10 { byte(UInt8(ascii: "-")) }
+                byte(digits.utf8Start[Int(raw[index] >> 4)])
+                byte(digits.utf8Start[Int(raw[index] & 0x0F)])
+            }
+        }
+        byte(UInt8(ascii: "\""))
+    }
+}
+
+extension ByteBuffer {
+    /// `answer` (``AnswerSink/answer(_:)``), preceded by `separator` when given.
+    mutating func writeAnswer(_ answer: StoredAnswer, separator: StaticString? = nil) {
+        writeWithUnsafeMutableBytes(minimumWritableBytes: AnswerCursor.bound(answer) + 1) { raw in
+            var cursor = AnswerCursor(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
+            if let separator { cursor.raw(separator) }
+            cursor.answer(answer)
+            // Past the bound the cursor would have written over memory it does not own: stop.
+            precondition(cursor.count <= raw.count, "AnswerCursor.bound is too small for an answer")
+            return cursor.count
+        }
+    }
+}
+
+/// Where an answer's JSON goes: ``JSONWriter`` (an array that grows) or ``AnswerCursor`` (a raw
+/// cursor over room reserved beforehand). ``answer(_:)`` is the one spelling of an answer.
+protocol AnswerSink {
+    mutating func raw(_ text: StaticString)
+    /// A JSON string, escaped, from UTF-8.
+    mutating func string(_ utf8: UnsafeRawBufferPointer)
+    mutating func string(_ text: String)
+    /// An enumeration's raw value, which needs no escape.
+    mutating func plainString(_ text: String)
+    mutating func bool(_ value: Bool)
+    mutating func time(_ value: Date)
+    mutating func uuid(_ value: UUID)
+}
+
+extension AnswerSink {
+    /// `{"identity":{…},"status":…,"user_id":…}`, keys sorted like the rest of the API's answers.
     mutating func answer(_ answer: StoredAnswer) {
         raw("{\"identity\":")
         if let email = answer.email {
@@ -44,7 +145,7 @@ struct AnswerCursor {
         } else {
             raw("{\"email_verified\":")
         }
-        if answer.emailVerified { raw("true") } else { raw("false") }
+        bool(answer.emailVerified)
         raw(",\"linked_at\":")
         time(answer.linkedAt)
         raw(",\"pool\":")
@@ -70,86 +171,5 @@ struct AnswerCursor {
         raw(",\"user_id\":")
         uuid(answer.userID)
         raw("}")
-    }
-
-    /// A string literal (its bytes, not a single scalar).
-    mutating func raw(_ text: StaticString) {
-        position.update(from: text.utf8Start, count: text.utf8CodeUnitCount)
-        position += text.utf8CodeUnitCount
-    }
-
-    private mutating func byte(_ value: UInt8) {
-        position.pointee = value
-        position += 1
-    }
-
-    private mutating func string(_ utf8: UnsafeRawBufferPointer) {
-        byte(UInt8(ascii: "\""))
-        if !utf8.contains(where: JSONWriter.needsEscape) {
-            if let base = utf8.baseAddress {
-                UnsafeMutableRawPointer(position).copyMemory(from: base, byteCount: utf8.count)
-                position += utf8.count
-            }
-        } else {
-            for value in utf8 {
-                if JSONWriter.needsEscape(value) {
-                    position += JSONWriter.escape(value, into: position)
-                } else {
-                    byte(value)
-                }
-            }
-        }
-        byte(UInt8(ascii: "\""))
-    }
-
-    private mutating func string(_ text: String) {
-        var text = text
-        text.withUTF8 { string(UnsafeRawBufferPointer($0)) }
-    }
-
-    /// An enumeration's raw value, which needs no escape.
-    private mutating func plainString(_ text: String) {
-        var text = text
-        byte(UInt8(ascii: "\""))
-        text.withUTF8 { utf8 in
-            if let base = utf8.baseAddress {
-                position.update(from: base, count: utf8.count)
-                position += utf8.count
-            }
-        }
-        byte(UInt8(ascii: "\""))
-    }
-
-    private mutating func time(_ date: Date) {
-        byte(UInt8(ascii: "\""))
-        position += RFC3339.write(date, into: position)
-        byte(UInt8(ascii: "\""))
-    }
-
-    private mutating func uuid(_ value: UUID) {
-        let digits: StaticString = "0123456789abcdef"
-        byte(UInt8(ascii: "\""))
-        withUnsafeBytes(of: value.uuid) { raw in
-            for index in 0..<16 {
-                if index == 4 || index == 6 || index == 8 || index == 10 { byte(UInt8(ascii: "-")) }
-                byte(digits.utf8Start[Int(raw[index] >> 4)])
-                byte(digits.utf8Start[Int(raw[index] & 0x0F)])
-            }
-        }
-        byte(UInt8(ascii: "\""))
-    }
-}
-
-extension ByteBuffer {
-    /// `answer` as ``JSONWriter/resolution(_:)`` writes it, preceded by `separator` when given.
-    mutating func writeAnswer(_ answer: StoredAnswer, separator: StaticString? = nil) {
-        writeWithUnsafeMutableBytes(minimumWritableBytes: AnswerCursor.bound(answer) + 1) { raw in
-            var cursor = AnswerCursor(raw.baseAddress!.assumingMemoryBound(to: UInt8.self))
-            if let separator { cursor.raw(separator) }
-            cursor.answer(answer)
-            // Past the bound the cursor would have written over memory it does not own: stop.
-            precondition(cursor.count <= raw.count, "AnswerCursor.bound is too small for an answer")
-            return cursor.count
-        }
     }
 }

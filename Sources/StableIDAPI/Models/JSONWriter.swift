@@ -6,7 +6,7 @@ import Support
 /// A minimal JSON writer for the lookup hot path, where Foundation's `JSONEncoder` was most of the
 /// handler's CPU time. Produces the same document `JSONEncoder` with `.sortedKeys` would
 /// (`ResolutionJSON`), which a test checks.
-struct JSONWriter {
+struct JSONWriter: AnswerSink {
     var bytes: [UInt8] = []
 
     init(capacity: Int = 512) {
@@ -20,6 +20,10 @@ struct JSONWriter {
     mutating func string(_ value: String) {
         var value = value
         value.withUTF8 { string(utf8: $0) }
+    }
+
+    mutating func string(_ utf8: UnsafeRawBufferPointer) {
+        string(utf8: utf8.bindMemory(to: UInt8.self))
     }
 
     /// A JSON string from UTF-8: runs of bytes that need no escape (nearly all of them) are
@@ -123,13 +127,21 @@ struct JSONWriter {
     }
 
     mutating func resolution(_ resolution: Resolution) {
-        raw("{\"identity\":")
-        identity(resolution.identity)
-        raw(",\"status\":")
-        plainString(resolution.userStatus.rawValue)
-        raw(",\"user_id\":")
-        uuid(resolution.userID)
-        raw("}")
+        let identity = resolution.identity
+        var username = identity.username
+        func fields(_ username: UnsafeBufferPointer<UInt8>, _ email: UnsafeBufferPointer<UInt8>?) -> StoredAnswer {
+            StoredAnswer(
+                userID: resolution.userID, userStatus: resolution.userStatus, pool: identity.pool, sub: identity.sub,
+                username: UnsafeRawBufferPointer(username), email: email.map(UnsafeRawBufferPointer.init),
+                emailVerified: identity.emailVerified, provider: identity.provider, status: identity.status,
+                linkedAt: identity.linkedAt, unlinkedAt: identity.unlinkedAt, via: identity.via
+            )
+        }
+        if var email = identity.email {
+            email.withUTF8 { email in username.withUTF8 { username in answer(fields(username, email)) } }
+        } else {
+            username.withUTF8 { username in answer(fields(username, nil)) }
+        }
     }
 
     /// The batch answer (`BatchResolveResponse`): `{"errors":[…],"results":[…]}`, `errors` only
@@ -191,36 +203,4 @@ struct JSONWriter {
         }
     }
 
-    /// The identity object, keys sorted (``AnswerCursor`` writes the same from the lookup cache).
-    mutating func identity(_ identity: Identity) {
-        if let email = identity.email {
-            raw("{\"email\":")
-            string(email)
-            raw(",\"email_verified\":")
-        } else {
-            raw("{\"email_verified\":")
-        }
-        bool(identity.emailVerified)
-        raw(",\"linked_at\":")
-        time(identity.linkedAt)
-        raw(",\"pool\":")
-        string(identity.pool.rawValue)
-        raw(",\"provider\":")
-        string(identity.provider)
-        raw(",\"status\":")
-        plainString(identity.status.rawValue)
-        raw(",\"sub\":")
-        string(identity.sub)
-        if let unlinkedAt = identity.unlinkedAt {
-            raw(",\"unlinked_at\":")
-            time(unlinkedAt)
-        }
-        raw(",\"username\":")
-        string(identity.username)
-        if let via = identity.via {
-            raw(",\"via\":")
-            plainString(via.rawValue)
-        }
-        raw("}")
-    }
 }
