@@ -160,7 +160,7 @@ let package = Package(
 
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "IdentityMap"],
+            dependencies: ["Postgres", "IdentityMap", "Cognito"],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -185,7 +185,7 @@ let package = Package(
         .testTarget(
             name: "CognitoTests",
             dependencies: [
-                "Cognito", "Curl",
+                "Cognito", "Curl", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
             ],

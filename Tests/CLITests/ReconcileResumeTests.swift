@@ -18,18 +18,7 @@ struct ReconcileResumeTests {
     static func plant(into databases: [TestDatabase]) async throws -> (pool: String, subs: [String: String]) {
         let client = try ImportTests.moto()
         let pool = try await client.createUserPool(name: "resume-\(UUID().uuidString.prefix(6))")
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<150 {
-                if i >= 8 { try await group.next() }
-                group.addTask {
-                    _ = try await client.adminCreateUser(
-                        poolID: pool, username: "user\(i)",
-                        attributes: [AttributeType("email", "user\(i)@example.com"), AttributeType("email_verified", "true")]
-                    )
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await client.createNumberedUsers(150, in: pool)
         for db in databases {
             let env = ["DATABASE_URL": db.url]
             #expect(try CLI.run(["pool", "add", "--id", pool], environment: env).status == 0)

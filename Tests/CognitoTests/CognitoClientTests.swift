@@ -3,6 +3,7 @@ import Curl
 import Foundation
 import HTTPTypes
 import Synchronization
+import TestSupport
 import Testing
 
 /// Against moto (the local Cognito that scripts/test starts) and the scripted fault server.
@@ -32,20 +33,7 @@ struct CognitoClientTests {
     func listUsersPaging() async throws {
         let client = try Self.moto()
         let pool = try await client.createUserPool(name: "paging-\(UUID().uuidString.prefix(8))")
-        try await withThrowingTaskGroup(of: Void.self) { group in
-            for i in 0..<260 {
-                // At most 8 in flight (the client's handles): a create queued behind the others
-                // could time out after moto made the user, and its retry would find it taken.
-                if i >= 8 { try await group.next() }
-                group.addTask {
-                    _ = try await client.adminCreateUser(
-                        poolID: pool, username: "user\(i)",
-                        attributes: [AttributeType("email", "user\(i)@example.com"), AttributeType("email_verified", "true")]
-                    )
-                }
-            }
-            try await group.waitForAll()
-        }
+        try await client.createNumberedUsers(260, in: pool)
         var pages = 0
         var names = Set<String>()
         for try await page in client.listUsers(poolID: pool) {
