@@ -137,8 +137,9 @@ public final class LookupCache: Sendable {
     public var count: Int { entryCount.load(ordering: .relaxed) }
 
     /// The answer from memory, or nil when the caller must ask PostgreSQL: the cache is not live,
-    /// the identity is unknown here, or the reference is not in canonical form.
-    public func cachedResolution(for reference: IdentityReference) -> Resolution? {
+    /// the identity is unknown here, or the reference is not in canonical form. Counted like a
+    /// lookup; the routes use ``withStoredAnswer(for:_:)``, which builds no `Resolution` (tests).
+    func cachedResolution(for reference: IdentityReference) -> Resolution? {
         guard isServing() else {
             metrics.bypassed.increment()
             return nil
