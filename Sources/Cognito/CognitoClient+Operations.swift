@@ -34,7 +34,9 @@ extension CognitoClient {
         return try await call("AdminGetUser", Input(UserPoolId: poolID, Username: username), category: .userRead, deadline: deadline)
     }
 
-    /// `ADMIN_USER_PASSWORD_AUTH`. The password goes only into the signed request body.
+    /// `ADMIN_USER_PASSWORD_AUTH`. The password goes only into the signed request body. Never
+    /// retried once Cognito may have seen it: each call is one password attempt at the source,
+    /// which counts towards the source user's lockout.
     /// `secretHash` is required by Cognito when the app client has a secret (``CognitoSecretHash``).
     public func adminInitiateAuth(
         poolID: String, clientID: String, username: String, password: String, secretHash: String? = nil,
@@ -52,7 +54,7 @@ extension CognitoClient {
                 UserPoolId: poolID, ClientId: clientID,
                 AuthParameters: ["USERNAME": username, "PASSWORD": password].merging(secretHash.map { ["SECRET_HASH": $0] } ?? [:]) { $1 }
             ),
-            category: .userAuthentication, deadline: deadline
+            category: .userAuthentication, deadline: deadline, retry: .onlyUnprocessed
         )
     }
 
@@ -124,10 +126,58 @@ extension CognitoClient {
         let _: Empty = try await call(operation, Input(UserPoolId: poolID, Username: username), category: .userUpdate)
     }
 
-    public func describeUserPool(poolID: String) async throws -> UserPoolDescription {
+    public func describeUserPool(poolID: String, deadline: ContinuousClock.Instant? = nil) async throws -> UserPoolDescription {
         struct Input: Encodable { var UserPoolId: String }
-        let response: DescribeUserPoolResponse = try await call("DescribeUserPool", Input(UserPoolId: poolID), category: .poolRead)
+        let response: DescribeUserPoolResponse = try await call(
+            "DescribeUserPool", Input(UserPoolId: poolID), category: .poolRead, deadline: deadline)
         return response.UserPool
+    }
+
+    /// Every app client id of the pool (all pages).
+    public func listUserPoolClientIDs(poolID: String, deadline: ContinuousClock.Instant? = nil) async throws -> [String] {
+        struct Input: Encodable {
+            var UserPoolId: String
+            var MaxResults = 60
+            var NextToken: String?
+        }
+        var ids: [String] = []
+        var next: String?
+        repeat {
+            let page: ListUserPoolClientsResponse = try await call(
+                "ListUserPoolClients", Input(UserPoolId: poolID, NextToken: next), category: .poolRead, deadline: deadline
+            )
+            ids += (page.UserPoolClients ?? []).map(\.ClientId)
+            next = page.NextToken.flatMap { $0.isEmpty ? nil : $0 }
+        } while next != nil
+        return ids
+    }
+
+    public func describeUserPoolClient(
+        poolID: String, clientID: String, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> UserPoolClientDescription {
+        struct Input: Encodable {
+            var UserPoolId: String
+            var ClientId: String
+        }
+        let response: DescribeUserPoolClientResponse = try await call(
+            "DescribeUserPoolClient", Input(UserPoolId: poolID, ClientId: clientID), category: .poolRead, deadline: deadline
+        )
+        return response.UserPoolClient
+    }
+
+    /// Turns on SMS MFA (enabled and preferred) for a user (tests, demos).
+    public func adminSetSMSMFAPreference(poolID: String, username: String) async throws {
+        struct Settings: Encodable {
+            var Enabled = true
+            var PreferredMfa = true
+        }
+        struct Input: Encodable {
+            var UserPoolId: String
+            var Username: String
+            var SMSMfaSettings = Settings()
+        }
+        let _: Empty = try await call(
+            "AdminSetUserMFAPreference", Input(UserPoolId: poolID, Username: username), category: .userUpdate)
     }
 
     /// The column names of a user-import CSV for the pool. (moto answers 500 to this operation.)
@@ -140,33 +190,41 @@ extension CognitoClient {
     /// Creates a pool (tests, demos). Returns its id.
     /// `usernameAttributes: ["email"]` makes a pool that signs in by email (its usernames are UUIDs).
     public func createUserPool(
-        name: String, customAttributes: [SchemaAttribute] = [], usernameAttributes: [String]? = nil
+        name: String, customAttributes: [SchemaAttribute] = [], usernameAttributes: [String]? = nil, adminCreateUserOnly: Bool = false
     ) async throws
         -> String
     {
+        struct AdminCreateUserConfig: Encodable { var AllowAdminCreateUserOnly: Bool }
         struct Input: Encodable {
             var PoolName: String
             var Schema: [SchemaAttribute]?
             var UsernameAttributes: [String]?
+            var AdminCreateUserConfig: AdminCreateUserConfig
         }
         let response: CreateUserPoolResponse = try await call(
             "CreateUserPool",
-            Input(PoolName: name, Schema: customAttributes.isEmpty ? nil : customAttributes, UsernameAttributes: usernameAttributes),
+            Input(
+                PoolName: name, Schema: customAttributes.isEmpty ? nil : customAttributes, UsernameAttributes: usernameAttributes,
+                AdminCreateUserConfig: AdminCreateUserConfig(AllowAdminCreateUserOnly: adminCreateUserOnly)),
             category: .poolUpdate
         )
         return response.UserPool.Id
     }
 
     /// Creates an app client allowing `ADMIN_USER_PASSWORD_AUTH`. Returns its id.
-    public func createUserPoolClient(poolID: String, name: String) async throws -> String {
+    /// `writeAttributes` nil leaves Cognito's default: the client may write every attribute.
+    public func createUserPoolClient(poolID: String, name: String, writeAttributes: [String]? = nil) async throws -> String {
         struct Input: Encodable {
             var UserPoolId: String
             var ClientName: String
             var ExplicitAuthFlows: [String]
+            var WriteAttributes: [String]?
         }
         let response: CreateUserPoolClientResponse = try await call(
             "CreateUserPoolClient",
-            Input(UserPoolId: poolID, ClientName: name, ExplicitAuthFlows: ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"]),
+            Input(
+                UserPoolId: poolID, ClientName: name, ExplicitAuthFlows: ["ALLOW_ADMIN_USER_PASSWORD_AUTH", "ALLOW_REFRESH_TOKEN_AUTH"],
+                WriteAttributes: writeAttributes),
             category: .poolUpdate
         )
         return response.UserPoolClient.ClientId

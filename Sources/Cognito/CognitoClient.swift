@@ -112,6 +112,15 @@ public final class CognitoClient: Sendable {
         }
     }
 
+    /// Which failures a call tries again.
+    public enum RetryPolicy: Sendable {
+        /// Throttling, 5xx and transport failures (reads and idempotent writes).
+        case whenRetryable
+        /// Only failures after which Cognito cannot have acted on the request (throttling, no
+        /// connection): a password check is one sign-in attempt at the source, never two.
+        case onlyUnprocessed
+    }
+
     /// Calls `operation` (e.g. `ListUsers`) with a JSON body. `deadline` bounds all attempts and
     /// backoff sleeps together; without one, `maxAttempts` does.
     public func call<Output: Decodable & Sendable>(
@@ -119,6 +128,7 @@ public final class CognitoClient: Sendable {
         _ input: some Encodable,
         category: QuotaCategory,
         deadline: ContinuousClock.Instant? = nil,
+        retry: RetryPolicy = .whenRetryable,
         as output: Output.Type = Output.self
     ) async throws -> Output {
         let body = Array(try JSONEncoder().encode(input))
@@ -135,7 +145,10 @@ public final class CognitoClient: Sendable {
                 } catch {
                     throw CognitoError.malformedResponse(operation: operation)
                 }
-            } catch let error as CognitoError where error.isRetryable && attempt < configuration.maxAttempts {
+            } catch let error as CognitoError
+                where error.isRetryable && attempt < configuration.maxAttempts
+                && (retry == .whenRetryable || !error.mayHaveBeenProcessed)
+            {
                 let ceiling = min(configuration.backoffCap, configuration.backoffBase * (1 << min(attempt - 1, 20)))
                 let ceilingNanos = max(1, ceiling.nanoseconds)
                 let sleep = Duration.nanoseconds(Int64.random(in: 0..<ceilingNanos))

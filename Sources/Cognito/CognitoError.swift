@@ -41,6 +41,19 @@ public enum CognitoError: Error, Sendable, CustomStringConvertible, Equatable {
         }
     }
 
+    /// Whether the failed request may have reached Cognito and been acted on: a timeout or a 5xx
+    /// may come after Cognito did the work, throttling and a connection never made may not.
+    public var mayHaveBeenProcessed: Bool {
+        switch self {
+        case .service(let type, _, _):
+            return !(type == .tooManyRequests || type == .throttling)
+        case .transport(let kind, _):
+            return kind != .connect
+        default:
+            return false
+        }
+    }
+
     /// Whether a ListUsers call that sent a saved `PaginationToken` was refused for the token: AWS
     /// answers `InvalidParameterException`, moto (and other AWS JSON APIs) `InvalidToken`. Only
     /// meaningful for the first call of a read that started from a saved token, where the token is

@@ -139,10 +139,36 @@ public struct UserPoolDescription: Decodable, Sendable {
         public var AttributeDataType: String?
         public var Mutable: Bool?
     }
+    /// Who may create users: `AllowAdminCreateUserOnly` false (Cognito's default) lets anyone
+    /// sign up through the pool's public API.
+    public struct AdminCreateUserConfig: Decodable, Sendable {
+        public var AllowAdminCreateUserOnly: Bool?
+    }
     public var Id: String
     public var Name: String?
     public var SchemaAttributes: [SchemaAttribute]?
     public var EstimatedNumberOfUsers: Int?
+    public var AdminCreateUserConfig: AdminCreateUserConfig?
+    public var MfaConfiguration: String?
+}
+
+/// One app client of a pool, as `DescribeUserPoolClient` answers it.
+public struct UserPoolClientDescription: Decodable, Sendable {
+    public var ClientId: String
+    public var ClientName: String?
+    /// The attributes this client may write. Unset means every attribute the pool lets clients
+    /// write, custom attributes included (Cognito's rule, and moto's).
+    public var WriteAttributes: [String]?
+}
+
+struct DescribeUserPoolClientResponse: Decodable, Sendable {
+    var UserPoolClient: UserPoolClientDescription
+}
+
+struct ListUserPoolClientsResponse: Decodable, Sendable {
+    struct Client: Decodable, Sendable { var ClientId: String }
+    var UserPoolClients: [Client]?
+    var NextToken: String?
 }
 
 struct DescribeUserPoolResponse: Decodable, Sendable {

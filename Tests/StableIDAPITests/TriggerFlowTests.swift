@@ -27,9 +27,17 @@ struct TriggerFlowTests {
         var trigger: String { api.tokens[.trigger]! }
         var resolver: String { api.tokens[.resolve]! }
 
+        /// The target pool's app client, which decides whether users can write the stable-ID attribute.
+        enum TargetClient {
+            case none
+            /// `WriteAttributes` unset: Cognito's default, every attribute writable.
+            case writesEverything
+            case writes([String])
+        }
+
         static func make(
             oldPoolUsernameAttributes: [String]? = nil, newUsernameAttributes: [String]? = nil, linkBy: [Campaign.LinkRule] = [.username],
-            oldRegion: String = "us-east-1"
+            oldRegion: String = "us-east-1", targetAdminOnly: Bool = false, targetClient: TargetClient = .none
         ) async throws -> World {
             let api = try await APIFixture.make()
             let cognito = try moto(region: "us-east-1")
@@ -39,8 +47,13 @@ struct TriggerFlowTests {
             let clientID = try await sourceClient.createUserPoolClient(poolID: old, name: "migration")
             let new = try await cognito.createUserPool(
                 name: "new-\(UUID().uuidString.prefix(6))", customAttributes: [SchemaAttribute(name: "stable_id")],
-                usernameAttributes: newUsernameAttributes
+                usernameAttributes: newUsernameAttributes, adminCreateUserOnly: targetAdminOnly
             )
+            switch targetClient {
+            case .none: break
+            case .writesEverything: _ = try await cognito.createUserPoolClient(poolID: new, name: "app")
+            case .writes(let attributes): _ = try await cognito.createUserPoolClient(poolID: new, name: "app", writeAttributes: attributes)
+            }
             let by = Attribution(actor: .system)
             let pools = PoolStore(database: api.db.database)
             for pool in [old, new] { _ = try await pools.add(id: PoolID(pool)!, attribution: by).run(on: api.db.database) }

@@ -1,0 +1,54 @@
+import Cognito
+import Foundation
+import IdentityMap
+import Postgres
+import TestSupport
+import Testing
+
+/// `reconcile --fix unmapped` trusts what the triggers trust (docs/SECURITY.md): a target user
+/// who signed up with a victim's username and named the victim's ID in a client-writable
+/// attribute is left for a person to judge; one whose verified email agrees is linked.
+@Suite("stableid reconcile: takeover-proof fixes")
+struct ReconcileTakeoverTests {
+    @Test("--fix unmapped links on a verified email backing the attribute, never on a username a sign-up chose")
+    func fixUnmappedNeedsProofOfControl() async throws {
+        let client = try ImportTests.moto()
+        let suffix = UUID().uuidString.prefix(6)
+        let source = try await client.createUserPool(name: "tk-old-\(suffix)")
+        let target = try await client.createUserPool(name: "tk-new-\(suffix)", customAttributes: [SchemaAttribute(name: "stable_id")])
+        // The app's client of the target: WriteAttributes unset, so users can write custom:stable_id.
+        _ = try await client.createUserPoolClient(poolID: target, name: "app")
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        for pool in [source, target] { #expect(try CLI.run(["pool", "add", "--id", pool], environment: env).status == 0) }
+        func create(_ pool: String, _ username: String, _ attributes: [String: String]) async throws -> String {
+            let user = try await client.adminCreateUser(
+                poolID: pool, username: username, attributes: attributes.map { AttributeType($0.key, $0.value) })
+            return try #require(user.attribute("sub"))
+        }
+        _ = try await create(source, "victim", ["email": "victim@example.com", "email_verified": "true"])
+        _ = try await create(source, "nina", ["email": "nina@example.com", "email_verified": "true"])
+        #expect(try CLI.run(["import", "--pool", source], environment: env).status == 0)
+        func person(_ username: String) throws -> String {
+            try db.rows("SELECT user_id::text AS id FROM identities WHERE pool_id = \(source) AND username = \(username)")[0].decode("id")
+        }
+        let (victim, nina) = (try person("victim"), try person("nina"))
+        let created = try CLI.run(
+            ["campaign", "create", "--source", source, "--target", target, "--name", "tk-\(suffix)", "--stable-id-attribute", "custom:stable_id"],
+            environment: env)
+        #expect(created.status == 0, "\(created.stderr)")
+        let attacker = try await create(target, "victim", ["email": "mallory@example.net", "custom:stable_id": victim])
+        let legitimate = try await create(
+            target, "nina", ["email": "nina@example.com", "email_verified": "true", "custom:stable_id": nina])
+
+        let run = try CLI.run(
+            ["reconcile", "--campaign", "tk-\(suffix)", "--fix", "unmapped", "--apply", "--format", "json"], environment: env)
+        #expect([0, 1].contains(run.status), "\(run.stdout) \(run.stderr)")
+        func owner(_ sub: String) throws -> String? {
+            try db.rows("SELECT user_id::text AS id FROM identities WHERE pool_id = \(target) AND sub = \(sub)").first?.decode("id")
+        }
+        #expect(try owner(attacker) == nil, "the fixer linked a self sign-up to the victim by username and a writable attribute")
+        #expect(try owner(legitimate) == nina)
+        #expect(try db.count("findings", where: "kind = 'unmapped' AND state = 'open' AND sub = '\(attacker)'") == 1)
+    }
+}

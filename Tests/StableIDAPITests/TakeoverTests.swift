@@ -1,0 +1,161 @@
+import Cognito
+import Foundation
+import HTTPTypes
+import HummingbirdTesting
+import IdentityMap
+import Postgres
+import Migration
+import TestSupport
+import Testing
+
+/// Each way someone could come to hold another person's stable ID, tried as an attacker would
+/// against moto (docs/SECURITY.md): the target pool admits self sign-up (Cognito's default)
+/// unless a test says otherwise, and the campaign links by username with `custom:stable_id`.
+/// Beside every attack, the legitimate path it resembles, which must keep linking.
+@Suite("Takeover attempts")
+struct TakeoverTests {
+    typealias World = TriggerFlowTests.World
+
+    /// A sign-in (post-authentication) or token event for a target user, as Cognito sends it.
+    static func signIn(_ w: World, username: String, attributes: [String: String], token: Bool = false) throws -> String {
+        token
+            ? try TriggerFlowTests.tokenEvent(pool: w.new, username: username, attributes: attributes, version: "2")
+            : try TriggerFlowTests.postAuthEvent(pool: w.new, username: username, attributes: attributes)
+    }
+
+    static func owner(_ w: World, sub: String, client: any TestClientProtocol) async throws -> String? {
+        let resolved = try await client.call(.get, "/v1/resolve?pool=\(w.new)&sub=\(sub)", token: w.resolver)
+        return resolved.json["user_id"] as? String
+    }
+
+    @Test(
+        "self sign-up under a victim's username, post-confirmation never seen: neither sign-in nor token links the new sub to the victim",
+        arguments: [false, true])
+    func signUpWithVictimsUsername(token: Bool) async throws {
+        let w = try await World.make(targetClient: .writesEverything)
+        let victim = try await w.sourceUser("victim", password: "Old-Passw0rd!", email: "victim@example.com")
+        // The attacker signs up in the target as "victim" with a mailbox of their own, unverified;
+        // the post-confirmation trigger was not wired (or failed): StableID first hears of the sub now.
+        let sub = try await w.createInNew("victim", attributes: ["email": "mallory@example.net"])
+        let attributes = ["sub": sub, "email": "mallory@example.net", "email_verified": "false"]
+        try await w.api.test { client in
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger, json: try Self.signIn(w, username: "victim", attributes: attributes, token: token)
+            )
+            #expect(reply.status == 200, "\(reply)")
+            #expect(!reply.text.contains(victim), "the token carries the victim's stable ID: \(reply)")
+            let owner = try #require(try await Self.owner(w, sub: sub, client: client))
+            #expect(owner != victim, "a self sign-up took over the victim by username")
+        }
+    }
+
+    @Test("self sign-up naming the victim's ID in a client-writable custom:stable_id, with the victim's username: no link")
+    func writableAttributeCorroboratedByUsername() async throws {
+        let w = try await World.make(targetClient: .writesEverything)
+        let victim = try await w.sourceUser("victim", password: "Old-Passw0rd!", email: "victim@example.com")
+        let sub = try await w.createInNew("victim", attributes: ["custom:stable_id": victim])
+        try await w.api.test { client in
+            for token in [false, true] {
+                let reply = try await client.call(
+                    .post, "/v1/cognito/triggers", token: w.trigger,
+                    json: try Self.signIn(w, username: "victim", attributes: ["sub": sub, "custom:stable_id": victim], token: token)
+                )
+                #expect(reply.status == 200, "\(reply)")
+                if token { #expect(!reply.text.contains("\"stable_id\":\"\(victim)\""), "\(reply)") }
+            }
+            #expect(try await Self.owner(w, sub: sub, client: client) != victim)
+        }
+    }
+
+    @Test("legitimate: a user an administrator created in the target with the same username and the same verified email links")
+    func importedUserWithVerifiedEmailLinks() async throws {
+        let w = try await World.make(targetClient: .writesEverything)
+        let person = try await w.sourceUser("grace", password: "Old-Passw0rd!", email: "grace@example.com")
+        let sub = try await w.createInNew("grace", attributes: ["email": "grace@example.com", "email_verified": "true"])
+        try await w.api.test { client in
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(w, username: "grace", attributes: ["sub": sub, "email": "grace@example.com", "email_verified": "true"])
+            )
+            #expect(reply.status == 200, "\(reply)")
+            #expect(try await Self.owner(w, sub: sub, client: client) == person)
+        }
+    }
+
+    @Test("legitimate: in a pool that admits no self sign-up, the username and a writable attribute are an administrator's and link")
+    func adminOnlyPoolLinksByUsername() async throws {
+        let w = try await World.make(targetAdminOnly: true, targetClient: .writesEverything)
+        let person = try await w.sourceUser("henry", password: "Old-Passw0rd!")
+        let other = try await w.sourceUser("iris", password: "Old-Passw0rd!")
+        let henry = try await w.createInNew("henry", attributes: [:])
+        let iris = try await w.createInNew("iris.new", attributes: ["custom:stable_id": other])
+        try await w.api.test { client in
+            for (username, attributes) in [("henry", ["sub": henry]), ("iris.new", ["sub": iris, "custom:stable_id": other])] {
+                let reply = try await client.call(
+                    .post, "/v1/cognito/triggers", token: w.trigger, json: try Self.signIn(w, username: username, attributes: attributes))
+                #expect(reply.status == 200, "\(reply)")
+            }
+            #expect(try await Self.owner(w, sub: henry, client: client) == person)
+            #expect(try await Self.owner(w, sub: iris, client: client) == other)
+        }
+    }
+
+    @Test("legitimate: a stable-ID attribute no app client can write (written by finalize or an administrator) links on its own")
+    func readOnlyAttributeLinks() async throws {
+        let w = try await World.make(targetClient: .writes(["email", "name"]))
+        let person = try await w.sourceUser("jack", password: "Old-Passw0rd!")
+        let sub = try await w.createInNew("jack.new", attributes: ["custom:stable_id": person])
+        try await w.api.test { client in
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(w, username: "jack.new", attributes: ["sub": sub, "custom:stable_id": person]))
+            #expect(reply.status == 200, "\(reply)")
+            #expect(try await Self.owner(w, sub: sub, client: client) == person)
+        }
+    }
+
+    @Test("an SMS-MFA source user is not migrated CONFIRMED on the password alone: RESET_REQUIRED, and the event says why")
+    func mfaUserMigratesResetRequired() async throws {
+        let w = try await World.make()
+        let person = try await w.sourceUser("kate", password: "Old-Passw0rd!")
+        try await w.cognito.adminUpdateUserAttributes(
+            poolID: w.old, username: "kate",
+            attributes: [AttributeType("phone_number", "+15555550100"), AttributeType("phone_number_verified", "true")])
+        try await w.cognito.adminSetSMSMFAPreference(poolID: w.old, username: "kate")
+        try await w.api.test { client in
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: TriggerFlowTests.migrationEvent(pool: w.new, username: "kate", password: "Old-Passw0rd!"))
+            #expect(reply.status == 200, "\(reply)")
+            #expect(TriggerFlowTests.responseObject(reply)["finalUserStatus"] as? String == "RESET_REQUIRED", "\(reply)")
+        }
+        let event = try w.api.db.rows(
+            "SELECT details->>'challenge' AS challenge, details->>'mfa' AS mfa, user_id::text AS person FROM events WHERE kind = 'migration_succeeded'")
+        #expect(event.count == 1)
+        #expect(try event.first?.decode("challenge", as: String.self) == "SMS_MFA")
+        #expect(try event.first?.decodeIfPresent("mfa", as: String.self) == "reset")
+        #expect(try event.first?.decode("person", as: String.self) == person)
+    }
+
+    @Test("an unknown user and a wrong password answer alike, and the unknown username is not stored")
+    func unknownAndWrongPasswordAnswerAlike() async throws {
+        let w = try await World.make()
+        try await w.sourceUser("leo", password: "Right-Passw0rd!")
+        try await w.api.test { client in
+            let wrong = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: TriggerFlowTests.migrationEvent(pool: w.new, username: "leo", password: "Wrong-Passw0rd!"))
+            let unknown = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: TriggerFlowTests.migrationEvent(pool: w.new, username: "typo-leo@example.com", password: "Whatever-1!"))
+            #expect(wrong.status == unknown.status && wrong.code == unknown.code, "\(wrong) vs \(unknown)")
+            #expect(wrong.json["detail"] as? String == unknown.json["detail"] as? String && wrong.json["title"] as? String == unknown.json["title"] as? String)
+        }
+        // The wrong password is the known person's event; the typo is nowhere.
+        #expect(try w.api.db.count("events", where: "kind = 'migration_failed' AND user_id IS NOT NULL") == 1)
+        let everything = try w.api.db.rows(
+            "SELECT coalesce(string_agg(e.details::text || coalesce(p.data::text, ''), ' '), '') AS all FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id"
+        )[0]
+        #expect(try !(everything.decode("all", as: String.self).contains("typo-leo")))
+    }
+}
