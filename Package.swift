@@ -98,6 +98,7 @@ let package = Package(
             dependencies: [
                 "IdentityMap", "Cognito", "CognitoIngest", "Curl", "Postgres", "Support",
                 .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
             ],
             swiftSettings: swiftSettings
         ),

@@ -23,6 +23,15 @@ public struct Campaign: Sendable, Equatable {
         case verifiedEmail = "verified-email"
     }
 
+    /// What the Migrate-user trigger does with a source user whose password check ends in an MFA
+    /// challenge: the password was right, but the second factor cannot be checked here.
+    public enum MFAUsers: String, Sendable, CaseIterable {
+        /// Migrated `RESET_REQUIRED`: Cognito makes them prove their email or phone with a code.
+        case reset
+        /// Refused, as a wrong password is.
+        case refuse
+    }
+
     public struct Source: Sendable, Equatable {
         public var pool: PoolID
         /// The app client used for the password check (`ADMIN_USER_PASSWORD_AUTH`).
@@ -44,6 +53,9 @@ public struct Campaign: Sendable, Equatable {
     public var phase: Phase
     public var stableIDAttribute: String?
     public var linkBy: [LinkRule]
+    public var mfaUsers: MFAUsers
+    /// The target pool's facts as last read (``TargetPoolFacts``).
+    public var targetFacts: TargetPoolFacts
     public var createdAt: Date
     public var phaseChangedAt: Date
 }
@@ -62,6 +74,10 @@ public struct NewCampaign: Sendable {
     public var sourceClientSecrets: [PoolID: String] = [:]
     public var stableIDAttribute: String?
     public var linkBy: [Campaign.LinkRule]
+    public var mfaUsers: Campaign.MFAUsers = .reset
+    /// Read by the caller before the campaign's transaction (``TargetPoolFacts/read``); unknown
+    /// when not read, which the triggers treat as the unsafe case.
+    public var targetFacts: TargetPoolFacts = .unknown
 
     public init(
         name: String? = nil, target: PoolID, sources: [PoolID], sourceClientID: String? = nil, sourceClientIDs: [PoolID: String] = [:],

@@ -26,9 +26,12 @@ public struct CampaignStore: Sendable {
             do {
                 try connection.execute(
                     """
-                    INSERT INTO campaigns (id, name, target_pool, stable_id_attribute, link_by)
+                    INSERT INTO campaigns (id, name, target_pool, stable_id_attribute, link_by, mfa_users, target_self_sign_up,
+                                           target_attribute_writers, target_facts_read_at, target_facts_problem)
                     VALUES (\(id), \(name), \(new.target.rawValue), \(new.stableIDAttribute),
-                            \(PostgresArray(new.linkBy.map(\.rawValue)))::text[])
+                            \(PostgresArray(new.linkBy.map(\.rawValue)))::text[], \(new.mfaUsers.rawValue),
+                            \(new.targetFacts.selfSignUp), \(new.targetFacts.attributeWriters.map { PostgresArray($0) })::text[],
+                            \(new.targetFacts.readAt), \(new.targetFacts.problem))
                     """
                 )
             } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "campaigns_name_key" {
@@ -98,10 +101,43 @@ public struct CampaignStore: Sendable {
         }
     }
 
-    static let columns = "id, name, target_pool, phase, stable_id_attribute, link_by, created_at, phase_changed_at"
+    /// Records the target pool's facts as a reconciliation run read them again; a change is an
+    /// event (`campaign_target_facts_changed`), the same facts only move the time of reading.
+    /// Returns whether they changed.
+    public func recordTargetFacts(_ facts: TargetPoolFacts, campaign id: UUID, attribution: Attribution) -> Write<Bool> {
+        Write { connection in
+            guard let campaign = try Self.campaign(id, forUpdate: true, on: connection) else {
+                throw MigrationError.campaignNotFound(id.uuidString.lowercased())
+            }
+            try connection.execute(
+                """
+                UPDATE campaigns SET target_self_sign_up = \(facts.selfSignUp),
+                    target_attribute_writers = \(facts.attributeWriters.map { PostgresArray($0) })::text[],
+                    target_facts_read_at = \(facts.readAt), target_facts_problem = \(facts.problem)
+                WHERE id = \(id)
+                """
+            )
+            guard !campaign.targetFacts.sameFacts(as: facts) else { return false }
+            try EventLog.append(
+                EventDraft(
+                    CampaignTargetFactsChangedDetails(campaign: id, from: campaign.targetFacts, to: facts), pool: campaign.target),
+                attribution: attribution, on: connection
+            )
+            return true
+        }
+    }
 
-    static func campaign(_ id: UUID, on connection: PostgresConnection) throws -> Campaign? {
-        guard let row = try connection.query("SELECT \(unescaped: columns) FROM campaigns WHERE id = \(id)").first else {
+    static let columns = """
+        id, name, target_pool, phase, stable_id_attribute, link_by, mfa_users, target_self_sign_up, target_attribute_writers,
+        target_facts_read_at, target_facts_problem, created_at, phase_changed_at
+        """
+
+    static func campaign(_ id: UUID, forUpdate: Bool = false, on connection: PostgresConnection) throws -> Campaign? {
+        guard
+            let row = try connection.query(
+                "SELECT \(unescaped: columns) FROM campaigns WHERE id = \(id) \(unescaped: forUpdate ? "FOR UPDATE" : "")"
+            ).first
+        else {
             return nil
         }
         let sources = try connection.query(
@@ -125,6 +161,13 @@ public struct CampaignStore: Sendable {
             phase: Campaign.Phase(rawValue: try row.decode("phase")) ?? .lazy,
             stableIDAttribute: try row.decodeIfPresent("stable_id_attribute"),
             linkBy: linkBy.compactMap(Campaign.LinkRule.init(rawValue:)),
+            mfaUsers: Campaign.MFAUsers(rawValue: try row.decode("mfa_users")) ?? .reset,
+            targetFacts: TargetPoolFacts(
+                selfSignUp: try row.decodeIfPresent("target_self_sign_up"),
+                attributeWriters: try row.decodeIfPresent("target_attribute_writers"),
+                readAt: try row.decodeIfPresent("target_facts_read_at"),
+                problem: try row.decodeIfPresent("target_facts_problem")
+            ),
             createdAt: try row.decode("created_at"),
             phaseChangedAt: try row.decode("phase_changed_at")
         )

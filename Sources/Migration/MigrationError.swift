@@ -13,10 +13,9 @@ public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible 
     case noCampaign(pool: String)
     /// The campaign has no source app client, so passwords cannot be checked.
     case noSourceClient(campaign: UUID)
-    /// Sign-in refused: the user is unknown to every source pool.
-    case userNotFound
-    /// Sign-in refused: wrong password, disabled or unconfirmed user. Deliberately not more
-    /// precise: Cognito shows the message to whoever is signing in.
+    /// Sign-in refused: unknown user, wrong password, disabled or unconfirmed user, or an MFA
+    /// user the campaign refuses. One answer for all of them: Cognito shows it to whoever is
+    /// signing in, and a different one for unknown users would tell an attacker who exists.
     case notAuthorized
     /// A trigger event without what its kind needs (a sub, say).
     case malformedEvent(String)
@@ -32,7 +31,6 @@ public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible 
         case .noCampaign(let pool): return "pool \(pool) is the target of no campaign"
         case .noSourceClient(let campaign):
             return "campaign \(campaign.uuidString.lowercased()) has no source app client (--source-client-id)"
-        case .userNotFound: return "User does not exist."
         case .notAuthorized: return "Incorrect username or password."
         case .malformedEvent(let reason): return reason
         }

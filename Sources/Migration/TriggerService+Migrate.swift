@@ -1,7 +1,8 @@
 import Cognito
 import Foundation
-import IdentityMap
+public import IdentityMap
 import Logging
+import Metrics
 import Postgres
 
 // The Migrate-user trigger: a user unknown to the target pool signs in (or asks for a password
@@ -17,78 +18,120 @@ extension TriggerService {
         }
         guard let campaign else { throw MigrationError.noCampaign(pool: target.id.rawValue) }
         let deadline = ContinuousClock.now + Self.cognitoBudget
-        let pools = PoolStore(database: database)
-        var found: (pool: Pool, user: AdminGetUserResponse, challenge: String?)?
+        var found: SourceUser?
         for source in campaign.sources {
-            guard let pool = try await pools.pool(source.pool) else { continue }
-            let client = try clients.client(for: pool)
-            var challenge: String?
-            if checkPassword {
-                guard let clientID = source.clientID else { throw MigrationError.noSourceClient(campaign: campaign.id) }
-                guard let password = request.password?.plaintext, !password.isEmpty else {
-                    throw MigrationError.malformedEvent("request.password is missing")
-                }
-                let secret = try await database.primary.withConnection { connection in
-                    try CampaignStore.clientSecret(campaign: campaign.id, source: source.pool, on: connection)
-                }
-                do {
-                    let answer = try await client.adminInitiateAuth(
-                        poolID: pool.id.rawValue, clientID: clientID, username: request.userName, password: password,
-                        secretHash: secret.map {
-                            CognitoSecretHash.compute(clientSecret: $0, username: request.userName, clientID: clientID)
-                        },
-                        deadline: deadline
-                    )
-                    // A challenge (a new password, MFA) comes only after the password was right.
-                    challenge = answer.ChallengeName
-                } catch let error as CognitoError where error.type == .userNotFound {
-                    continue
-                } catch let error as CognitoError where error.type == .resourceNotFound || error.type == .invalidParameter {
-                    // The app client is not one of this pool's (or does not allow the flow).
-                    logger.error(
-                        "source app client refused", metadata: ["pool": "\(pool.id)", "error": "\(error.type.map { "\($0)" } ?? "")"])
-                    throw MigrationError.noSourceClient(campaign: campaign.id)
-                } catch let error as CognitoError
-                    where error.type.map({ [.notAuthorized, .userNotConfirmed, .passwordResetRequired].contains($0) }) == true
-                {
-                    // Cognito says NotAuthorized for a disabled user too; the audit trail tells them apart.
-                    let disabled =
-                        (try? await client.adminGetUser(poolID: pool.id.rawValue, username: request.userName, deadline: deadline))?
-                        .Enabled == false
-                    try await recordFailure(
-                        campaign: campaign, target: target, via: via, reason: disabled ? .disabled : .notAuthorized, request, attribution
-                    )
-                    throw MigrationError.notAuthorized
-                }
-            }
-            let user: AdminGetUserResponse
-            do {
-                user = try await client.adminGetUser(poolID: pool.id.rawValue, username: request.userName, deadline: deadline)
-            } catch let error as CognitoError where error.type == .userNotFound {
+            guard let pool = try await PoolStore(database: database).pool(source.pool) else { continue }
+            let lookup = try await look(
+                up: request, in: pool, source: source, campaign: campaign, checkPassword: checkPassword, deadline: deadline)
+            switch lookup {
+            case .unknown:
                 continue
-            }
-            guard user.Enabled != false else {
-                try await recordFailure(campaign: campaign, target: target, via: via, reason: .disabled, request, attribution)
+            case .refused(let reason, let user, let challenge):
+                try await recordFailure(
+                    campaign: campaign, target: target, via: via, reason: reason, source: pool, user: user, challenge: challenge,
+                    attribution)
                 throw MigrationError.notAuthorized
+            case .found(let user):
+                found = user
             }
-            found = (pool, user, challenge)
             break
         }
         guard let found else {
-            try await recordFailure(campaign: campaign, target: target, via: via, reason: .userNotFound, request, attribution)
-            throw MigrationError.userNotFound
+            // Unknown to every source: answered as a wrong password is, and counted, not stored.
+            try await countUnknown(campaign: campaign, target: target, attribution: attribution)
+            throw MigrationError.notAuthorized
         }
         let stableID = try await rememberMigration(
             found.user, signedInAs: request.userName, source: found.pool, campaign: campaign, target: target, via: via,
-            challenge: found.challenge, attribution: attribution
+            challenge: found.challenge, mfa: found.unverifiedFactor ? campaign.mfaUsers : nil, attribution: attribution
         )
         var attributes = Self.migratedAttributes(found.user.UserAttributes ?? [])
         if let attribute = campaign.stableIDAttribute { attributes[attribute] = stableID.uuidString.lowercased() }
         logger.info("user migrated", metadata: ["campaign": "\(campaign.id)", "target": "\(target.id)", "via": "\(via.rawValue)"])
-        // A source user still on a temporary password (challenge NEW_PASSWORD_REQUIRED) must not
-        // have it become permanent in the target: they set a new one there.
-        let finalStatus: MigrationFinalStatus? = found.challenge == "NEW_PASSWORD_REQUIRED" ? .resetRequired : nil
+        // A source user still on a temporary password (NEW_PASSWORD_REQUIRED) must not have it
+        // become permanent in the target, and one whose second factor could not be checked (MFA)
+        // must not arrive CONFIRMED on the password alone: both set a new password in the target
+        // after proving their email or phone with a code.
+        let finalStatus: MigrationFinalStatus? =
+            found.challenge == "NEW_PASSWORD_REQUIRED" || found.unverifiedFactor ? .resetRequired : nil
         return try event.answeringMigration(attributes: attributes, finalStatus: finalStatus)
+    }
+
+    /// A source user found by the Migrate-user trigger.
+    struct SourceUser {
+        var pool: Pool
+        var user: AdminGetUserResponse
+        /// The challenge the password check answered, if any.
+        var challenge: String?
+        /// The password was right, but the source asks for a factor StableID cannot check (MFA).
+        var unverifiedFactor: Bool
+    }
+
+    enum SourceLookup {
+        case unknown
+        case refused(MigrationFailedDetails.Reason, AdminGetUserResponse?, challenge: String?)
+        case found(SourceUser)
+    }
+
+    /// One source pool's answer for the user. Every path makes the same Cognito calls, the
+    /// password check then `AdminGetUser`, so that an unknown user and a wrong password cannot be
+    /// told apart by what StableID asks of Cognito, nor by how long it takes.
+    func look(
+        up request: UserMigrationRequest, in pool: Pool, source: Campaign.Source, campaign: Campaign, checkPassword: Bool,
+        deadline: ContinuousClock.Instant
+    ) async throws -> SourceLookup {
+        let client = try clients.client(for: pool)
+        enum PasswordCheck { case checked, unverifiedFactor, wrong, unknownUser }
+        var check = PasswordCheck.checked
+        var challenge: String?
+        if checkPassword {
+            guard let clientID = source.clientID else { throw MigrationError.noSourceClient(campaign: campaign.id) }
+            guard let password = request.password?.plaintext, !password.isEmpty else {
+                throw MigrationError.malformedEvent("request.password is missing")
+            }
+            let secret = try await database.primary.withConnection { connection in
+                try CampaignStore.clientSecret(campaign: campaign.id, source: source.pool, on: connection)
+            }
+            do {
+                let answer = try await client.adminInitiateAuth(
+                    poolID: pool.id.rawValue, clientID: clientID, username: request.userName, password: password,
+                    secretHash: secret.map { CognitoSecretHash.compute(clientSecret: $0, username: request.userName, clientID: clientID) },
+                    deadline: deadline
+                )
+                challenge = answer.ChallengeName
+                // Only tokens, or the demand for a new password, say the password was all that was
+                // needed. Any other challenge (SMS_MFA, SOFTWARE_TOKEN_MFA, EMAIL_OTP,
+                // SELECT_MFA_TYPE, MFA_SETUP, …) means a second factor this trigger cannot check.
+                let passwordSufficed = answer.AuthenticationResult != nil || challenge == "NEW_PASSWORD_REQUIRED"
+                check = passwordSufficed ? .checked : .unverifiedFactor
+            } catch let error as CognitoError where error.type == .userNotFound {
+                check = .unknownUser
+            } catch let error as CognitoError where error.type == .resourceNotFound || error.type == .invalidParameter {
+                // The app client is not one of this pool's (or does not allow the flow).
+                logger.error(
+                    "source app client refused", metadata: ["pool": "\(pool.id)", "error": "\(error.type.map { "\($0)" } ?? "")"])
+                throw MigrationError.noSourceClient(campaign: campaign.id)
+            } catch let error as CognitoError
+                where error.type.map({ [.notAuthorized, .userNotConfirmed, .passwordResetRequired].contains($0) }) == true
+            {
+                check = .wrong
+            }
+        }
+        let user: AdminGetUserResponse?
+        do {
+            user = try await client.adminGetUser(poolID: pool.id.rawValue, username: request.userName, deadline: deadline)
+        } catch let error as CognitoError where error.type == .userNotFound {
+            user = nil
+        }
+        guard let user, check != .unknownUser else { return .unknown }
+        // Cognito says NotAuthorized for a disabled user too; the audit trail tells them apart.
+        if user.Enabled == false { return .refused(.disabled, user, challenge: nil) }
+        switch check {
+        case .wrong, .unknownUser: return .refused(.notAuthorized, user, challenge: nil)
+        case .unverifiedFactor where campaign.mfaUsers == .refuse: return .refused(.mfaRefused, user, challenge: challenge)
+        case .unverifiedFactor, .checked:
+            return .found(SourceUser(pool: pool, user: user, challenge: challenge, unverifiedFactor: check == .unverifiedFactor))
+        }
     }
 
     /// The source user's attributes the target pool may take: never `sub` (Cognito mints a new
@@ -110,7 +153,7 @@ extension TriggerService {
     /// a pending link for the post-authentication trigger that will bring the new sub.
     func rememberMigration(
         _ user: AdminGetUserResponse, signedInAs login: String, source: Pool, campaign: Campaign, target: Pool, via: LinkPath,
-        challenge: String?, attribution: Attribution
+        challenge: String?, mfa: Campaign.MFAUsers?, attribution: Attribution
     ) async throws -> UUID {
         guard let sub = user.attribute("sub").flatMap(CognitoSub.canonical) else {
             throw MigrationError.malformedEvent("the source pool answered a user without a sub")
@@ -142,7 +185,7 @@ extension TriggerService {
             )
             try EventLog.append(
                 EventDraft(
-                    MigrationSucceededDetails(campaign: campaign.id, targetPool: target.id, via: via, challenge: challenge),
+                    MigrationSucceededDetails(campaign: campaign.id, targetPool: target.id, via: via, challenge: challenge, mfa: mfa),
                     userID: person.userID, pool: source.id, sub: sub,
                     personal: EventPersonalData(username: user.Username)
                 ),
@@ -153,18 +196,51 @@ extension TriggerService {
         }
     }
 
-    /// A refused sign-in is recorded (who tried, not with what); the username is personal data.
+    /// A refused sign-in of a user a source pool has is an event of that user's person (who
+    /// tried, not with what); the username is personal data.
     func recordFailure(
-        campaign: Campaign, target: Pool, via: LinkPath, reason: MigrationFailedDetails.Reason, _ request: UserMigrationRequest,
-        _ attribution: Attribution
+        campaign: Campaign, target: Pool, via: LinkPath, reason: MigrationFailedDetails.Reason, source: Pool, user: AdminGetUserResponse?,
+        challenge: String?, _ attribution: Attribution
     ) async throws {
-        let draft = EventDraft(
-            MigrationFailedDetails(campaign: campaign.id, targetPool: target.id, via: via, reason: reason),
-            pool: target.id, personal: EventPersonalData(username: request.userName)
-        )
+        let sub = user?.attribute("sub").flatMap(CognitoSub.canonical)
         try await database.primary.transaction { connection in
+            let person = try sub.flatMap { try ResolveQueries.resolve(.pool(source.id, sub: $0), on: connection)?.userID }
+            let draft = EventDraft(
+                MigrationFailedDetails(campaign: campaign.id, targetPool: target.id, via: via, reason: reason, challenge: challenge),
+                userID: person, pool: source.id, sub: sub,
+                personal: user.map { EventPersonalData(username: $0.Username) } ?? EventPersonalData()
+            )
             _ = try EventLog.append(draft, attribution: attribution, on: connection)
         }
+        refusals.counter(reason.rawValue).increment()
         logger.info("migration refused", metadata: ["campaign": "\(campaign.id)", "reason": "\(reason.rawValue)"])
+    }
+
+    /// A username no source pool knows: counted (metric, and one aggregated event per campaign
+    /// and minute), never stored.
+    func countUnknown(campaign: Campaign, target: Pool, attribution: Attribution) async throws {
+        let reason = MigrationFailedDetails.Reason.userNotFound.rawValue
+        refusals.counter(reason).increment()
+        if let batch = refusals.tally.add(campaign: campaign.id, target: target.id, reason: reason) {
+            try await writeRefusalCounts([batch], attribution: attribution)
+        }
+    }
+
+    /// Writes counted refusals, one event per batch.
+    public func writeRefusalCounts(_ batches: [MigrationRefusalTally.Batch], attribution: Attribution) async throws {
+        guard !batches.isEmpty else { return }
+        try await database.primary.transaction { connection in
+            for batch in batches {
+                _ = try EventLog.append(
+                    EventDraft(
+                        MigrationRefusalsCountedDetails(
+                            campaign: batch.campaign, targetPool: batch.target, counts: batch.counts, since: batch.since, until: batch.until
+                        ),
+                        pool: batch.target
+                    ),
+                    attribution: attribution, on: connection
+                )
+            }
+        }
     }
 }

@@ -3,6 +3,7 @@ import CognitoIngest
 public import Foundation
 public import IdentityMap
 public import Logging
+public import Metrics
 import Postgres
 
 /// Cognito's Lambda triggers, handled for the target pool of a campaign (DESIGN §4): the
@@ -19,13 +20,28 @@ public struct TriggerService: Sendable {
     let clients: PoolClients
     let logger: Logger
     let campaigns = CampaignCache()
+    public let refusals: RefusalCounting
     /// What Cognito calls may take together; the rest of Cognito's 5 s is for us and the network.
     static let cognitoBudget: Duration = .seconds(4)
 
-    public init(database: Database, clients: PoolClients, logger: Logger) {
+    public init(
+        database: Database, clients: PoolClients, logger: Logger, metricsFactory: any MetricsFactory = NOOPMetricsHandler.instance
+    ) {
         self.database = database
         self.clients = clients
         self.logger = logger
+        self.refusals = RefusalCounting(metrics: metricsFactory)
+    }
+
+    /// Refused Migrate-user sign-ins: a counter per reason, and the tally that turns sign-ins of
+    /// unknown usernames into aggregated events.
+    public struct RefusalCounting: Sendable {
+        public let tally = MigrationRefusalTally()
+        let metrics: any MetricsFactory
+
+        func counter(_ reason: String) -> Counter {
+            Counter(label: "stableid_migration_refusals_total", dimensions: [("reason", reason)], factory: metrics)
+        }
     }
 
     /// Answers one trigger event with the event's JSON, `response` filled in.
@@ -117,9 +133,11 @@ extension TriggerService {
             // The newest campaign into this pool, even when done: its rules still find the people
             // of users who sign in for the first time after the campaign closed.
             let campaign = try campaigns.latest(for: target.id) { try CampaignStore.latest(target: target.id, on: connection) }
-            var evidence = try Self.evidence(for: user, target: target.id, campaign: campaign, confirmation: confirmation, on: connection)
+            let found = try Self.evidence(for: user, target: target.id, campaign: campaign, confirmation: confirmation, on: connection)
+            var evidence = found.evidence
             evidence.signUp = signUp
-            let decision = TriggerLinkRules.decide(evidence, linkBy: campaign?.linkBy ?? [])
+            let trust = campaign.map { TriggerLinkRules.Trust($0.targetFacts) } ?? .unsafe
+            let decision = TriggerLinkRules.decide(evidence, linkBy: campaign?.linkBy ?? [], trust: trust)
             func identity(_ via: LinkPath) throws -> NewIdentity {
                 try NewIdentity(
                     pool: target.id, sub: user.sub, username: user.username,
@@ -138,17 +156,16 @@ extension TriggerService {
                 let new = try identity(via)
                 try Self.retireReusedUsername(new, on: connection, attribution: attribution)
                 stableID = try store.linkIdentity(new, to: person, attribution: attribution).run(inTransactionOn: connection)
+                // A pending link is used once: exactly the row that decided, never another that
+                // merely shares an email.
+                if let pending = evidence.pending, !signUp, pending.user == person, via == pending.via, let key = found.pendingKey {
+                    try connection.execute("DELETE FROM pending_links WHERE target_pool = \(target.id.rawValue) AND username = \(key)")
+                }
             case .createUser(let via):
                 let new = try identity(via)
                 try Self.retireReusedUsername(new, on: connection, attribution: attribution)
                 stableID = try store.createPerson(with: new, attribution: attribution).run(inTransactionOn: connection)
             }
-            try connection.execute(
-                """
-                DELETE FROM pending_links WHERE target_pool = \(target.id.rawValue)
-                  AND lower(username) IN (lower(\(user.username)), lower(\(user.email ?? user.username)))
-                """
-            )
             return stableID
         }
     }
@@ -158,43 +175,46 @@ extension TriggerService {
     /// kept only if that person is active.
     static func evidence(
         for user: TargetUser, target: PoolID, campaign: Campaign?, confirmation: Bool, on connection: PostgresConnection
-    ) throws -> TriggerLinkRules.Evidence {
+    ) throws -> (evidence: TriggerLinkRules.Evidence, pendingKey: String?) {
         let sources = PostgresArray(campaign?.sources.map(\.pool.rawValue) ?? [])
         let email = user.email.flatMap(EmailAddress.normalize)
         let attributeID = campaign?.stableIDAttribute.flatMap { user.attributes[$0] }.flatMap(UUID.init(uuidString:))
         let rows = try connection.query(
             """
-            WITH candidates (kind, user_id, via) AS (
-                SELECT CASE WHEN status = 'unlinked' THEN 'unlinked' ELSE 'linked' END, user_id, NULL FROM identities
+            WITH candidates (kind, user_id, via, pending_key) AS (
+                SELECT CASE WHEN status = 'unlinked' THEN 'unlinked' ELSE 'linked' END, user_id, NULL, NULL FROM identities
                  WHERE pool_id = \(target.rawValue) AND sub = \(user.sub)
                 UNION ALL
-                SELECT 'attribute', id, NULL FROM users WHERE id = \(attributeID)
+                SELECT 'attribute', id, NULL, NULL FROM users WHERE id = \(attributeID)
                 UNION ALL
                 -- Keyed by what the user typed at the Migrate-user trigger: the target's username,
-                -- or its email for pools that sign in by email. Fresh only: a migration is followed
-                -- by its sign-in within seconds.
-                SELECT 'pending', user_id, via FROM pending_links
+                -- or, for pools that sign in by email, its email, which must then be verified (an
+                -- unverified email is anyone's to type). Fresh only: a migration is followed by its
+                -- sign-in within seconds.
+                SELECT CASE WHEN lower(username) = lower(\(user.username)) THEN 'pending' ELSE 'pending_email' END,
+                       user_id, via, username FROM pending_links
                  WHERE target_pool = \(target.rawValue) AND created_at > now() - interval '1 day'
-                   AND lower(username) IN (lower(\(user.username)), lower(\(user.email ?? user.username)))
+                   AND (lower(username) = lower(\(user.username))
+                        OR (\(user.emailVerified) AND \(user.email)::text IS NOT NULL AND lower(username) = lower(\(user.email))))
                 UNION ALL
                 -- Provider names are per pool: only the campaign's pools and the target are asked.
-                SELECT 'federated', user_id, NULL FROM identities
+                SELECT 'federated', user_id, NULL, NULL FROM identities
                  WHERE \(user.federated?.userID)::text IS NOT NULL AND provider = \(user.provider)
                    AND federated_user_id = \(user.federated?.userID) AND status <> 'unlinked'
                    AND (pool_id = ANY(\(sources)::text[]) OR pool_id = \(target.rawValue))
                 UNION ALL
-                SELECT 'username', user_id, NULL FROM identities
+                SELECT 'username', user_id, NULL, NULL FROM identities
                  WHERE pool_id = ANY(\(sources)::text[]) AND lower(username) = lower(\(user.username)) AND status <> 'unlinked'
                 UNION ALL
-                SELECT 'email_as_username', user_id, NULL FROM identities
+                SELECT 'email_as_username', user_id, NULL, NULL FROM identities
                  WHERE \(user.emailVerified) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[]) AND lower(username) = \(email)
                    AND status <> 'unlinked'
                 UNION ALL
-                SELECT 'verified_email', user_id, NULL FROM identities
+                SELECT 'verified_email', user_id, NULL, NULL FROM identities
                  WHERE \(user.emailVerified) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[])
                    AND email_normalized = \(email) AND email_verified AND status <> 'unlinked'
             )
-            SELECT c.kind, s.id AS person, c.via
+            SELECT c.kind, s.id AS person, c.via, c.pending_key
             FROM candidates c
             JOIN users u ON u.id = c.user_id
             JOIN users s ON s.id = coalesce(u.merged_into, u.id)
@@ -204,22 +224,27 @@ extension TriggerService {
             """
         )
         var found: [String: [UUID]] = [:]
-        var pendingVia: LinkPath?
+        var pending: [String: (user: UUID, via: LinkPath, key: String)] = [:]
         for row in rows {
             let kind: String = try row.decode("kind")
             found[kind, default: []].append(try row.decode("person"))
-            if kind == "pending" { pendingVia = try row.decodeIfPresent("via", as: String.self).flatMap(LinkPath.init(rawValue:)) }
+            if kind.hasPrefix("pending") {
+                let via = try row.decodeIfPresent("via", as: String.self).flatMap(LinkPath.init(rawValue:)) ?? .lazy
+                pending[kind] = (try row.decode("person"), via, try row.decode("pending_key"))
+            }
         }
         var evidence = TriggerLinkRules.Evidence(confirmation: confirmation)
         evidence.linkedTo = found["linked"]?.first
         evidence.unlinked = found["unlinked"] != nil
         evidence.attribute = found["attribute"]?.first
-        if let pending = found["pending"]?.first { evidence.pending = (pending, pendingVia ?? .lazy) }
+        // The username's own pending link first; the verified email's only when there is none.
+        let used = pending["pending"] ?? pending["pending_email"]
+        if let used { evidence.pending = (used.user, used.via) }
         evidence.federated = TriggerLinkRules.single(found["federated"] ?? [])
         evidence.username = TriggerLinkRules.single(found["username"] ?? [])
         evidence.emailAsUsername = TriggerLinkRules.single(found["email_as_username"] ?? [])
         evidence.verifiedEmail = TriggerLinkRules.single(found["verified_email"] ?? [])
-        return evidence
+        return (evidence, used?.key)
     }
 
     /// Cognito keeps usernames unique among existing users, so a new sub under a username the

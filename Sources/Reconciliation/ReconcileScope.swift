@@ -13,6 +13,9 @@ public struct ReconcileScope: Sendable, Equatable {
     public var others: [PoolID]
     /// The custom attribute that carries the stable ID (`custom:stable_id`), if the pools have one.
     public var stableIDAttribute: String?
+    /// What the target pool lets anyone choose, as last read (``TargetPoolFacts``): `--fix
+    /// unmapped` trusts a target user's claims exactly as far as the triggers do.
+    public var trust: TriggerLinkRules.Trust = .unsafe
 
     /// A campaign's pools; its stable-ID attribute is read from every one of them.
     public init(campaign: Campaign) {
@@ -20,6 +23,7 @@ public struct ReconcileScope: Sendable, Equatable {
             campaignID: campaign.id, target: campaign.target, sources: campaign.sources.map(\.pool),
             stableIDAttribute: campaign.stableIDAttribute
         )
+        self.trust = TriggerLinkRules.Trust(campaign.targetFacts)
     }
 
     /// The same from the campaign's parts (tests, callers holding only ids).

@@ -4,7 +4,7 @@ public import IdentityMap
 public import Logging
 public import LookupCache
 import Metrics
-import Migration
+public import Migration
 public import Prometheus
 import Reconciliation
 import ServiceLifecycle
@@ -63,7 +63,8 @@ public func buildRouter(
     authenticator: TokenAuthenticator,
     readiness: ReadinessProbe,
     registry: PrometheusCollectorRegistry,
-    lookupCache: LookupCache? = nil
+    lookupCache: LookupCache? = nil,
+    triggers: TriggerService? = nil
 ) -> Router<AppRequestContext> {
     var factory = PrometheusMetricsFactory(registry: registry)
     factory.defaultDurationHistogramBuckets = [
@@ -116,10 +117,10 @@ public func buildRouter(
     CampaignController(services: services, campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
     ReconciliationController(services: services, findings: FindingStore(database: database), campaigns: CampaignStore(database: database))
         .register(on: scoped(.audit))
-    TriggerController(
-        services: services,
-        triggers: TriggerService(database: database, clients: PoolClients(), logger: Logger(label: "stableid.triggers"))
-    ).register(on: scoped(.trigger))
+    let triggers =
+        triggers
+        ?? TriggerService(database: database, clients: PoolClients(), logger: Logger(label: "stableid.triggers"), metricsFactory: factory)
+    TriggerController(services: services, triggers: triggers).register(on: scoped(.trigger))
     let events = EventController(services: services, query: services.events, erasure: Erasure(database: database))
     events.register(on: scoped(.audit))
     events.registerAdmin(on: scoped(.admin))
@@ -136,15 +137,19 @@ public func buildApplication(
     let registry = PrometheusCollectorRegistry()
     let readiness = ReadinessProbe(database: database, logger: logger)
     let lookupCache = configuration.lookupCache ? LookupCache(metricsFactory: PrometheusMetricsFactory(registry: registry)) : nil
+    let triggers = TriggerService(
+        database: database, clients: PoolClients(), logger: Logger(label: "stableid.triggers"),
+        metricsFactory: PrometheusMetricsFactory(registry: registry))
     let router = buildRouter(
         configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry,
-        lookupCache: lookupCache
+        lookupCache: lookupCache, triggers: triggers
     )
     var services: [any Service] = [
         readiness,
         TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
         AuditSealerService(database: database, logger: logger),
         HousekeepingService(database: database, logger: logger),
+        MigrationRefusalService(triggers: triggers, logger: logger),
     ]
     if let lookupCache { services.append(LookupCacheService(cache: lookupCache, database: database, logger: logger)) }
     return Application(

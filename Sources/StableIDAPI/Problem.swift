@@ -152,7 +152,6 @@ public struct Problem: HTTPResponseError, Sendable {
         case .noSourceClient:
             return Problem(.unprocessableContent, code: "no_source_client", title: "No source app client", detail: detail)
         // The forwarder raises `detail` as the Lambda's error: Cognito shows a failed sign-in.
-        case .userNotFound: return Problem(.badRequest, code: "user_not_found", title: "Migration refused", detail: detail)
         case .notAuthorized: return Problem(.badRequest, code: "not_authorized", title: "Migration refused", detail: detail)
         }
     }

@@ -19,6 +19,11 @@ struct CampaignCommand: AsyncParsableCommand {
                 The target's Migrate-user trigger checks passwords against the sources (in the order given) with
                 ADMIN_USER_PASSWORD_AUTH through --source-client-id (with SECRET_HASH when that client has a secret).
                 A target pool is in at most one campaign that is not done.
+
+                The target pool is read (DescribeUserPool, ListUserPoolClients, DescribeUserPoolClient): whether anyone can sign
+                up, and which app clients can write the stable-ID attribute, decide what a new sub may be linked on
+                (docs/SECURITY.md). What that means for each --link-by rule is printed; when the pool cannot be read, the unsafe
+                case is assumed (self sign-up on, attribute writable) and a warning says so.
                 """
         )
         @OptionGroup var database: DatabaseOptions
@@ -32,6 +37,11 @@ struct CampaignCommand: AsyncParsableCommand {
         @Option(help: "The target pool's custom attribute for the stable ID, e.g. custom:stable_id.") var stableIdAttribute: String?
         @Option(help: "username, email (target email = source username) or verified-email; repeatable (default: username).")
         var linkBy: [String] = []
+        @Option(
+            help:
+                "Source users whose password check ends in an MFA challenge: reset (migrated RESET_REQUIRED: they prove their email or phone) or refuse."
+        )
+        var mfaUsers: String = "reset"
 
         func run() async throws {
             LogSetup.bootstrap()
@@ -75,11 +85,21 @@ struct CampaignCommand: AsyncParsableCommand {
                 sourceClientSecret: secret, stableIDAttribute: stableIdAttribute, linkBy: rules
             )
             new.sourceClientSecrets = secrets
+            guard let mfa = Campaign.MFAUsers(rawValue: mfaUsers) else { throw CLIFailure.usage("--mfa-users takes reset or refuse") }
+            new.mfaUsers = mfa
             let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
+            new = try new.validated()
+            guard let target = try await PoolStore(database: db).pool(new.target) else {
+                throw CLIFailure.usage("pool \(new.target) is not registered (stableid pool add)")
+            }
+            new.targetFacts = await CampaignCommand.readFacts(of: target, attribute: new.stableIDAttribute)
             let campaign = try await CampaignStore(database: db).create(new, attribution: cliAttribution).run(on: db)
             print(
                 "created campaign \(campaign.name): \(campaign.sources.map(\.pool.rawValue).joined(separator: ", ")) -> \(campaign.target)")
+            for line in campaign.targetFacts.explanation(linkBy: campaign.linkBy, stableIDAttribute: campaign.stableIDAttribute) {
+                print("  " + line)
+            }
             print(campaign.id.uuidString.lowercased())
         }
     }
@@ -112,6 +132,11 @@ struct CampaignCommand: AsyncParsableCommand {
                 throw CLIFailure.usage("no campaign \(campaign)")
             }
             printRows([CampaignCommand.row(found)], columns: CampaignCommand.columns, format: format)
+            if format == .table {
+                for line in found.targetFacts.explanation(linkBy: found.linkBy, stableIDAttribute: found.stableIDAttribute) {
+                    print("  " + line)
+                }
+            }
         }
     }
 
@@ -131,14 +156,33 @@ struct CampaignCommand: AsyncParsableCommand {
         }
     }
 
-    static let columns = ["id", "name", "target", "sources", "phase", "stable_id_attribute", "link_by", "source_client_id", "created_at"]
+    static let columns = [
+        "id", "name", "target", "sources", "phase", "stable_id_attribute", "link_by", "source_client_id", "mfa_users",
+        "target_self_sign_up", "target_attribute_writers", "target_facts_read_at", "created_at",
+    ]
+
+    /// The target pool's facts, read with the pool's own AWS access within a few seconds; what
+    /// cannot be read stays unknown (the unsafe case) and is said so.
+    static func readFacts(of pool: Pool, attribute: String?) async -> TargetPoolFacts {
+        do {
+            let client = try PoolClients().client(for: pool)
+            return await TargetPoolFacts.read(
+                pool: pool.id, stableIDAttribute: attribute, client: client, deadline: .now + .seconds(20))
+        } catch {
+            return TargetPoolFacts(readAt: Date(), problem: "no AWS access configured for the pool")
+        }
+    }
 
     static func row(_ campaign: Campaign) -> [String: String] {
         [
             "id": campaign.id.uuidString.lowercased(), "name": campaign.name, "target": campaign.target.rawValue,
             "sources": campaign.sources.map(\.pool.rawValue).joined(separator: " "), "phase": campaign.phase.rawValue,
             "stable_id_attribute": campaign.stableIDAttribute ?? "", "link_by": campaign.linkBy.map(\.rawValue).joined(separator: " "),
-            "source_client_id": campaign.sources.first?.clientID ?? "", "created_at": RFC3339.format(campaign.createdAt),
+            "source_client_id": campaign.sources.first?.clientID ?? "", "mfa_users": campaign.mfaUsers.rawValue,
+            "target_self_sign_up": campaign.targetFacts.selfSignUp.map { "\($0)" } ?? "unknown",
+            "target_attribute_writers": campaign.targetFacts.attributeWriters?.joined(separator: " ") ?? "unknown",
+            "target_facts_read_at": campaign.targetFacts.readAt.map(RFC3339.format) ?? "",
+            "created_at": RFC3339.format(campaign.createdAt),
         ]
     }
 }

@@ -103,7 +103,7 @@ struct ReconcileCommand: AsyncParsableCommand {
         } else {
             resumeID = nil
         }
-        let scope: ReconcileScope
+        var scope: ReconcileScope
         do {
             if let resumeID, campaign == nil, pools.isEmpty {
                 scope = try await ReconciliationRun.recordedScope(database: db, runID: resumeID)
@@ -125,6 +125,11 @@ struct ReconcileCommand: AsyncParsableCommand {
             guard scope.pools.contains(pool) else { throw CLIFailure.usage("--file names \(pool), which is not reconciled here") }
             guard filesByPool[pool] == nil else { throw CLIFailure.usage("--file names \(pool) twice") }
             filesByPool[pool] = String(entry[entry.index(after: equals)...])
+        }
+        // A live run reads the target pool's facts again (what `--fix unmapped` and the triggers
+        // trust depends on them); a file run may be offline and keeps the facts last read.
+        if let campaignID = scope.campaignID, filesByPool.isEmpty {
+            scope.trust = try await Self.refreshTargetFacts(campaign: campaignID, database: db, logger: logger)
         }
         let fixRequest: FixRequest?
         do {
@@ -210,6 +215,29 @@ struct ReconcileCommand: AsyncParsableCommand {
         }
         try printReport(report)
         if !failOn.isEmpty, report.open(of: Set(failOn)) > 0 { throw ExitCode(1) }
+    }
+
+    /// Reads the campaign's target facts, records them (a change is an event) and answers the
+    /// trust they give.
+    static func refreshTargetFacts(campaign id: UUID, database db: Database, logger: Logger) async throws -> TriggerLinkRules.Trust {
+        let store = CampaignStore(database: db)
+        guard let campaign = try await store.campaign(id.uuidString.lowercased()),
+            let target = try await PoolStore(database: db).pool(campaign.target)
+        else { throw CLIFailure.usage("campaign \(id.uuidString.lowercased()) or its target pool no longer exists") }
+        let facts = await CampaignCommand.readFacts(of: target, attribute: campaign.stableIDAttribute)
+        let changed = try await store.recordTargetFacts(facts, campaign: id, attribution: cliAttribution).run(on: db)
+        if changed {
+            logger.warning(
+                "the target pool's facts changed",
+                metadata: [
+                    "campaign": "\(campaign.name)", "self_sign_up": "\(facts.selfSignUp.map { "\($0)" } ?? "unknown")",
+                    "attribute_writers": "\(facts.attributeWriters?.joined(separator: " ") ?? "unknown")",
+                ])
+        }
+        if let problem = facts.problem {
+            logger.warning("the target pool could not be fully read; assuming the unsafe case", metadata: ["problem": "\(problem)"])
+        }
+        return TriggerLinkRules.Trust(facts)
     }
 
     private func resolveScope(_ db: Database) async throws -> ReconcileScope {

@@ -34,7 +34,10 @@ struct ReconcileTakeoverTests {
         }
         let (victim, nina) = (try person("victim"), try person("nina"))
         let created = try CLI.run(
-            ["campaign", "create", "--source", source, "--target", target, "--name", "tk-\(suffix)", "--stable-id-attribute", "custom:stable_id"],
+            [
+                "campaign", "create", "--source", source, "--target", target, "--name", "tk-\(suffix)", "--stable-id-attribute",
+                "custom:stable_id",
+            ],
             environment: env)
         #expect(created.status == 0, "\(created.stderr)")
         let attacker = try await create(target, "victim", ["email": "mallory@example.net", "custom:stable_id": victim])

@@ -3,74 +3,126 @@ import IdentityMap
 import Migration
 import Testing
 
-/// Which person a new target sub belongs to: every rule, its precedence and its refusals.
+/// Which person a new target sub belongs to: every rule, its precedence, how far each piece of
+/// evidence is trusted in each kind of pool, and its refusals (docs/SECURITY.md).
 @Suite("Trigger link rules")
 struct TriggerLinkRulesTests {
     let a = UUID()
     let b = UUID()
     let all: [Campaign.LinkRule] = [.username, .email, .verifiedEmail]
+    /// Cognito's default pool: anyone signs up and writes every attribute.
+    let open = TriggerLinkRules.Trust.unsafe
+    /// No self sign-up, the attribute writable by no app client.
+    let closed = TriggerLinkRules.Trust(selfSignUp: false, attributeWritable: false)
+    /// No self sign-up, but app clients can write the attribute.
+    let adminOnly = TriggerLinkRules.Trust(selfSignUp: false, attributeWritable: true)
+    /// Self sign-up, but the attribute is read-only for every app client.
+    let readOnlyAttribute = TriggerLinkRules.Trust(selfSignUp: true, attributeWritable: false)
+
+    func decide(
+        _ evidence: TriggerLinkRules.Evidence, _ linkBy: [Campaign.LinkRule]? = nil, _ trust: TriggerLinkRules.Trust? = nil
+    )
+        -> TriggerLinkRules.Decision
+    {
+        TriggerLinkRules.decide(evidence, linkBy: linkBy ?? all, trust: trust ?? open)
+    }
 
     @Test("an already linked sub is answered as is, whatever else matches")
     func alreadyLinked() {
-        let evidence = TriggerLinkRules.Evidence(linkedTo: a, attribute: b, pending: (b, .lazy), username: b)
-        #expect(TriggerLinkRules.decide(evidence, linkBy: all) == .alreadyLinked(a))
+        #expect(decide(.init(linkedTo: a, attribute: b, pending: (b, .lazy), username: b)) == .alreadyLinked(a))
     }
 
-    @Test("precedence: corroborated attribute, then pending link, then federated, then username, email-as-username, verified email")
-    func precedence() {
-        #expect(
-            TriggerLinkRules.decide(.init(attribute: a, pending: (b, .lazy), federated: b, username: a), linkBy: all)
-                == .link(a, via: .invite))
-        #expect(
-            TriggerLinkRules.decide(.init(pending: (a, .forgotPassword), federated: b, username: b), linkBy: all)
-                == .link(a, via: .forgotPassword))
-        #expect(TriggerLinkRules.decide(.init(federated: a, username: b), linkBy: all) == .link(a, via: .social))
-        #expect(TriggerLinkRules.decide(.init(username: a, emailAsUsername: b, verifiedEmail: b), linkBy: all) == .link(a, via: .import))
-        #expect(TriggerLinkRules.decide(.init(emailAsUsername: a, verifiedEmail: b), linkBy: all) == .link(a, via: .import))
-        #expect(TriggerLinkRules.decide(.init(verifiedEmail: a), linkBy: all) == .link(a, via: .import))
-        #expect(TriggerLinkRules.decide(.init(verifiedEmail: a, confirmation: true), linkBy: all) == .link(a, via: .postConfirmation))
+    @Test("proof of control, strongest first: pending link, federated account, read-only attribute, verified email, email as username")
+    func proofPrecedence() {
+        #expect(decide(.init(attribute: b, pending: (a, .forgotPassword), federated: b, username: b)) == .link(a, via: .forgotPassword))
+        #expect(decide(.init(attribute: b, federated: a, username: b, verifiedEmail: b)) == .link(a, via: .social))
+        #expect(decide(.init(attribute: a, username: b, verifiedEmail: b), nil, readOnlyAttribute) == .link(a, via: .invite))
+        #expect(decide(.init(emailAsUsername: b, verifiedEmail: a)) == .link(a, via: .import))
+        #expect(decide(.init(verifiedEmail: a, confirmation: true)) == .link(a, via: .postConfirmation))
+        #expect(decide(.init(emailAsUsername: a)) == .link(a, via: .import))
     }
 
     @Test("the attribute and the pending link agreeing keep the pending link's path")
     func attributeAndPending() {
-        #expect(TriggerLinkRules.decide(.init(attribute: a, pending: (a, .lazy)), linkBy: all) == .link(a, via: .lazy))
+        #expect(decide(.init(attribute: a, pending: (a, .lazy))) == .link(a, via: .lazy))
     }
 
-    @Test("username and email rules apply only when the campaign allows them; otherwise a new person")
-    func campaignRules() {
-        #expect(TriggerLinkRules.decide(.init(username: a), linkBy: [.verifiedEmail]) == .createUser(via: .manual))
-        #expect(TriggerLinkRules.decide(.init(emailAsUsername: a), linkBy: [.username]) == .createUser(via: .manual))
-        #expect(TriggerLinkRules.decide(.init(verifiedEmail: a), linkBy: [.username, .email]) == .createUser(via: .manual))
-        #expect(TriggerLinkRules.decide(.init(), linkBy: all) == .createUser(via: .manual))
-        #expect(TriggerLinkRules.decide(.init(signUp: true), linkBy: all) == .createUser(via: .postConfirmation))
-        // Without a campaign (linkBy empty) only strong evidence links.
-        #expect(TriggerLinkRules.decide(.init(username: a), linkBy: []) == .createUser(via: .manual))
-        #expect(TriggerLinkRules.decide(.init(federated: a), linkBy: []) == .link(a, via: .social))
+    @Test("where anyone can sign up, a username alone is a claim: it links nobody")
+    func usernameAloneIsAClaim() {
+        #expect(decide(.init(username: a)) == .createUser(via: .manual))
+        #expect(decide(.init(username: a), [.username]) == .createUser(via: .manual))
+        #expect(decide(.init(username: a, confirmation: true)) == .createUser(via: .manual))
     }
 
-    @Test("the stable-ID attribute alone proves nothing (app clients can write it): it needs corroboration")
-    func attributeNeedsCorroboration() {
-        #expect(TriggerLinkRules.decide(.init(attribute: a), linkBy: all) == .createUser(via: .manual))
-        #expect(TriggerLinkRules.decide(.init(attribute: a, signUp: true), linkBy: all) == .createUser(via: .postConfirmation))
-        // Another person's evidence wins over an attribute that names someone else.
-        #expect(TriggerLinkRules.decide(.init(attribute: a, username: b), linkBy: all) == .link(b, via: .import))
-        #expect(TriggerLinkRules.decide(.init(attribute: a, verifiedEmail: a), linkBy: all) == .link(a, via: .invite))
+    @Test("a username backed by the same email verified on both sides links, even where the campaign does not link by verified email")
+    func usernameBackedByVerifiedEmail() {
+        #expect(decide(.init(username: a, verifiedEmail: a), [.username]) == .link(a, via: .import))
+        #expect(decide(.init(username: a, emailAsUsername: a), [.username]) == .link(a, via: .import))
+        // A proof naming someone else backs nothing.
+        #expect(decide(.init(username: a, verifiedEmail: b), [.username]) == .createUser(via: .manual))
     }
 
-    @Test("a sign-up never links by username or a pending link; a verified mailbox or a federated account still links")
+    @Test("a client-writable attribute is a claim: it links only with proof naming the same person")
+    func writableAttributeIsAClaim() {
+        #expect(decide(.init(attribute: a)) == .createUser(via: .manual))
+        #expect(decide(.init(attribute: a, username: a)) == .createUser(via: .manual))
+        #expect(decide(.init(attribute: a, signUp: true)) == .createUser(via: .postConfirmation))
+        #expect(decide(.init(attribute: a, verifiedEmail: a), [.username]) == .link(a, via: .invite))
+        // Proof naming another person wins over the claim.
+        #expect(decide(.init(attribute: a, verifiedEmail: b)) == .link(b, via: .import))
+        #expect(decide(.init(attribute: a, federated: b)) == .link(b, via: .social))
+    }
+
+    @Test("a pool that admits no self sign-up: usernames and attributes come from administrators and link")
+    func adminOnlyPool() {
+        #expect(decide(.init(username: a), nil, adminOnly) == .link(a, via: .import))
+        #expect(decide(.init(attribute: a), nil, adminOnly) == .link(a, via: .invite))
+        #expect(decide(.init(attribute: a, username: a), nil, adminOnly) == .link(a, via: .invite))
+        // Two claims naming different people link nobody.
+        #expect(decide(.init(attribute: a, username: b), nil, adminOnly) == .createUser(via: .manual))
+        // The campaign's rules still hold.
+        #expect(decide(.init(username: a), [.verifiedEmail], adminOnly) == .createUser(via: .manual))
+        #expect(decide(.init(attribute: a), nil, closed) == .link(a, via: .invite))
+    }
+
+    @Test("a sign-up event means sign-up is possible, whatever was read of the pool: its claims are anyone's")
+    func signUpEventOverridesFacts() {
+        #expect(decide(.init(username: a, signUp: true), nil, adminOnly) == .createUser(via: .postConfirmation))
+        #expect(decide(.init(attribute: a, signUp: true), nil, adminOnly) == .createUser(via: .postConfirmation))
+        // A read-only attribute is still proof: no app client could have written it.
+        #expect(decide(.init(attribute: a, signUp: true), nil, closed) == .link(a, via: .invite))
+    }
+
+    @Test("a sign-up never uses a pending link; a verified mailbox or a federated account still links")
     func signUp() {
         #expect(
-            TriggerLinkRules.decide(.init(pending: (a, .lazy), username: a, emailAsUsername: a, signUp: true), linkBy: all)
-                == .createUser(via: .postConfirmation))
-        #expect(
-            TriggerLinkRules.decide(.init(verifiedEmail: a, confirmation: true, signUp: true), linkBy: all)
-                == .link(a, via: .postConfirmation))
-        #expect(TriggerLinkRules.decide(.init(federated: a, signUp: true), linkBy: all) == .link(a, via: .social))
+            decide(.init(pending: (a, .lazy), username: a, signUp: true)) == .createUser(via: .postConfirmation))
+        #expect(decide(.init(verifiedEmail: a, confirmation: true, signUp: true)) == .link(a, via: .postConfirmation))
+        #expect(decide(.init(federated: a, signUp: true)) == .link(a, via: .social))
+    }
+
+    @Test("rules the campaign does not name do not link on their own; without a campaign only proof links")
+    func campaignRules() {
+        #expect(decide(.init(emailAsUsername: a), [.username]) == .createUser(via: .manual))
+        #expect(decide(.init(verifiedEmail: a), [.username, .email]) == .createUser(via: .manual))
+        #expect(decide(.init()) == .createUser(via: .manual))
+        #expect(decide(.init(signUp: true)) == .createUser(via: .postConfirmation))
+        #expect(decide(.init(username: a), [], adminOnly) == .createUser(via: .manual))
+        #expect(decide(.init(federated: a), []) == .link(a, via: .social))
+        #expect(decide(.init(pending: (a, .lazy)), []) == .link(a, via: .lazy))
     }
 
     @Test("a sub unlinked on purpose stays unlinked, whatever matches")
     func unlinkedStays() {
-        #expect(TriggerLinkRules.decide(.init(pending: (a, .lazy), username: a, unlinked: true), linkBy: all) == .leaveUnlinked)
+        #expect(decide(.init(pending: (a, .lazy), username: a, unlinked: true), nil, closed) == .leaveUnlinked)
+    }
+
+    @Test("the pool facts: unknown is the unsafe case; unset WriteAttributes means writable")
+    func trustFromFacts() {
+        #expect(TriggerLinkRules.Trust(TargetPoolFacts.unknown) == .unsafe)
+        #expect(TriggerLinkRules.Trust(TargetPoolFacts(selfSignUp: false, attributeWriters: [])) == closed)
+        #expect(TriggerLinkRules.Trust(TargetPoolFacts(selfSignUp: false, attributeWriters: ["app"])) == adminOnly)
+        #expect(TriggerLinkRules.Trust(TargetPoolFacts(selfSignUp: nil, attributeWriters: [])) == readOnlyAttribute)
     }
 
     @Test("candidates naming several people are ambiguous: nobody is linked on them")
@@ -78,29 +130,5 @@ struct TriggerLinkRulesTests {
         #expect(TriggerLinkRules.single([a, a]) == a)
         #expect(TriggerLinkRules.single([a, b]) == nil)
         #expect(TriggerLinkRules.single([]) == nil)
-    }
-
-    @Test("campaign validation: sources, names, attributes and clients")
-    func campaignValidation() throws {
-        let target = PoolID("eu-west-1_Target")!
-        let source = PoolID("us-east-1_Source")!
-        let bad: [NewCampaign] = [
-            NewCampaign(target: target, sources: []),
-            NewCampaign(target: target, sources: [source, source]),
-            NewCampaign(target: target, sources: [target]),
-            NewCampaign(name: "bad/name", target: target, sources: [source]),
-            NewCampaign(target: target, sources: [source], stableIDAttribute: "stable_id"),
-            NewCampaign(target: target, sources: [source], sourceClientSecret: "s"),
-            NewCampaign(target: target, sources: [source], sourceClientIDs: [PoolID("us-west-2_Other")!: "abc"]),
-            NewCampaign(target: target, sources: [source], linkBy: []),
-        ]
-        for new in bad {
-            #expect(throws: MigrationError.self) { try new.validated() }
-        }
-        let good = NewCampaign(
-            name: "spring move", target: target, sources: [source], sourceClientID: "abc123", sourceClientSecret: "s",
-            stableIDAttribute: "custom:stable_id", linkBy: [.username, .verifiedEmail]
-        )
-        _ = try good.validated()
     }
 }

@@ -3,8 +3,8 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IdentityMap
-import Postgres
 import Migration
+import Postgres
 import TestSupport
 import Testing
 
@@ -40,7 +40,8 @@ struct TakeoverTests {
         let attributes = ["sub": sub, "email": "mallory@example.net", "email_verified": "false"]
         try await w.api.test { client in
             let reply = try await client.call(
-                .post, "/v1/cognito/triggers", token: w.trigger, json: try Self.signIn(w, username: "victim", attributes: attributes, token: token)
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(w, username: "victim", attributes: attributes, token: token)
             )
             #expect(reply.status == 200, "\(reply)")
             #expect(!reply.text.contains(victim), "the token carries the victim's stable ID: \(reply)")
@@ -75,7 +76,8 @@ struct TakeoverTests {
         try await w.api.test { client in
             let reply = try await client.call(
                 .post, "/v1/cognito/triggers", token: w.trigger,
-                json: try Self.signIn(w, username: "grace", attributes: ["sub": sub, "email": "grace@example.com", "email_verified": "true"])
+                json: try Self.signIn(
+                    w, username: "grace", attributes: ["sub": sub, "email": "grace@example.com", "email_verified": "true"])
             )
             #expect(reply.status == 200, "\(reply)")
             #expect(try await Self.owner(w, sub: sub, client: client) == person)
@@ -130,7 +132,8 @@ struct TakeoverTests {
             #expect(TriggerFlowTests.responseObject(reply)["finalUserStatus"] as? String == "RESET_REQUIRED", "\(reply)")
         }
         let event = try w.api.db.rows(
-            "SELECT details->>'challenge' AS challenge, details->>'mfa' AS mfa, user_id::text AS person FROM events WHERE kind = 'migration_succeeded'")
+            "SELECT details->>'challenge' AS challenge, details->>'mfa' AS mfa, user_id::text AS person FROM events WHERE kind = 'migration_succeeded'"
+        )
         #expect(event.count == 1)
         #expect(try event.first?.decode("challenge", as: String.self) == "SMS_MFA")
         #expect(try event.first?.decodeIfPresent("mfa", as: String.self) == "reset")
@@ -149,7 +152,9 @@ struct TakeoverTests {
                 .post, "/v1/cognito/triggers", token: w.trigger,
                 json: TriggerFlowTests.migrationEvent(pool: w.new, username: "typo-leo@example.com", password: "Whatever-1!"))
             #expect(wrong.status == unknown.status && wrong.code == unknown.code, "\(wrong) vs \(unknown)")
-            #expect(wrong.json["detail"] as? String == unknown.json["detail"] as? String && wrong.json["title"] as? String == unknown.json["title"] as? String)
+            #expect(
+                wrong.json["detail"] as? String == unknown.json["detail"] as? String
+                    && wrong.json["title"] as? String == unknown.json["title"] as? String)
         }
         // The wrong password is the known person's event; the typo is nowhere.
         #expect(try w.api.db.count("events", where: "kind = 'migration_failed' AND user_id IS NOT NULL") == 1)

@@ -19,4 +19,8 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let campaignPhaseChanged = EventKind(rawValue: "campaign_phase_changed")
     public static let migrationSucceeded = EventKind(rawValue: "migration_succeeded")
     public static let migrationFailed = EventKind(rawValue: "migration_failed")
+    /// Refused sign-ins of usernames no source pool knows, counted per campaign and minute: the
+    /// usernames (often a mistyped email) are never kept.
+    public static let migrationRefusalsCounted = EventKind(rawValue: "migration_refusals_counted")
+    public static let campaignTargetFactsChanged = EventKind(rawValue: "campaign_target_facts_changed")
 }

@@ -394,13 +394,40 @@ struct CampaignJSON: Encodable {
     var phase: String
     var stableIDAttribute: String?
     var linkBy: [String]
+    var mfaUsers: String
+    var targetFacts: TargetFacts
     var createdAt: String
     var phaseChangedAt: String
+
+    /// What the triggers trust depends on (null: not read, treated as the unsafe case).
+    struct TargetFacts: Encodable {
+        var selfSignUp: Bool?
+        var attributeWriters: [String]?
+        var readAt: String?
+        var problem: String?
+
+        enum CodingKeys: String, CodingKey {
+            case selfSignUp = "self_sign_up"
+            case attributeWriters = "attribute_writers"
+            case readAt = "read_at"
+            case problem
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(selfSignUp, forKey: .selfSignUp)
+            try container.encode(attributeWriters, forKey: .attributeWriters)
+            try container.encode(readAt, forKey: .readAt)
+            try container.encodeIfPresent(problem, forKey: .problem)
+        }
+    }
 
     enum CodingKeys: String, CodingKey {
         case id, name, target, sources, phase
         case stableIDAttribute = "stable_id_attribute"
         case linkBy = "link_by"
+        case mfaUsers = "mfa_users"
+        case targetFacts = "target_facts"
         case createdAt = "created_at"
         case phaseChangedAt = "phase_changed_at"
     }
@@ -413,6 +440,11 @@ struct CampaignJSON: Encodable {
         phase = campaign.phase.rawValue
         stableIDAttribute = campaign.stableIDAttribute
         linkBy = campaign.linkBy.map(\.rawValue)
+        mfaUsers = campaign.mfaUsers.rawValue
+        let facts = campaign.targetFacts
+        targetFacts = TargetFacts(
+            selfSignUp: facts.selfSignUp, attributeWriters: facts.attributeWriters, readAt: facts.readAt.map(RFC3339.format),
+            problem: facts.problem)
         createdAt = RFC3339.format(campaign.createdAt)
         phaseChangedAt = RFC3339.format(campaign.phaseChangedAt)
     }
