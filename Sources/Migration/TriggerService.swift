@@ -162,6 +162,7 @@ extension TriggerService {
         let sources = PostgresArray(campaign?.sources.map(\.pool.rawValue) ?? [])
         let email = user.email.flatMap(EmailAddress.normalize)
         let attributeID = campaign?.stableIDAttribute.flatMap { user.attributes[$0] }.flatMap(UUID.init(uuidString:))
+        let pendingLinkLifetime = Int(Housekeeping.pendingLinkLifetime.components.seconds)
         let rows = try connection.query(
             """
             WITH candidates (kind, user_id, via) AS (
@@ -172,9 +173,9 @@ extension TriggerService {
                 UNION ALL
                 -- Keyed by what the user typed at the Migrate-user trigger: the target's username,
                 -- or its email for pools that sign in by email. Fresh only: a migration is followed
-                -- by its sign-in within seconds.
+                -- by its sign-in within seconds (housekeeping deletes the stale ones).
                 SELECT 'pending', user_id, via FROM pending_links
-                 WHERE target_pool = \(target.rawValue) AND created_at > now() - interval '1 day'
+                 WHERE target_pool = \(target.rawValue) AND created_at > now() - make_interval(secs => \(pendingLinkLifetime))
                    AND lower(username) IN (lower(\(user.username)), lower(\(user.email ?? user.username)))
                 UNION ALL
                 -- Provider names are per pool: only the campaign's pools and the target are asked.
