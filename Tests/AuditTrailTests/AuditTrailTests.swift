@@ -263,6 +263,41 @@ struct AuditTrailTests {
         #expect(try await ChainVerifier(database: service).verify().problem == nil)
     }
 
+    @Test("the service role may DELETE only where StableID deletes (0013): not pools, users, identities, api_tokens, reconcile_runs")
+    func serviceRoleDeletes() async throws {
+        let f = try await AuditFixture.make(users: 2)
+        let connection = try f.db.connect()
+        try connection.execute("SET ROLE stableid_service")
+        for table in ["pools", "users", "identities", "api_tokens", "reconcile_runs"] {
+            do {
+                try connection.execute(PostgresQuery(unsafeSQL: "DELETE FROM \(table)"))
+                Issue.record("DELETE FROM \(table) was allowed")
+            } catch let error as PostgresError {
+                #expect(error.isInsufficientPrivilege, "\(table): \(error)")
+            }
+        }
+        try connection.execute("RESET ROLE")
+        // Every table it may still delete from is one some DELETE of StableID's needs (see
+        // sql/0013_audit_hardening.sql); a new grant has to be added here on purpose.
+        let deletable = try f.db.rows(
+            """
+            SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND has_table_privilege('stableid_service', c.oid, 'DELETE')
+            """
+        ).map { try $0.decode("name", as: String.self) }
+        #expect(
+            Set(deletable) == [
+                "idempotency_keys", "import_staging", "event_pending", "event_personal_data", "pending_links", "reconcile_snapshot",
+                "reconcile_progress", "findings", "identity_changes", "identity_change_pending", "identity_change_commit",
+            ], "\(deletable.sorted())")
+        // The deletes the service does make still work under it: housekeeping here; erasure and
+        // the sealer in `serviceRole`.
+        let url = f.db.url + (f.db.url.contains("?") ? "&" : "?") + "options=-c%20role%3Dstableid_service"
+        let service = Database(primary: PostgresClient(configuration: .init(conninfo: url, maxConnections: 2)))
+        defer { service.shutdown() }
+        _ = try await Housekeeping(database: service).run()
+    }
+
     @Test("8 concurrent writers × 500 events with the sealer running: one gapless, valid chain")
     func concurrentWriters() async throws {
         let db = try await TestDatabase.make(maxConnections: 10)
