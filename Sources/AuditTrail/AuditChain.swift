@@ -14,11 +14,12 @@ public struct AuditChain: Sendable {
     }
 
     /// The columns both the sealer and the verifier read, formatted by PostgreSQL so the bytes do
-    /// not depend on any client's number or date formatting.
+    /// not depend on any client's number or date formatting. Text columns come as stored, NULL as
+    /// NULL (the bytes write both NULL and '' as the empty field; the verifier tells them apart:
+    /// ``CanonicalEvent/TextColumn``).
     static let eventColumns = """
         e.id, to_char(e.occurred_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.US"Z"') AS occurred_at,
-        e.actor, e.kind, coalesce(e.user_id::text, '') AS user_id, coalesce(e.pool_id, '') AS pool_id,
-        coalesce(e.sub, '') AS sub, e.details::text AS details, coalesce(e.request_id, '') AS request_id,
+        e.actor, e.kind, coalesce(e.user_id::text, '') AS user_id, e.pool_id, e.sub, e.details::text AS details, e.request_id,
         p.data::text AS personal, p.salt AS salt
         """
 
@@ -127,6 +128,15 @@ public struct AuditChain: Sendable {
                 details: row.text(at: details) ?? "",
                 requestID: row.text(at: requestID) ?? "",
                 personalDigest: nil
+            )
+        }
+
+        /// The values of the row's event its canonical bytes cannot vouch for (`sub = ''`, …): empty
+        /// for every event StableID writes. Only for a row whose event exists.
+        func ambiguousValues(_ row: PostgresRow) -> [String] {
+            CanonicalEvent.ambiguousValues(
+                actor: row.text(at: actor), kind: row.text(at: kind), poolID: row.text(at: poolID), sub: row.text(at: sub),
+                requestID: row.text(at: requestID)
             )
         }
 

@@ -10,8 +10,9 @@ import Support
 /// verifier makes a `String` of each and decodes the hex back; in binary format they are copied
 /// as they are stored. The canonical bytes are written straight from those values with
 /// ``CanonicalEvent``'s field encoding. The fast path only *vouches* for positions: anything it
-/// cannot vouch for (a hash that does not match, a deleted event, a gap, an unusual value) is
-/// handed to the text path, which names the problem — or, when there is none, vouches itself.
+/// cannot vouch for (a hash that does not match, a deleted event, a gap, an unusual value, an
+/// empty text the bytes cannot tell from NULL) is handed to the text path, which names the
+/// problem — or, when there is none, vouches itself.
 enum BinaryChainPage {
     static let columns = """
         c.seq, c.prev_hash, c.hash, c.personal_digest, e.id, e.occurred_at, e.actor, e.kind, e.user_id, \
@@ -68,6 +69,14 @@ enum BinaryChainPage {
             let stored = values.value(row: row, column: Column.hash), stored.count == SHA256.byteCount,
             let occurredAt = values.value(row: row, column: Column.occurredAt), occurredAt.count == 8,
             let details = values.value(row: row, column: Column.details), details.first == 1
+        else { return false }
+        // '' hashes as NULL does (and NULL as '' in a NOT NULL column): never vouched for here, so
+        // the text path names it (``CanonicalEvent/TextColumn``).
+        func ambiguous(_ column: Int, _ textColumn: CanonicalEvent.TextColumn) -> Bool {
+            textColumn.isAmbiguous(byteCount: values.value(row: row, column: column)?.count)
+        }
+        guard !ambiguous(Column.actor, .actor), !ambiguous(Column.kind, .kind), !ambiguous(Column.poolID, .poolID),
+            !ambiguous(Column.sub, .sub), !ambiguous(Column.requestID, .requestID)
         else { return false }
         let digest = values.value(row: row, column: Column.personalDigest)
         if let personal = values.value(row: row, column: Column.personal), let salt = values.value(row: row, column: Column.salt) {

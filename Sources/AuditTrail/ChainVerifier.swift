@@ -59,8 +59,9 @@ public struct ChainVerifier: Sendable {
         self.pageSize = pageSize
     }
 
-    /// The index of the first row whose event is gone or does not hash, from its stored previous
-    /// hash, to its stored hash (`Int.max` when all do). Runs on several cores.
+    /// The index of the first row whose event is gone, holds a value its bytes cannot vouch for
+    /// (`sub = ''`: ``CanonicalEvent/TextColumn``) or does not hash, from its stored previous hash,
+    /// to its stored hash (`Int.max` when all do). Runs on several cores.
     static func firstSuspect(
         rows: PostgresRows, count: Int, columns: AuditChain.Columns, seqColumn: Int, previousColumn: Int, hashColumn: Int, digestColumn: Int
     ) async -> Int {
@@ -75,6 +76,7 @@ public struct ChainVerifier: Sendable {
                             let previous = try? PostgresBytes(postgresText: previousText).bytes,
                             let seq: Int64 = try? row.decode(at: seqColumn), var event = try? columns.canonical(row, seq: seq)
                         else { return index }
+                        if !columns.ambiguousValues(row).isEmpty { return index }
                         event.personalDigest = row.text(at: digestColumn).flatMap { try? PostgresBytes(postgresText: $0).bytes }
                         if let current = try? columns.currentPersonalDigest(row), current != event.personalDigest { return index }
                         if "\\x" + Hex.encode(event.chainHash(previous: previous)) != storedText { return index }
@@ -171,6 +173,13 @@ public struct ChainVerifier: Sendable {
                         ? "event \(chainedID) differs from what was sealed"
                         : "the chain was rewritten at this position"
                 report.problem = Problem(position: seq, kind: .modified, detail: detail)
+                return false
+            }
+            // It hashes, but through a value the bytes write as they write another ('' as NULL).
+            let ambiguous = columns.ambiguousValues(row)
+            guard ambiguous.isEmpty else {
+                report.problem = Problem(
+                    position: seq, kind: .modified, detail: CanonicalEvent.ambiguityDetail(eventID: chainedID, ambiguous))
                 return false
             }
             if checkpointPositions.contains(seq) { hashes[seq] = computed }

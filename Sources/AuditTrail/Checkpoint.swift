@@ -74,16 +74,20 @@ public enum SigningKeyFile {
     public static func write(privateKey: [UInt8], to path: String) throws {
         let text = "stableid-ed25519-v1 \(Data(privateKey).base64EncodedString())\n"
         // Created 0600 in the same call that creates it (no window in which another user could
-        // open it), and never over an existing file.
+        // open it), and never over an existing file. Set again after: the umask may only take
+        // bits away, and a key its owner cannot read is no use either.
         let descriptor = open(path, O_WRONLY | O_CREAT | O_EXCL, 0o600)
         guard descriptor >= 0 else { throw Ed25519.Failure(description: "cannot create \(path) (it may exist already)") }
         defer { close(descriptor) }
+        guard fchmod(descriptor, 0o600) == 0 else { throw Ed25519.Failure(description: "cannot make \(path) mode 0600") }
         let bytes = Array(text.utf8)
         let written = bytes.withUnsafeBytes { Foundation.write(descriptor, $0.baseAddress, $0.count) }
         guard written == bytes.count else { throw Ed25519.Failure(description: "cannot write \(path)") }
     }
 
+    /// The private key in `path`, refused when group or others may read or write the file.
     public static func read(from path: String) throws -> [UInt8] {
+        try requirePrivate(path)
         guard let text = try? String(contentsOfFile: path, encoding: .utf8) else {
             throw Ed25519.Failure(description: "cannot read \(path)")
         }
@@ -92,5 +96,19 @@ public enum SigningKeyFile {
             throw Ed25519.Failure(description: "\(path) is not a stableid Ed25519 key file")
         }
         return Array(data)
+    }
+
+    /// Refuses a key file whose mode lets group or others at it (`mode & 0o077 != 0`): whoever can
+    /// read the key can sign a checkpoint over a rewritten chain. Follows symbolic links, as
+    /// reading does (a mounted secret is often a link to a 0400 file).
+    static func requirePrivate(_ path: String) throws {
+        var info = stat()
+        guard stat(path, &info) == 0 else { throw Ed25519.Failure(description: "cannot read \(path)") }
+        let mode = info.st_mode & 0o777
+        guard mode & 0o077 == 0 else {
+            throw Ed25519.Failure(
+                description: "\(path) may be read or written by group or others (mode \(String(mode, radix: 8))): "
+                    + "a signing key must be private to its owner; run chmod 600 \(path)")
+        }
     }
 }

@@ -311,6 +311,13 @@ public struct ExportVerifier: Sendable {
             modified("its fields do not hash to the stated hash")
             return
         }
+        // An absent value and "" hash alike: "" shows a reader something the hash does not cover.
+        let ambiguous = CanonicalEvent.ambiguousValues(
+            actor: line.actor, kind: line.kind, poolID: line.pool, sub: line.sub, requestID: line.requestID)
+        guard ambiguous.isEmpty else {
+            modified("\(ambiguous.joined(separator: ", ")): its hash cannot tell \"\" from an absent value, and StableID never writes \"\"")
+            return
+        }
         // The line must be exactly what an export writes for these values: a key given twice
         // (JSON readers disagree on which one counts), an extra key or a number past Double's
         // precision would otherwise show a reader something the hash does not cover.

@@ -179,6 +179,7 @@ extension TriggerService {
         let sources = PostgresArray(campaign?.sources.map(\.pool.rawValue) ?? [])
         let email = user.email.flatMap(EmailAddress.normalize)
         let attributeID = campaign?.stableIDAttribute.flatMap { user.attributes[$0] }.flatMap(UUID.init(uuidString:))
+        let pendingLinkLifetime = Int(Housekeeping.pendingLinkLifetime.components.seconds)
         let rows = try connection.query(
             """
             WITH candidates (kind, user_id, via, pending_key) AS (
@@ -190,10 +191,10 @@ extension TriggerService {
                 -- Keyed by what the user typed at the Migrate-user trigger: the target's username,
                 -- or, for pools that sign in by email, its email, which must then be verified (an
                 -- unverified email is anyone's to type). Fresh only: a migration is followed by its
-                -- sign-in within seconds.
+                -- sign-in within seconds (housekeeping deletes the stale ones).
                 SELECT CASE WHEN lower(username) = lower(\(user.username)) THEN 'pending' ELSE 'pending_email' END,
                        user_id, via, username FROM pending_links
-                 WHERE target_pool = \(target.rawValue) AND created_at > now() - interval '1 day'
+                 WHERE target_pool = \(target.rawValue) AND created_at > now() - make_interval(secs => \(pendingLinkLifetime))
                    AND (lower(username) = lower(\(user.username))
                         OR (\(user.emailVerified) AND \(user.email)::text IS NOT NULL AND lower(username) = lower(\(user.email))))
                 UNION ALL

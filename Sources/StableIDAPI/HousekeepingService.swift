@@ -28,12 +28,12 @@ public struct HousekeepingService: Service {
                     changes = 0
                     logger.warning("pruning the identity change log failed; will retry", metadata: ["error": "\(type(of: error))"])
                 }
-                if removed.idempotencyKeys + removed.stagingRows + changes > 0 {
+                if removed.idempotencyKeys + removed.stagingRows + removed.pendingLinks + changes > 0 {
                     logger.info(
                         "housekeeping",
                         metadata: [
                             "idempotency_keys_removed": "\(removed.idempotencyKeys)", "staging_rows_removed": "\(removed.stagingRows)",
-                            "identity_changes_removed": "\(changes)",
+                            "pending_links_removed": "\(removed.pendingLinks)", "identity_changes_removed": "\(changes)",
                         ]
                     )
                 }

@@ -174,11 +174,22 @@ struct AuditCommand: AsyncParsableCommand {
     struct CheckpointCommand: AsyncParsableCommand {
         static let configuration = CommandConfiguration(
             commandName: "checkpoint",
-            abstract: "Seal pending events, then sign the chain head into a small JSON an auditor keeps."
+            abstract: "Seal pending events, verify the chain, then sign its head into a small JSON an auditor keeps.",
+            discussion: """
+                Refuses (exit 1) to sign a chain that does not verify, and (exit 2) a key file that group \
+                or others may read or write.
+                """
         )
         @OptionGroup var database: DatabaseOptions
-        @Option(help: "Private key file from `stableid audit keygen`.") var key: String
+        @Option(help: "Private key file from `stableid audit keygen` (mode 0600).") var key: String
         @Option(help: "Write the checkpoint here instead of stdout.") var out: String?
+        @Option(
+            help: """
+                The last checkpoint signed with this key: the chain is verified from its position on (and must still \
+                hold its head) instead of from position 1.
+                """
+        )
+        var previous: String?
 
         func run() async throws {
             LogSetup.bootstrap()
@@ -188,11 +199,30 @@ struct AuditCommand: AsyncParsableCommand {
             } catch {
                 throw CLIFailure.usage("\(error)")
             }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
+            let publicKey = try Ed25519.publicKey(forPrivateKey: privateKey)
+            let since = try previous.map { path -> Checkpoint in
+                guard let data = FileManager.default.contents(atPath: path),
+                    let checkpoint = try? JSONDecoder().decode(Checkpoint.self, from: data)
+                else {
+                    throw CLIFailure.usage("\(path) is not a checkpoint file")
+                }
+                return checkpoint
+            }
+            let db = database.database(maxConnections: 3, logger: Logger(label: "stableid"))
             defer { db.shutdown() }
             let chain = AuditChain(database: db)
             _ = try await chain.sealAll()
-            let checkpoint = try Checkpoint.sign(head: try await chain.head(), privateKey: privateKey)
+            // A signature vouches for every position up to the head: sign only what verifies now,
+            // and exactly the head that verified (the server's sealer may add positions meanwhile).
+            let report = try await ChainVerifier(database: db).verify(
+                from: (since?.size ?? 0) + 1, checkpoints: since.map { [$0] } ?? [], publicKey: publicKey)
+            if let problem = report.problem {
+                throw CLIFailure(
+                    message: "refusing to sign a broken chain: position \(problem.position): \(problem.kind.rawValue): \(problem.detail) "
+                        + "(`stableid audit verify` shows the same)",
+                    exitCode: 1)
+            }
+            let checkpoint = try Checkpoint.sign(head: report.head, privateKey: privateKey)
             let encoder = JSONEncoder.sortedKeys()
             encoder.outputFormatting.insert(.prettyPrinted)
             let data = try encoder.encode(checkpoint)

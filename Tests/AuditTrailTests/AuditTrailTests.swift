@@ -137,6 +137,50 @@ struct AuditTrailTests {
         #expect(atStart.kind == .inserted && atStart.position == 1)
     }
 
+    @Test("a sealed NULL pool_id, sub or request_id set to '' (CHECK dropped) hashes alike, yet is named as modified at its position")
+    func emptyTextForNull() async throws {
+        for column in CanonicalEvent.TextColumn.allCases where column.isNullable {
+            let f = try await AuditFixture.make(users: 3)
+            // The last sealed event with NULL there, so the positions before it are vouched for first.
+            let target = try #require(
+                try f.db.rows(
+                    """
+                    SELECT c.seq, c.event_id FROM event_chain c JOIN events e ON e.id = c.event_id
+                    WHERE e.\(unescaped: column.rawValue) IS NULL ORDER BY c.seq DESC LIMIT 1
+                    """
+                ).first, "no sealed event with \(column.rawValue) NULL")
+            let seq: Int64 = try target.decode("seq")
+            let eventID: Int64 = try target.decode("event_id")
+            // A superuser can drop the CHECK that refuses '' (migration 0005); the bytes do not change.
+            try f.tamper(
+                "ALTER TABLE events DROP CONSTRAINT events_no_empty_text; UPDATE events SET \(column.rawValue) = '' WHERE id = \(eventID)")
+            let report = try await f.verify()
+            let problem = try #require(report.problem, "\(column.rawValue) = '' verified intact")
+            #expect(problem.kind == .modified && problem.position == seq, "\(column.rawValue): \(problem)")
+            #expect(problem.detail.contains("event \(eventID) has \(column.rawValue) = ''"), "\(problem.detail)")
+            // The binary fast path refused to vouch for it; the text path named it.
+            #expect(report.verified == seq - 1 && report.pagesRechecked == 1, "\(column.rawValue)")
+            // The same value in an export is refused offline too.
+            var lines: [String] = []
+            for try await page in EventQuery(database: f.db.database).all(EventFilter(), withChain: true) {
+                lines += page.map { EventExportFormat.ndjson.line($0, withChain: true) }
+            }
+            let path = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).ndjson").path
+            try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: path))
+            defer { try? FileManager.default.removeItem(atPath: path) }
+            let checkpoint = try Checkpoint.sign(head: try await f.chain.head(), privateKey: f.key)
+            let offline = try ExportVerifier.verify(
+                fileAt: path, checkpoints: [checkpoint], trustedKey: try Ed25519.publicKey(forPrivateKey: f.key), allowUnsealed: false)
+            let first = try #require(offline.problems.first, "the export of \(column.rawValue) = '' verified intact")
+            #expect(!offline.intact && first.position == seq && first.kind == .modified, "\(offline.problems)")
+        }
+        // Honest events never hold such a value; the rule on its own, for every column.
+        #expect(CanonicalEvent.ambiguousValues(actor: "system", kind: "pool_added", poolID: nil, sub: nil, requestID: nil).isEmpty)
+        #expect(
+            CanonicalEvent.ambiguousValues(actor: "", kind: nil, poolID: "", sub: "", requestID: "")
+                == ["actor = ''", "kind IS NULL", "pool_id = ''", "sub = ''", "request_id = ''"])
+    }
+
     @Test("two events swapped are reported as reordered at the first of them")
     func swapped() async throws {
         let f = try await AuditFixture.make()
@@ -217,6 +261,41 @@ struct AuditTrailTests {
         #expect(try await AuditChain(database: service).seal() == 2)
         _ = try await Erasure(database: service).forget(userID: user.id, attribution: .init(actor: .system))
         #expect(try await ChainVerifier(database: service).verify().problem == nil)
+    }
+
+    @Test("the service role may DELETE only where StableID deletes (0013): not pools, users, identities, api_tokens, reconcile_runs")
+    func serviceRoleDeletes() async throws {
+        let f = try await AuditFixture.make(users: 2)
+        let connection = try f.db.connect()
+        try connection.execute("SET ROLE stableid_service")
+        for table in ["pools", "users", "identities", "api_tokens", "reconcile_runs"] {
+            do {
+                try connection.execute(PostgresQuery(unsafeSQL: "DELETE FROM \(table)"))
+                Issue.record("DELETE FROM \(table) was allowed")
+            } catch let error as PostgresError {
+                #expect(error.isInsufficientPrivilege, "\(table): \(error)")
+            }
+        }
+        try connection.execute("RESET ROLE")
+        // Every table it may still delete from is one some DELETE of StableID's needs (see
+        // sql/0013_audit_hardening.sql); a new grant has to be added here on purpose.
+        let deletable = try f.db.rows(
+            """
+            SELECT c.relname::text AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+            WHERE n.nspname = 'public' AND c.relkind IN ('r', 'p') AND has_table_privilege('stableid_service', c.oid, 'DELETE')
+            """
+        ).map { try $0.decode("name", as: String.self) }
+        #expect(
+            Set(deletable) == [
+                "idempotency_keys", "import_staging", "event_pending", "event_personal_data", "pending_links", "reconcile_snapshot",
+                "reconcile_progress", "findings", "identity_changes", "identity_change_pending", "identity_change_commit",
+            ], "\(deletable.sorted())")
+        // The deletes the service does make still work under it: housekeeping here; erasure and
+        // the sealer in `serviceRole`.
+        let url = f.db.url + (f.db.url.contains("?") ? "&" : "?") + "options=-c%20role%3Dstableid_service"
+        let service = Database(primary: PostgresClient(configuration: .init(conninfo: url, maxConnections: 2)))
+        defer { service.shutdown() }
+        _ = try await Housekeeping(database: service).run()
     }
 
     @Test("8 concurrent writers × 500 events with the sealer running: one gapless, valid chain")

@@ -156,6 +156,31 @@ struct StoreServicesTests {
         #expect(try f.db.count("import_staging", where: "run_id = '\(newRun)'") == 1)
     }
 
+    @Test("housekeeping removes pending links older than the day the triggers honour them, and counts them; fresh ones stay")
+    func housekeepingPendingLinks() async throws {
+        let f = try await MapFixture.make()
+        let user = try await f.user()
+        let connection = try f.db.connect()
+        let campaign = UUID()
+        try connection.execute(
+            "INSERT INTO campaigns (id, name, target_pool) VALUES (\(campaign), 'hk-links', \(f.new.rawValue))")
+        let lifetime = Int(Housekeeping.pendingLinkLifetime.components.seconds)
+        // name: seconds old (just past the lifetime, just inside it, fresh)
+        for (name, age) in [("stale", lifetime + 60), ("edge", lifetime - 60), ("fresh", 0)] {
+            try connection.execute(
+                """
+                INSERT INTO pending_links (target_pool, username, user_id, campaign_id, via, created_at)
+                VALUES (\(f.new.rawValue), \(name), \(user.id), \(campaign), 'lazy', now() - make_interval(secs => \(age)))
+                """
+            )
+        }
+        let removed = try await Housekeeping(database: f.db.database).run()
+        #expect(removed.pendingLinks == 1 && removed.idempotencyKeys == 0 && removed.stagingRows == 0)
+        let left = try f.db.rows("SELECT username FROM pending_links ORDER BY username").map { try $0.decode("username", as: String.self) }
+        #expect(left == ["edge", "fresh"])
+        #expect(try await Housekeeping(database: f.db.database).run().pendingLinks == 0)
+    }
+
     @Test("housekeeping keeps a resumable live run's snapshot and progress for a day, then removes them")
     func housekeepingResumableSnapshots() async throws {
         let f = try await MapFixture.make()

@@ -2,9 +2,10 @@ public import Foundation
 import Postgres
 
 /// Removes what must not outlive its purpose: stored idempotent answers past their retention
-/// (they replay user JSON with emails and usernames), and import staging and reconciliation
-/// snapshot rows whose run died before it could clean up (a killed `stableid import` or
-/// `stableid reconcile` leaves emails and usernames there), or whose run can no longer be resumed.
+/// (they replay user JSON with emails and usernames), pending links no trigger honours any more
+/// (a username and the person it leads to), and import staging and reconciliation snapshot rows
+/// whose run died before it could clean up (a killed `stableid import` or `stableid reconcile`
+/// leaves emails and usernames there), or whose run can no longer be resumed.
 public struct Housekeeping: Sendable {
     public let database: Database
     /// Staging rows of a run older than this belong to a run that is gone (imports take minutes).
@@ -20,6 +21,11 @@ public struct Housekeeping: Sendable {
     /// today's map against yesterday's pools. Housekeeping keeps such a snapshot a grace period
     /// longer, so a resume accepted just before the limit does not lose its rows.
     public static let resumableSnapshotLifetime: Duration = .seconds(24 * 3600)
+    /// How long a pending link left by the Migrate-user trigger leads its username's next sign-in
+    /// to its person. The post-authentication trigger that completes it follows within seconds, so
+    /// an older one is ignored (`TriggerService.evidence`) and then deleted here: otherwise a
+    /// username that signs in months later would still be handed to whoever migrated it first.
+    public static let pendingLinkLifetime: Duration = .seconds(24 * 3600)
 
     public init(database: Database) {
         self.database = database
@@ -28,6 +34,8 @@ public struct Housekeeping: Sendable {
     public struct Removed: Sendable, Equatable {
         public var idempotencyKeys: Int
         public var stagingRows: Int
+        /// Pending links older than ``Housekeeping/pendingLinkLifetime``.
+        public var pendingLinks: Int
     }
 
     /// `column` (a run id, a UUIDv7: its first 48 bits are the run's start in Unix milliseconds)
@@ -71,6 +79,7 @@ public struct Housekeeping: Sendable {
     public func run() async throws -> Removed {
         let retention = Int(IdempotencyKey.retention.components.seconds)
         let lifetime = Int(Self.stagingLifetime.components.seconds)
+        let pendingLinkLifetime = Int(Self.pendingLinkLifetime.components.seconds)
         return try await database.primary.withConnection { connection in
             let keys = try connection.execute(
                 "DELETE FROM idempotency_keys WHERE created_at < now() - make_interval(secs => \(retention))"
@@ -83,7 +92,10 @@ public struct Housekeeping: Sendable {
             let kept = Self.reconcileRunsKept()
             let snapshots = try connection.execute("DELETE FROM reconcile_snapshot WHERE run_id NOT IN (\(fragment: kept))")
             let progress = try connection.execute("DELETE FROM reconcile_progress WHERE run_id NOT IN (\(fragment: kept))")
-            return Removed(idempotencyKeys: keys, stagingRows: staging + snapshots + progress)
+            // The complement of what the trigger still honours (`created_at > now() - lifetime`).
+            let pendingLinks = try connection.execute(
+                "DELETE FROM pending_links WHERE created_at <= now() - make_interval(secs => \(pendingLinkLifetime))")
+            return Removed(idempotencyKeys: keys, stagingRows: staging + snapshots + progress, pendingLinks: pendingLinks)
         }
     }
 }

@@ -1,0 +1,23 @@
+-- Least privilege for the service role (issue #18: nobody takes over another person's stable ID).
+--
+-- 0003 and 0006 granted stableid_service SELECT, INSERT, UPDATE, DELETE on whole groups of tables.
+-- The service never deletes from the five below: identities are unlinked, users merged and tokens
+-- revoked by UPDATE, pools are never removed, and reconciliation runs are kept as history (their
+-- snapshot and progress rows, which are deleted, live in other tables). What the role cannot do, a
+-- leaked service credential or an injected statement cannot do either: it can no longer remove a
+-- person's users or identities, a pool, a token's record or a run. (It can still UPDATE them, as
+-- the service must: the audit trail and `stableid audit verify --state` are what catch a change
+-- made behind the service's back.) Every DELETE StableID makes keeps its grant:
+--   idempotency_keys       housekeeping (retention), erasure
+--   import_staging         stableid import, housekeeping
+--   event_pending          the sealer
+--   event_personal_data    erasure
+--   pending_links          the post-authentication trigger, erasure, housekeeping
+--   reconcile_snapshot     stableid reconcile (may run as the service), housekeeping, erasure
+--   reconcile_progress     stableid reconcile, housekeeping
+--   findings               erasure
+--   identity_changes       housekeeping (pruning)
+--   identity_change_pending, identity_change_commit   the change-feed triggers, which run as the writer
+-- (events and event_chain have had no UPDATE, DELETE or TRUNCATE since 0003.) Migrations and admin
+-- commands run as the owner, whose privileges are unchanged.
+REVOKE DELETE ON pools, users, identities, api_tokens, reconcile_runs FROM stableid_service;
