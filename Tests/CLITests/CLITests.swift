@@ -43,7 +43,8 @@ struct CLITests {
         let created = try CLI.run(
             ["token", "create", "--name", "ci", "--scope", "resolve", "--scope", "audit"], environment: ["DATABASE_URL": db.url])
         #expect(created.status == 0, "\(created.stderr)")
-        #expect(created.lastLine.hasPrefix("sid_") && created.lastLine.count == 47)
+        #expect(created.lastLine.hasPrefix("sid_") && created.lastLine.count == 55)
+        #expect(TokenSecret(created.lastLine).shape == .checksummed)
         let listed = try CLI.run(["token", "list", "--format", "json"], environment: ["DATABASE_URL": db.url])
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: String]])
         #expect(rows.count == 1 && rows[0]["name"] == "ci" && rows[0]["scopes"] == "resolve audit")

@@ -73,7 +73,8 @@ struct TriggerTokenPoolTests {
             #expect(created.status == 201, "\(created)")
             #expect(created.json["pools"] as? [String] == [f.new, f.old].sorted())
             #expect(created.json["unbound_trigger"] == nil)
-            #expect(created.json["token"] is String)
+            let secret = try #require(created.json["token"] as? String)
+            #expect(TokenSecret(secret).shape == .checksummed)
 
             let noTrigger = try await client.call(
                 .post, "/v1/tokens", token: admin, json: #"{"name":"r","scopes":["resolve"],"pools":["\#(f.old)"]}"#)

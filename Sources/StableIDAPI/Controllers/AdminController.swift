@@ -4,6 +4,8 @@ import IdentityMap
 /// Pools and tokens. Scope `admin`.
 struct AdminController {
     let services: APIServices
+    /// Told of each token made here, so a negative cache entry for its hash cannot outlive it.
+    let authenticator: TokenAuthenticator
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.get("pools", use: listPools)
@@ -62,6 +64,7 @@ struct AdminController {
             name: input.name, scopes: scopes, pools: pools, attribution: context.attribution
         )
         .run(on: services.database)
+        authenticator.tokenCreated(secret)
         return try APIServices.json(.created, TokenJSON(token, secret: secret))
     }
 
