@@ -25,6 +25,8 @@ public enum IdentityMapError: Error, Sendable, Equatable {
     case idempotencyKeyInUse
     case tokenNotFound(String)
     case tokenNameTaken(String)
+    /// Pools were named for a token without the `trigger` scope: a binding limits trigger events only.
+    case poolsNeedTriggerScope
 }
 
 extension IdentityMapError: CustomStringConvertible {
@@ -48,6 +50,9 @@ extension IdentityMapError: CustomStringConvertible {
         case .idempotencyKeyInUse: return "a request with this Idempotency-Key is still in progress; retry later"
         case .tokenNotFound(let name): return "no active token \(name)"
         case .tokenNameTaken(let name): return "an active token is already named \(name)"
+        case .poolsNeedTriggerScope:
+            return
+                "pools bind a token of scope trigger to the pools whose trigger events it may send; add the trigger scope or leave out pools"
         }
     }
 }

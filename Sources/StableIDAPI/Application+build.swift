@@ -113,7 +113,7 @@ public func buildRouter(
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))
     users.registerMerges(on: scoped(.merge))
-    AdminController(services: services).register(on: scoped(.admin))
+    AdminController(services: services, authenticator: authenticator).register(on: scoped(.admin))
     CampaignController(services: services, campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
     ReconciliationController(services: services, findings: FindingStore(database: database), campaigns: CampaignStore(database: database))
         .register(on: scoped(.audit))
@@ -128,12 +128,15 @@ public func buildRouter(
 }
 
 /// The whole service: HTTP server plus the token-revocation listener, with graceful shutdown.
+/// `authenticator`: made from `configuration` and `database` when nil (tests pass their own to
+/// watch its cache).
 public func buildApplication(
     configuration: APIConfiguration,
     database: Database,
-    logger: Logger
+    logger: Logger,
+    authenticator: TokenAuthenticator? = nil
 ) -> some ApplicationProtocol {
-    let authenticator = TokenAuthenticator(store: TokenStore(database: database), ttl: configuration.tokenCacheTTL)
+    let authenticator = authenticator ?? TokenAuthenticator(store: TokenStore(database: database), ttl: configuration.tokenCacheTTL)
     let registry = PrometheusCollectorRegistry()
     let readiness = ReadinessProbe(database: database, logger: logger)
     let lookupCache = configuration.lookupCache ? LookupCache(metricsFactory: PrometheusMetricsFactory(registry: registry)) : nil

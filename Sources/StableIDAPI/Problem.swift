@@ -59,6 +59,14 @@ public struct Problem: HTTPResponseError, Sendable {
     static func forbidden(_ scope: Scope) -> Problem {
         Problem(.forbidden, code: "forbidden", title: "The token lacks a scope", detail: "this route needs the '\(scope.rawValue)' scope")
     }
+    /// A trigger token bound to pools sent an event for another pool.
+    static func poolNotAllowed(_ pool: String) -> Problem {
+        // The pool is echoed only when it is shaped like one: the body is the caller's text.
+        let named = PoolID(pool).map { "pool \($0.rawValue)" } ?? "this userPoolId"
+        return Problem(
+            .forbidden, code: "pool_not_allowed", title: "The token is not bound to this pool",
+            detail: "this trigger token may send events only for the pools it is bound to, and \(named) is not one of them")
+    }
     static func notFound(_ detail: String) -> Problem {
         Problem(.notFound, code: "not_found", title: "Not found", detail: detail)
     }
@@ -181,6 +189,8 @@ public struct Problem: HTTPResponseError, Sendable {
             )
         case .tokenNotFound: return .notFound(detail)
         case .tokenNameTaken: return Problem(.conflict, code: "token_name_taken", title: "Token name in use", detail: detail)
+        case .poolsNeedTriggerScope:
+            return Problem(.unprocessableContent, code: "pools_need_trigger_scope", title: "Pools bind trigger tokens only", detail: detail)
         }
     }
 }

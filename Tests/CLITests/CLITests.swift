@@ -43,7 +43,8 @@ struct CLITests {
         let created = try CLI.run(
             ["token", "create", "--name", "ci", "--scope", "resolve", "--scope", "audit"], environment: ["DATABASE_URL": db.url])
         #expect(created.status == 0, "\(created.stderr)")
-        #expect(created.lastLine.hasPrefix("sid_") && created.lastLine.count == 47)
+        #expect(created.lastLine.hasPrefix("sid_") && created.lastLine.count == 55)
+        #expect(TokenSecret(created.lastLine).shape == .checksummed)
         let listed = try CLI.run(["token", "list", "--format", "json"], environment: ["DATABASE_URL": db.url])
         let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: String]])
         #expect(rows.count == 1 && rows[0]["name"] == "ci" && rows[0]["scopes"] == "resolve audit")
@@ -53,6 +54,45 @@ struct CLITests {
         #expect(again.status == 2 && again.stderr.contains("no active token"))
         let badScope = try CLI.run(["token", "create", "--name", "x", "--scope", "root"], environment: ["DATABASE_URL": db.url])
         #expect(badScope.status == 2)
+    }
+
+    @Test(
+        "token create --pool binds a trigger token; refused (2) without the trigger scope or for an unknown pool; list flags unbound trigger tokens"
+    )
+    func triggerTokenPools() async throws {
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        #expect(try CLI.run(["pool", "add", "--id", "eu-central-1_Bound"], environment: env).status == 0)
+        let bound = try CLI.run(
+            ["token", "create", "--name", "fwd", "--scope", "trigger", "--pool", "eu-central-1_Bound"], environment: env)
+        #expect(
+            bound.status == 0 && bound.stderr.contains("for pools eu-central-1_Bound") && !bound.stderr.contains("warning"),
+            "\(bound.stderr)")
+        let unbound = try CLI.run(["token", "create", "--name", "fwd-any", "--scope", "trigger"], environment: env)
+        #expect(
+            unbound.status == 0 && unbound.stderr.contains("warning: fwd-any may send trigger events for every pool"), "\(unbound.stderr)")
+        let noTrigger = try CLI.run(
+            ["token", "create", "--name", "r", "--scope", "resolve", "--pool", "eu-central-1_Bound"], environment: env)
+        #expect(noTrigger.status == 2 && noTrigger.stderr.contains("--pool binds a token of scope trigger"), "\(noTrigger.stderr)")
+        let unknown = try CLI.run(
+            ["token", "create", "--name", "u", "--scope", "trigger", "--pool", "eu-central-1_Missing"], environment: env)
+        #expect(unknown.status == 2 && unknown.stderr.contains("eu-central-1_Missing is not registered"), "\(unknown.stderr)")
+        #expect(
+            try CLI.run(["token", "create", "--name", "m", "--scope", "trigger", "--pool", "not a pool"], environment: env).status == 2)
+
+        let json = try CLI.run(["token", "list", "--format", "json"], environment: env)
+        let rows = try #require(try JSONSerialization.jsonObject(with: Data(json.stdout.utf8)) as? [[String: String]])
+        #expect(rows.first { $0["name"] == "fwd" }?["pools"] == "eu-central-1_Bound")
+        #expect(rows.first { $0["name"] == "fwd-any" }?["pools"] == "*")
+        #expect(rows.count == 2)
+        #expect(json.stderr.contains("warning") && json.stderr.contains("fwd-any") && !json.stderr.contains("fwd,"))
+        let table = try CLI.run(["token", "list"], environment: env)
+        #expect(table.stdout.hasPrefix("ID") && table.stdout.contains("POOLS") && table.stdout.contains("*"))
+        #expect(table.stderr.contains("warning") && table.stderr.contains("fwd-any"))
+
+        // --help lists every scope.
+        let help = try CLI.run(["token", "create", "--help"])
+        for scope in Scope.allCases { #expect(help.stdout.contains(scope.rawValue), "\(scope)") }
     }
 
     @Test("pool add defaults the region from the id; bad ids and duplicates exit 2; list formats")

@@ -37,10 +37,11 @@ struct APIFixture {
         )
     }
 
-    func app(database: Database? = nil) -> some ApplicationProtocol {
+    func app(database: Database? = nil, authenticator: TokenAuthenticator? = nil) -> some ApplicationProtocol {
         var logger = Logger(label: "test.api")
         logger.logLevel = .critical
-        return buildApplication(configuration: configuration, database: database ?? db.database, logger: logger)
+        return buildApplication(
+            configuration: configuration, database: database ?? db.database, logger: logger, authenticator: authenticator)
     }
 
     func test<Value: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {

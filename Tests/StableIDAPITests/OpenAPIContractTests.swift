@@ -64,6 +64,7 @@ struct OpenAPIContractTests {
             "unauthorized", "forbidden", "not_found", "invalid_request", "identity_already_linked", "payload_too_large",
             "idempotency_key_reused", "database_unavailable", "unknown_pool", "batch_too_large", "user_not_active",
             "invalid_sub", "method_not_allowed", "request_timeout", "overloaded", "database_timeout", "idempotency_key_in_use",
+            "pool_not_allowed", "pools_need_trigger_scope",
         ] {
             #expect(yaml.contains(code), "\(code)")
         }

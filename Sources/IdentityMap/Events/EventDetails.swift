@@ -155,15 +155,23 @@ public struct TokenCreatedDetails: EventDetails {
     public var tokenID: UUID
     public var name: String
     public var scopes: [String]
+    /// The pools a trigger token is bound to; nil (no `pools` key, as in every event before
+    /// migration 0012) for an unbound token.
+    public var pools: [String]?
 
-    public init(tokenID: UUID, name: String, scopes: [String]) {
+    public init(tokenID: UUID, name: String, scopes: [String], pools: [String]? = nil) {
         self.tokenID = tokenID
         self.name = name
         self.scopes = scopes
+        self.pools = pools
     }
 
     public var json: [String: JSONValue] {
-        ["token_id": JSONValue(tokenID), "name": .string(name), "scopes": .array(scopes.map(JSONValue.string))]
+        var json: [String: JSONValue] = [
+            "token_id": JSONValue(tokenID), "name": .string(name), "scopes": .array(scopes.map(JSONValue.string)),
+        ]
+        if let pools { json["pools"] = .array(pools.map(JSONValue.string)) }
+        return json
     }
 }
 

@@ -1,4 +1,3 @@
-import CryptoPrimitives
 public import Foundation
 
 /// What a bearer token may do. Scopes are exact: `admin` does not imply the others.
@@ -10,6 +9,12 @@ public enum Scope: String, Sendable, CaseIterable, Comparable {
     public static func < (lhs: Scope, rhs: Scope) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!
     }
+
+    /// Every scope, for help texts and messages ("resolve, write, …, admin"), so a new scope
+    /// cannot be left out of one.
+    public static var allNames: String {
+        allCases.map(\.rawValue).joined(separator: ", ")
+    }
 }
 
 /// A stored token: never the secret, only what it is allowed to do.
@@ -17,37 +22,41 @@ public struct APIToken: Sendable, Equatable {
     public var id: UUID
     public var name: String
     public var scopes: Set<Scope>
+    /// The pools a `trigger` token may send events for. Nil when it is not bound: every token
+    /// without the trigger scope, and trigger tokens made before binding existed (migration 0012),
+    /// which still answer for every pool.
+    public var pools: Set<PoolID>?
     public var createdAt: Date
     public var revokedAt: Date?
-}
 
-/// The secret half of a token. Shown once at creation; only its SHA-256 is stored.
-public struct TokenSecret: Sendable, Hashable {
-    public let value: String
-
-    public init(_ value: String) { self.value = value }
-
-    /// `sid_` + 32 random bytes in base64url: 256 bits, so a plain (unsalted) SHA-256 is a safe
-    /// lookup key; there is nothing to brute-force.
-    public static func generate() -> TokenSecret {
-        TokenSecret("sid_" + Base64URL.encode(SecureRandom.bytes(count: 32)))
+    public init(id: UUID, name: String, scopes: Set<Scope>, pools: Set<PoolID>? = nil, createdAt: Date, revokedAt: Date? = nil) {
+        self.id = id
+        self.name = name
+        self.scopes = scopes
+        self.pools = pools
+        self.createdAt = createdAt
+        self.revokedAt = revokedAt
     }
 
-    public var hash: [UInt8] { SHA256.hash(value) }
+    /// Whether this token may send a trigger event whose `userPoolId` is `pool` (as received,
+    /// unvalidated): an unbound token may, a bound one only for its pools.
+    public func allowsTriggerEvents(forPool pool: String) -> Bool {
+        guard let pools else { return true }
+        guard let id = PoolID(pool) else { return false }
+        return pools.contains(id)
+    }
 
-    /// Whether `value` has the shape ``generate()`` produces (`sid_` + 43 base64url characters).
-    /// Checked before any database work, so garbage in an Authorization header costs nothing.
-    public var isWellFormed: Bool {
-        let utf8 = value.utf8
-        guard utf8.count == 47, value.hasPrefix("sid_") else { return false }
-        return utf8.dropFirst(4).allSatisfy { byte in
-            switch byte {
-            case UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "0")...UInt8(ascii: "9"),
-                UInt8(ascii: "-"), UInt8(ascii: "_"):
-                return true
-            default:
-                return false
-            }
-        }
+    /// A trigger token that is not bound to pools: it can post events for every pool, so one
+    /// leaked forwarder token reaches all of them. `token list` flags these.
+    public var isUnboundTrigger: Bool {
+        scopes.contains(.trigger) && pools == nil
+    }
+
+    /// The binding rule, checked before a token is stored: pools are named only for a token of
+    /// scope `trigger`, and a binding names at least one pool.
+    public static func checkBinding(scopes: Set<Scope>, pools: Set<PoolID>?) throws(IdentityMapError) {
+        guard let pools else { return }
+        guard scopes.contains(.trigger) else { throw .poolsNeedTriggerScope }
+        guard !pools.isEmpty else { throw .invalidInput(field: "pools", reason: "must name at least one pool when given") }
     }
 }

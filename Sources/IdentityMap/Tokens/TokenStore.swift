@@ -20,27 +20,37 @@ public struct TokenStore: Sendable {
     }
 
     /// Creates a token; the returned secret exists nowhere else.
-    public func create(name: String, scopes: Set<Scope>, attribution: Attribution) -> Write<(APIToken, TokenSecret)> {
+    ///
+    /// `pools` binds a token of scope `trigger`: it may then send trigger events for those pools
+    /// only. Each must be registered; that is checked in the same transaction. Nil leaves the
+    /// token unbound (for a trigger token: every pool).
+    public func create(
+        name: String, scopes: Set<Scope>, pools: Set<PoolID>? = nil, attribution: Attribution
+    ) -> Write<(APIToken, TokenSecret)> {
         Write { connection in
             try Self.validateName(name)
             guard !scopes.isEmpty else { throw IdentityMapError.invalidInput(field: "scope", reason: "at least one scope is required") }
+            try APIToken.checkBinding(scopes: scopes, pools: pools)
+            if let pools { try IdentityRepository.requirePools(pools, on: connection) }
             let secret = TokenSecret.generate()
             let id = UUIDv7.make()
             let scopeList = scopes.sorted().map(\.rawValue)
+            let poolList = pools.map { $0.sorted().map(\.rawValue) }
+            let boundPools: PostgresArray<String>? = poolList.map { PostgresArray($0) }
             let rows: PostgresRows
             do {
                 rows = try connection.query(
                     """
-                    INSERT INTO api_tokens (id, name, token_hash, scopes)
-                    VALUES (\(id), \(name), \(PostgresBytes(secret.hash)), \(PostgresArray(scopeList))::text[])
-                    RETURNING id, name, scopes, created_at, revoked_at
+                    INSERT INTO api_tokens (id, name, token_hash, scopes, pools)
+                    VALUES (\(id), \(name), \(PostgresBytes(secret.hash)), \(PostgresArray(scopeList))::text[], \(boundPools)::text[])
+                    RETURNING \(unescaped: Self.columns)
                     """
                 )
             } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "api_tokens_active_name" {
                 throw IdentityMapError.tokenNameTaken(name)
             }
             try EventLog.append(
-                EventDraft(TokenCreatedDetails(tokenID: id, name: name, scopes: scopeList)),
+                EventDraft(TokenCreatedDetails(tokenID: id, name: name, scopes: scopeList, pools: poolList)),
                 attribution: attribution,
                 on: connection
             )
@@ -57,7 +67,7 @@ public struct TokenStore: Sendable {
         func lookUp(on client: PostgresClient) async throws -> APIToken? {
             try await client.withConnection { connection in
                 try connection.query(
-                    "SELECT id, name, scopes, created_at, revoked_at FROM api_tokens WHERE token_hash = \(hash) AND revoked_at IS NULL"
+                    "SELECT \(unescaped: Self.columns) FROM api_tokens WHERE token_hash = \(hash) AND revoked_at IS NULL"
                 ).first.map(Self.decode)
             }
         }
@@ -74,7 +84,7 @@ public struct TokenStore: Sendable {
         try await database.primary.withConnection { connection in
             try connection.query(
                 """
-                SELECT id, name, scopes, created_at, revoked_at FROM api_tokens
+                SELECT \(unescaped: Self.columns) FROM api_tokens
                 WHERE \(includeRevoked) OR revoked_at IS NULL ORDER BY created_at, name
                 """
             ).map(Self.decode)
@@ -89,7 +99,7 @@ public struct TokenStore: Sendable {
                 """
                 UPDATE api_tokens SET revoked_at = now()
                 WHERE revoked_at IS NULL AND (name = \(nameOrID) OR id = \(id))
-                RETURNING id, name, scopes, created_at, revoked_at
+                RETURNING \(unescaped: Self.columns)
                 """
             )
             guard let row = rows.first else { throw IdentityMapError.tokenNotFound(nameOrID) }
@@ -104,12 +114,17 @@ public struct TokenStore: Sendable {
         }
     }
 
+    /// The columns ``decode(_:)`` reads, for every statement that returns tokens.
+    static let columns = "id, name, scopes, pools, created_at, revoked_at"
+
     static func decode(_ row: PostgresRow) throws -> APIToken {
         let scopes: [String] = try row.decode("scopes")
+        let pools: [String]? = try row.decodeIfPresent("pools")
         return APIToken(
             id: try row.decode("id"),
             name: try row.decode("name"),
             scopes: Set(scopes.compactMap(Scope.init(rawValue:))),
+            pools: pools.map { Set($0.map(PoolID.init(trusted:))) },
             createdAt: try row.decode("created_at"),
             revokedAt: try row.decodeIfPresent("revoked_at")
         )

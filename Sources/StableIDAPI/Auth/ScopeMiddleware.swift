@@ -1,8 +1,10 @@
+import HTTPTypes
 import Hummingbird
 import IdentityMap
 
-/// Requires a valid bearer token with one scope; 401 without or with a bad/revoked token, 403 with
-/// a token that lacks the scope.
+/// Requires a valid bearer token with one scope; 401 without or with a bad/revoked token (or one
+/// shed during a flood of unknown tokens, see ``TokenAuthenticator``), 403 with a token that lacks
+/// the scope.
 struct ScopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let scope: Scope
@@ -15,10 +17,21 @@ struct ScopeMiddleware: RouterMiddleware {
         guard let credentials = Self.bearerCredentials(header) else {
             throw Problem.unauthorized("the Authorization header is not a bearer token")
         }
-        let secret = TokenSecret(String(credentials))
-        guard secret.isWellFormed else { throw Problem.unauthorized("the token is unknown or revoked") }
-        guard let token = try await authenticator.authenticate(secret) else {
+        let token: APIToken
+        // A value not shaped like a token, or with a wrong checksum, is unknown without a query.
+        switch try await authenticator.authenticate(TokenSecret(String(credentials))) {
+        case .authenticated(let found):
+            token = found
+        case .unknown:
             throw Problem.unauthorized("the token is unknown or revoked")
+        case .shed:
+            // 401, not 503: the flood is of unknown tokens, and a client with a checksummed token
+            // never gets here. A real token made before checksums can retry; better, replace it.
+            var problem = Problem.unauthorized(
+                "too many unknown tokens are being checked; a token without a checksum (made before checksums) is checked as capacity allows: retry, or replace it"
+            )
+            problem.headers[.retryAfter] = "1"
+            throw problem
         }
         guard token.scopes.contains(scope) else { throw Problem.forbidden(scope) }
         var context = context

@@ -4,6 +4,8 @@ import IdentityMap
 /// Pools and tokens. Scope `admin`.
 struct AdminController {
     let services: APIServices
+    /// Told of each token made here, so a negative cache entry for its hash cannot outlive it.
+    let authenticator: TokenAuthenticator
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.get("pools", use: listPools)
@@ -46,12 +48,23 @@ struct AdminController {
         var scopes = Set<Scope>()
         for name in input.scopes {
             guard let scope = Scope(rawValue: name) else {
-                throw Problem.invalidRequest("unknown scope '\(name)'; use resolve, write, audit, trigger or admin")
+                throw Problem.invalidRequest("unknown scope '\(name)'; use \(Scope.allNames)")
             }
             scopes.insert(scope)
         }
-        let (token, secret) = try await services.tokens.create(name: input.name, scopes: scopes, attribution: context.attribution)
-            .run(on: services.database)
+        var pools: Set<PoolID>?
+        if let names = input.pools {
+            var bound = Set<PoolID>()
+            for (index, name) in names.enumerated() {
+                bound.insert(try APIServices.poolID(name, field: "pools[\(index)]"))
+            }
+            pools = bound
+        }
+        let (token, secret) = try await services.tokens.create(
+            name: input.name, scopes: scopes, pools: pools, attribution: context.attribution
+        )
+        .run(on: services.database)
+        authenticator.tokenCreated(secret)
         return try APIServices.json(.created, TokenJSON(token, secret: secret))
     }
 

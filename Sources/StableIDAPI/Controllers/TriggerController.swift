@@ -7,7 +7,8 @@ import NIOCore
 
 /// `POST /v1/cognito/triggers` (scope `trigger`): a Cognito Lambda trigger event exactly as
 /// Cognito sends it to a function, answered with the event and its `response` filled in, so the
-/// Lambda function is a forwarder (deploy/lambda/forwarder.py).
+/// Lambda function is a forwarder (deploy/lambda/forwarder.py). A token bound to pools
+/// (`token create --pool`) is refused with 403 `pool_not_allowed` for any other `userPoolId`.
 struct TriggerController {
     let services: APIServices
     let triggers: TriggerService
@@ -21,7 +22,11 @@ struct TriggerController {
         // The body may carry a password: it is parsed once here, and only the parsed event, whose
         // password is redacted from every description, travels further.
         let event = try CognitoTriggerEvent(data: Data(body.readableBytesView))
-        let attribution = Attribution(actor: .trigger(source: event.triggerSource), requestID: context.id)
+        guard let token = context.token else { throw Problem.unauthorized("send Authorization: Bearer <token>") }
+        // A token bound to pools answers only for them, before any lookup or Cognito call: a
+        // forwarder token leaked from one pool's Lambda cannot post events for another pool.
+        guard token.allowsTriggerEvents(forPool: event.userPoolID) else { throw Problem.poolNotAllowed(event.userPoolID) }
+        let attribution = Attribution(actor: .trigger(source: event.triggerSource, token: token.name), requestID: context.id)
         let answer = try await triggers.handle(event, attribution: attribution)
         return Response(status: .ok, headers: [.contentType: "application/json"], body: .init(byteBuffer: ByteBuffer(bytes: answer)))
     }
