@@ -40,6 +40,12 @@ struct ReconcileTakeoverTests {
             ],
             environment: env)
         #expect(created.status == 0, "\(created.stderr)")
+        // What the target's facts mean is said, not silently applied.
+        #expect(created.stdout.contains("admits self sign-up"), "\(created.stdout)")
+        #expect(created.stdout.contains("custom:stable_id is writable by app clients"), "\(created.stdout)")
+        #expect(try db.count("campaigns", where: "target_self_sign_up AND cardinality(target_attribute_writers) = 1") == 1)
+        // A second app client that writes everything: the next live run records the change.
+        _ = try await client.createUserPoolClient(poolID: target, name: "second-app")
         let attacker = try await create(target, "victim", ["email": "mallory@example.net", "custom:stable_id": victim])
         let legitimate = try await create(
             target, "nina", ["email": "nina@example.com", "email_verified": "true", "custom:stable_id": nina])
@@ -53,5 +59,12 @@ struct ReconcileTakeoverTests {
         #expect(try owner(attacker) == nil, "the fixer linked a self sign-up to the victim by username and a writable attribute")
         #expect(try owner(legitimate) == nina)
         #expect(try db.count("findings", where: "kind = 'unmapped' AND state = 'open' AND sub = '\(attacker)'") == 1)
+        #expect(try db.count("events", where: "kind = 'campaign_target_facts_changed'") == 1)
+        #expect(try db.count("campaigns", where: "cardinality(target_attribute_writers) = 2") == 1)
+        let shown = try CLI.run(["campaign", "show", "tk-\(suffix)"], environment: env)
+        #expect(shown.status == 0 && shown.stdout.contains("--link-by username: links only when"), "\(shown.stdout)")
+        // The same facts read again are no new event.
+        _ = try CLI.run(["reconcile", "--campaign", "tk-\(suffix)", "--format", "json"], environment: env)
+        #expect(try db.count("events", where: "kind = 'campaign_target_facts_changed'") == 1)
     }
 }

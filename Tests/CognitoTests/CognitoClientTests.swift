@@ -197,6 +197,40 @@ struct CognitoClientTests {
         #expect(server.count(path: "/invalid/") == 1)  // not retryable: one attempt
     }
 
+    @Test("a password check is one attempt at the source: never retried after a 5xx or a timeout, only after throttling")
+    func passwordCheckIsNeverRetriedOnceSent() async throws {
+        let server = ScriptedServer([
+            "/5xx/": [.init(status: .internalServerError, body: #"{"__type":"InternalErrorException","message":"oops"}"#)],
+            "/slow/": [.init(status: .ok, body: "{}", delay: .seconds(2))],
+            "/throttled-then-ok/": [
+                .init(status: .badRequest, body: #"{"__type":"TooManyRequestsException","message":"Rate exceeded"}"#),
+                .init(status: .ok, body: #"{"ChallengeName":"SMS_MFA","Session":"s"}"#),
+            ],
+        ])
+        try await server.run { base in
+            func client(_ path: String) -> CognitoClient {
+                CognitoClient(
+                    configuration: CognitoConfiguration(
+                        region: "us-east-1", endpoint: base + path, timeout: .seconds(1), maxAttempts: 5, backoffBase: .milliseconds(10)),
+                    credentials: Self.testCredentials
+                )
+            }
+            for path in ["/5xx/", "/slow/"] {
+                await #expect(throws: CognitoError.self) {
+                    try await client(path).adminInitiateAuth(poolID: "us-east-1_X", clientID: "c", username: "u", password: "p")
+                }
+            }
+            let answer = try await client("/throttled-then-ok/").adminInitiateAuth(
+                poolID: "us-east-1_X", clientID: "c", username: "u", password: "p")
+            #expect(answer.ChallengeName == "SMS_MFA" && answer.AuthenticationResult == nil)
+            // The same 5xx on a read is retried.
+            await #expect(throws: CognitoError.self) { try await client("/5xx/").adminGetUser(poolID: "us-east-1_X", username: "u") }
+        }
+        #expect(server.count(path: "/slow/") == 1)
+        #expect(server.count(path: "/throttled-then-ok/") == 2)
+        #expect(server.count(path: "/5xx/") == 1 + 5)
+    }
+
     @Test("the pacer holds a configured rate")
     func pacer() async throws {
         let pacer = RatePacer(rates: [.userRead: 20])

@@ -163,4 +163,62 @@ struct TakeoverTests {
         )[0]
         #expect(try !(everything.decode("all", as: String.self).contains("typo-leo")))
     }
+
+    @Test("with --mfa-users refuse, an MFA source user is refused as a wrong password is, and the event names the challenge")
+    func mfaUserRefused() async throws {
+        let w = try await World.make(mfaUsers: .refuse)
+        let person = try await w.sourceUser("mia", password: "Old-Passw0rd!")
+        try await w.cognito.adminUpdateUserAttributes(
+            poolID: w.old, username: "mia",
+            attributes: [AttributeType("phone_number", "+15555550101"), AttributeType("phone_number_verified", "true")])
+        try await w.cognito.adminSetSMSMFAPreference(poolID: w.old, username: "mia")
+        try await w.api.test { client in
+            let refused = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: TriggerFlowTests.migrationEvent(pool: w.new, username: "mia", password: "Old-Passw0rd!"))
+            #expect(refused.status == 400 && refused.code == "not_authorized", "\(refused)")
+        }
+        let failed = try w.api.db.rows(
+            "SELECT details->>'reason' AS reason, details->>'challenge' AS challenge, user_id::text AS person FROM events WHERE kind = 'migration_failed'"
+        )
+        #expect(failed.count == 1)
+        #expect(try failed.first?.decode("reason", as: String.self) == "mfa_refused")
+        #expect(try failed.first?.decode("challenge", as: String.self) == "SMS_MFA")
+        #expect(try failed.first?.decode("person", as: String.self) == person)
+        #expect(try w.api.db.count("pending_links") == 0)
+        #expect(try w.api.db.count("events", where: "kind = 'migration_succeeded'") == 0)
+    }
+
+    @Test("a pending link is used once, by exactly its username; keyed by an email it needs that email verified in the target")
+    func pendingLinkUsedOnce() async throws {
+        let w = try await World.make(targetClient: .writesEverything)
+        let person = try await w.sourceUser("nora@example.com", password: "Old-Passw0rd!")
+        try await w.api.test { client in
+            // Nora migrates by typing her email (the target signs in by email: its username is a UUID).
+            let migrated = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: TriggerFlowTests.migrationEvent(pool: w.new, username: "nora@example.com", password: "Old-Passw0rd!"))
+            #expect(migrated.status == 200, "\(migrated)")
+            #expect(try w.api.db.count("pending_links") == 1)
+            // Someone signs up with her address, unverified, before she signs in: not hers to take.
+            let squatter = testSub("squatter")
+            let early = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(
+                    w, username: "2f1e0d9c-squatter", attributes: ["sub": squatter, "email": "nora@example.com", "email_verified": "false"])
+            )
+            #expect(early.status == 200, "\(early)")
+            #expect(try await Self.owner(w, sub: squatter, client: client) != person)
+            #expect(try w.api.db.count("pending_links") == 1, "the pending link is still Nora's")
+            // Nora's own first sign-in: the email Cognito created her with is verified.
+            let nora = testSub("nora-new")
+            let signedIn = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(
+                    w, username: "7a6b5c4d-nora", attributes: ["sub": nora, "email": "nora@example.com", "email_verified": "true"]))
+            #expect(signedIn.status == 200, "\(signedIn)")
+            #expect(try await Self.owner(w, sub: nora, client: client) == person)
+            #expect(try w.api.db.count("pending_links") == 0, "used once")
+        }
+    }
 }
