@@ -61,14 +61,7 @@ public struct Erasure: Sendable {
                 """
             )
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
-            // Usernames stay unique per pool, so they become a per-identity placeholder.
-            let identities = try connection.execute(
-                """
-                UPDATE identities SET email = NULL, email_normalized = NULL, email_verified = false,
-                    username = 'erased:' || id, federated_user_id = NULL, updated_at = now()
-                WHERE user_id = ANY(\(ids)::uuid[])
-                """
-            )
+            let identities = try IdentitySetWrites.erasePersonalData(ofUsers: ids, on: connection)
             scrubbedEvents += try connection.query(
                 """
                 DELETE FROM event_personal_data p USING events e

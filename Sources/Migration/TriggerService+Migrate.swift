@@ -169,7 +169,7 @@ extension TriggerService {
                     pool: source.id, sub: sub, username: user.Username, email: email,
                     emailVerified: user.attribute("email_verified") == "true", via: via, campaignID: campaign.id
                 )
-                try Self.retireReusedUsername(identity, on: connection, attribution: attribution)
+                try IdentitySetWrites.retireReusedUsername(identity, attribution: attribution, on: connection)
                 stableID = try store.createUser(identities: [identity], attribution: attribution).run(inTransactionOn: connection).id
             }
             guard let stableID, let person = try Person.find(stableID, on: connection) else {

@@ -154,7 +154,7 @@ extension TriggerService {
                 return nil
             case .link(let person, let via):
                 let new = try identity(via)
-                try Self.retireReusedUsername(new, on: connection, attribution: attribution)
+                try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection)
                 stableID = try store.linkIdentity(new, to: person, attribution: attribution).run(inTransactionOn: connection)
                 // A pending link is used once: exactly the row that decided, never another that
                 // merely shares an email.
@@ -163,7 +163,7 @@ extension TriggerService {
                 }
             case .createUser(let via):
                 let new = try identity(via)
-                try Self.retireReusedUsername(new, on: connection, attribution: attribution)
+                try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection)
                 stableID = try store.createPerson(with: new, attribution: attribution).run(inTransactionOn: connection)
             }
             return stableID
@@ -246,34 +246,5 @@ extension TriggerService {
         evidence.emailAsUsername = TriggerLinkRules.single(found["email_as_username"] ?? [])
         evidence.verifiedEmail = TriggerLinkRules.single(found["verified_email"] ?? [])
         return (evidence, used?.key)
-    }
-
-    /// Cognito keeps usernames unique among existing users, so a new sub under a username the
-    /// map still holds for another sub means that user was deleted from the pool: the old
-    /// identity is marked deleted (with its event) instead of blocking the sign-in.
-    static func retireReusedUsername(_ identity: NewIdentity, on connection: PostgresConnection, attribution: Attribution) throws {
-        let stale = try connection.query(
-            """
-            UPDATE identities i SET status = 'deleted', updated_at = now()
-            FROM (SELECT id, status FROM identities
-                  WHERE pool_id = \(identity.pool.rawValue) AND username = \(identity.username) AND sub <> \(identity.sub)
-                    AND status IN ('active', 'disabled') FOR UPDATE) old
-            WHERE i.id = old.id
-            RETURNING i.user_id, i.sub, old.status AS previous
-            """
-        )
-        for row in stale {
-            try EventLog.append(
-                EventDraft(
-                    IdentityStatusChangedDetails(
-                        from: IdentityStatus(rawValue: try row.decode("previous")) ?? .active, to: .deleted,
-                        reason: "username reused by a new sub in the pool"
-                    ),
-                    userID: try row.decode("user_id"), pool: identity.pool, sub: try row.decode("sub")
-                ),
-                attribution: attribution,
-                on: connection
-            )
-        }
     }
 }

@@ -14,8 +14,6 @@ extension EventKind {
     public static let findingResolved = EventKind(rawValue: "finding_resolved")
     public static let findingAcknowledged = EventKind(rawValue: "finding_acknowledged")
     public static let reconcileCompleted = EventKind(rawValue: "reconcile_completed")
-    /// A stale identity's email or verified flag refreshed from its pool by `--fix stale`.
-    public static let identityRefreshed = EventKind(rawValue: "identity_refreshed")
 }
 
 /// A run saw a finding that was not open: new, or seen again after it had been resolved.
@@ -179,44 +177,5 @@ public struct ReconcileCompletedDetails: EventDetails {
         ]
         if let campaign { json["campaign"] = JSONValue(campaign) }
         return json
-    }
-}
-
-/// `--fix stale` wrote the pool's email and verified flag onto the identity. The new address is
-/// personal data and goes to `event_personal_data`.
-public struct IdentityRefreshedDetails: EventDetails {
-    public static let kind = EventKind.identityRefreshed
-    public var finding: Int64
-    public var run: UUID
-    /// `email`, `email_verified`.
-    public var fields: [String]
-    public var emailVerified: Bool
-
-    public var json: [String: JSONValue] {
-        [
-            "finding": .number(Double(finding)), "run": JSONValue(run), "fields": .array(fields.map(JSONValue.string)),
-            "email_verified": .bool(emailVerified),
-        ]
-    }
-
-    /// Set-wise over `fix_stale` (columns `finding`, `email_changed`, `verified_changed`, `email_verified`).
-    static func sql(run: UUID) -> PostgresQuery {
-        """
-        jsonb_build_object('finding', finding, 'run', \(run)::text, 'email_verified', email_verified,
-                           'fields', to_jsonb(array_remove(ARRAY[CASE WHEN email_changed THEN 'email' END,
-                                                                 CASE WHEN verified_changed THEN 'email_verified' END], NULL)))
-        """
-    }
-}
-
-/// `identity_status_changed` as a fix writes it: the keys of ``IdentityStatusChangedDetails``
-/// (`from`, `to`, `reason`, which StateReplay reads) plus the finding and run it fixes.
-enum FixStatusChange {
-    /// `fromColumn`/`toColumn` name columns of the fix's working table, which also has `finding`.
-    static func sql(fromColumn: String, toColumn: String, reason: String, run: UUID) -> PostgresQuery {
-        """
-        jsonb_build_object('from', \(unescaped: fromColumn), 'to', \(unescaped: toColumn), 'reason', \(reason)::text,
-                           'finding', finding, 'run', \(run)::text)
-        """
     }
 }

@@ -165,49 +165,9 @@ enum ReconcileFixer {
             ) x
             """
         )
-        // A deleted identity comes back only if no live identity of the pool took its username
-        // (compared case-insensitively, as Cognito's default pools do).
-        try connection.execute(
-            """
-            WITH changed AS (
-                UPDATE identities i
-                SET email = x.email, email_normalized = x.email_normalized, email_verified = x.email_verified, status = x.status,
-                    updated_at = now()
-                FROM fix_stale x
-                WHERE i.id = x.identity_id AND i.status = x.old_status AND i.email IS NOT DISTINCT FROM x.old_email
-                  AND i.email_verified = x.old_verified AND \(fragment: unchangedSinceSnapshot("i"))
-                  AND (x.old_status <> 'deleted' OR NOT EXISTS (
-                      SELECT 1 FROM identities o
-                      WHERE o.pool_id = i.pool_id AND lower(o.username) = lower(i.username) AND o.id <> i.id
-                        AND o.status IN ('active', 'disabled')))
-                RETURNING x.finding
-            )
-            UPDATE fix_stale SET applied = true WHERE finding IN (SELECT finding FROM changed)
-            """
-        )
-        let statusDetails = FixStatusChange.sql(
-            fromColumn: "old_status", toColumn: "status", reason: "reconcile: status taken from the pool", run: run
-        )
-        try EventLog.appendAll(
-            kind: IdentityStatusChangedDetails.kind,
-            fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
-                SELECT finding, user_id, pool_id, sub, \(fragment: statusDetails)
-                FROM fix_stale WHERE applied AND old_status <> status
-                """,
-            attribution: context.attribution,
-            on: connection
-        )
-        try EventLog.appendAll(
-            kind: IdentityRefreshedDetails.kind,
-            fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
-                SELECT finding, user_id, pool_id, sub, \(fragment: IdentityRefreshedDetails.sql(run: run)),
-                       jsonb_build_object('email', email)
-                FROM fix_stale WHERE applied AND (email_changed OR verified_changed)
-                """,
-            attribution: context.attribution,
-            on: connection
+        try IdentitySetWrites.refreshFromPool(
+            listedIn: "fix_stale", reason: "reconcile: status taken from the pool", run: run, condition: unchangedSinceSnapshot("i"),
+            attribution: context.attribution, on: connection
         )
         return try resolve(table: "fix_stale", fix: "refresh", context, on: connection)
     }
@@ -254,29 +214,9 @@ enum ReconcileFixer {
         }
         // Re-checked on the row being updated: a trigger that linked or touched the identity after
         // the snapshot started (a user created while ListUsers was paging) keeps it alive.
-        try connection.execute(
-            """
-            WITH changed AS (
-                UPDATE identities i SET status = 'deleted', updated_at = now()
-                FROM fix_orphaned x
-                WHERE i.id = x.identity_id AND i.status = x.old_status AND \(fragment: unchangedSinceSnapshot("i"))
-                RETURNING x.finding
-            )
-            UPDATE fix_orphaned SET applied = true WHERE finding IN (SELECT finding FROM changed)
-            """
-        )
-        let statusDetails = FixStatusChange.sql(
-            fromColumn: "old_status", toColumn: "'deleted'", reason: "reconcile: the Cognito user no longer exists", run: run
-        )
-        try EventLog.appendAll(
-            kind: IdentityStatusChangedDetails.kind,
-            fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
-                SELECT finding, user_id, pool_id, sub, \(fragment: statusDetails)
-                FROM fix_orphaned WHERE applied
-                """,
-            attribution: context.attribution,
-            on: connection
+        try IdentitySetWrites.markDeleted(
+            listedIn: "fix_orphaned", reason: "reconcile: the Cognito user no longer exists", run: run,
+            condition: unchangedSinceSnapshot("i"), attribution: context.attribution, on: connection
         )
         return try resolve(table: "fix_orphaned", fix: "mark_deleted", context, on: connection)
     }

@@ -285,12 +285,66 @@ public struct IdentityStatusChangedDetails: EventDetails {
     public var from: IdentityStatus
     public var to: IdentityStatus
     public var reason: String
+    /// The reconciliation finding and run a fix made the change for.
+    public var finding: Int64?
+    public var run: UUID?
 
-    public init(from: IdentityStatus, to: IdentityStatus, reason: String) {
+    public init(from: IdentityStatus, to: IdentityStatus, reason: String, finding: Int64? = nil, run: UUID? = nil) {
         self.from = from
         self.to = to
         self.reason = reason
+        self.finding = finding
+        self.run = run
     }
 
-    public var json: [String: JSONValue] { ["from": .string(from.rawValue), "to": .string(to.rawValue), "reason": .string(reason)] }
+    public var json: [String: JSONValue] {
+        var json: [String: JSONValue] = ["from": .string(from.rawValue), "to": .string(to.rawValue), "reason": .string(reason)]
+        if let finding { json["finding"] = .number(Double(finding)) }
+        if let run { json["run"] = JSONValue(run) }
+        return json
+    }
+
+    /// The same object built set-wise (``IdentitySetWrites``): `fromColumn`/`toColumn` are
+    /// code-chosen SQL over a working table that also has `finding`.
+    static func sql(fromColumn: String, toColumn: String, reason: String, run: UUID) -> PostgresQuery {
+        """
+        jsonb_build_object('from', \(unescaped: fromColumn), 'to', \(unescaped: toColumn), 'reason', \(reason)::text,
+                           'finding', finding, 'run', \(run)::text)
+        """
+    }
+}
+
+/// A stale identity's email or verified flag refreshed from its pool (`stableid reconcile --fix
+/// stale`). The new address is personal data and goes to `event_personal_data`.
+public struct IdentityRefreshedDetails: EventDetails {
+    public static let kind = EventKind.identityRefreshed
+    public var finding: Int64
+    public var run: UUID
+    /// `email`, `email_verified`.
+    public var fields: [String]
+    public var emailVerified: Bool
+
+    public init(finding: Int64, run: UUID, fields: [String], emailVerified: Bool) {
+        self.finding = finding
+        self.run = run
+        self.fields = fields
+        self.emailVerified = emailVerified
+    }
+
+    public var json: [String: JSONValue] {
+        [
+            "finding": .number(Double(finding)), "run": JSONValue(run), "fields": .array(fields.map(JSONValue.string)),
+            "email_verified": .bool(emailVerified),
+        ]
+    }
+
+    /// The same object built set-wise over a working table with `finding`, `email_changed`,
+    /// `verified_changed`, `email_verified`.
+    static func sql(run: UUID) -> PostgresQuery {
+        """
+        jsonb_build_object('finding', finding, 'run', \(run)::text, 'email_verified', email_verified,
+                           'fields', to_jsonb(array_remove(ARRAY[CASE WHEN email_changed THEN 'email' END,
+                                                                 CASE WHEN verified_changed THEN 'email_verified' END], NULL)))
+        """
+    }
 }

@@ -10,6 +10,8 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let identityLinked = EventKind(rawValue: "identity_linked")
     public static let identityUnlinked = EventKind(rawValue: "identity_unlinked")
     public static let identityStatusChanged = EventKind(rawValue: "identity_status_changed")
+    /// A stale identity's email or verified flag refreshed from its pool by `--fix stale`.
+    public static let identityRefreshed = EventKind(rawValue: "identity_refreshed")
     public static let poolAdded = EventKind(rawValue: "pool_added")
     public static let tokenCreated = EventKind(rawValue: "token_created")
     public static let tokenRevoked = EventKind(rawValue: "token_revoked")

@@ -1,0 +1,146 @@
+public import Foundation
+public import Postgres
+
+/// The identity map's set-wise writes. Other modules decide *which* identities change (a
+/// reconciliation fix from its findings, a trigger from a reused username, erasure from a
+/// person), and hand them over here; this type owns the UPDATE and the events, so `identities`
+/// has one writer and each change keeps one shape whoever asks for it.
+///
+/// The set-wise forms read a caller's working table (a temp table of the caller's transaction,
+/// its name code-chosen SQL) with the columns each function lists, write only the rows that still
+/// hold the values the caller saw (compare-and-set), mark those rows `applied`, and append one
+/// event per written row with ``EventLog/appendAll(kind:fill:attribution:on:)``.
+public enum IdentitySetWrites {
+    /// Marks deleted the identities the working table names, each only if it still has
+    /// `old_status` and `condition` (over alias `i`) holds for it; one `identity_status_changed`
+    /// per row, naming its `finding` and `run`.
+    ///
+    /// Columns: `finding` (bigint), `identity_id`, `user_id`, `pool_id`, `sub`, `old_status`,
+    /// `applied` (boolean, set here).
+    public static func markDeleted(
+        listedIn table: StaticString, reason: String, run: UUID, condition: PostgresQuery, attribution: Attribution,
+        on connection: PostgresConnection
+    ) throws {
+        try connection.execute(
+            """
+            WITH changed AS (
+                UPDATE identities i SET status = 'deleted', updated_at = now()
+                FROM \(unescaped: table.description) x
+                WHERE i.id = x.identity_id AND i.status = x.old_status AND \(fragment: condition)
+                RETURNING x.finding
+            )
+            UPDATE \(unescaped: table.description) SET applied = true WHERE finding IN (SELECT finding FROM changed)
+            """
+        )
+        let details = IdentityStatusChangedDetails.sql(fromColumn: "old_status", toColumn: "'deleted'", reason: reason, run: run)
+        try EventLog.appendAll(
+            kind: IdentityStatusChangedDetails.kind,
+            fill: """
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
+                SELECT finding, user_id, pool_id, sub, \(fragment: details)
+                FROM \(unescaped: table.description) WHERE applied
+                """,
+            attribution: attribution, on: connection
+        )
+    }
+
+    /// Writes what a pool says of its users (email, verified flag, enabled state) onto the
+    /// identities the working table names, each only if it still holds the values the caller saw
+    /// (`old_status`, `old_email`, `old_verified`) and `condition` (over alias `i`) holds. A
+    /// deleted identity comes back only if no live identity of its pool took its username
+    /// (compared case-insensitively, as Cognito's default pools do). Events: an
+    /// `identity_status_changed` where the status changed, an `identity_refreshed` (the new
+    /// address as personal data) where the email or its flag did.
+    ///
+    /// Columns: `finding`, `identity_id`, `user_id`, `pool_id`, `sub`, `old_status`, `old_email`,
+    /// `old_verified`, `status`, `email`, `email_normalized`, `email_verified`, `email_changed`,
+    /// `verified_changed`, `applied` (set here).
+    public static func refreshFromPool(
+        listedIn table: StaticString, reason: String, run: UUID, condition: PostgresQuery, attribution: Attribution,
+        on connection: PostgresConnection
+    ) throws {
+        try connection.execute(
+            """
+            WITH changed AS (
+                UPDATE identities i
+                SET email = x.email, email_normalized = x.email_normalized, email_verified = x.email_verified, status = x.status,
+                    updated_at = now()
+                FROM \(unescaped: table.description) x
+                WHERE i.id = x.identity_id AND i.status = x.old_status AND i.email IS NOT DISTINCT FROM x.old_email
+                  AND i.email_verified = x.old_verified AND \(fragment: condition)
+                  AND (x.old_status <> 'deleted' OR NOT EXISTS (
+                      SELECT 1 FROM identities o
+                      WHERE o.pool_id = i.pool_id AND lower(o.username) = lower(i.username) AND o.id <> i.id
+                        AND o.status IN ('active', 'disabled')))
+                RETURNING x.finding
+            )
+            UPDATE \(unescaped: table.description) SET applied = true WHERE finding IN (SELECT finding FROM changed)
+            """
+        )
+        let status = IdentityStatusChangedDetails.sql(fromColumn: "old_status", toColumn: "status", reason: reason, run: run)
+        try EventLog.appendAll(
+            kind: IdentityStatusChangedDetails.kind,
+            fill: """
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
+                SELECT finding, user_id, pool_id, sub, \(fragment: status)
+                FROM \(unescaped: table.description) WHERE applied AND old_status <> status
+                """,
+            attribution: attribution, on: connection
+        )
+        try EventLog.appendAll(
+            kind: IdentityRefreshedDetails.kind,
+            fill: """
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
+                SELECT finding, user_id, pool_id, sub, \(fragment: IdentityRefreshedDetails.sql(run: run)),
+                       jsonb_build_object('email', email)
+                FROM \(unescaped: table.description) WHERE applied AND (email_changed OR verified_changed)
+                """,
+            attribution: attribution, on: connection
+        )
+    }
+
+    /// Cognito keeps usernames unique among existing users, so a new sub under a username the map
+    /// still holds for another sub of the pool means that user was deleted from the pool: the old
+    /// identity is marked deleted (with its event) instead of blocking the new one.
+    public static func retireReusedUsername(
+        _ identity: NewIdentity, attribution: Attribution, on connection: PostgresConnection
+    ) throws {
+        let stale = try connection.query(
+            """
+            UPDATE identities i SET status = 'deleted', updated_at = now()
+            FROM (SELECT id, status FROM identities
+                  WHERE pool_id = \(identity.pool.rawValue) AND username = \(identity.username) AND sub <> \(identity.sub)
+                    AND status IN ('active', 'disabled') FOR UPDATE) old
+            WHERE i.id = old.id
+            RETURNING i.user_id, i.sub, old.status AS previous
+            """
+        )
+        for row in stale {
+            try EventLog.append(
+                EventDraft(
+                    IdentityStatusChangedDetails(
+                        from: IdentityStatus(rawValue: try row.decode("previous")) ?? .active, to: .deleted,
+                        reason: "username reused by a new sub in the pool"
+                    ),
+                    userID: try row.decode("user_id"), pool: identity.pool, sub: try row.decode("sub")
+                ),
+                attribution: attribution,
+                on: connection
+            )
+        }
+    }
+
+    /// Removes the personal data of every identity of these users (erasure): email and federated
+    /// id gone, the username a per-identity placeholder (usernames stay unique per pool). The
+    /// caller records the erasure's one `personal_data_erased` event with what else it scrubbed.
+    /// Returns the number of identities.
+    public static func erasePersonalData(ofUsers ids: PostgresArray<String>, on connection: PostgresConnection) throws -> Int {
+        try connection.execute(
+            """
+            UPDATE identities SET email = NULL, email_normalized = NULL, email_verified = false,
+                username = 'erased:' || id, federated_user_id = NULL, updated_at = now()
+            WHERE user_id = ANY(\(ids)::uuid[])
+            """
+        )
+    }
+}
