@@ -1,5 +1,5 @@
-// The wire shapes of a batch resolve request in the HTTP API (snake_case, as openapi.yaml describes them). Domain
-// types stay free of Codable so the contract is written down in exactly one place.
+// The wire shapes of a batch resolve request in the HTTP API (snake_case, as openapi.yaml describes
+// them). Domain types stay free of Codable so the contract is written down in exactly one place.
 
 struct BatchResolveRequest: Decodable {
     struct Item: Decodable {

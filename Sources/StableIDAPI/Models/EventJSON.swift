@@ -3,8 +3,8 @@ import Foundation
 import IdentityMap
 import Support
 
-// The wire shapes of audit events in the HTTP API (snake_case, as openapi.yaml describes them). Domain
-// types stay free of Codable so the contract is written down in exactly one place.
+// The wire shapes of audit events in the HTTP API (snake_case, as openapi.yaml describes them).
+// Domain types stay free of Codable so the contract is written down in exactly one place.
 
 struct EventJSON: Encodable {
     var id: Int64

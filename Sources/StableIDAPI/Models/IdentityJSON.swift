@@ -2,8 +2,8 @@ import Foundation
 import IdentityMap
 import Support
 
-// The wire shapes of an identity in the HTTP API (snake_case, as openapi.yaml describes them). Domain
-// types stay free of Codable so the contract is written down in exactly one place.
+// The wire shapes of an identity in the HTTP API (snake_case, as openapi.yaml describes them).
+// Domain types stay free of Codable so the contract is written down in exactly one place.
 
 struct IdentityJSON: Codable, Sendable {
     var pool: String

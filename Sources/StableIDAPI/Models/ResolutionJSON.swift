@@ -1,8 +1,8 @@
 import Foundation
 import IdentityMap
 
-// The wire shapes of resolve answers in the HTTP API (snake_case, as openapi.yaml describes them). Domain
-// types stay free of Codable so the contract is written down in exactly one place.
+// The wire shapes of resolve answers in the HTTP API (snake_case, as openapi.yaml describes them).
+// Domain types stay free of Codable so the contract is written down in exactly one place.
 
 struct ResolutionJSON: Codable, Sendable {
     var userID: String
