@@ -86,14 +86,14 @@ public final class UserFileReader {
     private let handle: FileHandle
     private let path: String
     public let format: Format
-    private var buffer: [UInt8] = []
-    private var position = 0
+    var buffer: [UInt8] = []
+    var position = 0
     private var origin = BufferOrigin()
     private var finished = false
     /// Where the JSON walk stands between calls to `next`, outside any user object.
-    private var frames: [Frame] = []
-    private var csvColumns: CSVColumns?
-    private var csvLine = 0
+    var frames: [Frame] = []
+    var csvColumns: CSVColumns?
+    var csvLine = 0
 
     public init(path: String, format: Format? = nil) throws {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw Failure.unreadable(path) }
@@ -121,7 +121,7 @@ public final class UserFileReader {
 
     /// Reads the next 64 KiB onto the end of `buffer`, first dropping the bytes before `position`
     /// (never a byte at or after it); false at the end of the file.
-    private func refill() throws -> Bool {
+    func refill() throws -> Bool {
         guard !finished else { return false }
         let data: Data?
         do {
@@ -147,13 +147,13 @@ public final class UserFileReader {
 
     /// The next byte without consuming it; nil at the end of the file.
     @inline(__always)
-    private func peek() throws -> UInt8? {
+    func peek() throws -> UInt8? {
         if position < buffer.count { return buffer[position] }
         guard try refill() else { return nil }
         return buffer[position]
     }
 
-    private var here: Location { location(of: position) }
+    var here: Location { location(of: position) }
 
     /// The place of `buffer[index]`, counted now: only errors ask.
     private func location(of index: Int) -> Location {
@@ -189,7 +189,7 @@ public final class UserFileReader {
     /// Gathers the value at `position` into the buffer, reads it with `read` over the buffer's
     /// bytes in one go, and moves past it. Failures become `malformed` at their place in the file,
     /// named `subject` unless they name their own field.
-    private func scanBuffered<T>(_ subject: String, _ read: (inout JSONScanner) throws -> T) throws -> T {
+    func scanBuffered<T>(_ subject: String, _ read: (inout JSONScanner) throws -> T) throws -> T {
         try bufferValue(subject)
         let start = position
         do {
@@ -214,273 +214,8 @@ public final class UserFileReader {
         return malformed(subject, location(of: index), truncated ? "the file ends before the JSON does" : problem)
     }
 
-    // MARK: JSON
-
-    /// A container the walk is inside, outside user objects. `first` is true until an element
-    /// has been read, so a comma is expected before every later one.
-    private enum Frame {
-        case object(first: Bool)
-        case array(first: Bool)
-        case users(first: Bool)
-    }
-
-    private func malformed(_ subject: String, _ location: Location, _ problem: String) -> Failure {
+    func malformed(_ subject: String, _ location: Location, _ problem: String) -> Failure {
         .malformed(subject: subject, at: location, problem: problem)
-    }
-
-    /// Names a byte in a message: the character when printable, else its hex value.
-    private static func describe(_ byte: UInt8?) -> String {
-        guard let byte else { return "the end of the file" }
-        return JSONScanner.describe(byte)
-    }
-
-    private func nextJSON(max: Int) throws -> [UserType] {
-        var users: [UserType] = []
-        while users.count < max, let user = try nextJSONUser() {
-            users.append(user)
-        }
-        return users
-    }
-
-    /// Walks the page structure to the next element of a `Users` array and reads it; nil at the end.
-    private func nextJSONUser() throws -> UserType? {
-        if bytesRead == 0 { try skipByteOrderMark() }
-        while true {
-            let next = try skipWhitespace()
-            guard let top = frames.last else {
-                // Between documents: another page, an array of pages, or the end.
-                guard let byte = next else { return nil }
-                guard byte == ASCII.openBrace || byte == ASCII.openBracket else {
-                    throw malformed(
-                        "list-users JSON", here, "expected a page ({\"Users\": [...]}) or an array of pages, found \(Self.describe(byte))"
-                    )
-                }
-                try enter(byte == ASCII.openBrace ? .object(first: true) : .array(first: true))
-                continue
-            }
-            guard let byte = next else { throw malformed("list-users JSON", here, "the file ends before the JSON does") }
-            switch top {
-            case .object(let first):
-                if byte == ASCII.closeBrace {
-                    position += 1
-                    frames.removeLast()
-                    continue
-                }
-                if !first { try expectSeparator(closing: ASCII.closeBrace, in: "list-users JSON") }
-                frames[frames.count - 1] = .object(first: false)
-                let key = try readKey(in: "list-users JSON")
-                let valueStart = try skipWhitespace()
-                if key == "Users" {
-                    guard valueStart == ASCII.openBracket else {
-                        throw malformed("Users", here, "expected an array of users, found \(Self.describe(valueStart))")
-                    }
-                    try enter(.users(first: true))
-                } else {
-                    try enterOrSkip(valueStart, subject: key)
-                }
-            case .array(let first):
-                if byte == ASCII.closeBracket {
-                    position += 1
-                    frames.removeLast()
-                    continue
-                }
-                if !first { try expectSeparator(closing: ASCII.closeBracket, in: "list-users JSON") }
-                frames[frames.count - 1] = .array(first: false)
-                try enterOrSkip(try skipWhitespace(), subject: "list-users JSON")
-            case .users(let first):
-                if byte == ASCII.closeBracket {
-                    position += 1
-                    frames.removeLast()
-                    continue
-                }
-                if !first { try expectSeparator(closing: ASCII.closeBracket, in: "Users") }
-                frames[frames.count - 1] = .users(first: false)
-                let start = try skipWhitespace()
-                guard start == ASCII.openBrace else {
-                    throw malformed("Users", here, "expected a user object, found \(Self.describe(start))")
-                }
-                return try readUser()
-            }
-        }
-    }
-
-    /// Pages may sit anywhere (an array of pages, a wrapper object): containers outside user
-    /// objects are walked into, looking for `Users`; anything else is skipped.
-    private func enterOrSkip(_ byte: UInt8?, subject: String) throws {
-        if byte == ASCII.openBrace {
-            try enter(.object(first: true))
-        } else if byte == ASCII.openBracket {
-            try enter(.array(first: true))
-        } else {
-            let depth = frames.count
-            try scanBuffered(subject) { scanner in try scanner.skipValue(depth: depth) }
-        }
-    }
-
-    private func enter(_ frame: Frame) throws {
-        guard frames.count < JSONScanner.maxDepth else {
-            throw malformed("list-users JSON", here, "nested more than \(JSONScanner.maxDepth) levels deep")
-        }
-        position += 1
-        frames.append(frame)
-    }
-
-    private func skipByteOrderMark() throws {
-        guard try peek() == 0xEF else { return }
-        while buffer.count < 3, try refill() {}
-        if buffer.starts(with: [0xEF, 0xBB, 0xBF]) { position = 3 }
-    }
-
-    /// Skips JSON whitespace and returns the next byte, unconsumed; nil at the end of the file.
-    private func skipWhitespace() throws -> UInt8? {
-        while let byte = try peek() {
-            switch byte {
-            case ASCII.space, ASCII.tab, ASCII.carriageReturn, ASCII.lineFeed:
-                position += 1
-            default:
-                return byte
-            }
-        }
-        return nil
-    }
-
-    /// Consumes the `,` between elements; anything else but the closing bracket is an error.
-    private func expectSeparator(closing: UInt8, in subject: String) throws {
-        let byte = try skipWhitespace()
-        guard byte == ASCII.comma else {
-            throw malformed(subject, here, "expected ',' or '\(Character(Unicode.Scalar(closing)))', found \(Self.describe(byte))")
-        }
-        position += 1
-    }
-
-    /// Reads `"key":` and leaves the walk at the value.
-    private func readKey(in subject: String) throws -> String {
-        let byte = try skipWhitespace()
-        guard byte == ASCII.quote else { throw malformed(subject, here, "expected a quoted key, found \(Self.describe(byte))") }
-        let key = try scanBuffered(subject) { scanner in try scanner.readString() }
-        let colon = try skipWhitespace()
-        guard colon == ASCII.colon else { throw malformed(subject, here, "expected ':' after \"\(key)\", found \(Self.describe(colon))") }
-        position += 1
-        return key
-    }
-
-    /// The user object whose `{` is at `position`, read whole from the buffer.
-    private func readUser() throws -> UserType {
-        let depth = frames.count
-        return try scanBuffered("user object") { scanner in
-            var parser = UserObjectParser(scanner, depth: depth)
-            let user = try parser.parse()
-            scanner = parser.scanner
-            return user
-        }
-    }
-
-    // MARK: CSV
-
-    /// Header positions: the known columns by lower-cased name, `custom:*` with their own spelling
-    /// (Cognito attribute names are case-sensitive).
-    private struct CSVColumns {
-        var known: [String: Int]
-        var custom: [(name: String, index: Int)]
-    }
-
-    private func readLine() throws -> [UInt8]? {
-        // A quoted field may contain newlines: a line ends at a newline outside quotes.
-        var row: [UInt8] = []
-        var inQuotes = false
-        while true {
-            guard let byte = try peek() else {
-                return row.isEmpty ? nil : row
-            }
-            position += 1
-            if byte == ASCII.quote { inQuotes.toggle() }
-            if byte == ASCII.lineFeed, !inQuotes {
-                if row.last == ASCII.carriageReturn { row.removeLast() }
-                return row
-            }
-            row.append(byte)
-        }
-    }
-
-    static func fields(_ line: [UInt8]) -> [String] {
-        var fields: [String] = []
-        var current: [UInt8] = []
-        var inQuotes = false
-        var index = 0
-        while index < line.count {
-            let byte = line[index]
-            if inQuotes {
-                if byte == ASCII.quote {
-                    if index + 1 < line.count, line[index + 1] == ASCII.quote {
-                        current.append(byte)
-                        index += 1
-                    } else {
-                        inQuotes = false
-                    }
-                } else {
-                    current.append(byte)
-                }
-            } else if byte == ASCII.quote {
-                inQuotes = true
-            } else if byte == ASCII.comma {
-                fields.append(String(decoding: current, as: UTF8.self))
-                current.removeAll(keepingCapacity: true)
-            } else {
-                current.append(byte)
-            }
-            index += 1
-        }
-        fields.append(String(decoding: current, as: UTF8.self))
-        return fields
-    }
-
-    private func readCSVHeader() throws -> CSVColumns? {
-        guard let header = try readLine() else { return nil }
-        csvLine = 1
-        var known: [String: Int] = [:]
-        var custom: [(name: String, index: Int)] = []
-        for (index, field) in Self.fields(header).enumerated() {
-            let name = field.trimmingCharacters(in: .whitespaces)
-            if name.lowercased().hasPrefix("custom:") {
-                custom.append((name, index))
-            } else {
-                known[name.lowercased()] = index
-            }
-        }
-        guard known["sub"] != nil else { throw Failure.csvHeader("needs a sub column") }
-        guard known["cognito:username"] != nil || known["username"] != nil else {
-            throw Failure.csvHeader("needs a cognito:username (or username) column")
-        }
-        return CSVColumns(known: known, custom: custom)
-    }
-
-    private func nextCSV(max: Int) throws -> [UserType] {
-        if csvColumns == nil { csvColumns = try readCSVHeader() }
-        guard let columns = csvColumns else { return [] }
-        var users: [UserType] = []
-        while users.count < max, let row = try readLine() {
-            csvLine += 1
-            if row.isEmpty { continue }
-            let values = Self.fields(row)
-            func field(at index: Int?) -> String? {
-                guard let index, index < values.count, !values[index].isEmpty else { return nil }
-                return values[index]
-            }
-            func value(_ name: String) -> String? { field(at: columns.known[name]) }
-            guard let username = value("cognito:username") ?? value("username") else {
-                throw Failure.csvRow(line: csvLine, reason: "no username")
-            }
-            var attributes: [AttributeType] = []
-            for name in ["sub", "email", "email_verified", "identities"] {
-                if let text = value(name) { attributes.append(AttributeType(name, text)) }
-            }
-            for column in columns.custom {
-                if let text = field(at: column.index) { attributes.append(AttributeType(column.name, text)) }
-            }
-            let enabled = value("enabled").map { $0.lowercased() != "false" }
-            users.append(UserType(Username: username, Attributes: attributes, Enabled: enabled, UserStatus: value("status")))
-        }
-        return users
     }
 }
 

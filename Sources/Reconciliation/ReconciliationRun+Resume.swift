@@ -119,6 +119,17 @@ extension ReconciliationRun {
     /// Checks that `runID` can be resumed as `scope`, reads what it kept and sets it `running`
     /// again. The caller holds the scope's run lock; one transaction.
     static func restore(_ runID: UUID, scope: ReconcileScope, on connection: PostgresConnection) throws -> Restored {
+        let run = try resumableRun(runID, scope: scope, on: connection)
+        let (rows, nextSequence) = try stagedRows(of: runID, on: connection)
+        let (saved, lost) = try savedPools(of: runID, scope: scope, stagedRows: rows, on: connection)
+        try dropPoolsReadAfresh(of: runID, scope: scope, saved: saved, on: connection)
+        try connection.execute("UPDATE reconcile_runs SET status = 'running', finished_at = NULL, error = NULL WHERE id = \(runID)")
+        return Restored(startedAt: try run.decode("started_at"), nextSequence: nextSequence, saved: saved, lost: lost)
+    }
+
+    /// The row of `runID`, locked, once it is known to be a recent failed live run of `scope` with
+    /// the same pools and stable-ID attribute that no later run completed since.
+    static func resumableRun(_ runID: UUID, scope: ReconcileScope, on connection: PostgresConnection) throws -> PostgresRow {
         func refuse(_ reason: String) -> ReconciliationError { .notResumable(runID, reason) }
         let limit = Int(Housekeeping.resumableSnapshotLifetime.components.seconds)
         guard
@@ -162,7 +173,11 @@ extension ReconciliationRun {
                 "it read the stable ID from \(attribute ?? "no attribute"), not \(scope.stableIDAttribute ?? "no attribute") "
                     + "(give --stable-id-attribute as that run did, or leave the scope out)")
         }
+        return run
+    }
 
+    /// Staged rows per pool, and the sequence number after the run's last row.
+    static func stagedRows(of runID: UUID, on connection: PostgresConnection) throws -> (rows: [String: Int], nextSequence: Int) {
         // What each pool's rows add up to: a crash of the server empties the unlogged snapshot
         // while the progress rows survive.
         var rows: [String: Int] = [:]
@@ -175,6 +190,15 @@ extension ReconciliationRun {
             rows[pool] = try row.decode("n", as: Int.self)
             nextSequence = max(nextSequence, last + 1)
         }
+        return (rows, nextSequence)
+    }
+
+    /// Each scope pool's saved progress, checked against the rows staged for it (`rows`); pools
+    /// whose rows are gone are `lost`.
+    static func savedPools(
+        of runID: UUID, scope: ReconcileScope, stagedRows rows: [String: Int], on connection: PostgresConnection
+    ) throws -> (saved: [PoolID: SavedPool], lost: [PoolID]) {
+        func refuse(_ reason: String) -> ReconciliationError { .notResumable(runID, reason) }
         var saved: [PoolID: SavedPool] = [:]
         var lost: [PoolID] = []
         let progress = try connection.query(
@@ -203,6 +227,13 @@ extension ReconciliationRun {
         guard !saved.isEmpty else {
             throw refuse("the users it staged are gone (PostgreSQL restarted after a crash?); start a new run")
         }
+        return (saved, lost)
+    }
+
+    /// Drops what the pools without saved progress left: they are read from the start.
+    static func dropPoolsReadAfresh(
+        of runID: UUID, scope: ReconcileScope, saved: [PoolID: SavedPool], on connection: PostgresConnection
+    ) throws {
         // Pools read from the start: whatever they left (rows without progress, lost progress) goes.
         let fresh = scope.pools.filter { saved[$0] == nil }.map(\.rawValue)
         if !fresh.isEmpty {
@@ -213,8 +244,6 @@ extension ReconciliationRun {
                 "DELETE FROM reconcile_progress WHERE run_id = \(runID) AND pool_id = ANY(\(PostgresArray(fresh))::text[])"
             )
         }
-        try connection.execute("UPDATE reconcile_runs SET status = 'running', finished_at = NULL, error = NULL WHERE id = \(runID)")
-        return Restored(startedAt: try run.decode("started_at"), nextSequence: nextSequence, saved: saved, lost: lost)
     }
 
     /// Marks failed the `running` rows of `scope`: the caller holds the scope's run lock, so the

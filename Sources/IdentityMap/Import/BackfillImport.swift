@@ -149,6 +149,30 @@ public final class BackfillImport: Sendable {
     ) throws -> BackfillReport {
         // One import per pool at a time; a second waits, then finds everything mapped.
         try connection.execute("SELECT pg_advisory_xact_lock(hashtext(\(lockName(for: PoolID(trusted: pool)))))")
+        try loadRun(runID, on: connection)
+        var report = BackfillReport()
+        report.dryRun = dryRun
+        report.seen = try connection.query("SELECT count(*) AS n FROM import_staging WHERE run_id = \(runID)")[0].decode("n")
+        try decideOutcomes(pool: pool, on: connection)
+        try tally(into: &report, on: connection)
+        report.duplicates = report.seen - (report.created + report.alreadyMapped + report.conflicting + report.invalid)
+        if dryRun { throw DryRun(report: report) }
+
+        try create(runID: runID, pool: pool, reuse: reuse, attribution: attribution, on: connection)
+        try EventLog.append(
+            EventDraft(
+                ImportCompletedDetails(importRun: runID, source: source, reuseSubAsUserID: reuse, report: report),
+                pool: PoolID(trusted: pool)
+            ),
+            attribution: attribution,
+            on: connection
+        )
+        return report
+    }
+
+    /// `backfill_run`: the staged run, one row per sub (the first occurrence wins), indexed and
+    /// analysed.
+    static func loadRun(_ runID: UUID, on connection: PostgresConnection) throws {
         try connection.execute(
             """
             CREATE TEMP TABLE backfill_run ON COMMIT DROP AS
@@ -159,9 +183,10 @@ public final class BackfillImport: Sendable {
         // Temp tables have no statistics until analysed; without them the joins below plan badly.
         try connection.execute("CREATE UNIQUE INDEX ON backfill_run (sub)")
         try connection.execute("ANALYZE backfill_run")
-        var report = BackfillReport()
-        report.dryRun = dryRun
-        report.seen = try connection.query("SELECT count(*) AS n FROM import_staging WHERE run_id = \(runID)")[0].decode("n")
+    }
+
+    /// Sets each row's `outcome`: `invalid`, `mapped`, `conflict` or `create`.
+    static func decideOutcomes(pool: String, on connection: PostgresConnection) throws {
         // Each rule only looks at rows no earlier rule decided.
         try connection.execute(
             """
@@ -193,6 +218,10 @@ public final class BackfillImport: Sendable {
             """
         )
         try connection.execute("UPDATE backfill_run SET outcome = 'create' WHERE outcome IS NULL")
+    }
+
+    /// Counts the outcomes into `report`.
+    static func tally(into report: inout BackfillReport, on connection: PostgresConnection) throws {
         for row in try connection.query("SELECT outcome, count(*) AS n FROM backfill_run GROUP BY outcome") {
             let n: Int = try row.decode("n")
             switch try row.decode("outcome", as: String.self) {
@@ -202,9 +231,11 @@ public final class BackfillImport: Sendable {
             default: report.invalid = n
             }
         }
-        report.duplicates = report.seen - (report.created + report.alreadyMapped + report.conflicting + report.invalid)
-        if dryRun { throw DryRun(report: report) }
+    }
 
+    /// Creates the users and identities of the rows to `create`, with their `user_created` and
+    /// `identity_linked` events.
+    static func create(runID: UUID, pool: String, reuse: Bool, attribution: Attribution, on connection: PostgresConnection) throws {
         try connection.execute("INSERT INTO users (id) SELECT candidate_user_id FROM backfill_run WHERE outcome = 'create'")
         try connection.execute(
             """
@@ -236,14 +267,5 @@ public final class BackfillImport: Sendable {
             attribution: attribution,
             on: connection
         )
-        try EventLog.append(
-            EventDraft(
-                ImportCompletedDetails(importRun: runID, source: source, reuseSubAsUserID: reuse, report: report),
-                pool: PoolID(trusted: pool)
-            ),
-            attribution: attribution,
-            on: connection
-        )
-        return report
     }
 }

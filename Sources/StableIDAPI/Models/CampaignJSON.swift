@@ -1,0 +1,86 @@
+import Foundation
+import IdentityMap
+import Migration
+import Support
+
+// The wire shapes of campaigns in the HTTP API (snake_case, as openapi.yaml describes them). Domain
+// types stay free of Codable so the contract is written down in exactly one place.
+
+struct CampaignJSON: Encodable {
+    struct Source: Encodable {
+        var pool: String
+        var clientID: String?
+        var hasClientSecret: Bool
+
+        enum CodingKeys: String, CodingKey {
+            case pool
+            case clientID = "client_id"
+            case hasClientSecret = "has_client_secret"
+        }
+    }
+    var id: String
+    var name: String
+    var target: String
+    var sources: [Source]
+    var phase: String
+    var stableIDAttribute: String?
+    var linkBy: [String]
+    var mfaUsers: String
+    var targetFacts: TargetFacts
+    var createdAt: String
+    var phaseChangedAt: String
+
+    /// What the triggers trust depends on (null: not read, treated as the unsafe case).
+    struct TargetFacts: Encodable {
+        var selfSignUp: Bool?
+        var attributeWriters: [String]?
+        var readAt: String?
+        var problem: String?
+
+        enum CodingKeys: String, CodingKey {
+            case selfSignUp = "self_sign_up"
+            case attributeWriters = "attribute_writers"
+            case readAt = "read_at"
+            case problem
+        }
+
+        func encode(to encoder: any Encoder) throws {
+            var container = encoder.container(keyedBy: CodingKeys.self)
+            try container.encode(selfSignUp, forKey: .selfSignUp)
+            try container.encode(attributeWriters, forKey: .attributeWriters)
+            try container.encode(readAt, forKey: .readAt)
+            try container.encodeIfPresent(problem, forKey: .problem)
+        }
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case id, name, target, sources, phase
+        case stableIDAttribute = "stable_id_attribute"
+        case linkBy = "link_by"
+        case mfaUsers = "mfa_users"
+        case targetFacts = "target_facts"
+        case createdAt = "created_at"
+        case phaseChangedAt = "phase_changed_at"
+    }
+
+    init(_ campaign: Campaign) {
+        id = campaign.id.uuidString.lowercased()
+        name = campaign.name
+        target = campaign.target.rawValue
+        sources = campaign.sources.map { Source(pool: $0.pool.rawValue, clientID: $0.clientID, hasClientSecret: $0.hasClientSecret) }
+        phase = campaign.phase.rawValue
+        stableIDAttribute = campaign.stableIDAttribute
+        linkBy = campaign.linkBy.map(\.rawValue)
+        mfaUsers = campaign.mfaUsers.rawValue
+        let facts = campaign.targetFacts
+        targetFacts = TargetFacts(
+            selfSignUp: facts.selfSignUp, attributeWriters: facts.attributeWriters, readAt: facts.readAt.map(RFC3339.format),
+            problem: facts.problem)
+        createdAt = RFC3339.format(campaign.createdAt)
+        phaseChangedAt = RFC3339.format(campaign.phaseChangedAt)
+    }
+}
+
+struct CampaignsJSON: Encodable {
+    var campaigns: [CampaignJSON]
+}
