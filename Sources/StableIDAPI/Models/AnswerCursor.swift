@@ -93,15 +93,10 @@ struct AnswerCursor: AnswerSink {
     }
 
     mutating func uuid(_ value: UUID) {
-        let digits: StaticString = "0123456789abcdef"
         byte(UInt8(ascii: "\""))
-        withUnsafeBytes(of: value.uuid) { raw in
-            for index in 0..<16 {
-                if index == 4 || index == 6 || index == 8 || index == 10 { byte(UInt8(ascii: "-")) }
-                byte(digits.utf8Start[Int(raw[index] >> 4)])
-                byte(digits.utf8Start[Int(raw[index] & 0x0F)])
-            }
-        }
+        let digits = position
+        withUnsafeBytes(of: value.uuid) { Hex.writeUUID($0, into: digits) }
+        position += Hex.uuidTextLength
         byte(UInt8(ascii: "\""))
     }
 }

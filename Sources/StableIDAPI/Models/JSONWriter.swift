@@ -65,12 +65,10 @@ struct JSONWriter: AnswerSink {
         case 0x08: out[1] = UInt8(ascii: "b")
         case 0x0C: out[1] = UInt8(ascii: "f")
         default:
-            let digits: StaticString = "0123456789abcdef"
             out[1] = UInt8(ascii: "u")
             out[2] = UInt8(ascii: "0")
             out[3] = UInt8(ascii: "0")
-            out[4] = digits.utf8Start[Int(byte >> 4)]
-            out[5] = digits.utf8Start[Int(byte & 0x0F)]
+            Hex.write(byte, into: out + 4)
             return 6
         }
         return 2
@@ -91,21 +89,8 @@ struct JSONWriter: AnswerSink {
         // Written into 38 bytes on the stack and appended once: a thousand-item batch writes
         // two thousand of these.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 38) { out in
-            let digits: StaticString = "0123456789abcdef"
-            let digit = digits.utf8Start
             out[0] = UInt8(ascii: "\"")
-            var position = 1
-            withUnsafeBytes(of: value.uuid) { raw in
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        out[position] = UInt8(ascii: "-")
-                        position += 1
-                    }
-                    out[position] = digit[Int(raw[index] >> 4)]
-                    out[position + 1] = digit[Int(raw[index] & 0x0F)]
-                    position += 2
-                }
-            }
+            withUnsafeBytes(of: value.uuid) { Hex.writeUUID($0, into: out.baseAddress! + 1) }
             out[37] = UInt8(ascii: "\"")
             bytes.append(contentsOf: UnsafeBufferPointer(out))
         }
