@@ -1,4 +1,5 @@
 import Foundation
+import Support
 
 /// A UUID as two 64-bit words: 16 bytes stored inline, where a 36-character `String` would cost
 /// a heap allocation per entry. Holds subs (read from their canonical text) and user ids.
@@ -72,19 +73,10 @@ struct UUIDBits: Hashable, Sendable {
 
     /// The canonical text back: `8-4-4-4-12` lower-case hex digits.
     var canonicalText: String {
-        String(unsafeUninitializedCapacity: 36) { out in
-            var index = 0
-            for nibble in 0..<32 {
-                if nibble == 8 || nibble == 12 || nibble == 16 || nibble == 20 {
-                    out[index] = UInt8(ascii: "-")
-                    index += 1
-                }
-                let word = nibble < 16 ? high : low
-                let value = UInt8(truncatingIfNeeded: word >> UInt64(60 - 4 * (nibble % 16))) & 0xf
-                out[index] = value < 10 ? UInt8(ascii: "0") + value : UInt8(ascii: "a") + value - 10
-                index += 1
-            }
-            return index
+        String(unsafeUninitializedCapacity: Hex.uuidTextLength) { out in
+            // The words big-endian, high first: the UUID's 16 bytes in order.
+            withUnsafeBytes(of: (high.bigEndian, low.bigEndian)) { Hex.writeUUID($0, into: out.baseAddress!) }
+            return Hex.uuidTextLength
         }
     }
 }

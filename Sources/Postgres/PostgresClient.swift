@@ -1,4 +1,3 @@
-import Dispatch
 import Foundation
 public import Logging
 import Support
@@ -9,7 +8,9 @@ import Synchronization
 /// libpq blocks, so each pool slot owns a ``BlockingExecutor`` (its own thread while busy) and every
 /// statement runs there; awaiting callers suspend instead of blocking the cooperative thread pool.
 /// Broken connections are dropped and reopened on next use, with exponential backoff after failed
-/// connects so a database outage produces fast `.connection` errors instead of a pile-up.
+/// connects so a database outage produces fast `.connection` errors instead of a pile-up. Slots
+/// are leased through Support's ``SlotPool`` (the same pool as `CurlClient`'s): callers wait in
+/// arrival order, at most `acquireTimeout`, and its outcomes map to ``PostgresError``.
 public final class PostgresClient: Sendable {
     public struct Configuration: Sendable {
         /// libpq connection string or URI; empty means libpq's `PG*` environment variables.
@@ -58,41 +59,27 @@ public final class PostgresClient: Sendable {
         }
     }
 
-    private struct Waiter {
-        var id: UInt64
-        var continuation: CheckedContinuation<Slot, any Error>
-    }
-
-    private struct State {
-        var idle: [Slot]
-        var waiters: [Waiter] = []
-        var nextWaiterID: UInt64 = 0
-        var leased = 0
-        var closed = false
-    }
-
     public let configuration: Configuration
     private let logger: Logger
-    private let state: Mutex<State>
+    private let slots: SlotPool<Slot>
     private let openConnections = Atomic<Int>(0)
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "stableid.postgres")) {
         self.configuration = configuration
         self.logger = logger
         let slots = (0..<configuration.maxConnections).map(Slot.init(index:))
-        // Reversed so that `popLast` hands out slot 0 first and warm connections are reused (LIFO).
-        self.state = Mutex(State(idle: slots.reversed()))
+        // Reversed so that slot 0 goes out first; the pool reuses warm connections (LIFO).
+        self.slots = SlotPool(slots.reversed())
     }
 
     public var statistics: Statistics {
-        state.withLock { state in
-            Statistics(
-                open: openConnections.load(ordering: .relaxed),
-                idle: state.idle.count,
-                leased: state.leased,
-                waiting: state.waiters.count
-            )
-        }
+        let pool = slots.statistics
+        return Statistics(
+            open: openConnections.load(ordering: .relaxed),
+            idle: pool.idle,
+            leased: pool.leased,
+            waiting: pool.waiting
+        )
     }
 
     /// Leases a connection, runs `body` on the slot's thread, and returns the connection to the pool.
@@ -134,15 +121,8 @@ public final class PostgresClient: Sendable {
 
     /// Closes idle connections and fails current and future waiters.
     public func shutdown() {
-        let (waiters, idle) = state.withLock { state -> ([Waiter], [Slot]) in
-            state.closed = true
-            defer { state.waiters.removeAll() }
-            return (state.waiters, state.idle)
-        }
-        for waiter in waiters {
-            waiter.continuation.resume(throwing: PostgresError(kind: .poolClosed, message: "pool shut down"))
-        }
-        for slot in idle {
+        // The waiters fail first (with `.poolClosed`, see `acquire`), then the idle connections close.
+        for slot in slots.close() {
             slot.executor.runSynchronously {
                 if slot.connection != nil {
                     slot.connection = nil
@@ -208,78 +188,21 @@ public final class PostgresClient: Sendable {
 
     // MARK: Leasing
 
+    /// A slot from the pool; a cancelled caller still gets a free one (its body then starts or
+    /// not as ``BlockingExecutor/runToCompletion(_:)`` decides).
     private func acquire() async throws -> Slot {
-        enum Decision {
-            case slot(Slot)
-            case fail(PostgresError)
-            case wait
-        }
-        let immediate: Decision = state.withLock { state in
-            if state.closed { return .fail(PostgresError(kind: .poolClosed, message: "pool shut down")) }
-            if let slot = state.idle.popLast() {
-                state.leased += 1
-                return .slot(slot)
+        do throws(SlotPoolError) {
+            return try await slots.acquire(until: ContinuousClock.now + configuration.acquireTimeout)
+        } catch {
+            switch error {
+            case .timedOut: throw PostgresError(kind: .poolExhausted, message: "no connection free within the acquire timeout")
+            case .cancelled: throw CancellationError()
+            case .closed: throw PostgresError(kind: .poolClosed, message: "pool shut down")
             }
-            return .wait
         }
-        switch immediate {
-        case .slot(let slot): return slot
-        case .fail(let error): throw error
-        case .wait: break
-        }
-        let waiterID: UInt64 = state.withLock { state in
-            state.nextWaiterID += 1
-            return state.nextWaiterID
-        }
-        let timeout = configuration.acquireTimeout
-        return try await withTaskCancellationHandler {
-            try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<Slot, any Error>) in
-                let handedOver: Slot? = state.withLock { state in
-                    // A slot may have come back between the first check and now.
-                    if let slot = state.idle.popLast() {
-                        state.leased += 1
-                        return slot
-                    }
-                    state.waiters.append(Waiter(id: waiterID, continuation: continuation))
-                    return nil
-                }
-                if let handedOver {
-                    continuation.resume(returning: handedOver)
-                    return
-                }
-                // Cancelled before the waiter was listed: the handler below found nothing to fail.
-                if Task.isCancelled {
-                    failWaiter(id: waiterID, with: CancellationError())
-                    return
-                }
-                DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(Int(timeout.nanoseconds))) { [weak self] in
-                    self?.failWaiter(
-                        id: waiterID, with: PostgresError(kind: .poolExhausted, message: "no connection free within the acquire timeout"))
-                }
-            }
-        } onCancel: {
-            self.failWaiter(id: waiterID, with: CancellationError())
-        }
-    }
-
-    private func failWaiter(id: UInt64, with error: any Error) {
-        let waiter: Waiter? = state.withLock { state in
-            guard let index = state.waiters.firstIndex(where: { $0.id == id }) else { return nil }
-            return state.waiters.remove(at: index)
-        }
-        waiter?.continuation.resume(throwing: error)
     }
 
     private func release(_ slot: Slot) {
-        let waiter: Waiter? = state.withLock { state in
-            if !state.waiters.isEmpty {
-                return state.waiters.removeFirst()
-            }
-            state.leased -= 1
-            state.idle.append(slot)
-            return nil
-        }
-        // The lease passes straight to the oldest waiter; `leased` stays the same.
-        waiter?.continuation.resume(returning: slot)
+        slots.release(slot)
     }
 }

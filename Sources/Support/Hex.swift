@@ -1,8 +1,10 @@
 /// Hexadecimal text for bytes: `bytea`, digests, signatures, percent- and `\u` escapes.
 ///
-/// The one place that knows the digits, so the database, the audit chain, SigV4 and the JSON
-/// writer cannot drift apart on case or padding. Digits are computed rather than looked up in a
-/// table, which keeps ``appendEncoded(_:to:uppercase:)`` inlinable into hot loops of other modules.
+/// The one place that knows the digits, so the database, the audit chain, SigV4, the JSON
+/// writers' escapes and UUID text cannot drift apart on case or padding. Digits are computed
+/// rather than looked up in a table, which keeps ``appendEncoded(_:to:uppercase:)``,
+/// ``write(_:into:uppercase:)`` and ``writeUUID(_:into:)`` inlinable into hot loops of other
+/// modules.
 public enum Hex {
     /// Lower-case, two digits per byte.
     public static func encode(_ bytes: some Sequence<UInt8>) -> String {
@@ -59,8 +61,36 @@ public enum Hex {
         out.append(digit(byte & 0x0f, uppercase: uppercase))
     }
 
+    /// Writes the two digits of `byte` at `out`, for writers that fill room they reserved
+    /// (the JSON writers' `\u00XX` escapes, UUIDs).
     @inlinable
-    static func digit(_ nibble: UInt8, uppercase: Bool) -> UInt8 {
+    public static func write(_ byte: UInt8, into out: UnsafeMutablePointer<UInt8>, uppercase: Bool = false) {
+        out[0] = digit(byte >> 4, uppercase: uppercase)
+        out[1] = digit(byte & 0x0f, uppercase: uppercase)
+    }
+
+    /// The length of a UUID's text, ``writeUUID(_:into:)``'s output.
+    public static let uuidTextLength = 36
+
+    /// Writes the canonical text of the 16 bytes of a UUID at `out`: 36 bytes, lower-case digits,
+    /// dashes after 8, 12, 16 and 20 digits (`Foundation.UUID` spells it upper-case).
+    @inlinable
+    public static func writeUUID(_ bytes: UnsafeRawBufferPointer, into out: UnsafeMutablePointer<UInt8>) {
+        precondition(bytes.count == 16, "a UUID is 16 bytes")
+        var position = 0
+        for index in 0..<16 {
+            if index == 4 || index == 6 || index == 8 || index == 10 {
+                out[position] = UInt8(ascii: "-")
+                position += 1
+            }
+            write(bytes[index], into: out + position)
+            position += 2
+        }
+    }
+
+    /// The digit of `nibble` (0...15).
+    @inlinable
+    public static func digit(_ nibble: UInt8, uppercase: Bool = false) -> UInt8 {
         if nibble < 10 { return UInt8(ascii: "0") &+ nibble }
         return (uppercase ? UInt8(ascii: "A") : UInt8(ascii: "a")) &+ (nibble &- 10)
     }

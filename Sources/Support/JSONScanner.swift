@@ -260,8 +260,9 @@ public struct JSONScanner {
     public static func describe(_ byte: UInt8?) -> String {
         guard let byte else { return "the end of the input" }
         if (0x21...0x7E).contains(byte) { return "'\(Character(Unicode.Scalar(byte)))'" }
-        let digits = String(byte, radix: 16, uppercase: true)
-        return "byte 0x\(digits.count < 2 ? "0" + digits : digits)"
+        var digits: [UInt8] = []
+        Hex.appendEncoded(byte, to: &digits, uppercase: true)
+        return "byte 0x\(String(decoding: digits, as: UTF8.self))"
     }
 
     // MARK: Inside

@@ -1,3 +1,4 @@
+import Foundation
 import Support
 import Testing
 
@@ -38,6 +39,26 @@ struct HexTests {
             var digits: [UInt8] = []
             Hex.appendEncoded(byte, to: &digits)
             #expect(String(decoding: digits, as: UTF8.self) == Hex.encode([byte]))
+        }
+    }
+
+    @Test("write fills reserved room with the same digits; writeUUID spells a UUID lower-case")
+    func writeIntoRoom() {
+        var room = [UInt8](repeating: 0, count: 4)
+        room.withUnsafeMutableBufferPointer { out in
+            let base = out.baseAddress!
+            Hex.write(0xa5, into: base)
+            Hex.write(0x0f, into: base + 2, uppercase: true)
+        }
+        #expect(String(decoding: room, as: UTF8.self) == "a50F")
+        let fixed = UUID(uuidString: "01234567-89AB-CDEF-0011-2233445566FF")!
+        for uuid in [fixed] + (0..<100).map({ _ in UUID() }) {
+            var text = [UInt8](repeating: 0, count: Hex.uuidTextLength)
+            text.withUnsafeMutableBufferPointer { out in
+                let base = out.baseAddress!
+                withUnsafeBytes(of: uuid.uuid) { Hex.writeUUID($0, into: base) }
+            }
+            #expect(String(decoding: text, as: UTF8.self) == uuid.uuidString.lowercased())
         }
     }
 }

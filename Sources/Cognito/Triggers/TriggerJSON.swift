@@ -3,9 +3,14 @@
 /// Why a type of its own: a trigger's answer must be the event Cognito sent with only `response`
 /// changed, so the fields this service does not model (new ones Cognito adds, `validationData`
 /// a client made up) have to survive decoding and come back out unchanged. The identity map has
-/// a JSON value of its own, but this module must not depend on the domain.
+/// a JSON value of its own (`JSONValue`), but this module must not depend on the domain.
 ///
 /// Integers are kept apart from other numbers so that a large integer field round-trips exactly.
+/// That is also why the two are not one type in Support: `JSONValue` holds every number as a
+/// `Double` and writes whole ones below 1e15 as integers, the rule event details have always
+/// been written with; they become `jsonb`, whose text the audit chain hashes (docs/AUDIT.md), so
+/// its numbers must not change, and this type's must not lose digits.
+///
 /// Object key order is not kept (Cognito reads the answer as a map); `jsonText` writes keys
 /// sorted so equal values give equal bytes.
 public enum TriggerJSON: Sendable, Hashable {

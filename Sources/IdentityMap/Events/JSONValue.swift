@@ -3,6 +3,11 @@ import Support
 
 /// A JSON document for event details: small, `Sendable`, and encoded with sorted keys so the same
 /// value always has the same bytes.
+///
+/// Numbers are `Double`s, written as integers when whole and below 1e15. The text becomes `jsonb`
+/// whose printed form the audit chain hashes (docs/AUDIT.md), so this rule and the encoder
+/// (`JSONEncoder.sortedKeys()`) stay as they are. Cognito's `TriggerJSON` is a separate type on
+/// purpose: it keeps integers apart (`Int64`) so a trigger event round-trips exactly.
 public enum JSONValue: Sendable, Hashable, Codable {
     case null
     case bool(Bool)

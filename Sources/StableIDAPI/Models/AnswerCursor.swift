@@ -9,7 +9,7 @@ import Support
 /// uniqueness check each time) was most of the time spent writing it.
 ///
 /// What it writes is spelled once, in ``AnswerSink/answer(_:)``, which ``JSONWriter`` uses for
-/// answers read from PostgreSQL; the escapes are ``JSONWriter/escape(_:into:)``.
+/// answers read from PostgreSQL; strings are Support's ``JSONString``, UUIDs ``Hex``'s.
 struct AnswerCursor: AnswerSink {
     private let start: UnsafeMutablePointer<UInt8>
     private var position: UnsafeMutablePointer<UInt8>
@@ -22,7 +22,7 @@ struct AnswerCursor: AnswerSink {
     var count: Int { position - start }
 
     /// At most this many bytes for `answer`: the keys, punctuation, times and uuid, plus every
-    /// text escaped at its longest (6 bytes a byte).
+    /// text escaped at its longest (``JSONString/maxEscapedLength``, 6 bytes a byte).
     static func bound(_ answer: StoredAnswer) -> Int {
         let texts =
             answer.username.count + (answer.email?.count ?? 0) + answer.provider.utf8.count + answer.sub.utf8.count
@@ -31,7 +31,7 @@ struct AnswerCursor: AnswerSink {
             answer.status.rawValue.utf8.count + answer.userStatus.rawValue.utf8.count + (answer.via?.rawValue.utf8.count ?? 0)
         // 256 covers the keys, quotes and punctuation of an answer with every optional field
         // (209 bytes), the quoted uuid included.
-        return 256 + 2 * RFC3339.maxLength + 6 * texts + enumerations
+        return 256 + 2 * RFC3339.maxLength + JSONString.maxEscapedLength * texts + enumerations
     }
 
     /// A string literal (its bytes, not a single scalar).
@@ -50,22 +50,7 @@ struct AnswerCursor: AnswerSink {
     }
 
     mutating func string(_ utf8: UnsafeRawBufferPointer) {
-        byte(UInt8(ascii: "\""))
-        if !utf8.contains(where: JSONWriter.needsEscape) {
-            if let base = utf8.baseAddress {
-                UnsafeMutableRawPointer(position).copyMemory(from: base, byteCount: utf8.count)
-                position += utf8.count
-            }
-        } else {
-            for value in utf8 {
-                if JSONWriter.needsEscape(value) {
-                    position += JSONWriter.escape(value, into: position)
-                } else {
-                    byte(value)
-                }
-            }
-        }
-        byte(UInt8(ascii: "\""))
+        position += JSONString.write(utf8: utf8, into: position)
     }
 
     mutating func string(_ text: String) {
@@ -93,15 +78,10 @@ struct AnswerCursor: AnswerSink {
     }
 
     mutating func uuid(_ value: UUID) {
-        let digits: StaticString = "0123456789abcdef"
         byte(UInt8(ascii: "\""))
-        withUnsafeBytes(of: value.uuid) { raw in
-            for index in 0..<16 {
-                if index == 4 || index == 6 || index == 8 || index == 10 { byte(UInt8(ascii: "-")) }
-                byte(digits.utf8Start[Int(raw[index] >> 4)])
-                byte(digits.utf8Start[Int(raw[index] & 0x0F)])
-            }
-        }
+        let digits = position
+        withUnsafeBytes(of: value.uuid) { Hex.writeUUID($0, into: digits) }
+        position += Hex.uuidTextLength
         byte(UInt8(ascii: "\""))
     }
 }

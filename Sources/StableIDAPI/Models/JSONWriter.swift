@@ -26,54 +26,9 @@ struct JSONWriter: AnswerSink {
         string(utf8: utf8.bindMemory(to: UInt8.self))
     }
 
-    /// A JSON string from UTF-8: runs of bytes that need no escape (nearly all of them) are
-    /// copied at once.
+    /// A JSON string from UTF-8, escaped as ``JSONString`` spells it.
     mutating func string(utf8: UnsafeBufferPointer<UInt8>) {
-        bytes.append(UInt8(ascii: "\""))
-        var start = 0
-        for index in 0..<utf8.count {
-            let byte = utf8[index]
-            guard Self.needsEscape(byte) else { continue }
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start..<index]))
-            escape(byte)
-            start = index + 1
-        }
-        bytes.append(contentsOf: UnsafeBufferPointer(rebasing: utf8[start...]))
-        bytes.append(UInt8(ascii: "\""))
-    }
-
-    private mutating func escape(_ byte: UInt8) {
-        withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 6) { out in
-            bytes.append(contentsOf: UnsafeBufferPointer(rebasing: out[..<Self.escape(byte, into: out.baseAddress!)]))
-        }
-    }
-
-    /// Whether `byte` must be escaped in a JSON string (what the writers here escape).
-    static func needsEscape(_ byte: UInt8) -> Bool {
-        byte < 0x20 || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\\")
-    }
-
-    /// Writes the escape of `byte` (2 or 6 bytes) at `out` and returns its length: the one
-    /// spelling of escapes for this writer and ``AnswerCursor``.
-    static func escape(_ byte: UInt8, into out: UnsafeMutablePointer<UInt8>) -> Int {
-        out[0] = UInt8(ascii: "\\")
-        switch byte {
-        case UInt8(ascii: "\""), UInt8(ascii: "\\"): out[1] = byte
-        case 0x0A: out[1] = UInt8(ascii: "n")
-        case 0x0D: out[1] = UInt8(ascii: "r")
-        case 0x09: out[1] = UInt8(ascii: "t")
-        case 0x08: out[1] = UInt8(ascii: "b")
-        case 0x0C: out[1] = UInt8(ascii: "f")
-        default:
-            let digits: StaticString = "0123456789abcdef"
-            out[1] = UInt8(ascii: "u")
-            out[2] = UInt8(ascii: "0")
-            out[3] = UInt8(ascii: "0")
-            out[4] = digits.utf8Start[Int(byte >> 4)]
-            out[5] = digits.utf8Start[Int(byte & 0x0F)]
-            return 6
-        }
-        return 2
+        JSONString.append(utf8: utf8, to: &bytes)
     }
 
     /// A time as an RFC 3339 string, written straight into the output.
@@ -91,21 +46,8 @@ struct JSONWriter: AnswerSink {
         // Written into 38 bytes on the stack and appended once: a thousand-item batch writes
         // two thousand of these.
         withUnsafeTemporaryAllocation(of: UInt8.self, capacity: 38) { out in
-            let digits: StaticString = "0123456789abcdef"
-            let digit = digits.utf8Start
             out[0] = UInt8(ascii: "\"")
-            var position = 1
-            withUnsafeBytes(of: value.uuid) { raw in
-                for index in 0..<16 {
-                    if index == 4 || index == 6 || index == 8 || index == 10 {
-                        out[position] = UInt8(ascii: "-")
-                        position += 1
-                    }
-                    out[position] = digit[Int(raw[index] >> 4)]
-                    out[position + 1] = digit[Int(raw[index] & 0x0F)]
-                    position += 2
-                }
-            }
+            withUnsafeBytes(of: value.uuid) { Hex.writeUUID($0, into: out.baseAddress! + 1) }
             out[37] = UInt8(ascii: "\"")
             bytes.append(contentsOf: UnsafeBufferPointer(out))
         }
