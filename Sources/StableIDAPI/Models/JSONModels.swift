@@ -199,48 +199,10 @@ struct UsersJSON: Encodable {
     var users: [UserJSON]
 }
 
-struct EventJSON: Encodable {
-    var id: Int64
-    var occurredAt: String
-    var actor: String
-    var kind: String
-    var userID: String?
-    var pool: String?
-    var sub: String?
-    var details: JSONValue
-    var personal: JSONValue?
-    var requestID: String?
-    /// Present only when asked for (`?chain=true`): the chain object, or null while unsealed.
-    var chain: JSONValue?
-
-    enum CodingKeys: String, CodingKey {
-        case id, actor, kind, pool, sub, details, personal, chain
-        case occurredAt = "occurred_at"
-        case userID = "user_id"
-        case requestID = "request_id"
-    }
-
-    init(_ event: AuditEvent, withChain: Bool) {
-        self.init(event)
-        if withChain { chain = event.chain.map(ChainExport.json) ?? .null }
-    }
-
-    init(_ event: AuditEvent) {
-        id = event.id
-        occurredAt = RFC3339.format(event.occurredAt)
-        actor = event.actor
-        kind = event.kind
-        userID = event.userID?.lowercasedString
-        pool = event.poolID
-        sub = event.sub
-        details = event.details
-        personal = event.personal
-        requestID = event.requestID
-    }
-}
-
+/// A page of events. Each item is written by AuditTrail's `ExportedEvent`, the codec the exports
+/// and the offline export check share, so a page and an export line spell an event alike.
 struct EventPageJSON: Encodable {
-    var events: [EventJSON]
+    var events: [ExportedEvent]
     var nextCursor: String?
 
     enum CodingKeys: String, CodingKey {
