@@ -123,21 +123,11 @@ public enum EventExportFormat: String, Sendable, CaseIterable {
     }
 
     /// `withChain` adds the event's chain position (NDJSON: a `chain` object, see
-    /// `ExportVerifier`; CSV: `seq` and `hash` columns, empty while unsealed).
+    /// `ExportedEvent.Chain`; CSV: `seq` and `hash` columns, empty while unsealed).
     public func line(_ event: AuditEvent, withChain: Bool = false) -> String {
         switch self {
         case .ndjson:
-            var object: [String: JSONValue] = [
-                "id": .number(Double(event.id)), "occurred_at": .string(RFC3339.format(event.occurredAt)), "actor": .string(event.actor),
-                "kind": .string(event.kind), "details": event.details,
-            ]
-            if let user = event.userID { object["user_id"] = JSONValue(user) }
-            if let pool = event.poolID { object["pool"] = .string(pool) }
-            if let sub = event.sub { object["sub"] = .string(sub) }
-            if let request = event.requestID { object["request_id"] = .string(request) }
-            if let personal = event.personal { object["personal"] = personal }
-            if withChain { object["chain"] = event.chain.map(ChainExport.json) ?? .null }
-            return JSONValue.object(object).canonicalText + "\n"
+            return ExportedEvent(event, withChain: withChain).line
         case .csv where withChain:
             let base = EventExportFormat.csv.line(event)
             return String(base.dropLast()) + "," + (event.chain.map { "\($0.seq),\(Hex.encode($0.hash))" } ?? ",") + "\n"

@@ -3,33 +3,17 @@ public import Foundation
 public import IdentityMap
 import Support
 
-/// The `chain` object an NDJSON export carries per event when asked (`--chain`, `?chain=true`):
-/// its position and hashes, and the exact texts the canonical bytes were built from.
-public enum ChainExport {
-    public static func json(_ position: SealedPosition) -> JSONValue {
-        [
-            "seq": .number(Double(position.seq)),
-            "prev_hash": .string(Hex.encode(position.previousHash)),
-            "hash": .string(Hex.encode(position.hash)),
-            "personal_digest": JSONValue(position.personalDigest.map { Hex.encode($0) }),
-            "occurred_at": .string(position.occurredAt),
-            "details": .string(position.detailsText),
-            "personal": JSONValue(position.personalText),
-            "personal_salt": JSONValue(position.personalSalt.map { Hex.encode($0) }),
-        ]
-    }
-}
-
 /// Checks an exported range of events offline — no database, no StableID server — against signed
 /// checkpoints an auditor trusts (docs/AUDIT.md, "Checking an export offline").
 ///
-/// Each line is rebuilt into its canonical bytes and hashed onto the previous hash it states; the
-/// positions are then put in order and each stated previous hash must be the hash before it. A
-/// run of consecutive positions that reaches a checkpoint's position and ends in its signed head
-/// hash is *anchored*: changing any event in it would need a SHA-256 second preimage. Positions
-/// after the newest checkpoint are linked but unsigned; an export with gaps (a filtered one)
-/// proves each event matches its stated hash, and only the run that reaches a checkpoint is
-/// anchored. Lines are read one at a time; memory holds 72 bytes per sealed event.
+/// Each line is read with ``ExportedEvent`` (the codec the exports write with), rebuilt into its
+/// canonical bytes and hashed onto the previous hash it states (``add(line:number:)``); the
+/// positions are then put in order and each stated previous hash must be the hash before it
+/// (``finish()``). A run of consecutive positions that reaches a checkpoint's position and ends
+/// in its signed head hash is *anchored*: changing any event in it would need a SHA-256 second
+/// preimage. Positions after the newest checkpoint are linked but unsigned; an export with gaps
+/// (a filtered one) proves each event matches its stated hash, and only the run that reaches a
+/// checkpoint is anchored. Lines are read one at a time; memory holds 72 bytes per sealed event.
 public struct ExportVerifier: Sendable {
     public enum ProblemKind: String, Sendable, Codable {
         /// The line is not an event of a chain export.
@@ -156,62 +140,28 @@ public struct ExportVerifier: Sendable {
         report.problemCount += 1
         if report.problems.count < Self.maxProblems { report.problems.append(problem) }
     }
+}
 
-    /// The fields of one export line this check reads.
-    struct Line: Decodable {
-        var id: Int64
-        var occurredAt: String
-        var actor: String
-        var kind: String
-        var userID: String?
-        var pool: String?
-        var sub: String?
-        var requestID: String?
-        var details: JSONValue
-        var personal: JSONValue?
-        var hasChain: Bool
-        var chain: Chain?
+// MARK: one line at a time
 
-        struct Chain: Decodable {
-            var seq: Int64
-            var prevHash: String
-            var hash: String
-            var personalDigest: String?
-            var occurredAt: String
-            var details: String
-            var personal: String?
-            var personalSalt: String?
+extension ExportVerifier {
+    /// The hashes a chain position states, decoded: as bytes to hash with, as digests to keep.
+    struct StatedHashes {
+        var previousBytes: [UInt8]
+        var previous: Digest
+        var hashBytes: [UInt8]
+        var hash: Digest
 
-            enum CodingKeys: String, CodingKey {
-                case seq, hash, details, personal
-                case prevHash = "prev_hash"
-                case personalDigest = "personal_digest"
-                case occurredAt = "occurred_at"
-                case personalSalt = "personal_salt"
-            }
-        }
-
-        enum CodingKeys: String, CodingKey {
-            case id, actor, kind, pool, sub, details, personal, chain
-            case occurredAt = "occurred_at"
-            case userID = "user_id"
-            case requestID = "request_id"
-        }
-
-        init(from decoder: any Decoder) throws {
-            let container = try decoder.container(keyedBy: CodingKeys.self)
-            id = try container.decode(Int64.self, forKey: .id)
-            occurredAt = try container.decode(String.self, forKey: .occurredAt)
-            actor = try container.decode(String.self, forKey: .actor)
-            kind = try container.decode(String.self, forKey: .kind)
-            userID = try container.decodeIfPresent(String.self, forKey: .userID)
-            pool = try container.decodeIfPresent(String.self, forKey: .pool)
-            sub = try container.decodeIfPresent(String.self, forKey: .sub)
-            requestID = try container.decodeIfPresent(String.self, forKey: .requestID)
-            details = try container.decode(JSONValue.self, forKey: .details)
-            personal = try container.decodeIfPresent(JSONValue.self, forKey: .personal)
-            hasChain = container.contains(.chain)
-            chain = try container.decodeIfPresent(Chain.self, forKey: .chain)
+        /// Nil when the position is not positive or a hash is not 32 bytes of hex: the line
+        /// cannot be placed in a chain at all.
+        init?(_ chain: ExportedEvent.Chain) {
+            guard chain.seq > 0, let previousBytes = Hex.decode(chain.prevHash), let previous = Digest(previousBytes),
+                let hashBytes = Hex.decode(chain.hash), let hash = Digest(hashBytes)
+            else { return nil }
+            self.previousBytes = previousBytes
+            self.previous = previous
+            self.hashBytes = hashBytes
+            self.hash = hash
         }
     }
 
@@ -220,125 +170,172 @@ public struct ExportVerifier: Sendable {
         if bytes.allSatisfy({ $0 == 0x20 || $0 == 0x0D || $0 == 0x09 }) { return }
         report.lines += 1
         let decoder = JSONDecoder()
-        guard let line = try? decoder.decode(Line.self, from: Data(bytes)) else {
+        guard let line = try? ExportedEvent(line: bytes, decoder: decoder) else {
             record(Problem(line: number, position: nil, kind: .malformed, detail: "not an exported event"))
             return
         }
-        guard line.hasChain else {
+        switch line.chain {
+        case .notAsked:
             record(
                 Problem(
                     line: number, position: nil, kind: .malformed,
                     detail: "event \(line.id) has no chain position: export with --chain (or ?chain=true)"))
-            return
+        case .unsealed:
+            addUnsealed(line, number: number)
+        case .sealed(let chain):
+            addSealed(line, chain, bytes: bytes, number: number, decoder: decoder)
         }
-        guard let chain = line.chain else {
-            report.unsealed += 1
-            if let earlier = unsealedIDs[line.id] ?? (sealedIDs.contains(line.id) ? 0 : nil) {
-                record(
-                    Problem(
-                        line: number, position: nil, kind: .duplicate,
-                        detail: "event \(line.id) appears twice" + (earlier > 0 ? " (line \(earlier))" : "")))
-            } else if !allowUnsealed {
-                record(
-                    Problem(
-                        line: number, position: nil, kind: .unsealed,
-                        detail: "event \(line.id) was not sealed when exported: nothing proves it (seal, then export again)"))
-            }
-            unsealedIDs[line.id] = number
-            return
+    }
+
+    /// An event exported before it was sealed: nothing binds its content, so it is refused unless
+    /// allowed, and then only counted. Its id is kept: the same event on another line, sealed or
+    /// not, is a forgery's tell.
+    private mutating func addUnsealed(_ line: ExportedEvent, number: Int) {
+        report.unsealed += 1
+        if let earlier = unsealedIDs[line.id] ?? (sealedIDs.contains(line.id) ? 0 : nil) {
+            record(
+                Problem(
+                    line: number, position: nil, kind: .duplicate,
+                    detail: "event \(line.id) appears twice" + (earlier > 0 ? " (line \(earlier))" : "")))
+        } else if !allowUnsealed {
+            record(
+                Problem(
+                    line: number, position: nil, kind: .unsealed,
+                    detail: "event \(line.id) was not sealed when exported: nothing proves it (seal, then export again)"))
         }
+        unsealedIDs[line.id] = number
+    }
+
+    /// A sealed event: once it proves to be exactly what was sealed at its stated hash, its
+    /// position and hashes are kept for `finish`, which links the positions to each other.
+    private mutating func addSealed(
+        _ line: ExportedEvent, _ chain: ExportedEvent.Chain, bytes: ArraySlice<UInt8>, number: Int, decoder: JSONDecoder
+    ) {
         report.sealed += 1
         guard sealedIDs.insert(line.id).inserted, unsealedIDs[line.id] == nil else {
             record(Problem(line: number, position: chain.seq, kind: .duplicate, detail: "event \(line.id) appears twice"))
             return
         }
-        func modified(_ detail: String) {
-            record(Problem(line: number, position: chain.seq, kind: .modified, detail: "event \(line.id): \(detail)"))
-        }
-        guard chain.seq > 0, let previousBytes = Hex.decode(chain.prevHash), let previous = Digest(previousBytes),
-            let statedBytes = Hex.decode(chain.hash), let stated = Digest(statedBytes)
-        else {
+        guard let stated = StatedHashes(chain) else {
             record(Problem(line: number, position: chain.seq, kind: .malformed, detail: "event \(line.id): chain fields are malformed"))
             return
         }
+        if let detail = Self.modification(of: line, chain, stated: stated, bytes: bytes, decoder: decoder) {
+            record(Problem(line: number, position: chain.seq, kind: .modified, detail: "event \(line.id): \(detail)"))
+            return
+        }
+        links.append(Link(position: chain.seq, previous: stated.previous, hash: stated.hash, line: number))
+    }
+
+    /// Why a sealed line is not what was sealed at its stated hash, or nil when it is: the hash
+    /// alone covers only the canonical fields and the hashed texts, so everything else a reader
+    /// sees on the line must be shown to say the same.
+    private static func modification(
+        of line: ExportedEvent, _ chain: ExportedEvent.Chain, stated: StatedHashes, bytes: ArraySlice<UInt8>, decoder: JSONDecoder
+    ) -> String? {
         var digest: [UInt8]?
         if let text = chain.personalDigest {
-            guard let bytes = Hex.decode(text), bytes.count == 32 else {
-                modified("personal_digest is not a SHA-256")
-                return
-            }
-            digest = bytes
+            guard let decoded = Hex.decode(text), decoded.count == 32 else { return "personal_digest is not a SHA-256" }
+            digest = decoded
         }
         // The readable fields must say what the hashed texts say, or an edited `details` object
         // would pass next to an untouched `chain.details`.
         guard let hashedDetails = try? decoder.decode(JSONValue.self, from: Data(chain.details.utf8)), hashedDetails == line.details
-        else {
-            modified("details differ from the sealed text")
-            return
-        }
-        guard let readable = RFC3339.parse(line.occurredAt), let hashed = RFC3339.parse(chain.occurredAt),
-            abs(readable.timeIntervalSince(hashed)) < 0.000_001
-        else {
-            modified("occurred_at differs from the sealed time")
-            return
-        }
-        switch (line.personal, chain.personal) {
-        case (nil, nil):
-            break
-        case (let shownPersonal?, let text?):
-            guard let hashedPersonal = try? decoder.decode(JSONValue.self, from: Data(text.utf8)), hashedPersonal == shownPersonal
-            else {
-                modified("personal data differ from the sealed text")
-                return
-            }
-            // The salt travels with the data it salts: an export that holds the data may hold it.
-            guard let saltText = chain.personalSalt, let salt = Hex.decode(saltText),
-                CanonicalEvent.personalDigest(salt: salt, data: text) == digest
-            else {
-                modified("personal data do not match the sealed digest")
-                return
-            }
-        default:
-            modified("personal data differ from the sealed text")
-            return
-        }
-        let event = CanonicalEvent(
-            seq: chain.seq, eventID: line.id, occurredAt: chain.occurredAt, actor: line.actor, kind: line.kind,
-            userID: line.userID ?? "", poolID: line.pool ?? "", sub: line.sub ?? "", details: chain.details,
-            requestID: line.requestID ?? "", personalDigest: digest
-        )
-        guard Digest(event.chainHash(previous: previousBytes)) == stated else {
-            modified("its fields do not hash to the stated hash")
-            return
+        else { return "details differ from the sealed text" }
+        guard let readable = RFC3339.parse(line.occurredAt), let sealedAt = RFC3339.parse(chain.occurredAt),
+            abs(readable.timeIntervalSince(sealedAt)) < 0.000_001
+        else { return "occurred_at differs from the sealed time" }
+        if let detail = personalDifference(line.personal, chain, digest: digest, decoder: decoder) { return detail }
+        guard Digest(canonical(line, chain, digest: digest).chainHash(previous: stated.previousBytes)) == stated.hash else {
+            return "its fields do not hash to the stated hash"
         }
         // An absent value and "" hash alike: "" shows a reader something the hash does not cover.
         let ambiguous = CanonicalEvent.ambiguousValues(
             actor: line.actor, kind: line.kind, poolID: line.pool, sub: line.sub, requestID: line.requestID)
         guard ambiguous.isEmpty else {
-            modified("\(ambiguous.joined(separator: ", ")): its hash cannot tell \"\" from an absent value, and StableID never writes \"\"")
-            return
+            return "\(ambiguous.joined(separator: ", ")): its hash cannot tell \"\" from an absent value, and StableID never writes \"\""
         }
-        // The line must be exactly what an export writes for these values: a key given twice
-        // (JSON readers disagree on which one counts), an extra key or a number past Double's
-        // precision would otherwise show a reader something the hash does not cover.
-        let shown = AuditEvent(
-            id: line.id, occurredAt: hashed, actor: line.actor, kind: line.kind, userID: line.userID.flatMap(UUID.init(uuidString:)),
-            poolID: line.pool, sub: line.sub, details: line.details, personal: line.personal, requestID: line.requestID,
-            chain: SealedPosition(
-                seq: chain.seq, previousHash: previousBytes, hash: statedBytes, personalDigest: digest, occurredAt: chain.occurredAt,
-                detailsText: chain.details, personalText: chain.personal, personalSalt: chain.personalSalt.flatMap { Hex.decode($0) })
-        )
-        guard Array(EventExportFormat.ndjson.line(shown, withChain: true).utf8.dropLast()) == Array(bytes) else {
-            modified("the line is not in the exported form (a repeated or extra key, or a value spelled differently)")
-            return
+        guard isExportedForm(bytes, of: line, chain, stated: stated, digest: digest, sealedAt: sealedAt) else {
+            return "the line is not in the exported form (a repeated or extra key, or a value spelled differently)"
         }
-        links.append(Link(position: chain.seq, previous: previous, hash: stated, line: number))
+        return nil
     }
 
+    /// Why the personal data shown differ from the sealed ones, or nil. The salt travels with the
+    /// data it salts: an export that holds the data may hold it, and then the digest is checked
+    /// too. After an erasure neither is left, and only the digest is hashed.
+    private static func personalDifference(
+        _ shown: JSONValue?, _ chain: ExportedEvent.Chain, digest: [UInt8]?, decoder: JSONDecoder
+    ) -> String? {
+        switch (shown, chain.personal) {
+        case (nil, nil):
+            return nil
+        case (let shownPersonal?, let text?):
+            guard let hashedPersonal = try? decoder.decode(JSONValue.self, from: Data(text.utf8)), hashedPersonal == shownPersonal
+            else { return "personal data differ from the sealed text" }
+            guard let saltText = chain.personalSalt, let salt = Hex.decode(saltText),
+                CanonicalEvent.personalDigest(salt: salt, data: text) == digest
+            else { return "personal data do not match the sealed digest" }
+            return nil
+        default:
+            return "personal data differ from the sealed text"
+        }
+    }
+
+    /// The canonical fields as the line states them (docs/AUDIT.md maps them): the hashed texts
+    /// from `chain`, the rest from the readable keys, an absent key being the empty field.
+    private static func canonical(_ line: ExportedEvent, _ chain: ExportedEvent.Chain, digest: [UInt8]?) -> CanonicalEvent {
+        CanonicalEvent(
+            seq: chain.seq, eventID: line.id, occurredAt: chain.occurredAt, actor: line.actor, kind: line.kind,
+            userID: line.userID ?? "", poolID: line.pool ?? "", sub: line.sub ?? "", details: chain.details,
+            requestID: line.requestID ?? "", personalDigest: digest
+        )
+    }
+
+    /// Whether the line is exactly what an export writes for these values: a key given twice
+    /// (JSON readers disagree on which one counts), an extra key or a number past Double's
+    /// precision would otherwise show a reader something the hash does not cover. The values go
+    /// back through an `AuditEvent`, so a time, user ID or hash spelled another way is refused too.
+    private static func isExportedForm(
+        _ bytes: ArraySlice<UInt8>, of line: ExportedEvent, _ chain: ExportedEvent.Chain, stated: StatedHashes, digest: [UInt8]?,
+        sealedAt: Date
+    ) -> Bool {
+        let shown = AuditEvent(
+            id: line.id, occurredAt: sealedAt, actor: line.actor, kind: line.kind, userID: line.userID.flatMap(UUID.init(uuidString:)),
+            poolID: line.pool, sub: line.sub, details: line.details, personal: line.personal, requestID: line.requestID,
+            chain: SealedPosition(
+                seq: chain.seq, previousHash: stated.previousBytes, hash: stated.hashBytes, personalDigest: digest,
+                occurredAt: chain.occurredAt, detailsText: chain.details, personalText: chain.personal,
+                personalSalt: chain.personalSalt.flatMap { Hex.decode($0) })
+        )
+        return Array(ExportedEvent(shown, withChain: true).line.utf8.dropLast()) == Array(bytes)
+    }
+}
+
+// MARK: the positions together
+
+extension ExportVerifier {
     /// Orders the positions, checks every link between neighbours, and anchors runs to checkpoints.
     public mutating func finish() -> Report {
+        dropRepeatedPositions()
+        report.firstPosition = links.first?.position
+        report.lastPosition = links.last?.position
+        let runs = linkRuns()
+        report.segments = runs.count
+        let anchored = anchorToCheckpoints(runs)
+        // Every checkpoint given, whether or not it checked out: positions up to it should be signed.
+        let newestCheckpoint = checkpoints.reduce(Int64(0)) { max($0, $1.size) }
+        report.anchored = anchored.lazy.filter { $0 }.count
+        report.beyondCheckpoints = links.lazy.filter { $0.position > newestCheckpoint }.count
+        if report.checkpointsChecked > 0 { recordUnanchored(anchored, through: newestCheckpoint) }
+        report.intact = report.problemCount == 0
+        return report
+    }
+
+    /// Sorts the kept positions. A position claimed twice is reported once and kept once, so the
+    /// runs found next stay aligned with the positions.
+    private mutating func dropRepeatedPositions() {
         links.sort { $0.position < $1.position }
-        // A position claimed twice is reported once and kept once, so the runs below stay aligned.
         var unique: [Link] = []
         unique.reserveCapacity(links.count)
         for link in links {
@@ -352,10 +349,13 @@ public struct ExportVerifier: Sendable {
             unique.append(link)
         }
         links = unique
-        report.firstPosition = links.first?.position
-        report.lastPosition = links.last?.position
+    }
+
+    /// Runs of consecutive positions, as index ranges into `links`. Within a run each stated
+    /// previous hash must be the hash before it; position 1 must start from the genesis hash. A
+    /// gap only ends a run: a filtered export has gaps and still proves each of its events.
+    private mutating func linkRuns() -> [Range<Int>] {
         let genesis = Digest(CanonicalEvent.genesis)!
-        // Runs of consecutive positions, as index ranges into `links`.
         var runs: [Range<Int>] = []
         var runStart = 0
         for index in links.indices {
@@ -376,13 +376,16 @@ public struct ExportVerifier: Sendable {
             }
         }
         if !links.isEmpty { runs.append(runStart..<links.count) }
-        report.segments = runs.count
+        return runs
+    }
 
-        // Positions proven by a checkpoint: from the start of the run holding its position up to it.
-        var anchoredThrough: [Range<Int>] = []
-        var newestCheckpoint: Int64 = 0
+    /// Which positions (by index into `links`) a checkpoint proves: from the start of the run
+    /// holding its position up to it — when its signature is by the trusted key and the export
+    /// has its signed head hash there. Changing any event in such a run would need a SHA-256
+    /// second preimage.
+    private mutating func anchorToCheckpoints(_ runs: [Range<Int>]) -> [Bool] {
+        var anchored = [Bool](repeating: false, count: links.count)
         for checkpoint in checkpoints {
-            newestCheckpoint = max(newestCheckpoint, checkpoint.size)
             if let problem = checkpoint.signatureProblem(trustedKey: trustedKey) {
                 record(Problem(line: nil, position: checkpoint.size, kind: .checkpointMismatch, detail: problem))
                 continue
@@ -408,32 +411,29 @@ public struct ExportVerifier: Sendable {
                 continue
             }
             report.checkpointsChecked += 1
-            anchoredThrough.append(run.lowerBound..<(index + 1))
+            for proven in run.lowerBound..<(index + 1) { anchored[proven] = true }
         }
-        var anchored = [Bool](repeating: false, count: links.count)
-        for range in anchoredThrough { for index in range { anchored[index] = true } }
-        report.anchored = anchored.lazy.filter { $0 }.count
-        report.beyondCheckpoints = links.lazy.filter { $0.position > newestCheckpoint }.count
-        if report.checkpointsChecked > 0 {
-            // Every event up to the newest checkpoint must be linked to one; name each stretch that is not.
-            var index = 0
-            while index < links.count, links[index].position <= newestCheckpoint {
-                guard !anchored[index] else {
-                    index += 1
-                    continue
-                }
-                let start = index
-                while index < links.count, links[index].position <= newestCheckpoint, !anchored[index] { index += 1 }
-                let (first, last) = (links[start].position, links[index - 1].position)
-                record(
-                    Problem(
-                        line: links[start].line, position: first, kind: .unanchored,
-                        detail:
-                            "positions \(first)–\(last) are not linked to a checkpoint by consecutive positions (the export has a gap after them)"
-                    ))
+        return anchored
+    }
+
+    /// Every event up to the newest checkpoint must be linked to one; names each stretch that is
+    /// not (a filtered export, or lines removed).
+    private mutating func recordUnanchored(_ anchored: [Bool], through newestCheckpoint: Int64) {
+        var index = 0
+        while index < links.count, links[index].position <= newestCheckpoint {
+            guard !anchored[index] else {
+                index += 1
+                continue
             }
+            let start = index
+            while index < links.count, links[index].position <= newestCheckpoint, !anchored[index] { index += 1 }
+            let (first, last) = (links[start].position, links[index - 1].position)
+            record(
+                Problem(
+                    line: links[start].line, position: first, kind: .unanchored,
+                    detail:
+                        "positions \(first)–\(last) are not linked to a checkpoint by consecutive positions (the export has a gap after them)"
+                ))
         }
-        report.intact = report.problemCount == 0
-        return report
     }
 }

@@ -73,7 +73,7 @@ struct EventController {
         let limit = try APIServices.limit(parameters, maximum: EventQuery.maxPage, default: 100)
         let events = try await query.page(filter, after: cursor, limit: limit, withChain: withChain)
         let next = events.count == limit ? events.last.map { String($0.id) } : nil
-        return try APIServices.json(.ok, EventPageJSON(events: events.map { EventJSON($0, withChain: withChain) }, nextCursor: next))
+        return try APIServices.json(.ok, EventPageJSON(events: events.map { ExportedEvent($0, withChain: withChain) }, nextCursor: next))
     }
 
     /// Streams every matching event a page at a time: memory stays flat for millions of rows.

@@ -53,7 +53,7 @@ struct UserController {
             throw Problem.notFound("no such user")
         }
         let next = events.count == limit ? events.last.map { String($0.id) } : nil
-        return try APIServices.json(.ok, EventPageJSON(events: events.map(EventJSON.init), nextCursor: next))
+        return try APIServices.json(.ok, EventPageJSON(events: events.map { ExportedEvent($0, withChain: false) }, nextCursor: next))
     }
 
     @Sendable func create(request: Request, context: AppRequestContext) async throws -> Response {
