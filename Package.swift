@@ -17,8 +17,10 @@ let package = Package(
     dependencies: [
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.28.1"),
         .package(url: "https://github.com/apple/swift-argument-parser", from: "1.8.2"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.8.0"),
         .package(url: "https://github.com/apple/swift-log", from: "1.16.2"),
         .package(url: "https://github.com/apple/swift-metrics", from: "2.13.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.101.2"),
         .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.4.1"),
         .package(url: "https://github.com/swift-server/swift-service-lifecycle", from: "2.13.0"),
     ],
@@ -74,13 +76,7 @@ let package = Package(
         ),
         .target(
             name: "AuditTrail",
-            dependencies: [
-                "IdentityMap",
-                "Postgres",
-                "CryptoPrimitives",
-                "Support",
-                .product(name: "Logging", package: "swift-log"),
-            ],
+            dependencies: ["IdentityMap", "Postgres", "CryptoPrimitives", "Support"],
             swiftSettings: swiftSettings
         ),
         .target(
@@ -131,10 +127,13 @@ let package = Package(
                 "Cognito",
                 "IdentityMap",
                 "CryptoPrimitives",
+                "Postgres",
                 "Support",
                 .product(name: "Hummingbird", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "Prometheus", package: "swift-prometheus"),
                 .product(name: "ServiceLifecycle", package: "swift-service-lifecycle"),
             ],
@@ -146,6 +145,7 @@ let package = Package(
                 "AuditTrail",
                 "Cognito",
                 "CognitoIngest",
+                "CryptoPrimitives",
                 "IdentityMap",
                 "Migration",
                 "Reconciliation",
@@ -161,7 +161,10 @@ let package = Package(
 
         .target(
             name: "TestSupport",
-            dependencies: ["Postgres", "IdentityMap", "Cognito"],
+            dependencies: [
+                "Postgres", "IdentityMap", "Cognito",
+                .product(name: "Logging", package: "swift-log"),
+            ],
             path: "Tests/TestSupport",
             swiftSettings: swiftSettings
         ),
@@ -175,7 +178,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconciliationTests",
-            dependencies: ["Reconciliation", "IdentityMap", "Migration", "CognitoIngest", "Postgres", "Support", "TestSupport"],
+            dependencies: ["Reconciliation", "IdentityMap", "Migration", "Postgres", "Support", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -189,6 +192,8 @@ let package = Package(
                 "Cognito", "Curl", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
@@ -216,14 +221,18 @@ let package = Package(
             name: "StableIDAPITests",
             dependencies: [
                 "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "Migration", "Cognito", "AuditTrail", "Reconciliation",
-                "CognitoIngest",
+                "CognitoIngest", "LookupCache",
+                .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),
         .testTarget(
             name: "MigrationTests",
-            dependencies: ["Migration", "IdentityMap", "Postgres"],
+            dependencies: ["Migration", "IdentityMap"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -237,6 +246,8 @@ let package = Package(
                 "Curl", "Support",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
+                .product(name: "HTTPTypes", package: "swift-http-types"),
+                .product(name: "NIOCore", package: "swift-nio"),
             ],
             swiftSettings: swiftSettings
         ),

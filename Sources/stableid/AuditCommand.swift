@@ -3,7 +3,6 @@ public import AuditTrail
 import CryptoPrimitives
 import Foundation
 import IdentityMap
-import Logging
 import Support
 
 struct AuditCommand: AsyncParsableCommand {
@@ -19,12 +18,11 @@ struct AuditCommand: AsyncParsableCommand {
         @OptionGroup var database: DatabaseOptions
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let total = try await AuditChain(database: db).sealAll()
-            let head = try await AuditChain(database: db).head()
-            print("sealed \(total); chain has \(head.size) events, head \(head.hash)")
+            try await database.withDatabase { db, _ in
+                let total = try await AuditChain(database: db).sealAll()
+                let head = try await AuditChain(database: db).head()
+                print("sealed \(total); chain has \(head.size) events, head \(head.hash)")
+            }
         }
     }
 
@@ -53,7 +51,6 @@ struct AuditCommand: AsyncParsableCommand {
         @Option var format: OutputFormat = .table
 
         func run() async throws {
-            LogSetup.bootstrap()
             let parsed = try checkpoints.map { path -> Checkpoint in
                 guard let data = FileManager.default.contents(atPath: path),
                     let checkpoint = try? JSONDecoder().decode(Checkpoint.self, from: data)
@@ -83,47 +80,49 @@ struct AuditCommand: AsyncParsableCommand {
                 guard !parsed.isEmpty else {
                     throw CLIFailure.usage("--file needs --checkpoint (and --public-key): the export is checked against it")
                 }
+                LogSetup.bootstrap()  // no database on this path, so not through `withDatabase`
                 try verifyExport(file, checkpoints: parsed, key: key)
                 return
             }
-            let db = database.database(maxConnections: 3, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let report = try await ChainVerifier(database: db).verify(from: from, checkpoints: parsed, publicKey: key)
-            if format == .json || format == .ndjson {
-                print(String(decoding: try JSONEncoder.sortedKeys().encode(report), as: UTF8.self))
-            } else if let problem = report.problem {
-                print("BROKEN at position \(problem.position): \(problem.kind.rawValue): \(problem.detail)")
-                print("(\(report.verified) events verified before it)")
-            } else {
-                print(
-                    "intact: \(report.verified) events verified, head \(report.head.size) \(report.head.hash), \(report.checkpointsChecked) checkpoint(s) matched, \(report.pending) pending sealing"
-                )
-            }
-            if report.problem != nil { throw ExitCode(1) }
-            if state {
-                let stateReport = try await StateVerifier(database: db).verify()
+            try await database.withDatabase(maxConnections: 3) { db, _ in
+                let report = try await ChainVerifier(database: db).verify(from: from, checkpoints: parsed, publicKey: key)
                 if format == .json || format == .ndjson {
-                    print(String(decoding: try JSONEncoder.sortedKeys().encode(stateReport), as: UTF8.self))
-                } else if stateReport.mismatches.isEmpty {
-                    print(
-                        "state matches the events: \(stateReport.eventsReplayed) events replayed, \(stateReport.identitiesChecked) identities and \(stateReport.usersChecked) users checked"
-                    )
+                    print(String(decoding: try JSONEncoder.sortedKeys().encode(report), as: UTF8.self))
+                } else if let problem = report.problem {
+                    print("BROKEN at position \(problem.position): \(problem.kind.rawValue): \(problem.detail)")
+                    print("(\(report.verified) events verified before it)")
                 } else {
-                    for mismatch in stateReport.mismatches {
-                        print(
-                            "STATE \(mismatch.subject) \(mismatch.key): events imply \(mismatch.expected), table has \(mismatch.found)"
-                                + (mismatch.lastEvent.map { " (last event \($0))" } ?? " (no event)")
-                        )
-                    }
+                    print(
+                        "intact: \(report.verified) events verified, head \(report.head.size) \(report.head.hash), \(report.checkpointsChecked) checkpoint(s) matched, \(report.pending) pending sealing"
+                    )
                 }
-                if !stateReport.mismatches.isEmpty { throw ExitCode(1) }
-            }
-            if let age = report.oldestPendingSeconds, age > maxPendingAge {
-                FileHandle.standardError.write(
-                    Data(
-                        "an event has waited \(Int(age)) s to be sealed (more than \(Int(maxPendingAge)) s): is the sealer running?\n".utf8)
-                )
-                throw ExitCode(1)
+                if report.problem != nil { throw ExitCode(1) }
+                if state {
+                    let stateReport = try await StateVerifier(database: db).verify()
+                    if format == .json || format == .ndjson {
+                        print(String(decoding: try JSONEncoder.sortedKeys().encode(stateReport), as: UTF8.self))
+                    } else if stateReport.mismatches.isEmpty {
+                        print(
+                            "state matches the events: \(stateReport.eventsReplayed) events replayed, \(stateReport.identitiesChecked) identities and \(stateReport.usersChecked) users checked"
+                        )
+                    } else {
+                        for mismatch in stateReport.mismatches {
+                            print(
+                                "STATE \(mismatch.subject) \(mismatch.key): events imply \(mismatch.expected), table has \(mismatch.found)"
+                                    + (mismatch.lastEvent.map { " (last event \($0))" } ?? " (no event)")
+                            )
+                        }
+                    }
+                    if !stateReport.mismatches.isEmpty { throw ExitCode(1) }
+                }
+                if let age = report.oldestPendingSeconds, age > maxPendingAge {
+                    FileHandle.standardError.write(
+                        Data(
+                            "an event has waited \(Int(age)) s to be sealed (more than \(Int(maxPendingAge)) s): is the sealer running?\n"
+                                .utf8)
+                    )
+                    throw ExitCode(1)
+                }
             }
         }
 
@@ -192,7 +191,6 @@ struct AuditCommand: AsyncParsableCommand {
         var previous: String?
 
         func run() async throws {
-            LogSetup.bootstrap()
             let privateKey: [UInt8]
             do {
                 privateKey = try SigningKeyFile.read(from: key)
@@ -208,29 +206,30 @@ struct AuditCommand: AsyncParsableCommand {
                 }
                 return checkpoint
             }
-            let db = database.database(maxConnections: 3, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let chain = AuditChain(database: db)
-            _ = try await chain.sealAll()
-            // A signature vouches for every position up to the head: sign only what verifies now,
-            // and exactly the head that verified (the server's sealer may add positions meanwhile).
-            let report = try await ChainVerifier(database: db).verify(
-                from: (since?.size ?? 0) + 1, checkpoints: since.map { [$0] } ?? [], publicKey: publicKey)
-            if let problem = report.problem {
-                throw CLIFailure(
-                    message: "refusing to sign a broken chain: position \(problem.position): \(problem.kind.rawValue): \(problem.detail) "
-                        + "(`stableid audit verify` shows the same)",
-                    exitCode: 1)
-            }
-            let checkpoint = try Checkpoint.sign(head: report.head, privateKey: privateKey)
-            let encoder = JSONEncoder.sortedKeys()
-            encoder.outputFormatting.insert(.prettyPrinted)
-            let data = try encoder.encode(checkpoint)
-            if let out {
-                try data.write(to: URL(fileURLWithPath: out))
-                print("checkpoint of \(checkpoint.size) events written to \(out)")
-            } else {
-                print(String(decoding: data, as: UTF8.self))
+            try await database.withDatabase(maxConnections: 3) { db, _ in
+                let chain = AuditChain(database: db)
+                _ = try await chain.sealAll()
+                // A signature vouches for every position up to the head: sign only what verifies now,
+                // and exactly the head that verified (the server's sealer may add positions meanwhile).
+                let report = try await ChainVerifier(database: db).verify(
+                    from: (since?.size ?? 0) + 1, checkpoints: since.map { [$0] } ?? [], publicKey: publicKey)
+                if let problem = report.problem {
+                    throw CLIFailure(
+                        message:
+                            "refusing to sign a broken chain: position \(problem.position): \(problem.kind.rawValue): \(problem.detail) "
+                            + "(`stableid audit verify` shows the same)",
+                        exitCode: 1)
+                }
+                let checkpoint = try Checkpoint.sign(head: report.head, privateKey: privateKey)
+                let encoder = JSONEncoder.sortedKeys()
+                encoder.outputFormatting.insert(.prettyPrinted)
+                let data = try encoder.encode(checkpoint)
+                if let out {
+                    try data.write(to: URL(fileURLWithPath: out))
+                    print("checkpoint of \(checkpoint.size) events written to \(out)")
+                } else {
+                    print(String(decoding: data, as: UTF8.self))
+                }
             }
         }
     }
@@ -244,16 +243,15 @@ struct AuditCommand: AsyncParsableCommand {
         var chain = false
 
         func run() async throws {
-            LogSetup.bootstrap()
             let parsed = try filter.parsed()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let out = FileHandle.standardOutput
-            if let header = format.header(withChain: chain) { out.write(Data(header.utf8)) }
-            for try await page in EventQuery(database: db).all(parsed, withChain: chain) {
-                var chunk = ""
-                for event in page { chunk += format.line(event, withChain: chain) }
-                out.write(Data(chunk.utf8))
+            try await database.withDatabase { db, _ in
+                let out = FileHandle.standardOutput
+                if let header = format.header(withChain: chain) { out.write(Data(header.utf8)) }
+                for try await page in EventQuery(database: db).all(parsed, withChain: chain) {
+                    var chunk = ""
+                    for event in page { chunk += format.line(event, withChain: chain) }
+                    out.write(Data(chunk.utf8))
+                }
             }
         }
     }

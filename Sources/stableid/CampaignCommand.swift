@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import IdentityMap
-import Logging
 import Migration
 import Support
 
@@ -44,7 +43,6 @@ struct CampaignCommand: AsyncParsableCommand {
         var mfaUsers: String = "reset"
 
         func run() async throws {
-            LogSetup.bootstrap()
             func pool(_ text: String) throws -> PoolID {
                 guard let id = PoolID(text) else { throw CLIFailure.usage("'\(text)' is not a Cognito user pool id (region_suffix)") }
                 return id
@@ -87,20 +85,21 @@ struct CampaignCommand: AsyncParsableCommand {
             new.sourceClientSecrets = secrets
             guard let mfa = Campaign.MFAUsers(rawValue: mfaUsers) else { throw CLIFailure.usage("--mfa-users takes reset or refuse") }
             new.mfaUsers = mfa
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            new = try new.validated()
-            guard let target = try await PoolStore(database: db).pool(new.target) else {
-                throw CLIFailure.usage("pool \(new.target) is not registered (stableid pool add)")
+            try await database.withDatabase { db, _ in
+                new = try new.validated()
+                guard let target = try await PoolStore(database: db).pool(new.target) else {
+                    throw CLIFailure.usage("pool \(new.target) is not registered (stableid pool add)")
+                }
+                new.targetFacts = await CampaignCommand.readFacts(of: target, attribute: new.stableIDAttribute)
+                let campaign = try await CampaignStore(database: db).create(new, attribution: cliAttribution).run(on: db)
+                print(
+                    "created campaign \(campaign.name): \(campaign.sources.map(\.pool.rawValue).joined(separator: ", ")) -> \(campaign.target)"
+                )
+                for line in campaign.targetFacts.explanation(linkBy: campaign.linkBy, stableIDAttribute: campaign.stableIDAttribute) {
+                    print("  " + line)
+                }
+                print(campaign.id.uuidString.lowercased())
             }
-            new.targetFacts = await CampaignCommand.readFacts(of: target, attribute: new.stableIDAttribute)
-            let campaign = try await CampaignStore(database: db).create(new, attribution: cliAttribution).run(on: db)
-            print(
-                "created campaign \(campaign.name): \(campaign.sources.map(\.pool.rawValue).joined(separator: ", ")) -> \(campaign.target)")
-            for line in campaign.targetFacts.explanation(linkBy: campaign.linkBy, stableIDAttribute: campaign.stableIDAttribute) {
-                print("  " + line)
-            }
-            print(campaign.id.uuidString.lowercased())
         }
     }
 
@@ -110,11 +109,10 @@ struct CampaignCommand: AsyncParsableCommand {
         @Option var format: OutputFormat = .table
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let rows = try await CampaignStore(database: db).list().map(CampaignCommand.row)
-            printRows(rows, columns: CampaignCommand.columns, format: format)
+            try await database.withDatabase { db, _ in
+                let rows = try await CampaignStore(database: db).list().map(CampaignCommand.row)
+                printRows(rows, columns: CampaignCommand.columns, format: format)
+            }
         }
     }
 
@@ -125,16 +123,15 @@ struct CampaignCommand: AsyncParsableCommand {
         @Option var format: OutputFormat = .table
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            guard let found = try await CampaignStore(database: db).campaign(campaign) else {
-                throw CLIFailure.usage("no campaign \(campaign)")
-            }
-            printRows([CampaignCommand.row(found)], columns: CampaignCommand.columns, format: format)
-            if format == .table {
-                for line in found.targetFacts.explanation(linkBy: found.linkBy, stableIDAttribute: found.stableIDAttribute) {
-                    print("  " + line)
+            try await database.withDatabase { db, _ in
+                guard let found = try await CampaignStore(database: db).campaign(campaign) else {
+                    throw CLIFailure.usage("no campaign \(campaign)")
+                }
+                printRows([CampaignCommand.row(found)], columns: CampaignCommand.columns, format: format)
+                if format == .table {
+                    for line in found.targetFacts.explanation(linkBy: found.linkBy, stableIDAttribute: found.stableIDAttribute) {
+                        print("  " + line)
+                    }
                 }
             }
         }
@@ -147,12 +144,11 @@ struct CampaignCommand: AsyncParsableCommand {
         @Argument(help: "lazy, finalizing or done.") var phase: String
 
         func run() async throws {
-            LogSetup.bootstrap()
             guard let next = Campaign.Phase(rawValue: phase) else { throw CLIFailure.usage("the phase is lazy, finalizing or done") }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let updated = try await CampaignStore(database: db).setPhase(campaign, to: next, attribution: cliAttribution).run(on: db)
-            print("campaign \(updated.name) is \(updated.phase.rawValue)")
+            try await database.withDatabase { db, _ in
+                let updated = try await CampaignStore(database: db).setPhase(campaign, to: next, attribution: cliAttribution).run(on: db)
+                print("campaign \(updated.name) is \(updated.phase.rawValue)")
+            }
         }
     }
 

@@ -17,15 +17,14 @@ struct DatabaseCommand: AsyncParsableCommand {
         var migrations: String?
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let pending = try await DatabaseCommand.Migrate.pendingMigrations(on: db, directory: migrations)
-            if pending.isEmpty {
-                print("schema is up to date")
-            } else {
-                for migration in pending { print("pending \(migration.name)") }
-                throw ExitCode(1)
+            try await database.withDatabase { db, _ in
+                let pending = try await DatabaseCommand.Migrate.pendingMigrations(on: db, directory: migrations)
+                if pending.isEmpty {
+                    print("schema is up to date")
+                } else {
+                    for migration in pending { print("pending \(migration.name)") }
+                    throw ExitCode(1)
+                }
             }
         }
     }
@@ -41,16 +40,14 @@ extension DatabaseCommand {
         var migrations: String?
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let logger = Logger(label: "stableid")
             let migrator = try Self.migrator(directory: migrations)
-            let db = database.database(maxConnections: 1, logger: logger)
-            defer { db.shutdown() }
-            let applied = try await migrator.migrate(db)
-            for migration in applied {
-                logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+            try await database.withDatabase { db, logger in
+                let applied = try await migrator.migrate(db)
+                for migration in applied {
+                    logger.info("migration applied", metadata: ["version": "\(migration.version)", "name": "\(migration.name)"])
+                }
+                print(applied.isEmpty ? "schema is up to date" : "applied \(applied.count) migration(s)")
             }
-            print(applied.isEmpty ? "schema is up to date" : "applied \(applied.count) migration(s)")
         }
 
         static func migrator(directory: String?) throws -> SchemaMigrator {

@@ -1,7 +1,6 @@
 public import ArgumentParser
 import Foundation
 import IdentityMap
-import Logging
 import Migration
 import Reconciliation
 import Support
@@ -50,40 +49,39 @@ struct FindingsCommand: AsyncParsableCommand {
         @Option var format: OutputFormat = .table
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let filter = try await filters.filter(db, defaultState: .open)
-            let store = FindingStore(database: db)
-            var findings: [Finding] = []
-            var after: Int64 = 0
-            while limit == 0 || findings.count < limit {
-                let page = try await store.list(filter, after: after, limit: FindingStore.maxPage)
-                findings += page
-                guard let last = page.last, page.count == FindingStore.maxPage else { break }
-                after = last.id
-            }
-            if limit > 0 { findings = Array(findings.prefix(limit)) }
-            switch format {
-            case .json:
-                let encoder = JSONEncoder.sortedKeys()
-                encoder.outputFormatting.insert(.prettyPrinted)
-                print(String(decoding: try encoder.encode(findings), as: UTF8.self))
-            case .ndjson:
-                let encoder = JSONEncoder.sortedKeys()
-                for finding in findings { print(String(decoding: try encoder.encode(finding), as: UTF8.self)) }
-            case .table, .csv:
-                printRows(
-                    findings.map { finding in
-                        [
-                            "id": "\(finding.id)", "kind": finding.kind.rawValue, "state": finding.state.rawValue,
-                            "subject": finding.subject, "user": finding.userID?.uuidString.lowercased() ?? "",
-                            "first_seen": RFC3339.format(finding.firstSeenAt), "last_seen": RFC3339.format(finding.lastSeenAt),
-                            "reason": finding.evidence["reason"]?.stringValue ?? "",
-                        ]
-                    },
-                    columns: ["id", "kind", "state", "subject", "user", "first_seen", "last_seen", "reason"], format: format
-                )
+            try await database.withDatabase { db, _ in
+                let filter = try await filters.filter(db, defaultState: .open)
+                let store = FindingStore(database: db)
+                var findings: [Finding] = []
+                var after: Int64 = 0
+                while limit == 0 || findings.count < limit {
+                    let page = try await store.list(filter, after: after, limit: FindingStore.maxPage)
+                    findings += page
+                    guard let last = page.last, page.count == FindingStore.maxPage else { break }
+                    after = last.id
+                }
+                if limit > 0 { findings = Array(findings.prefix(limit)) }
+                switch format {
+                case .json:
+                    let encoder = JSONEncoder.sortedKeys()
+                    encoder.outputFormatting.insert(.prettyPrinted)
+                    print(String(decoding: try encoder.encode(findings), as: UTF8.self))
+                case .ndjson:
+                    let encoder = JSONEncoder.sortedKeys()
+                    for finding in findings { print(String(decoding: try encoder.encode(finding), as: UTF8.self)) }
+                case .table, .csv:
+                    printRows(
+                        findings.map { finding in
+                            [
+                                "id": "\(finding.id)", "kind": finding.kind.rawValue, "state": finding.state.rawValue,
+                                "subject": finding.subject, "user": finding.userID?.uuidString.lowercased() ?? "",
+                                "first_seen": RFC3339.format(finding.firstSeenAt), "last_seen": RFC3339.format(finding.lastSeenAt),
+                                "reason": finding.evidence["reason"]?.stringValue ?? "",
+                            ]
+                        },
+                        columns: ["id", "kind", "state", "subject", "user", "first_seen", "last_seen", "reason"], format: format
+                    )
+                }
             }
         }
     }
@@ -94,13 +92,12 @@ struct FindingsCommand: AsyncParsableCommand {
         @Argument(help: "The finding's id.") var id: Int64
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            guard let finding = try await FindingStore(database: db).finding(id) else { throw CLIFailure.usage("no finding \(id)") }
-            let encoder = JSONEncoder.sortedKeys()
-            encoder.outputFormatting.insert(.prettyPrinted)
-            print(String(decoding: try encoder.encode(finding), as: UTF8.self))
+            try await database.withDatabase { db, _ in
+                guard let finding = try await FindingStore(database: db).finding(id) else { throw CLIFailure.usage("no finding \(id)") }
+                let encoder = JSONEncoder.sortedKeys()
+                encoder.outputFormatting.insert(.prettyPrinted)
+                print(String(decoding: try encoder.encode(finding), as: UTF8.self))
+            }
         }
     }
 
@@ -128,27 +125,31 @@ struct FindingsCommand: AsyncParsableCommand {
         }
 
         func run() async throws {
-            LogSetup.bootstrap()
             let until = try self.until.map { text -> Date in
                 guard let date = RFC3339.parse(text) else { throw CLIFailure.usage("--until is not an RFC 3339 time") }
                 return date
             }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let store = FindingStore(database: db)
-            let acknowledged: [Int64]
-            do {
-                if ids.isEmpty {
-                    let filter = try await filters.filter(db, defaultState: .open)
-                    acknowledged = try await store.acknowledge(matching: filter, reason: reason, until: until, attribution: cliAttribution)
+            try await database.withDatabase { db, _ in
+                let store = FindingStore(database: db)
+                let acknowledged: [Int64]
+                do {
+                    if ids.isEmpty {
+                        let filter = try await filters.filter(db, defaultState: .open)
+                        acknowledged = try await store.acknowledge(
+                            matching: filter, reason: reason, until: until, attribution: cliAttribution
+                        )
                         .run(on: db)
-                } else {
-                    acknowledged = try await store.acknowledge(ids, reason: reason, until: until, attribution: cliAttribution).run(on: db)
+                    } else {
+                        acknowledged = try await store.acknowledge(
+                            ids, reason: reason, until: until, attribution: cliAttribution
+                        )
+                        .run(on: db)
+                    }
+                } catch let error as ReconciliationError {
+                    throw CLIFailure.usage("\(error)")
                 }
-            } catch let error as ReconciliationError {
-                throw CLIFailure.usage("\(error)")
+                print("acknowledged \(acknowledged.count) finding(s)")
             }
-            print("acknowledged \(acknowledged.count) finding(s)")
         }
     }
 }

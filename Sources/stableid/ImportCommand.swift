@@ -38,41 +38,39 @@ struct ImportCommand: AsyncParsableCommand {
     var format: OutputFormat = .table
 
     func run() async throws {
-        LogSetup.bootstrap()
-        let logger = Logger(label: "stableid.import")
         guard let poolID = PoolID(pool) else { throw CLIFailure.usage("'\(pool)' is not a Cognito user pool id (region_suffix)") }
-        let source: UserSource
-        if let file {
-            source = .file(path: file, format: fileFormat)
-        } else {
-            source = .pool(poolID, client: try CognitoClient.fromEnvironment(region: poolID.region, logger: logger))
-        }
-        let db = database.database(maxConnections: 2, logger: logger)
-        defer { db.shutdown() }
-        let run = BackfillImport(
-            database: db, pool: poolID, reuseSubAsUserID: reuseSubAsUserID, source: source.label, attribution: cliAttribution
-        )
-        try await run.checkPool()
-        let progress = ProgressReporter(logger: logger)
-        do {
-            try await run.stage(from: source, progress: progress)
-        } catch {
+        try await database.withDatabase(maxConnections: 2, label: "stableid.import") { db, logger in
+            let source: UserSource
+            if let file {
+                source = .file(path: file, format: fileFormat)
+            } else {
+                source = .pool(poolID, client: try CognitoClient.fromEnvironment(region: poolID.region, logger: logger))
+            }
+            let run = BackfillImport(
+                database: db, pool: poolID, reuseSubAsUserID: reuseSubAsUserID, source: source.label, attribution: cliAttribution
+            )
+            try await run.checkPool()
+            let progress = ProgressReporter(logger: logger)
+            do {
+                try await run.stage(from: source, progress: progress)
+            } catch {
+                progress.finish()
+                await run.discard()
+                throw Self.explain(error, pool: poolID)
+            }
+            let report = try await run.finish(dryRun: dryRun)
             progress.finish()
-            await run.discard()
-            throw Self.explain(error, pool: poolID)
+            logger.info(
+                "import finished",
+                metadata: [
+                    "pool": "\(poolID)", "run": "\(run.runID.uuidString.lowercased())", "seen": "\(report.seen)",
+                    "created": "\(report.created)",
+                    "already_mapped": "\(report.alreadyMapped)", "conflicting": "\(report.conflicting)", "dry_run": "\(report.dryRun)",
+                ]
+            )
+            try printReport(report)
+            if report.conflicting > 0 || report.invalid > 0 { throw ExitCode(1) }
         }
-        let report = try await run.finish(dryRun: dryRun)
-        progress.finish()
-        logger.info(
-            "import finished",
-            metadata: [
-                "pool": "\(poolID)", "run": "\(run.runID.uuidString.lowercased())", "seen": "\(report.seen)",
-                "created": "\(report.created)",
-                "already_mapped": "\(report.alreadyMapped)", "conflicting": "\(report.conflicting)", "dry_run": "\(report.dryRun)",
-            ]
-        )
-        try printReport(report)
-        if report.conflicting > 0 || report.invalid > 0 { throw ExitCode(1) }
     }
 
     /// Cognito failing mid-read is a runtime failure (3) that should name the pool; configuration

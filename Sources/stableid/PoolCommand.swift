@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import IdentityMap
-import Logging
 import Support
 
 struct PoolCommand: AsyncParsableCommand {
@@ -23,16 +22,15 @@ struct PoolCommand: AsyncParsableCommand {
         @Option(help: "A profile of the AWS shared files to reach this pool with.") var profile: String?
 
         func run() async throws {
-            LogSetup.bootstrap()
             guard let poolID = PoolID(id) else { throw CLIFailure.usage("'\(id)' is not a Cognito user pool id (region_suffix)") }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let pool = try await PoolStore(database: db).add(
-                id: poolID, region: region, name: name, issuer: issuer,
-                access: PoolAccess(roleARN: roleArn, externalID: externalId, profile: profile), attribution: cliAttribution
-            )
-            .run(on: db)
-            print("registered \(pool.id) (\(pool.region)) issuer \(pool.issuer)")
+            try await database.withDatabase { db, _ in
+                let pool = try await PoolStore(database: db).add(
+                    id: poolID, region: region, name: name, issuer: issuer,
+                    access: PoolAccess(roleARN: roleArn, externalID: externalId, profile: profile), attribution: cliAttribution
+                )
+                .run(on: db)
+                print("registered \(pool.id) (\(pool.region)) issuer \(pool.issuer)")
+            }
         }
     }
 
@@ -42,17 +40,16 @@ struct PoolCommand: AsyncParsableCommand {
         @Option var format: OutputFormat = .table
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let rows = try await PoolStore(database: db).list().map { pool in
-                [
-                    "id": pool.id.rawValue, "region": pool.region, "name": pool.name ?? "", "issuer": pool.issuer,
-                    "created_at": RFC3339.format(pool.createdAt), "role_arn": pool.access.roleARN ?? "",
-                    "aws_profile": pool.access.profile ?? "",
-                ]
+            try await database.withDatabase { db, _ in
+                let rows = try await PoolStore(database: db).list().map { pool in
+                    [
+                        "id": pool.id.rawValue, "region": pool.region, "name": pool.name ?? "", "issuer": pool.issuer,
+                        "created_at": RFC3339.format(pool.createdAt), "role_arn": pool.access.roleARN ?? "",
+                        "aws_profile": pool.access.profile ?? "",
+                    ]
+                }
+                printRows(rows, columns: ["id", "region", "name", "issuer", "created_at", "role_arn", "aws_profile"], format: format)
             }
-            printRows(rows, columns: ["id", "region", "name", "issuer", "created_at", "role_arn", "aws_profile"], format: format)
         }
     }
 }

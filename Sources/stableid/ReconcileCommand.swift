@@ -91,32 +91,49 @@ struct ReconcileCommand: AsyncParsableCommand {
     }
 
     func run() async throws {
-        LogSetup.bootstrap()
-        let logger = Logger(label: "stableid.reconcile")
-        let db = database.database(maxConnections: 3, logger: logger)
-        defer { db.shutdown() }
-
-        let resumeID: UUID?
-        if let resume {
-            guard let id = UUID(uuidString: resume) else { throw CLIFailure.usage("--resume takes a run id (a UUID), got '\(resume)'") }
-            resumeID = id
-        } else {
-            resumeID = nil
+        try await database.withDatabase(maxConnections: 3, label: "stableid.reconcile") { db, logger in
+            let resumeID = try resumeRunID()
+            var scope = try await resolveScope(db, resuming: resumeID)
+            let filesByPool = try parseFiles(in: scope)
+            // A live run reads the target pool's facts again (what `--fix unmapped` and the triggers
+            // trust depends on them); a file run may be offline and keeps the facts last read.
+            if let campaignID = scope.campaignID, filesByPool.isEmpty {
+                scope.trust = try await Self.refreshTargetFacts(campaign: campaignID, database: db, logger: logger)
+            }
+            let fixRequest = try parseFixRequest()
+            let run = try await startRun(db, scope: scope, resuming: resumeID, live: filesByPool.isEmpty, logger: logger)
+            try await stagePools(of: scope, into: run, files: filesByPool, database: db, logger: logger)
+            try await finishAndReport(run, fixing: fixRequest, scope: scope)
         }
-        var scope: ReconcileScope
+    }
+
+    /// `--resume` as a run id.
+    private func resumeRunID() throws -> UUID? {
+        guard let resume else { return nil }
+        guard let id = UUID(uuidString: resume) else { throw CLIFailure.usage("--resume takes a run id (a UUID), got '\(resume)'") }
+        return id
+    }
+
+    /// The pools (and stable-ID attribute) of this run: a resumed run's own when no scope is
+    /// given, else the campaign's or the `--pool` set.
+    private func resolveScope(_ db: Database, resuming resumeID: UUID?) async throws -> ReconcileScope {
         do {
             if let resumeID, campaign == nil, pools.isEmpty {
-                scope = try await ReconciliationRun.recordedScope(database: db, runID: resumeID)
+                let scope = try await ReconciliationRun.recordedScope(database: db, runID: resumeID)
                 if let stableIDAttribute, stableIDAttribute != scope.stableIDAttribute {
                     let recorded = scope.stableIDAttribute ?? "no attribute"
                     throw CLIFailure.usage("run \(resume ?? "") read the stable ID from \(recorded), not \(stableIDAttribute)")
                 }
-            } else {
-                scope = try await resolveScope(db)
+                return scope
             }
+            return try await newScope(db)
         } catch let error as ReconciliationError {
             throw Self.explain(error)
         }
+    }
+
+    /// `--file POOL=PATH` by pool: each names a pool of the scope, once.
+    private func parseFiles(in scope: ReconcileScope) throws -> [PoolID: String] {
         var filesByPool: [PoolID: String] = [:]
         for entry in files {
             guard let equals = entry.firstIndex(of: "="), let pool = PoolID(String(entry[..<equals])),
@@ -126,49 +143,47 @@ struct ReconcileCommand: AsyncParsableCommand {
             guard filesByPool[pool] == nil else { throw CLIFailure.usage("--file names \(pool) twice") }
             filesByPool[pool] = String(entry[entry.index(after: equals)...])
         }
-        // A live run reads the target pool's facts again (what `--fix unmapped` and the triggers
-        // trust depends on them); a file run may be offline and keeps the facts last read.
-        if let campaignID = scope.campaignID, filesByPool.isEmpty {
-            scope.trust = try await Self.refreshTargetFacts(campaign: campaignID, database: db, logger: logger)
-        }
-        let fixRequest: FixRequest?
+        return filesByPool
+    }
+
+    /// `--fix` with `--dry-run` or `--apply`; nil without `--fix`.
+    private func parseFixRequest() throws -> FixRequest? {
         do {
-            fixRequest = fix.isEmpty ? nil : try FixRequest(kinds: Set(fix), apply: apply)
+            return fix.isEmpty ? nil : try FixRequest(kinds: Set(fix), apply: apply)
         } catch {
             throw CLIFailure.usage("\(error)")
         }
+    }
 
-        let run: ReconciliationRun
+    /// Takes the scope's run lock (waiting with `--wait`) and starts a run, or resumes `resumeID`.
+    private func startRun(
+        _ db: Database, scope: ReconcileScope, resuming resumeID: UUID?, live: Bool, logger: Logger
+    ) async throws -> ReconciliationRun {
         let locking: ReconcileLockPolicy = wait ? .wait(timeout: nil) : .failFast
         do {
             if let resumeID {
-                run = try await ReconciliationRun.resume(
+                return try await ReconciliationRun.resume(
                     database: db, runID: resumeID, scope: scope, locking: locking, attribution: cliAttribution, logger: logger
                 )
-            } else {
-                run = try await ReconciliationRun.start(
-                    database: db, scope: scope, source: filesByPool.isEmpty ? .live : .file, locking: locking,
-                    attribution: cliAttribution, logger: logger
-                )
             }
+            return try await ReconciliationRun.start(
+                database: db, scope: scope, source: live ? .live : .file, locking: locking,
+                attribution: cliAttribution, logger: logger
+            )
         } catch let error as ReconciliationError {
             throw Self.explain(error)
         }
+    }
+
+    /// Snapshots every pool of the scope into the run. A failure abandons the run; when the run is
+    /// kept for `--resume`, the failure (same exit code) says how to go on.
+    private func stagePools(
+        of scope: ReconcileScope, into run: ReconciliationRun, files filesByPool: [PoolID: String], database db: Database,
+        logger: Logger
+    ) async throws {
         let progress = ProgressReporter(logger: logger, message: "reconcile progress", noun: "scanned")
         do {
-            let registered = PoolStore(database: db)
-            let clients = PoolClients()
-            var sources: [(pool: PoolID, source: UserSource)] = []
-            for pool in scope.pools {
-                if let path = filesByPool[pool] {
-                    sources.append((pool, .file(path: path, format: fileFormat)))
-                } else {
-                    guard let registration = try await registered.pool(pool) else {
-                        throw CLIFailure.usage("pool \(pool) is not registered")
-                    }
-                    sources.append((pool, .pool(pool, client: try clients.client(for: registration))))
-                }
-            }
+            let sources = try await userSources(of: scope, files: filesByPool, database: db)
             // Files are parsed concurrently (parsing is the costly part, one core per file); live
             // pools are read one after the other, so together they stay under the account's
             // ListUsers quota.
@@ -204,6 +219,31 @@ struct ReconcileCommand: AsyncParsableCommand {
             throw CLIFailure(message: failure.message + "\n" + ReconciliationRun.resumeHint(for: run.id), exitCode: failure.exitCode)
         }
         progress.finish()
+    }
+
+    /// Each pool's source: its `--file`, else the pool itself through its registered access.
+    private func userSources(
+        of scope: ReconcileScope, files filesByPool: [PoolID: String], database db: Database
+    ) async throws -> [(pool: PoolID, source: UserSource)] {
+        let registered = PoolStore(database: db)
+        let clients = PoolClients()
+        var sources: [(pool: PoolID, source: UserSource)] = []
+        for pool in scope.pools {
+            if let path = filesByPool[pool] {
+                sources.append((pool, .file(path: path, format: fileFormat)))
+            } else {
+                guard let registration = try await registered.pool(pool) else {
+                    throw CLIFailure.usage("pool \(pool) is not registered")
+                }
+                sources.append((pool, .pool(pool, client: try clients.client(for: registration))))
+            }
+        }
+        return sources
+    }
+
+    /// Classifies (and fixes), then writes the metrics file and the report; exit 1 when a
+    /// `--fail-on` kind is open.
+    private func finishAndReport(_ run: ReconciliationRun, fixing fixRequest: FixRequest?, scope: ReconcileScope) async throws {
         let report: ReconcileReport
         do {
             report = try await run.finish(fixing: fixRequest)
@@ -240,7 +280,8 @@ struct ReconcileCommand: AsyncParsableCommand {
         return TriggerLinkRules.Trust(facts)
     }
 
-    private func resolveScope(_ db: Database) async throws -> ReconcileScope {
+    /// A new run's scope: the campaign's pools, or the `--pool` set.
+    private func newScope(_ db: Database) async throws -> ReconcileScope {
         if let campaign {
             guard let found = try await CampaignStore(database: db).campaign(campaign) else {
                 throw CLIFailure.usage("no campaign '\(campaign)'")

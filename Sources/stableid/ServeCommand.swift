@@ -26,8 +26,6 @@ struct ServeCommand: AsyncParsableCommand {
     var maxBodyBytes: Int = 1 << 20
 
     func run() async throws {
-        LogSetup.bootstrap()
-        let logger = Logger(label: "stableid")
         let (host, port) = try listenAddress()
         let poolSize = try self.poolSize ?? environmentInteger("STABLEID_DB_POOL_SIZE", default: 16, range: 1...500)
         guard (1...500).contains(poolSize) else { throw CLIFailure.usage("the pool size must be 1 to 500") }
@@ -40,18 +38,18 @@ struct ServeCommand: AsyncParsableCommand {
             bodyTimeout: .milliseconds(try environmentInteger("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000)),
             lookupCache: try Self.lookupCacheSetting()
         )
-        let db = database.database(maxConnections: poolSize, session: try DatabaseOptions.serviceSession(), logger: logger)
-        defer { db.shutdown() }
-
-        let pending = try await DatabaseCommand.Migrate.pendingMigrations(on: db)
-        guard pending.isEmpty else {
-            throw CLIFailure.usage(
-                "\(pending.count) migration(s) pending (\(pending.map(\.name).joined(separator: ", "))): run `stableid db migrate` first"
-            )
+        let session = try DatabaseOptions.serviceSession()
+        try await database.withDatabase(maxConnections: poolSize, session: session) { db, logger in
+            let pending = try await DatabaseCommand.Migrate.pendingMigrations(on: db)
+            guard pending.isEmpty else {
+                throw CLIFailure.usage(
+                    "\(pending.count) migration(s) pending (\(pending.map(\.name).joined(separator: ", "))): run `stableid db migrate` first"
+                )
+            }
+            let app = buildApplication(configuration: configuration, database: db, logger: logger)
+            logger.info("stableid serving", metadata: ["host": "\(host)", "port": "\(port)", "db_pool_size": "\(poolSize)"])
+            try await app.runService()
         }
-        let app = buildApplication(configuration: configuration, database: db, logger: logger)
-        logger.info("stableid serving", metadata: ["host": "\(host)", "port": "\(port)", "db_pool_size": "\(poolSize)"])
-        try await app.runService()
     }
 
     func listenAddress() throws -> (String, Int) {

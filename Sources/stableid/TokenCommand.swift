@@ -1,7 +1,6 @@
 import ArgumentParser
 import Foundation
 import IdentityMap
-import Logging
 import Support
 
 struct TokenCommand: AsyncParsableCommand {
@@ -26,7 +25,6 @@ struct TokenCommand: AsyncParsableCommand {
         var pools: [String] = []
 
         func run() async throws {
-            LogSetup.bootstrap()
             var parsed = Set<Scope>()
             for name in scopes {
                 guard let scope = Scope(rawValue: name) else {
@@ -49,21 +47,21 @@ struct TokenCommand: AsyncParsableCommand {
                 }
                 bound = ids
             }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let (token, secret) = try await TokenStore(database: db).create(
-                name: name, scopes: parsed, pools: bound, attribution: cliAttribution
-            )
-            .run(on: db)
-            var summary =
-                "created token \(token.name) (\(token.id.uuidString.lowercased())) with scopes \(token.scopes.sorted().map(\.rawValue).joined(separator: ","))"
-            if let pools = token.pools { summary += " for pools \(pools.sorted().map(\.rawValue).joined(separator: ","))" }
-            FileHandle.standardError.write(Data((summary + "\n").utf8))
-            if token.isUnboundTrigger {
-                FileHandle.standardError.write(
-                    Data("warning: \(token.name) may send trigger events for every pool; bind it with --pool\n".utf8))
+            try await database.withDatabase { db, _ in
+                let (token, secret) = try await TokenStore(database: db).create(
+                    name: name, scopes: parsed, pools: bound, attribution: cliAttribution
+                )
+                .run(on: db)
+                var summary =
+                    "created token \(token.name) (\(token.id.uuidString.lowercased())) with scopes \(token.scopes.sorted().map(\.rawValue).joined(separator: ","))"
+                if let pools = token.pools { summary += " for pools \(pools.sorted().map(\.rawValue).joined(separator: ","))" }
+                FileHandle.standardError.write(Data((summary + "\n").utf8))
+                if token.isUnboundTrigger {
+                    FileHandle.standardError.write(
+                        Data("warning: \(token.name) may send trigger events for every pool; bind it with --pool\n".utf8))
+                }
+                print(secret.value)
             }
-            print(secret.value)
         }
     }
 
@@ -78,26 +76,25 @@ struct TokenCommand: AsyncParsableCommand {
         @Flag(help: "Include revoked tokens.") var includeRevoked = false
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let tokens = try await TokenStore(database: db).list(includeRevoked: includeRevoked)
-            let rows = tokens.map { token in
-                [
-                    "id": token.id.uuidString.lowercased(), "name": token.name,
-                    "scopes": token.scopes.sorted().map(\.rawValue).joined(separator: " "),
-                    "pools": Self.pools(of: token),
-                    "created_at": RFC3339.format(token.createdAt), "revoked_at": token.revokedAt.map(RFC3339.format) ?? "",
-                ]
-            }
-            printRows(rows, columns: ["id", "name", "scopes", "pools", "created_at", "revoked_at"], format: format)
-            // On stderr, so json, ndjson and csv on stdout stay machine-readable.
-            let unbound = tokens.filter { $0.isUnboundTrigger && $0.revokedAt == nil }.map(\.name)
-            if !unbound.isEmpty {
-                FileHandle.standardError.write(
-                    Data(
-                        "warning: trigger token(s) bound to no pool, which may send events for every pool: \(unbound.joined(separator: ", ")); replace them with tokens made with --pool (docs/OPERATIONS.md, Tokens)\n"
-                            .utf8))
+            try await database.withDatabase { db, _ in
+                let tokens = try await TokenStore(database: db).list(includeRevoked: includeRevoked)
+                let rows = tokens.map { token in
+                    [
+                        "id": token.id.uuidString.lowercased(), "name": token.name,
+                        "scopes": token.scopes.sorted().map(\.rawValue).joined(separator: " "),
+                        "pools": Self.pools(of: token),
+                        "created_at": RFC3339.format(token.createdAt), "revoked_at": token.revokedAt.map(RFC3339.format) ?? "",
+                    ]
+                }
+                printRows(rows, columns: ["id", "name", "scopes", "pools", "created_at", "revoked_at"], format: format)
+                // On stderr, so json, ndjson and csv on stdout stay machine-readable.
+                let unbound = tokens.filter { $0.isUnboundTrigger && $0.revokedAt == nil }.map(\.name)
+                if !unbound.isEmpty {
+                    FileHandle.standardError.write(
+                        Data(
+                            "warning: trigger token(s) bound to no pool, which may send events for every pool: \(unbound.joined(separator: ", ")); replace them with tokens made with --pool (docs/OPERATIONS.md, Tokens)\n"
+                                .utf8))
+                }
             }
         }
 
@@ -114,11 +111,10 @@ struct TokenCommand: AsyncParsableCommand {
         @Argument(help: "Token name or id.") var token: String
 
         func run() async throws {
-            LogSetup.bootstrap()
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let revoked = try await TokenStore(database: db).revoke(nameOrID: token, attribution: cliAttribution).run(on: db)
-            print("revoked \(revoked.name) (\(revoked.id.uuidString.lowercased()))")
+            try await database.withDatabase { db, _ in
+                let revoked = try await TokenStore(database: db).revoke(nameOrID: token, attribution: cliAttribution).run(on: db)
+                print("revoked \(revoked.name) (\(revoked.id.uuidString.lowercased()))")
+            }
         }
     }
 }

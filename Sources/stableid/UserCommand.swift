@@ -2,7 +2,6 @@ import ArgumentParser
 import AuditTrail
 import Foundation
 import IdentityMap
-import Logging
 
 struct UserCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(commandName: "user", abstract: "Users.", subcommands: [Forget.self, Unmerge.self])
@@ -16,23 +15,22 @@ struct UserCommand: AsyncParsableCommand {
         @Option(help: "The survivor it was merged into (default: the user it points at now).") var survivor: String?
 
         func run() async throws {
-            LogSetup.bootstrap()
             guard let fromID = UUID(uuidString: from) else { throw CLIFailure.usage("'\(from)' is not a UUID") }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let store = IdentityMapStore(database: db)
-            var survivorID = try survivor.map { text -> UUID in
-                guard let id = UUID(uuidString: text) else { throw CLIFailure.usage("'\(text)' is not a UUID") }
-                return id
-            }
-            if survivorID == nil {
-                guard let person = try await store.person(fromID), person.requestedID != nil else {
-                    throw CLIFailure.usage("user \(from) is not merged into anyone")
+            try await database.withDatabase { db, _ in
+                let store = IdentityMapStore(database: db)
+                var survivorID = try survivor.map { text -> UUID in
+                    guard let id = UUID(uuidString: text) else { throw CLIFailure.usage("'\(text)' is not a UUID") }
+                    return id
                 }
-                survivorID = person.userID
+                if survivorID == nil {
+                    guard let person = try await store.person(fromID), person.requestedID != nil else {
+                        throw CLIFailure.usage("user \(from) is not merged into anyone")
+                    }
+                    survivorID = person.userID
+                }
+                let user = try await store.unmerge(fromID, from: survivorID!, attribution: cliAttribution).run(on: db)
+                print("unmerged \(user.id.uuidString.lowercased()) with \(user.identities.count) identities")
             }
-            let user = try await store.unmerge(fromID, from: survivorID!, attribution: cliAttribution).run(on: db)
-            print("unmerged \(user.id.uuidString.lowercased()) with \(user.identities.count) identities")
         }
     }
 
@@ -44,12 +42,11 @@ struct UserCommand: AsyncParsableCommand {
         @Argument(help: "The user id (a merged id erases its survivor and everyone merged into it).") var id: String
 
         func run() async throws {
-            LogSetup.bootstrap()
             guard let userID = UUID(uuidString: id) else { throw CLIFailure.usage("'\(id)' is not a UUID") }
-            let db = database.database(maxConnections: 1, logger: Logger(label: "stableid"))
-            defer { db.shutdown() }
-            let result = try await Erasure(database: db).forget(userID: userID, attribution: cliAttribution)
-            print("erased personal data of \(result.userID): \(result.identities) identities, \(result.eventsScrubbed) events")
+            try await database.withDatabase { db, _ in
+                let result = try await Erasure(database: db).forget(userID: userID, attribution: cliAttribution)
+                print("erased personal data of \(result.userID): \(result.identities) identities, \(result.eventsScrubbed) events")
+            }
         }
     }
 }

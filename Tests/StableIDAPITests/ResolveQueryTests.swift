@@ -53,6 +53,47 @@ struct ResolveQueryTests {
         }
     }
 
+    @Test("?consistency= wins over the StableID-Consistency header, and each one given must be strong or eventual")
+    func consistencyChoice() throws {
+        func strong(_ parameter: Substring?, header: String?) throws -> Bool {
+            var headers = HTTPFields()
+            if let header { headers[ResolveController.consistencyHeader] = header }
+            return try ResolveController.isStrong(parameter, headers: headers)
+        }
+        #expect(try strong(nil, header: nil) == false)
+        #expect(try strong("strong", header: nil))
+        #expect(try strong(nil, header: "strong"))
+        #expect(try strong("eventual", header: "strong") == false)
+        #expect(try strong("strong", header: "eventual"))
+        let refused: [(Substring?, String)] = [("strong", "sometimes"), ("eventual", ""), ("sometimes", "strong"), (nil, "Strong")]
+        for (parameter, header) in refused {
+            #expect(throws: Problem.self, "\(parameter ?? "-") / \(header)") { try strong(parameter, header: header) }
+        }
+    }
+
+    @Test("an invalid StableID-Consistency header is a 400 invalid_request even when ?consistency= is given (schemathesis ST201)")
+    func invalidConsistencyHeader() async throws {
+        let f = try await APIFixture.make()
+        let resolve = f.tokens[.resolve]!
+        try await f.test { client in
+            let lookup = "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("consistency-header"))"
+            for (query, header, status) in [
+                ("&consistency=strong", "strong", 404), ("&consistency=eventual", "strong", 404), ("", "strong", 404),
+                ("&consistency=strong", "sometimes", 400), ("&consistency=eventual", "Strong", 400), ("", "sometimes", 400),
+            ] {
+                let reply = try await client.call(
+                    .get, lookup + query, token: resolve, headers: [ResolveController.consistencyHeader: header])
+                #expect(reply.status == status, "\(query) with \(header): \(reply)")
+                if status == 400 { #expect(reply.code == "invalid_request" && reply.isProblem, "\(reply)") }
+            }
+            let batch = try await client.call(
+                .post, "/v1/resolve?consistency=strong", token: resolve,
+                json: #"{"items":[{"pool":"us-east-1_Old","sub":"\#(testSub("consistency-header"))"}]}"#,
+                headers: [ResolveController.consistencyHeader: "sometimes"])
+            #expect(batch.status == 400 && batch.code == "invalid_request" && batch.isProblem, "\(batch)")
+        }
+    }
+
     @Test("the one-pass reading equals Hummingbird's decoded parameters for every shape of query")
     func parseMatchesQueryParameters() {
         let sub = "5f0e2a8e-3c1b-4a57-9d1e-0b7a9c3e2f10"

@@ -21,7 +21,7 @@ struct ResolveController {
         let query = ResolveQuery.parse(request)
         let reference = try Self.reference(pool: query.pool, iss: query.iss, sub: query.sub)
         let resolution: Resolution?
-        if try isStrong(query.consistency, headers: request.headers) {
+        if try Self.isStrong(query.consistency, headers: request.headers) {
             resolution = try await services.identityMap.resolveStrongly(batch: [reference])[0]
         } else if let cache {
             // Written straight from the stored entry into the response buffer, with no
@@ -85,7 +85,7 @@ struct ResolveController {
             }
         }
         let identityMap = services.identityMap
-        let strong = try isStrong(ResolveQuery.parse(request).consistency, headers: request.headers)
+        let strong = try Self.isStrong(ResolveQuery.parse(request).consistency, headers: request.headers)
         if !strong, errors.isEmpty, let cache, let body = await Self.answersFromMemory(cache, references) {
             return Self.jsonResponse(body)
         }
@@ -138,10 +138,18 @@ struct ResolveController {
 
     /// `?consistency=strong` (or the header `StableID-Consistency: strong`) reads the primary,
     /// for a caller that must see a change committed a moment ago through another server;
-    /// `eventual` (the default) answers from memory or the reader.
-    func isStrong(_ parameter: Substring?, headers: HTTPFields) throws -> Bool {
-        switch parameter ?? headers[Self.consistencyHeader]?[...] {
-        case nil, "eventual": return false
+    /// `eventual` (the default) answers from memory or the reader. The parameter wins when both
+    /// are given, but each one given must be valid: a bad header is a 400 even then.
+    static func isStrong(_ parameter: Substring?, headers: HTTPFields) throws -> Bool {
+        let header = try consistency(headers[consistencyHeader]?[...])
+        return try consistency(parameter) ?? header ?? false
+    }
+
+    /// Whether `text` asks for `strong` reads; nil when it is absent.
+    private static func consistency(_ text: Substring?) throws -> Bool? {
+        switch text {
+        case nil: return nil
+        case "eventual": return false
         case "strong": return true
         case .some: throw Problem.invalidRequest("consistency must be strong or eventual")
         }
