@@ -8,6 +8,8 @@ ALTER TABLE campaigns
     ADD COLUMN target_self_sign_up     boolean,
     -- The app clients that can write the stable-ID attribute (empty: none can).
     ADD COLUMN target_attribute_writers text[],
+    -- Whether users sign in by email (UsernameAttributes): the email is then unique in the pool.
+    ADD COLUMN target_sign_in_by_email boolean,
     ADD COLUMN target_facts_read_at    timestamptz,
     -- Why the facts could not be read (a Cognito error type, never a secret).
     ADD COLUMN target_facts_problem    text CHECK (char_length(target_facts_problem) <= 200),
@@ -16,5 +18,6 @@ ALTER TABLE campaigns
     ADD COLUMN mfa_users               text NOT NULL DEFAULT 'reset' CHECK (mfa_users IN ('reset', 'refuse'));
 
 -- A reconciliation run (as the service role, from cron) records the facts it read.
-GRANT UPDATE (target_self_sign_up, target_attribute_writers, target_facts_read_at, target_facts_problem) ON campaigns
+GRANT UPDATE (target_self_sign_up, target_attribute_writers, target_sign_in_by_email, target_facts_read_at, target_facts_problem)
+    ON campaigns
     TO stableid_service;

@@ -150,6 +150,9 @@ public struct UserPoolDescription: Decodable, Sendable {
     public var EstimatedNumberOfUsers: Int?
     public var AdminCreateUserConfig: AdminCreateUserConfig?
     public var MfaConfiguration: String?
+    /// `["email"]` (or phone_number): users sign in by that attribute, which is then unique in
+    /// the pool, and their username is a UUID.
+    public var UsernameAttributes: [String]?
 }
 
 /// One app client of a pool, as `DescribeUserPoolClient` answers it.

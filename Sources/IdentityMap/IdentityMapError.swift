@@ -52,7 +52,7 @@ extension IdentityMapError: CustomStringConvertible {
         case .tokenNameTaken(let name): return "an active token is already named \(name)"
         case .poolsNeedTriggerScope:
             return
-                "pools bind a token of scope trigger to the pools whose trigger events it may send; add the trigger scope or leave out pools"
+                "pools bind a token whose only scope is trigger to the pools whose trigger events it may send; give --scope trigger alone, or leave out pools"
         }
     }
 }

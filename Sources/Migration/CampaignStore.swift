@@ -27,11 +27,11 @@ public struct CampaignStore: Sendable {
                 try connection.execute(
                     """
                     INSERT INTO campaigns (id, name, target_pool, stable_id_attribute, link_by, mfa_users, target_self_sign_up,
-                                           target_attribute_writers, target_facts_read_at, target_facts_problem)
+                                           target_attribute_writers, target_sign_in_by_email, target_facts_read_at, target_facts_problem)
                     VALUES (\(id), \(name), \(new.target.rawValue), \(new.stableIDAttribute),
                             \(PostgresArray(new.linkBy.map(\.rawValue)))::text[], \(new.mfaUsers.rawValue),
                             \(new.targetFacts.selfSignUp), \(new.targetFacts.attributeWriters.map { PostgresArray($0) })::text[],
-                            \(new.targetFacts.readAt), \(new.targetFacts.problem))
+                            \(new.targetFacts.signInByEmail), \(new.targetFacts.readAt), \(new.targetFacts.problem))
                     """
                 )
             } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "campaigns_name_key" {
@@ -113,6 +113,7 @@ public struct CampaignStore: Sendable {
                 """
                 UPDATE campaigns SET target_self_sign_up = \(facts.selfSignUp),
                     target_attribute_writers = \(facts.attributeWriters.map { PostgresArray($0) })::text[],
+                    target_sign_in_by_email = \(facts.signInByEmail),
                     target_facts_read_at = \(facts.readAt), target_facts_problem = \(facts.problem)
                 WHERE id = \(id)
                 """
@@ -129,7 +130,7 @@ public struct CampaignStore: Sendable {
 
     static let columns = """
         id, name, target_pool, phase, stable_id_attribute, link_by, mfa_users, target_self_sign_up, target_attribute_writers,
-        target_facts_read_at, target_facts_problem, created_at, phase_changed_at
+        target_sign_in_by_email, target_facts_read_at, target_facts_problem, created_at, phase_changed_at
         """
 
     static func campaign(_ id: UUID, forUpdate: Bool = false, on connection: PostgresConnection) throws -> Campaign? {
@@ -165,6 +166,7 @@ public struct CampaignStore: Sendable {
             targetFacts: TargetPoolFacts(
                 selfSignUp: try row.decodeIfPresent("target_self_sign_up"),
                 attributeWriters: try row.decodeIfPresent("target_attribute_writers"),
+                signInByEmail: try row.decodeIfPresent("target_sign_in_by_email"),
                 readAt: try row.decodeIfPresent("target_facts_read_at"),
                 problem: try row.decodeIfPresent("target_facts_problem")
             ),

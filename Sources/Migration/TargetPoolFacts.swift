@@ -14,13 +14,19 @@ public struct TargetPoolFacts: Sendable, Equatable {
     /// The app clients that can write the stable-ID attribute, sorted. Nil: unknown; empty: none
     /// (or the campaign has no stable-ID attribute).
     public var attributeWriters: [String]?
+    /// Whether users sign in by email (`UsernameAttributes`), so that an email names one user of
+    /// the pool. Nil: unknown.
+    public var signInByEmail: Bool?
     public var readAt: Date?
     /// Why a fact is unknown, for the operator (an AWS error type, never a secret).
     public var problem: String?
 
-    public init(selfSignUp: Bool? = nil, attributeWriters: [String]? = nil, readAt: Date? = nil, problem: String? = nil) {
+    public init(
+        selfSignUp: Bool? = nil, attributeWriters: [String]? = nil, signInByEmail: Bool? = nil, readAt: Date? = nil, problem: String? = nil
+    ) {
         self.selfSignUp = selfSignUp
         self.attributeWriters = attributeWriters
+        self.signInByEmail = signInByEmail
         self.readAt = readAt
         self.problem = problem
     }
@@ -34,7 +40,8 @@ public struct TargetPoolFacts: Sendable, Equatable {
 
     /// Whether the same facts were read (the time of reading aside).
     public func sameFacts(as other: TargetPoolFacts) -> Bool {
-        selfSignUp == other.selfSignUp && attributeWriters == other.attributeWriters && problem == other.problem
+        selfSignUp == other.selfSignUp && attributeWriters == other.attributeWriters && signInByEmail == other.signInByEmail
+            && problem == other.problem
     }
 
     /// Reads the facts from Cognito. Never throws: what cannot be read stays unknown, with the
@@ -47,6 +54,7 @@ public struct TargetPoolFacts: Sendable, Equatable {
         do {
             let description = try await client.describeUserPool(poolID: pool.rawValue, deadline: deadline)
             facts.selfSignUp = !(description.AdminCreateUserConfig?.AllowAdminCreateUserOnly ?? false)
+            facts.signInByEmail = description.UsernameAttributes?.contains("email") ?? false
         } catch {
             problems.append("DescribeUserPool: \(reason(error))")
         }
@@ -125,6 +133,7 @@ public struct TargetPoolFacts: Sendable, Equatable {
         var json: [String: JSONValue] = [
             "self_sign_up": selfSignUp.map(JSONValue.bool) ?? .null,
             "attribute_writers": attributeWriters.map { .array($0.map(JSONValue.string)) } ?? .null,
+            "sign_in_by_email": signInByEmail.map(JSONValue.bool) ?? .null,
         ]
         if let problem { json["problem"] = .string(problem) }
         return json

@@ -12,8 +12,9 @@ public import IdentityMap
 ///   or an administrator does; no app client can); the target's verified email being a source
 ///   username; the stable-ID attribute when no app client of the target can write it.
 /// - **Claims**: what anyone chooses at sign-up: the username, a client-writable stable-ID
-///   attribute. They link only when proof of control names the same person, or when the target
-///   pool admits no self sign-up (then an administrator or an import job chose them).
+///   attribute. They link only when proof of control names the same person; a username also
+///   when the target pool admits no self sign-up (then an administrator or an import job chose
+///   it; users cannot change it, while they can rewrite a writable attribute).
 ///
 /// A sub with no trusted evidence becomes a new person, whatever event brought it; reconciliation
 /// reports a duplicate for a person to merge.
@@ -112,14 +113,18 @@ public enum TriggerLinkRules {
         if linkBy.contains(.verifiedEmail), let user = evidence.verifiedEmail { return .link(user, via: verifiedEmailVia) }
         if linkBy.contains(.email), let user = evidence.emailAsUsername { return .link(user, via: .import) }
 
-        // Claims: believed when an administrator made them, or when a proof the campaign does not
-        // link on by itself names the same person. Two claims naming different people link nobody.
+        // Claims: believed when a proof the campaign does not link on by itself names the same
+        // person; a username also when an administrator chose it (a pool without self sign-up).
+        // A client-writable attribute never on that ground: users rewrite it with their own
+        // access token after an administrator made them. Two claims naming different people
+        // link nobody.
         let proofs = [evidence.verifiedEmail, evidence.emailAsUsername].compactMap { $0 }
         let username = linkBy.contains(.username) ? evidence.username : nil
         let claimed = Set([username, evidence.attribute].compactMap { $0 })
         guard claimed.count == 1, let person = claimed.first else { return newPerson }
-        guard claimsAreAdministrators || proofs.contains(person) else { return newPerson }
-        return .link(person, via: evidence.attribute == person ? .invite : .import)
+        if proofs.contains(person) { return .link(person, via: evidence.attribute == person ? .invite : .import) }
+        if claimsAreAdministrators, username == person { return .link(person, via: .import) }
+        return newPerson
     }
 
     /// One person, or nil when the candidates name none or several (ambiguous: link nobody).

@@ -118,6 +118,12 @@ struct TargetUser: Sendable {
         self.init(sub: request.sub, username: request.userName, attributes: request.userAttributes)
     }
 
+    /// Whether `email_verified` proves the user controls the mailbox. For a federated user it is
+    /// the identity provider's word (mapped from its claims), which a provider whose users or
+    /// tenants choose their address can assert for anyone's: only Cognito's own code or an
+    /// administrator counts.
+    var emailProvesControl: Bool { emailVerified && federated == nil }
+
     var provider: String { federated.map { CognitoUserRecord.mapProviderName($0.providerName) } ?? NewIdentity.defaultProvider }
 }
 
@@ -158,8 +164,11 @@ extension TriggerService {
                 stableID = try store.linkIdentity(new, to: person, attribution: attribution).run(inTransactionOn: connection)
                 // A pending link is used once: exactly the row that decided, never another that
                 // merely shares an email.
+                // Taken with its row: two subs racing for one pending link cannot both use it.
                 if let pending = evidence.pending, !signUp, pending.user == person, via == pending.via, let key = found.pendingKey {
-                    try connection.execute("DELETE FROM pending_links WHERE target_pool = \(target.id.rawValue) AND username = \(key)")
+                    let used = try connection.query(
+                        "DELETE FROM pending_links WHERE target_pool = \(target.id.rawValue) AND username = \(key) RETURNING user_id")
+                    guard used.count == 1 else { throw RetryableConflict("the pending link was used by another sign-in meanwhile") }
                 }
             case .createUser(let via):
                 let new = try identity(via)
@@ -180,6 +189,7 @@ extension TriggerService {
         let email = user.email.flatMap(EmailAddress.normalize)
         let attributeID = campaign?.stableIDAttribute.flatMap { user.attributes[$0] }.flatMap(UUID.init(uuidString:))
         let pendingLinkLifetime = Int(Housekeeping.pendingLinkLifetime.components.seconds)
+        let emailKeyUsable = user.federated == nil && (user.emailVerified || campaign?.targetFacts.signInByEmail == true)
         let rows = try connection.query(
             """
             WITH candidates (kind, user_id, via, pending_key) AS (
@@ -188,15 +198,17 @@ extension TriggerService {
                 UNION ALL
                 SELECT 'attribute', id, NULL, NULL FROM users WHERE id = \(attributeID)
                 UNION ALL
-                -- Keyed by what the user typed at the Migrate-user trigger: the target's username,
-                -- or, for pools that sign in by email, its email, which must then be verified (an
-                -- unverified email is anyone's to type). Fresh only: a migration is followed by its
-                -- sign-in within seconds (housekeeping deletes the stale ones).
-                SELECT CASE WHEN lower(username) = lower(\(user.username)) THEN 'pending' ELSE 'pending_email' END,
+                -- Keyed by what the user typed at the Migrate-user trigger: exactly the target's
+                -- username (the user Cognito created from that migration; in a case-sensitive pool
+                -- 'Victim' is someone else's sign-up), or, for pools that sign in by email, its
+                -- email, when that names one user: verified by Cognito, or the pool's sign-in
+                -- attribute (unique there). Never a federated user's: its email is its provider's
+                -- word. Kept until used or stale (housekeeping deletes those).
+                SELECT CASE WHEN username = \(user.username) THEN 'pending' ELSE 'pending_email' END,
                        user_id, via, username FROM pending_links
                  WHERE target_pool = \(target.rawValue) AND created_at > now() - make_interval(secs => \(pendingLinkLifetime))
-                   AND (lower(username) = lower(\(user.username))
-                        OR (\(user.emailVerified) AND \(user.email)::text IS NOT NULL AND lower(username) = lower(\(user.email))))
+                   AND (username = \(user.username)
+                        OR (\(emailKeyUsable) AND \(user.email)::text IS NOT NULL AND lower(username) = lower(\(user.email))))
                 UNION ALL
                 -- Provider names are per pool: only the campaign's pools and the target are asked.
                 SELECT 'federated', user_id, NULL, NULL FROM identities
@@ -208,11 +220,11 @@ extension TriggerService {
                  WHERE pool_id = ANY(\(sources)::text[]) AND lower(username) = lower(\(user.username)) AND status <> 'unlinked'
                 UNION ALL
                 SELECT 'email_as_username', user_id, NULL, NULL FROM identities
-                 WHERE \(user.emailVerified) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[]) AND lower(username) = \(email)
+                 WHERE \(user.emailProvesControl) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[]) AND lower(username) = \(email)
                    AND status <> 'unlinked'
                 UNION ALL
                 SELECT 'verified_email', user_id, NULL, NULL FROM identities
-                 WHERE \(user.emailVerified) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[])
+                 WHERE \(user.emailProvesControl) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[])
                    AND email_normalized = \(email) AND email_verified AND status <> 'unlinked'
             )
             SELECT c.kind, s.id AS person, c.via, c.pending_key

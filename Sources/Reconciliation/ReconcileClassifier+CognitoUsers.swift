@@ -10,7 +10,8 @@ extension ReconcileClassifier {
     static func judgeCognitoUsers(_ context: Context, on connection: PostgresConnection) throws {
         let sources = PostgresArray(context.scope.sources.map(\.rawValue))
         let target = context.scope.target?.rawValue
-        let attributeNeedsProof = context.scope.trust.selfSignUp && context.scope.trust.attributeWritable
+        let attributeNeedsProof = context.scope.trust.attributeWritable
+        let usernamesAreAdministrators = !context.scope.trust.selfSignUp
         // Two steps: the facts every user needs come from set-wise joins (hash joins over the
         // whole snapshot), and only users some rule could fire for get the per-row probes —
         // corroboration of the stable-ID attribute and the deleted-and-recreated check.
@@ -52,15 +53,17 @@ extension ReconcileClassifier {
                    c.map_email_verified, c.person, c.person_status, c.map_changed, c.migrated, c.attribute_person,
                    c.attribute_status,
                    -- Whether the attribute can be trusted, by the triggers' rule (TriggerLinkRules,
-                   -- docs/SECURITY.md): on its own when no app client can write it or no one can
-                   -- sign up; otherwise only when proof of control names the same person (the same
-                   -- email verified on both sides, the verified email as a source username, the
-                   -- same federated account). A username anyone could have chosen is no proof.
+                   -- docs/SECURITY.md): on its own when no app client can write it; otherwise only
+                   -- when proof of control names the same person (the same email verified on both
+                   -- sides, not a federated user's, the verified email as a source username, the
+                   -- same federated account), or the same username where only administrators choose
+                   -- usernames (no self sign-up). A username anyone could have chosen is no proof.
                    CASE WHEN c.attribute_person IS NOT NULL THEN NOT \(attributeNeedsProof) OR EXISTS (
                        SELECT 1 FROM identities o
                        WHERE o.user_id = c.attribute_person AND o.status IN ('active', 'disabled') AND o.pool_id <> c.pool_id
                          AND (cardinality(\(sources)::text[]) = 0 OR o.pool_id = ANY(\(sources)::text[]))
-                         AND ((c.email_verified AND c.email_normalized IS NOT NULL
+                         AND ((\(usernamesAreAdministrators) AND lower(o.username) = lower(c.username))
+                              OR (c.email_verified AND c.provider_user_id IS NULL AND c.email_normalized IS NOT NULL
                                   AND ((o.email_verified AND o.email_normalized = c.email_normalized)
                                        OR lower(o.username) = c.email_normalized))
                               OR (c.provider_user_id IS NOT NULL AND o.provider = c.provider

@@ -58,11 +58,12 @@ struct TokenBindingStoreTests {
 /// The binding rule and its use on their own, without a database.
 @Suite("Trigger tokens bound to pools (rules)")
 struct TokenBindingRulesTests {
-    @Test("pools bind a trigger token only, and name at least one pool")
+    @Test("pools bind a token whose only scope is trigger, and name at least one pool")
     func binding() throws {
         let pool = PoolID("us-east-1_Bound")!
         try APIToken.checkBinding(scopes: [.trigger], pools: [pool])
-        try APIToken.checkBinding(scopes: [.trigger, .resolve], pools: [pool])
+        // The binding limits trigger events only: a bound token with other powers is refused.
+        #expect(throws: IdentityMapError.poolsNeedTriggerScope) { try APIToken.checkBinding(scopes: [.trigger, .write], pools: [pool]) }
         try APIToken.checkBinding(scopes: [.resolve], pools: nil)
         try APIToken.checkBinding(scopes: [.trigger], pools: nil)
         #expect(throws: IdentityMapError.poolsNeedTriggerScope) { try APIToken.checkBinding(scopes: [.resolve, .admin], pools: [pool]) }

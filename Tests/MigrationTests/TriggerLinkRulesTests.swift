@@ -73,11 +73,12 @@ struct TriggerLinkRulesTests {
         #expect(decide(.init(attribute: a, federated: b)) == .link(b, via: .social))
     }
 
-    @Test("a pool that admits no self sign-up: usernames and attributes come from administrators and link")
+    @Test("a pool that admits no self sign-up: usernames come from administrators and link; a writable attribute still does not")
     func adminOnlyPool() {
         #expect(decide(.init(username: a), nil, adminOnly) == .link(a, via: .import))
-        #expect(decide(.init(attribute: a), nil, adminOnly) == .link(a, via: .invite))
-        #expect(decide(.init(attribute: a, username: a), nil, adminOnly) == .link(a, via: .invite))
+        // Users rewrite a client-writable attribute with their own access token after creation.
+        #expect(decide(.init(attribute: a), nil, adminOnly) == .createUser(via: .manual))
+        #expect(decide(.init(attribute: a, username: a), nil, adminOnly) == .link(a, via: .import))
         // Two claims naming different people link nobody.
         #expect(decide(.init(attribute: a, username: b), nil, adminOnly) == .createUser(via: .manual))
         // The campaign's rules still hold.

@@ -84,7 +84,9 @@ struct TakeoverTests {
         }
     }
 
-    @Test("legitimate: in a pool that admits no self sign-up, the username and a writable attribute are an administrator's and link")
+    @Test(
+        "in a pool that admits no self sign-up the username is an administrator's and links; a writable attribute, which users rewrite, does not"
+    )
     func adminOnlyPoolLinksByUsername() async throws {
         let w = try await World.make(targetAdminOnly: true, targetClient: .writesEverything)
         let person = try await w.sourceUser("henry", password: "Old-Passw0rd!")
@@ -98,7 +100,7 @@ struct TakeoverTests {
                 #expect(reply.status == 200, "\(reply)")
             }
             #expect(try await Self.owner(w, sub: henry, client: client) == person)
-            #expect(try await Self.owner(w, sub: iris, client: client) == other)
+            #expect(try await Self.owner(w, sub: iris, client: client) != other)
         }
     }
 
@@ -219,6 +221,49 @@ struct TakeoverTests {
             #expect(signedIn.status == 200, "\(signedIn)")
             #expect(try await Self.owner(w, sub: nora, client: client) == person)
             #expect(try w.api.db.count("pending_links") == 0, "used once")
+        }
+    }
+
+    @Test("a forgot-password migration anyone can start leaves a pending link only the exact username can use: 'Victim' is not 'victim'")
+    func pendingLinkNeedsTheExactUsername() async throws {
+        let w = try await World.make(targetClient: .writesEverything)
+        let victim = try await w.sourceUser("victim", password: "Old-Passw0rd!", email: "victim@example.com")
+        try await w.api.test { client in
+            // The attacker asks for a password reset of "victim": Cognito sends the code to the
+            // victim, but StableID has left a pending link for the username.
+            let started = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: TriggerFlowTests.migrationEvent(pool: w.new, username: "victim", password: nil))
+            #expect(started.status == 200, "\(started)")
+            #expect(try w.api.db.count("pending_links") == 1)
+            // In a case-sensitive pool (Cognito's API default) they sign up as "Victim", confirm their
+            // own address, and sign in; post-confirmation was never seen.
+            let sub = testSub("Victim")
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(
+                    w, username: "Victim", attributes: ["sub": sub, "email": "mallory@example.net", "email_verified": "true"]))
+            #expect(reply.status == 200, "\(reply)")
+            #expect(try await Self.owner(w, sub: sub, client: client) != victim)
+            #expect(try w.api.db.count("pending_links") == 1, "still the victim's, for when they reset their password")
+        }
+    }
+
+    @Test("a federated user's email_verified is its provider's word: it links nobody by email, and never uses a pending link by email")
+    func federatedEmailVerifiedIsNoProof() async throws {
+        let w = try await World.make(linkBy: [.username, .email, .verifiedEmail], targetClient: .writesEverything)
+        let victim = try await w.sourceUser("olga", password: "Old-Passw0rd!", email: "olga@example.com")
+        let identities =
+            #"[{"userId":"mallory-oidc-1","providerName":"CorpOIDC","providerType":"OIDC","issuer":null,"primary":true,"dateCreated":1700000000000}]"#
+        let sub = testSub("oidc-olga")
+        try await w.api.test { client in
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(
+                    w, username: "CorpOIDC_mallory-oidc-1",
+                    attributes: ["sub": sub, "email": "olga@example.com", "email_verified": "true", "identities": identities]))
+            #expect(reply.status == 200, "\(reply)")
+            #expect(try await Self.owner(w, sub: sub, client: client) != victim)
         }
     }
 }

@@ -22,10 +22,13 @@ public struct Housekeeping: Sendable {
     /// longer, so a resume accepted just before the limit does not lose its rows.
     public static let resumableSnapshotLifetime: Duration = .seconds(24 * 3600)
     /// How long a pending link left by the Migrate-user trigger leads its username's next sign-in
-    /// to its person. The post-authentication trigger that completes it follows within seconds, so
-    /// an older one is ignored (`TriggerService.evidence`) and then deleted here: otherwise a
-    /// username that signs in months later would still be handed to whoever migrated it first.
-    public static let pendingLinkLifetime: Duration = .seconds(24 * 3600)
+    /// to its person. A password migration is completed within seconds, but one that arrives
+    /// `RESET_REQUIRED` (forgot password, a temporary password, an MFA user) waits until the user
+    /// resets it, which may be days later, and no Migrate-user trigger fires again for them. Only
+    /// the target user Cognito created from that migration can use it (its exact username), so a
+    /// longer life widens nothing; older links are ignored (`TriggerService.evidence`) and
+    /// deleted here.
+    public static let pendingLinkLifetime: Duration = .seconds(30 * 24 * 3600)
 
     public init(database: Database) {
         self.database = database

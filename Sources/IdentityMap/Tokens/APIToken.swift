@@ -56,7 +56,9 @@ public struct APIToken: Sendable, Equatable {
     /// scope `trigger`, and a binding names at least one pool.
     public static func checkBinding(scopes: Set<Scope>, pools: Set<PoolID>?) throws(IdentityMapError) {
         guard let pools else { return }
-        guard scopes.contains(.trigger) else { throw .poolsNeedTriggerScope }
+        // Only a forwarder's token: the binding limits trigger events, and a bound token that could
+        // also write or merge would carry powers its binding does not limit.
+        guard scopes == [.trigger] else { throw .poolsNeedTriggerScope }
         guard !pools.isEmpty else { throw .invalidInput(field: "pools", reason: "must name at least one pool when given") }
     }
 }
