@@ -12,3 +12,16 @@
 ALTER TABLE api_tokens ADD COLUMN pools text[];
 ALTER TABLE api_tokens ADD CONSTRAINT api_tokens_pools_check
     CHECK (pools IS NULL OR (cardinality(pools) > 0 AND 'trigger' = ANY (scopes)));
+
+-- The key of the checksum inside new tokens (Sources/IdentityMap/Tokens/TokenSecret.swift): a
+-- truncated HMAC only a holder of this key computes, so a server refuses a made-up token without
+-- a query even when the attacker read the source. It is no more secret than the token hashes
+-- beside it: whoever reads this table could read those too. 244 random bits from two v4 UUIDs
+-- (gen_random_uuid draws from the server's strong random source; pgcrypto is not needed).
+CREATE TABLE token_checksum_key (
+    singleton boolean PRIMARY KEY DEFAULT true CHECK (singleton),
+    key       bytea NOT NULL CHECK (length(key) = 32)
+);
+INSERT INTO token_checksum_key (key)
+VALUES (decode(replace(gen_random_uuid()::text || gen_random_uuid()::text, '-', ''), 'hex'));
+GRANT SELECT ON token_checksum_key TO stableid_service;

@@ -114,6 +114,12 @@ public struct AdminGetUserResponse: Decodable, Sendable {
     public var UserAttributes: [AttributeType]?
     public var Enabled: Bool?
     public var UserStatus: String?
+    /// The second factors the user has turned on (`SMS_MFA`, `SOFTWARE_TOKEN_MFA`, `EMAIL_OTP`).
+    public var UserMFASettingList: [String]?
+
+    /// Whether the user signs in with a second factor (as far as the user's own settings say; a
+    /// pool whose MFA is required asks everyone, which the password check reveals instead).
+    public var hasMFA: Bool { !(UserMFASettingList ?? []).isEmpty }
 
     public func attribute(_ name: String) -> String? {
         UserAttributes?.first { $0.Name == name }?.Value

@@ -60,6 +60,18 @@ public final class MigrationRefusalTally: Sendable {
         }
     }
 
+    /// Batches that could not be written go back into the count, to be written with the next.
+    public func restore(_ batches: [Batch]) {
+        state.withLock { open in
+            for batch in batches {
+                var entry = open[batch.campaign] ?? Open(target: batch.target)
+                for (reason, count) in batch.counts { entry.counts[reason, default: 0] += count }
+                entry.since = min(entry.since ?? batch.since, batch.since)
+                open[batch.campaign] = entry
+            }
+        }
+    }
+
     /// Every count not yet written (shutdown).
     public func drainAll(date: Date = Date()) -> [Batch] {
         state.withLock { open in

@@ -38,7 +38,7 @@ extension TriggerService {
         }
         guard let found else {
             // Unknown to every source: answered as a wrong password is, and counted, not stored.
-            try await countUnknown(campaign: campaign, target: target, attribution: attribution)
+            await countUnknown(campaign: campaign, target: target, attribution: attribution)
             throw MigrationError.notAuthorized
         }
         let stableID = try await rememberMigration(
@@ -126,6 +126,9 @@ extension TriggerService {
         guard let user, check != .unknownUser else { return .unknown }
         // Cognito says NotAuthorized for a disabled user too; the audit trail tells them apart.
         if user.Enabled == false { return .refused(.disabled, user, challenge: nil) }
+        // Forgot password checks no password, so no challenge can say the user has MFA: their own
+        // settings do. (Such a user arrives RESET_REQUIRED either way.)
+        if !checkPassword, user.hasMFA { check = .unverifiedFactor }
         switch check {
         case .wrong, .unknownUser: return .refused(.notAuthorized, user, challenge: nil)
         case .unverifiedFactor where campaign.mfaUsers == .refuse: return .refused(.mfaRefused, user, challenge: challenge)
@@ -218,11 +221,19 @@ extension TriggerService {
 
     /// A username no source pool knows: counted (metric, and one aggregated event per campaign
     /// and minute), never stored.
-    func countUnknown(campaign: Campaign, target: Pool, attribution: Attribution) async throws {
+    func countUnknown(campaign: Campaign, target: Pool, attribution: Attribution) async {
         let reason = MigrationFailedDetails.Reason.userNotFound.rawValue
         refusals.counter(reason).increment()
+        // A failed write must not change the answer (a wrong password's would not fail here) nor
+        // lose the counts: they go back, for the next write.
         if let batch = refusals.tally.add(campaign: campaign.id, target: target.id, reason: reason) {
-            try await writeRefusalCounts([batch], attribution: attribution)
+            do {
+                try await writeRefusalCounts([batch], attribution: attribution)
+            } catch {
+                refusals.tally.restore([batch])
+                logger.warning(
+                    "writing counted migration refusals failed; kept for the next write", metadata: ["error": "\(type(of: error))"])
+            }
         }
     }
 

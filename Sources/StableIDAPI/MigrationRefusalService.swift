@@ -25,6 +25,7 @@ public struct MigrationRefusalService: Service {
             do {
                 try await triggers.writeRefusalCounts(batches, attribution: attribution)
             } catch {
+                triggers.refusals.tally.restore(batches)
                 logger.warning(
                     "writing counted migration refusals failed", metadata: ["error": "\(type(of: error))", "batches": "\(batches.count)"])
             }

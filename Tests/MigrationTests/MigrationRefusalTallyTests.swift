@@ -38,4 +38,15 @@ struct MigrationRefusalTallyTests {
         #expect(left.count == 1 && left.first?.counts == ["user_not_found": 1, "outside_subset": 1])
         #expect(tally.drainAll().isEmpty)
     }
+
+    @Test("a batch that could not be written goes back and is written with the next")
+    func restore() {
+        let tally = MigrationRefusalTally()
+        let start = ContinuousClock.now
+        let lost = tally.add(campaign: campaign, target: pool, reason: "user_not_found", at: start)
+        tally.restore([lost!])
+        _ = tally.add(campaign: campaign, target: pool, reason: "user_not_found", at: start + .seconds(5))
+        let due = tally.drainDue(at: start + .seconds(61))
+        #expect(due.count == 1 && due.first?.counts == ["user_not_found": 2])
+    }
 }

@@ -189,6 +189,15 @@ struct TakeoverTests {
         #expect(try failed.first?.decode("person", as: String.self) == person)
         #expect(try w.api.db.count("pending_links") == 0)
         #expect(try w.api.db.count("events", where: "kind = 'migration_succeeded'") == 0)
+        // Forgot password checks no password, so no challenge shows the MFA: the user's settings do.
+        try await w.api.test { client in
+            let refused = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: TriggerFlowTests.migrationEvent(pool: w.new, username: "mia", password: nil))
+            #expect(refused.status == 400 && refused.code == "not_authorized", "\(refused)")
+        }
+        #expect(try w.api.db.count("events", where: "kind = 'migration_failed' AND details->>'reason' = 'mfa_refused'") == 2)
+        #expect(try w.api.db.count("pending_links") == 0)
     }
 
     @Test("a pending link is used once, by exactly its username; keyed by an email it needs that email verified in the target")

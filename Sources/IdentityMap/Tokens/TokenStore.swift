@@ -32,7 +32,7 @@ public struct TokenStore: Sendable {
             guard !scopes.isEmpty else { throw IdentityMapError.invalidInput(field: "scope", reason: "at least one scope is required") }
             try APIToken.checkBinding(scopes: scopes, pools: pools)
             if let pools { try IdentityRepository.requirePools(pools, on: connection) }
-            let secret = TokenSecret.generate()
+            let secret = TokenSecret.generate(key: try TokenChecksumKey.load(on: connection))
             let id = UUIDv7.make()
             let scopeList = scopes.sorted().map(\.rawValue)
             let poolList = pools.map { $0.sorted().map(\.rawValue) }
@@ -78,6 +78,11 @@ public struct TokenStore: Sendable {
             // and must not route a just-revoked token to a replica that has not replayed it.
             return try await lookUp(on: database.reader)
         }
+    }
+
+    /// The installation's token checksum key (it never changes once made).
+    public func checksumKey() async throws -> TokenChecksumKey {
+        try await database.reader.withConnection { connection in try TokenChecksumKey.load(on: connection) }
     }
 
     public func list(includeRevoked: Bool = false) async throws -> [APIToken] {

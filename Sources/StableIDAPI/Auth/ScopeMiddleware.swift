@@ -2,9 +2,9 @@ import HTTPTypes
 import Hummingbird
 import IdentityMap
 
-/// Requires a valid bearer token with one scope; 401 without or with a bad/revoked token (or one
-/// shed during a flood of unknown tokens, see ``TokenAuthenticator``), 403 with a token that lacks
-/// the scope.
+/// Requires a valid bearer token with one scope; 401 without or with a bad/revoked token, 503
+/// `overloaded` for one shed while too many unknown tokens are being checked (see
+/// ``TokenAuthenticator``), 403 with a token that lacks the scope.
 struct ScopeMiddleware: RouterMiddleware {
     typealias Context = AppRequestContext
     let scope: Scope
@@ -25,13 +25,13 @@ struct ScopeMiddleware: RouterMiddleware {
         case .unknown:
             throw Problem.unauthorized("the token is unknown or revoked")
         case .shed:
-            // 401, not 503: the flood is of unknown tokens, and a client with a checksummed token
-            // never gets here. A real token made before checksums can retry; better, replace it.
-            var problem = Problem.unauthorized(
-                "too many unknown tokens are being checked; a token without a checksum (made before checksums) is checked as capacity allows: retry, or replace it"
+            // 503, not 401: the token may be real (made before checksums, not yet seen by this
+            // server), and a client told 401 would drop it. A checksummed token never gets here.
+            throw Problem(
+                .serviceUnavailable, code: "overloaded", title: "Too many unknown tokens are being checked",
+                detail: "a token made before checksums is checked as capacity allows: retry after the indicated delay, or replace it",
+                headers: [.retryAfter: "1"]
             )
-            problem.headers[.retryAfter] = "1"
-            throw problem
         }
         guard token.scopes.contains(scope) else { throw Problem.forbidden(scope) }
         var context = context

@@ -12,8 +12,9 @@ import Synchronization
 /// were lost.
 ///
 /// Unknown tokens, in three layers:
-/// 1. ``TokenSecret/shape``: a token made now carries a checksum, so a random or mistyped one is
-///    refused by the caller with no database work at all.
+/// 1. ``TokenSecret/shape(key:)``: a token made now carries a checksum keyed by the
+///    installation's ``TokenChecksumKey``, so a random, mistyped or made-up one is refused with no
+///    database work at all, even by someone who read the code.
 /// 2. A negative cache (``UnknownTokenCache``): a hash the database said is unknown is not asked
 ///    again for `unknownTTL`. Its one risk is a token that starts to exist within that time; a
 ///    new token's secret is random and shown only after its creation commits, so no one can have
@@ -22,16 +23,16 @@ import Synchronization
 ///    the TTL is short (10 s) for tokens made elsewhere (`stableid token create`, another server).
 ///    Revocation needs nothing here: it only ever makes a token unknown.
 /// 3. A bound on database checks of legacy-shaped tokens (no checksum) that this server has not
-///    seen valid: at most `maxUnvouchedChecks` at once, the rest answered `.shed` (401) at once.
+///    seen valid: at most `maxUnvouchedChecks` at once, the rest answered `.shed` (503 with
+///    `Retry-After`: a real token so shed is retried, not dropped as unknown) at once. Requests
+///    with the same token share one check, so a backend's burst after a deploy takes one slot.
 ///    A flood of distinct legacy-shaped tokens, each passing the shape check and missing the
 ///    negative cache, then holds at most that many connections, and clients with other tokens
 ///    keep the rest of the pool. A legacy token seen valid since start is admitted past the bound
 ///    (only to be checked: a revoked one is still refused), so its clients are not shed when the
 ///    cache is off; a legacy client not yet seen may be shed during a flood — replace such tokens.
 ///    Checksummed tokens are not bounded here: a valid client's first request, and every request
-///    while the cache is off, must not compete with a flood. (The checksum is public, so a
-///    deliberate attacker can still make tokens that reach the database, one indexed query each,
-///    as before; the layers stop guesses and replays, not that.)
+///    while the cache is off, must not compete with a flood, and made-up ones fail the MAC.
 public final class TokenAuthenticator: Sendable {
     /// What a check found.
     public enum Outcome: Sendable, Equatable {
@@ -67,6 +68,12 @@ public final class TokenAuthenticator: Sendable {
         /// bound on unvouched checks. Grows only with real tokens, so it stays small.
         var vouched: Set<[UInt8]> = []
         var unvouchedChecks = 0
+        /// One database check per hash at a time: concurrent requests with the same token (a
+        /// backend's burst right after a deploy) wait for it instead of each taking a slot.
+        var inFlight: [[UInt8]: Task<APIToken?, any Error>] = [:]
+        /// Read from the database at the first check that needs it; until then (the database
+        /// down at start) a token of the new length is checked by the database.
+        var checksumKey: TokenChecksumKey?
     }
     private let state = Mutex(State())
     static let maxEntries = 10_000
@@ -83,7 +90,9 @@ public final class TokenAuthenticator: Sendable {
 
     private enum Admission {
         case answered(Outcome)
-        case check(generation: UInt64, creations: UInt64, unvouched: Bool)
+        /// Another request is checking the same hash: wait for its answer.
+        case join(Task<APIToken?, any Error>)
+        case check(Task<APIToken?, any Error>, generation: UInt64, creations: UInt64, unvouched: Bool)
     }
 
     /// Any bearer value: one that is not shaped like a token (``TokenSecret/shape``) is `.unknown`
@@ -98,26 +107,47 @@ public final class TokenAuthenticator: Sendable {
             return entry.token
         }
         if let cached { return .authenticated(cached) }
-        let shape = secret.shape
+        let shape = secret.shape(key: try? await checksumKey())
         guard shape != .malformed else { return .unknown }
+        let store = self.store
         let admission: Admission = state.withLock { state in
             if state.unknown.contains(hash, at: now) { return .answered(.unknown) }
+            if let running = state.inFlight[hash] { return .join(running) }
             let unvouched = shape == .legacy && !state.vouched.contains(hash)
             if unvouched {
                 guard state.unvouchedChecks < maxUnvouchedChecks else { return .answered(.shed) }
                 state.unvouchedChecks += 1
             }
-            return .check(generation: state.generation, creations: state.creations, unvouched: unvouched)
+            // Unstructured so that a caller who gives up does not cancel the others' answer.
+            let check = Task { try await store.authenticate(secret) }
+            state.inFlight[hash] = check
+            return .check(check, generation: state.generation, creations: state.creations, unvouched: unvouched)
         }
-        guard case .check(let generation, let creations, let unvouched) = admission else {
-            if case .answered(let outcome) = admission { return outcome }
-            return .unknown
+        let check: Task<APIToken?, any Error>
+        let generation: UInt64
+        let creations: UInt64
+        let unvouched: Bool
+        switch admission {
+        case .answered(let outcome):
+            return outcome
+        case .join(let running):
+            return try await running.value.map(Outcome.authenticated) ?? .unknown
+        case .check(let task, let g, let c, let u):
+            (check, generation, creations, unvouched) = (task, g, c, u)
         }
-        defer {
-            if unvouched { state.withLock { $0.unvouchedChecks -= 1 } }
+        let token: APIToken?
+        do {
+            token = try await check.value
+        } catch {
+            state.withLock { state in
+                state.inFlight[hash] = nil
+                if unvouched { state.unvouchedChecks -= 1 }
+            }
+            throw error
         }
-        let token = try await store.authenticate(secret)
         state.withLock { state in
+            state.inFlight[hash] = nil
+            if unvouched { state.unvouchedChecks -= 1 }
             guard let token else {
                 if state.creations == creations { state.unknown.insert(hash, until: now + unknownTTL) }
                 return
@@ -128,6 +158,14 @@ public final class TokenAuthenticator: Sendable {
             state.entries[hash] = Entry(token: token, expires: now + ttl)
         }
         return token.map(Outcome.authenticated) ?? .unknown
+    }
+
+    /// The installation's checksum key, read once.
+    private func checksumKey() async throws -> TokenChecksumKey {
+        if let key = state.withLock({ $0.checksumKey }) { return key }
+        let key = try await store.checksumKey()
+        state.withLock { $0.checksumKey = key }
+        return key
     }
 
     /// A token was just made through this server: its hash may no longer be remembered as unknown.
