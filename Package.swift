@@ -221,7 +221,7 @@ let package = Package(
             name: "StableIDAPITests",
             dependencies: [
                 "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "Migration", "Cognito", "AuditTrail", "Reconciliation",
-                "CognitoIngest", "LookupCache",
+                "CognitoIngest", "LookupCache", "CryptoPrimitives",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
