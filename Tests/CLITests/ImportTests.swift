@@ -41,7 +41,7 @@ struct ImportTests {
                 // could time out after moto made the user, and its retry would find it taken.
                 if i >= 8 { try await group.next() }
                 group.addTask {
-                    _ = try await client.adminCreateUser(
+                    _ = try await client.createTestUser(
                         poolID: pool, username: "user\(i)",
                         attributes: [
                             AttributeType("email", "User\(i)@Example.com"), AttributeType("email_verified", i % 3 == 0 ? "true" : "false"),

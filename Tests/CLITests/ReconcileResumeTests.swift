@@ -32,7 +32,7 @@ struct ReconcileResumeTests {
         try await client.adminDeleteUser(poolID: pool, username: "user7")
         try await client.adminUpdateUserAttributes(
             poolID: pool, username: "user8", attributes: [AttributeType("email", "moved@example.com")])
-        let late = try await client.adminCreateUser(
+        let late = try await client.createTestUser(
             poolID: pool, username: "late", attributes: [AttributeType("email", "late@example.com")])
         subs["late"] = try #require(late.attribute("sub"))
         return (pool, subs)
@@ -123,7 +123,7 @@ struct ReconcileResumeTests {
         let env = ["DATABASE_URL": db.url]
         let client = try ImportTests.moto()
         let pool = try await client.createUserPool(name: "resume-no-\(UUID().uuidString.prefix(6))")
-        _ = try await client.adminCreateUser(poolID: pool, username: "someone", attributes: [AttributeType("email", "someone@example.com")])
+        _ = try await client.createTestUser(poolID: pool, username: "someone", attributes: [AttributeType("email", "someone@example.com")])
         #expect(try CLI.run(["pool", "add", "--id", pool], environment: env).status == 0)
 
         let live = try CLI.run(["reconcile", "--pool", pool, "--format", "json"], environment: env)

@@ -22,7 +22,7 @@ struct ReconcileTakeoverTests {
         let env = ["DATABASE_URL": db.url]
         for pool in [source, target] { #expect(try CLI.run(["pool", "add", "--id", pool], environment: env).status == 0) }
         func create(_ pool: String, _ username: String, _ attributes: [String: String]) async throws -> String {
-            let user = try await client.adminCreateUser(
+            let user = try await client.createTestUser(
                 poolID: pool, username: username, attributes: attributes.map { AttributeType($0.key, $0.value) })
             return try #require(user.attribute("sub"))
         }

@@ -72,7 +72,7 @@ struct ReconcileTests {
         {
             var all = attributes
             if let email { all += [AttributeType("email", email), AttributeType("email_verified", verified ? "true" : "false")] }
-            let user = try await client.adminCreateUser(poolID: pool, username: username, attributes: all)
+            let user = try await client.createTestUser(poolID: pool, username: username, attributes: all)
             return try #require(user.attribute("sub"))
         }
         try await withThrowingTaskGroup(of: Void.self) { group in
@@ -278,7 +278,7 @@ struct ReconcileTests {
         // recorded failed, and leaves no snapshot rows (they hold emails).
         let other = try await client.createUserPool(name: "rec-other-\(UUID().uuidString.prefix(6))")
         #expect(try CLI.run(["pool", "add", "--id", other], environment: env).status == 0)
-        _ = try await client.adminCreateUser(
+        _ = try await client.createTestUser(
             poolID: empty, username: "someone", attributes: [AttributeType("email", "someone@example.com")])
         let broken = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).json")
         try #"{"Users": [{"Username": "x", "Attributes": [{"Name": "sub""#.write(to: broken, atomically: true, encoding: .utf8)

@@ -92,7 +92,7 @@ struct TriggerFlowTests {
             let cognito = client ?? self.cognito
             var attributes: [AttributeType] = []
             if let email { attributes += [AttributeType("email", email), AttributeType("email_verified", "true")] }
-            let user = try await cognito.adminCreateUser(poolID: pool, username: username, attributes: attributes)
+            let user = try await cognito.createTestUser(poolID: pool, username: username, attributes: attributes)
             try await cognito.adminSetUserPassword(poolID: pool, username: username, password: password, permanent: true)
             let sub = try #require(user.attribute("sub"))
             _ = try await IdentityMapStore(database: api.db.database).createUser(
@@ -108,7 +108,7 @@ struct TriggerFlowTests {
 
         /// What Cognito does with a successful migration answer: create the user in the new pool.
         func createInNew(_ username: String, attributes: [String: String]) async throws -> String {
-            let user = try await cognito.adminCreateUser(
+            let user = try await cognito.createTestUser(
                 poolID: new, username: username, attributes: attributes.map { AttributeType($0.key, $0.value) }
             )
             return try #require(user.attribute("sub"))
@@ -375,7 +375,7 @@ struct TriggerFlowTests {
     func emailAsUsername() async throws {
         let w = try await World.make(newUsernameAttributes: ["email"], linkBy: [.email])
         let oldSub = try await w.sourceUser("hank@example.com", password: "Old-Passw0rd!")
-        let created = try await w.cognito.adminCreateUser(
+        let created = try await w.cognito.createTestUser(
             poolID: w.new, username: "hank@example.com", attributes: [AttributeType("email", "hank@example.com")]
         )
         let newSub = try #require(created.attribute("sub"))
@@ -414,7 +414,7 @@ struct TriggerFlowTests {
             ),
             attribution: by
         ).run(on: api.db.database)
-        let user = try await abroad.adminCreateUser(poolID: second, username: "ivy")
+        let user = try await abroad.createTestUser(poolID: second, username: "ivy")
         try await abroad.adminSetUserPassword(poolID: second, username: "ivy", password: "Abroad-Passw0rd!", permanent: true)
         let oldSub = try #require(user.attribute("sub"))
         try await api.test { client in
@@ -485,7 +485,7 @@ struct TriggerFlowTests {
     @Test("a source user on a temporary password migrates as RESET_REQUIRED, not with that password made permanent")
     func temporaryPassword() async throws {
         let w = try await World.make()
-        let user = try await w.cognito.adminCreateUser(poolID: w.old, username: "tess", temporaryPassword: "Temp-Passw0rd!")
+        let user = try await w.cognito.createTestUser(poolID: w.old, username: "tess", temporaryPassword: "Temp-Passw0rd!")
         let sub = try #require(user.attribute("sub"))
         _ = try await IdentityMapStore(database: w.api.db.database).createUser(
             identities: [try NewIdentity(pool: PoolID(w.old)!, sub: sub, username: "tess")], attribution: Attribution(actor: .system)
