@@ -83,6 +83,7 @@ let package = Package(
             name: "CognitoIngest",
             dependencies: [
                 "Cognito",
+                "Curl",
                 "IdentityMap",
                 "Support",
                 .product(name: "Logging", package: "swift-log"),
@@ -92,7 +93,7 @@ let package = Package(
         .target(
             name: "Migration",
             dependencies: [
-                "IdentityMap", "Cognito", "CognitoIngest", "Curl", "Postgres", "Support",
+                "IdentityMap", "Cognito", "CognitoIngest", "Postgres", "Support",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -121,6 +122,7 @@ let package = Package(
             name: "StableIDAPI",
             dependencies: [
                 "AuditTrail",
+                "CognitoIngest",
                 "Migration",
                 "Reconciliation",
                 "LookupCache",

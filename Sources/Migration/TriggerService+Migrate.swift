@@ -1,4 +1,5 @@
 import Cognito
+import CognitoIngest
 import Foundation
 public import IdentityMap
 import Logging

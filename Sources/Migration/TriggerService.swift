@@ -1,5 +1,5 @@
 public import Cognito
-import CognitoIngest
+public import CognitoIngest
 public import Foundation
 public import IdentityMap
 public import Logging
@@ -180,7 +180,7 @@ extension TriggerService {
     }
 
     /// Every piece of evidence in one round trip: each candidate identity is followed to its
-    /// person (merges are path-compressed, so `coalesce(merged_into, id)` is the survivor) and
+    /// person (``Person/survivor(of:)``, the one rule for following merges) and
     /// kept only if that person is active.
     static func evidence(
         for user: TargetUser, target: PoolID, campaign: Campaign?, confirmation: Bool, on connection: PostgresConnection
@@ -230,7 +230,7 @@ extension TriggerService {
             SELECT c.kind, s.id AS person, c.via, c.pending_key
             FROM candidates c
             JOIN users u ON u.id = c.user_id
-            JOIN users s ON s.id = coalesce(u.merged_into, u.id)
+            JOIN users s ON s.id = \(fragment: Person.survivor(of: "u"))
             -- The sub's own owner counts whatever its status (it is linked; answering it beats
             -- refusing every sign-in); candidates for a new link must be active people.
             WHERE c.kind IN ('linked', 'unlinked') OR s.status = 'active'

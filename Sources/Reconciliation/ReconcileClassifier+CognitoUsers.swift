@@ -34,10 +34,10 @@ extension ReconcileClassifier {
                     JOIN snapshot_started st ON st.pool_id = s.pool_id
                     LEFT JOIN identities i ON i.pool_id = s.pool_id AND i.sub = s.sub
                     LEFT JOIN users u ON u.id = i.user_id
-                    LEFT JOIN users p ON p.id = coalesce(u.merged_into, u.id)
+                    LEFT JOIN users p ON p.id = \(fragment: Person.survivor(of: "u"))
                     LEFT JOIN migrated_people m ON m.user_id = p.id
                     LEFT JOIN users au ON au.id = s.stable_id_user
-                    LEFT JOIN users sv ON sv.id = coalesce(au.merged_into, au.id)
+                    LEFT JOIN users sv ON sv.id = \(fragment: Person.survivor(of: "au"))
                 ) c
                 WHERE c.map_status IS NULL OR c.map_status = 'deleted'
                    OR (c.map_status IN ('active', 'disabled') AND (

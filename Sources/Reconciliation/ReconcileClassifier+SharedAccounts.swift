@@ -20,7 +20,7 @@ extension ReconcileClassifier {
                 FROM recon_snap s
                 LEFT JOIN identities i ON i.pool_id = s.pool_id AND i.sub = s.sub
                 LEFT JOIN users u ON u.id = i.user_id AND i.status IN ('active', 'disabled')
-                LEFT JOIN users p ON p.id = coalesce(u.merged_into, u.id)
+                LEFT JOIN users p ON p.id = \(fragment: Person.survivor(of: "u"))
                 WHERE (s.email_verified AND s.email_normalized IS NOT NULL) OR s.provider_user_id IS NOT NULL
             ),
             -- Keys with two owners or more, found by hashing (min <> max is "two distinct

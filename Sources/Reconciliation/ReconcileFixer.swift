@@ -312,7 +312,7 @@ enum ReconcileFixer {
             SELECT EXISTS (
                 SELECT 1 FROM identities t
                 WHERE t.pool_id = \(pool.rawValue) AND t.status IN ('active', 'disabled')
-                  AND t.user_id = (SELECT coalesce(u.merged_into, u.id) FROM users u WHERE u.id = \(person))
+                  AND t.user_id = (SELECT \(fragment: Person.survivor(of: "u")) FROM users u WHERE u.id = \(person))
             ) AS taken
             """
         )[0].decode("taken")

@@ -1,4 +1,5 @@
 import AuditTrail
+import CognitoIngest
 public import Hummingbird
 public import IdentityMap
 public import Logging

@@ -1,4 +1,5 @@
 import ArgumentParser
+import CognitoIngest
 import Foundation
 import IdentityMap
 import Migration

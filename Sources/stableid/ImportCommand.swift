@@ -44,7 +44,11 @@ struct ImportCommand: AsyncParsableCommand {
             if let file {
                 source = .file(path: file, format: fileFormat)
             } else {
-                source = .pool(poolID, client: try CognitoClient.fromEnvironment(region: poolID.region, logger: logger))
+                // The pool's own access (its region, profile or role), as every other reader of it.
+                guard let registered = try await PoolStore(database: db).pool(poolID) else {
+                    throw IdentityMapError.unknownPool(poolID.rawValue)
+                }
+                source = .pool(poolID, client: try PoolClients().client(for: registered))
             }
             let run = BackfillImport(
                 database: db, pool: poolID, reuseSubAsUserID: reuseSubAsUserID, source: source.label, attribution: cliAttribution

@@ -492,6 +492,8 @@ struct AuditTrailTests {
         let connection = try f.db.connect()
         try connection.execute("UPDATE identities SET user_id = \(a.id) WHERE pool_id = \(pool.rawValue) AND sub = \(testSub("state-y"))")
         try connection.execute("INSERT INTO users (id) VALUES (\(UUID()))")
+        // (A merge by hand must repoint what was merged into b, as merges do: sql/0014 refuses a chain.)
+        try connection.execute("UPDATE users SET merged_into = \(c.id) WHERE merged_into = \(b.id)")
         try connection.execute("UPDATE users SET status = 'merged', merged_into = \(c.id) WHERE id = \(b.id)")
         let tampered = try await StateVerifier(database: f.db.database).verify()
         let keys = Set(tampered.mismatches.map { "\($0.subject) \($0.key)" })

@@ -15,8 +15,13 @@ public struct Person: Sendable, Equatable {
     /// all point straight at the survivor).
     public var userIDs: [UUID]
 
-    /// Merge chains are path-compressed on every merge, so more hops than this means corrupt data.
-    static let maxMergeHops = 32
+    /// The one rule for following merges: `merged_into` names the survivor itself (a merge
+    /// repoints the users merged before it; `sql/0014` refuses any commit that leaves a chain), so
+    /// a user's person is `coalesce(merged_into, id)` of its row — one hop. `alias` is the
+    /// code-chosen alias of a `users` row in the caller's query.
+    public static func survivor(of alias: StaticString) -> PostgresQuery {
+        "coalesce(\(unescaped: alias.description).merged_into, \(unescaped: alias.description).id)"
+    }
 
     /// How a write holds the rows it walks: `share` keeps a merge from moving the person under a
     /// link; `update` also keeps other writers out (merges, erasure).
@@ -41,18 +46,17 @@ public struct Person: Sendable, Equatable {
         return Person(userID: survivor, status: status, requestedID: survivor == id ? nil : id, userIDs: [survivor] + merged)
     }
 
+    /// The survivor's row by ``survivor(of:)``, locking the asked row and the survivor's. Two
+    /// statements rather than a join, so a lock covers both rows whichever the caller asked for.
     static func survivorRow(of id: UUID, lock: RowLock, on connection: PostgresConnection) throws -> (UUID, UserStatus)? {
-        var current = id
-        for _ in 0..<maxMergeHops {
-            let rows = try connection.query(
-                "SELECT status, merged_into FROM users WHERE id = \(current)\(unescaped: lock.sql)"
-            )
-            guard let row = rows.first else { return nil }
-            guard let next: UUID = try row.decodeIfPresent("merged_into") else {
-                return (current, try IdentityRows.userStatus(row))
-            }
-            current = next
-        }
-        throw PostgresError(kind: .decoding, message: "merge chain longer than \(maxMergeHops) hops")
+        guard
+            let asked = try connection.query("SELECT status, merged_into FROM users WHERE id = \(id)\(unescaped: lock.sql)").first
+        else { return nil }
+        guard let survivor: UUID = try asked.decodeIfPresent("merged_into") else { return (id, try IdentityRows.userStatus(asked)) }
+        guard
+            let row = try connection.query("SELECT status, merged_into FROM users WHERE id = \(survivor)\(unescaped: lock.sql)").first,
+            try row.decodeIfPresent("merged_into", as: UUID.self) == nil
+        else { throw PostgresError(kind: .decoding, message: "user \(id) is merged into \(survivor), which is no survivor") }
+        return (survivor, try IdentityRows.userStatus(row))
     }
 }
