@@ -93,7 +93,8 @@ struct BlockingExecutorTests {
         let executor = BlockingExecutor(label: "test.cancelled-queued")
         let first = Probe()
         let second = Probe()
-        let blocker = Task { try await executor.run { first.block(for: 3) } }
+        // Long enough that a saturated machine cannot let it end before the cancelled caller returns.
+        let blocker = Task { try await executor.run { first.block(for: 15) } }
         try await first.waitUntilStarted()
         let waiter = Task { try await executor.run { second.block(for: 0) } }
         try await Task.sleep(for: .milliseconds(50))
@@ -112,7 +113,7 @@ struct BlockingExecutorTests {
         let probe = Probe()
         let task = Task {
             try await executor.run {
-                probe.block(for: 3)
+                probe.block(for: 15)
                 return 1
             }
         }
