@@ -74,15 +74,9 @@ public func buildRouter(
         .milliseconds(100),
         .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
     ]
-    let services = APIServices(
-        database: database,
-        identityMap: IdentityMapStore(database: database),
-        pools: PoolStore(database: database),
-        tokens: TokenStore(database: database),
-        events: EventQuery(database: database),
-        maxBodyBytes: configuration.maxBodyBytes,
-        bodyTimeout: configuration.bodyTimeout
-    )
+    let identityMap = IdentityMapStore(database: database)
+    let eventQuery = EventQuery(database: database)
+    let bodyReader = RequestBodyReader(maxBytes: configuration.maxBodyBytes, timeout: configuration.bodyTimeout)
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: HTTPMetricsMiddleware(metrics: HTTPMetrics(factory: factory)))
     router.add(middleware: ProblemMiddleware())
@@ -101,12 +95,13 @@ public func buildRouter(
         }
         return group
     }
-    let users = UserController(services: services)
+    let users = UserController(identityMap: identityMap, eventQuery: eventQuery, database: database, bodyReader: bodyReader)
     ResolveController(
-        services: services,
+        identityMap: identityMap,
+        bodyReader: bodyReader,
         cache: lookupCache,
         coalescer: ResolveCoalescer(
-            store: services.identityMap, maxConcurrentBatches: configuration.resolveBatches, maxQueued: configuration.maxQueuedLookups
+            store: identityMap, maxConcurrentBatches: configuration.resolveBatches, maxQueued: configuration.maxQueuedLookups
         )
     )
     .register(on: scoped(.resolve))
@@ -114,15 +109,19 @@ public func buildRouter(
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))
     users.registerMerges(on: scoped(.merge))
-    AdminController(services: services, authenticator: authenticator).register(on: scoped(.admin))
-    CampaignController(services: services, campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
-    ReconciliationController(services: services, findings: FindingStore(database: database), campaigns: CampaignStore(database: database))
+    AdminController(
+        pools: PoolStore(database: database), tokens: TokenStore(database: database), database: database, bodyReader: bodyReader,
+        authenticator: authenticator
+    )
+    .register(on: scoped(.admin))
+    CampaignController(campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
+    ReconciliationController(findings: FindingStore(database: database), campaigns: CampaignStore(database: database))
         .register(on: scoped(.audit))
     let triggers =
         triggers
         ?? TriggerService(database: database, clients: PoolClients(), logger: Logger(label: "stableid.triggers"), metricsFactory: factory)
-    TriggerController(services: services, triggers: triggers).register(on: scoped(.trigger))
-    let events = EventController(services: services, query: services.events, erasure: Erasure(database: database))
+    TriggerController(bodyReader: bodyReader, triggers: triggers).register(on: scoped(.trigger))
+    let events = EventController(query: eventQuery, erasure: Erasure(database: database))
     events.register(on: scoped(.audit))
     events.registerAdmin(on: scoped(.admin))
     return router

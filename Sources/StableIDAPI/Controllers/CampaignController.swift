@@ -4,7 +4,6 @@ import Migration
 
 /// Campaigns, read-only over HTTP (created with `stableid campaign create`). Scope `admin`.
 struct CampaignController {
-    let services: APIServices
     let campaigns: CampaignStore
 
     func register(on group: RouterGroup<AppRequestContext>) {
@@ -13,12 +12,12 @@ struct CampaignController {
     }
 
     @Sendable func list(request: Request, context: AppRequestContext) async throws -> Response {
-        try APIServices.json(.ok, CampaignsJSON(campaigns: try await campaigns.list().map(CampaignJSON.init)))
+        try JSONResponse.make(.ok, CampaignsJSON(campaigns: try await campaigns.list().map(CampaignJSON.init)))
     }
 
     @Sendable func show(request: Request, context: AppRequestContext) async throws -> Response {
         let id = try context.parameters.require("id")
         guard let campaign = try await campaigns.campaign(id) else { throw Problem.notFound("no such campaign") }
-        return try APIServices.json(.ok, CampaignJSON(campaign))
+        return try JSONResponse.make(.ok, CampaignJSON(campaign))
     }
 }

@@ -9,7 +9,6 @@ import Support
 /// Auditors' access to the trail: `GET /v1/events` (scope `audit`) with filters and keyset
 /// pages, or a streamed NDJSON/CSV export (`Accept` or `?format=`); erasure under `admin`.
 struct EventController {
-    let services: APIServices
     let query: EventQuery
     let erasure: Erasure
 
@@ -40,8 +39,8 @@ struct EventController {
             }
         }
         let filter = EventFilter(
-            userID: try parameters.get("user").map { try APIServices.uuid($0, field: "user") },
-            pool: try parameters.get("pool").map { try APIServices.poolID($0).rawValue },
+            userID: try parameters.get("user").map { try RequestValue.uuid($0, field: "user") },
+            pool: try parameters.get("pool").map { try RequestValue.poolID($0).rawValue },
             sub: try parameters.get("sub").map { text in
                 guard let sub = CognitoSub.canonical(text) else { throw Problem.from(IdentityMapError.invalidSub(field: "sub")) }
                 return sub
@@ -69,11 +68,11 @@ struct EventController {
         if let format {
             return export(filter, format: format, withChain: withChain)
         }
-        let cursor = try APIServices.cursor(parameters)
-        let limit = try APIServices.limit(parameters, maximum: EventQuery.maxPage, default: 100)
+        let cursor = try RequestValue.cursor(parameters)
+        let limit = try RequestValue.limit(parameters, maximum: EventQuery.maxPage, default: 100)
         let events = try await query.page(filter, after: cursor, limit: limit, withChain: withChain)
         let next = events.count == limit ? events.last.map { String($0.id) } : nil
-        return try APIServices.json(.ok, EventPageJSON(events: events.map { ExportedEvent($0, withChain: withChain) }, nextCursor: next))
+        return try JSONResponse.make(.ok, EventPageJSON(events: events.map { ExportedEvent($0, withChain: withChain) }, nextCursor: next))
     }
 
     /// Streams every matching event a page at a time: memory stays flat for millions of rows.
@@ -92,8 +91,8 @@ struct EventController {
     }
 
     @Sendable func forget(request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        let id = try RequestValue.uuid(context.parameters.require("id"), field: "id")
         let result = try await erasure.forget(userID: id, attribution: context.attribution)
-        return try APIServices.json(.ok, result)
+        return try JSONResponse.make(.ok, result)
     }
 }

@@ -16,11 +16,11 @@ struct HealthController {
 
     func register(on router: Router<AppRequestContext>) {
         router.get("healthz") { _, _ in
-            try APIServices.json(.ok, ["status": "ok"])
+            try JSONResponse.make(.ok, ["status": "ok"])
         }
         router.get("readyz") { _, _ in
             guard readiness.isReady else { return Problem.databaseUnavailable.response() }
-            return try APIServices.json(.ok, ["status": "ready", "primary": readiness.isPrimaryReachable ? "up" : "down"])
+            return try JSONResponse.make(.ok, ["status": "ready", "primary": readiness.isPrimaryReachable ? "up" : "down"])
         }
         router.get("metrics") { _, _ in
             poolGauges.update()

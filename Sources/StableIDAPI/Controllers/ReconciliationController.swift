@@ -7,7 +7,6 @@ import Reconciliation
 /// Reconciliation runs and findings, read-only (runs are made by `stableid reconcile`, findings
 /// acknowledged with `stableid findings ack`). Scope `audit`.
 struct ReconciliationController {
-    let services: APIServices
     let findings: FindingStore
     let campaigns: CampaignStore
 
@@ -48,10 +47,10 @@ struct ReconciliationController {
     /// Newest first; `before` (a run id) pages back.
     @Sendable func runs(request: Request, context: AppRequestContext) async throws -> Response {
         let parameters = request.uri.queryParameters
-        let limit = try APIServices.limit(parameters, maximum: 200, default: 50)
-        let before = try parameters.get("before").map { try APIServices.uuid($0, field: "before") }
+        let limit = try RequestValue.limit(parameters, maximum: 200, default: 50)
+        let before = try parameters.get("before").map { try RequestValue.uuid($0, field: "before") }
         let scope = try await campaignID(parameters.get("campaign")).map { "campaign:\($0.uuidString.lowercased())" }
-        return try APIServices.json(.ok, RunsJSON(runs: try await findings.runs(scope: scope, before: before, limit: limit)))
+        return try JSONResponse.make(.ok, RunsJSON(runs: try await findings.runs(scope: scope, before: before, limit: limit)))
     }
 
     /// Oldest first, keyset-paginated like `/v1/events` (`next_cursor` → `cursor`).
@@ -72,19 +71,19 @@ struct ReconciliationController {
             }
             filter.state = state
         }
-        filter.pool = try parameters.get("pool").map { try APIServices.poolID($0) }
-        filter.userID = try parameters.get("user").map { try APIServices.uuid($0, field: "user") }
+        filter.pool = try parameters.get("pool").map { try RequestValue.poolID($0) }
+        filter.userID = try parameters.get("user").map { try RequestValue.uuid($0, field: "user") }
         filter.campaignID = try await campaignID(parameters.get("campaign"))
-        let cursor = try APIServices.cursor(parameters)
-        let limit = try APIServices.limit(parameters, maximum: FindingStore.maxPage, default: 100)
+        let cursor = try RequestValue.cursor(parameters)
+        let limit = try RequestValue.limit(parameters, maximum: FindingStore.maxPage, default: 100)
         let page = try await findings.list(filter, after: cursor, limit: limit)
         let next = page.count == limit ? page.last.map { String($0.id) } : nil
-        return try APIServices.json(.ok, FindingsJSON(findings: page, nextCursor: next))
+        return try JSONResponse.make(.ok, FindingsJSON(findings: page, nextCursor: next))
     }
 
     @Sendable func show(request: Request, context: AppRequestContext) async throws -> Response {
         guard let id = Int64(try context.parameters.require("id")), id > 0 else { throw Problem.notFound("no such finding") }
         guard let finding = try await findings.finding(id) else { throw Problem.notFound("no such finding") }
-        return try APIServices.json(.ok, finding)
+        return try JSONResponse.make(.ok, finding)
     }
 }

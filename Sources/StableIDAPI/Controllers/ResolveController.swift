@@ -6,7 +6,10 @@ import NIOCore
 
 /// The hot path: `(pool, sub)` or `(iss, sub)` → stable user ID. Scope `resolve`.
 struct ResolveController {
-    let services: APIServices
+    /// Strong reads and batches; a single eventual lookup that memory cannot answer goes through
+    /// `coalescer`.
+    let identityMap: IdentityMapStore
+    let bodyReader: RequestBodyReader
     /// The in-process read model; nil (off) or bypassed with `consistency=strong`, every lookup
     /// asks PostgreSQL.
     let cache: LookupCache?
@@ -22,7 +25,7 @@ struct ResolveController {
         let reference = try Self.reference(pool: query.pool, iss: query.iss, sub: query.sub)
         let resolution: Resolution?
         if try Self.isStrong(query.consistency, headers: request.headers) {
-            resolution = try await services.identityMap.resolveStrongly(batch: [reference])[0]
+            resolution = try await identityMap.resolveStrongly(batch: [reference])[0]
         } else if let cache {
             // Written straight from the stored entry into the response buffer, with no
             // `Resolution` or `String` per field: the same bytes as the general path
@@ -52,7 +55,7 @@ struct ResolveController {
     }
 
     @Sendable func resolveBatch(request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await services.collectBody(request)
+        let body = try await bodyReader.collect(request)
         let batch = try await BatchResolveRequest.parseConcurrently(body)
         guard batch.items.count <= IdentityMapStore.maxBatch else {
             throw Problem(
@@ -84,7 +87,7 @@ struct ResolveController {
                 errors.append(.init(index: index, code: problem.code, detail: problem.detail ?? problem.title))
             }
         }
-        let identityMap = services.identityMap
+        let identityMap = self.identityMap
         let strong = try Self.isStrong(ResolveQuery.parse(request).consistency, headers: request.headers)
         if !strong, errors.isEmpty, let cache, let body = await Self.answersFromMemory(cache, references) {
             return Self.jsonResponse(body)
@@ -166,7 +169,7 @@ struct ResolveController {
         }
         switch (pool, iss) {
         case (let pool?, nil):
-            return .pool(try APIServices.poolID(String(pool), field: "\(path)pool"), sub: sub)
+            return .pool(try RequestValue.poolID(String(pool), field: "\(path)pool"), sub: sub)
         case (nil, let iss?):
             guard iss.hasPrefix("https://") || iss.hasPrefix("http://"), iss.utf8.count <= 512,
                 iss.utf8.allSatisfy({ (0x21...0x7e).contains($0) })

@@ -10,7 +10,7 @@ import NIOCore
 /// Lambda function is a forwarder (deploy/lambda/forwarder.py). A token bound to pools
 /// (`token create --pool`) is refused with 403 `pool_not_allowed` for any other `userPoolId`.
 struct TriggerController {
-    let services: APIServices
+    let bodyReader: RequestBodyReader
     let triggers: TriggerService
 
     func register(on group: RouterGroup<AppRequestContext>) {
@@ -18,7 +18,7 @@ struct TriggerController {
     }
 
     @Sendable func handle(request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await services.collectBody(request)
+        let body = try await bodyReader.collect(request)
         // The body may carry a password: it is parsed once here, and only the parsed event, whose
         // password is redacted from every description, travels further.
         let event = try CognitoTriggerEvent(data: Data(body.readableBytesView))

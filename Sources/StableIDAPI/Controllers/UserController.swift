@@ -6,7 +6,12 @@ import Logging
 
 /// Users and their identities: reads need `resolve`, writes need `write`, history needs `audit`.
 struct UserController {
-    let services: APIServices
+    let identityMap: IdentityMapStore
+    /// A user's history (`GET /v1/users/{id}/events`).
+    let eventQuery: EventQuery
+    /// Where writes run, each with its idempotency record when the request has a key.
+    let database: Database
+    let bodyReader: RequestBodyReader
 
     func registerReads(on group: RouterGroup<AppRequestContext>) {
         group.get("users/{id}", use: get)
@@ -30,9 +35,9 @@ struct UserController {
     }
 
     @Sendable func get(request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
-        guard let user = try await services.identityMap.user(id) else { throw Problem.notFound("no such user") }
-        return try APIServices.json(.ok, UserJSON(user))
+        let id = try RequestValue.uuid(context.parameters.require("id"), field: "id")
+        guard let user = try await identityMap.user(id) else { throw Problem.notFound("no such user") }
+        return try JSONResponse.make(.ok, UserJSON(user))
     }
 
     @Sendable func findByEmail(request: Request, context: AppRequestContext) async throws -> Response {
@@ -40,78 +45,78 @@ struct UserController {
             throw Problem.invalidRequest("give ?email=")
         }
         guard EmailAddress.normalize(email) != nil else { throw Problem.invalidRequest("email is not an email address") }
-        let users = try await services.identityMap.users(email: email)
-        return try APIServices.json(.ok, UsersJSON(users: users.map(UserJSON.init)))
+        let users = try await identityMap.users(email: email)
+        return try JSONResponse.make(.ok, UsersJSON(users: users.map(UserJSON.init)))
     }
 
     @Sendable func events(request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
+        let id = try RequestValue.uuid(context.parameters.require("id"), field: "id")
         let query = request.uri.queryParameters
-        let cursor = try APIServices.cursor(query)
-        let limit = try APIServices.limit(query, maximum: EventQuery.maxPage, default: 100)
-        guard let events = try await services.events.history(of: id, after: cursor, limit: limit) else {
+        let cursor = try RequestValue.cursor(query)
+        let limit = try RequestValue.limit(query, maximum: EventQuery.maxPage, default: 100)
+        guard let events = try await eventQuery.history(of: id, after: cursor, limit: limit) else {
             throw Problem.notFound("no such user")
         }
         let next = events.count == limit ? events.last.map { String($0.id) } : nil
-        return try APIServices.json(.ok, EventPageJSON(events: events.map { ExportedEvent($0, withChain: false) }, nextCursor: next))
+        return try JSONResponse.make(.ok, EventPageJSON(events: events.map { ExportedEvent($0, withChain: false) }, nextCursor: next))
     }
 
     @Sendable func create(request: Request, context: AppRequestContext) async throws -> Response {
-        let body = try await services.collectBody(request)
-        let input = try services.decode(CreateUserRequest.self, from: body)
-        let id = try input.userID.map { try APIServices.uuid($0, field: "user_id") }
+        let body = try await bodyReader.collect(request)
+        let input = try bodyReader.decode(CreateUserRequest.self, from: body)
+        let id = try input.userID.map { try RequestValue.uuid($0, field: "user_id") }
         let identities = try (input.identities ?? []).enumerated().map { index, identity in
             try identity.validated(at: "identities[\(index)].")
         }
-        let write = services.identityMap.createUser(id: id, identities: identities, attribution: context.attribution)
-        let response = try await services.perform(write, request: request, body: body, context: context) { user in
-            try APIServices.recorded(.created, UserJSON(user))
+        let write = identityMap.createUser(id: id, identities: identities, attribution: context.attribution)
+        let response = try await write.response(to: request, body: body, context: context, on: database) { user in
+            try JSONResponse.recorded(.created, UserJSON(user))
         }
         context.logger.info("user created", metadata: ["status": "\(response.status.code)"])
         return response
     }
 
     @Sendable func link(request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
-        let body = try await services.collectBody(request)
-        let identity = try services.decode(IdentityRequest.self, from: body).validated()
-        let write = services.identityMap.link(identity, to: id, attribution: context.attribution)
-        return try await services.perform(write, request: request, body: body, context: context) { result in
-            try APIServices.recorded(result.created ? .created : .ok, UserJSON(result.user))
+        let id = try RequestValue.uuid(context.parameters.require("id"), field: "id")
+        let body = try await bodyReader.collect(request)
+        let identity = try bodyReader.decode(IdentityRequest.self, from: body).validated()
+        let write = identityMap.link(identity, to: id, attribution: context.attribution)
+        return try await write.response(to: request, body: body, context: context, on: database) { result in
+            try JSONResponse.recorded(result.created ? .created : .ok, UserJSON(result.user))
         }
     }
 
     @Sendable func unlink(request: Request, context: AppRequestContext) async throws -> Response {
-        let id = try APIServices.uuid(context.parameters.require("id"), field: "id")
-        let pool = try APIServices.poolID(context.parameters.require("pool"))
+        let id = try RequestValue.uuid(context.parameters.require("id"), field: "id")
+        let pool = try RequestValue.poolID(context.parameters.require("pool"))
         guard let sub = CognitoSub.canonical(try context.parameters.require("sub")) else {
             throw Problem.from(IdentityMapError.invalidSub(field: "sub"))
         }
-        let body = try await services.collectBody(request)
-        let write = services.identityMap.unlink(pool: pool, sub: sub, from: id, attribution: context.attribution)
-        return try await services.perform(write, request: request, body: body, context: context) { user in
-            try APIServices.recorded(.ok, UserJSON(user))
+        let body = try await bodyReader.collect(request)
+        let write = identityMap.unlink(pool: pool, sub: sub, from: id, attribution: context.attribution)
+        return try await write.response(to: request, body: body, context: context, on: database) { user in
+            try JSONResponse.recorded(.ok, UserJSON(user))
         }
     }
 
     @Sendable func merge(request: Request, context: AppRequestContext) async throws -> Response {
-        let survivor = try APIServices.uuid(context.parameters.require("id"), field: "id")
-        let body = try await services.collectBody(request)
-        let from = try APIServices.uuid(services.decode(MergeRequest.self, from: body).from, field: "from")
-        let write = services.identityMap.merge(from, into: survivor, attribution: context.attribution)
-        return try await services.perform(write, request: request, body: body, context: context) { user in
-            try APIServices.recorded(.ok, UserJSON(user))
+        let survivor = try RequestValue.uuid(context.parameters.require("id"), field: "id")
+        let body = try await bodyReader.collect(request)
+        let from = try RequestValue.uuid(bodyReader.decode(MergeRequest.self, from: body).from, field: "from")
+        let write = identityMap.merge(from, into: survivor, attribution: context.attribution)
+        return try await write.response(to: request, body: body, context: context, on: database) { user in
+            try JSONResponse.recorded(.ok, UserJSON(user))
         }
     }
 
     /// `POST /v1/users/{survivor}/unmerge {"from": id}`: answers the restored `from` user.
     @Sendable func unmerge(request: Request, context: AppRequestContext) async throws -> Response {
-        let survivor = try APIServices.uuid(context.parameters.require("id"), field: "id")
-        let body = try await services.collectBody(request)
-        let from = try APIServices.uuid(services.decode(MergeRequest.self, from: body).from, field: "from")
-        let write = services.identityMap.unmerge(from, from: survivor, attribution: context.attribution)
-        return try await services.perform(write, request: request, body: body, context: context) { user in
-            try APIServices.recorded(.ok, UserJSON(user))
+        let survivor = try RequestValue.uuid(context.parameters.require("id"), field: "id")
+        let body = try await bodyReader.collect(request)
+        let from = try RequestValue.uuid(bodyReader.decode(MergeRequest.self, from: body).from, field: "from")
+        let write = identityMap.unmerge(from, from: survivor, attribution: context.attribution)
+        return try await write.response(to: request, body: body, context: context, on: database) { user in
+            try JSONResponse.recorded(.ok, UserJSON(user))
         }
     }
 }
