@@ -201,7 +201,7 @@ let package = Package(
         ),
         .testTarget(
             name: "CognitoIngestTests",
-            dependencies: ["CognitoIngest", "Cognito", "IdentityMap"],
+            dependencies: ["CognitoIngest", "Cognito", "IdentityMap", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

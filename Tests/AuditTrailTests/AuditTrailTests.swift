@@ -165,12 +165,13 @@ struct AuditTrailTests {
             for try await page in EventQuery(database: f.db.database).all(EventFilter(), withChain: true) {
                 lines += page.map { EventExportFormat.ndjson.line($0, withChain: true) }
             }
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).ndjson").path
-            try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: path))
-            defer { try? FileManager.default.removeItem(atPath: path) }
             let checkpoint = try Checkpoint.sign(head: try await f.chain.head(), privateKey: f.key)
-            let offline = try ExportVerifier.verify(
-                fileAt: path, checkpoints: [checkpoint], trustedKey: try Ed25519.publicKey(forPrivateKey: f.key), allowUnsealed: false)
+            let offline = try await withTemporaryDirectory("export") { directory in
+                let path = directory.appendingPathComponent("export.ndjson").path
+                try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: path))
+                return try ExportVerifier.verify(
+                    fileAt: path, checkpoints: [checkpoint], trustedKey: try Ed25519.publicKey(forPrivateKey: f.key), allowUnsealed: false)
+            }
             let first = try #require(offline.problems.first, "the export of \(column.rawValue) = '' verified intact")
             #expect(!offline.intact && first.position == seq && first.kind == .modified, "\(offline.problems)")
         }
@@ -340,40 +341,43 @@ struct AuditTrailTests {
     func killedWriter() async throws {
         let f = try await AuditFixture.make()
         let before = try f.db.count("events")
-        let script = FileManager.default.temporaryDirectory.appendingPathComponent("writer-\(UUID().uuidString).sql")
-        try """
-        BEGIN;
-        INSERT INTO events (actor, kind, details) SELECT 'system', 'batch_event', jsonb_build_object('n', n) FROM generate_series(1, 500) n;
-        SELECT pg_sleep(60);
-        COMMIT;
-        """.write(to: script, atomically: true, encoding: .utf8)
-        let writer = Process()
-        writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
-        writer.arguments = ["psql", "-q", f.db.url, "-f", script.path]
-        writer.standardOutput = FileHandle.nullDevice
-        writer.standardError = FileHandle.nullDevice
-        try writer.run()
-        // Wait until the batch is inserted and the writer sits in its open transaction.
-        var waiting = false
-        for _ in 0..<100 where !waiting {
-            waiting = try f.db.count("pg_stat_activity", where: "datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'") == 1
-            if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+        try await withTemporaryDirectory("writer") { directory in
+            let script = directory.appendingPathComponent("writer.sql")
+            try """
+            BEGIN;
+            INSERT INTO events (actor, kind, details) SELECT 'system', 'batch_event', jsonb_build_object('n', n) FROM generate_series(1, 500) n;
+            SELECT pg_sleep(60);
+            COMMIT;
+            """.write(to: script, atomically: true, encoding: .utf8)
+            let writer = Process()
+            writer.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            writer.arguments = ["psql", "-q", f.db.url, "-f", script.path]
+            writer.standardOutput = FileHandle.nullDevice
+            writer.standardError = FileHandle.nullDevice
+            try writer.run()
+            // Wait until the batch is inserted and the writer sits in its open transaction.
+            var waiting = false
+            for _ in 0..<100 where !waiting {
+                waiting =
+                    try f.db.count("pg_stat_activity", where: "datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'") == 1
+                if !waiting { try await Task.sleep(for: .milliseconds(50)) }
+            }
+            #expect(waiting)
+            // Meanwhile another writer commits, and the sealer runs.
+            _ = try await IdentityMapStore(database: f.db.database).createUser(attribution: .init(actor: .system)).run(on: f.db.database)
+            while try await f.chain.seal() > 0 {}
+            kill(writer.processIdentifier, SIGKILL)
+            writer.waitUntilExit()
+            for _ in 0..<100
+            where try f.db.count("pg_stat_activity", where: "datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'") > 0 {
+                try await Task.sleep(for: .milliseconds(50))
+            }
+            while try await f.chain.seal() > 0 {}
+            #expect(try f.db.count("events") == before + 1)
+            #expect(try f.db.count("events", where: "kind = 'batch_event'") == 0)
+            let report = try await f.verify()
+            #expect(report.problem == nil && report.pending == 0)
         }
-        #expect(waiting)
-        // Meanwhile another writer commits, and the sealer runs.
-        _ = try await IdentityMapStore(database: f.db.database).createUser(attribution: .init(actor: .system)).run(on: f.db.database)
-        while try await f.chain.seal() > 0 {}
-        kill(writer.processIdentifier, SIGKILL)
-        writer.waitUntilExit()
-        for _ in 0..<100
-        where try f.db.count("pg_stat_activity", where: "datname = current_database() AND query LIKE 'SELECT pg_sleep(60)%'") > 0 {
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        while try await f.chain.seal() > 0 {}
-        #expect(try f.db.count("events") == before + 1)
-        #expect(try f.db.count("events", where: "kind = 'batch_event'") == 0)
-        let report = try await f.verify()
-        #expect(report.problem == nil && report.pending == 0)
     }
 
     @Test("an export of 100,000 events equals the paged query")

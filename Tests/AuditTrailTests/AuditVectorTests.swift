@@ -2,6 +2,7 @@ import AuditTrail
 import CryptoPrimitives
 import Foundation
 import Support
+import TestSupport
 import Testing
 
 /// docs/AUDIT.md is the auditor's specification: its test vectors and its `openssl` recipe are
@@ -68,20 +69,19 @@ struct AuditVectorTests {
     @Test("the bash + openssl recipe recomputes position 2's hash from its bytes")
     func hashRecipe() throws {
         let v = try Self.vectors()
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("hash-recipe-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try Data(try #require(Hex.decode(v["position_2.bytes_hex"] ?? ""))).write(to: dir.appendingPathComponent("bytes"))
-        let process = Process()
-        process.executableURL = URL(fileURLWithPath: "/bin/bash")
-        process.arguments = ["-c", try Self.section("hash-recipe")]
-        process.currentDirectoryURL = dir
-        let output = Pipe()
-        process.standardOutput = output
-        try process.run()
-        let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-        process.waitUntilExit()
-        #expect(text.hasPrefix(try #require(v["position_2.hash"])), "\(text)")
+        try withTemporaryDirectory("hash-recipe") { dir in
+            try Data(try #require(Hex.decode(v["position_2.bytes_hex"] ?? ""))).write(to: dir.appendingPathComponent("bytes"))
+            let process = Process()
+            process.executableURL = URL(fileURLWithPath: "/bin/bash")
+            process.arguments = ["-c", try Self.section("hash-recipe")]
+            process.currentDirectoryURL = dir
+            let output = Pipe()
+            process.standardOutput = output
+            try process.run()
+            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            process.waitUntilExit()
+            #expect(text.hasPrefix(try #require(v["position_2.hash"])), "\(text)")
+        }
     }
 
     @Test("the openssl recipe accepts the vector checkpoint as stableid writes it, and refuses an altered one")
@@ -102,22 +102,21 @@ struct AuditVectorTests {
         for (document, expected) in [
             (good, "Signature Verified Successfully"), (try encoder.encode(altered), "Signature Verification Failure"),
         ] {
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("recipe-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-            defer { try? FileManager.default.removeItem(at: dir) }
-            try document.write(to: dir.appendingPathComponent("checkpoint.json"))
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: "/bin/bash")
-            process.arguments = ["-c", recipe]
-            process.currentDirectoryURL = dir
-            let output = Pipe()
-            process.standardOutput = output
-            process.standardError = output
-            try process.run()
-            let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
-            process.waitUntilExit()
-            #expect(text.contains(expected), "\(text)")
-            #expect((process.terminationStatus == 0) == (expected == "Signature Verified Successfully"))
+            try withTemporaryDirectory("recipe") { dir in
+                try document.write(to: dir.appendingPathComponent("checkpoint.json"))
+                let process = Process()
+                process.executableURL = URL(fileURLWithPath: "/bin/bash")
+                process.arguments = ["-c", recipe]
+                process.currentDirectoryURL = dir
+                let output = Pipe()
+                process.standardOutput = output
+                process.standardError = output
+                try process.run()
+                let text = String(decoding: output.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+                process.waitUntilExit()
+                #expect(text.contains(expected), "\(text)")
+                #expect((process.terminationStatus == 0) == (expected == "Signature Verified Successfully"))
+            }
         }
     }
 }

@@ -23,10 +23,11 @@ struct ExportVerifierTests {
     ) throws
         -> ExportVerifier.Report
     {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("export-\(UUID().uuidString).ndjson").path
-        try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: path))
-        defer { try? FileManager.default.removeItem(atPath: path) }
-        return try ExportVerifier.verify(fileAt: path, checkpoints: checkpoints, trustedKey: key, allowUnsealed: allowUnsealed)
+        try withTemporaryDirectory("export") { directory in
+            let path = directory.appendingPathComponent("export.ndjson").path
+            try Data(lines.joined().utf8).write(to: URL(fileURLWithPath: path))
+            return try ExportVerifier.verify(fileAt: path, checkpoints: checkpoints, trustedKey: key, allowUnsealed: allowUnsealed)
+        }
     }
 
     func publicKey(_ f: AuditFixture) throws -> [UInt8] { try Ed25519.publicKey(forPrivateKey: f.key) }

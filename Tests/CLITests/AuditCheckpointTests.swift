@@ -7,18 +7,17 @@ import Testing
 /// but its owner can read.
 @Suite("stableid audit checkpoint")
 struct AuditCheckpointTests {
-    /// A migrated database with one event, and a fresh key from `audit keygen` in a folder of its own.
+    /// A migrated database with one event, and a fresh key from `audit keygen` in `dir`, a folder of
+    /// the test's own.
     struct Setup {
         let db: TestDatabase
         let env: [String: String]
         let dir: URL
         let keyPath: String
 
-        static func make() async throws -> Setup {
+        static func make(in dir: URL) async throws -> Setup {
             let db = try await TestDatabase.make()
             let env = ["DATABASE_URL": db.url]
-            let dir = FileManager.default.temporaryDirectory.appendingPathComponent("checkpoint-\(UUID().uuidString)")
-            try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
             let keyPath = dir.appendingPathComponent("audit.key").path
             let keygen = try CLI.run(["audit", "keygen", "--out", keyPath], environment: env)
             #expect(keygen.status == 0, "\(keygen.stderr)")
@@ -38,44 +37,48 @@ struct AuditCheckpointTests {
 
     @Test("a key file that group or others may read or write is refused (exit 2, naming the file and chmod 600); 0600 and 0400 sign")
     func keyPermissions() async throws {
-        let s = try await Setup.make()
-        for mode in [0o644, 0o640, 0o604, 0o620] as [mode_t] {
-            #expect(chmod(s.keyPath, mode) == 0)
-            let refused = try s.checkpoint("refused.json")
-            #expect(refused.status == 2, "mode \(String(mode, radix: 8)): \(refused.stdout) \(refused.stderr)")
-            #expect(refused.stderr.contains(s.keyPath) && refused.stderr.contains("chmod 600"), "\(refused.stderr)")
-            #expect(!FileManager.default.fileExists(atPath: s.path("refused.json")))
+        try await withTemporaryDirectory("checkpoint") { dir in
+            let s = try await Setup.make(in: dir)
+            for mode in [0o644, 0o640, 0o604, 0o620] as [mode_t] {
+                #expect(chmod(s.keyPath, mode) == 0)
+                let refused = try s.checkpoint("refused.json")
+                #expect(refused.status == 2, "mode \(String(mode, radix: 8)): \(refused.stdout) \(refused.stderr)")
+                #expect(refused.stderr.contains(s.keyPath) && refused.stderr.contains("chmod 600"), "\(refused.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: s.path("refused.json")))
+            }
+            #expect(chmod(s.keyPath, 0o600) == 0)
+            let signed = try s.checkpoint("signed.json")
+            #expect(signed.status == 0, "\(signed.stderr)")
+            #expect(chmod(s.keyPath, 0o400) == 0)
+            #expect(try s.checkpoint("read-only.json").status == 0)
         }
-        #expect(chmod(s.keyPath, 0o600) == 0)
-        let signed = try s.checkpoint("signed.json")
-        #expect(signed.status == 0, "\(signed.stderr)")
-        #expect(chmod(s.keyPath, 0o400) == 0)
-        #expect(try s.checkpoint("read-only.json").status == 0)
     }
 
     @Test("a chain that no longer verifies is not signed (exit 1, naming the position), from position 1 or from --previous")
     func refusesBrokenChain() async throws {
-        let s = try await Setup.make()
-        let first = try s.checkpoint("first.json")
-        #expect(first.status == 0, "\(first.stderr)")
-        #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Two"], environment: s.env).status == 0)
-        // From the last checkpoint on: it must still be in the chain, and what follows must verify.
-        let second = try s.checkpoint("second.json", previous: "first.json")
-        #expect(second.status == 0, "\(second.stderr)")
-        // A superuser edits the second pool's event, sealed at position 2, behind the service's back.
-        try s.db.connect().executeScript(
-            """
-            SET session_replication_role = replica;
-            UPDATE events SET details = '{"forged": true}' WHERE kind = 'pool_added' AND pool_id = 'us-east-1_Two';
-            SET session_replication_role = origin;
-            """
-        )
-        for previous in [nil, "first.json"] as [String?] {
-            let refused = try s.checkpoint("third.json", previous: previous)
-            #expect(refused.status == 1, "\(refused.stdout) \(refused.stderr)")
-            #expect(refused.stderr.contains("refusing to sign") && refused.stderr.contains("position 2: modified"), "\(refused.stderr)")
-            #expect(!FileManager.default.fileExists(atPath: s.path("third.json")))
+        try await withTemporaryDirectory("checkpoint") { dir in
+            let s = try await Setup.make(in: dir)
+            let first = try s.checkpoint("first.json")
+            #expect(first.status == 0, "\(first.stderr)")
+            #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Two"], environment: s.env).status == 0)
+            // From the last checkpoint on: it must still be in the chain, and what follows must verify.
+            let second = try s.checkpoint("second.json", previous: "first.json")
+            #expect(second.status == 0, "\(second.stderr)")
+            // A superuser edits the second pool's event, sealed at position 2, behind the service's back.
+            try s.db.connect().executeScript(
+                """
+                SET session_replication_role = replica;
+                UPDATE events SET details = '{"forged": true}' WHERE kind = 'pool_added' AND pool_id = 'us-east-1_Two';
+                SET session_replication_role = origin;
+                """
+            )
+            for previous in [nil, "first.json"] as [String?] {
+                let refused = try s.checkpoint("third.json", previous: previous)
+                #expect(refused.status == 1, "\(refused.stdout) \(refused.stderr)")
+                #expect(refused.stderr.contains("refusing to sign") && refused.stderr.contains("position 2: modified"), "\(refused.stderr)")
+                #expect(!FileManager.default.fileExists(atPath: s.path("third.json")))
+            }
+            #expect(try CLI.run(["audit", "verify"], environment: s.env).status == 1)
         }
-        #expect(try CLI.run(["audit", "verify"], environment: s.env).status == 1)
     }
 }

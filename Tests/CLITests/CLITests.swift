@@ -128,17 +128,19 @@ struct CLITests {
         for pool in ["us-east-1_Src1", "us-east-1_Src2", "eu-west-1_Dst"] {
             #expect(try CLI.run(["pool", "add", "--id", pool], environment: env).status == 0)
         }
-        let secretFile = FileManager.default.temporaryDirectory.appendingPathComponent("client-secret-\(UUID().uuidString)")
-        try "s3cr3t-client-secret\n".write(to: secretFile, atomically: true, encoding: .utf8)
-        let created = try CLI.run(
-            [
-                "campaign", "create", "--source", "us-east-1_Src1", "--source", "us-east-1_Src2", "--target", "eu-west-1_Dst",
-                "--name", "consolidate", "--source-client-id", "us-east-1_Src1=client1", "--source-client-id", "us-east-1_Src2=client2",
-                "--source-client-secret-file", secretFile.path, "--stable-id-attribute", "custom:stable_id",
-                "--link-by", "username", "--link-by", "verified-email",
-            ],
-            environment: env
-        )
+        let created = try await withTemporaryDirectory("client-secret") { dir in
+            let secretFile = dir.appendingPathComponent("client-secret")
+            try "s3cr3t-client-secret\n".write(to: secretFile, atomically: true, encoding: .utf8)
+            return try CLI.run(
+                [
+                    "campaign", "create", "--source", "us-east-1_Src1", "--source", "us-east-1_Src2", "--target", "eu-west-1_Dst",
+                    "--name", "consolidate", "--source-client-id", "us-east-1_Src1=client1", "--source-client-id", "us-east-1_Src2=client2",
+                    "--source-client-secret-file", secretFile.path, "--stable-id-attribute", "custom:stable_id",
+                    "--link-by", "username", "--link-by", "verified-email",
+                ],
+                environment: env
+            )
+        }
         #expect(created.status == 0, "\(created.stderr)")
         let id = created.lastLine
         #expect(UUID(uuidString: id) != nil)
@@ -167,41 +169,42 @@ struct CLITests {
     func auditTrust() async throws {
         let db = try await TestDatabase.make()
         let env = ["DATABASE_URL": db.url]
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("audit-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        let keyPath = dir.appendingPathComponent("audit.key").path
-        let keygen = try CLI.run(["audit", "keygen", "--out", keyPath], environment: env)
-        #expect(keygen.status == 0)
-        let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
-        #expect(mode == 0o600)
-        #expect(try CLI.run(["audit", "keygen", "--out", keyPath], environment: env).status == 2)
-        #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Audit"], environment: env).status == 0)
-        // The pool's event is committed but nobody sealed it: with no tolerance, verify fails.
-        #expect(try CLI.run(["audit", "verify", "--max-pending-age", "0"], environment: env).status == 1)
-        let checkpointPath = dir.appendingPathComponent("checkpoint.json").path
-        #expect(try CLI.run(["audit", "checkpoint", "--key", keyPath, "--out", checkpointPath], environment: env).status == 0)
-        // A checkpoint checked against no key proves nothing: refused.
-        let untrusted = try CLI.run(["audit", "verify", "--checkpoint", checkpointPath], environment: env)
-        #expect(untrusted.status == 2 && untrusted.stderr.contains("--public-key"))
-        let verified = try CLI.run(
-            ["audit", "verify", "--checkpoint", checkpointPath, "--public-key", keygen.lastLine, "--max-pending-age", "0"], environment: env
-        )
-        #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
+        try await withTemporaryDirectory("audit") { dir in
+            let keyPath = dir.appendingPathComponent("audit.key").path
+            let keygen = try CLI.run(["audit", "keygen", "--out", keyPath], environment: env)
+            #expect(keygen.status == 0)
+            let mode = try FileManager.default.attributesOfItem(atPath: keyPath)[.posixPermissions] as? Int
+            #expect(mode == 0o600)
+            #expect(try CLI.run(["audit", "keygen", "--out", keyPath], environment: env).status == 2)
+            #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Audit"], environment: env).status == 0)
+            // The pool's event is committed but nobody sealed it: with no tolerance, verify fails.
+            #expect(try CLI.run(["audit", "verify", "--max-pending-age", "0"], environment: env).status == 1)
+            let checkpointPath = dir.appendingPathComponent("checkpoint.json").path
+            #expect(try CLI.run(["audit", "checkpoint", "--key", keyPath, "--out", checkpointPath], environment: env).status == 0)
+            // A checkpoint checked against no key proves nothing: refused.
+            let untrusted = try CLI.run(["audit", "verify", "--checkpoint", checkpointPath], environment: env)
+            #expect(untrusted.status == 2 && untrusted.stderr.contains("--public-key"))
+            let verified = try CLI.run(
+                ["audit", "verify", "--checkpoint", checkpointPath, "--public-key", keygen.lastLine, "--max-pending-age", "0"],
+                environment: env
+            )
+            #expect(verified.status == 0, "\(verified.stdout) \(verified.stderr)")
 
-        // The same check offline: an export with chain positions against the checkpoint, no database.
-        let exported = try CLI.run(["audit", "export", "--chain"], environment: env)
-        #expect(exported.status == 0 && exported.stdout.contains("\"chain\":{"))
-        let exportPath = dir.appendingPathComponent("export.ndjson").path
-        try Data(exported.stdout.utf8).write(to: URL(fileURLWithPath: exportPath))
-        let offline = ["audit", "verify", "--file", exportPath, "--checkpoint", checkpointPath, "--public-key", keygen.lastLine]
-        let intact = try CLI.run(offline, environment: ["DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"])
-        #expect(intact.status == 0 && intact.stdout.contains("1 anchored by 1 checkpoint"), "\(intact.stdout) \(intact.stderr)")
-        try Data(exported.stdout.replacingOccurrences(of: "us-east-1_Audit", with: "us-east-1_Forged").utf8).write(
-            to: URL(fileURLWithPath: exportPath))
-        let broken = try CLI.run(offline, environment: env)
-        #expect(broken.status == 1 && broken.stdout.contains("modified"), "\(broken.stdout)")
-        #expect(try CLI.run(["audit", "verify", "--file", exportPath, "--checkpoint", checkpointPath], environment: env).status == 2)
-        #expect(try CLI.run(["audit", "verify", "--file", exportPath, "--state"], environment: env).status == 2)
+            // The same check offline: an export with chain positions against the checkpoint, no database.
+            let exported = try CLI.run(["audit", "export", "--chain"], environment: env)
+            #expect(exported.status == 0 && exported.stdout.contains("\"chain\":{"))
+            let exportPath = dir.appendingPathComponent("export.ndjson").path
+            try Data(exported.stdout.utf8).write(to: URL(fileURLWithPath: exportPath))
+            let offline = ["audit", "verify", "--file", exportPath, "--checkpoint", checkpointPath, "--public-key", keygen.lastLine]
+            let intact = try CLI.run(offline, environment: ["DATABASE_URL": "postgresql://nobody@127.0.0.1:1/none"])
+            #expect(intact.status == 0 && intact.stdout.contains("1 anchored by 1 checkpoint"), "\(intact.stdout) \(intact.stderr)")
+            try Data(exported.stdout.replacingOccurrences(of: "us-east-1_Audit", with: "us-east-1_Forged").utf8).write(
+                to: URL(fileURLWithPath: exportPath))
+            let broken = try CLI.run(offline, environment: env)
+            #expect(broken.status == 1 && broken.stdout.contains("modified"), "\(broken.stdout)")
+            #expect(try CLI.run(["audit", "verify", "--file", exportPath, "--checkpoint", checkpointPath], environment: env).status == 2)
+            #expect(try CLI.run(["audit", "verify", "--file", exportPath, "--state"], environment: env).status == 2)
+        }
     }
 
     @Test("user unmerge undoes a merge, and refuses (exit 2) what is not merged")

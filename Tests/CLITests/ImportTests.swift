@@ -53,38 +53,40 @@ struct ImportTests {
         }
         try await client.adminDisableUser(poolID: pool, username: "user5")
         // What `aws cognito-idp list-users` prints, one document per page.
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("list-users-\(UUID().uuidString).json")
-        var text = ""
-        for try await page in client.listUsers(poolID: pool) {
-            text += String(decoding: try JSONEncoder().encode(["Users": page.Users]), as: UTF8.self) + "\n"
-        }
-        try text.write(to: file, atomically: true, encoding: .utf8)
+        try await withTemporaryDirectory("import-list-users") { dir in
+            let file = dir.appendingPathComponent("list-users.json")
+            var text = ""
+            for try await page in client.listUsers(poolID: pool) {
+                text += String(decoding: try JSONEncoder().encode(["Users": page.Users]), as: UTF8.self) + "\n"
+            }
+            try text.write(to: file, atomically: true, encoding: .utf8)
 
-        let live = try await TestDatabase.make()
-        let fromFile = try await TestDatabase.make()
-        for db in [live, fromFile] {
-            #expect(try CLI.run(["pool", "add", "--id", pool], environment: ["DATABASE_URL": db.url]).status == 0)
-        }
-        let first = try CLI.run(
-            ["import", "--pool", pool, "--reuse-sub-as-user-id", "--format", "json"], environment: ["DATABASE_URL": live.url])
-        #expect(first.status == 0, "\(first.stderr)")
-        let report = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
-        #expect(report["created"] as? Int == 130 && report["seen"] as? Int == 130)
-        let again = try CLI.run(
-            ["import", "--pool", pool, "--reuse-sub-as-user-id", "--format", "json"], environment: ["DATABASE_URL": live.url])
-        #expect(again.stdout.contains(#""already_mapped":130"#) && again.stdout.contains(#""created":0"#))
-        let viaFile = try CLI.run(
-            ["import", "--pool", pool, "--file", file.path, "--reuse-sub-as-user-id"], environment: ["DATABASE_URL": fromFile.url])
-        #expect(viaFile.status == 0, "\(viaFile.stderr)")
+            let live = try await TestDatabase.make()
+            let fromFile = try await TestDatabase.make()
+            for db in [live, fromFile] {
+                #expect(try CLI.run(["pool", "add", "--id", pool], environment: ["DATABASE_URL": db.url]).status == 0)
+            }
+            let first = try CLI.run(
+                ["import", "--pool", pool, "--reuse-sub-as-user-id", "--format", "json"], environment: ["DATABASE_URL": live.url])
+            #expect(first.status == 0, "\(first.stderr)")
+            let report = try #require(try JSONSerialization.jsonObject(with: Data(first.stdout.utf8)) as? [String: Any])
+            #expect(report["created"] as? Int == 130 && report["seen"] as? Int == 130)
+            let again = try CLI.run(
+                ["import", "--pool", pool, "--reuse-sub-as-user-id", "--format", "json"], environment: ["DATABASE_URL": live.url])
+            #expect(again.stdout.contains(#""already_mapped":130"#) && again.stdout.contains(#""created":0"#))
+            let viaFile = try CLI.run(
+                ["import", "--pool", pool, "--file", file.path, "--reuse-sub-as-user-id"], environment: ["DATABASE_URL": fromFile.url])
+            #expect(viaFile.status == 0, "\(viaFile.stderr)")
 
-        #expect(try Self.map(live, withUserIDs: true) == Self.map(fromFile, withUserIDs: true))
-        #expect(try live.count("identities") == 130)
-        #expect(try live.count("identities", where: "status = 'disabled'") == 1)
-        #expect(try live.count("users", where: "id::text IN (SELECT sub FROM identities)") == 130)
-        #expect(try live.count("events", where: "kind = 'user_created'") == 130)
-        #expect(try live.count("events", where: "kind = 'identity_linked'") == 130)
-        #expect(try live.count("events", where: "kind = 'import_completed'") == 2)
-        #expect(try live.count("identities", where: "email_normalized = 'user7@example.com'") == 1)
+            #expect(try Self.map(live, withUserIDs: true) == Self.map(fromFile, withUserIDs: true))
+            #expect(try live.count("identities") == 130)
+            #expect(try live.count("identities", where: "status = 'disabled'") == 1)
+            #expect(try live.count("users", where: "id::text IN (SELECT sub FROM identities)") == 130)
+            #expect(try live.count("events", where: "kind = 'user_created'") == 130)
+            #expect(try live.count("events", where: "kind = 'identity_linked'") == 130)
+            #expect(try live.count("events", where: "kind = 'import_completed'") == 2)
+            #expect(try live.count("identities", where: "email_normalized = 'user7@example.com'") == 1)
+        }
     }
 
     @Test("federated provider, duplicates, conflicts and invalid records; dry run writes nothing; exit 1 on problems")
@@ -112,29 +114,32 @@ struct ImportTests {
             ["Username": "not-a-uuid-sub", "Attributes": [["Name": "sub", "Value": "legacy-123"]]],
             ["Username": "fine", "Attributes": [["Name": "sub", "Value": "aaaaaaaa-0000-4000-8000-000000000003"]]],
         ]
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("problems-\(UUID().uuidString).json")
-        try JSONSerialization.data(withJSONObject: ["Users": users]).write(to: file)
+        try await withTemporaryDirectory("import-problems") { dir in
+            let file = dir.appendingPathComponent("problems.json")
+            try JSONSerialization.data(withJSONObject: ["Users": users]).write(to: file)
 
-        let dry = try CLI.run(
-            ["import", "--pool", "us-east-1_Files", "--file", file.path, "--reuse-sub-as-user-id", "--dry-run", "--format", "json"],
-            environment: env)
-        #expect(dry.status == 1)
-        let dryReport = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
-        #expect(dryReport["created"] as? Int == 2 && dryReport["duplicates"] as? Int == 1)
-        #expect(dryReport["conflicting"] as? Int == 1 && dryReport["invalid"] as? Int == 1 && dryReport["dry_run"] as? Bool == true)
-        #expect(try db.count("identities") == 1)
-        #expect(try db.count("import_staging") == 0)
+            let dry = try CLI.run(
+                ["import", "--pool", "us-east-1_Files", "--file", file.path, "--reuse-sub-as-user-id", "--dry-run", "--format", "json"],
+                environment: env)
+            #expect(dry.status == 1)
+            let dryReport = try #require(try JSONSerialization.jsonObject(with: Data(dry.stdout.utf8)) as? [String: Any])
+            #expect(dryReport["created"] as? Int == 2 && dryReport["duplicates"] as? Int == 1)
+            #expect(dryReport["conflicting"] as? Int == 1 && dryReport["invalid"] as? Int == 1 && dryReport["dry_run"] as? Bool == true)
+            #expect(try db.count("identities") == 1)
+            #expect(try db.count("import_staging") == 0)
 
-        let real = try CLI.run(
-            ["import", "--pool", "us-east-1_Files", "--file", file.path, "--reuse-sub-as-user-id", "--format", "json"], environment: env)
-        #expect(real.status == 1)
-        #expect(try db.count("identities") == 3)
-        let federated = try db.rows(
-            "SELECT provider, email_verified::text AS v FROM identities WHERE sub = 'aaaaaaaa-0000-4000-8000-000000000001'")
-        #expect(try federated[0].decode("provider", as: String.self) == "Google")
-        #expect(try federated[0].decode("v", as: String.self) == "true")
-        #expect(try db.count("event_personal_data", where: "data->>'email' = 'fed@example.com'") == 1)
-        #expect(try db.count("events", where: "kind = 'import_completed' AND (details->>'conflicting')::int = 1") == 1)
+            let real = try CLI.run(
+                ["import", "--pool", "us-east-1_Files", "--file", file.path, "--reuse-sub-as-user-id", "--format", "json"], environment: env
+            )
+            #expect(real.status == 1)
+            #expect(try db.count("identities") == 3)
+            let federated = try db.rows(
+                "SELECT provider, email_verified::text AS v FROM identities WHERE sub = 'aaaaaaaa-0000-4000-8000-000000000001'")
+            #expect(try federated[0].decode("provider", as: String.self) == "Google")
+            #expect(try federated[0].decode("v", as: String.self) == "true")
+            #expect(try db.count("event_personal_data", where: "data->>'email' = 'fed@example.com'") == 1)
+            #expect(try db.count("events", where: "kind = 'import_completed' AND (details->>'conflicting')::int = 1") == 1)
+        }
     }
 
     @Test("an AWS CLI v2 file (ISO 8601 dates, the CLI's default) imports; a bad date names the field and the place (exit 2)")
@@ -159,19 +164,21 @@ struct ImportTests {
                 ]
             }
             """
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("v2-\(UUID().uuidString).json")
-        try v2.write(to: file, atomically: true, encoding: .utf8)
-        let imported = try CLI.run(["import", "--pool", "us-east-1_Vtwo", "--file", file.path], environment: env)
-        #expect(imported.status == 0, "\(imported.stderr)")
-        #expect(try db.count("identities", where: "email = 'alice@example.com'") == 1)
+        try await withTemporaryDirectory("import-v2") { dir in
+            let file = dir.appendingPathComponent("v2.json")
+            try v2.write(to: file, atomically: true, encoding: .utf8)
+            let imported = try CLI.run(["import", "--pool", "us-east-1_Vtwo", "--file", file.path], environment: env)
+            #expect(imported.status == 0, "\(imported.stderr)")
+            #expect(try db.count("identities", where: "email = 'alice@example.com'") == 1)
 
-        let bad = FileManager.default.temporaryDirectory.appendingPathComponent("v2-bad-\(UUID().uuidString).json")
-        try v2.replacingOccurrences(of: #""UserCreateDate": "2026-11-20T10:11:12.345000+00:00""#, with: #""UserCreateDate": true"#)
-            .write(to: bad, atomically: true, encoding: .utf8)
-        let refused = try CLI.run(["import", "--pool", "us-east-1_Vtwo", "--file", bad.path], environment: env)
-        #expect(refused.status == 2)
-        #expect(refused.stderr.contains("UserCreateDate at byte"))
-        #expect(refused.stderr.contains("(line 9, column 31): expected a number or a date string"))
+            let bad = dir.appendingPathComponent("v2-bad.json")
+            try v2.replacingOccurrences(of: #""UserCreateDate": "2026-11-20T10:11:12.345000+00:00""#, with: #""UserCreateDate": true"#)
+                .write(to: bad, atomically: true, encoding: .utf8)
+            let refused = try CLI.run(["import", "--pool", "us-east-1_Vtwo", "--file", bad.path], environment: env)
+            #expect(refused.status == 2)
+            #expect(refused.stderr.contains("UserCreateDate at byte"))
+            #expect(refused.stderr.contains("(line 9, column 31): expected a number or a date string"))
+        }
     }
 
     @Test("bad input: unknown pool, missing or malformed file exit 2 and write nothing")
@@ -181,20 +188,23 @@ struct ImportTests {
         #expect(try CLI.run(["import", "--pool", "us-east-1_Unregistered", "--file", "/dev/null"], environment: env).status == 2)
         #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Files"], environment: env).status == 0)
         #expect(try CLI.run(["import", "--pool", "us-east-1_Files", "--file", "/nonexistent.json"], environment: env).status == 2)
-        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).json")
-        try #"{"Users": [{"Username": "a", "Attributes": [{"Name": "sub", "Value": "s"}]}, {"Username": "#.write(
-            to: broken, atomically: true, encoding: .utf8)
-        let result = try CLI.run(["import", "--pool", "us-east-1_Files", "--file", broken.path], environment: env)
-        #expect(result.status == 2)
-        #expect(result.stderr.contains("Username at byte 90 (line 1, column 91): the file ends before the JSON does"), "\(result.stderr)")
-        #expect(try db.count("identities") == 0)
-        // Broken after the first 5,000-user chunk was staged: the staged rows go too.
-        let late = FileManager.default.temporaryDirectory.appendingPathComponent("late-\(UUID().uuidString).json")
-        let many = (0..<6_000).map { #"{"Username":"u\#($0)","Attributes":[{"Name":"sub","Value":"s\#($0)"}]}"# }.joined(separator: ",")
-        try (#"{"Users": ["# + many + #", {"Username": "#).write(to: late, atomically: true, encoding: .utf8)
-        #expect(try CLI.run(["import", "--pool", "us-east-1_Files", "--file", late.path], environment: env).status == 2)
-        #expect(try db.count("import_staging") == 0)
-        #expect(try db.count("identities") == 0)
-        #expect(try CLI.run(["import", "--pool", "not-a-pool"], environment: env).status == 2)
+        try await withTemporaryDirectory("import-bad-input") { dir in
+            let broken = dir.appendingPathComponent("broken.json")
+            try #"{"Users": [{"Username": "a", "Attributes": [{"Name": "sub", "Value": "s"}]}, {"Username": "#.write(
+                to: broken, atomically: true, encoding: .utf8)
+            let result = try CLI.run(["import", "--pool", "us-east-1_Files", "--file", broken.path], environment: env)
+            #expect(result.status == 2)
+            #expect(
+                result.stderr.contains("Username at byte 90 (line 1, column 91): the file ends before the JSON does"), "\(result.stderr)")
+            #expect(try db.count("identities") == 0)
+            // Broken after the first 5,000-user chunk was staged: the staged rows go too.
+            let late = dir.appendingPathComponent("late.json")
+            let many = (0..<6_000).map { #"{"Username":"u\#($0)","Attributes":[{"Name":"sub","Value":"s\#($0)"}]}"# }.joined(separator: ",")
+            try (#"{"Users": ["# + many + #", {"Username": "#).write(to: late, atomically: true, encoding: .utf8)
+            #expect(try CLI.run(["import", "--pool", "us-east-1_Files", "--file", late.path], environment: env).status == 2)
+            #expect(try db.count("import_staging") == 0)
+            #expect(try db.count("identities") == 0)
+            #expect(try CLI.run(["import", "--pool", "not-a-pool"], environment: env).status == 2)
+        }
     }
 }

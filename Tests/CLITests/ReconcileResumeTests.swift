@@ -132,25 +132,28 @@ struct ReconcileResumeTests {
         let completed = try CLI.run(["reconcile", "--resume", liveID], environment: env)
         #expect(completed.status == 2 && completed.stderr.contains("completed"), "\(completed.stderr)")
 
-        let file = FileManager.default.temporaryDirectory.appendingPathComponent("resume-\(UUID().uuidString).json")
-        var text = ""
-        for try await page in client.listUsers(poolID: pool) {
-            text += String(decoding: try JSONEncoder().encode(["Users": page.Users]), as: UTF8.self) + "\n"
-        }
-        try text.write(to: file, atomically: true, encoding: .utf8)
-        let fromFile = try CLI.run(["reconcile", "--pool", pool, "--file", "\(pool)=\(file.path)", "--format", "json"], environment: env)
-        #expect(fromFile.status == 0, "\(fromFile.stderr)")
-        let fileID = try #require((Self.json(fromFile)["run"] as? [String: Any])?["id"] as? String)
-        let fileRun = try CLI.run(["reconcile", "--resume", fileID], environment: env)
-        #expect(fileRun.status == 2 && fileRun.stderr.contains("files"), "\(fileRun.stderr)")
+        try await withTemporaryDirectory("resume") { dir in
+            let file = dir.appendingPathComponent("\(pool).json")
+            var text = ""
+            for try await page in client.listUsers(poolID: pool) {
+                text += String(decoding: try JSONEncoder().encode(["Users": page.Users]), as: UTF8.self) + "\n"
+            }
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let fromFile = try CLI.run(
+                ["reconcile", "--pool", pool, "--file", "\(pool)=\(file.path)", "--format", "json"], environment: env)
+            #expect(fromFile.status == 0, "\(fromFile.stderr)")
+            let fileID = try #require((Self.json(fromFile)["run"] as? [String: Any])?["id"] as? String)
+            let fileRun = try CLI.run(["reconcile", "--resume", fileID], environment: env)
+            #expect(fileRun.status == 2 && fileRun.stderr.contains("files"), "\(fileRun.stderr)")
 
-        let unknown = try CLI.run(["reconcile", "--resume", UUID().uuidString.lowercased()], environment: env)
-        #expect(unknown.status == 2 && unknown.stderr.contains("no reconciliation run"), "\(unknown.stderr)")
-        let malformed = try CLI.run(["reconcile", "--resume", "yesterday"], environment: env)
-        #expect(malformed.status == 2 && malformed.stderr.contains("--resume"), "\(malformed.stderr)")
-        let withFile = try CLI.run(["reconcile", "--resume", liveID, "--file", "\(pool)=\(file.path)"], environment: env)
-        #expect(withFile.status == 2 && withFile.stderr.contains("--file"), "\(withFile.stderr)")
-        #expect(try db.count("reconcile_runs", where: "status = 'running'") == 0, "a refused resume changes no run")
+            let unknown = try CLI.run(["reconcile", "--resume", UUID().uuidString.lowercased()], environment: env)
+            #expect(unknown.status == 2 && unknown.stderr.contains("no reconciliation run"), "\(unknown.stderr)")
+            let malformed = try CLI.run(["reconcile", "--resume", "yesterday"], environment: env)
+            #expect(malformed.status == 2 && malformed.stderr.contains("--resume"), "\(malformed.stderr)")
+            let withFile = try CLI.run(["reconcile", "--resume", liveID, "--file", "\(pool)=\(file.path)"], environment: env)
+            #expect(withFile.status == 2 && withFile.stderr.contains("--file"), "\(withFile.stderr)")
+            #expect(try db.count("reconcile_runs", where: "status = 'running'") == 0, "a refused resume changes no run")
+        }
     }
 }
 

@@ -35,9 +35,9 @@ struct ReconcileTests {
             return (run, json)
         }
 
-        /// What `aws cognito-idp list-users` prints for a pool, one document per page.
-        func dump(_ pool: String) async throws -> String {
-            let file = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-\(UUID().uuidString).json")
+        /// What `aws cognito-idp list-users` prints for a pool, one document per page, as a file in `dir`.
+        func dump(_ pool: String, into dir: URL) async throws -> String {
+            let file = dir.appendingPathComponent("\(pool).json")
             var text = ""
             for try await page in client.listUsers(poolID: pool) {
                 text += String(decoding: try JSONEncoder().encode(["Users": page.Users]), as: UTF8.self) + "\n"
@@ -148,112 +148,117 @@ struct ReconcileTests {
     )
     func plantedCampaign() async throws {
         let s = try await Self.plant()
-        let metricsPath = FileManager.default.temporaryDirectory.appendingPathComponent("reconcile-\(UUID().uuidString).prom").path
-        let (first, report) = try s.reconcile(["--fail-on", "unmigrated", "--metrics-file", metricsPath])
-        #expect(first.status == 1, "unmigrated users are open: \(first.stdout) \(first.stderr)")
-        let counts = try #require(report["counts"] as? [String: Int], "\(first.stdout) \(first.stderr)")
-        let open = try s.openFindings()
-        func has(_ kind: String, _ subject: String) -> Bool { open.contains("\(kind) \(subject)") }
-        let (old, new) = (s.source, s.target)
-        #expect(has("unmapped", "\(old)/\(s.sub("dave"))"), "\(open)")
-        #expect(has("unmapped", "\(old)/\(s.sub("henry-again"))"))
-        #expect(has("orphaned", "\(old)/\(s.sub("erin"))") && has("orphaned", "\(old)/\(s.sub("henry"))"))
-        #expect(has("stale", "\(old)/\(s.sub("frank"))"))
-        #expect(has("conflict", "\(new)/\(s.sub("gina"))"))
-        // bob's two people share a verified email (other case); carol's source account and the unmapped
-        // target account made with her verified email are the same address: both are duplicates.
-        #expect(open.filter { $0.hasPrefix("duplicate email:") }.count == 2, "\(open)")
-        // Every enabled source user without a target identity is unmigrated: the 70 bulk users, bob
-        // and frank. carol is disabled; alice migrated; henry's new sub is unmapped, not unmigrated.
-        #expect(has("unmigrated", "\(old)/\(s.sub("bob"))") && has("unmigrated", "\(old)/\(s.sub("frank"))"))
-        #expect(!has("unmigrated", "\(old)/\(s.sub("carol"))") && !has("unmigrated", "\(old)/\(s.sub("henry-again"))"))
-        #expect(open.filter { $0.hasPrefix("unmigrated ") }.count == 72)
-        #expect(!open.contains { $0.contains(s.sub("alice")) || $0.contains(s.sub("alice-new")) })
-        #expect(!open.contains { $0.hasPrefix("conflict") && !$0.contains(s.sub("gina")) }, "a recreated user is no conflict: \(open)")
-        let planted = 2 + 72 + 1 + 2 + 1 + 3  // duplicate, unmigrated, stale, orphaned, conflict, unmapped
-        #expect(open.count == planted)
-        #expect(counts.keys.sorted() == ["conflict", "duplicate", "orphaned", "stale", "unmapped", "unmigrated"])
-        #expect(counts.values.reduce(0, +) == open.count)
-        let run = try #require(report["run"] as? [String: Any])
-        #expect((run["scanned"] as? [String: Int])?[old] == 70 + 6 - 1 + 1)  // bulk + six − erin + dave (henry once)
-        let metrics = try String(contentsOfFile: metricsPath, encoding: .utf8)
-        #expect(metrics.contains("stableid_reconcile_findings_open{kind=\"stale\",scope=\"campaign:") && metrics.contains("} 1\n"))
+        try await withTemporaryDirectory("reconcile") { dir in
+            let metricsPath = dir.appendingPathComponent("reconcile.prom").path
+            let (first, report) = try s.reconcile(["--fail-on", "unmigrated", "--metrics-file", metricsPath])
+            #expect(first.status == 1, "unmigrated users are open: \(first.stdout) \(first.stderr)")
+            let counts = try #require(report["counts"] as? [String: Int], "\(first.stdout) \(first.stderr)")
+            let open = try s.openFindings()
+            func has(_ kind: String, _ subject: String) -> Bool { open.contains("\(kind) \(subject)") }
+            let (old, new) = (s.source, s.target)
+            #expect(has("unmapped", "\(old)/\(s.sub("dave"))"), "\(open)")
+            #expect(has("unmapped", "\(old)/\(s.sub("henry-again"))"))
+            #expect(has("orphaned", "\(old)/\(s.sub("erin"))") && has("orphaned", "\(old)/\(s.sub("henry"))"))
+            #expect(has("stale", "\(old)/\(s.sub("frank"))"))
+            #expect(has("conflict", "\(new)/\(s.sub("gina"))"))
+            // bob's two people share a verified email (other case); carol's source account and the unmapped
+            // target account made with her verified email are the same address: both are duplicates.
+            #expect(open.filter { $0.hasPrefix("duplicate email:") }.count == 2, "\(open)")
+            // Every enabled source user without a target identity is unmigrated: the 70 bulk users, bob
+            // and frank. carol is disabled; alice migrated; henry's new sub is unmapped, not unmigrated.
+            #expect(has("unmigrated", "\(old)/\(s.sub("bob"))") && has("unmigrated", "\(old)/\(s.sub("frank"))"))
+            #expect(!has("unmigrated", "\(old)/\(s.sub("carol"))") && !has("unmigrated", "\(old)/\(s.sub("henry-again"))"))
+            #expect(open.filter { $0.hasPrefix("unmigrated ") }.count == 72)
+            #expect(!open.contains { $0.contains(s.sub("alice")) || $0.contains(s.sub("alice-new")) })
+            #expect(!open.contains { $0.hasPrefix("conflict") && !$0.contains(s.sub("gina")) }, "a recreated user is no conflict: \(open)")
+            let planted = 2 + 72 + 1 + 2 + 1 + 3  // duplicate, unmigrated, stale, orphaned, conflict, unmapped
+            #expect(open.count == planted)
+            #expect(counts.keys.sorted() == ["conflict", "duplicate", "orphaned", "stale", "unmapped", "unmigrated"])
+            #expect(counts.values.reduce(0, +) == open.count)
+            let run = try #require(report["run"] as? [String: Any])
+            #expect((run["scanned"] as? [String: Int])?[old] == 70 + 6 - 1 + 1)  // bulk + six − erin + dave (henry once)
+            let metrics = try String(contentsOfFile: metricsPath, encoding: .utf8)
+            #expect(metrics.contains("stableid_reconcile_findings_open{kind=\"stale\",scope=\"campaign:") && metrics.contains("} 1\n"))
 
-        // The same pools from files: the same findings, none new, none resolved.
-        let files = ["--file", "\(old)=\(try await s.dump(old))", "--file", "\(new)=\(try await s.dump(new))"]
-        let (fromFiles, fileReport) = try s.reconcile(files)
-        #expect(fromFiles.status == 0, "\(fromFiles.stderr)")
-        #expect((fileReport["new"] as? [String: Int])?.values.reduce(0, +) == 0, "\(fromFiles.stdout)")
-        #expect((fileReport["resolved"] as? [String: Int])?.values.reduce(0, +) == 0)
-        #expect(try s.openFindings() == open)
-        #expect(try s.db.count("events", where: "kind = 'finding_opened'") == open.count)
+            // The same pools from files: the same findings, none new, none resolved.
+            let files = ["--file", "\(old)=\(try await s.dump(old, into: dir))", "--file", "\(new)=\(try await s.dump(new, into: dir))"]
+            let (fromFiles, fileReport) = try s.reconcile(files)
+            #expect(fromFiles.status == 0, "\(fromFiles.stderr)")
+            #expect((fileReport["new"] as? [String: Int])?.values.reduce(0, +) == 0, "\(fromFiles.stdout)")
+            #expect((fileReport["resolved"] as? [String: Int])?.values.reduce(0, +) == 0)
+            #expect(try s.openFindings() == open)
+            #expect(try s.db.count("events", where: "kind = 'finding_opened'") == open.count)
 
-        // A dry run of the fixes changes nothing.
-        let events = try s.db.count("events")
-        let (dry, dryReport) = try s.reconcile(["--fix", "stale", "orphaned", "unmapped", "--dry-run"])
-        #expect(dry.status == 0, "\(dry.stderr)")
-        #expect(((dryReport["fixes"] as? [String: Any])?["dry_run"] as? Bool) == true)
-        #expect(try s.db.count("events") == events + 1, "only the run's own reconcile_completed event")
-        #expect(
-            try s.db.rows("SELECT email FROM identities WHERE sub = \(s.sub("frank"))")[0].decode("email", as: String.self)
-                == "frank@example.com")
+            // A dry run of the fixes changes nothing.
+            let events = try s.db.count("events")
+            let (dry, dryReport) = try s.reconcile(["--fix", "stale", "orphaned", "unmapped", "--dry-run"])
+            #expect(dry.status == 0, "\(dry.stderr)")
+            #expect(((dryReport["fixes"] as? [String: Any])?["dry_run"] as? Bool) == true)
+            #expect(try s.db.count("events") == events + 1, "only the run's own reconcile_completed event")
+            #expect(
+                try s.db.rows("SELECT email FROM identities WHERE sub = \(s.sub("frank"))")[0].decode("email", as: String.self)
+                    == "frank@example.com")
 
-        // Applied, then a rerun resolves exactly the fixed findings.
-        let (applied, appliedReport) = try s.reconcile(["--fix", "stale", "orphaned", "unmapped", "--apply"])
-        #expect(applied.status == 0, "\(applied.stderr)")
-        let fixes = try #require(appliedReport["fixes"] as? [String: Any])
-        let outcomes = try #require(fixes["outcomes"] as? [String: [String: Int]])
-        #expect(outcomes["stale"]?["fixed"] == 1 && outcomes["orphaned"]?["fixed"] == 2, "\(fixes)")
-        #expect(outcomes["unmapped"]?["fixed"] == 1, "only ivan, whose attribute names an existing person: \(fixes)")
-        #expect(
-            try s.db.rows("SELECT email FROM identities WHERE sub = \(s.sub("frank"))")[0].decode("email", as: String.self)
-                == "frank.new@example.com")
-        #expect(
-            try s.db.rows("SELECT status FROM identities WHERE sub = \(s.sub("erin"))")[0].decode("status", as: String.self) == "deleted")
-        // The fixed findings are resolved with their fixes, and a rerun does not open them again. It
-        // does see what the fixes left for a person: erin and henry have no live identity now, and
-        // carol's target account, linked to her, is no longer a duplicate of her.
-        let appliedResolved = try #require(appliedReport["resolved"] as? [String: Int])
-        #expect(appliedResolved["stale"] == 1 && appliedResolved["orphaned"] == 2 && appliedResolved["unmapped"] == 1, "\(applied.stdout)")
-        let (rerun, rerunReport) = try s.reconcile()
-        #expect(rerun.status == 0)
-        let zero: [String: Int] = ["conflict": 0, "duplicate": 0, "orphaned": 0, "stale": 0, "unmapped": 0, "unmigrated": 0]
-        var expectedNew = zero
-        expectedNew["orphaned"] = 2
-        var expectedResolved = zero
-        expectedResolved["duplicate"] = 1
-        #expect(rerunReport["new"] as? [String: Int] == expectedNew, "\(rerun.stdout)")
-        #expect(rerunReport["resolved"] as? [String: Int] == expectedResolved)
-        let after = try s.openFindings()
-        let erin = "orphaned user:" + s.people["erin"]!.uuidString.lowercased()
-        let henry = "orphaned user:" + s.people["henry"]!.uuidString.lowercased()
-        #expect(after.contains(erin) && after.contains(henry), "\(after)")
-        #expect(try s.db.count("findings", where: "kind = 'unmapped' AND state = 'open'") == 2, "dave and henry stay for a person")
-        let quiet = try s.reconcile().1["new"] as? [String: Int]
-        #expect(quiet == zero, "nothing changed, nothing new")
+            // Applied, then a rerun resolves exactly the fixed findings.
+            let (applied, appliedReport) = try s.reconcile(["--fix", "stale", "orphaned", "unmapped", "--apply"])
+            #expect(applied.status == 0, "\(applied.stderr)")
+            let fixes = try #require(appliedReport["fixes"] as? [String: Any])
+            let outcomes = try #require(fixes["outcomes"] as? [String: [String: Int]])
+            #expect(outcomes["stale"]?["fixed"] == 1 && outcomes["orphaned"]?["fixed"] == 2, "\(fixes)")
+            #expect(outcomes["unmapped"]?["fixed"] == 1, "only ivan, whose attribute names an existing person: \(fixes)")
+            #expect(
+                try s.db.rows("SELECT email FROM identities WHERE sub = \(s.sub("frank"))")[0].decode("email", as: String.self)
+                    == "frank.new@example.com")
+            #expect(
+                try s.db.rows("SELECT status FROM identities WHERE sub = \(s.sub("erin"))")[0].decode("status", as: String.self)
+                    == "deleted")
+            // The fixed findings are resolved with their fixes, and a rerun does not open them again. It
+            // does see what the fixes left for a person: erin and henry have no live identity now, and
+            // carol's target account, linked to her, is no longer a duplicate of her.
+            let appliedResolved = try #require(appliedReport["resolved"] as? [String: Int])
+            #expect(
+                appliedResolved["stale"] == 1 && appliedResolved["orphaned"] == 2 && appliedResolved["unmapped"] == 1, "\(applied.stdout)")
+            let (rerun, rerunReport) = try s.reconcile()
+            #expect(rerun.status == 0)
+            let zero: [String: Int] = ["conflict": 0, "duplicate": 0, "orphaned": 0, "stale": 0, "unmapped": 0, "unmigrated": 0]
+            var expectedNew = zero
+            expectedNew["orphaned"] = 2
+            var expectedResolved = zero
+            expectedResolved["duplicate"] = 1
+            #expect(rerunReport["new"] as? [String: Int] == expectedNew, "\(rerun.stdout)")
+            #expect(rerunReport["resolved"] as? [String: Int] == expectedResolved)
+            let after = try s.openFindings()
+            let erin = "orphaned user:" + s.people["erin"]!.uuidString.lowercased()
+            let henry = "orphaned user:" + s.people["henry"]!.uuidString.lowercased()
+            #expect(after.contains(erin) && after.contains(henry), "\(after)")
+            #expect(try s.db.count("findings", where: "kind = 'unmapped' AND state = 'open'") == 2, "dave and henry stay for a person")
+            let quiet = try s.reconcile().1["new"] as? [String: Int]
+            #expect(quiet == zero, "nothing changed, nothing new")
 
-        // Acknowledging in bulk by filter; the acknowledged no longer count as open.
-        let ack = try CLI.run(
-            ["findings", "ack", "--kind", "unmigrated", "--campaign", s.campaign, "--reason", "churned users"], environment: s.env)
-        #expect(ack.status == 0 && ack.stdout.contains("acknowledged 72"), "\(ack.stdout) \(ack.stderr)")
-        #expect(try s.reconcile(["--fail-on", "unmigrated"]).0.status == 0)
-        let listed = try CLI.run(["findings", "list", "--state", "acknowledged", "--format", "json"], environment: s.env)
-        #expect((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [Any])?.count == 72)
-        #expect(try s.db.count("events", where: "kind = 'finding_acknowledged'") == 1)
+            // Acknowledging in bulk by filter; the acknowledged no longer count as open.
+            let ack = try CLI.run(
+                ["findings", "ack", "--kind", "unmigrated", "--campaign", s.campaign, "--reason", "churned users"], environment: s.env)
+            #expect(ack.status == 0 && ack.stdout.contains("acknowledged 72"), "\(ack.stdout) \(ack.stderr)")
+            #expect(try s.reconcile(["--fail-on", "unmigrated"]).0.status == 0)
+            let listed = try CLI.run(["findings", "list", "--state", "acknowledged", "--format", "json"], environment: s.env)
+            #expect((try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [Any])?.count == 72)
+            #expect(try s.db.count("events", where: "kind = 'finding_acknowledged'") == 1)
 
-        // Nothing personal in the immutable events: no email hash subject, no reason typed by an operator.
-        #expect(
-            try s.db.count("events", where: "kind LIKE 'finding_%' AND (details::text LIKE '%email:%' OR details::text LIKE '%churned%')")
-                == 0)
-        // Erasing bob removes his findings, and his duplicate finding's subject from the events.
-        let bobID = s.people["bob"]!.uuidString.lowercased()
-        let duplicatesBefore = try s.db.count("findings", where: "kind = 'duplicate'")
-        let subjectsBefore = try s.db.count("event_personal_data", where: "data ? 'subject' AND data->>'subject' LIKE 'email:%'")
-        #expect(try CLI.run(["user", "forget", bobID], environment: s.env).status == 0)
-        #expect(try s.db.count("findings", where: "user_id = '\(bobID)'::uuid OR sub = '\(s.sub("bob"))'") == 0)
-        #expect(try s.db.count("findings", where: "kind = 'duplicate'") < duplicatesBefore)
-        #expect(subjectsBefore > 0)
-        #expect(try s.db.count("event_personal_data", where: "data ? 'subject' AND data->>'subject' LIKE 'email:%'") < subjectsBefore)
+            // Nothing personal in the immutable events: no email hash subject, no reason typed by an operator.
+            #expect(
+                try s.db.count(
+                    "events", where: "kind LIKE 'finding_%' AND (details::text LIKE '%email:%' OR details::text LIKE '%churned%')")
+                    == 0)
+            // Erasing bob removes his findings, and his duplicate finding's subject from the events.
+            let bobID = s.people["bob"]!.uuidString.lowercased()
+            let duplicatesBefore = try s.db.count("findings", where: "kind = 'duplicate'")
+            let subjectsBefore = try s.db.count("event_personal_data", where: "data ? 'subject' AND data->>'subject' LIKE 'email:%'")
+            #expect(try CLI.run(["user", "forget", bobID], environment: s.env).status == 0)
+            #expect(try s.db.count("findings", where: "user_id = '\(bobID)'::uuid OR sub = '\(s.sub("bob"))'") == 0)
+            #expect(try s.db.count("findings", where: "kind = 'duplicate'") < duplicatesBefore)
+            #expect(subjectsBefore > 0)
+            #expect(try s.db.count("event_personal_data", where: "data ? 'subject' AND data->>'subject' LIKE 'email:%'") < subjectsBefore)
+        }
     }
 
     @Test("one run per campaign at a time: a second exits 3 (or waits with --wait); usage errors exit 2; an empty pool reconciles")
@@ -280,20 +285,23 @@ struct ReconcileTests {
         #expect(try CLI.run(["pool", "add", "--id", other], environment: env).status == 0)
         _ = try await client.createTestUser(
             poolID: empty, username: "someone", attributes: [AttributeType("email", "someone@example.com")])
-        let broken = FileManager.default.temporaryDirectory.appendingPathComponent("broken-\(UUID().uuidString).json")
-        try #"{"Users": [{"Username": "x", "Attributes": [{"Name": "sub""#.write(to: broken, atomically: true, encoding: .utf8)
-        let findingsBefore = try db.count("findings")
-        let failed = try CLI.run(["reconcile", "--pool", empty, "--pool", other, "--file", "\(other)=\(broken.path)"], environment: env)
-        #expect(failed.status == 2 && failed.stderr.contains("line"), "\(failed.stderr)")
-        #expect(try db.count("findings") == findingsBefore && db.count("reconcile_snapshot") == 0)
-        #expect(try db.count("reconcile_runs", where: "status = 'failed'") == 2, "the abandoned holder and this run")
+        try await withTemporaryDirectory("reconcile-broken") { dir in
+            let broken = dir.appendingPathComponent("broken.json")
+            try #"{"Users": [{"Username": "x", "Attributes": [{"Name": "sub""#.write(to: broken, atomically: true, encoding: .utf8)
+            let findingsBefore = try db.count("findings")
+            let failed = try CLI.run(
+                ["reconcile", "--pool", empty, "--pool", other, "--file", "\(other)=\(broken.path)"], environment: env)
+            #expect(failed.status == 2 && failed.stderr.contains("line"), "\(failed.stderr)")
+            #expect(try db.count("findings") == findingsBefore && db.count("reconcile_snapshot") == 0)
+            #expect(try db.count("reconcile_runs", where: "status = 'failed'") == 2, "the abandoned holder and this run")
 
-        for bad in [
-            ["reconcile"], ["reconcile", "--pool", empty, "--campaign", "x"], ["reconcile", "--pool", "nope"],
-            ["reconcile", "--pool", empty, "--fix", "stale"], ["reconcile", "--pool", empty, "--fix", "duplicate", "--apply"],
-            ["reconcile", "--pool", empty, "--file", "us-east-1_Other=/tmp/x.json"], ["findings", "ack", "--reason", "x"],
-        ] {
-            #expect(try CLI.run(bad, environment: env).status == 2, "\(bad)")
+            for bad in [
+                ["reconcile"], ["reconcile", "--pool", empty, "--campaign", "x"], ["reconcile", "--pool", "nope"],
+                ["reconcile", "--pool", empty, "--fix", "stale"], ["reconcile", "--pool", empty, "--fix", "duplicate", "--apply"],
+                ["reconcile", "--pool", empty, "--file", "us-east-1_Other=/tmp/x.json"], ["findings", "ack", "--reason", "x"],
+            ] {
+                #expect(try CLI.run(bad, environment: env).status == 2, "\(bad)")
+            }
         }
     }
 }

@@ -54,89 +54,105 @@ struct ReplicaTests {
         environment["STABLEID_SQL_DIR"] = TestDatabase.sqlDirectory.path
         environment["STABLEID_LISTEN"] = "127.0.0.1:\(port)"
         process.environment = environment
-        let log = FileManager.default.temporaryDirectory.appendingPathComponent("replica-serve-\(UUID().uuidString).log")
-        FileManager.default.createFile(atPath: log.path, contents: nil)
-        let logHandle = try FileHandle(forWritingTo: log)
-        process.standardError = logHandle
-        process.standardOutput = FileHandle.nullDevice
-        try process.run()
-        defer { if process.isRunning { process.terminate() } }
-        let base = "http://127.0.0.1:\(port)"
-        // Generous: on a loaded 2-core machine (the whole suite runs at once) a start can take long.
-        #expect(try await Self.eventually(within: 45) { (try? await CLI.http("GET", "\(base)/readyz").0) == 200 } != nil)
+        try await withTemporaryDirectory("replica-serve") { dir in
+            let log = dir.appendingPathComponent("serve.log")
+            FileManager.default.createFile(atPath: log.path, contents: nil)
+            let logHandle = try FileHandle(forWritingTo: log)
+            process.standardError = logHandle
+            process.standardOutput = FileHandle.nullDevice
+            try process.run()
+            defer { if process.isRunning { process.terminate() } }
+            // The server's log so far, for failure messages: the directory holding it goes when the test ends.
+            func serveLog() -> String {
+                "\n--- stableid serve's log ---\n" + ((try? String(contentsOf: log, encoding: .utf8)) ?? "(unreadable)")
+            }
+            // A thrown error ends the test before it reads the log: record the log with it.
+            var finished = false
+            defer { if !finished { Issue.record("the test stopped on an error\(serveLog())") } }
+            let base = "http://127.0.0.1:\(port)"
+            // Generous: on a loaded 2-core machine (the whole suite runs at once) a start can take long.
+            #expect(
+                try await Self.eventually(within: 45) { (try? await CLI.http("GET", "\(base)/readyz").0) == 200 } != nil, "\(serveLog())")
 
-        // A person created through the service (written to the primary) resolves from the standby.
-        let sub = UUID().uuidString.lowercased()
-        let (created, body) = try await CLI.http(
-            "POST", "\(base)/v1/users", token: token,
-            body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(sub)","username":"r-\#(sub.prefix(8))"}]}"#)
-        #expect(created == 201, "\(body)")
-        let resolve = "\(base)/v1/resolve?pool=\(pool)&sub=\(sub)"
-        #expect(try await Self.eventually(within: 5) { try await CLI.http("GET", resolve, token: token).0 == 200 } != nil)
+            // A person created through the service (written to the primary) resolves from the standby.
+            let sub = UUID().uuidString.lowercased()
+            let (created, body) = try await CLI.http(
+                "POST", "\(base)/v1/users", token: token,
+                body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(sub)","username":"r-\#(sub.prefix(8))"}]}"#)
+            #expect(created == 201, "\(body)\(serveLog())")
+            let resolve = "\(base)/v1/resolve?pool=\(pool)&sub=\(sub)"
+            #expect(
+                try await Self.eventually(within: 5) { try await CLI.http("GET", resolve, token: token).0 == 200 } != nil, "\(serveLog())")
 
-        // The read model warms up from the standby and follows its change feed (polling: a
-        // standby cannot LISTEN): lookups become hits.
-        let live = try await Self.eventually(within: 15) {
-            let metrics = try await CLI.http("GET", "\(base)/metrics").1
-            return metrics.contains(#"stableid_lookup_cache_state{state="live"} 1"#)
-        }
-        #expect(live != nil, "the cache went live on the standby")
-        // An unlink made elsewhere (straight on the primary, as another server would) reaches the
-        // standby's read model through the feed, and lookups keep being hits.
-        let hits = { () async throws -> Double in
-            let metrics = try await CLI.http("GET", "\(base)/metrics").1
-            let line = metrics.split(separator: "\n").first { $0.hasPrefix(#"stableid_lookup_cache_lookups_total{result="hit"}"#) }
-            return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
-        }
-        // The feed may bring the new identity a poll after the cache went live: until then a
-        // lookup is a miss answered by the standby. It must become a hit.
-        let answeredFromMemory = try await Self.eventually(within: 15) {
-            let hitsBefore = try await hits()
-            guard try await CLI.http("GET", resolve, token: token).0 == 200 else { return false }
-            return try await hits() > hitsBefore
-        }
-        #expect(answeredFromMemory != nil, "answered from memory")
-        let unlinked = try CLI.runProcess(
-            "/usr/bin/env",
-            ["psql", setup.primary, "-qc", "UPDATE identities SET status = 'unlinked', unlinked_at = now() WHERE sub = '\(sub)'"])
-        #expect(unlinked.status == 0, "\(unlinked.stderr)")
-        #expect(try await Self.eventually(within: 5) { try await CLI.http("GET", resolve, token: token).0 == 404 } != nil)
+            // The read model warms up from the standby and follows its change feed (polling: a
+            // standby cannot LISTEN): lookups become hits.
+            let live = try await Self.eventually(within: 15) {
+                let metrics = try await CLI.http("GET", "\(base)/metrics").1
+                return metrics.contains(#"stableid_lookup_cache_state{state="live"} 1"#)
+            }
+            #expect(live != nil, "the cache went live on the standby\(serveLog())")
+            // An unlink made elsewhere (straight on the primary, as another server would) reaches the
+            // standby's read model through the feed, and lookups keep being hits.
+            let hits = { () async throws -> Double in
+                let metrics = try await CLI.http("GET", "\(base)/metrics").1
+                let line = metrics.split(separator: "\n").first { $0.hasPrefix(#"stableid_lookup_cache_lookups_total{result="hit"}"#) }
+                return line.flatMap { Double($0.split(separator: " ").last ?? "") } ?? 0
+            }
+            // The feed may bring the new identity a poll after the cache went live: until then a
+            // lookup is a miss answered by the standby. It must become a hit.
+            let answeredFromMemory = try await Self.eventually(within: 15) {
+                let hitsBefore = try await hits()
+                guard try await CLI.http("GET", resolve, token: token).0 == 200 else { return false }
+                return try await hits() > hitsBefore
+            }
+            #expect(answeredFromMemory != nil, "answered from memory\(serveLog())")
+            let unlinked = try CLI.runProcess(
+                "/usr/bin/env",
+                ["psql", setup.primary, "-qc", "UPDATE identities SET status = 'unlinked', unlinked_at = now() WHERE sub = '\(sub)'"])
+            #expect(unlinked.status == 0, "\(unlinked.stderr)")
+            #expect(
+                try await Self.eventually(within: 5) { try await CLI.http("GET", resolve, token: token).0 == 404 } != nil, "\(serveLog())")
 
-        // A second person, then the primary goes down: lookups go on, writes answer 503.
-        let other = UUID().uuidString.lowercased()
-        let (again, _) = try await CLI.http(
-            "POST", "\(base)/v1/users", token: token,
-            body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(other)","username":"r-\#(other.prefix(8))"}]}"#)
-        #expect(again == 201)
-        let otherURL = "\(base)/v1/resolve?pool=\(pool)&sub=\(other)"
-        #expect(try await Self.eventually(within: 5) { try await CLI.http("GET", otherURL, token: token).0 == 200 } != nil)
-        let pidText = try String(contentsOfFile: setup.primaryPIDFile, encoding: .utf8)
-        let pid = try #require(pidText.split(separator: "\n").first.flatMap { Int32($0) })
-        #expect(kill(pid, SIGINT) == 0)  // fast shutdown of the primary
-        #expect(try await Self.eventually(within: 10) { !FileManager.default.fileExists(atPath: setup.primaryPIDFile) } != nil)
+            // A second person, then the primary goes down: lookups go on, writes answer 503.
+            let other = UUID().uuidString.lowercased()
+            let (again, _) = try await CLI.http(
+                "POST", "\(base)/v1/users", token: token,
+                body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(other)","username":"r-\#(other.prefix(8))"}]}"#)
+            #expect(again == 201, "\(serveLog())")
+            let otherURL = "\(base)/v1/resolve?pool=\(pool)&sub=\(other)"
+            #expect(
+                try await Self.eventually(within: 5) { try await CLI.http("GET", otherURL, token: token).0 == 200 } != nil, "\(serveLog())")
+            let pidText = try String(contentsOfFile: setup.primaryPIDFile, encoding: .utf8)
+            let pid = try #require(pidText.split(separator: "\n").first.flatMap { Int32($0) })
+            #expect(kill(pid, SIGINT) == 0)  // fast shutdown of the primary
+            #expect(try await Self.eventually(within: 10) { !FileManager.default.fileExists(atPath: setup.primaryPIDFile) } != nil)
 
-        let hitsAtOutage = try await hits()
-        for _ in 0..<20 {
-            let (status, answer) = try await CLI.http("GET", otherURL, token: token)
-            #expect(status == 200, "\(answer)")
+            let hitsAtOutage = try await hits()
+            for _ in 0..<20 {
+                let (status, answer) = try await CLI.http("GET", otherURL, token: token)
+                #expect(status == 200, "\(answer)\(serveLog())")
+            }
+            #expect(try await hits() >= hitsAtOutage + 20, "answered from memory with the primary down\(serveLog())")
+            let metricsAfter = try await CLI.http("GET", "\(base)/metrics").1
+            #expect(
+                metricsAfter.contains(#"stableid_lookup_cache_state{state="live"} 1"#),
+                "the standby's feed kept the cache live\(serveLog())")
+            let batch = try await CLI.http(
+                "POST", "\(base)/v1/resolve", token: token, body: #"{"items":[{"pool":"\#(pool)","sub":"\#(other)"}]}"#)
+            #expect(batch.0 == 200 && batch.1.contains(other), "\(serveLog())")
+            let write = try await CLI.http(
+                "POST", "\(base)/v1/users", token: token,
+                body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(UUID().uuidString.lowercased())","username":"late"}]}"#)
+            #expect(write.0 == 503, "\(write.1)\(serveLog())")
+            #expect(write.1.contains("database_unavailable"), "\(serveLog())")
+            // Still ready (lookups work); the probe notices the primary is gone within a check or two.
+            let noticed = try await Self.eventually(within: 5) {
+                let ready = try await CLI.http("GET", "\(base)/readyz")
+                return ready.0 == 200 && ready.1.contains(#""primary":"down""#)
+            }
+            #expect(noticed != nil, "\(serveLog())")
+            #expect(try await CLI.http("GET", "\(base)/readyz").0 == 200, "\(serveLog())")
+            finished = true
         }
-        #expect(try await hits() >= hitsAtOutage + 20, "answered from memory with the primary down")
-        let metricsAfter = try await CLI.http("GET", "\(base)/metrics").1
-        #expect(metricsAfter.contains(#"stableid_lookup_cache_state{state="live"} 1"#), "the standby's feed kept the cache live")
-        let batch = try await CLI.http(
-            "POST", "\(base)/v1/resolve", token: token, body: #"{"items":[{"pool":"\#(pool)","sub":"\#(other)"}]}"#)
-        #expect(batch.0 == 200 && batch.1.contains(other))
-        let write = try await CLI.http(
-            "POST", "\(base)/v1/users", token: token,
-            body: #"{"identities":[{"pool":"\#(pool)","sub":"\#(UUID().uuidString.lowercased())","username":"late"}]}"#)
-        #expect(write.0 == 503, "\(write.1)")
-        #expect(write.1.contains("database_unavailable"))
-        // Still ready (lookups work); the probe notices the primary is gone within a check or two.
-        let noticed = try await Self.eventually(within: 5) {
-            let ready = try await CLI.http("GET", "\(base)/readyz")
-            return ready.0 == 200 && ready.1.contains(#""primary":"down""#)
-        }
-        #expect(noticed != nil)
-        #expect(try await CLI.http("GET", "\(base)/readyz").0 == 200)
     }
 }

@@ -2,6 +2,7 @@ import Cognito
 import CognitoIngest
 import Foundation
 import IdentityMap
+import TestSupport
 import Testing
 
 @Suite("Cognito users as records")
@@ -96,26 +97,28 @@ struct CognitoUserRecordTests {
 
     @Test("a file source yields records in chunks and reports bytes read; a missing file fails on the first batch")
     func fileSource() async throws {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("source-\(UUID().uuidString).json").path
-        let users = (0..<5).map {
-            #"{"Username":"u\#($0)","Attributes":[{"Name":"sub","Value":"s\#($0)"}],"UserCreateDate":"2026-11-20T10:11:12.345000+00:00"}"#
+        try await withTemporaryDirectory("source") { directory in
+            let path = directory.appendingPathComponent("source.json").path
+            let users = (0..<5).map {
+                #"{"Username":"u\#($0)","Attributes":[{"Name":"sub","Value":"s\#($0)"}],"UserCreateDate":"2026-11-20T10:11:12.345000+00:00"}"#
+            }
+            let text = #"{"Users":["# + users.joined(separator: ",") + "]}"
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let source = UserSource.file(path: path, format: nil)
+            #expect(source.label == "file:" + URL(fileURLWithPath: path).lastPathComponent)
+            var sizes: [Int] = []
+            var subs: [String] = []
+            var last: SourceProgress?
+            for try await batch in source.batches(fileChunk: 2) {
+                sizes.append(batch.records.count)
+                subs += batch.records.map(\.sub)
+                last = batch.progress
+                #expect(batch.records.allSatisfy { $0.created != nil })
+            }
+            #expect(sizes == [2, 2, 1])
+            #expect(subs == ["s0", "s1", "s2", "s3", "s4"])
+            #expect(last == .bytesRead(text.utf8.count))
         }
-        let text = #"{"Users":["# + users.joined(separator: ",") + "]}"
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        let source = UserSource.file(path: path, format: nil)
-        #expect(source.label == "file:" + URL(fileURLWithPath: path).lastPathComponent)
-        var sizes: [Int] = []
-        var subs: [String] = []
-        var last: SourceProgress?
-        for try await batch in source.batches(fileChunk: 2) {
-            sizes.append(batch.records.count)
-            subs += batch.records.map(\.sub)
-            last = batch.progress
-            #expect(batch.records.allSatisfy { $0.created != nil })
-        }
-        #expect(sizes == [2, 2, 1])
-        #expect(subs == ["s0", "s1", "s2", "s3", "s4"])
-        #expect(last == .bytesRead(text.utf8.count))
 
         await #expect(throws: UserFileReader.Failure.unreadable("/nonexistent/users.json")) {
             var iterator = UserSource.file(path: "/nonexistent/users.json", format: nil).batches().makeAsyncIterator()

@@ -3,6 +3,7 @@ import Curl
 import Foundation
 import HTTPTypes
 import Synchronization
+import TestSupport
 import Testing
 
 @Suite("AWS credentials")
@@ -20,51 +21,50 @@ struct CredentialsTests {
 
     @Test("shared credentials and config files with AWS_PROFILE, and the profile's region")
     func profiles() async throws {
-        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("aws-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: dir, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: dir) }
-        try """
-        [default]
-        aws_access_key_id = DEFAULTKEY
-        aws_secret_access_key = defaultsecret
-        # a comment
-        [migration]
-        aws_access_key_id=MIGRATIONKEY
-        aws_secret_access_key=migrationsecret
-        aws_session_token=migrationtoken
-        """.write(to: dir.appendingPathComponent("credentials"), atomically: true, encoding: .utf8)
-        try """
-        [default]
-        region = eu-west-1
-        [profile migration]
-        region = ap-southeast-2
-        """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
-        let base = [
-            "AWS_SHARED_CREDENTIALS_FILE": dir.appendingPathComponent("credentials").path,
-            "AWS_CONFIG_FILE": dir.appendingPathComponent("config").path,
-        ]
-        let defaults = ProfileCredentials(environment: base)
-        #expect(try await defaults.credentials().accessKeyID == "DEFAULTKEY")
-        #expect(defaults.region() == "eu-west-1")
-        let named = ProfileCredentials(environment: base.merging(["AWS_PROFILE": "migration"]) { $1 })
-        let credentials = try await named.credentials()
-        #expect(
-            credentials.accessKeyID == "MIGRATIONKEY" && credentials.sessionToken == "migrationtoken"
-                && credentials.source == "profile:migration")
-        #expect(named.region() == "ap-southeast-2")
-        await #expect(throws: CredentialsError.self) {
-            try await ProfileCredentials(environment: base.merging(["AWS_PROFILE": "missing"]) { $1 }).credentials()
-        }
-        let configuration = try CognitoConfiguration.fromEnvironment(base.merging(["AWS_PROFILE": "migration"]) { $1 })
-        #expect(configuration.region == "ap-southeast-2")
-        #expect(configuration.endpoint == "https://cognito-idp.ap-southeast-2.amazonaws.com/")
-        let overridden = try CognitoConfiguration.fromEnvironment(
-            [
-                "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
-                "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": "http://127.0.0.1:2",
+        try await withTemporaryDirectory("aws") { dir in
+            try """
+            [default]
+            aws_access_key_id = DEFAULTKEY
+            aws_secret_access_key = defaultsecret
+            # a comment
+            [migration]
+            aws_access_key_id=MIGRATIONKEY
+            aws_secret_access_key=migrationsecret
+            aws_session_token=migrationtoken
+            """.write(to: dir.appendingPathComponent("credentials"), atomically: true, encoding: .utf8)
+            try """
+            [default]
+            region = eu-west-1
+            [profile migration]
+            region = ap-southeast-2
+            """.write(to: dir.appendingPathComponent("config"), atomically: true, encoding: .utf8)
+            let base = [
+                "AWS_SHARED_CREDENTIALS_FILE": dir.appendingPathComponent("credentials").path,
+                "AWS_CONFIG_FILE": dir.appendingPathComponent("config").path,
             ]
-        )
-        #expect(overridden.endpoint == "http://127.0.0.1:2")
+            let defaults = ProfileCredentials(environment: base)
+            #expect(try await defaults.credentials().accessKeyID == "DEFAULTKEY")
+            #expect(defaults.region() == "eu-west-1")
+            let named = ProfileCredentials(environment: base.merging(["AWS_PROFILE": "migration"]) { $1 })
+            let credentials = try await named.credentials()
+            #expect(
+                credentials.accessKeyID == "MIGRATIONKEY" && credentials.sessionToken == "migrationtoken"
+                    && credentials.source == "profile:migration")
+            #expect(named.region() == "ap-southeast-2")
+            await #expect(throws: CredentialsError.self) {
+                try await ProfileCredentials(environment: base.merging(["AWS_PROFILE": "missing"]) { $1 }).credentials()
+            }
+            let configuration = try CognitoConfiguration.fromEnvironment(base.merging(["AWS_PROFILE": "migration"]) { $1 })
+            #expect(configuration.region == "ap-southeast-2")
+            #expect(configuration.endpoint == "https://cognito-idp.ap-southeast-2.amazonaws.com/")
+            let overridden = try CognitoConfiguration.fromEnvironment(
+                [
+                    "AWS_REGION": "us-east-1", "AWS_ENDPOINT_URL": "http://127.0.0.1:1",
+                    "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": "http://127.0.0.1:2",
+                ]
+            )
+            #expect(overridden.endpoint == "http://127.0.0.1:2")
+        }
     }
 
     @Test("container credentials (full URI + authorization token) and IMDSv2 (session token first), from local endpoints")

@@ -1,30 +1,29 @@
 import Cognito
 import Foundation
+import TestSupport
 import Testing
 
 @Suite("Cognito user files")
 struct UserFileReaderTests {
-    func write(_ text: String, suffix: String) throws -> String {
-        let path = FileManager.default.temporaryDirectory.appendingPathComponent("users-\(UUID().uuidString).\(suffix)").path
-        try text.write(toFile: path, atomically: true, encoding: .utf8)
-        return path
-    }
-
-    func readAll(_ path: String, chunk: Int = 2) throws -> [UserType] {
-        let reader = try UserFileReader(path: path)
-        var all: [UserType] = []
-        while true {
-            let users = try reader.next(max: chunk)
-            if users.isEmpty { return all }
-            all += users
+    /// Every user the reader finds in a file holding `text`, read `chunk` at a time.
+    func readAll(_ text: String, suffix: String = "json", chunk: Int = 2) throws -> [UserType] {
+        try withTemporaryDirectory("users") { directory in
+            let path = directory.appendingPathComponent("users.\(suffix)").path
+            try text.write(toFile: path, atomically: true, encoding: .utf8)
+            let reader = try UserFileReader(path: path)
+            var all: [UserType] = []
+            while true {
+                let users = try reader.next(max: chunk)
+                if users.isEmpty { return all }
+                all += users
+            }
         }
     }
 
     /// The reader's message for `text`, which must be refused.
     func failure(_ text: String) throws -> String {
-        let path = try write(text, suffix: "json")
         do {
-            _ = try readAll(path)
+            _ = try readAll(text)
         } catch let failure as UserFileReader.Failure {
             return failure.description
         }
@@ -51,21 +50,21 @@ struct UserFileReaderTests {
         let page1 =
             #"{"Users": [{"Username": "a{b}", "Attributes": [{"Name": "sub", "Value": "s-1"}, {"Name": "identities", "Value": "[{\"providerName\":\"Google\"}]"}], "Enabled": true}, {"Username": "b\"q", "Attributes": [{"Name": "sub", "Value": "s-2"}]}], "PaginationToken": "x"}"#
         let page2 = #"{"Users": [{"Username": "c", "Attributes": [{"Name": "sub", "Value": "s-3"}], "Enabled": false}]}"#
-        #expect(try readAll(write(page1, suffix: "json")).map(\.Username) == ["a{b}", "b\"q"])
-        #expect(try readAll(write(page1 + "\n" + page2, suffix: "json")).map(\.Username) == ["a{b}", "b\"q", "c"])
-        let both = try readAll(write("[" + page1 + "," + page2 + "]", suffix: "json"))
+        #expect(try readAll(page1).map(\.Username) == ["a{b}", "b\"q"])
+        #expect(try readAll(page1 + "\n" + page2).map(\.Username) == ["a{b}", "b\"q", "c"])
+        let both = try readAll("[" + page1 + "," + page2 + "]")
         #expect(both.map { $0.attribute("sub") } == ["s-1", "s-2", "s-3"])
         #expect(both.last?.Enabled == false)
         #expect(both.first?.attribute("identities") == #"[{"providerName":"Google"}]"#)
-        #expect(try readAll(write("", suffix: "json")).isEmpty)
-        #expect(try readAll(write(#"{"Users": []}"#, suffix: "json")).isEmpty)
+        #expect(try readAll("").isEmpty)
+        #expect(try readAll(#"{"Users": []}"#).isEmpty)
     }
 
     @Test("escapes: \\u with surrogate pairs, \\n, \\/ and a byte-order mark")
     func escapes() throws {
         let text =
             "\u{FEFF}" + #"{"Users": [{"Username": "caf\u00e9 \ud83d\ude00 a\/b\nc", "Attributes": [{"Name": "sub", "Value": null}]}]}"#
-        let users = try readAll(write(text, suffix: "json"))
+        let users = try readAll(text)
         #expect(users.first?.Username == "café 😀 a/b\nc")
         #expect(users.first?.Attributes == [AttributeType("sub", nil)])
     }
@@ -86,7 +85,7 @@ struct UserFileReaderTests {
                 ]
             }
             """
-        let user = try #require(try readAll(write(text, suffix: "json")).first)
+        let user = try #require(try readAll(text).first)
         #expect(isCreated(user.UserCreateDate))
         #expect(user.UserLastModifiedDate == Date(timeIntervalSince1970: 1_795_169_472))
         #expect(user.status == .confirmed && user.Enabled == true)
@@ -112,7 +111,7 @@ struct UserFileReaderTests {
                 ]
             }
             """
-        let user = try #require(try readAll(write(text, suffix: "json")).first)
+        let user = try #require(try readAll(text).first)
         #expect(isCreated(user.UserCreateDate))
         #expect(isCreated(user.UserLastModifiedDate))
         #expect(user.status == .forceChangePassword)
@@ -122,7 +121,7 @@ struct UserFileReaderTests {
     @Test("SDK dumps: a space between date and time")
     func sdkDump() throws {
         let text = #"{"Users": [{"Username": "sdk", "UserCreateDate": "2026-11-20 10:11:12.345000+00:00", "UserStatus": "somethingNew"}]}"#
-        let user = try #require(try readAll(write(text, suffix: "json")).first)
+        let user = try #require(try readAll(text).first)
         #expect(isCreated(user.UserCreateDate))
         #expect(user.status == .unknown)
     }
@@ -140,7 +139,7 @@ struct UserFileReaderTests {
               {"Username": "second", "Attributes": null}
             ], "PaginationToken": null}
             """
-        let users = try readAll(write(text, suffix: "json"), chunk: 1)
+        let users = try readAll(text, chunk: 1)
         #expect(users.map(\.Username) == ["last", "second"])
         #expect(users[0].attribute("sub") == "s-9" && users[0].Enabled == false && users[0].status == .externalProvider)
         #expect(users[0].UserLastModifiedDate == nil && users[1].Attributes == nil)
@@ -199,7 +198,7 @@ struct UserFileReaderTests {
             #"  {"Username": "after", "Attributes": [{"Name": "sub", "Value": "s-3"}]}]}"#,
         ].joined()
         #expect(text.utf8.count > 600_000)
-        let users = try readAll(write(text, suffix: "json"))
+        let users = try readAll(text)
         #expect(users.map(\.Username) == ["first", "big", "after"])
         #expect(users.map { $0.attribute("sub") } == ["s-1", "s-2", "s-3"])
         #expect(users.count == 3 && users[1].Enabled == false)
@@ -242,7 +241,7 @@ struct UserFileReaderTests {
         }
         // The same file without the bad date reads through.
         let good = prettyPage(users: 3_000) { _ in #""2026-11-20T10:11:12.345000+00:00""# }.joined(separator: "\n")
-        let users = try readAll(write(good, suffix: "json"), chunk: 1_000)
+        let users = try readAll(good, chunk: 1_000)
         #expect(users.count == 3_000 && users.allSatisfy { isCreated($0.UserCreateDate) })
         #expect(users.last?.attribute("sub") == "s-2999")
     }
@@ -294,13 +293,13 @@ struct UserFileReaderTests {
     func csv() throws {
         let text =
             "sub,cognito:username,email,email_verified,enabled,custom:StableId\ns-1,alice,alice@example.com,true,true,u-1\ns-2,\"bob, jr\",\"b\"\"ob@example.com\",false,false,\ns-3,\"multi\nline\",,,,\n"
-        let users = try readAll(write(text, suffix: "csv"))
+        let users = try readAll(text, suffix: "csv")
         #expect(users.map(\.Username) == ["alice", "bob, jr", "multi\nline"])
         #expect(users[0].attribute("custom:StableId") == "u-1")
         #expect(users[1].attribute("email") == "b\"ob@example.com")
         #expect(users[1].attribute("custom:StableId") == nil)
         #expect(users[1].Enabled == false)
         #expect(users[2].attribute("email") == nil)
-        #expect(throws: UserFileReader.Failure.self) { try readAll(write("email,username\nx,y\n", suffix: "csv")) }
+        #expect(throws: UserFileReader.Failure.self) { try readAll("email,username\nx,y\n", suffix: "csv") }
     }
 }

@@ -105,14 +105,14 @@ struct StoreServicesTests {
         let db = try await TestDatabase.make(migrated: false)
         let connection = try db.connect()
         // Migrate to just before 0005, as an existing installation is.
-        let earlier = FileManager.default.temporaryDirectory.appendingPathComponent("sql-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: earlier, withIntermediateDirectories: true)
-        for file in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) where file < "0005" {
-            try FileManager.default.copyItem(
-                at: TestDatabase.sqlDirectory.appendingPathComponent(file), to: earlier.appendingPathComponent(file)
-            )
+        try await withTemporaryDirectory("sql") { earlier in
+            for file in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) where file < "0005" {
+                try FileManager.default.copyItem(
+                    at: TestDatabase.sqlDirectory.appendingPathComponent(file), to: earlier.appendingPathComponent(file)
+                )
+            }
+            _ = try SchemaMigrator(directory: earlier).migrate(on: connection)
         }
-        _ = try SchemaMigrator(directory: earlier).migrate(on: connection)
         try connection.execute(
             "INSERT INTO api_tokens (id, name, token_hash, scopes) VALUES (gen_random_uuid(), 'backend', '\\x01', '{resolve,write}')"
         )
@@ -263,51 +263,49 @@ struct StoreServicesTests {
     @Test("migrate twice is a no-op; an edited or removed applied migration is refused")
     func migrations() async throws {
         let db = try await TestDatabase.make(migrated: false)
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sql-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        for name in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) {
-            try FileManager.default.copyItem(
-                at: TestDatabase.sqlDirectory.appendingPathComponent(name), to: directory.appendingPathComponent(name)
-            )
-        }
-        let first = try await SchemaMigrator(directory: directory).migrate(db.database)
-        #expect(!first.isEmpty)
-        #expect(try await SchemaMigrator(directory: directory).migrate(db.database).isEmpty)
-        #expect(try await SchemaMigrator(directory: directory).pending(db.database).isEmpty)
+        try await withTemporaryDirectory("sql") { directory in
+            for name in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) {
+                try FileManager.default.copyItem(
+                    at: TestDatabase.sqlDirectory.appendingPathComponent(name), to: directory.appendingPathComponent(name)
+                )
+            }
+            let first = try await SchemaMigrator(directory: directory).migrate(db.database)
+            #expect(!first.isEmpty)
+            #expect(try await SchemaMigrator(directory: directory).migrate(db.database).isEmpty)
+            #expect(try await SchemaMigrator(directory: directory).pending(db.database).isEmpty)
 
-        try "CREATE TABLE later (id int);\n".write(
-            to: directory.appendingPathComponent("9000_later.sql"), atomically: true, encoding: .utf8)
-        #expect(try await SchemaMigrator(directory: directory).pending(db.database).map(\.version) == [9000])
-        _ = try await SchemaMigrator(directory: directory).migrate(db.database)
-        #expect(try db.count("later") == 0)
+            try "CREATE TABLE later (id int);\n".write(
+                to: directory.appendingPathComponent("9000_later.sql"), atomically: true, encoding: .utf8)
+            #expect(try await SchemaMigrator(directory: directory).pending(db.database).map(\.version) == [9000])
+            _ = try await SchemaMigrator(directory: directory).migrate(db.database)
+            #expect(try db.count("later") == 0)
 
-        let edited = directory.appendingPathComponent("9000_later.sql")
-        try "CREATE TABLE later (id bigint);\n".write(to: edited, atomically: true, encoding: .utf8)
-        await #expect(throws: SchemaMigrator.Failure.appliedFileChanged(version: 9000, name: "9000_later")) {
-            try await SchemaMigrator(directory: directory).migrate(db.database)
-        }
-        try FileManager.default.removeItem(at: edited)
-        await #expect(throws: SchemaMigrator.Failure.appliedFileMissing(version: 9000, name: "9000_later")) {
-            try await SchemaMigrator(directory: directory).pending(db.database)
+            let edited = directory.appendingPathComponent("9000_later.sql")
+            try "CREATE TABLE later (id bigint);\n".write(to: edited, atomically: true, encoding: .utf8)
+            await #expect(throws: SchemaMigrator.Failure.appliedFileChanged(version: 9000, name: "9000_later")) {
+                try await SchemaMigrator(directory: directory).migrate(db.database)
+            }
+            try FileManager.default.removeItem(at: edited)
+            await #expect(throws: SchemaMigrator.Failure.appliedFileMissing(version: 9000, name: "9000_later")) {
+                try await SchemaMigrator(directory: directory).pending(db.database)
+            }
         }
     }
 
     @Test("a failing migration leaves no trace and is not recorded")
     func failingMigration() async throws {
         let db = try await TestDatabase.make()
-        let directory = FileManager.default.temporaryDirectory.appendingPathComponent("sql-\(UUID().uuidString)")
-        try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: true)
-        defer { try? FileManager.default.removeItem(at: directory) }
-        for name in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) {
-            try FileManager.default.copyItem(
-                at: TestDatabase.sqlDirectory.appendingPathComponent(name), to: directory.appendingPathComponent(name)
-            )
+        try await withTemporaryDirectory("sql") { directory in
+            for name in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) {
+                try FileManager.default.copyItem(
+                    at: TestDatabase.sqlDirectory.appendingPathComponent(name), to: directory.appendingPathComponent(name)
+                )
+            }
+            try "CREATE TABLE half (id int);\nSELECT 1/0;\n".write(
+                to: directory.appendingPathComponent("9001_broken.sql"), atomically: true, encoding: .utf8)
+            await #expect(throws: PostgresError.self) { try await SchemaMigrator(directory: directory).migrate(db.database) }
+            #expect(try db.count("pg_tables", where: "tablename = 'half'") == 0)
+            #expect(try db.count("schema_migrations", where: "version = 9001") == 0)
         }
-        try "CREATE TABLE half (id int);\nSELECT 1/0;\n".write(
-            to: directory.appendingPathComponent("9001_broken.sql"), atomically: true, encoding: .utf8)
-        await #expect(throws: PostgresError.self) { try await SchemaMigrator(directory: directory).migrate(db.database) }
-        #expect(try db.count("pg_tables", where: "tablename = 'half'") == 0)
-        #expect(try db.count("schema_migrations", where: "version = 9001") == 0)
     }
 }

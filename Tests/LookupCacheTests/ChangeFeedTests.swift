@@ -9,7 +9,7 @@ import Testing
 
 @Suite("The identity change log (sql/0007)")
 struct ChangeFeedTests {
-    func changes(_ f: CacheFixture, after id: Int64 = 0) throws -> [(id: Int64, pool: String?, sub: String?)] {
+    func changes(_ f: MapFixture, after id: Int64 = 0) throws -> [(id: Int64, pool: String?, sub: String?)] {
         try f.db.rows("SELECT id, pool_id, sub FROM identity_changes WHERE id > \(id) ORDER BY id").map { row in
             (
                 id: try row.decode("id", as: Int64.self), pool: try row.decodeIfPresent("pool_id", as: String.self),
@@ -18,13 +18,13 @@ struct ChangeFeedTests {
         }
     }
 
-    func lastID(_ f: CacheFixture) throws -> Int64 {
+    func lastID(_ f: MapFixture) throws -> Int64 {
         try f.db.rows("SELECT COALESCE(max(id), 0) AS last FROM identity_changes")[0].decode("last")
     }
 
     @Test("pool registration, a link, a merge and a user's status change each publish the identities they touch, once")
     func publishes() async throws {
-        let f = try await CacheFixture.make()
+        let f = try await MapFixture.make()
         #expect(try changes(f).map { $0.pool } == [f.old.rawValue, f.new.rawValue])
         #expect(try changes(f).allSatisfy { $0.sub == nil })
 
@@ -52,7 +52,7 @@ struct ChangeFeedTests {
 
     @Test("ids are taken at COMMIT: the transaction that commits last gets the larger id; a rollback takes none")
     func commitOrder() async throws {
-        let f = try await CacheFixture.make()
+        let f = try await MapFixture.make()
         let user = try await f.user()
         let slow = try f.db.connect()
         try slow.execute("BEGIN")
@@ -77,7 +77,7 @@ struct ChangeFeedTests {
 
     @Test("the service role's writes publish, and it can follow and prune the log")
     func serviceRole() async throws {
-        let f = try await CacheFixture.make()
+        let f = try await MapFixture.make()
         let url = try f.db.serviceRoleURL()
         let service = Database(primary: PostgresClient(configuration: .init(conninfo: url, maxConnections: 2)))
         defer { service.shutdown() }
@@ -98,7 +98,7 @@ struct ChangeFeedTests {
 
     @Test("pruning keeps what is younger than the retention and never moves the horizon back")
     func pruneRetention() async throws {
-        let f = try await CacheFixture.make()
+        let f = try await MapFixture.make()
         try await f.user(try f.identity(f.old, "p1"))
         let before = try f.db.count("identity_changes")
         #expect(try await IdentityChangeLog.prune(on: f.db.database) == 0)

@@ -33,7 +33,7 @@ struct DifferentialTests {
     /// Random operations through the store (and a few by hand, as other writers would), four at a
     /// time so commits interleave; whatever the map refuses is simply skipped.
     static func randomWrites(
-        _ f: CacheFixture, names: [String], users: KnownUsers, rounds: Int, generator: inout SeededGenerator
+        _ f: MapFixture, names: [String], users: KnownUsers, rounds: Int, generator: inout SeededGenerator
     ) async throws {
         for round in 0..<rounds {
             var operations: [@Sendable () async throws -> Void] = []
@@ -95,7 +95,7 @@ struct DifferentialTests {
     func replicasAgree() async throws {
         let seed = ProcessInfo.processInfo.environment["STABLEID_TEST_SEED"].flatMap { UInt64($0) } ?? UInt64.random(in: 0...UInt64.max)
         var generator = SeededGenerator(state: seed)
-        let f = try await CacheFixture.make(maxConnections: 12)
+        let f = try await MapFixture.make(maxConnections: 12)
         let names = (0..<24).map { "d\($0)" }
         let users = KnownUsers()
         for index in 0..<6 {

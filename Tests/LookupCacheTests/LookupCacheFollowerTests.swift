@@ -10,7 +10,7 @@ import Testing
 struct LookupCacheFollowerTests {
     @Test("warm-up loads every resolvable identity, page by page, exactly as PostgreSQL answers it")
     func warmUp() async throws {
-        let f = try await CacheFixture.make()
+        let f = try await MapFixture.make()
         let campaign = UUID()
         try f.db.connect().execute("INSERT INTO campaigns (id, name, target_pool) VALUES (\(campaign), 'c1', \(f.new.rawValue))")
         var names: [String] = []
@@ -54,12 +54,12 @@ struct LookupCacheFollowerTests {
     @Test("links, unlinks, merges, status and attribute changes and new pools reach the cache through the feed")
     func followsChanges() async throws {
         for listen in [true, false] {
-            let f = try await CacheFixture.make()
+            let f = try await MapFixture.make()
             let replica = Replica.start(url: f.db.url, configuration: .forTests(listen: listen))
             try await replica.caughtUp()
             let names = ["a1", "a2", "b1", "z9"]
 
-            let alice = try await f.user(try f.identity(f.old, "a1"), try f.identity(f.new, "a2", email: "a2@example.com"))
+            let alice = try await f.user(try f.identity(f.old, "a1"), try f.identity(f.new, "a2", email: "a2@example.com", verified: true))
             try await replica.caughtUp()
             try await f.expectSameAnswers(replica, names, "link (listen: \(listen))")
             #expect(replica.cache.cachedResolution(for: .pool(f.old, sub: testSub("a1")))?.userID == alice.id)
@@ -97,7 +97,7 @@ struct LookupCacheFollowerTests {
 
     @Test("a change whose id was taken before a later commit's is applied when it commits (a gap in the log)")
     func gapFilled() async throws {
-        let f = try await CacheFixture.make()
+        let f = try await MapFixture.make()
         let alice = try await f.user(try f.identity(f.old, "late"))
         // Long enough that a slow machine cannot give the gap up before the late commit below.
         var configuration = LookupCache.Configuration.forTests()
@@ -129,7 +129,7 @@ struct LookupCacheFollowerTests {
 
     @Test("a dropped feed connection switches the cache off; it resumes from its cursor without warming up")
     func resumesAfterDisconnect() async throws {
-        let f = try await CacheFixture.make()
+        let f = try await MapFixture.make()
         try await f.user(try f.identity(f.old, "r1"))
         let replica = Replica.start(url: f.db.url)
         try await replica.caughtUp()
@@ -159,7 +159,7 @@ struct LookupCacheFollowerTests {
 
     @Test("changes pruned before they were read, or a TRUNCATE, make the cache warm up again")
     func warmsUpAgain() async throws {
-        let f = try await CacheFixture.make()
+        let f = try await MapFixture.make()
         try await f.user(try f.identity(f.old, "k1"))
         let replica = Replica.start(url: f.db.url)
         try await replica.caughtUp()

@@ -66,9 +66,11 @@ struct EventRoutesTests {
             #expect(chains.count == 2 && chains[0]["seq"] as? Int == 1 && (chains[0]["hash"] as? String)?.count == 64)
             #expect(((mine.json["events"] as? [[String: Any]])?.first?.keys.contains("chain")) == false)
             let chained = try await client.call(.get, "/v1/events?chain=true&format=ndjson", token: audit)
-            let path = FileManager.default.temporaryDirectory.appendingPathComponent("api-export-\(UUID().uuidString).ndjson").path
-            try Data(chained.text.utf8).write(to: URL(fileURLWithPath: path))
-            let offline = try ExportVerifier.verify(fileAt: path, checkpoints: [], trustedKey: nil)
+            let offline = try await withTemporaryDirectory("api-export") { directory in
+                let path = directory.appendingPathComponent("export.ndjson").path
+                try Data(chained.text.utf8).write(to: URL(fileURLWithPath: path))
+                return try ExportVerifier.verify(fileAt: path, checkpoints: [], trustedKey: nil)
+            }
             #expect(offline.intact && offline.sealed == all.count && offline.segments == 1, "\(offline.problems)")
             let csvChain = try await client.call(.get, "/v1/events?format=csv&chain=true&kind=user_created", token: audit)
             #expect(csvChain.text.hasPrefix(EventExportFormat.csvHeaderWithChain))
