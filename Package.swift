@@ -91,7 +91,7 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .target(
-            name: "Migration",
+            name: "UserMigration",
             dependencies: [
                 "IdentityMap", "Cognito", "CognitoIngest", "Postgres", "Support",
                 .product(name: "Logging", package: "swift-log"),
@@ -113,7 +113,7 @@ let package = Package(
         .target(
             name: "Reconciliation",
             dependencies: [
-                "IdentityMap", "CognitoIngest", "Cognito", "Migration", "Postgres", "Support",
+                "IdentityMap", "CognitoIngest", "Cognito", "UserMigration", "Postgres", "Support",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings
@@ -123,7 +123,7 @@ let package = Package(
             dependencies: [
                 "AuditTrail",
                 "CognitoIngest",
-                "Migration",
+                "UserMigration",
                 "Reconciliation",
                 "LookupCache",
                 "Cognito",
@@ -149,7 +149,7 @@ let package = Package(
                 "CognitoIngest",
                 "CryptoPrimitives",
                 "IdentityMap",
-                "Migration",
+                "UserMigration",
                 "Reconciliation",
                 "StableIDAPI",
                 "Postgres",
@@ -180,7 +180,7 @@ let package = Package(
         ),
         .testTarget(
             name: "ReconciliationTests",
-            dependencies: ["Reconciliation", "IdentityMap", "Migration", "Postgres", "Support", "TestSupport"],
+            dependencies: ["Reconciliation", "IdentityMap", "UserMigration", "Postgres", "Support", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -222,7 +222,7 @@ let package = Package(
         .testTarget(
             name: "StableIDAPITests",
             dependencies: [
-                "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "Migration", "Cognito", "AuditTrail", "Reconciliation",
+                "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "UserMigration", "Cognito", "AuditTrail", "Reconciliation",
                 "CognitoIngest", "LookupCache", "CryptoPrimitives",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
@@ -233,8 +233,8 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
-            name: "MigrationTests",
-            dependencies: ["Migration", "IdentityMap"],
+            name: "UserMigrationTests",
+            dependencies: ["UserMigration", "IdentityMap"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -1,7 +1,7 @@
 import Foundation
 import IdentityMap
-import Migration
 import Postgres
+import UserMigration
 
 /// The snapshot's side: Cognito users some rule could fire for, judged page by page.
 extension ReconcileClassifier {

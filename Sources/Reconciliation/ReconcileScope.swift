@@ -1,6 +1,6 @@
 public import Foundation
 public import IdentityMap
-public import Migration
+public import UserMigration
 
 /// What one reconciliation run covers: a campaign (its source pools and its target), or a set of
 /// pools without a campaign. Findings are kept per scope, so a run opens and resolves only the

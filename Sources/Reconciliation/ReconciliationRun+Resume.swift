@@ -3,9 +3,9 @@ import CognitoIngest
 public import Foundation
 public import IdentityMap
 public import Logging
-import Migration
 import Postgres
 import Synchronization
+import UserMigration
 
 /// Resumable live snapshots. Reading a large pool at the ListUsers quota takes minutes (about nine
 /// per million users); a read that fails midway — the network, credentials that expired, a killed

@@ -5,11 +5,11 @@ public import IdentityMap
 public import Logging
 public import LookupCache
 import Metrics
-public import Migration
 public import Prometheus
 import Reconciliation
 import ServiceLifecycle
 import Support
+public import UserMigration
 
 /// What the HTTP service needs to run.
 public struct APIConfiguration: Sendable {

@@ -1,7 +1,7 @@
 import IdentityMap
 public import Logging
-public import Migration
 public import ServiceLifecycle
+public import UserMigration
 
 /// Writes the counted sign-ins of unknown usernames (``MigrationRefusalTally``) once their
 /// minute has passed, even when no further attempt comes to carry them, and whatever is left at

@@ -3,10 +3,10 @@ import Foundation
 public import HTTPTypes
 public import Hummingbird
 import IdentityMap
-import Migration
 import NIOCore
 import Postgres
 import Support
+import UserMigration
 
 /// An RFC 9457 problem answer with a stable machine-readable `code`.
 ///

@@ -2,7 +2,7 @@ import ArgumentParser
 import Cognito
 import Foundation
 import IdentityMap
-import Migration
+import UserMigration
 
 /// A failure with the exit code the CLI contract gives it.
 struct CLIFailure: Error {

@@ -2,8 +2,8 @@ import ArgumentParser
 import CognitoIngest
 import Foundation
 import IdentityMap
-import Migration
 import Support
+import UserMigration
 
 struct CampaignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(

@@ -1,9 +1,9 @@
 public import ArgumentParser
 import Foundation
 import IdentityMap
-import Migration
 import Reconciliation
 import Support
+import UserMigration
 
 /// `stableid findings list|show|ack`: what reconciliation found, for the person who decides.
 struct FindingsCommand: AsyncParsableCommand {

@@ -4,9 +4,9 @@ import CognitoIngest
 import Foundation
 import IdentityMap
 import Logging
-import Migration
 public import Reconciliation
 import Support
+import UserMigration
 
 /// `stableid reconcile`: one reconciliation run, built for cron (DESIGN §6).
 struct ReconcileCommand: AsyncParsableCommand {

@@ -4,8 +4,8 @@ import TestSupport
 import Testing
 
 @testable import IdentityMap
-@testable import Migration
 @testable import Reconciliation
+@testable import UserMigration
 
 /// Each event kind's details are defined once: a Swift type, and — for the kinds that set-wise
 /// writers append with `EventLog.appendAll` — a SQL builder next to it. This walks every kind

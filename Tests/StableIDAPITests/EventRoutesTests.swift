@@ -60,7 +60,15 @@ struct EventRoutesTests {
             #expect(csv.text.split(separator: "\n").count == 1 + 2)
 
             // With chain positions: a sealed export checks offline; an unsealed event says so.
-            _ = try await AuditChain(database: f.db.database).sealAll()
+            // The app's own sealer may hold the sealing lock (then sealAll returns at once, sealing
+            // nothing): wait until nothing is queued.
+            let sealDeadline = ContinuousClock.now + .seconds(30)
+            repeat {
+                _ = try await AuditChain(database: f.db.database).sealAll()
+                if try f.db.count("event_pending") == 0 { break }
+                try await Task.sleep(for: .milliseconds(50))
+            } while ContinuousClock.now < sealDeadline
+            #expect(try f.db.count("event_pending") == 0)
             let sealedPage = try await client.call(.get, "/v1/events?chain=true&limit=2", token: audit)
             let chains = (sealedPage.json["events"] as? [[String: Any]])?.compactMap { $0["chain"] as? [String: Any] } ?? []
             #expect(chains.count == 2 && chains[0]["seq"] as? Int == 1 && (chains[0]["hash"] as? String)?.count == 64)

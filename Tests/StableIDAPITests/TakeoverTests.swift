@@ -3,10 +3,10 @@ import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IdentityMap
-import Migration
 import Postgres
 import TestSupport
 import Testing
+import UserMigration
 
 /// Each way someone could come to hold another person's stable ID, tried as an attacker would
 /// against moto (docs/SECURITY.md): the target pool admits self sign-up (Cognito's default)

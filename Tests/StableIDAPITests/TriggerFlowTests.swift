@@ -5,10 +5,10 @@ import HTTPTypes
 import Hummingbird
 import HummingbirdTesting
 import IdentityMap
-import Migration
 import Postgres
 import TestSupport
 import Testing
+import UserMigration
 
 /// The migration paths end to end against moto, with the test playing Cognito (moto does not
 /// invoke Lambda triggers): it sends the trigger events Cognito would send to

@@ -1,6 +1,6 @@
 import Hummingbird
 import IdentityMap
-import Migration
+import UserMigration
 
 /// Campaigns, read-only over HTTP (created with `stableid campaign create`). Scope `admin`.
 struct CampaignController {

@@ -1,8 +1,8 @@
 import Foundation
 import Hummingbird
 import IdentityMap
-import Migration
 import Reconciliation
+import UserMigration
 
 /// Reconciliation runs and findings, read-only (runs are made by `stableid reconcile`, findings
 /// acknowledged with `stableid findings ack`). Scope `audit`.

@@ -2,8 +2,8 @@ import Cognito
 import Foundation
 import Hummingbird
 import IdentityMap
-import Migration
 import NIOCore
+import UserMigration
 
 /// `POST /v1/cognito/triggers` (scope `trigger`): a Cognito Lambda trigger event exactly as
 /// Cognito sends it to a function, answered with the event and its `response` filled in, so the

@@ -1,7 +1,7 @@
 import Foundation
 import IdentityMap
-import Migration
 import Support
+import UserMigration
 
 // The wire shapes of campaigns in the HTTP API (snake_case, as openapi.yaml describes them). Domain
 // types stay free of Codable so the contract is written down in exactly one place.

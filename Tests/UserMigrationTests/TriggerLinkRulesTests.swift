@@ -1,7 +1,7 @@
 import Foundation
 import IdentityMap
-import Migration
 import Testing
+import UserMigration
 
 /// Which person a new target sub belongs to: every rule, its precedence, how far each piece of
 /// evidence is trusted in each kind of pool, and its refusals (docs/SECURITY.md).

@@ -1,7 +1,7 @@
 import Foundation
 import IdentityMap
-import Migration
 import Testing
+import UserMigration
 
 /// Sign-ins of unknown usernames become at most one event per campaign and minute.
 @Suite("Migration refusal tally")
