@@ -4,7 +4,19 @@
 -- already merged into the one it merges (path compression) and an unmerge restores them, each in
 -- one transaction; this constraint trigger checks the rule when that transaction commits, so no
 -- writer, ours or a hand-written UPDATE, can leave a chain behind.
-CREATE FUNCTION users_merge_points_at_survivor() RETURNS trigger LANGUAGE plpgsql AS $$
+-- Chains left by hand before this file (a merge made outside StableID) are compressed first, so
+-- the rule holds for every row from now on.
+DO $$
+BEGIN
+    LOOP
+        UPDATE users u SET merged_into = s.merged_into
+        FROM users s WHERE u.merged_into = s.id AND s.merged_into IS NOT NULL;
+        EXIT WHEN NOT FOUND;
+    END LOOP;
+END;
+$$;
+
+CREATE FUNCTION stableid_merge_points_at_survivor() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
     IF NEW.merged_into IS NOT NULL AND EXISTS (
         SELECT 1 FROM users s WHERE s.id = NEW.merged_into AND s.merged_into IS NOT NULL
@@ -23,4 +35,4 @@ $$;
 CREATE CONSTRAINT TRIGGER users_merge_points_at_survivor
     AFTER INSERT OR UPDATE OF merged_into ON users
     DEFERRABLE INITIALLY DEFERRED
-    FOR EACH ROW EXECUTE FUNCTION users_merge_points_at_survivor();
+    FOR EACH ROW EXECUTE FUNCTION stableid_merge_points_at_survivor();

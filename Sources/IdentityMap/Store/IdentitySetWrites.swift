@@ -21,16 +21,14 @@ public enum IdentitySetWrites {
         listedIn table: StaticString, reason: String, run: UUID, condition: PostgresQuery, attribution: Attribution,
         on connection: PostgresConnection
     ) throws {
-        try connection.execute(
+        try apply(
             """
-            WITH changed AS (
-                UPDATE identities i SET status = 'deleted', updated_at = now()
-                FROM \(unescaped: table.description) x
-                WHERE i.id = x.identity_id AND i.status = x.old_status AND \(fragment: condition)
-                RETURNING x.finding
-            )
-            UPDATE \(unescaped: table.description) SET applied = true WHERE finding IN (SELECT finding FROM changed)
-            """
+            UPDATE identities i SET status = 'deleted', updated_at = now()
+            FROM \(unescaped: table.description) x
+            WHERE i.id = x.identity_id AND i.status = x.old_status AND \(fragment: condition)
+            RETURNING x.finding
+            """,
+            markingIn: table, on: connection
         )
         let details = IdentityStatusChangedDetails.sql(fromColumn: "old_status", toColumn: "'deleted'", reason: reason, run: run)
         try EventLog.appendAll(
@@ -59,23 +57,21 @@ public enum IdentitySetWrites {
         listedIn table: StaticString, reason: String, run: UUID, condition: PostgresQuery, attribution: Attribution,
         on connection: PostgresConnection
     ) throws {
-        try connection.execute(
+        try apply(
             """
-            WITH changed AS (
-                UPDATE identities i
-                SET email = x.email, email_normalized = x.email_normalized, email_verified = x.email_verified, status = x.status,
-                    updated_at = now()
-                FROM \(unescaped: table.description) x
-                WHERE i.id = x.identity_id AND i.status = x.old_status AND i.email IS NOT DISTINCT FROM x.old_email
-                  AND i.email_verified = x.old_verified AND \(fragment: condition)
-                  AND (x.old_status <> 'deleted' OR NOT EXISTS (
-                      SELECT 1 FROM identities o
-                      WHERE o.pool_id = i.pool_id AND lower(o.username) = lower(i.username) AND o.id <> i.id
-                        AND o.status IN ('active', 'disabled')))
-                RETURNING x.finding
-            )
-            UPDATE \(unescaped: table.description) SET applied = true WHERE finding IN (SELECT finding FROM changed)
-            """
+            UPDATE identities i
+            SET email = x.email, email_normalized = x.email_normalized, email_verified = x.email_verified, status = x.status,
+                updated_at = now()
+            FROM \(unescaped: table.description) x
+            WHERE i.id = x.identity_id AND i.status = x.old_status AND i.email IS NOT DISTINCT FROM x.old_email
+              AND i.email_verified = x.old_verified AND \(fragment: condition)
+              AND (x.old_status <> 'deleted' OR NOT EXISTS (
+                  SELECT 1 FROM identities o
+                  WHERE o.pool_id = i.pool_id AND lower(o.username) = lower(i.username) AND o.id <> i.id
+                    AND o.status IN ('active', 'disabled')))
+            RETURNING x.finding
+            """,
+            markingIn: table, on: connection
         )
         let status = IdentityStatusChangedDetails.sql(fromColumn: "old_status", toColumn: "status", reason: reason, run: run)
         try EventLog.appendAll(
@@ -96,6 +92,17 @@ public enum IdentitySetWrites {
                 FROM \(unescaped: table.description) WHERE applied AND (email_changed OR verified_changed)
                 """,
             attribution: attribution, on: connection
+        )
+    }
+
+    /// Runs a compare-and-set `update` of identities from a working table (it returns the
+    /// `finding` of each row it wrote) and marks those rows `applied`, in one statement.
+    private static func apply(_ update: PostgresQuery, markingIn table: StaticString, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            WITH changed AS (\(fragment: update))
+            UPDATE \(unescaped: table.description) SET applied = true WHERE finding IN (SELECT finding FROM changed)
+            """
         )
     }
 

@@ -46,9 +46,19 @@ public struct Person: Sendable, Equatable {
         return Person(userID: survivor, status: status, requestedID: survivor == id ? nil : id, userIDs: [survivor] + merged)
     }
 
-    /// The survivor's row by ``survivor(of:)``, locking the asked row and the survivor's. Two
-    /// statements rather than a join, so a lock covers both rows whichever the caller asked for.
+    /// The survivor's row by ``survivor(of:)``. Unlocked, one statement: a merge committing
+    /// between two reads could otherwise hand back a survivor that was just merged. Locked, the
+    /// asked row and then the survivor's, in two statements (a lock covers both rows whichever
+    /// was asked, and a merge cannot repoint the asked row while it is held).
     static func survivorRow(of id: UUID, lock: RowLock, on connection: PostgresConnection) throws -> (UUID, UserStatus)? {
+        if case .none = lock {
+            guard
+                let row = try connection.query(
+                    "SELECT s.id, s.status FROM users u JOIN users s ON s.id = \(fragment: survivor(of: "u")) WHERE u.id = \(id)"
+                ).first
+            else { return nil }
+            return (try row.decode("id"), try IdentityRows.userStatus(row))
+        }
         guard
             let asked = try connection.query("SELECT status, merged_into FROM users WHERE id = \(id)\(unescaped: lock.sql)").first
         else { return nil }
