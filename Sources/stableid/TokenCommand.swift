@@ -20,7 +20,8 @@ struct TokenCommand: AsyncParsableCommand {
         var scopes: [String] = []
         @Option(
             name: .customLong("pool"),
-            help: "With --scope trigger: the token may send trigger events for this pool only (a registered pool); repeat for several."
+            help:
+                "With --scope trigger alone: the token may send trigger events for this pool only (a registered pool); repeat for several."
         )
         var pools: [String] = []
 
@@ -35,8 +36,9 @@ struct TokenCommand: AsyncParsableCommand {
             guard !parsed.isEmpty else { throw CLIFailure.usage("give at least one --scope") }
             var bound: Set<PoolID>?
             if !pools.isEmpty {
-                guard parsed.contains(.trigger) else {
-                    throw CLIFailure.usage("--pool binds a token of scope trigger; add --scope trigger or leave out --pool")
+                guard parsed == [.trigger] else {
+                    throw CLIFailure.usage(
+                        "--pool binds a token whose only scope is trigger; give --scope trigger alone, or leave out --pool")
                 }
                 var ids = Set<PoolID>()
                 for pool in pools {

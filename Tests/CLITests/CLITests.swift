@@ -73,7 +73,12 @@ struct CLITests {
             unbound.status == 0 && unbound.stderr.contains("warning: fwd-any may send trigger events for every pool"), "\(unbound.stderr)")
         let noTrigger = try CLI.run(
             ["token", "create", "--name", "r", "--scope", "resolve", "--pool", "eu-central-1_Bound"], environment: env)
-        #expect(noTrigger.status == 2 && noTrigger.stderr.contains("--pool binds a token of scope trigger"), "\(noTrigger.stderr)")
+        #expect(
+            noTrigger.status == 2 && noTrigger.stderr.contains("--pool binds a token whose only scope is trigger"), "\(noTrigger.stderr)")
+        // A bound token's binding limits trigger events only: it may have no other scope.
+        let mixed = try CLI.run(
+            ["token", "create", "--name", "m", "--scope", "trigger", "--scope", "write", "--pool", "eu-central-1_Bound"], environment: env)
+        #expect(mixed.status == 2 && mixed.stderr.contains("only scope is trigger"), "\(mixed.stderr)")
         let unknown = try CLI.run(
             ["token", "create", "--name", "u", "--scope", "trigger", "--pool", "eu-central-1_Missing"], environment: env)
         #expect(unknown.status == 2 && unknown.stderr.contains("eu-central-1_Missing is not registered"), "\(unknown.stderr)")

@@ -6,16 +6,7 @@ extension IdentityMapStore {
     /// pointed at `from` now points straight at `survivor` (so lookups never walk chains).
     public func merge(_ from: UUID, into survivor: UUID, attribution: Attribution) -> Write<User> {
         Write { connection in
-            // Lock both rows in a fixed order so two opposite merges cannot deadlock.
-            var states: [UUID: LinkRules.UserState] = [:]
-            for row in try connection.query(
-                "SELECT id, status, merged_into FROM users WHERE id IN (\(from), \(survivor)) ORDER BY id FOR UPDATE"
-            ) {
-                states[try row.decode("id")] = LinkRules.UserState(
-                    status: try IdentityRows.userStatus(row),
-                    mergedInto: try row.decodeIfPresent("merged_into")
-                )
-            }
+            let states = try Self.lockPair(from, survivor, on: connection)
             switch LinkRules.merge(from: from, fromState: states[from], into: survivor, survivorState: states[survivor]) {
             case .refuse(let error): throw error
             case .unchanged: return try IdentityRows.loadWritten(survivor, on: connection)
@@ -47,14 +38,7 @@ extension IdentityMapStore {
     /// re-pointed point at `from` again. Refused when any of that changed since.
     public func unmerge(_ from: UUID, from survivor: UUID, attribution: Attribution) -> Write<User> {
         Write { connection in
-            var states: [UUID: LinkRules.UserState] = [:]
-            for row in try connection.query(
-                "SELECT id, status, merged_into FROM users WHERE id IN (\(from), \(survivor)) ORDER BY id FOR UPDATE"
-            ) {
-                states[try row.decode("id")] = LinkRules.UserState(
-                    status: try IdentityRows.userStatus(row), mergedInto: try row.decodeIfPresent("merged_into")
-                )
-            }
+            let states = try Self.lockPair(from, survivor, on: connection)
             let merge = try connection.query(
                 """
                 SELECT id, details::text AS details FROM events
@@ -118,5 +102,16 @@ extension IdentityMapStore {
             )
             return try IdentityRows.loadWritten(from, on: connection)
         }
+    }
+
+    /// Locks both users of a merge or unmerge, in id order so two opposite ones cannot deadlock,
+    /// and reads their states for `LinkRules`.
+    static func lockPair(_ a: UUID, _ b: UUID, on connection: PostgresConnection) throws -> [UUID: LinkRules.UserState] {
+        var states: [UUID: LinkRules.UserState] = [:]
+        for row in try connection.query("SELECT id, status, merged_into FROM users WHERE id IN (\(a), \(b)) ORDER BY id FOR UPDATE") {
+            states[try row.decode("id")] = LinkRules.UserState(
+                status: try IdentityRows.userStatus(row), mergedInto: try row.decodeIfPresent("merged_into"))
+        }
+        return states
     }
 }
