@@ -104,7 +104,8 @@ extension IdentityMapStore {
             // It exists: lock it and let the rules decide. No identity is ever deleted, so the
             // row the insert collided with is still there.
             guard let existing = try IdentityRepository.lockIdentity(key, on: connection) else {
-                throw RetryableConflict("identity changed concurrently")
+                // No identity is ever deleted: what the insert met is the username, live under another sub.
+                throw IdentityMapError.usernameTaken(pool: identity.pool.rawValue, username: identity.username)
             }
             switch LinkRules.link(existing: existing, pool: identity.pool, sub: identity.sub, to: userID) {
             case .insert: throw RetryableConflict("identity changed concurrently")

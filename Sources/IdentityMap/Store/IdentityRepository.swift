@@ -40,21 +40,24 @@ enum IdentityRepository {
         return LinkRules.ExistingIdentity(owner: try row.decode("user_id"), status: status)
     }
 
-    /// Inserts the identity unless its `(pool, sub)` exists; false when it did (then lock and decide).
+    /// Inserts the identity unless its `(pool, sub)` or its live username exists; false when one
+    /// did (then lock and decide: the `(pool, sub)` row, or a username taken by another sub).
+    ///
+    /// No conflict target: with one, a concurrent insert of the same identity could trip the
+    /// username index first and report the wrong conflict; without, PostgreSQL waits for it on
+    /// either index and answers "exists".
     static func insertIdentity(_ identity: NewIdentity, for userID: UUID, on connection: PostgresConnection) throws -> Bool {
-        try mappingUsernameConflict(identity) {
-            !(try connection.query(
-                """
-                INSERT INTO identities (user_id, pool_id, sub, username, email, email_normalized, email_verified, provider,
-                                        via, campaign_id, federated_user_id)
-                VALUES (\(userID), \(identity.pool.rawValue), \(identity.sub), \(identity.username), \(identity.email),
-                        \(identity.normalizedEmail), \(identity.emailVerified), \(identity.provider),
-                        \(identity.via.rawValue), \(identity.campaignID), \(identity.federatedUserID))
-                ON CONFLICT (pool_id, sub) DO NOTHING
-                RETURNING id
-                """
-            ).isEmpty)
-        }
+        !(try connection.query(
+            """
+            INSERT INTO identities (user_id, pool_id, sub, username, email, email_normalized, email_verified, provider,
+                                    via, campaign_id, federated_user_id)
+            VALUES (\(userID), \(identity.pool.rawValue), \(identity.sub), \(identity.username), \(identity.email),
+                    \(identity.normalizedEmail), \(identity.emailVerified), \(identity.provider),
+                    \(identity.via.rawValue), \(identity.campaignID), \(identity.federatedUserID))
+            ON CONFLICT DO NOTHING
+            RETURNING id
+            """
+        ).isEmpty)
     }
 
     /// Moves an unlinked identity to `userID` with the attributes given now, and reactivates it.
