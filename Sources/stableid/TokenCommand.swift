@@ -60,7 +60,9 @@ struct TokenCommand: AsyncParsableCommand {
                 FileHandle.standardError.write(Data((summary + "\n").utf8))
                 if token.isUnboundTrigger {
                     FileHandle.standardError.write(
-                        Data("warning: \(token.name) may send trigger events for every pool; bind it with --pool\n".utf8))
+                        Data(
+                            "warning: \(token.name) may send trigger events for every pool; give a forwarder a token of its own, --scope trigger alone with --pool\n"
+                                .utf8))
                 }
                 print(secret.value)
             }
@@ -94,7 +96,7 @@ struct TokenCommand: AsyncParsableCommand {
                 if !unbound.isEmpty {
                     FileHandle.standardError.write(
                         Data(
-                            "warning: trigger token(s) bound to no pool, which may send events for every pool: \(unbound.joined(separator: ", ")); replace them with tokens made with --pool (docs/OPERATIONS.md, Tokens)\n"
+                            "warning: trigger token(s) bound to no pool, which may send events for every pool: \(unbound.joined(separator: ", ")); replace them with forwarder tokens made with --scope trigger alone and --pool (docs/OPERATIONS.md, Tokens)\n"
                                 .utf8))
                 }
             }
