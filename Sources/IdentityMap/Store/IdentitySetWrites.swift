@@ -30,15 +30,10 @@ public enum IdentitySetWrites {
             """,
             markingIn: table, on: connection
         )
-        let details = IdentityStatusChangedDetails.sql(fromColumn: "old_status", toColumn: "'deleted'", reason: reason, run: run)
-        try EventLog.appendAll(
-            kind: IdentityStatusChangedDetails.kind,
-            fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
-                SELECT finding, user_id, pool_id, sub, \(fragment: details)
-                FROM \(unescaped: table.description) WHERE applied
-                """,
-            attribution: attribution, on: connection
+        try appendEvents(
+            IdentityStatusChangedDetails.kind,
+            details: IdentityStatusChangedDetails.sql(fromColumn: "old_status", toColumn: "'deleted'", reason: reason, run: run),
+            forAppliedRowsOf: table, where: "true", attribution: attribution, on: connection
         )
     }
 
@@ -73,25 +68,14 @@ public enum IdentitySetWrites {
             """,
             markingIn: table, on: connection
         )
-        let status = IdentityStatusChangedDetails.sql(fromColumn: "old_status", toColumn: "status", reason: reason, run: run)
-        try EventLog.appendAll(
-            kind: IdentityStatusChangedDetails.kind,
-            fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details)
-                SELECT finding, user_id, pool_id, sub, \(fragment: status)
-                FROM \(unescaped: table.description) WHERE applied AND old_status <> status
-                """,
-            attribution: attribution, on: connection
+        try appendEvents(
+            IdentityStatusChangedDetails.kind,
+            details: IdentityStatusChangedDetails.sql(fromColumn: "old_status", toColumn: "status", reason: reason, run: run),
+            forAppliedRowsOf: table, where: "old_status <> status", attribution: attribution, on: connection
         )
-        try EventLog.appendAll(
-            kind: IdentityRefreshedDetails.kind,
-            fill: """
-                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
-                SELECT finding, user_id, pool_id, sub, \(fragment: IdentityRefreshedDetails.sql(run: run)),
-                       jsonb_build_object('email', email)
-                FROM \(unescaped: table.description) WHERE applied AND (email_changed OR verified_changed)
-                """,
-            attribution: attribution, on: connection
+        try appendEvents(
+            IdentityRefreshedDetails.kind, details: IdentityRefreshedDetails.sql(run: run), personal: "jsonb_build_object('email', email)",
+            forAppliedRowsOf: table, where: "email_changed OR verified_changed", attribution: attribution, on: connection
         )
     }
 
@@ -103,6 +87,23 @@ public enum IdentitySetWrites {
             WITH changed AS (\(fragment: update))
             UPDATE \(unescaped: table.description) SET applied = true WHERE finding IN (SELECT finding FROM changed)
             """
+        )
+    }
+
+    /// One event of `kind` per applied row of the working table that also meets `condition`
+    /// (code-chosen SQL over its columns), in the rows' `finding` order.
+    private static func appendEvents(
+        _ kind: EventKind, details: PostgresQuery, personal: StaticString = "NULL::jsonb", forAppliedRowsOf table: StaticString,
+        where condition: StaticString, attribution: Attribution, on connection: PostgresConnection
+    ) throws {
+        try EventLog.appendAll(
+            kind: kind,
+            fill: """
+                INSERT INTO event_log_batch (ord, user_id, pool_id, sub, details, personal)
+                SELECT finding, user_id, pool_id, sub, \(fragment: details), \(unescaped: personal.description)
+                FROM \(unescaped: table.description) WHERE applied AND (\(unescaped: condition.description))
+                """,
+            attribution: attribution, on: connection
         )
     }
 
