@@ -140,8 +140,9 @@ public func buildApplication(
     let registry = PrometheusCollectorRegistry()
     let readiness = ReadinessProbe(database: database, logger: logger)
     let lookupCache = configuration.lookupCache ? LookupCache(metricsFactory: PrometheusMetricsFactory(registry: registry)) : nil
+    let clients = PoolClients()
     let triggers = TriggerService(
-        database: database, clients: PoolClients(), logger: Logger(label: "stableid.triggers"),
+        database: database, clients: clients, logger: Logger(label: "stableid.triggers"),
         metricsFactory: PrometheusMetricsFactory(registry: registry))
     let router = buildRouter(
         configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry,
@@ -153,6 +154,7 @@ public func buildApplication(
         AuditSealerService(database: database, logger: logger),
         HousekeepingService(database: database, logger: logger),
         MigrationRefusalService(triggers: triggers, logger: logger),
+        TargetFactsRefreshService(refresh: TargetFactsRefresh(database: database, clients: clients, logger: logger), logger: logger),
     ]
     if let lookupCache { services.append(LookupCacheService(cache: lookupCache, database: database, logger: logger)) }
     return Application(

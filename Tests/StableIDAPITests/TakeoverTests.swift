@@ -1,8 +1,10 @@
 import Cognito
+import CognitoIngest
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IdentityMap
+import Logging
 import Postgres
 import TestSupport
 import Testing
@@ -273,6 +275,34 @@ struct TakeoverTests {
                     attributes: ["sub": sub, "email": "olga@example.com", "email_verified": "true", "identities": identities]))
             #expect(reply.status == 200, "\(reply)")
             #expect(try await Self.owner(w, sub: sub, client: client) != victim)
+        }
+    }
+
+    @Test("serve rereads the target's facts: a client added later that can write the attribute stops it linking on its own")
+    func factsFollowThePool() async throws {
+        let w = try await World.make(targetClient: .writes(["email"]))
+        let person = try await w.sourceUser("quinn", password: "Old-Passw0rd!")
+        let first = try await w.createInNew("quinn.a", attributes: ["custom:stable_id": person])
+        try await w.api.test { client in
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(w, username: "quinn.a", attributes: ["sub": first, "custom:stable_id": person]))
+            #expect(reply.status == 200, "\(reply)")
+            #expect(try await Self.owner(w, sub: first, client: client) == person, "read-only attribute: links")
+        }
+        // Someone adds an app client with WriteAttributes unset: users can now write the attribute.
+        _ = try await w.cognito.createUserPoolClient(poolID: w.new, name: "new-app")
+        let refresh = TargetFactsRefresh(database: w.api.db.database, clients: PoolClients(), logger: Logger(label: "test"))
+        #expect(try await refresh.run(attribution: Attribution(actor: .system)) == 1)
+        #expect(try await refresh.run(attribution: Attribution(actor: .system)) == 0, "the same facts again are no change")
+        #expect(try w.api.db.count("events", where: "kind = 'campaign_target_facts_changed'") == 1)
+        let second = try await w.createInNew("quinn.b", attributes: ["custom:stable_id": person])
+        try await w.api.test { client in
+            let reply = try await client.call(
+                .post, "/v1/cognito/triggers", token: w.trigger,
+                json: try Self.signIn(w, username: "quinn.b", attributes: ["sub": second, "custom:stable_id": person]))
+            #expect(reply.status == 200, "\(reply)")
+            #expect(try await Self.owner(w, sub: second, client: client) != person, "writable now: a claim, not proof")
         }
     }
 }
