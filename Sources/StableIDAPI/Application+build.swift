@@ -152,9 +152,9 @@ public func buildApplication(
         readiness,
         TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
         AuditSealerService(database: database, logger: logger),
-        HousekeepingService(database: database, logger: logger),
-        MigrationRefusalService(triggers: triggers, logger: logger),
-        TargetFactsRefreshService(refresh: TargetFactsRefresh(database: database, clients: clients, logger: logger), logger: logger),
+        PeriodicService.housekeeping(database: database, logger: logger),
+        PeriodicService.migrationRefusals(triggers: triggers, logger: logger),
+        PeriodicService.targetFactsRefresh(TargetFactsRefresh(database: database, clients: clients, logger: logger), logger: logger),
     ]
     if let lookupCache { services.append(LookupCacheService(cache: lookupCache, database: database, logger: logger)) }
     return Application(

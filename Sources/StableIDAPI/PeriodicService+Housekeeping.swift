@@ -1,0 +1,32 @@
+public import IdentityMap
+public import Logging
+import LookupCache
+
+extension PeriodicService {
+    /// ``Housekeeping`` every few minutes in every replica (the deletes are idempotent), and the
+    /// lookup caches' change log pruned past the retention a follower could need.
+    public static func housekeeping(database: Database, logger: Logger, interval: Duration = .seconds(300)) -> PeriodicService {
+        let housekeeping = Housekeeping(database: database)
+        return PeriodicService(name: "housekeeping", interval: interval, runsAtStart: true, logger: logger) { shuttingDown in
+            guard !shuttingDown else { return }
+            let removed = try await housekeeping.run()
+            // Its own failure must not stop the rest, nor theirs it.
+            let changes: Int
+            do {
+                changes = try await IdentityChangeLog.prune(on: database)
+            } catch {
+                changes = 0
+                logger.warning("pruning the identity change log failed; will retry", metadata: ["error": "\(type(of: error))"])
+            }
+            if removed.idempotencyKeys + removed.stagingRows + removed.pendingLinks + changes > 0 {
+                logger.info(
+                    "housekeeping",
+                    metadata: [
+                        "idempotency_keys_removed": "\(removed.idempotencyKeys)", "staging_rows_removed": "\(removed.stagingRows)",
+                        "pending_links_removed": "\(removed.pendingLinks)", "identity_changes_removed": "\(changes)",
+                    ]
+                )
+            }
+        }
+    }
+}
