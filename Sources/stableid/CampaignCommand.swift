@@ -155,7 +155,7 @@ struct CampaignCommand: AsyncParsableCommand {
 
     static let columns = [
         "id", "name", "target", "sources", "phase", "stable_id_attribute", "link_by", "source_client_id", "mfa_users",
-        "target_self_sign_up", "target_attribute_writers", "target_facts_read_at", "created_at",
+        "target_self_sign_up", "target_attribute_writers", "target_sign_in_by_email", "target_facts_read_at", "created_at",
     ]
 
     /// The target pool's facts, read with the pool's own AWS access within a few seconds; what
@@ -178,6 +178,7 @@ struct CampaignCommand: AsyncParsableCommand {
             "source_client_id": campaign.sources.first?.clientID ?? "", "mfa_users": campaign.mfaUsers.rawValue,
             "target_self_sign_up": campaign.targetFacts.selfSignUp.map { "\($0)" } ?? "unknown",
             "target_attribute_writers": campaign.targetFacts.attributeWriters?.joined(separator: " ") ?? "unknown",
+            "target_sign_in_by_email": campaign.targetFacts.signInByEmail.map { "\($0)" } ?? "unknown",
             "target_facts_read_at": campaign.targetFacts.readAt.map(RFC3339.format) ?? "",
             "created_at": RFC3339.format(campaign.createdAt),
         ]

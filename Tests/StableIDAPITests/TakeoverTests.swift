@@ -294,6 +294,14 @@ struct TakeoverTests {
         _ = try await w.cognito.createUserPoolClient(poolID: w.new, name: "new-app")
         let refresh = TargetFactsRefresh(database: w.api.db.database, clients: PoolClients(), logger: Logger(label: "test"))
         #expect(try await refresh.run(attribution: Attribution(actor: .system)) == 1)
+        // What the campaign now says of its target, over HTTP.
+        try await w.api.test { client in
+            let shown = try await client.call(.get, "/v1/campaigns/\(w.campaign.id.uuidString.lowercased())", token: w.api.tokens[.admin])
+            let facts = try #require(shown.json["target_facts"] as? [String: Any], "\(shown)")
+            #expect(facts["self_sign_up"] as? Bool == true && facts["sign_in_by_email"] as? Bool == false, "\(facts)")
+            #expect((facts["attribute_writers"] as? [String])?.count == 1, "\(facts)")
+            #expect(shown.json["mfa_users"] as? String == "reset")
+        }
         #expect(try await refresh.run(attribution: Attribution(actor: .system)) == 0, "the same facts again are no change")
         #expect(try w.api.db.count("events", where: "kind = 'campaign_target_facts_changed'") == 1)
         let second = try await w.createInNew("quinn.b", attributes: ["custom:stable_id": person])

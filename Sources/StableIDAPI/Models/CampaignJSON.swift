@@ -34,12 +34,14 @@ struct CampaignJSON: Encodable {
     struct TargetFacts: Encodable {
         var selfSignUp: Bool?
         var attributeWriters: [String]?
+        var signInByEmail: Bool?
         var readAt: String?
         var problem: String?
 
         enum CodingKeys: String, CodingKey {
             case selfSignUp = "self_sign_up"
             case attributeWriters = "attribute_writers"
+            case signInByEmail = "sign_in_by_email"
             case readAt = "read_at"
             case problem
         }
@@ -48,6 +50,7 @@ struct CampaignJSON: Encodable {
             var container = encoder.container(keyedBy: CodingKeys.self)
             try container.encode(selfSignUp, forKey: .selfSignUp)
             try container.encode(attributeWriters, forKey: .attributeWriters)
+            try container.encode(signInByEmail, forKey: .signInByEmail)
             try container.encode(readAt, forKey: .readAt)
             try container.encodeIfPresent(problem, forKey: .problem)
         }
@@ -74,7 +77,8 @@ struct CampaignJSON: Encodable {
         mfaUsers = campaign.mfaUsers.rawValue
         let facts = campaign.targetFacts
         targetFacts = TargetFacts(
-            selfSignUp: facts.selfSignUp, attributeWriters: facts.attributeWriters, readAt: facts.readAt.map(RFC3339.format),
+            selfSignUp: facts.selfSignUp, attributeWriters: facts.attributeWriters, signInByEmail: facts.signInByEmail,
+            readAt: facts.readAt.map(RFC3339.format),
             problem: facts.problem)
         createdAt = RFC3339.format(campaign.createdAt)
         phaseChangedAt = RFC3339.format(campaign.phaseChangedAt)
