@@ -15,4 +15,7 @@ public enum LinkPath: String, Sendable, CaseIterable, Codable {
     case invite
     /// Through the API or the command line.
     case manual
+    /// Created in the target pool without a password by the finalize step of a campaign: they
+    /// sign in by one-time code or passkey.
+    case passwordless
 }
