@@ -37,6 +37,14 @@ struct ChangeCursor: Sendable, Equatable {
         high = position
     }
 
+    /// After a warm-up that read a snapshot seeing every change through `high` except `missing`:
+    /// those ids are gaps from `now`, everything else through `high` is already reflected.
+    init(after position: Int64, visibleThrough high: Int64, missing: [ClosedRange<Int64>], at now: ContinuousClock.Instant) {
+        self.high = max(position, high)
+        self.gaps = missing.filter { $0.lowerBound > position && $0.upperBound < self.high }
+            .map { Gap(lower: $0.lowerBound, upper: $0.upperBound, noticed: now) }
+    }
+
     var gapLowers: [Int64] { gaps.map(\.lower) }
     var gapUppers: [Int64] { gaps.map(\.upper) }
     var missingIDs: Int64 { gaps.reduce(0) { $0 + $1.count } }

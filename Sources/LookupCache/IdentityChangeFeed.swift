@@ -114,6 +114,49 @@ final class IdentityChangeFeed: @unchecked Sendable {
         }
     }
 
+    /// Starts (or ends) the one read-only REPEATABLE READ snapshot a warm-up reads everything in:
+    /// its start position, its pages and ``visibleChanges(after:)``. What the pages show is then
+    /// exactly the changes that snapshot sees, so following can skip them instead of re-reading
+    /// every identity a bulk load just wrote (issue #23).
+    func beginSnapshot() async throws {
+        try await onQueue {
+            try self.requireConnection().execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
+        }
+    }
+
+    func endSnapshot() async throws {
+        try await onQueue {
+            try self.requireConnection().execute("COMMIT")
+        }
+    }
+
+    /// Inside the warm-up's snapshot: the highest change id it sees after `position`, and the ids
+    /// below that it does not see (transactions still in their commit, or that failed there) as
+    /// ranges — the gaps a cursor must still read. One pass over the index, returning only the
+    /// holes, however many rows a bulk load added.
+    func visibleChanges(after position: Int64) async throws -> (high: Int64, missing: [ClosedRange<Int64>]) {
+        try await onQueue {
+            let connection = try self.requireConnection()
+            let high = try Self.horizonRow(
+                try connection.query("SELECT COALESCE(max(id), \(position)) AS high FROM identity_changes WHERE id > \(position)")
+            ).decode("high", as: Int64.self)
+            let holes = try connection.query(
+                """
+                SELECT lower, upper FROM (
+                    SELECT lag(id, 1, \(position)) OVER (ORDER BY id) + 1 AS lower, id - 1 AS upper
+                    FROM identity_changes WHERE id > \(position)
+                ) h
+                WHERE lower <= upper
+                ORDER BY lower
+                """
+            )
+            let missing = try holes.map { row in
+                (try row.decode("lower", as: Int64.self))...(try row.decode("upper", as: Int64.self))
+            }
+            return (high: high, missing: missing)
+        }
+    }
+
     /// The end of the log and the prune horizon, to check a cursor before resuming with it.
     func logEnd() async throws -> (end: Int64, prunedThrough: Int64) {
         try await onQueue {

@@ -24,6 +24,7 @@ extension LookupCache {
             control.missingIDs = 0
             control.caughtUpAt = nil
             control.warmups += 1
+            control.expectedEntries = max(0, expectedEntries)
             let empty = InternSnapshot(control.interns)
             for shard in shards {
                 shard.storage.withLock { storage in
@@ -50,6 +51,7 @@ extension LookupCache {
     func markCaughtUp(pollStarted: ContinuousClock.Instant, cursor: ChangeCursor) {
         control.withLock { control in
             control.state = .live
+            control.everLive = true
             control.position = cursor.high
             control.missingIDs = cursor.missingIDs
             control.caughtUpAt = pollStarted

@@ -95,6 +95,10 @@ public final class LookupCache: Sendable {
         /// Start of the last poll that read everything there was.
         var caughtUpAt: ContinuousClock.Instant?
         var warmups = 0
+        /// Identities the current warm-up expects (the table's row estimate), for progress.
+        var expectedEntries = 0
+        /// Live at least once since the process started: what `/readyz` waits for.
+        var everLive = false
     }
 
     public let configuration: Configuration
@@ -110,6 +114,8 @@ public final class LookupCache: Sendable {
     private let caughtUpPollStart = Atomic<Int64>(Int64.min)
     private let localWriteAt = Atomic<Int64>(Int64.min)
     private let entryCount = Atomic<Int>(0)
+    /// Identities re-read from the change feed since start (the metric's count, for tests).
+    let changesApplied = Atomic<Int>(0)
     let control = Mutex(Control())
 
     public init(configuration: Configuration = Configuration(), metricsFactory: any MetricsFactory = MetricsSystem.factory) {
@@ -135,6 +141,18 @@ public final class LookupCache: Sendable {
 
     /// Identities held.
     public var count: Int { entryCount.load(ordering: .relaxed) }
+
+    /// Whether the cache has been live at least once since the process started. A freshly started
+    /// server is not ready until it has (`/readyz`): before then every lookup would go to
+    /// PostgreSQL. Later interruptions do not clear it — lookups then fall through to PostgreSQL,
+    /// which is what the database-backed path is for.
+    public var hasBeenLive: Bool { control.withLock { $0.everLive } }
+
+    /// How far the current warm-up is: identities loaded and the number it expects (an estimate,
+    /// which the loaded count may pass).
+    public var warmupProgress: (loaded: Int, expected: Int) {
+        (count, control.withLock { $0.expectedEntries })
+    }
 
     /// The answer from memory, or nil when the caller must ask PostgreSQL: the cache is not live,
     /// the identity is unknown here, or the reference is not in canonical form. Counted like a

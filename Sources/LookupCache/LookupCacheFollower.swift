@@ -110,6 +110,7 @@ public final class LookupCacheFollower: Sendable {
         let began = ContinuousClock.now
         // From here the map is being rebuilt: an old cursor no longer describes it.
         saved.withLock { $0 = nil }
+        try await feed.beginSnapshot()
         let start = try await feed.start(maxGapAge: configuration.maxGapAge)
         cache.beginWarming(expectedEntries: start.estimatedIdentities)
         logger.info("lookup cache warming up", metadata: ["estimated_identities": "\(start.estimatedIdentities)"])
@@ -126,13 +127,17 @@ public final class LookupCacheFollower: Sendable {
             }
             page = try await next
         }
+        let visible = try await feed.visibleChanges(after: start.position)
+        try await feed.endSnapshot()
         let duration = ContinuousClock.now - began
         cache.metrics.warmupSeconds.record(duration.seconds)
         logger.info(
             "lookup cache warmed up",
             metadata: ["identities": "\(cache.count)", "skipped": "\(skipped)", "seconds": "\(duration.seconds)"]
         )
-        let cursor = ChangeCursor(after: start.position)
+        // The pages reflect every change the snapshot saw: following reads only the rest.
+        let cursor = ChangeCursor(after: start.position, visibleThrough: visible.high, missing: visible.missing, at: .now)
+        cache.metrics.warmupSkippedChanges.increment(by: Int(visible.high - start.position) - visible.missing.reduce(0) { $0 + $1.count })
         saved.withLock { $0 = cursor }
         return (cursor: cursor, reflectedResets: start.visibleResets)
     }
@@ -248,6 +253,7 @@ public final class LookupCacheFollower: Sendable {
         let answers = try await feed.currentAnswers(for: keys.map { IdentityReference.pool($0.pool, sub: $0.text) })
         cache.apply(zip(keys, answers).map { key, answer in CacheUpdate(pool: key.pool, sub: key.sub, resolution: answer) })
         cache.metrics.changesApplied.increment(by: keys.count)
+        cache.changesApplied.wrappingAdd(keys.count, ordering: .relaxed)
     }
 
     /// How long the oldest change of this poll had been committed when it was applied.

@@ -23,6 +23,8 @@ struct LookupCacheMetrics: Sendable {
     let lagSeconds: Gauge
     let visibility: Metrics.Timer
     let changesApplied: Counter
+    /// Changes a warm-up's snapshot already reflected, so following never re-read them.
+    let warmupSkippedChanges: Counter
     let warmupSeconds: Gauge
     let interruptions: Counter
     private let states: [(LookupCache.State, Gauge)]
@@ -36,6 +38,7 @@ struct LookupCacheMetrics: Sendable {
         lagSeconds = Gauge(label: "stableid_lookup_cache_feed_lag_seconds", factory: factory)
         visibility = Metrics.Timer(label: "stableid_lookup_cache_change_visibility_seconds", factory: factory)
         changesApplied = Counter(label: "stableid_lookup_cache_changes_applied_total", factory: factory)
+        warmupSkippedChanges = Counter(label: "stableid_lookup_cache_warmup_skipped_changes_total", factory: factory)
         warmupSeconds = Gauge(label: "stableid_lookup_cache_warmup_seconds", factory: factory)
         interruptions = Counter(label: "stableid_lookup_cache_interruptions_total", factory: factory)
         states = LookupCache.State.allCases.map { state in

@@ -30,6 +30,14 @@ public struct APIConfiguration: Sendable {
     /// Answer lookups from the in-process read model kept fresh by the change feed
     /// (`STABLEID_LOOKUP_CACHE`, on by default); off, every lookup asks PostgreSQL.
     public var lookupCache: Bool
+    /// Batch lookups sent to PostgreSQL at once while the lookup cache is not live
+    /// (`STABLEID_COLD_BATCHES`); more are shed with 503 `overloaded` (``ColdBatchAdmission``).
+    public var coldBatchesInFlight: Int
+    /// `/readyz` answers 200 before the lookup cache has been live (`STABLEID_READY_BEFORE_WARM`).
+    public var readyBeforeWarm: Bool
+    /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, before the
+    /// listener closes (`STABLEID_DRAIN_SECONDS`).
+    public var drainPeriod: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -41,9 +49,15 @@ public struct APIConfiguration: Sendable {
         maxQueuedLookups: Int = 10_000,
         idleTimeout: Duration = .seconds(30),
         bodyTimeout: Duration = .seconds(10),
-        lookupCache: Bool = true
+        lookupCache: Bool = true,
+        coldBatchesInFlight: Int = 4,
+        readyBeforeWarm: Bool = false,
+        drainPeriod: Duration = .seconds(5)
     ) {
         self.lookupCache = lookupCache
+        self.coldBatchesInFlight = coldBatchesInFlight
+        self.readyBeforeWarm = readyBeforeWarm
+        self.drainPeriod = drainPeriod
         self.resolveBatches = resolveBatches
         self.maxQueuedLookups = maxQueuedLookups
         self.idleTimeout = idleTimeout
@@ -65,7 +79,8 @@ public func buildRouter(
     readiness: ReadinessProbe,
     registry: PrometheusCollectorRegistry,
     lookupCache: LookupCache? = nil,
-    triggers: TriggerService? = nil
+    triggers: TriggerService? = nil,
+    serving: ServingState? = nil
 ) -> Router<AppRequestContext> {
     var factory = PrometheusMetricsFactory(registry: registry)
     factory.defaultDurationHistogramBuckets = [
@@ -82,7 +97,8 @@ public func buildRouter(
     router.add(middleware: ProblemMiddleware())
 
     HealthController(
-        readiness: readiness, registry: registry, poolGauges: PoolGauges(database: database, registry: registry),
+        readiness: readiness, serving: serving ?? ServingState(cache: lookupCache, readyBeforeWarm: configuration.readyBeforeWarm),
+        registry: registry, poolGauges: PoolGauges(database: database, registry: registry),
         findings: FindingStore(database: database)
     )
     .register(on: router)
@@ -102,7 +118,8 @@ public func buildRouter(
         cache: lookupCache,
         coalescer: ResolveCoalescer(
             store: identityMap, maxConcurrentBatches: configuration.resolveBatches, maxQueued: configuration.maxQueuedLookups
-        )
+        ),
+        coldBatches: ColdBatchAdmission(limit: configuration.coldBatchesInFlight)
     )
     .register(on: scoped(.resolve))
     users.registerReads(on: scoped(.resolve))
@@ -134,19 +151,21 @@ public func buildApplication(
     configuration: APIConfiguration,
     database: Database,
     logger: Logger,
-    authenticator: TokenAuthenticator? = nil
+    authenticator: TokenAuthenticator? = nil,
+    drain: DrainSignal = DrainSignal()
 ) -> some ApplicationProtocol {
     let authenticator = authenticator ?? TokenAuthenticator(store: TokenStore(database: database), ttl: configuration.tokenCacheTTL)
     let registry = PrometheusCollectorRegistry()
     let readiness = ReadinessProbe(database: database, logger: logger)
     let lookupCache = configuration.lookupCache ? LookupCache(metricsFactory: PrometheusMetricsFactory(registry: registry)) : nil
+    let serving = ServingState(cache: lookupCache, readyBeforeWarm: configuration.readyBeforeWarm, drain: drain)
     let clients = PoolClients()
     let triggers = TriggerService(
         database: database, clients: clients, logger: Logger(label: "stableid.triggers"),
         metricsFactory: PrometheusMetricsFactory(registry: registry))
     let router = buildRouter(
         configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry,
-        lookupCache: lookupCache, triggers: triggers
+        lookupCache: lookupCache, triggers: triggers, serving: serving
     )
     var services: [any Service] = [
         readiness,

@@ -125,6 +125,12 @@ public struct Problem: HTTPResponseError, Sendable {
             case .methodNotAllowed: return Problem(.methodNotAllowed, code: "method_not_allowed", title: "Method not allowed")
             default: return Problem(error.status, code: "http_\(error.status.code)", title: error.status.reasonPhrase)
             }
+        case is ColdBatchAdmission.Shed:
+            return Problem(
+                .serviceUnavailable, code: "overloaded", title: "Too many requests in flight",
+                detail: "the lookup cache is not live yet and this server takes only a few batches meanwhile; retry, here or elsewhere",
+                headers: [.retryAfter: "1"]
+            )
         case is ResolveCoalescer.Overloaded:
             return Problem(
                 .serviceUnavailable, code: "overloaded", title: "Too many requests in flight",

@@ -36,7 +36,10 @@ struct ServeCommand: AsyncParsableCommand {
             maxQueuedLookups: try environmentInteger("STABLEID_MAX_QUEUED_LOOKUPS", default: 10_000, range: 1...1_000_000),
             idleTimeout: .seconds(try environmentInteger("STABLEID_HTTP_IDLE_TIMEOUT_S", default: 30, range: 1...3_600)),
             bodyTimeout: .milliseconds(try environmentInteger("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000)),
-            lookupCache: try Self.lookupCacheSetting()
+            lookupCache: try Self.lookupCacheSetting(),
+            coldBatchesInFlight: try environmentInteger("STABLEID_COLD_BATCHES", default: 4, range: 1...poolSize),
+            readyBeforeWarm: try Self.readyBeforeWarmSetting(),
+            drainPeriod: .seconds(try environmentInteger("STABLEID_DRAIN_SECONDS", default: 5, range: 0...300))
         )
         let session = try DatabaseOptions.serviceSession()
         try await database.withDatabase(maxConnections: poolSize, session: session) { db, logger in
@@ -46,9 +49,8 @@ struct ServeCommand: AsyncParsableCommand {
                     "\(pending.count) migration(s) pending (\(pending.map(\.name).joined(separator: ", "))): run `stableid db migrate` first"
                 )
             }
-            let app = buildApplication(configuration: configuration, database: db, logger: logger)
             logger.info("stableid serving", metadata: ["host": "\(host)", "port": "\(port)", "db_pool_size": "\(poolSize)"])
-            try await app.runService()
+            try await runApplication(configuration: configuration, database: db, logger: logger)
         }
     }
 
@@ -66,6 +68,15 @@ struct ServeCommand: AsyncParsableCommand {
         if let explicit = self.port { port = explicit }
         guard (0...65535).contains(port) else { throw CLIFailure.usage("port \(port) is out of range") }
         return (host, port)
+    }
+
+    /// `STABLEID_READY_BEFORE_WARM`: `true` or `false` (default).
+    static func readyBeforeWarmSetting() throws -> Bool {
+        switch ProcessInfo.processInfo.environment["STABLEID_READY_BEFORE_WARM"] {
+        case nil, "", "false": return false
+        case "true": return true
+        case .some: throw CLIFailure.usage("STABLEID_READY_BEFORE_WARM must be true or false")
+        }
     }
 
     /// `STABLEID_LOOKUP_CACHE`: `on` (default) or `off`; anything else is a configuration error.

@@ -262,6 +262,8 @@ struct CLITests {
         environment["STABLEID_LISTEN"] = "127.0.0.1:\(port)"
         environment["STABLEID_LOG_FORMAT"] = "json"
         environment["STABLEID_LOG_LEVEL"] = "debug"
+        // The drain period has a test of its own (DrainTests); here it only has to end.
+        environment["STABLEID_DRAIN_SECONDS"] = "1"
         process.environment = environment
         let errors = Pipe()
         process.standardError = errors

@@ -37,11 +37,14 @@ struct APIFixture {
         )
     }
 
-    func app(database: Database? = nil, authenticator: TokenAuthenticator? = nil) -> some ApplicationProtocol {
+    func app(
+        database: Database? = nil, authenticator: TokenAuthenticator? = nil, configuration: APIConfiguration? = nil
+    ) -> some ApplicationProtocol {
         var logger = Logger(label: "test.api")
         logger.logLevel = .critical
         return buildApplication(
-            configuration: configuration, database: database ?? db.database, logger: logger, authenticator: authenticator)
+            configuration: configuration ?? self.configuration, database: database ?? db.database, logger: logger,
+            authenticator: authenticator)
     }
 
     func test<Value: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {

@@ -8,6 +8,8 @@ import Reconciliation
 /// behind the load balancer's health checks only).
 struct HealthController {
     let readiness: ReadinessProbe
+    /// Warming and draining: reasons not to be ready that the database check cannot see.
+    let serving: ServingState
     let registry: PrometheusCollectorRegistry
     let poolGauges: PoolGauges
     /// The last reconciliation run's counts are appended to `/metrics` (cron writes a textfile
@@ -19,8 +21,16 @@ struct HealthController {
             try JSONResponse.make(.ok, ["status": "ok"])
         }
         router.get("readyz") { _, _ in
-            guard readiness.isReady else { return Problem.databaseUnavailable.response() }
-            return try JSONResponse.make(.ok, ["status": "ready", "primary": readiness.isPrimaryReachable ? "up" : "down"])
+            switch serving.verdict {
+            case .draining:
+                return try JSONResponse.make(.serviceUnavailable, NotReady(status: "draining"))
+            case .warming(let loaded, let expected):
+                return try JSONResponse.make(
+                    .serviceUnavailable, NotReady(status: "warming", identitiesLoaded: loaded, identitiesExpected: expected))
+            case .serving:
+                guard readiness.isReady else { return Problem.databaseUnavailable.response() }
+                return try JSONResponse.make(.ok, ["status": "ready", "primary": readiness.isPrimaryReachable ? "up" : "down"])
+            }
         }
         router.get("metrics") { _, _ in
             poolGauges.update()
@@ -35,6 +45,20 @@ struct HealthController {
                 body: .init(byteBuffer: ByteBuffer(bytes: buffer))
             )
         }
+    }
+}
+
+/// `/readyz` while this server should get no traffic although the database answers.
+struct NotReady: Encodable {
+    var status: String
+    /// While warming: the identities the lookup cache holds so far, and about how many it expects.
+    var identitiesLoaded: Int?
+    var identitiesExpected: Int?
+
+    enum CodingKeys: String, CodingKey {
+        case status
+        case identitiesLoaded = "identities_loaded"
+        case identitiesExpected = "identities_expected"
     }
 }
 

@@ -14,6 +14,8 @@ struct ResolveController {
     /// asks PostgreSQL.
     let cache: LookupCache?
     let coalescer: ResolveCoalescer
+    /// Batches that go to PostgreSQL while the read model is not live pass through this bound.
+    let coldBatches: ColdBatchAdmission
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.get("resolve", use: resolve)
@@ -93,7 +95,11 @@ struct ResolveController {
             return Self.jsonResponse(body)
         }
         let found: [Resolution?]
-        if strong {
+        if let cache, cache.state != .live {
+            found = try await coldBatches.run {
+                strong ? try await identityMap.resolveStrongly(batch: references) : try await identityMap.resolve(batch: references)
+            }
+        } else if strong {
             found = try await identityMap.resolveStrongly(batch: references)
         } else if let cache {
             found = try await cache.resolve(batch: references) { try await identityMap.resolve(batch: $0) }
