@@ -1,0 +1,139 @@
+#!/usr/bin/env python3
+"""A round-robin HTTP balancer that only sends to ready servers, for scripts/bench-restart.
+
+Standard library only. Polls each backend's /readyz every --check-ms (as a load balancer's health
+check does) and forwards each request to the next backend whose last check answered 200. A
+backend that refuses the connection or fails mid-request is answered 502 (counted: this is what a
+closed port during a deploy costs); with no backend ready the answer is 503 (counted).
+
+GET /balancer/stats answers JSON: per backend the requests forwarded, those forwarded while its
+readiness said `warming` (a warming server must get none), connection failures, and readiness
+transitions with their times; plus the 503s for no ready backend.
+
+    balancer.py --port P --backend 127.0.0.1:PORT [--backend …] [--check-ms 100]
+"""
+import argparse
+import http.client
+import http.server
+import json
+import threading
+import time
+
+
+class Backend:
+    def __init__(self, address):
+        self.host, port = address.rsplit(":", 1)
+        self.port = int(port)
+        self.state = "down"
+        self.forwarded = 0
+        self.while_warming = 0
+        self.failures = 0
+        self.transitions = []
+        self.lock = threading.Lock()
+
+    def check(self):
+        try:
+            connection = http.client.HTTPConnection(self.host, self.port, timeout=1)
+            connection.request("GET", "/readyz")
+            response = connection.getresponse()
+            body = response.read()
+            connection.close()
+            if response.status == 200:
+                state = "ready"
+            else:
+                try:
+                    state = json.loads(body).get("status", "unready")
+                except ValueError:
+                    state = "unready"
+        except OSError:
+            state = "down"
+        with self.lock:
+            if state != self.state:
+                self.transitions.append({"at": time.time(), "state": state})
+                self.state = state
+
+
+def main():
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--port", type=int, required=True)
+    parser.add_argument("--backend", action="append", required=True)
+    parser.add_argument("--check-ms", type=int, default=100)
+    args = parser.parse_args()
+    backends = [Backend(address) for address in args.backend]
+    counters = {"no_backend": 0}
+    turn = [0]
+    turn_lock = threading.Lock()
+
+    def checker():
+        while True:
+            for backend in backends:
+                backend.check()
+            time.sleep(args.check_ms / 1000)
+
+    threading.Thread(target=checker, daemon=True).start()
+
+    def pick():
+        with turn_lock:
+            for _ in range(len(backends)):
+                backend = backends[turn[0] % len(backends)]
+                turn[0] += 1
+                if backend.state == "ready":
+                    return backend
+        return None
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def log_message(self, *args):
+            pass
+
+        def reply(self, status, body, headers=()):
+            data = body if isinstance(body, bytes) else json.dumps(body).encode()
+            self.send_response(status)
+            for name, value in headers:
+                self.send_header(name, value)
+            self.send_header("Content-Length", str(len(data)))
+            self.end_headers()
+            self.wfile.write(data)
+
+        def forward(self):
+            if self.path == "/balancer/stats":
+                return self.reply(200, {
+                    "backends": [{"backend": "%s:%d" % (b.host, b.port), "forwarded": b.forwarded,
+                                  "forwarded_while_warming": b.while_warming, "connection_failures": b.failures,
+                                  "transitions": b.transitions} for b in backends],
+                    "no_backend": counters["no_backend"]})
+            length = int(self.headers.get("Content-Length") or 0)
+            body = self.rfile.read(length) if length else None
+            backend = pick()
+            if backend is None:
+                counters["no_backend"] += 1
+                return self.reply(503, {"code": "no_backend"}, [("Retry-After", "1")])
+            with backend.lock:
+                backend.forwarded += 1
+                if backend.state == "warming":
+                    backend.while_warming += 1
+            headers = {name: value for name, value in self.headers.items() if name.lower() not in ("host", "connection")}
+            try:
+                connection = http.client.HTTPConnection(backend.host, backend.port, timeout=30)
+                connection.request(self.command, self.path, body=body, headers=headers)
+                response = connection.getresponse()
+                data = response.read()
+                connection.close()
+            except OSError:
+                with backend.lock:
+                    backend.failures += 1
+                return self.reply(502, {"code": "bad_gateway"})
+            passed = [(n, v) for n, v in response.getheaders() if n.lower() in ("content-type", "retry-after")]
+            self.reply(response.status, data, passed)
+
+        do_GET = forward
+        do_POST = forward
+
+    server = http.server.ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
+    server.daemon_threads = True
+    server.serve_forever()
+
+
+if __name__ == "__main__":
+    main()
