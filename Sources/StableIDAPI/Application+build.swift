@@ -111,9 +111,13 @@ public func buildRouter(
         }
         return group
     }
-    let users = UserController(identityMap: identityMap, eventQuery: eventQuery, database: database, bodyReader: bodyReader)
+    let pointInTime = PointInTime(database: database)
+    let users = UserController(
+        identityMap: identityMap, eventQuery: eventQuery, pointInTime: pointInTime, database: database, bodyReader: bodyReader
+    )
     ResolveController(
         identityMap: identityMap,
+        pointInTime: pointInTime,
         bodyReader: bodyReader,
         cache: lookupCache,
         coalescer: ResolveCoalescer(

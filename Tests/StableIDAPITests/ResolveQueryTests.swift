@@ -106,12 +106,15 @@ struct ResolveQueryTests {
             "/v1/resolve?pool=P&sub=\(sub.replacingOccurrences(of: "-", with: "%2d"))", "/v1/resolve?pool=a+b&sub=\(sub)",
             "/v1/resolve?pool=%zz&sub=\(sub)", "/v1/resolve?Pool=P&SUB=\(sub)&consistency&iss",
             "http://host:8080/v1/resolve?pool=P&sub=\(sub)", "/v1/resolve?pool=é&sub=\(sub)",
+            "/v1/resolve?pool=P&sub=\(sub)&at=2026-11-27T09:38:53.123456Z&at=x", "/v1/resolve?at&pool=P&sub=\(sub)",
+            "/v1/resolve?pool=P&sub=\(sub)&at=2026-11-27T09%3A38%3A53Z", "/v1/resolve?pool=P&at=2026-11-27T10:38:53+01:00",
         ] {
             let request = Request(
                 head: HTTPRequest(method: .get, scheme: nil, authority: nil, path: target), body: .init(buffer: ByteBuffer()))
             let parameters = request.uri.queryParameters
             let expected = ResolveQuery(
-                pool: parameters["pool"], iss: parameters["iss"], sub: parameters["sub"], consistency: parameters["consistency"])
+                pool: parameters["pool"], iss: parameters["iss"], sub: parameters["sub"], consistency: parameters["consistency"],
+                at: parameters["at"])
             #expect(ResolveQuery.parse(request) == expected, "\(target)")
         }
     }

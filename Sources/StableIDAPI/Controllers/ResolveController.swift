@@ -1,3 +1,5 @@
+import AuditTrail
+import Foundation
 import HTTPTypes
 import Hummingbird
 import IdentityMap
@@ -9,6 +11,8 @@ struct ResolveController {
     /// Strong reads and batches; a single eventual lookup that memory cannot answer goes through
     /// `coalescer`.
     let identityMap: IdentityMapStore
+    /// `?at=T`: who held the identity at T, from the events.
+    let pointInTime: PointInTime
     let bodyReader: RequestBodyReader
     /// The in-process read model; nil (off) or bypassed with `consistency=strong`, every lookup
     /// asks PostgreSQL.
@@ -24,6 +28,9 @@ struct ResolveController {
 
     @Sendable func resolve(request: Request, context: AppRequestContext) async throws -> Response {
         let query = ResolveQuery.parse(request)
+        if let at = try PointInTimeRequest.time(query.at, context: context) {
+            return try await resolveAt(query, at: at, headers: request.headers)
+        }
         let reference = try Self.reference(pool: query.pool, iss: query.iss, sub: query.sub)
         let resolution: Resolution?
         if try Self.isStrong(query.consistency, headers: request.headers) {
@@ -46,6 +53,17 @@ struct ResolveController {
             throw Problem.notFound("no user has this identity")
         }
         return Self.jsonResponse(JSONWriter.resolution(resolution))
+    }
+
+    /// `?at=T`: from the events on the reader, never from memory, which holds only the present.
+    func resolveAt(_ query: ResolveQuery, at: Date, headers: HTTPFields) async throws -> Response {
+        let reference = try Self.reference(pool: query.pool, iss: query.iss, sub: query.sub)
+        // Every answer at T comes from the reader, but a malformed choice is refused as on any lookup.
+        _ = try Self.isStrong(query.consistency, headers: headers)
+        guard let identity = try await pointInTime.resolve(reference, at: at) else {
+            throw PointInTimeRequest.unknown("no identity with this sub was linked", at: at)
+        }
+        return try JSONResponse.make(.ok, ResolutionAtJSON(identity, at: at))
     }
 
     static func jsonResponse(_ body: [UInt8]) -> Response {

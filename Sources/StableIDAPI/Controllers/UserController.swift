@@ -9,6 +9,8 @@ struct UserController {
     let identityMap: IdentityMapStore
     /// A user's history (`GET /v1/users/{id}/events`).
     let eventQuery: EventQuery
+    /// `GET /v1/users/{id}?at=T`: the user as the events left it at T.
+    let pointInTime: PointInTime
     /// Where writes run, each with its idempotency record when the request has a key.
     let database: Database
     let bodyReader: RequestBodyReader
@@ -36,6 +38,12 @@ struct UserController {
 
     @Sendable func get(request: Request, context: AppRequestContext) async throws -> Response {
         let id = try RequestValue.uuid(context.parameters.require("id"), field: "id")
+        if let at = try PointInTimeRequest.time(request.uri.queryParameters["at"], context: context) {
+            guard let user = try await pointInTime.user(id: id, at: at) else {
+                throw PointInTimeRequest.unknown("no user with this ID had been created", at: at)
+            }
+            return try JSONResponse.make(.ok, UserAtJSON(user, at: at))
+        }
         guard let user = try await identityMap.user(id) else { throw Problem.notFound("no such user") }
         return try JSONResponse.make(.ok, UserJSON(user))
     }

@@ -4,7 +4,7 @@ import Hummingbird
 /// The parameters of `GET /v1/resolve`, read from the request target in one pass.
 ///
 /// The single lookup is the hot path, and Hummingbird's `queryParameters` builds a dictionary of
-/// every pair (decoding each value) before four of them are asked for. A query without `%` means
+/// every pair (decoding each value) before five of them are asked for. A query without `%` means
 /// what its bytes say (Hummingbird leaves `+` as it is), so its values are slices of the target;
 /// any other query goes through `queryParameters`. Both ways read a query the same: it ends at a
 /// `#`, the first of a repeated key counts, a key without `=` has the empty value, unknown keys
@@ -14,12 +14,15 @@ struct ResolveQuery: Equatable {
     var iss: Substring?
     var sub: Substring?
     var consistency: Substring?
+    /// A past time: who held the identity then (`PointInTimeRequest`).
+    var at: Substring?
 
-    init(pool: Substring? = nil, iss: Substring? = nil, sub: Substring? = nil, consistency: Substring? = nil) {
+    init(pool: Substring? = nil, iss: Substring? = nil, sub: Substring? = nil, consistency: Substring? = nil, at: Substring? = nil) {
         self.pool = pool
         self.iss = iss
         self.sub = sub
         self.consistency = consistency
+        self.at = at
     }
 
     /// Parameters are taken from the request, which is borrowed, not copied, as an initializer's
@@ -31,7 +34,8 @@ struct ResolveQuery: Equatable {
         guard plain else {
             let parameters = request.uri.queryParameters
             return ResolveQuery(
-                pool: parameters["pool"], iss: parameters["iss"], sub: parameters["sub"], consistency: parameters["consistency"]
+                pool: parameters["pool"], iss: parameters["iss"], sub: parameters["sub"], consistency: parameters["consistency"],
+                at: parameters["at"]
             )
         }
         func slice(_ range: Range<Int>?) -> Substring? {
@@ -41,7 +45,8 @@ struct ResolveQuery: Equatable {
             return target[start..<utf8.index(start, offsetBy: range.count)]
         }
         return ResolveQuery(
-            pool: slice(ranges.pool), iss: slice(ranges.iss), sub: slice(ranges.sub), consistency: slice(ranges.consistency))
+            pool: slice(ranges.pool), iss: slice(ranges.iss), sub: slice(ranges.sub), consistency: slice(ranges.consistency),
+            at: slice(ranges.at))
     }
 
     /// Where each value lies in the target's UTF-8.
@@ -50,6 +55,7 @@ struct ResolveQuery: Equatable {
         var iss: Range<Int>?
         var sub: Range<Int>?
         var consistency: Range<Int>?
+        var at: Range<Int>?
 
         /// False when the query has a `%` (its values need decoding).
         mutating func find(in target: UnsafeBufferPointer<UInt8>) -> Bool {
@@ -74,6 +80,7 @@ struct ResolveQuery: Equatable {
                 case let key where iss == nil && Self.equal(key, "iss"): iss = value
                 case let key where sub == nil && Self.equal(key, "sub"): sub = value
                 case let key where consistency == nil && Self.equal(key, "consistency"): consistency = value
+                case let key where at == nil && Self.equal(key, "at"): at = value
                 default: break
                 }
                 start = end + 1
