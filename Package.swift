@@ -235,7 +235,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UserMigrationTests",
-            dependencies: ["UserMigration", "IdentityMap"],
+            dependencies: ["UserMigration", "IdentityMap", "Postgres", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

@@ -136,6 +136,8 @@ public func buildRouter(
     )
     .register(on: scoped(.admin))
     CampaignController(campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
+    CampaignProgressController(campaigns: CampaignStore(database: database), progress: CampaignProgressStore(database: database))
+        .register(on: scoped(.audit))
     ReconciliationController(findings: FindingStore(database: database), campaigns: CampaignStore(database: database))
         .register(on: scoped(.audit))
     let triggers =

@@ -158,6 +158,8 @@ public struct Problem: HTTPResponseError, Sendable {
         let detail = error.description
         switch error {
         case .invalidCampaign, .malformedEvent: return .invalidRequest(detail)
+        case .invalidProgressQuery:
+            return Problem(.badRequest, code: "invalid_progress_query", title: "Invalid progress query", detail: detail)
         case .campaignNotFound: return .notFound(detail)
         case .targetBusy: return Problem(.conflict, code: "target_in_campaign", title: "Pool already in a campaign", detail: detail)
         case .nameTaken: return Problem(.conflict, code: "campaign_name_taken", title: "Campaign name in use", detail: detail)

@@ -14,7 +14,7 @@ package enum RouteTable {
         (.get, "/v1/events"),
         (.get, "/v1/pools"), (.post, "/v1/pools"),
         (.get, "/v1/tokens"), (.post, "/v1/tokens"), (.delete, "/v1/tokens/{name}"),
-        (.get, "/v1/campaigns"), (.get, "/v1/campaigns/{id}"),
+        (.get, "/v1/campaigns"), (.get, "/v1/campaigns/{id}"), (.get, "/v1/campaigns/{id}/progress"),
         (.get, "/v1/reconciliation/runs"), (.get, "/v1/reconciliation/findings"), (.get, "/v1/reconciliation/findings/{id}"),
         (.post, "/v1/cognito/triggers"),
     ]

@@ -19,6 +19,8 @@ public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible 
     case notAuthorized
     /// A trigger event without what its kind needs (a sub, say).
     case malformedEvent(String)
+    /// A progress query whose level or fitting window is out of range.
+    case invalidProgressQuery(String)
 
     public var description: String {
         switch self {
@@ -33,6 +35,7 @@ public enum MigrationError: Error, Sendable, Equatable, CustomStringConvertible 
             return "campaign \(campaign.uuidString.lowercased()) has no source app client (--source-client-id)"
         case .notAuthorized: return "Incorrect username or password."
         case .malformedEvent(let reason): return reason
+        case .invalidProgressQuery(let reason): return reason
         }
     }
 }

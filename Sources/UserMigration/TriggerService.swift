@@ -144,11 +144,11 @@ extension TriggerService {
             evidence.signUp = signUp
             let trust = campaign.map { TriggerLinkRules.Trust($0.targetFacts) } ?? .unsafe
             let decision = TriggerLinkRules.decide(evidence, linkBy: campaign?.linkBy ?? [], trust: trust)
-            func identity(_ via: LinkPath) throws -> NewIdentity {
+            func identity(_ via: LinkPath, campaign: UUID?) throws -> NewIdentity {
                 try NewIdentity(
                     pool: target.id, sub: user.sub, username: user.username,
                     email: user.email.flatMap(EmailAddress.valid),
-                    emailVerified: user.emailVerified, provider: user.provider, via: via, campaignID: campaign?.id,
+                    emailVerified: user.emailVerified, provider: user.provider, via: via, campaignID: campaign,
                     federatedUserID: user.federated?.userID
                 )
             }
@@ -159,7 +159,7 @@ extension TriggerService {
             case .leaveUnlinked:
                 return nil
             case .link(let person, let via):
-                let new = try identity(via)
+                let new = try identity(via, campaign: campaign?.id)
                 try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection)
                 stableID = try store.linkIdentity(new, to: person, attribution: attribution).run(inTransactionOn: connection)
                 // A pending link is used once: exactly the row that decided, never another that
@@ -171,7 +171,10 @@ extension TriggerService {
                     guard used.count == 1 else { throw RetryableConflict("the pending link was used by another sign-in meanwhile") }
                 }
             case .createUser(let via):
-                let new = try identity(via)
+                // A new person was not moved by the campaign (a sign-up, or a sub nothing trusted
+                // names): their identity carries no campaign, so progress never counts it as
+                // migrated (sql/0016). A duplicate merged into its person later stays uncounted.
+                let new = try identity(via, campaign: nil)
                 try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection)
                 stableID = try store.createPerson(with: new, attribution: attribution).run(inTransactionOn: connection)
             }

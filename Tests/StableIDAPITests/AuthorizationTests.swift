@@ -31,6 +31,7 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
         (.delete, "/v1/users/{id}/personal-data", "/v1/users/\(id)/personal-data", nil, .admin),
         (.get, "/v1/campaigns", "/v1/campaigns", nil, .admin),
         (.get, "/v1/campaigns/{id}", "/v1/campaigns/\(id)", nil, .admin),
+        (.get, "/v1/campaigns/{id}/progress", "/v1/campaigns/\(id)/progress", nil, .audit),
         (.get, "/v1/reconciliation/runs", "/v1/reconciliation/runs", nil, .audit),
         (.get, "/v1/reconciliation/findings", "/v1/reconciliation/findings?state=open", nil, .audit),
         (.get, "/v1/reconciliation/findings/{id}", "/v1/reconciliation/findings/1", nil, .audit),

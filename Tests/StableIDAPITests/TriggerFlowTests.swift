@@ -211,6 +211,8 @@ struct TriggerFlowTests {
         // Events: the migration and the link, and never the password anywhere in the database.
         #expect(try w.api.db.count("events", where: "kind = 'migration_succeeded'") == 1)
         #expect(try w.api.db.count("events", where: "kind = 'identity_linked' AND details->>'via' = 'lazy'") == 1)
+        // The link carries its campaign (campaign progress counts it).
+        #expect(try w.api.db.count("identities", where: "campaign_id = '\(w.campaign.id.uuidString.lowercased())'") == 1)
         let everything = try w.api.db.rows(
             "SELECT string_agg(e.details::text || coalesce(p.data::text, ''), ' ') AS all FROM events e LEFT JOIN event_personal_data p ON p.event_id = e.id"
         )[0]
@@ -326,6 +328,9 @@ struct TriggerFlowTests {
             #expect(id != oldSub)
             #expect((resolved.json["identity"] as? [String: Any])?["via"] as? String == "post-confirmation")
         }
+        // A new person was not moved by the campaign: no campaign on the identity, so campaign
+        // progress never counts a sign-up as migrated (sql/0016).
+        #expect(try w.api.db.count("identities", where: "sub = '\(newSub)' AND campaign_id IS NULL") == 1)
     }
 
     @Test("with verified-email allowed, the same verified email links; a federated account links by provider and user id")
