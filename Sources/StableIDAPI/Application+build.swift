@@ -30,6 +30,10 @@ public struct APIConfiguration: Sendable {
     /// Answer lookups from the in-process read model kept fresh by the change feed
     /// (`STABLEID_LOOKUP_CACHE`, on by default); off, every lookup asks PostgreSQL.
     public var lookupCache: Bool
+    /// Mark the report pages' cookies `Secure` (`STABLEID_REPORT_SECURE_COOKIES`). `serve` speaks
+    /// plain HTTP, so TLS is a proxy's: on by default, except on a loopback address, where a
+    /// browser on the same machine talks to the service directly.
+    public var reportSecureCookies: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -41,9 +45,11 @@ public struct APIConfiguration: Sendable {
         maxQueuedLookups: Int = 10_000,
         idleTimeout: Duration = .seconds(30),
         bodyTimeout: Duration = .seconds(10),
-        lookupCache: Bool = true
+        lookupCache: Bool = true,
+        reportSecureCookies: Bool? = nil
     ) {
         self.lookupCache = lookupCache
+        self.reportSecureCookies = reportSecureCookies ?? !Self.isLoopback(host)
         self.resolveBatches = resolveBatches
         self.maxQueuedLookups = maxQueuedLookups
         self.idleTimeout = idleTimeout
@@ -53,6 +59,11 @@ public struct APIConfiguration: Sendable {
         self.databaseURL = databaseURL
         self.maxBodyBytes = maxBodyBytes
         self.tokenCacheTTL = tokenCacheTTL
+    }
+
+    /// `127.0.0.0/8`, `::1` or `localhost`.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 }
 
@@ -124,6 +135,11 @@ public func buildRouter(
     let events = EventController(query: eventQuery, erasure: Erasure(database: database))
     events.register(on: scoped(.audit))
     events.registerAdmin(on: scoped(.admin))
+    // The report pages: a form sign-in, then a session cookie instead of a bearer token (HTML answers).
+    ReportController(
+        database: database, authenticator: authenticator, eventQuery: eventQuery, bodyReader: bodyReader,
+        secureCookies: configuration.reportSecureCookies
+    ).register(on: router.group("report").add(middleware: ReportPageMiddleware()))
     return router
 }
 

@@ -36,7 +36,8 @@ struct ServeCommand: AsyncParsableCommand {
             maxQueuedLookups: try environmentInteger("STABLEID_MAX_QUEUED_LOOKUPS", default: 10_000, range: 1...1_000_000),
             idleTimeout: .seconds(try environmentInteger("STABLEID_HTTP_IDLE_TIMEOUT_S", default: 30, range: 1...3_600)),
             bodyTimeout: .milliseconds(try environmentInteger("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000)),
-            lookupCache: try Self.lookupCacheSetting()
+            lookupCache: try Self.lookupCacheSetting(),
+            reportSecureCookies: try Self.reportSecureCookiesSetting()
         )
         let session = try DatabaseOptions.serviceSession()
         try await database.withDatabase(maxConnections: poolSize, session: session) { db, logger in
@@ -66,6 +67,17 @@ struct ServeCommand: AsyncParsableCommand {
         if let explicit = self.port { port = explicit }
         guard (0...65535).contains(port) else { throw CLIFailure.usage("port \(port) is out of range") }
         return (host, port)
+    }
+
+    /// `STABLEID_REPORT_SECURE_COOKIES`: `on` or `off`; unset, on unless `serve` listens on a
+    /// loopback address (``APIConfiguration/reportSecureCookies``).
+    static func reportSecureCookiesSetting() throws -> Bool? {
+        switch ProcessInfo.processInfo.environment["STABLEID_REPORT_SECURE_COOKIES"] {
+        case nil, "": return nil
+        case "on": return true
+        case "off": return false
+        case .some: throw CLIFailure.usage("STABLEID_REPORT_SECURE_COOKIES must be on or off")
+        }
     }
 
     /// `STABLEID_LOOKUP_CACHE`: `on` (default) or `off`; anything else is a configuration error.
