@@ -118,10 +118,17 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The report page as HTML: pure rendering of values gathered elsewhere (no database, no HTTP).
+        .target(
+            name: "CampaignReport",
+            dependencies: ["IdentityMap", "UserMigration", "Reconciliation", "Support"],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "StableIDAPI",
             dependencies: [
                 "AuditTrail",
+                "CampaignReport",
                 "CognitoIngest",
                 "UserMigration",
                 "Reconciliation",
@@ -146,6 +153,7 @@ let package = Package(
             name: "stableid",
             dependencies: [
                 "AuditTrail",
+                "CampaignReport",
                 "Cognito",
                 "CognitoIngest",
                 "CryptoPrimitives",
@@ -231,6 +239,11 @@ let package = Package(
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "NIOCore", package: "swift-nio"),
             ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
+            name: "CampaignReportTests",
+            dependencies: ["CampaignReport", "UserMigration", "IdentityMap", "Reconciliation"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

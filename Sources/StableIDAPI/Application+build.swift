@@ -38,6 +38,10 @@ public struct APIConfiguration: Sendable {
     /// After SIGTERM, how long `/readyz` answers 503 while requests are still served, before the
     /// listener closes (`STABLEID_DRAIN_SECONDS`).
     public var drainPeriod: Duration
+    /// Mark the report pages' cookies `Secure` (`STABLEID_REPORT_SECURE_COOKIES`). `serve` speaks
+    /// plain HTTP, so TLS is a proxy's: on by default, except on a loopback address, where a
+    /// browser on the same machine talks to the service directly.
+    public var reportSecureCookies: Bool
 
     public init(
         host: String = "127.0.0.1",
@@ -52,12 +56,14 @@ public struct APIConfiguration: Sendable {
         lookupCache: Bool = true,
         coldBatchesInFlight: Int = 4,
         readyBeforeWarm: Bool = false,
-        drainPeriod: Duration = .seconds(5)
+        drainPeriod: Duration = .seconds(5),
+        reportSecureCookies: Bool? = nil
     ) {
         self.lookupCache = lookupCache
         self.coldBatchesInFlight = coldBatchesInFlight
         self.readyBeforeWarm = readyBeforeWarm
         self.drainPeriod = drainPeriod
+        self.reportSecureCookies = reportSecureCookies ?? !Self.isLoopback(host)
         self.resolveBatches = resolveBatches
         self.maxQueuedLookups = maxQueuedLookups
         self.idleTimeout = idleTimeout
@@ -67,6 +73,11 @@ public struct APIConfiguration: Sendable {
         self.databaseURL = databaseURL
         self.maxBodyBytes = maxBodyBytes
         self.tokenCacheTTL = tokenCacheTTL
+    }
+
+    /// `127.0.0.0/8`, `::1` or `localhost`.
+    public static func isLoopback(_ host: String) -> Bool {
+        host == "localhost" || host == "::1" || host == "[::1]" || host.hasPrefix("127.")
     }
 }
 
@@ -147,6 +158,11 @@ public func buildRouter(
     let events = EventController(query: eventQuery, erasure: Erasure(database: database))
     events.register(on: scoped(.audit))
     events.registerAdmin(on: scoped(.admin))
+    // The report pages: a form sign-in, then a session cookie instead of a bearer token (HTML answers).
+    ReportController(
+        database: database, authenticator: authenticator, eventQuery: eventQuery, bodyReader: bodyReader,
+        secureCookies: configuration.reportSecureCookies
+    ).register(on: router.group("report").add(middleware: ReportPageMiddleware()))
     return router
 }
 

@@ -18,12 +18,13 @@ extension PeriodicService {
                 changes = 0
                 logger.warning("pruning the identity change log failed; will retry", metadata: ["error": "\(type(of: error))"])
             }
-            if removed.idempotencyKeys + removed.stagingRows + removed.pendingLinks + changes > 0 {
+            if removed.idempotencyKeys + removed.stagingRows + removed.pendingLinks + removed.reportSessions + changes > 0 {
                 logger.info(
                     "housekeeping",
                     metadata: [
                         "idempotency_keys_removed": "\(removed.idempotencyKeys)", "staging_rows_removed": "\(removed.stagingRows)",
                         "pending_links_removed": "\(removed.pendingLinks)", "identity_changes_removed": "\(changes)",
+                        "report_sessions_removed": "\(removed.reportSessions)",
                     ]
                 )
             }

@@ -76,6 +76,17 @@ public struct Problem: HTTPResponseError, Sendable {
         detail: "retry after the indicated delay", headers: [.retryAfter: "1"]
     )
     static let internalError = Problem(.internalServerError, code: "internal_error", title: "Internal error")
+    /// A report form posted without its CSRF token, or with one that is not this session's (or,
+    /// at sign-in, that does not match the pre-session cookie).
+    static let csrfFailed = Problem(
+        .forbidden, code: "csrf_failed", title: "The form was refused",
+        detail: "it carried no valid CSRF token: reload the page it came from and send it again"
+    )
+    /// A report page asked for as JSON without a live session (a browser is sent to the sign-in form instead).
+    static let sessionRequired = Problem(
+        .unauthorized, code: "session_required", title: "Sign in first",
+        detail: "the report pages take the session cookie of a sign-in at /report/login, not a bearer token"
+    )
 
     /// Maps any error to a problem; only this module turns domain errors into HTTP.
     static func from(_ error: any Error) -> Problem? {

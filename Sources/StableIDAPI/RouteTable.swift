@@ -17,6 +17,8 @@ package enum RouteTable {
         (.get, "/v1/campaigns"), (.get, "/v1/campaigns/{id}"), (.get, "/v1/campaigns/{id}/progress"),
         (.get, "/v1/reconciliation/runs"), (.get, "/v1/reconciliation/findings"), (.get, "/v1/reconciliation/findings/{id}"),
         (.post, "/v1/cognito/triggers"),
+        (.get, "/report/login"), (.post, "/report/login"), (.get, "/report/campaigns"), (.get, "/report/campaigns/{id}"),
+        (.post, "/report/campaigns/{id}/lookup"), (.post, "/report/logout"),
     ]
 
     /// The methods served for `path` (a request path without its query), empty when none is.

@@ -39,7 +39,8 @@ struct ServeCommand: AsyncParsableCommand {
             lookupCache: try Self.lookupCacheSetting(),
             coldBatchesInFlight: try environmentInteger("STABLEID_COLD_BATCHES", default: 4, range: 1...poolSize),
             readyBeforeWarm: try Self.readyBeforeWarmSetting(),
-            drainPeriod: .seconds(try environmentInteger("STABLEID_DRAIN_SECONDS", default: 5, range: 0...300))
+            drainPeriod: .seconds(try environmentInteger("STABLEID_DRAIN_SECONDS", default: 5, range: 0...300)),
+            reportSecureCookies: try Self.reportSecureCookiesSetting()
         )
         let session = try DatabaseOptions.serviceSession()
         try await database.withDatabase(maxConnections: poolSize, session: session) { db, logger in
@@ -76,6 +77,17 @@ struct ServeCommand: AsyncParsableCommand {
         case nil, "", "false": return false
         case "true": return true
         case .some: throw CLIFailure.usage("STABLEID_READY_BEFORE_WARM must be true or false")
+        }
+    }
+
+    /// `STABLEID_REPORT_SECURE_COOKIES`: `on` or `off`; unset, on unless `serve` listens on a
+    /// loopback address (``APIConfiguration/reportSecureCookies``).
+    static func reportSecureCookiesSetting() throws -> Bool? {
+        switch ProcessInfo.processInfo.environment["STABLEID_REPORT_SECURE_COOKIES"] {
+        case nil, "": return nil
+        case "on": return true
+        case "off": return false
+        case .some: throw CLIFailure.usage("STABLEID_REPORT_SECURE_COOKIES must be on or off")
         }
     }
 

@@ -43,4 +43,15 @@ struct CryptoPrimitivesTests {
         }
         #expect(Base64URL.encode([0xfb, 0xff]) == "-_8")
     }
+
+    @Test("constant-time equality: equal bytes only, any length")
+    func constantTime() {
+        #expect(ConstantTime.equals([UInt8](), []))
+        #expect(ConstantTime.equals([1, 2, 3], [1, 2, 3]))
+        #expect(!ConstantTime.equals([1, 2, 3], [1, 2, 4]))
+        #expect(!ConstantTime.equals([1, 2, 3], [1, 2]))
+        #expect(!ConstantTime.equals([9, 2, 3], [1, 2, 3]))
+        #expect(ConstantTime.equals("sid_abc", "sid_abc"))
+        #expect(!ConstantTime.equals("sid_abc", "sid_abd"))
+    }
 }

@@ -38,8 +38,8 @@ struct OpenAPIContractTests {
     func coversRoutes() throws {
         let documented = Self.operations(in: try Self.document)
         var served: [String: Set<String>] = ["/healthz": ["get"], "/readyz": ["get"], "/metrics": ["get"]]
-        for route in protectedRoutes {
-            served[route.template, default: []].insert(route.method.rawValue.lowercased())
+        for route in protectedRoutes.map({ ($0.method, $0.template) }) + reportRoutes.map({ ($0.method, $0.template) }) {
+            served[route.1, default: []].insert(route.0.rawValue.lowercased())
         }
         #expect(documented.mapValues { $0.subtracting(["parameters"]) } == served)
     }
@@ -47,8 +47,8 @@ struct OpenAPIContractTests {
     @Test("the route table behind 405 answers lists exactly the routes served")
     func routeTable() throws {
         var served: [String: Set<String>] = ["/healthz": ["get"], "/readyz": ["get"], "/metrics": ["get"]]
-        for route in protectedRoutes {
-            served[route.template, default: []].insert(route.method.rawValue.lowercased())
+        for route in protectedRoutes.map({ ($0.method, $0.template) }) + reportRoutes.map({ ($0.method, $0.template) }) {
+            served[route.1, default: []].insert(route.0.rawValue.lowercased())
         }
         var table: [String: Set<String>] = [:]
         for route in RouteTable.routes {

@@ -5,7 +5,8 @@ import Postgres
 /// (they replay user JSON with emails and usernames), pending links no trigger honours any more
 /// (a username and the person it leads to), and import staging and reconciliation snapshot rows
 /// whose run died before it could clean up (a killed `stableid import` or `stableid reconcile`
-/// leaves emails and usernames there), or whose run can no longer be resumed.
+/// leaves emails and usernames there), or whose run can no longer be resumed, and report sessions
+/// that can no longer be used (``ReportSessionStore``).
 public struct Housekeeping: Sendable {
     public let database: Database
     /// Staging rows of a run older than this belong to a run that is gone (imports take minutes).
@@ -39,6 +40,8 @@ public struct Housekeeping: Sendable {
         public var stagingRows: Int
         /// Pending links older than ``Housekeeping/pendingLinkLifetime``.
         public var pendingLinks: Int
+        /// Report sessions signed out, expired, idle too long or of a revoked token.
+        public var reportSessions: Int
     }
 
     /// `column` (a run id, a UUIDv7: its first 48 bits are the run's start in Unix milliseconds)
@@ -98,7 +101,9 @@ public struct Housekeeping: Sendable {
             // The complement of what the trigger still honours (`created_at > now() - lifetime`).
             let pendingLinks = try connection.execute(
                 "DELETE FROM pending_links WHERE created_at <= now() - make_interval(secs => \(pendingLinkLifetime))")
-            return Removed(idempotencyKeys: keys, stagingRows: staging + snapshots + progress, pendingLinks: pendingLinks)
+            let sessions = try ReportSessionStore.purge(on: connection)
+            return Removed(
+                idempotencyKeys: keys, stagingRows: staging + snapshots + progress, pendingLinks: pendingLinks, reportSessions: sessions)
         }
     }
 }
