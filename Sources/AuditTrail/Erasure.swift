@@ -61,6 +61,7 @@ public struct Erasure: Sendable {
                 """
             )
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
+            try Self.forgetFinalizeUsernames(of: ids, on: connection)
             let identities = try IdentitySetWrites.erasePersonalData(ofUsers: ids, on: connection)
             scrubbedEvents += try connection.query(
                 """
@@ -104,6 +105,19 @@ public struct Erasure: Sendable {
     /// — and the personal data of the finding events that carry such a subject. Must run before
     /// the identities lose their emails and federated ids: the subjects are computed from them.
     /// Returns the events whose personal data it deleted.
+    /// The username `campaign finalize` gave the person in a target pool. A row it was still
+    /// creating is held: a resumed run must not look the erased name up, nor invite them.
+    static func forgetFinalizeUsernames(of ids: PostgresArray<String>, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            UPDATE finalize_users SET target_username = 'erased', updated_at = now(),
+                last_error = CASE WHEN state = 'creating' THEN 'erased' ELSE last_error END,
+                state = CASE WHEN state = 'creating' THEN 'held' ELSE state END
+            WHERE user_id = ANY(\(ids)::uuid[])
+            """
+        )
+    }
+
     static func forgetFindings(of ids: PostgresArray<String>, on connection: PostgresConnection) throws -> [Int64] {
         let subjects = try connection.query(
             """

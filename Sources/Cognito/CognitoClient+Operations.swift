@@ -58,12 +58,17 @@ extension CognitoClient {
         )
     }
 
+    /// `messageAction` `SUPPRESS` (the default: tests and imports send nothing), `RESEND` (a new
+    /// temporary password for an invited user who never signed in), or nil: Cognito sends the
+    /// invitation with the temporary password through `desiredDeliveryMediums` (`EMAIL`, `SMS`;
+    /// Cognito's default is SMS alone when unset).
     public func adminCreateUser(
         poolID: String,
         username: String,
         attributes: [AttributeType] = [],
         temporaryPassword: String? = nil,
         messageAction: String? = "SUPPRESS",
+        desiredDeliveryMediums: [String]? = nil,
         deadline: ContinuousClock.Instant? = nil
     ) async throws -> UserType {
         struct Input: Encodable {
@@ -72,12 +77,13 @@ extension CognitoClient {
             var UserAttributes: [AttributeType]
             var TemporaryPassword: String?
             var MessageAction: String?
+            var DesiredDeliveryMediums: [String]?
         }
         let response: AdminCreateUserResponse = try await call(
             "AdminCreateUser",
             Input(
                 UserPoolId: poolID, Username: username, UserAttributes: attributes, TemporaryPassword: temporaryPassword,
-                MessageAction: messageAction),
+                MessageAction: messageAction, DesiredDeliveryMediums: desiredDeliveryMediums),
             category: .userCreation, deadline: deadline
         )
         return response.User
@@ -181,9 +187,12 @@ extension CognitoClient {
     }
 
     /// The column names of a user-import CSV for the pool. (moto answers 500 to this operation.)
-    public func getCSVHeader(poolID: String) async throws -> [String] {
+    /// Only throttling is retried: a caller can derive the header from `DescribeUserPool`
+    /// (`CSVHeader`), which beats waiting out a server error.
+    public func getCSVHeader(poolID: String, deadline: ContinuousClock.Instant? = nil) async throws -> [String] {
         struct Input: Encodable { var UserPoolId: String }
-        let response: GetCSVHeaderResponse = try await call("GetCSVHeader", Input(UserPoolId: poolID), category: .poolRead)
+        let response: GetCSVHeaderResponse = try await call(
+            "GetCSVHeader", Input(UserPoolId: poolID), category: .poolRead, deadline: deadline, retry: .onlyUnprocessed)
         return response.CSVHeader
     }
 

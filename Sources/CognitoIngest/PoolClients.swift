@@ -17,6 +17,12 @@ public final class PoolClients: Sendable {
         self.http = http
     }
 
+    /// Clients sharing `maxConcurrentTransfers` connections: for a command that keeps many calls
+    /// in flight (`campaign finalize` at the AdminCreateUser quota, each call ~100 ms away).
+    public convenience init(maxConcurrentTransfers: Int) {
+        self.init(http: CurlClient(maxConcurrentTransfers: maxConcurrentTransfers))
+    }
+
     public func client(for pool: Pool) throws -> CognitoClient {
         if let client = clients.withLock({ $0[pool.id] }) { return client }
         var environment = self.environment

@@ -82,6 +82,9 @@ public struct MigrationFailedDetails: EventDetails {
         case disabled
         /// The password was right, the source user has MFA, and the campaign refuses such users.
         case mfaRefused = "mfa_refused"
+        /// The person has an account in the target already (or `campaign finalize` is creating
+        /// one): only counted (``MigrationRefusalsCountedDetails``), as unknown usernames are.
+        case alreadyInTarget = "already_in_target"
     }
     public var campaign: UUID
     public var targetPool: PoolID
@@ -107,7 +110,7 @@ public struct MigrationRefusalsCountedDetails: EventDetails {
     public static let kind = EventKind.migrationRefusalsCounted
     public var campaign: UUID
     public var targetPool: PoolID
-    /// Refusals by reason (`user_not_found`).
+    /// Refusals by reason (`user_not_found`, `already_in_target`).
     public var counts: [String: Int]
     public var since: Date
     public var until: Date

@@ -42,6 +42,13 @@ extension TriggerService {
             await countUnknown(campaign: campaign, target: target, attribution: attribution)
             throw MigrationError.notAuthorized
         }
+        // A person finalize has invited (or is inviting), or who is in the target already, has an
+        // account there: a migration now would make Cognito create a second one. Answered as for
+        // an unknown user (they sign in with the account they have), and counted.
+        if try await alreadyInTarget(found, campaign: campaign) {
+            await countRefusal(.alreadyInTarget, campaign: campaign, target: target, attribution: attribution)
+            throw MigrationError.notAuthorized
+        }
         let stableID = try await rememberMigration(
             found.user, signedInAs: request.userName, source: found.pool, campaign: campaign, target: target, via: via,
             challenge: found.challenge, mfa: found.unverifiedFactor ? campaign.mfaUsers : nil, attribution: attribution
@@ -220,10 +227,26 @@ extension TriggerService {
         logger.info("migration refused", metadata: ["campaign": "\(campaign.id)", "reason": "\(reason.rawValue)"])
     }
 
+    /// Whether the source user's person is in the target already, or being created there by
+    /// finalize (``FinalizeStore/alreadyInTarget(source:sub:campaign:on:)``).
+    func alreadyInTarget(_ found: SourceUser, campaign: Campaign) async throws -> Bool {
+        guard let sub = found.user.attribute("sub").flatMap(CognitoSub.canonical) else { return false }
+        let source = found.pool.id
+        return try await database.primary.withConnection { connection in
+            try FinalizeStore.alreadyInTarget(source: source, sub: sub, campaign: campaign, on: connection)
+        }
+    }
+
     /// A username no source pool knows: counted (metric, and one aggregated event per campaign
     /// and minute), never stored.
     func countUnknown(campaign: Campaign, target: Pool, attribution: Attribution) async {
-        let reason = MigrationFailedDetails.Reason.userNotFound.rawValue
+        await countRefusal(.userNotFound, campaign: campaign, target: target, attribution: attribution)
+    }
+
+    /// A refusal counted, not stored per attempt: the metric, and one aggregated event per
+    /// campaign and minute.
+    func countRefusal(_ refusal: MigrationFailedDetails.Reason, campaign: Campaign, target: Pool, attribution: Attribution) async {
+        let reason = refusal.rawValue
         refusals.counter(reason).increment()
         // A failed write must not change the answer (a wrong password's would not fail here) nor
         // lose the counts: they go back, for the next write.

@@ -9,7 +9,7 @@ struct CampaignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign",
         abstract: "Migration campaigns: one or more source pools into a target pool.",
-        subcommands: [Create.self, List.self, Show.self, Phase.self, ShowProgress.self, Report.self]
+        subcommands: [Create.self, List.self, Show.self, Phase.self, ShowProgress.self, Report.self, Finalize.self]
     )
 
     struct Create: AsyncParsableCommand {

@@ -64,7 +64,13 @@ struct EventDetailsAgreementTests {
             MigrationSucceededDetails(campaign: campaign, targetPool: pool, via: .lazy, challenge: "SMS_MFA", mfa: .reset),
             MigrationFailedDetails(campaign: campaign, targetPool: pool, via: .lazy, reason: .mfaRefused, challenge: "SMS_MFA"),
             MigrationRefusalsCountedDetails(
-                campaign: campaign, targetPool: pool, counts: ["user_not_found": 2], since: Date(), until: Date()),
+                campaign: campaign, targetPool: pool, counts: ["user_not_found": 2, "already_in_target": 1], since: Date(), until: Date()),
+            CampaignFinalizeExportedDetails(
+                campaign: campaign, reconciliationRun: run, files: 2, users: 500_001, held: 3, skipped: 4,
+                headerSource: "DescribeUserPool"),
+            CampaignFinalizeCompletedDetails(
+                campaign: campaign, reconciliationRun: run, mode: .passwordless, resend: false, created: 5, adopted: 1, resent: 0, held: 2,
+                failed: 1, skipped: 3, limitReached: true),
             UserCreatedDetails(givenID: true, identities: 1, importRun: run),
             IdentityLinkedDetails(provider: "Google", emailVerified: true, importRun: run, via: .import),
             IdentityUnlinkedDetails(previousStatus: .active),

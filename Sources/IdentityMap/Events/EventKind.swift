@@ -25,4 +25,9 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     /// usernames (often a mistyped email) are never kept.
     public static let migrationRefusalsCounted = EventKind(rawValue: "migration_refusals_counted")
     public static let campaignTargetFactsChanged = EventKind(rawValue: "campaign_target_facts_changed")
+    /// `campaign finalize --mode csv` wrote user-import files (counts only; the files hold the users).
+    public static let campaignFinalizeExported = EventKind(rawValue: "campaign_finalize_exported")
+    /// A `campaign finalize --mode invite|passwordless` run (or `--resend`) ended: its counts. Each
+    /// user it created is that person's own `identity_linked` event (via `invite`/`passwordless`).
+    public static let campaignFinalizeCompleted = EventKind(rawValue: "campaign_finalize_completed")
 }

@@ -1,0 +1,160 @@
+import Cognito
+import CognitoIngest
+import Foundation
+import IdentityMap
+import Logging
+import Postgres
+
+// `--mode csv`: user-import files for Cognito import jobs. The source pools are read a batch at a
+// time (ListUsers, or a list-users file), each batch checked against the unmigrated set with one
+// query, which runs while the next batch is read; memory holds two batches whatever the size.
+extension CampaignFinalizer {
+    static let csvBatch = 5_000
+
+    func export(_ plan: Plan, options: Options, progress: ProgressReporter?, into summary: inout FinalizeSummary) async throws {
+        guard !options.resume else {
+            throw MigrationError.invalidCampaign("--resume is for invite and passwordless: run a CSV export again into an empty --out")
+        }
+        if let stray = options.files.keys.sorted().first(where: { plan.sources[$0] == nil }) {
+            throw MigrationError.invalidCampaign("--file names \(stray), which is not a source pool of campaign \(plan.campaign.name)")
+        }
+        let (header, headerSource) = try await csvHeader(plan)
+        if let problem = CSVHeader.problem(in: header, stableIDAttribute: plan.stableIDAttribute) {
+            throw MigrationError.invalidCampaign(problem)
+        }
+        summary.headerSource = headerSource
+        var writer: UserImportCSVWriter?
+        if !options.dryRun {
+            guard let out = options.outDirectory else { throw MigrationError.invalidCampaign("--mode csv needs --out DIR") }
+            writer = try UserImportCSVWriter(directory: out, name: plan.campaign.name, header: header)
+        }
+        let budget = FinalizeBudget(options.limit)
+        for source in plan.campaign.sources {
+            guard let pool = plan.sources[source.pool], !budget.exhausted else { continue }
+            var users = try SourceUsers(pool: pool, file: options.files[pool.id], format: options.fileFormat, client: client(for: pool))
+            try await exportPool(
+                pool, from: &users, plan: plan, header: header, writer: writer, budget: budget, progress: progress, into: &summary)
+        }
+        summary.limitReached = budget.exhausted
+        summary.files = try writer?.finish() ?? []
+        guard !options.dryRun else { return }
+        let details = CampaignFinalizeExportedDetails(
+            campaign: plan.campaign.id, reconciliationRun: plan.reconciliation.run, files: summary.files.count, users: summary.exported,
+            held: summary.heldCount, skipped: summary.skippedTotal, headerSource: headerSource
+        )
+        let attribution = self.attribution
+        _ = try await database.primary.transaction { connection in
+            try EventLog.append(EventDraft(details, pool: plan.campaign.target), attribution: attribution, on: connection)
+        }
+    }
+
+    /// `GetCSVHeader`, or the header derived from DescribeUserPool's schema when Cognito will not
+    /// say (moto answers 500; a role may lack the permission). Returns where it came from.
+    func csvHeader(_ plan: Plan) async throws -> ([String], String) {
+        do {
+            let header = try await client(for: plan.target).getCSVHeader(poolID: plan.target.id.rawValue, deadline: .now + .seconds(3))
+            if !header.isEmpty { return (header, "GetCSVHeader") }
+        } catch let error as CognitoError {
+            logger.notice(
+                "GetCSVHeader failed; deriving the header from DescribeUserPool",
+                metadata: ["error": "\(error.type?.rawValue ?? "no answer")"])
+        }
+        guard let schema = plan.schemaAttributeNames else {
+            throw MigrationError.invalidCampaign(
+                "cannot read the target pool's CSV header (GetCSVHeader) nor its schema (DescribeUserPool)")
+        }
+        return (CSVHeader.derive(schemaAttributeNames: schema), "DescribeUserPool")
+    }
+
+    /// One source pool: each batch's decisions are asked while the next batch is read.
+    func exportPool(
+        _ pool: Pool, from users: inout SourceUsers, plan: Plan, header: [String], writer: UserImportCSVWriter?, budget: FinalizeBudget,
+        progress: ProgressReporter?, into summary: inout FinalizeSummary
+    ) async throws {
+        let store = self.store
+        let campaign = plan.campaign
+        var pending: (users: [UserType], decisions: Task<[Int: FinalizeCSVDecision], any Error>)?
+        defer { pending?.decisions.cancel() }
+        while true {
+            var batch: [UserType]?
+            if !budget.exhausted { batch = try await users.next() }
+            if let previous = pending {
+                pending = nil
+                let decisions = try await previous.decisions.value
+                try write(previous.users, decisions, plan: plan, header: header, writer: writer, budget: budget, into: &summary)
+                progress?.update(adding: previous.users.count, detail: "exported \(summary.exported + summary.wouldCreate)")
+            }
+            guard let batch, !budget.exhausted else { return }
+            let subs = batch.map { $0.attribute("sub").flatMap(CognitoSub.canonical) ?? "" }
+            let poolID = pool.id
+            pending = (users: batch, decisions: Task { try await store.csvDecisions(campaign: campaign, pool: poolID, subs: subs) })
+        }
+    }
+
+    /// The rows of one batch: users of the unmigrated set, each person once, none held.
+    func write(
+        _ users: [UserType], _ decisions: [Int: FinalizeCSVDecision], plan: Plan, header: [String], writer: UserImportCSVWriter?,
+        budget: FinalizeBudget, into summary: inout FinalizeSummary
+    ) throws {
+        for (index, user) in users.enumerated() {
+            guard let decision = decisions[index] else { continue }  // not in the unmigrated set
+            let outcome: FinalizeOutcome
+            if !decision.chosen {
+                outcome = .ignored
+            } else if decision.inTarget {
+                outcome = .skipped(.alreadyInTarget)
+            } else if let hold = plan.holds[decision.person] {
+                outcome = .held(hold)
+            } else if !decision.sourceActive {
+                outcome = .skipped(.sourceChanged)
+            } else if user.Enabled == false {
+                outcome = .skipped(.sourceDisabled)
+            } else {
+                var attributes: [String: String] = [:]
+                for attribute in user.Attributes ?? [] { attributes[attribute.Name] = attribute.Value }
+                switch FinalizeAccount.plan(
+                    mode: .csv, person: decision.person, sourceUsername: user.Username, sourceAttributes: attributes,
+                    stableIDAttribute: plan.stableIDAttribute, targetUsernameAttributes: plan.usernameAttributes
+                ) {
+                case .failure(let reason):
+                    outcome = .skipped(reason)
+                case .success(let account):
+                    guard budget.take() else { return }
+                    if let writer {
+                        try writer.write(account.csvRow(header: header))
+                        outcome = .exported
+                    } else {
+                        outcome = .wouldCreate
+                    }
+                }
+            }
+            summary.record(outcome)
+        }
+    }
+}
+
+/// A source pool's users, a batch at a time: a list-users file (every attribute it holds), or
+/// ListUsers itself. Not `Sendable`: read by the one task exporting the pool.
+struct SourceUsers {
+    private let reader: UserFileReader?
+    private var pages: ListUsersPages.AsyncIterator?
+
+    init(pool: Pool, file: String?, format: UserFileReader.Format?, client: CognitoClient) throws {
+        if let file {
+            reader = try UserFileReader(path: file, format: format)
+            pages = nil
+        } else {
+            reader = nil
+            pages = client.listUsers(poolID: pool.id.rawValue).makeAsyncIterator()
+        }
+    }
+
+    /// The next batch; nil at the end.
+    mutating func next() async throws -> [UserType]? {
+        if let reader {
+            let users = try reader.next(max: CampaignFinalizer.csvBatch)
+            return users.isEmpty ? nil : users
+        }
+        return try await pages?.next()?.Users
+    }
+}

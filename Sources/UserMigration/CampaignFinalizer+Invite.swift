@@ -1,0 +1,127 @@
+import CognitoIngest
+import Foundation
+import IdentityMap
+import Logging
+import Synchronization
+
+// Invite and passwordless: the unmigrated set a page at a time, each person through
+// `finalize(_:plan:options:budget:)` (CampaignFinalizer+CreateUser.swift), many at once so that
+// AdminCreateUser runs at its quota (the client's RatePacer spaces the calls; nothing bursts).
+extension CampaignFinalizer {
+    static let pageSize = 500
+
+    func createUsers(_ plan: Plan, options: Options, progress: ProgressReporter?, into summary: inout FinalizeSummary) async throws {
+        let budget = FinalizeBudget(options.limit)
+        if options.resume, !options.dryRun {
+            try await settleInterrupted(plan, options: options, progress: progress, into: &summary)
+        }
+        let store = self.store
+        let campaign = plan.campaign
+        summary = try await process(
+            from: Int64(0),
+            page: { (after: Int64) async throws -> ([FinalizeCandidate], Int64)? in
+                let page = try await store.candidates(campaign: campaign, after: after, limit: Self.pageSize)
+                return page.last.map { (page, $0.finding) }
+            },
+            workers: options.workers, budget: budget, progress: progress, summary: summary
+        ) { (candidate: FinalizeCandidate) in
+            try await self.finalize(candidate, plan: plan, options: options, budget: budget)
+        }
+    }
+
+    /// Rows an interrupted run left `creating` must be settled (`--resume`) before anything new is
+    /// created: checked before the run changes anything. A dry run only says so.
+    func checkInterrupted(_ plan: Plan, options: Options, into summary: inout FinalizeSummary) async throws {
+        guard options.mode != .csv, !options.resend, !options.resume else { return }
+        let interrupted = try await store.interruptedCount(campaign: plan.campaign.id)
+        guard interrupted > 0 else { return }
+        guard !options.dryRun else {
+            summary.warnings.append("\(interrupted) users were being created when an earlier run stopped: --resume settles them first")
+            return
+        }
+        throw MigrationError.invalidCampaign(
+            "\(interrupted) users were being created when an earlier finalize run of this campaign stopped: "
+                + "run again with --resume (only while no other finalize of this campaign runs)")
+    }
+
+    /// `--resume`: every row an interrupted run left `creating` is settled against the target pool
+    /// before anything new is created (``settle(_:plan:)``).
+    func settleInterrupted(
+        _ plan: Plan, options: Options, progress: ProgressReporter?, into summary: inout FinalizeSummary
+    ) async throws {
+        let store = self.store
+        let campaign = plan.campaign.id
+        logger.info("settling users an interrupted run was creating", metadata: ["campaign": "\(campaign)"])
+        summary = try await process(
+            from: UUID?.none,
+            page: { (after: UUID?) async throws -> ([FinalizeRecord], UUID?)? in
+                let page = try await store.records(campaign: campaign, state: .creating, after: after, limit: Self.pageSize)
+                return page.last.map { (page, Optional($0.person)) }
+            },
+            workers: options.workers, budget: FinalizeBudget(nil), progress: progress, summary: summary
+        ) { (record: FinalizeRecord) in
+            try await self.settle(record, plan: plan)
+        }
+    }
+
+    /// Runs `work` for every item the pages bring, `workers` at a time, recording each outcome as
+    /// it completes. The next page is read while the current one's items are still being worked
+    /// on, so workers never wait for the database between pages. Stops taking items once `budget`
+    /// is spent; a failure that stops the run cancels the items in flight (their rows stay
+    /// `creating`, for `--resume`).
+    func process<Item: Sendable, Cursor: Sendable>(
+        from first: Cursor,
+        page nextPage: @escaping @Sendable (Cursor) async throws -> ([Item], Cursor)?,
+        workers: Int, budget: FinalizeBudget, progress: ProgressReporter?, summary start: FinalizeSummary,
+        work: @escaping @Sendable (Item) async throws -> FinalizeOutcome
+    ) async throws -> FinalizeSummary {
+        let workers = max(1, workers)
+        return try await withThrowingTaskGroup(of: FinalizeOutcome.self, returning: FinalizeSummary.self) { group in
+            var summary = start
+            var running = 0
+            func record(_ outcome: FinalizeOutcome) {
+                summary.record(outcome)
+                progress?.update(adding: 1, detail: "created \(summary.created + summary.adopted), held \(summary.heldCount)")
+            }
+            var cursor = first
+            pages: while !budget.exhausted, let page = try await nextPage(cursor) {
+                for item in page.0 {
+                    if budget.exhausted { break pages }
+                    if running >= workers, let outcome = try await group.next() {
+                        record(outcome)
+                        running -= 1
+                    }
+                    group.addTask { try await work(item) }
+                    running += 1
+                }
+                cursor = page.1
+            }
+            while let outcome = try await group.next() { record(outcome) }
+            if budget.exhausted { summary.limitReached = true }
+            return summary
+        }
+    }
+}
+
+/// `--limit`: how many more users this run may create. Shared by the workers.
+final class FinalizeBudget: Sendable {
+    private let remaining: Mutex<Int?>
+
+    init(_ limit: Int?) {
+        remaining = Mutex(limit)
+    }
+
+    /// Takes one; false when none is left (nil limit: always true).
+    func take() -> Bool {
+        remaining.withLock { remaining in
+            guard let left = remaining else { return true }
+            guard left > 0 else { return false }
+            remaining = left - 1
+            return true
+        }
+    }
+
+    var exhausted: Bool {
+        remaining.withLock { remaining in remaining.map { $0 <= 0 } ?? false }
+    }
+}
