@@ -6,7 +6,8 @@ import UserMigration
 extension ReportPage {
     /// The whole page: header, numbers, curve, findings, person lookup.
     public func html() -> String {
-        let body = header() + summary() + "<h2>Curve</h2>" + ProgressChart(progress: progress).html() + findingsSection()
+        let body =
+            header() + summary() + "<h2>Curve</h2>" + ProgressChart(progress: progress).html() + findingsSection()
             + lookupSection()
         return ReportDocument.render(title: "Campaign \(campaign.name)", signOutToken: forms?.signOutToken, body: body)
     }

@@ -93,13 +93,7 @@ public func buildRouter(
     triggers: TriggerService? = nil,
     serving: ServingState? = nil
 ) -> Router<AppRequestContext> {
-    var factory = PrometheusMetricsFactory(registry: registry)
-    factory.defaultDurationHistogramBuckets = [
-        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(3),
-        .milliseconds(5), .milliseconds(7.5), .milliseconds(10), .milliseconds(15), .milliseconds(25), .milliseconds(50),
-        .milliseconds(100),
-        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
-    ]
+    let factory = httpMetricsFactory(registry: registry)
     let identityMap = IdentityMapStore(database: database)
     let eventQuery = EventQuery(database: database)
     let bodyReader = RequestBodyReader(maxBytes: configuration.maxBodyBytes, timeout: configuration.bodyTimeout)
@@ -206,4 +200,16 @@ public func buildApplication(
         services: services,
         logger: logger
     )
+}
+
+/// Metrics for the routes, with duration buckets fine enough for sub-millisecond lookups.
+func httpMetricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+    var factory = PrometheusMetricsFactory(registry: registry)
+    factory.defaultDurationHistogramBuckets = [
+        .microseconds(250), .microseconds(500), .milliseconds(1), .milliseconds(2), .milliseconds(3),
+        .milliseconds(5), .milliseconds(7.5), .milliseconds(10), .milliseconds(15), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100),
+        .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5),
+    ]
+    return factory
 }

@@ -113,7 +113,9 @@ extension CampaignFinalizer {
     }
 
     /// Links the target user to the person and marks the row `created` (one transaction).
-    func link(_ record: FinalizeRecord, username: String, attributes: [AttributeType], adopted: Bool, plan: Plan) async throws
+    func link(
+        _ record: FinalizeRecord, username: String, attributes: [AttributeType], adopted: Bool, plan: Plan
+    ) async throws
         -> FinalizeOutcome
     {
         func value(_ name: String) -> String? { attributes.first { $0.Name == name }?.Value }

@@ -23,10 +23,11 @@ extension CampaignFinalizer {
                 let page = try await store.candidates(campaign: campaign, after: after, limit: Self.pageSize)
                 return page.last.map { (page, $0.finding) }
             },
-            workers: options.workers, budget: budget, progress: progress, summary: summary
-        ) { (candidate: FinalizeCandidate) in
-            try await self.finalize(candidate, plan: plan, options: options, budget: budget)
-        }
+            workers: options.workers, budget: budget, progress: progress, summary: summary,
+            work: { (candidate: FinalizeCandidate) in
+                try await self.finalize(candidate, plan: plan, options: options, budget: budget)
+            }
+        )
     }
 
     /// Rows an interrupted run left `creating` must be settled (`--resume`) before anything new is
@@ -58,10 +59,11 @@ extension CampaignFinalizer {
                 let page = try await store.records(campaign: campaign, state: .creating, after: after, limit: Self.pageSize)
                 return page.last.map { (page, Optional($0.person)) }
             },
-            workers: options.workers, budget: FinalizeBudget(nil), progress: progress, summary: summary
-        ) { (record: FinalizeRecord) in
-            try await self.settle(record, plan: plan)
-        }
+            workers: options.workers, budget: FinalizeBudget(nil), progress: progress, summary: summary,
+            work: { (record: FinalizeRecord) in
+                try await self.settle(record, plan: plan)
+            }
+        )
     }
 
     /// Runs `work` for every item the pages bring, `workers` at a time, recording each outcome as

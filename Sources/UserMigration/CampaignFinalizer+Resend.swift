@@ -17,10 +17,11 @@ extension CampaignFinalizer {
                     campaign: campaign, state: .created, mode: .invite, after: after, limit: Self.pageSize)
                 return page.last.map { (page, Optional($0.person)) }
             },
-            workers: options.workers, budget: budget, progress: progress, summary: summary
-        ) { (record: FinalizeRecord) in
-            try await self.resend(record, plan: plan, dryRun: options.dryRun, budget: budget)
-        }
+            workers: options.workers, budget: budget, progress: progress, summary: summary,
+            work: { (record: FinalizeRecord) in
+                try await self.resend(record, plan: plan, dryRun: options.dryRun, budget: budget)
+            }
+        )
     }
 
     /// One invited user: still `FORCE_CHANGE_PASSWORD` (never signed in) → `AdminCreateUser` with

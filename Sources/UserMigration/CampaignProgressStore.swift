@@ -27,7 +27,9 @@ public struct CampaignProgressStore: Sendable {
     /// Links per UTC day and path from the campaign's creation (or its first link, when earlier)
     /// through today, what remains, and the projection of when the remaining share falls below
     /// `level`, fitted on the last `windowDays`.
-    public func progress(of campaign: Campaign, level: Double = 0.01, windowDays: Int = 28, now: Date = Date()) async throws
+    public func progress(
+        of campaign: Campaign, level: Double = 0.01, windowDays: Int = 28, now: Date = Date()
+    ) async throws
         -> CampaignProgress
     {
         try Self.validate(level: level, windowDays: windowDays)

@@ -152,7 +152,9 @@ public struct FinalizeStore: Sendable {
 
     /// Rows of `state` (for `--resume`: `creating`; for `--resend`: `created` invitations), by
     /// person, after `after`.
-    func records(campaign: UUID, state: FinalizeRecord.State, mode: FinalizeMode? = nil, after: UUID?, limit: Int) async throws
+    func records(
+        campaign: UUID, state: FinalizeRecord.State, mode: FinalizeMode? = nil, after: UUID?, limit: Int
+    ) async throws
         -> [FinalizeRecord]
     {
         let rows = try await database.primary.withConnection { connection in

@@ -1,10 +1,10 @@
-import ArgumentParser
+public import ArgumentParser
 import Cognito
 import CognitoIngest
 import Foundation
 import IdentityMap
 import Support
-import UserMigration
+public import UserMigration
 
 extension CampaignCommand {
     /// `stableid campaign finalize`: the long tail (docs/OPERATIONS.md, Finalizing a campaign).

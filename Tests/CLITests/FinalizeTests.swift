@@ -217,7 +217,8 @@ struct FinalizeTests {
             let person = try #require(s.people[username])
             #expect(user.attribute("custom:stable_id") == person.uuidString.lowercased(), "\(username)")
             #expect(user.status == .forceChangePassword, "created by an administrator, no password sent")
-            let linked = try #require(identities[try #require(user.attribute("sub"))], "\(username) is linked")
+            let sub = try #require(user.attribute("sub"))
+            let linked = try #require(identities[sub], "\(username) is linked")
             #expect(linked.person == person && linked.campaign == campaignID)
             #expect(linked.via == "passwordless", "\(username): \(linked.via)")
         }
@@ -273,8 +274,10 @@ struct FinalizeTests {
         for pool in [source, target] { #expect(try CLI.run(["pool", "add", "--id", pool], environment: env).status == 0) }
         #expect(
             try CLI.run(
-                ["campaign", "create", "--source", source, "--target", target, "--name", "r-\(suffix)", "--stable-id-attribute",
-                    "custom:stable_id"], environment: env
+                [
+                    "campaign", "create", "--source", source, "--target", target, "--name", "r-\(suffix)", "--stable-id-attribute",
+                    "custom:stable_id",
+                ], environment: env
             ).status == 0)
         let unreconciled = try CLI.run(["campaign", "finalize", "r-\(suffix)", "--mode", "invite"], environment: env)
         #expect(unreconciled.status == 2 && unreconciled.stderr.contains("stableid reconcile --campaign"), "\(unreconciled.stderr)")

@@ -7,7 +7,9 @@ import UserMigration
 
 @Suite("Campaign progress route")
 struct CampaignProgressRouteTests {
-    @Test("GET /v1/campaigns/{id}/progress (scope audit): the numbers, by name or id; 403 without audit, 404 unknown, 400 bad level or window")
+    @Test(
+        "GET /v1/campaigns/{id}/progress (scope audit): the numbers, by name or id; 403 without audit, 404 unknown, 400 bad level or window"
+    )
     func route() async throws {
         let f = try await APIFixture.make()
         let by = Attribution(actor: .system)

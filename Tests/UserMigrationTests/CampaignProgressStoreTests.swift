@@ -71,7 +71,9 @@ struct CampaignProgressStoreTests {
         Dictionary(uniqueKeysWithValues: LinkPath.allCases.map { ($0, given[$0] ?? 0) })
     }
 
-    @Test("a scripted campaign: per day and path, cumulative, totals, remaining and the fit equal the hand-computed numbers; an unlink leaves its day")
+    @Test(
+        "a scripted campaign: per day and path, cumulative, totals, remaining and the fit equal the hand-computed numbers; an unlink leaves its day"
+    )
     func scripted() async throws {
         let w = try await Self.world()
         let t = Self.today
@@ -141,7 +143,9 @@ struct CampaignProgressStoreTests {
         return id
     }
 
-    @Test("remaining: the map (merges followed) before any reconciliation; then the latest completed run less the links since it finished, never below 0")
+    @Test(
+        "remaining: the map (merges followed) before any reconciliation; then the latest completed run less the links since it finished, never below 0"
+    )
     func remaining() async throws {
         let w = try await Self.world()
         let t = Self.today
