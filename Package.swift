@@ -270,7 +270,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "TestSupport", "Postgres", "Cognito", "IdentityMap", "Reconciliation",
+                "TestSupport", "Postgres", "Cognito", "IdentityMap", "Reconciliation", "UserMigration",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -82,3 +82,51 @@ struct CLI {
             String(decoding: out.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self).trimmingCharacters(in: .whitespacesAndNewlines))!
     }
 }
+
+/// `stableid serve` as a child process on a free loopback port, its log in a file (a pipe could
+/// fill up and stall it), stopped when the value's owner says so or at the latest by `deinit`.
+final class ServeProcess: @unchecked Sendable {
+    let process = Process()
+    let port: Int
+    let log: URL
+    var base: String { "http://127.0.0.1:\(port)" }
+
+    /// Starts it as the least-privileged service role of `db`, with `environment` added.
+    init(db: TestDatabase, logDirectory: URL, environment extra: [String: String] = [:]) throws {
+        port = try CLI.freePort()
+        log = logDirectory.appendingPathComponent("serve-\(port).log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.executableURL = URL(fileURLWithPath: try CLI.binary)
+        process.arguments = ["serve"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = try db.serviceRoleURL()
+        environment["STABLEID_SQL_DIR"] = TestDatabase.sqlDirectory.path
+        environment["STABLEID_LISTEN"] = "127.0.0.1:\(port)"
+        for (key, value) in extra { environment[key] = value }
+        process.environment = environment
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+    }
+
+    deinit {
+        if process.isRunning { process.terminate() }
+    }
+
+    var output: String { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
+
+    /// Until `/readyz` answers 200 (the lookup cache is warm): true, or false after `limit`.
+    func ready(within limit: Duration = .seconds(60)) async throws -> Bool {
+        try await Self.poll(within: limit) { (try? await CLI.http("GET", "\(self.base)/readyz").0) == 200 }
+    }
+
+    /// Polls `condition` every 50 ms until it holds (true) or `limit` passes (false).
+    static func poll(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < limit {
+            if try await condition() { return true }
+            try await Task.sleep(for: .milliseconds(50))
+        }
+        return false
+    }
+}

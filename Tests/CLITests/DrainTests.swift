@@ -13,53 +13,27 @@ struct DrainTests {
         let token = try CLI.run(["token", "create", "--name", "drain", "--scope", "resolve"], environment: env).lastLine
         #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Drain"], environment: env).status == 0)
         try await withTemporaryDirectory { directory in
-            let port = try CLI.freePort()
-            let log = directory.appendingPathComponent("serve.log")
-            FileManager.default.createFile(atPath: log.path, contents: nil)
-            let process = Process()
-            process.executableURL = URL(fileURLWithPath: try CLI.binary)
-            process.arguments = ["serve"]
-            var environment = ProcessInfo.processInfo.environment
-            environment["DATABASE_URL"] = try db.serviceRoleURL()
-            environment["STABLEID_SQL_DIR"] = TestDatabase.sqlDirectory.path
-            environment["STABLEID_LISTEN"] = "127.0.0.1:\(port)"
-            environment["STABLEID_DRAIN_SECONDS"] = "3"
-            process.environment = environment
-            process.standardError = try FileHandle(forWritingTo: log)
-            process.standardOutput = FileHandle.nullDevice
-            try process.run()
-            defer { if process.isRunning { process.terminate() } }
-            let base = "http://127.0.0.1:\(port)"
-            let lookup = "\(base)/v1/resolve?pool=us-east-1_Drain&sub=5e2e5e2e-0000-4000-8000-00000000d0d0"
-            let serveLog = { (try? String(contentsOf: log, encoding: .utf8)) ?? "" }
-            #expect(try await poll(within: .seconds(60)) { (try? await CLI.http("GET", "\(base)/readyz").0) == 200 }, "\(serveLog())")
+            let serve = try ServeProcess(db: db, logDirectory: directory, environment: ["STABLEID_DRAIN_SECONDS": "3"])
+            let lookup = "\(serve.base)/v1/resolve?pool=us-east-1_Drain&sub=5e2e5e2e-0000-4000-8000-00000000d0d0"
+            #expect(try await serve.ready(), "\(serve.output)")
 
             let signalled = ContinuousClock.now
-            kill(process.processIdentifier, SIGTERM)
-            #expect(
-                try await poll(within: .seconds(2)) {
-                    let (status, body) = (try? await CLI.http("GET", "\(base)/readyz")) ?? (0, "")
-                    return status == 503 && body.contains("draining")
-                }, "\(serveLog())")
+            kill(serve.process.processIdentifier, SIGTERM)
+            let draining = try await ServeProcess.poll(within: .seconds(2)) {
+                let (status, body) = (try? await CLI.http("GET", "\(serve.base)/readyz")) ?? (0, "")
+                return status == 503 && body.contains("draining")
+            }
+            #expect(draining, "\(serve.output)")
             // Still serving: the listener is open and lookups are answered (404: not linked).
             #expect(try await CLI.http("GET", lookup, token: token).0 == 404)
-            #expect(try await CLI.http("GET", "\(base)/healthz").0 == 200)
-            #expect(process.isRunning)
-            #expect(try await poll(within: .seconds(20)) { !process.isRunning }, "\(serveLog())")
+            #expect(try await CLI.http("GET", "\(serve.base)/healthz").0 == 200)
+            #expect(serve.process.isRunning)
+            let exited = try await ServeProcess.poll(within: .seconds(20)) { !serve.process.isRunning }
+            #expect(exited, "\(serve.output)")
             #expect(ContinuousClock.now - signalled >= .seconds(2.5))
-            process.waitUntilExit()
-            #expect(process.terminationStatus == 0, "\(serveLog())")
-            #expect(serveLog().contains("draining"))
+            serve.process.waitUntilExit()
+            #expect(serve.process.terminationStatus == 0, "\(serve.output)")
+            #expect(serve.output.contains("draining"))
         }
-    }
-
-    /// Polls `condition` every 50 ms until it holds (true) or `limit` passes (false).
-    private func poll(within limit: Duration, _ condition: () async throws -> Bool) async throws -> Bool {
-        let start = ContinuousClock.now
-        while ContinuousClock.now - start < limit {
-            if try await condition() { return true }
-            try await Task.sleep(for: .milliseconds(50))
-        }
-        return false
     }
 }
