@@ -83,9 +83,11 @@ final class IdentityChangeFeed: @unchecked Sendable {
     /// count its own wall time as time the primary gave a late commit. Every smaller id was published that long before the warm-up reads its
     /// first page, and an id whose commit takes longer is abandoned anyway (``ChangeCursor``);
     /// every larger id is read again after the warm-up, which is harmless because applying a
-    /// change means re-reading the identity's current state. Warm-up pages are read later than
-    /// this, each at its own snapshot: a change a page missed committed after that page was read,
-    /// so it was published after this position was taken, with a larger id.
+    /// change means re-reading the identity's current state — unless the warm-up reads everything
+    /// in one snapshot (``beginSnapshot()``), which then says exactly which of them the pages
+    /// already show (``visibleChanges(after:)``). Read page by page instead (the fallback), each
+    /// page at its own snapshot: a change a page missed committed after that page was read, so it
+    /// was published after this position was taken, with a larger id.
     func start(maxGapAge: Duration) async throws -> Start {
         try await onQueue {
             let rows = try self.requireConnection().query(
@@ -137,6 +139,9 @@ final class IdentityChangeFeed: @unchecked Sendable {
     func visibleChanges(after position: Int64) async throws -> (high: Int64, missing: [ClosedRange<Int64>]) {
         try await onQueue {
             let connection = try self.requireConnection()
+            // One pass over every change since the start: after a bulk load of millions, more than
+            // the feed's usual statement timeout allows. The transaction ends right after.
+            try connection.execute("SET LOCAL statement_timeout = 120000")
             let high = try Self.horizonRow(
                 try connection.query("SELECT COALESCE(max(id), \(position)) AS high FROM identity_changes WHERE id > \(position)")
             ).decode("high", as: Int64.self)
@@ -192,8 +197,9 @@ final class IdentityChangeFeed: @unchecked Sendable {
     }
 
     /// Up to `limit` resolvable identities with `identities.id > after`, in id order: a keyset
-    /// page, so no statement or transaction stays open for the whole warm-up (on a hot standby a
-    /// long one would be cancelled by replay conflicts, and it would hold back vacuum).
+    /// page, so no statement stays open for the whole warm-up. The warm-up's snapshot does (a few
+    /// seconds per million identities): on a hot standby a replay conflict may cancel it, and the
+    /// follower then warms up again page by page, each page its own snapshot.
     func identityPage(after: Int64, limit: Int) async throws -> Page {
         try await onQueue {
             let rows = try self.requireConnection().queryBinary(

@@ -61,6 +61,7 @@ public final class LookupCacheFollower: Sendable {
     /// off (lookups go to PostgreSQL) and is retried.
     public func run() async {
         var failures = 0
+        var snapshotWarmupFailed = false
         while !Task.isCancelled {
             let feed = IdentityChangeFeed(conninfo: conninfo)
             defer { feed.close() }
@@ -79,9 +80,19 @@ public final class LookupCacheFollower: Sendable {
                 if let resumed = try await resumableCursor(feed) {
                     cursor = resumed
                 } else {
-                    let warmed = try await warmUp(feed)
-                    cursor = warmed.cursor
-                    reflectedResets = warmed.reflectedResets
+                    // One snapshot bounds the replay after a bulk load, but it is one long
+                    // transaction: if it failed (a hot standby cancelling it for a replay conflict,
+                    // a statement timeout), the next warm-up reads page by page, as before.
+                    let snapshot = !snapshotWarmupFailed
+                    do {
+                        let warmed = try await warmUp(feed, inOneSnapshot: snapshot)
+                        cursor = warmed.cursor
+                        reflectedResets = warmed.reflectedResets
+                        snapshotWarmupFailed = false
+                    } catch {
+                        if snapshot { snapshotWarmupFailed = true }
+                        throw error
+                    }
                 }
                 failures = 0
                 try await follow(feed, cursor: &cursor, reflectedResets: reflectedResets, listening: listening)
@@ -105,12 +116,17 @@ public final class LookupCacheFollower: Sendable {
     // MARK: Warm-up
 
     /// Returns the cursor to follow from and the reset rows the warm-up already reflects.
-    private func warmUp(_ feed: IdentityChangeFeed) async throws -> (cursor: ChangeCursor, reflectedResets: Set<Int64>) {
+    /// `inOneSnapshot`: the start, every page and the changes they reflect are read in one
+    /// REPEATABLE READ snapshot, so following skips what the pages show; otherwise each page is
+    /// its own snapshot and following re-reads every change since the start position.
+    private func warmUp(
+        _ feed: IdentityChangeFeed, inOneSnapshot: Bool
+    ) async throws -> (cursor: ChangeCursor, reflectedResets: Set<Int64>) {
         let configuration = cache.configuration
         let began = ContinuousClock.now
         // From here the map is being rebuilt: an old cursor no longer describes it.
         saved.withLock { $0 = nil }
-        try await feed.beginSnapshot()
+        if inOneSnapshot { try await feed.beginSnapshot() }
         let start = try await feed.start(maxGapAge: configuration.maxGapAge)
         cache.beginWarming(expectedEntries: start.estimatedIdentities)
         logger.info("lookup cache warming up", metadata: ["estimated_identities": "\(start.estimatedIdentities)"])
@@ -127,8 +143,11 @@ public final class LookupCacheFollower: Sendable {
             }
             page = try await next
         }
-        let visible = try await feed.visibleChanges(after: start.position)
-        try await feed.endSnapshot()
+        var visible: (high: Int64, missing: [ClosedRange<Int64>]) = (start.position, [])
+        if inOneSnapshot {
+            visible = try await feed.visibleChanges(after: start.position)
+            try await feed.endSnapshot()
+        }
         let duration = ContinuousClock.now - began
         cache.metrics.warmupSeconds.record(duration.seconds)
         logger.info(

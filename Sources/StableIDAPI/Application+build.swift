@@ -100,9 +100,11 @@ public func buildRouter(
     let router = Router(context: AppRequestContext.self)
     router.add(middleware: HTTPMetricsMiddleware(metrics: HTTPMetrics(factory: factory)))
     router.add(middleware: ProblemMiddleware())
+    let serving = serving ?? ServingState(cache: lookupCache, readyBeforeWarm: configuration.readyBeforeWarm)
+    router.add(middleware: DrainMiddleware(drain: serving.drain))
 
     HealthController(
-        readiness: readiness, serving: serving ?? ServingState(cache: lookupCache, readyBeforeWarm: configuration.readyBeforeWarm),
+        readiness: readiness, serving: serving,
         registry: registry, poolGauges: PoolGauges(database: database, registry: registry),
         findings: FindingStore(database: database)
     )

@@ -33,10 +33,6 @@ public final class ServingState: Sendable {
         }
         return .serving
     }
-
-    /// Batches go to PostgreSQL wholesale while the read model is not live (warming, or off after
-    /// an interruption): they are then admitted through ``ColdBatchAdmission``.
-    var readModelIsLive: Bool { cache?.state == .live }
 }
 
 /// Set once a shutdown has begun (``DrainService``): from then on `/readyz` answers 503

@@ -37,7 +37,10 @@ struct ServeCommand: AsyncParsableCommand {
             idleTimeout: .seconds(try environmentInteger("STABLEID_HTTP_IDLE_TIMEOUT_S", default: 30, range: 1...3_600)),
             bodyTimeout: .milliseconds(try environmentInteger("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000)),
             lookupCache: try Self.lookupCacheSetting(),
-            coldBatchesInFlight: try environmentInteger("STABLEID_COLD_BATCHES", default: 4, range: 1...poolSize),
+            // Batches admitted while cold leave connections for single lookups and writes.
+            coldBatchesInFlight: try environmentInteger(
+                "STABLEID_COLD_BATCHES", default: min(4, max(1, poolSize - resolveBatches - 1)),
+                range: 1...max(1, poolSize - resolveBatches - 1)),
             readyBeforeWarm: try Self.readyBeforeWarmSetting(),
             drainPeriod: .seconds(try environmentInteger("STABLEID_DRAIN_SECONDS", default: 5, range: 0...300)),
             reportSecureCookies: try Self.reportSecureCookiesSetting()

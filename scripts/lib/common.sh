@@ -191,7 +191,8 @@ stack_start_server() {
     DATABASE_URL="$SERVICE_URL" STABLEID_LISTEN="127.0.0.1:$SERVE_PORT" STABLEID_LOG_FORMAT=json \
         "$BIN" serve >>"$logfile" 2>&1 &
     SERVE_PID=$!
-    for _ in $(seq 1 100); do
+    # Ready means warm too (the lookup cache is live): allow a minute for a large map.
+    for _ in $(seq 1 600); do
         if [ "$(curl -s -o /dev/null -w '%{http_code}' "http://127.0.0.1:$SERVE_PORT/readyz")" = 200 ]; then return 0; fi
         sleep 0.1
     done
