@@ -37,7 +37,7 @@ public enum ReportFormat {
 
     /// `2026-11-27`, the UTC day.
     public static func day(_ date: Date) -> String {
-        String(RFC3339.format(date).prefix(10))
+        RFC3339.day(date)
     }
 
     /// `2026-11-27 09:38 UTC`.

@@ -12,6 +12,11 @@ public import Foundation
 public enum RFC3339 {
     /// `2026-11-27T09:38:53.123456Z`: always UTC, always six fractional digits, so the text sorts
     /// like the time and has one spelling per instant.
+    /// `2026-11-27`: the UTC day of `date`, as the first ten characters of ``format(_:)``.
+    public static func day(_ date: Date) -> String {
+        String(format(date).prefix(10))
+    }
+
     public static func format(_ date: Date) -> String {
         let micros = microsecondsSince1970(date)
         let text = String(unsafeUninitializedCapacity: 27) { write(microsecondsSince1970: micros, into: $0) }

@@ -43,7 +43,7 @@ public struct CampaignProgress: Sendable, Equatable {
     /// Source users not yet linked in the target.
     public var remaining: Int
     public var remainingSource: RemainingSource
-    /// When the remaining count was true: the reconciliation's read of the pools, or now.
+    /// When the remaining count was read (now): the reconciliation's findings as they stand, less the links since.
     public var remainingAsOf: Date
     /// The reconciliation run the remaining count comes from, when it does.
     public var reconciliationRun: UUID?

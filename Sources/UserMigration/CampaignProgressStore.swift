@@ -77,36 +77,47 @@ public struct CampaignProgressStore: Sendable {
         return Reading(links: links, remaining: try remainingInMap(campaign, on: connection), source: .map, run: nil)
     }
 
-    /// The latest completed reconciliation of the campaign: its open `unmigrated` findings, less
-    /// the campaign's target links made since it finished (never below zero).
+    /// The latest completed reconciliation of the campaign: its `unmigrated` findings still open
+    /// now (an acknowledgement whose deadline passed counts as open again; a live one does not:
+    /// an operator said not to wait for that user), less those whose person the campaign has
+    /// linked in the target since the run finished. Source users, not links: a link since the run
+    /// of someone who was not waiting (a sign-up, a second identity, a relink) takes nobody off.
     ///
     /// Since it *finished*, not since it started reading: the run judges "migrated" against the
     /// map as its classifying transaction sees it at the end, so a link made while it read the
-    /// pools already took its user out of the count, and subtracting it again would count it
-    /// twice. Links committed while the classification ran are the small error left (they are
-    /// not subtracted). Acknowledged findings are not open, so users an operator said not to
-    /// wait for do not remain.
+    /// pools already resolved its finding. The links since are few (a day's), found by the index
+    /// `identities (campaign_id, linked_at)`, and matched to findings by person (`findings_user`).
     static func remainingAfterReconciliation(_ campaign: Campaign, on connection: PostgresConnection) throws -> Reconciled? {
         guard
             let run = try connection.query(
                 """
-                SELECT id, finished_at, (counts->>'unmigrated')::bigint AS unmigrated FROM reconcile_runs
-                WHERE campaign_id = \(campaign.id) AND status = 'completed' AND counts ? 'unmigrated'
+                SELECT id, finished_at FROM reconcile_runs
+                WHERE campaign_id = \(campaign.id) AND status = 'completed'
                 ORDER BY finished_at DESC, id DESC LIMIT 1
                 """
             ).first
         else { return nil }
         let finished: Date = try run.decode("finished_at")
-        // identities_campaign_linked (sql/0016): an index-only scan over the links since the run.
-        let linkedSince: Int = try connection.query(
+        let scope = "campaign:\(campaign.id.uuidString.lowercased())"
+        let waiting: PostgresQuery = """
+            f.scope = \(scope) AND f.kind = 'unmigrated'
+            AND (f.state = 'open' OR (f.state = 'acknowledged' AND f.ack_until IS NOT NULL AND f.ack_until <= now()))
             """
-            SELECT count(*) AS n FROM identities
-            WHERE campaign_id = \(campaign.id) AND linked_at >= \(finished)
-              AND pool_id = \(campaign.target.rawValue) AND status = 'active'
+        let row = try connection.query(
             """
-        )[0].decode("n")
-        let unmigrated: Int = try run.decode("unmigrated")
-        return Reconciled(remaining: max(0, unmigrated - linkedSince), run: try run.decode("id"))
+            WITH moved AS (
+                SELECT DISTINCT \(fragment: Person.survivor(of: "u")) AS person
+                FROM identities i JOIN users u ON u.id = i.user_id
+                WHERE i.campaign_id = \(campaign.id) AND i.linked_at >= \(finished)
+                  AND i.pool_id = \(campaign.target.rawValue) AND i.status = 'active'
+            )
+            SELECT (SELECT count(*) FROM findings f WHERE \(fragment: waiting)) AS waiting,
+                   (SELECT count(*) FROM findings f JOIN moved m ON m.person = f.user_id WHERE \(fragment: waiting)) AS moved
+            """
+        )[0]
+        let waitingCount: Int = try row.decode("waiting")
+        let moved: Int = try row.decode("moved")
+        return Reconciled(remaining: max(0, waitingCount - moved), run: try run.decode("id"))
     }
 
     struct Reconciled {

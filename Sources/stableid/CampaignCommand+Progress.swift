@@ -1,4 +1,5 @@
 import ArgumentParser
+import CampaignReport
 import Foundation
 import IdentityMap
 import StableIDAPI
@@ -28,18 +29,16 @@ extension CampaignCommand {
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Campaign id or name.") var campaign: String
         @Option(help: "table (summary and days), json (the HTTP body) or csv (one row per day).") var format: Format = .table
-        @Option(help: "The remaining share the projection looks for, between 0 and 1 (0.01 = 1 %).") var level: Double = 0.01
-        @Option(help: "Fit the projection on the last N weeks (1 to 52).") var windowWeeks: Int = 4
+        @OptionGroup var projection: ProjectionOptions
 
         func run() async throws {
-            guard (1...52).contains(windowWeeks) else { throw CLIFailure.usage("--window-weeks takes 1 to 52") }
-            try CampaignProgressStore.validate(level: level, windowDays: windowWeeks * 7)
+            let (level, windowDays) = try projection.validated()
             try await database.withDatabase { db, _ in
                 guard let found = try await CampaignStore(database: db).campaign(campaign) else {
                     throw CLIFailure.usage("no campaign \(campaign)")
                 }
                 let progress = try await CampaignProgressStore(database: db).progress(
-                    of: found, level: level, windowDays: windowWeeks * 7)
+                    of: found, level: level, windowDays: windowDays)
                 switch format {
                 case .json:
                     print(try ProgressJSON(progress).text())
@@ -58,7 +57,7 @@ extension CampaignCommand {
 
         static func rows(_ progress: CampaignProgress) -> [[String: String]] {
             progress.days.map { day in
-                var row = ["day": String(RFC3339.format(day.day).prefix(10)), "total": "\(day.total)", "cumulative": "\(day.cumulative)"]
+                var row = ["day": RFC3339.day(day.day), "total": "\(day.total)", "cumulative": "\(day.cumulative)"]
                 for path in LinkPath.allCases { row[path.rawValue] = "\(day.links[path] ?? 0)" }
                 return row
             }
@@ -86,34 +85,22 @@ extension CampaignCommand {
         static func projection(_ fit: ProgressProjection) -> String {
             let model = "exponential decay fitted on the last \(fit.windowDays) days (\(fit.pointsUsed) with users remaining)"
             var facts: [String] = []
-            if let rate = fit.rate { facts.append("k \(decimal(rate, 4))/day") }
-            if let halfLife = fit.halfLifeDays { facts.append("half-life \(decimal(halfLife, 1)) days") }
-            if let rSquared = fit.rSquared { facts.append("R² \(decimal(rSquared, 3))") }
+            if let rate = fit.rate { facts.append("k \(ReportFormat.decimal(rate, digits: 4))/day") }
+            if let halfLife = fit.halfLifeDays { facts.append("half-life \(ReportFormat.decimal(halfLife, digits: 1)) days") }
+            if let rSquared = fit.rSquared { facts.append("R² \(ReportFormat.decimal(rSquared, digits: 3))") }
             let level = percent(fit.level)
             let outcome: String
             switch fit.unavailable {
             case .reached: outcome = "already below \(level)"
             case .tooFewDays: outcome = "too few days to fit (\(fit.pointsUsed) of the \(ProgressProjection.minimumPoints) needed)"
             case .notDecaying: outcome = "not decaying fast enough to name a date below \(level)"
-            case nil: outcome = fit.reachesLevelOn.map { "below \(level) on \(RFC3339.format($0).prefix(10))" } ?? "no date"
+            case nil: outcome = fit.reachesLevelOn.map { "below \(level) on \(RFC3339.day($0))" } ?? "no date"
             }
             return ([model] + facts).joined(separator: ", ") + ": " + outcome
         }
 
         static func percent(_ share: Double) -> String {
-            decimal(share * 100, share < 0.1 ? 2 : 1) + " %"
-        }
-
-        /// `value` with `digits` decimals (FoundationEssentials has no `String(format:)`).
-        static func decimal(_ value: Double, _ digits: Int) -> String {
-            guard value.isFinite, abs(value) < 1e12 else { return "\(value)" }
-            var scale = 1
-            for _ in 0..<max(0, digits) { scale *= 10 }
-            let units = Int((abs(value) * Double(scale)).rounded())
-            let fraction = String(units % scale)
-            let sign = value < 0 && units > 0 ? "-" : ""
-            guard digits > 0 else { return sign + "\(units)" }
-            return sign + "\(units / scale)." + String(repeating: "0", count: digits - fraction.count) + fraction
+            ReportFormat.decimal(share * 100, digits: share < 0.1 ? 2 : 1) + " %"
         }
     }
 }

@@ -17,17 +17,15 @@ extension CampaignCommand {
         @OptionGroup var database: DatabaseOptions
         @Argument(help: "Campaign id or name.") var campaign: String
         @Option(help: "Where to write the HTML file.") var html: String
-        @Option(help: "The share of source users the projection looks for (0.01 = 1 %).") var level: Double = 0.01
-        @Option(help: "The projection is fitted on this many weeks of the curve.") var windowWeeks: Int = 4
+        @OptionGroup var projection: ProjectionOptions
 
         func run() async throws {
-            guard level > 0, level < 1 else { throw CLIFailure.usage("--level must be above 0 and below 1, e.g. 0.01") }
-            guard (1...52).contains(windowWeeks) else { throw CLIFailure.usage("--window-weeks must be 1 to 52") }
+            let (level, windowDays) = try projection.validated()
             try await database.withDatabase { db, _ in
                 guard let found = try await CampaignStore(database: db).campaign(campaign) else {
                     throw CLIFailure.usage("no campaign \(campaign)")
                 }
-                let page = try await ReportPageLoader(database: db).page(for: found, level: level, windowDays: windowWeeks * 7)
+                let page = try await ReportPageLoader(database: db).page(for: found, level: level, windowDays: windowDays)
                 try Self.writeAtomically(page.html(), to: html)
                 print("wrote the report of campaign \(found.name) to \(html)")
             }

@@ -4,6 +4,7 @@ import IdentityMap
 import Logging
 import Postgres
 import Support
+import UserMigration
 
 /// Connection options shared by every command that touches the database.
 struct DatabaseOptions: ParsableArguments {
@@ -83,5 +84,23 @@ func printRows(_ rows: [[String: String]], columns: [String], format: OutputForm
         }
         print(line(columns.map { $0.uppercased() }))
         for row in rows { print(line(columns.map { row[$0] ?? "" })) }
+    }
+}
+
+/// The projection's two knobs, shared by `campaign progress` and `campaign report`, checked by the
+/// same rule the API uses (``CampaignProgressStore/validate(level:windowDays:)``).
+struct ProjectionOptions: ParsableArguments {
+    @Option(help: "The remaining share the projection looks for, between 0 and 1 (0.01 = 1 %).") var level: Double = 0.01
+    @Option(help: "Fit the projection on the last N weeks (1 to 52).") var windowWeeks: Int = 4
+
+    /// The level and the window in days, or a usage error (exit 2) that says which is wrong.
+    func validated() throws -> (level: Double, windowDays: Int) {
+        guard (1...52).contains(windowWeeks) else { throw CLIFailure.usage("--window-weeks takes 1 to 52") }
+        do {
+            try CampaignProgressStore.validate(level: level, windowDays: windowWeeks * 7)
+        } catch {
+            throw CLIFailure.usage("\(error)")
+        }
+        return (level, windowWeeks * 7)
     }
 }

@@ -1,4 +1,6 @@
 import Foundation
+import IdentityMap
+import Postgres
 import TestSupport
 import Testing
 
@@ -14,6 +16,17 @@ struct CampaignReportCLITests {
         let created = try CLI.run(
             ["campaign", "create", "--source", "us-east-1_RSrc", "--target", "eu-west-1_RDst", "--name", "report-cli"], environment: env)
         #expect(created.status == 0, "\(created.stderr)")
+        // One person moved today: the chart has one day, one point.
+        let campaign: UUID = try db.connect().query("SELECT id FROM campaigns WHERE name = 'report-cli'").first!.decode("id")
+        let map = IdentityMapStore(database: db.database)
+        let by = Attribution(actor: .system)
+        let user = try await map.createUser(
+            identities: [try NewIdentity(pool: PoolID("us-east-1_RSrc")!, sub: testSub("r1"), username: "r1")], attribution: by
+        ).run(on: db.database)
+        _ = try await map.link(
+            try NewIdentity(pool: PoolID("eu-west-1_RDst")!, sub: testSub("r1-new"), username: "r1", via: .lazy, campaignID: campaign),
+            to: user.id, attribution: by
+        ).run(on: db.database)
         try withTemporaryDirectory("report") { dir in
             let file = dir.appendingPathComponent("report.html").path
             let run = try CLI.run(
@@ -21,7 +34,8 @@ struct CampaignReportCLITests {
             #expect(run.status == 0, "\(run.stderr)")
             let html = try String(contentsOfFile: file, encoding: .utf8)
             #expect(html.hasPrefix("<!DOCTYPE html>") && html.contains("report-cli"))
-            #expect(html.contains(#"id="progress-empty""#) || html.contains(#"id="progress-chart""#))
+            #expect(html.contains(#"<svg id="progress-chart""#) && html.contains(#"data-points="1""#), "one day, one point")
+            #expect(html.components(separatedBy: #"class="point""#).count - 1 == 1)
             #expect(html.contains("lookup-unavailable") && !html.contains("<form"))
             #expect(!html.lowercased().contains("<script"))
             let mode = try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? Int

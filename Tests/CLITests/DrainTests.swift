@@ -16,6 +16,17 @@ struct DrainTests {
             let serve = try ServeProcess(db: db, logDirectory: directory, environment: ["STABLEID_DRAIN_SECONDS": "3"])
             let lookup = "\(serve.base)/v1/resolve?pool=us-east-1_Drain&sub=5e2e5e2e-0000-4000-8000-00000000d0d0"
             #expect(try await serve.ready(), "\(serve.output)")
+            // Keep-alive clients: one busy on a connection, one idle after a first request.
+            let probe = Process()
+            probe.executableURL = URL(fileURLWithPath: "/usr/bin/env")
+            probe.arguments = ["python3", "\(CLI.repositoryRoot)/scripts/lib/keepalive_probe.py", "--port", "\(serve.port)"]
+            let probeOutput = Pipe()
+            probe.standardOutput = probeOutput
+            try probe.run()
+            defer { if probe.isRunning { probe.terminate() } }
+            // Both connections are open before the signal ("connected" comes after the idle one's answer).
+            let connected = probeOutput.fileHandleForReading.availableLine()
+            #expect(connected == "connected")
 
             let signalled = ContinuousClock.now
             kill(serve.process.processIdentifier, SIGTERM)
@@ -34,6 +45,28 @@ struct DrainTests {
             serve.process.waitUntilExit()
             #expect(serve.process.terminationStatus == 0, "\(serve.output)")
             #expect(serve.output.contains("draining"))
+            probe.waitUntilExit()
+            let text = String(decoding: probeOutput.fileHandleForReading.readDataToEndOfFile(), as: UTF8.self)
+            let seen = try #require(try JSONSerialization.jsonObject(with: Data(text.utf8)) as? [String: Any], "\(text)")
+            let statuses = seen["statuses"] as? [Int] ?? []
+            #expect(!statuses.isEmpty && statuses.allSatisfy { $0 == 200 }, "every request on the busy connection answered: \(seen)")
+            #expect(seen["saw_connection_close"] as? Bool == true, "draining answers say Connection: close: \(seen)")
+            #expect(seen["busy_closed_by_server"] as? Bool == true, "\(seen)")
+            #expect(seen["idle_closed_by_server"] as? Bool == true, "the idle keep-alive connection is closed: \(seen)")
+            #expect((seen["errors"] as? [String] ?? []).isEmpty, "\(seen)")
         }
+    }
+}
+
+extension FileHandle {
+    /// One line read byte by byte (the rest stays in the pipe for a later read).
+    func availableLine() -> String {
+        var bytes: [UInt8] = []
+        while true {
+            let byte = readData(ofLength: 1)
+            guard let first = byte.first, first != UInt8(ascii: "\n") else { break }
+            bytes.append(first)
+        }
+        return String(decoding: bytes, as: UTF8.self)
     }
 }

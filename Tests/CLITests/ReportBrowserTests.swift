@@ -88,7 +88,7 @@ struct ReportBrowserTests {
                     "python3", "\(CLI.repositoryRoot)/scripts/lib/report_browser.py", "--base", serve.base, "--token", token,
                     "--campaign", seeded.campaign.uuidString.lowercased(), "--lookup", seeded.sub,
                 ] + (screenshot.map { ["--screenshot", $0] } ?? []))
-            #expect(run.status == 0, "\(run.stderr)")
+            #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
             let seen = try #require(
                 try JSONSerialization.jsonObject(with: Data(run.stdout.utf8)) as? [String: Any], "\(run.stdout) \(run.stderr)")
             #expect(seen["login_status"] as? Int == 200)

@@ -210,3 +210,32 @@ struct WarmupReplayTests {
         await replica.stop()
     }
 }
+
+@Suite("Lookup cache warm-up snapshot: what it could not see is read later (issue #23)")
+struct WarmupSnapshotTests {
+    @Test("a change still inside its commit when the warm-up's snapshot was taken is applied when it commits")
+    func holeAtWarmup() async throws {
+        let f = try await MapFixture.make()
+        let alice = try await f.user(try f.identity(f.old, "late"))
+        // A writer that took its change id and commits after the snapshot (see gapFilled).
+        let late = try f.db.connect()
+        try late.execute("BEGIN")
+        try late.execute("SET LOCAL session_replication_role = replica")
+        try late.execute("INSERT INTO identity_changes (pool_id, sub) VALUES (\(f.old.rawValue), \(testSub("late")))")
+        try late.execute("UPDATE identities SET username = 'renamed-late' WHERE sub = \(testSub("late"))")
+        try await f.user(try f.identity(f.new, "early"))
+        var configuration = LookupCache.Configuration.forTests()
+        configuration.maxGapAge = .seconds(60)
+        let replica = Replica.start(url: f.db.url, configuration: configuration)
+        try await replica.caughtUp()
+        #expect(replica.cache.progress.missingIDs >= 1, "the warm-up's snapshot did not see the late id: a gap")
+        try await f.expectSameAnswers(replica, ["late", "early"], "before the late commit")
+
+        try late.execute("COMMIT")
+        try await replica.caughtUp()
+        #expect(replica.cache.cachedResolution(for: .pool(f.old, sub: testSub("late")))?.identity.username == "renamed-late")
+        #expect(replica.cache.cachedResolution(for: .pool(f.old, sub: testSub("late")))?.userID == alice.id)
+        #expect(replica.cache.progress.missingIDs == 0)
+        await replica.stop()
+    }
+}

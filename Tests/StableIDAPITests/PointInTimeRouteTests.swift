@@ -64,6 +64,10 @@ struct PointInTimeRouteTests {
             // Unlinked at T is an answer; unknown at T is a 404 of its own.
             let atUnlink = try await lookup(unlinked, auditor, by: pool)
             #expect((atUnlink.json["identity"] as? [String: Any])?["state"] as? String == "unlinked", "\(atUnlink)")
+            // Then it belonged to nobody: user_id null (not the last holder), which last_user_id names.
+            #expect(atUnlink.json["state"] as? String == "unlinked" && atUnlink.json["user_id"] is NSNull, "\(atUnlink)")
+            #expect(atUnlink.json["last_user_id"] as? String == a, "\(atUnlink)")
+            #expect(atMerge.json["last_user_id"] as? String == b && atMerge.json["state"] as? String == "linked", "\(atMerge)")
             let early = try await lookup(before, auditor, by: pool)
             #expect(early.status == 404 && early.code == "unknown_at_time" && early.isProblem, "\(early)")
             // Without at=, the present: C.

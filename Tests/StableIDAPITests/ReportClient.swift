@@ -22,9 +22,9 @@ extension TestClientProtocol {
     /// One request as a browser would make it: `cookies` in a `Cookie` header, `form` url-encoded.
     func report(
         _ method: HTTPRequest.Method, _ uri: String, cookies: [String: String] = [:], form: [String: String]? = nil,
-        accept: String? = nil
+        accept: String? = nil, headers extra: HTTPFields = [:]
     ) async throws -> Reply {
-        var headers: HTTPFields = [:]
+        var headers = extra
         if !cookies.isEmpty {
             headers[.cookie] = cookies.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "; ")
         }

@@ -93,6 +93,35 @@ struct ReportSignInTests {
         #expect(try f.db.count("report_sessions") == 0)
     }
 
+    @Test("a form posted from another site is refused before it is read, whatever it carries; a sign-in ends the browser's earlier session")
+    func crossSiteAndReplacedSession() async throws {
+        let f = try await APIFixture.make()
+        let audit = f.tokens[.audit]!
+        try await f.test { client in
+            let csrf = try #require(try await client.report(.get, "/report/login").cookie(ReportCookie.signIn))
+            let foreign: [HTTPFields] = [
+                [HTTPField.Name("Sec-Fetch-Site")!: "cross-site"], [HTTPField.Name("Sec-Fetch-Site")!: "same-site"],
+                [.origin: "https://evil.example"],
+            ]
+            for headers in foreign {
+                let reply = try await client.report(
+                    .post, "/report/login", cookies: [ReportCookie.signIn: csrf], form: ["token": audit, "csrf": csrf], headers: headers)
+                #expect(reply.status == 403 && reply.setCookie(ReportCookie.session) == nil, "\(headers): \(reply.status)")
+            }
+            #expect(try f.db.count("report_sessions") == 0)
+            let first = try #require(try await client.signIn(token: audit).session)
+            // Signing in again from the same browser (its session cookie sent along) replaces it.
+            let form = try await client.report(.get, "/report/login")
+            let csrf2 = try #require(form.cookie(ReportCookie.signIn))
+            let again = try await client.report(
+                .post, "/report/login", cookies: [ReportCookie.signIn: csrf2, ReportCookie.session: first],
+                form: ["token": audit, "csrf": csrf2])
+            #expect(again.status == 303, "\(again)")
+            let old = try await client.report(.get, "/report/campaigns", cookies: [ReportCookie.session: first])
+            #expect(old.status == 303, "the earlier session no longer works")
+        }
+    }
+
     @Test("an audit token signs in: 303 to the campaigns, an HttpOnly SameSite=Strict session cookie; only its hash is stored")
     func signsIn() async throws {
         let f = try await APIFixture.make()

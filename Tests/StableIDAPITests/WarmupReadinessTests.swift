@@ -50,6 +50,27 @@ struct WarmupReadinessTests {
         }
     }
 
+    @Test("after the first warm-up, a stalled feed sends lookups to PostgreSQL but leaves the server ready")
+    func readyAfterInterruption() async throws {
+        let f = try await APIFixture.make()
+        try await f.test { client in
+            let ready = try await Self.eventually { try await client.call(.get, "/readyz").status == 200 }
+            #expect(ready)
+            // The feed's polls wait behind this lock: within its staleness bound the cache turns off.
+            let lock = try f.db.connect()
+            try lock.execute("BEGIN")
+            try lock.execute("LOCK TABLE identity_changes IN ACCESS EXCLUSIVE MODE")
+            let off = try await Self.eventually {
+                let metrics = try await client.call(.get, "/metrics").text
+                return metrics.split(separator: "\n").contains { $0.hasPrefix(#"stableid_lookup_cache_state{state="live"} 0"#) }
+            }
+            #expect(off, "the lookup cache never left live")
+            let reply = try await client.call(.get, "/readyz")
+            #expect(reply.status == 200, "\(reply)")
+            try lock.execute("COMMIT")
+        }
+    }
+
     @Test("STABLEID_READY_BEFORE_WARM: ready as soon as the database is, while the cache still warms")
     func readyBeforeWarm() async throws {
         let f = try await APIFixture.make()

@@ -143,8 +143,23 @@ struct CampaignProgressStoreTests {
         return id
     }
 
+    /// A finding as `stableid reconcile` leaves one: an unmigrated source user of the campaign.
+    static func recordFinding(_ w: World, run: UUID, person: UUID, state: String, ackUntil: Date? = nil) throws {
+        let acknowledged = state == "acknowledged"
+        try w.owner.execute(
+            """
+            INSERT INTO findings (kind, subject, scope, campaign_id, pool_id, sub, user_id, state, first_seen_run, last_seen_run,
+                                  first_seen_at, last_seen_at, resolved_at, ack_by, ack_until, acknowledged_at)
+            VALUES ('unmigrated', \("us-east-1_Old/" + person.uuidString), \("campaign:" + w.campaign.id.uuidString.lowercased()),
+                    \(w.campaign.id), 'us-east-1_Old', \(person.uuidString.lowercased()), \(person), \(state), \(run), \(run),
+                    now(), now(), \(state == "resolved" ? Date() : nil), \(acknowledged ? "ops" : nil), \(ackUntil),
+                    \(acknowledged ? Date() : nil))
+            """
+        )
+    }
+
     @Test(
-        "remaining: the map (merges followed) before any reconciliation; then the latest completed run less the links since it finished, never below 0"
+        "remaining: the map (merges followed) before any reconciliation; then the campaign's unmigrated findings still waiting, less the people linked since the run finished"
     )
     func remaining() async throws {
         let w = try await Self.world()
@@ -165,23 +180,33 @@ struct CampaignProgressStoreTests {
         let latest = try Self.recordRun(
             w, status: "completed", started: Self.day(t - 3).addingTimeInterval(hour),
             finished: Self.day(t - 2).addingTimeInterval(2 * hour), unmigrated: 10, campaign: w.campaign.id)
-        // Newer, but not completed, or of no campaign: not the campaign's count.
+        // Newer, but not completed, or of no campaign: not the campaign's run.
         _ = try Self.recordRun(
             w, status: "failed", started: Self.day(t - 1), finished: Self.day(t - 1).addingTimeInterval(hour), unmigrated: 1,
             campaign: w.campaign.id)
         _ = try Self.recordRun(w, status: "running", started: Self.day(t), finished: nil, unmigrated: 1, campaign: w.campaign.id)
         _ = try Self.recordRun(w, status: "completed", started: Self.day(t), finished: Self.now, unmigrated: 0, campaign: nil)
+        // What the runs left: p1 moved while the latest read the pools (its finding resolved);
+        // p2, p3 and p5 waiting; one acknowledged until next week (not waited for), one whose
+        // acknowledgement ran out (waited for again).
+        try Self.recordFinding(w, run: latest, person: p["p1"]!, state: "resolved")
+        for name in ["p2", "p3", "p5"] { try Self.recordFinding(w, run: latest, person: p[name]!, state: "open") }
+        try Self.recordFinding(w, run: latest, person: UUID(), state: "acknowledged", ackUntil: Self.day(t + 7))
+        try Self.recordFinding(w, run: latest, person: UUID(), state: "acknowledged", ackUntil: Self.day(t - 1))
         progress = try await w.progress()
-        // 10 unmigrated when it finished, less t2 (linked the day after); t1, linked while it read
-        // the pools (after it started, before it finished), was already counted by the run.
-        #expect(progress.remaining == 9 && progress.remainingSource == .reconciliation && progress.reconciliationRun == latest)
+        // Four waiting, less p2 (linked the day after the run finished).
+        #expect(progress.remaining == 3 && progress.remainingSource == .reconciliation && progress.reconciliationRun == latest)
         #expect(progress.migrated == 2 && progress.remainingAsOf == Self.now)
-
-        let clamped = try Self.recordRun(
-            w, status: "completed", started: Self.day(t - 2), finished: Self.day(t - 2).addingTimeInterval(3 * hour), unmigrated: 0,
-            campaign: w.campaign.id)
+        // A link since the run of someone who was not waiting (a sign-up's person) takes nobody off.
+        let newcomer = try await w.people(["n1"])
+        try await w.link("tn1", to: newcomer["n1"]!, via: .postConfirmation, day: t)
         progress = try await w.progress()
-        #expect(progress.remaining == 0 && progress.reconciliationRun == clamped, "0 less one link since is still 0")
+        #expect(progress.remaining == 3, "\(progress.remaining)")
+
+        try w.owner.execute(
+            "UPDATE findings SET state = 'resolved', resolved_at = now(), ack_by = NULL, acknowledged_at = NULL WHERE state <> 'resolved'")
+        progress = try await w.progress()
+        #expect(progress.remaining == 0 && progress.reconciliationRun == latest)
         #expect(progress.projection.unavailable == .reached)
     }
 }

@@ -32,6 +32,16 @@ def main():
     parser.add_argument("--screenshot")
     args = parser.parse_args()
     seen = {}
+    try:
+        walk(args, seen)
+    except Exception as error:  # what was seen so far, for the test's message
+        seen["error"] = "%s: %s" % (type(error).__name__, error)
+        print(json.dumps(seen))
+        sys.exit(1)
+    print(json.dumps(seen))
+
+
+def walk(args, seen):
     with Browser(width=1280, height=900) as browser:
         browser.navigate(args.base + "/report/login")
         seen["login_status"] = browser.last_document_status()
@@ -46,13 +56,15 @@ def main():
 
         browser.navigate(args.base + "/report/campaigns/" + args.campaign)
         seen["page_status"] = browser.last_document_status()
+        seen["page_url"] = browser.url()
+        seen["page_text"] = browser.evaluate("document.body.innerText.slice(0, 300)")
         seen["chart_points"] = browser.evaluate("document.querySelectorAll('#progress-chart circle.point').length")
         seen["chart_data_points"] = browser.evaluate(
             "(document.querySelector('#progress-chart') || {getAttribute: () => null}).getAttribute('data-points')")
         seen["chart_days"] = browser.evaluate(
             "Array.from(document.querySelectorAll('#progress-chart circle.point')).map(c => c.getAttribute('data-day'))")
         seen["chart_rendered_width"] = browser.evaluate(
-            "Math.round(document.querySelector('#progress-chart').getBoundingClientRect().width)")
+            "(c => c ? Math.round(c.getBoundingClientRect().width) : 0)(document.querySelector('#progress-chart'))")
         seen["migrated_text"] = browser.evaluate("(document.querySelector('#migrated') || {}).textContent || null")
         seen["remaining_text"] = browser.evaluate("(document.querySelector('#remaining') || {}).textContent || null")
 
@@ -80,7 +92,6 @@ def main():
         seen["signed_out_url"] = browser.url()
         browser.navigate(args.base + "/report/campaigns/" + args.campaign)
         seen["after_sign_out_url"] = browser.url()
-    print(json.dumps(seen))
 
 
 if __name__ == "__main__":

@@ -48,6 +48,8 @@ extension ReportController {
         }
         guard token.scopes.contains(.audit) else { return refused(.forbidden, "That token does not have the audit scope.") }
         guard let created = try await sessions.create(for: token) else { return refused(.unauthorized, "That token was not accepted.") }
+        // A sign-in replaces the browser's earlier session rather than leaving it alive unseen.
+        if let earlier = ReportCookies.value(ReportCookies.session, in: request) { try? await sessions.signOut(earlier) }
         context.logger.info("report sign-in", metadata: ["token": "\(token.name)"])
         var response = ReportResponse.redirect(to: next ?? ReportPaths.campaigns)
         response.headers[values: .setCookie] = [cookies.session(created.cookie), cookies.clearSignIn()]

@@ -40,25 +40,46 @@ struct IdentityAtJSON: Encodable {
 
 struct ResolutionAtJSON: Encodable {
     var at: String
-    /// The person holding the identity at T.
-    var userID: String
+    /// The person holding the identity at T; null when it was unlinked or deleted then — it
+    /// belonged to nobody, and a client reading only `user_id` must not take the last holder for
+    /// the owner.
+    var userID: String?
+    /// The person it was last linked to (the holder at T when `state` is `linked`).
+    var lastUserID: String
+    /// `linked`, `unlinked` or `deleted` at T (the identity's `state`, lifted for clients that read
+    /// only the top level).
+    var state: String
     /// The holder's status at T: a merged user's identities sit with its survivor, so always active.
     var status: String
     var identity: IdentityAtJSON
     var decidedByEvent: Int64
 
     enum CodingKeys: String, CodingKey {
-        case at, status, identity
+        case at, status, state, identity
         case userID = "user_id"
+        case lastUserID = "last_user_id"
         case decidedByEvent = "decided_by_event"
     }
 
     init(_ identity: PointInTime.IdentityAt, at: Date) {
         self.at = RFC3339.format(at)
-        userID = identity.userID.lowercasedString
+        lastUserID = identity.userID.lowercasedString
+        userID = identity.state == .linked ? lastUserID : nil
+        state = identity.state.rawValue
         status = UserStatus.active.rawValue
         self.identity = IdentityAtJSON(identity)
         decidedByEvent = identity.decidedBy
+    }
+
+    func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: CodingKeys.self)
+        try container.encode(at, forKey: .at)
+        try container.encode(userID, forKey: .userID)  // null, not absent, when it belonged to nobody
+        try container.encode(lastUserID, forKey: .lastUserID)
+        try container.encode(state, forKey: .state)
+        try container.encode(status, forKey: .status)
+        try container.encode(identity, forKey: .identity)
+        try container.encode(decidedByEvent, forKey: .decidedByEvent)
     }
 }
 

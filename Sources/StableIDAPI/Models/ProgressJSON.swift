@@ -136,6 +136,6 @@ public struct ProgressJSON: Encodable, Sendable {
 
     /// `YYYY-MM-DD` of the UTC day `date` starts.
     static func day(_ date: Date) -> String {
-        String(RFC3339.format(date).prefix(10))
+        RFC3339.day(date)
     }
 }

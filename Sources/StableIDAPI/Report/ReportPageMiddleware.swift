@@ -13,6 +13,9 @@ struct ReportPageMiddleware: RouterMiddleware {
     func handle(_ request: Request, context: Context, next: (Request, Context) async throws -> Response) async throws -> Response {
         var response: Response
         do {
+            // Defence in depth beside the CSRF tokens and SameSite=Strict: a form posted from
+            // another site (the browser says so) is refused before it is read.
+            if request.method == .post, Self.isCrossSite(request) { throw Problem.csrfFailed }
             response = try await next(request, context)
         } catch {
             response = Self.answer(error, to: request, context: context)
@@ -21,6 +24,20 @@ struct ReportPageMiddleware: RouterMiddleware {
             response.headers[field.name] = field.value
         }
         return response
+    }
+
+    /// A browser says where a request comes from in `Sec-Fetch-Site` (every current one sends it):
+    /// anything but `same-origin` (a form on these pages) or `none` (typed, bookmarked) is another
+    /// site's doing. Without it (older browsers), an `Origin` naming another host. `Origin: null`
+    /// alone proves nothing: with these pages' `Referrer-Policy: no-referrer` a browser sends it on
+    /// their own forms. Clients sending neither (curl) rely on the CSRF tokens.
+    static func isCrossSite(_ request: Request) -> Bool {
+        if let site = request.headers[HTTPField.Name("Sec-Fetch-Site")!] {
+            return !["same-origin", "none"].contains(site.lowercased())
+        }
+        guard let origin = request.headers[.origin], origin != "null", let host = request.head.authority else { return false }
+        let originHost = origin.split(separator: "/", omittingEmptySubsequences: true).dropFirst().first.map(String.init)
+        return originHost?.lowercased() != host.lowercased()
     }
 
     static func answer(_ error: any Error, to request: Request, context: Context) -> Response {
