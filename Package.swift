@@ -248,7 +248,7 @@ let package = Package(
         ),
         .testTarget(
             name: "UserMigrationTests",
-            dependencies: ["UserMigration", "IdentityMap", "Postgres", "TestSupport"],
+            dependencies: ["UserMigration", "IdentityMap", "Cognito", "Postgres", "TestSupport"],
             swiftSettings: swiftSettings
         ),
         .testTarget(

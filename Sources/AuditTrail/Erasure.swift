@@ -17,11 +17,15 @@ public struct Erasure: Sendable {
         public var userID: String
         public var identities: Int
         public var eventsScrubbed: Int
+        /// The person's `campaign finalize` rows: where a target account may exist that the
+        /// erasure did not touch (StableID never deletes Cognito users).
+        public var finalizeRows: [ErasedFinalizeRow]
 
         enum CodingKeys: String, CodingKey {
             case identities
             case userID = "user_id"
             case eventsScrubbed = "events_scrubbed"
+            case finalizeRows = "finalize_rows"
         }
     }
 
@@ -61,7 +65,7 @@ public struct Erasure: Sendable {
                 """
             )
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
-            try Self.forgetFinalizeUsernames(of: ids, on: connection)
+            let finalizeRows = try Self.forgetFinalizeUsernames(of: ids, on: connection)
             let identities = try IdentitySetWrites.erasePersonalData(ofUsers: ids, on: connection)
             scrubbedEvents += try connection.query(
                 """
@@ -88,15 +92,44 @@ public struct Erasure: Sendable {
             try EventLog.append(
                 EventDraft(
                     PersonalDataErasedDetails(
-                        users: person.userIDs, identities: identities, eventsScrubbed: scrubbed, scrubbedEvents: scrubbedEvents.sorted()
+                        users: person.userIDs, identities: identities, eventsScrubbed: scrubbed, scrubbedEvents: scrubbedEvents.sorted(),
+                        finalizeRows: finalizeRows
                     ),
                     userID: survivor
                 ),
                 attribution: attribution,
                 on: connection
             )
-            return Result(userID: survivor.uuidString.lowercased(), identities: identities, eventsScrubbed: scrubbed)
+            return Result(
+                userID: survivor.uuidString.lowercased(), identities: identities, eventsScrubbed: scrubbed, finalizeRows: finalizeRows)
         }
+    }
+
+    /// The username `campaign finalize` gave the person in a target pool becomes NULL: a resumed
+    /// run must not look the erased name up, nor `--resend` invite whoever holds it. A row it was
+    /// still creating is held. Returns every row, with its state before: `creating` or `created`
+    /// mean an account may exist in the target pool, with the person's attributes, for the
+    /// operator to delete there.
+    static func forgetFinalizeUsernames(of ids: PostgresArray<String>, on connection: PostgresConnection) throws -> [ErasedFinalizeRow] {
+        try connection.query(
+            """
+            WITH touched AS (
+                SELECT r.campaign_id, r.user_id, r.state, c.target_pool
+                FROM finalize_users r JOIN campaigns c ON c.id = r.campaign_id
+                WHERE r.user_id = ANY(\(ids)::uuid[])
+                FOR UPDATE OF r
+            )
+            UPDATE finalize_users r SET target_username = NULL, updated_at = now(),
+                last_error = CASE WHEN r.state = 'creating' THEN 'erased' ELSE r.last_error END,
+                state = CASE WHEN r.state = 'creating' THEN 'held' ELSE r.state END
+            FROM touched t
+            WHERE r.campaign_id = t.campaign_id AND r.user_id = t.user_id
+            RETURNING t.campaign_id, t.target_pool, t.state
+            """
+        ).map { row in
+            ErasedFinalizeRow(
+                campaign: try row.decode("campaign_id"), targetPool: try row.decode("target_pool"), state: try row.decode("state"))
+        }.sorted { ($0.campaign.uuidString, $0.targetPool) < ($1.campaign.uuidString, $1.targetPool) }
     }
 
     /// Deletes the reconciliation findings about the person — by user, by identity, and by the
@@ -105,19 +138,6 @@ public struct Erasure: Sendable {
     /// — and the personal data of the finding events that carry such a subject. Must run before
     /// the identities lose their emails and federated ids: the subjects are computed from them.
     /// Returns the events whose personal data it deleted.
-    /// The username `campaign finalize` gave the person in a target pool. A row it was still
-    /// creating is held: a resumed run must not look the erased name up, nor invite them.
-    static func forgetFinalizeUsernames(of ids: PostgresArray<String>, on connection: PostgresConnection) throws {
-        try connection.execute(
-            """
-            UPDATE finalize_users SET target_username = 'erased', updated_at = now(),
-                last_error = CASE WHEN state = 'creating' THEN 'erased' ELSE last_error END,
-                state = CASE WHEN state = 'creating' THEN 'held' ELSE state END
-            WHERE user_id = ANY(\(ids)::uuid[])
-            """
-        )
-    }
-
     static func forgetFindings(of ids: PostgresArray<String>, on connection: PostgresConnection) throws -> [Int64] {
         let subjects = try connection.query(
             """

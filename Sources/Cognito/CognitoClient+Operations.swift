@@ -198,23 +198,41 @@ extension CognitoClient {
 
     /// Creates a pool (tests, demos). Returns its id.
     /// `usernameAttributes: ["email"]` makes a pool that signs in by email (its usernames are UUIDs).
+    ///
+    /// `allowedFirstAuthFactors` sets `Policies.SignInPolicy` (choice-based sign-in: `PASSWORD`,
+    /// `EMAIL_OTP`, `SMS_OTP`, `WEB_AUTHN`), `temporaryPasswordValidityDays` the password policy's;
+    /// nil leaves Cognito's defaults.
     public func createUserPool(
-        name: String, customAttributes: [SchemaAttribute] = [], usernameAttributes: [String]? = nil, adminCreateUserOnly: Bool = false
+        name: String, customAttributes: [SchemaAttribute] = [], usernameAttributes: [String]? = nil, adminCreateUserOnly: Bool = false,
+        allowedFirstAuthFactors: [String]? = nil, temporaryPasswordValidityDays: Int? = nil
     ) async throws
         -> String
     {
         struct AdminCreateUserConfig: Encodable { var AllowAdminCreateUserOnly: Bool }
+        struct SignInPolicy: Encodable { var AllowedFirstAuthFactors: [String] }
+        struct PasswordPolicy: Encodable { var TemporaryPasswordValidityDays: Int }
+        struct Policies: Encodable {
+            var SignInPolicy: SignInPolicy?
+            var PasswordPolicy: PasswordPolicy?
+        }
         struct Input: Encodable {
             var PoolName: String
             var Schema: [SchemaAttribute]?
             var UsernameAttributes: [String]?
             var AdminCreateUserConfig: AdminCreateUserConfig
+            var Policies: Policies?
+        }
+        var policies: Policies?
+        if allowedFirstAuthFactors != nil || temporaryPasswordValidityDays != nil {
+            policies = Policies(
+                SignInPolicy: allowedFirstAuthFactors.map { SignInPolicy(AllowedFirstAuthFactors: $0) },
+                PasswordPolicy: temporaryPasswordValidityDays.map { PasswordPolicy(TemporaryPasswordValidityDays: $0) })
         }
         let response: CreateUserPoolResponse = try await call(
             "CreateUserPool",
             Input(
                 PoolName: name, Schema: customAttributes.isEmpty ? nil : customAttributes, UsernameAttributes: usernameAttributes,
-                AdminCreateUserConfig: AdminCreateUserConfig(AllowAdminCreateUserOnly: adminCreateUserOnly)),
+                AdminCreateUserConfig: AdminCreateUserConfig(AllowAdminCreateUserOnly: adminCreateUserOnly), Policies: policies),
             category: .poolUpdate
         )
         return response.UserPool.Id

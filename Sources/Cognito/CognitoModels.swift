@@ -159,6 +159,22 @@ public struct UserPoolDescription: Decodable, Sendable {
     /// `["email"]` (or phone_number): users sign in by that attribute, which is then unique in
     /// the pool, and their username is a UUID.
     public var UsernameAttributes: [String]?
+    public var Policies: Policies?
+
+    /// The pool's password and sign-in policies.
+    public struct Policies: Decodable, Sendable {
+        /// How users may start signing in (choice-based sign-in, the Essentials tier and up).
+        public struct SignInPolicy: Decodable, Sendable {
+            /// `PASSWORD`, `EMAIL_OTP`, `SMS_OTP`, `WEB_AUTHN`.
+            public var AllowedFirstAuthFactors: [String]?
+        }
+        public struct PasswordPolicy: Decodable, Sendable {
+            /// How long a temporary password (an invitation's) can be used; 7 days by default.
+            public var TemporaryPasswordValidityDays: Int?
+        }
+        public var SignInPolicy: SignInPolicy?
+        public var PasswordPolicy: PasswordPolicy?
+    }
 }
 
 /// One app client of a pool, as `DescribeUserPoolClient` answers it.

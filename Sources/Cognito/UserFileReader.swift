@@ -99,7 +99,12 @@ public final class UserFileReader {
         guard let handle = FileHandle(forReadingAtPath: path) else { throw Failure.unreadable(path) }
         self.handle = handle
         self.path = path
-        self.format = format ?? (path.lowercased().hasSuffix(".csv") ? .csv : .json)
+        self.format = Self.format(of: path, given: format)
+    }
+
+    /// How a file is read: as `given`, else by its name (`.csv`: CSV, anything else JSON).
+    public static func format(of path: String, given: Format?) -> Format {
+        given ?? (path.lowercased().hasSuffix(".csv") ? .csv : .json)
     }
 
     deinit {

@@ -114,10 +114,9 @@ public struct FindingFilter: Sendable, Equatable {
 /// The SQL every reader of `findings` shares, so "open" means the same in a count, a list, a
 /// fix and an acknowledgement.
 enum FindingSQL {
-    /// The effective state of the row aliased `f`.
-    static let effectiveState = """
-        (CASE WHEN f.state = 'acknowledged' AND f.ack_until IS NOT NULL AND f.ack_until <= now() THEN 'open' ELSE f.state END)
-        """
+    /// The effective state of the row aliased `f` (IdentityMap's ``FindingOpenRule``, which
+    /// `campaign finalize` reads findings by too).
+    static let effectiveState = FindingOpenRule.effectiveState(of: "f")
 
     static let columns = """
         f.id, f.kind, f.subject, f.scope, f.campaign_id, f.pool_id, f.sub, f.user_id, \(effectiveState) AS state,

@@ -18,6 +18,13 @@ extension CampaignFinalizer {
         if let stray = options.files.keys.sorted().first(where: { plan.sources[$0] == nil }) {
             throw MigrationError.invalidCampaign("--file names \(stray), which is not a source pool of campaign \(plan.campaign.name)")
         }
+        let files = options.files.values.sorted()
+        if let lossy = files.first(where: { UserFileReader.format(of: $0, given: options.fileFormat) == .csv }) {
+            throw MigrationError.invalidCampaign(
+                "\(lossy) would be read as a list-users CSV file, which carries no names, phone numbers or other standard "
+                    + "attributes: the import files would lose them; give a list-users JSON file (aws cognito-idp list-users) "
+                    + "or leave --file out to read the pool live")
+        }
         let (header, headerSource) = try await csvHeader(plan)
         if let problem = CSVHeader.problem(in: header, stableIDAttribute: plan.stableIDAttribute) {
             throw MigrationError.invalidCampaign(problem)
@@ -28,6 +35,7 @@ extension CampaignFinalizer {
             guard let out = options.outDirectory else { throw MigrationError.invalidCampaign("--mode csv needs --out DIR") }
             writer = try UserImportCSVWriter(directory: out, name: plan.campaign.name, header: header)
         }
+        try await enterFinalizing(plan, options: options)
         let budget = FinalizeBudget(options.limit)
         for source in plan.campaign.sources {
             guard let pool = plan.sources[source.pool], !budget.exhausted else { continue }
@@ -124,7 +132,7 @@ extension CampaignFinalizer {
                         try writer.write(account.csvRow(header: header))
                         outcome = .exported
                     } else {
-                        outcome = .wouldCreate
+                        outcome = .wouldCreate(decision.person)
                     }
                 }
             }

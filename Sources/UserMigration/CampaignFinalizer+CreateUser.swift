@@ -36,18 +36,23 @@ extension CampaignFinalizer {
         let account: FinalizeAccount
         switch FinalizeAccount.plan(
             mode: options.mode, person: candidate.person, sourceUsername: user.Username, sourceAttributes: attributes,
-            stableIDAttribute: plan.stableIDAttribute, targetUsernameAttributes: plan.usernameAttributes
+            stableIDAttribute: plan.stableIDAttribute, targetUsernameAttributes: plan.usernameAttributes,
+            allowedFirstFactors: plan.allowedFirstFactors
         ) {
         case .success(let planned): account = planned
         case .failure(let reason): return .skipped(reason)
         }
         guard budget.take() else { return .limitReached }
-        if options.dryRun { return .wouldCreate }
+        if options.dryRun { return .wouldCreate(candidate.person) }
         let record = FinalizeRecord(
             person: candidate.person, sourcePool: candidate.sourcePool, sourceSub: candidate.sourceSub, mode: options.mode,
             state: .creating, targetUsername: account.username
         )
-        guard try await store.claim(record, campaign: plan.campaign.id) else { return .skipped(.inProgress) }
+        // `--limit` counts the users this run claimed: a claim that fails gives its unit back.
+        guard try await store.claim(record, campaign: plan.campaign.id) else {
+            budget.giveBack()
+            return .skipped(.inProgress)
+        }
         return try await create(record, account: account, plan: plan)
     }
 
@@ -72,7 +77,9 @@ extension CampaignFinalizer {
             try await store.mark(record.person, campaign: plan.campaign.id, held ? .held : .failed, code: code)
             return held ? .held(FinalizeHold(person: record.person, reasons: ["alias_exists"])) : .failed(record.person, code: code)
         }
-        return try await link(record, username: created.Username, attributes: created.Attributes ?? [], adopted: false, plan: plan)
+        let outcome = try await link(record, username: created.Username, attributes: created.Attributes ?? [], adopted: false, plan: plan)
+        if case .created = outcome { return .created(delivery: account.deliveryMediums?.first) }
+        return outcome
     }
 
     /// Cognito's refusals of one user (its attributes, its alias), after which nothing was created
@@ -80,21 +87,25 @@ extension CampaignFinalizer {
     static func refusesUser(_ error: CognitoError) -> Bool {
         switch error.type {
         case .invalidParameter?, .invalidPassword?, .aliasExists?: return true
-        case .other(let name)?: return name == "UnsupportedUserStateException"
+        // A pre sign-up (or custom message) Lambda of the target refused this user.
+        case .other(let name)?: return name == "UnsupportedUserStateException" || name == "UserLambdaValidationException"
         default: return false
         }
     }
 
     /// A row whose AdminCreateUser may or may not have happened. The target user under its
-    /// username is adopted (linked) when it is finalize's own: its stable-ID attribute names the
-    /// person, and either it was made by an administrator and never signed in
-    /// (`FORCE_CHANGE_PASSWORD`; a self sign-up never is) or no app client can write the attribute.
-    /// Anyone else's is held for a person. Absent: never created, so the row becomes `failed`
+    /// username is adopted (linked) when it is finalize's own (``adopts(named:person:status:selfSignUp:attributeClientWritable:)``);
+    /// anyone else's is held for a person. Absent: never created, so the row becomes `failed`
     /// (`interrupted`), which this run's pass over the unmigrated set takes up again.
     func settle(_ record: FinalizeRecord, plan: Plan, interrupted: Bool = true) async throws -> FinalizeOutcome {
+        guard let username = record.targetUsername else {
+            // Erased while it was being created: never looked up again.
+            try await store.mark(record.person, campaign: plan.campaign.id, .held, code: "erased")
+            return .held(FinalizeHold(person: record.person, reasons: ["erased"]))
+        }
         let found: AdminGetUserResponse?
         do {
-            found = try await client(for: plan.target).adminGetUser(poolID: plan.target.id.rawValue, username: record.targetUsername)
+            found = try await client(for: plan.target).adminGetUser(poolID: plan.target.id.rawValue, username: username)
         } catch let error as CognitoError where error.type == .userNotFound {
             found = nil
         }
@@ -104,12 +115,30 @@ extension CampaignFinalizer {
             return interrupted ? .ignored : .failed(record.person, code: code)
         }
         let named = found.attribute(plan.stableIDAttribute).flatMap { UUID(uuidString: $0.trimmingCharacters(in: .whitespaces)) }
-        let madeByAdministrator = CognitoUserStatus(cognito: found.UserStatus) == .forceChangePassword
-        guard named == record.person, madeByAdministrator || !plan.campaign.targetFacts.attributeIsClientWritable else {
+        guard
+            Self.adopts(
+                named: named, person: record.person, status: CognitoUserStatus(cognito: found.UserStatus), selfSignUp: plan.selfSignUp,
+                attributeClientWritable: plan.campaign.targetFacts.attributeIsClientWritable)
+        else {
             try await store.mark(record.person, campaign: plan.campaign.id, .held, code: "username_taken")
             return .held(FinalizeHold(person: record.person, reasons: ["username_taken"]))
         }
         return try await link(record, username: found.Username, attributes: found.UserAttributes ?? [], adopted: true, plan: plan)
+    }
+
+    /// Whether a target user found under a row's username is the one finalize made: its stable-ID
+    /// attribute names the person, and nobody but an administrator could have put it there —
+    /// the user was made by an administrator and never signed in (`FORCE_CHANGE_PASSWORD`; a self
+    /// sign-up never is), or the pool admits no self sign-up (then every user is an
+    /// administrator's, and one who signed in since — a passwordless user by one-time code between
+    /// the kill and `--resume` — is still finalize's), or no app client can write the attribute.
+    /// A pool that may admit self sign-up (`selfSignUp` nil or true) with a client-writable
+    /// attribute is refused: whoever signed up could have named the person.
+    static func adopts(
+        named: UUID?, person: UUID, status: CognitoUserStatus, selfSignUp: Bool?, attributeClientWritable: Bool
+    ) -> Bool {
+        guard named == person else { return false }
+        return status == .forceChangePassword || selfSignUp == false || !attributeClientWritable
     }
 
     /// Links the target user to the person and marks the row `created` (one transaction).
@@ -131,7 +160,7 @@ extension CampaignFinalizer {
             )
             let done = try await store.complete(
                 record, campaign: campaign, identity: identity, invited: record.mode == .invite, attribution: attribution)
-            return done ? (adopted ? .adopted : .created) : .skipped(.inProgress)
+            return done ? (adopted ? .adopted : .created(delivery: nil)) : .skipped(.inProgress)
         } catch let error as IdentityMapError {
             let code: String
             switch error {

@@ -31,7 +31,8 @@ extension CampaignFinalizer {
     }
 
     /// Rows an interrupted run left `creating` must be settled (`--resume`) before anything new is
-    /// created: checked before the run changes anything. A dry run only says so.
+    /// created: checked before the run changes anything, under the campaign's lock (so they are a
+    /// dead run's, not a running one's). A dry run only says so.
     func checkInterrupted(_ plan: Plan, options: Options, into summary: inout FinalizeSummary) async throws {
         guard options.mode != .csv, !options.resend, !options.resume else { return }
         let interrupted = try await store.interruptedCount(campaign: plan.campaign.id)
@@ -41,8 +42,7 @@ extension CampaignFinalizer {
             return
         }
         throw MigrationError.invalidCampaign(
-            "\(interrupted) users were being created when an earlier finalize run of this campaign stopped: "
-                + "run again with --resume (only while no other finalize of this campaign runs)")
+            "\(interrupted) users were being created when an earlier finalize run of this campaign stopped: run again with --resume")
     }
 
     /// `--resume`: every row an interrupted run left `creating` is settled against the target pool
@@ -105,7 +105,7 @@ extension CampaignFinalizer {
     }
 }
 
-/// `--limit`: how many more users this run may create. Shared by the workers.
+/// `--limit`: how many more users this run may create (export, resend). Shared by the workers.
 final class FinalizeBudget: Sendable {
     private let remaining: Mutex<Int?>
 
@@ -120,6 +120,13 @@ final class FinalizeBudget: Sendable {
             guard left > 0 else { return false }
             remaining = left - 1
             return true
+        }
+    }
+
+    /// Returns a unit taken for a user this run did not claim after all.
+    func giveBack() {
+        remaining.withLock { remaining in
+            if let left = remaining { remaining = left + 1 }
         }
     }
 

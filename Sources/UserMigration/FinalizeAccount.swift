@@ -35,9 +35,14 @@ public enum FinalizeSkip: String, Error, Sendable, CaseIterable, Comparable {
     case sourceChanged = "source_changed"
     /// Invite: neither an email nor a phone number to send the invitation to.
     case noContact = "no_contact"
-    /// Passwordless and CSV: no verified email or phone number, so no way to sign in or recover.
+    /// No verified email or phone number. Invite: the temporary password would go to an address
+    /// nobody proved is the user's (a mistyped one hands the account to a stranger). Passwordless
+    /// and CSV: no way to sign in or recover.
     case noVerifiedContact = "no_verified_contact"
-    /// The target signs in by email (or phone) and the user has none.
+    /// Passwordless: the user's verified contacts fit none of the target's passwordless first
+    /// factors (a verified phone only, and no `SMS_OTP`, say).
+    case noPasswordlessFactor = "no_passwordless_factor"
+    /// The target signs in by email (or phone) and the user has no verified one.
     case noSignInAttribute = "no_sign_in_attribute"
     /// Another finalize run of the campaign is working on the person.
     case inProgress = "in_progress"
@@ -45,6 +50,9 @@ public enum FinalizeSkip: String, Error, Sendable, CaseIterable, Comparable {
     case signedIn = "signed_in"
     /// Resend: the invited user is no longer in the target pool.
     case targetGone = "target_gone"
+    /// Resend: the username is now another user's (another sub, or a stable-ID attribute that no
+    /// longer names the person), or the person's row was erased.
+    case targetChanged = "target_changed"
 
     public static func < (lhs: FinalizeSkip, rhs: FinalizeSkip) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -70,14 +78,49 @@ public struct FinalizeAccount: Sendable, Equatable {
         "email_verified", "gender", "birthdate", "zoneinfo", "locale", "phone_number", "phone_number_verified", "address",
     ]
 
+    /// The first factors (`Policies.SignInPolicy.AllowedFirstAuthFactors`) that let a user without
+    /// a password in.
+    public static let passwordlessFactors: Set<String> = ["EMAIL_OTP", "SMS_OTP", "WEB_AUTHN"]
+
+    /// The first factors a passwordless run works with, from DescribeUserPool's
+    /// `Policies.SignInPolicy.AllowedFirstAuthFactors`; refuses a pool where a user without a
+    /// password could never sign in. A pool that does not say (nil: no sign-in policy in the
+    /// answer, or the pool unreadable) is refused unless the operator vouched for it (`assumed`),
+    /// and then nil: any verified contact will do. A pool that says is taken at its word.
+    public static func passwordlessSignIn(allowedFirstFactors: [String]?, assumed: Bool) throws -> Set<String>? {
+        guard let allowedFirstFactors else {
+            guard assumed else {
+                throw MigrationError.invalidCampaign(
+                    "cannot tell whether the target pool lets users sign in without a password (DescribeUserPool gives no "
+                        + "Policies.SignInPolicy.AllowedFirstAuthFactors): check that its choice-based sign-in allows EMAIL_OTP, "
+                        + "SMS_OTP or WEB_AUTHN, then run again with --assume-passwordless-pool")
+            }
+            return nil
+        }
+        let factors = Set(allowedFirstFactors)
+        guard !factors.isDisjoint(with: passwordlessFactors) else {
+            let named = factors.isEmpty ? "no first factor" : factors.sorted().joined(separator: ", ")
+            throw MigrationError.invalidCampaign(
+                "the target pool allows \(named) to start a sign-in: users created without a password could never sign in; "
+                    + "allow EMAIL_OTP, SMS_OTP or WEB_AUTHN (choice-based sign-in) first, or use --mode invite")
+        }
+        return factors
+    }
+
     /// The account for a source user, or why there is none.
+    ///
+    /// Only a verified email or phone number is ever trusted to reach the person: the invitation
+    /// (a temporary password for an account already linked to their stable ID) goes to a verified
+    /// one, and a target that signs in by email (or phone) takes only a verified one as username.
     ///
     /// - `targetUsernameAttributes`: the target's `UsernameAttributes` (`email`, `phone_number`):
     ///   such a pool takes the email (or phone number) as the username; any other keeps the
     ///   source username, so users sign in as they did.
+    /// - `allowedFirstFactors` (passwordless): the target's allowed first factors; nil when not
+    ///   known (the operator vouched for the pool), then any verified contact will do.
     public static func plan(
         mode: FinalizeMode, person: UUID, sourceUsername: String, sourceAttributes: [String: String], stableIDAttribute: String?,
-        targetUsernameAttributes: [String]
+        targetUsernameAttributes: [String], allowedFirstFactors: Set<String>? = nil
     ) -> Result<FinalizeAccount, FinalizeSkip> {
         var attributes: [String: String] = [:]
         for name in copiedAttributes {
@@ -91,16 +134,17 @@ public struct FinalizeAccount: Sendable, Equatable {
         // A verified flag without its address means nothing (and Cognito refuses it).
         if email == nil { attributes["email_verified"] = nil }
         if phone == nil { attributes["phone_number_verified"] = nil }
-        let verifiedContact = attributes["email_verified"] == "true" || attributes["phone_number_verified"] == "true"
+        let verifiedEmail = attributes["email_verified"] == "true" ? email : nil
+        let verifiedPhone = attributes["phone_number_verified"] == "true" ? phone : nil
         if let stableIDAttribute { attributes[stableIDAttribute] = person.uuidString.lowercased() }
 
         let username: String
         if targetUsernameAttributes.isEmpty {
             username = sourceUsername
-        } else if targetUsernameAttributes.contains("email"), let email {
-            username = email
-        } else if targetUsernameAttributes.contains("phone_number"), let phone {
-            username = phone
+        } else if targetUsernameAttributes.contains("email"), let verifiedEmail {
+            username = verifiedEmail
+        } else if targetUsernameAttributes.contains("phone_number"), let verifiedPhone {
+            username = verifiedPhone
         } else {
             return .failure(.noSignInAttribute)
         }
@@ -108,13 +152,38 @@ public struct FinalizeAccount: Sendable, Equatable {
         switch mode {
         case .invite:
             guard email != nil || phone != nil else { return .failure(.noContact) }
-            return .success(
-                FinalizeAccount(username: username, attributes: attributes, deliveryMediums: [email != nil ? "EMAIL" : "SMS"]))
-        case .passwordless, .csv:
-            guard verifiedContact else { return .failure(.noVerifiedContact) }
-            return .success(
-                FinalizeAccount(username: username, attributes: attributes, messageAction: mode == .passwordless ? "SUPPRESS" : nil))
+            guard let medium = deliveryMedium(attributes) else { return .failure(.noVerifiedContact) }
+            return .success(FinalizeAccount(username: username, attributes: attributes, deliveryMediums: [medium]))
+        case .passwordless:
+            guard verifiedEmail != nil || verifiedPhone != nil else { return .failure(.noVerifiedContact) }
+            guard
+                passwordlessReach(
+                    verifiedEmail: verifiedEmail != nil, verifiedPhone: verifiedPhone != nil, allowedFirstFactors: allowedFirstFactors)
+            else { return .failure(.noPasswordlessFactor) }
+            return .success(FinalizeAccount(username: username, attributes: attributes, messageAction: "SUPPRESS"))
+        case .csv:
+            guard verifiedEmail != nil || verifiedPhone != nil else { return .failure(.noVerifiedContact) }
+            return .success(FinalizeAccount(username: username, attributes: attributes))
         }
+    }
+
+    /// Whether a user with these verified contacts can get in without a password: a one-time code
+    /// to a verified email (`EMAIL_OTP`) or phone (`SMS_OTP`). A passkey (`WEB_AUTHN`) is
+    /// registered only after a first sign-in, which for a user made without a password the
+    /// application must give through a verified email or phone: either will do (and the run
+    /// warns). Unknown factors (nil, the operator vouched): any verified contact.
+    static func passwordlessReach(verifiedEmail: Bool, verifiedPhone: Bool, allowedFirstFactors: Set<String>?) -> Bool {
+        guard let factors = allowedFirstFactors else { return verifiedEmail || verifiedPhone }
+        return (verifiedEmail && factors.contains("EMAIL_OTP")) || (verifiedPhone && factors.contains("SMS_OTP"))
+            || ((verifiedEmail || verifiedPhone) && factors.contains("WEB_AUTHN"))
+    }
+
+    /// The medium for an invitation (or its resend) to a target user with these attributes: a
+    /// verified email, else a verified phone number; nil when neither is verified.
+    public static func deliveryMedium(_ attributes: [String: String]) -> String? {
+        if attributes["email"] != nil, attributes["email_verified"]?.lowercased() == "true" { return "EMAIL" }
+        if attributes["phone_number"] != nil, attributes["phone_number_verified"]?.lowercased() == "true" { return "SMS" }
+        return nil
     }
 
     /// The account as a user-import CSV row under `header`: `cognito:mfa_enabled` false (MFA is set

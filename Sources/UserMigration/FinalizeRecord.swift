@@ -20,13 +20,13 @@ public struct FinalizeRecord: Sendable, Equatable {
     public var sourceSub: String
     public var mode: FinalizeMode
     public var state: State
-    /// The username sent to AdminCreateUser (personal data).
-    public var targetUsername: String
+    /// The username sent to AdminCreateUser (personal data); nil once the person was erased.
+    public var targetUsername: String?
     public var targetSub: String?
     public var lastError: String?
 
     public init(
-        person: UUID, sourcePool: PoolID, sourceSub: String, mode: FinalizeMode, state: State, targetUsername: String,
+        person: UUID, sourcePool: PoolID, sourceSub: String, mode: FinalizeMode, state: State, targetUsername: String?,
         targetSub: String? = nil, lastError: String? = nil
     ) {
         self.person = person

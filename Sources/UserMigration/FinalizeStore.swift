@@ -8,7 +8,7 @@ public import Postgres
 /// ``IdentityMapStore``.
 ///
 /// Findings are Reconciliation's (which builds on this module): they are only read here, with the
-/// same rule for an acknowledgement past its `ack_until` (it counts as open again).
+/// same rule for an acknowledgement past its `ack_until` (it counts as open again: ``FindingOpenRule``).
 public struct FinalizeStore: Sendable {
     public let database: Database
 
@@ -22,14 +22,8 @@ public struct FinalizeStore: Sendable {
         public var finishedAt: Date
     }
 
-    /// `open`, or acknowledged until a time that has passed (FindingStore's rule), for alias `alias`.
-    static func isOpen(_ alias: StaticString) -> PostgresQuery {
-        let f = alias.description
-        return """
-            (\(unescaped: f).state = 'open' OR (\(unescaped: f).state = 'acknowledged' AND \(unescaped: f).ack_until IS NOT NULL \
-            AND \(unescaped: f).ack_until <= now()))
-            """
-    }
+    /// `open`, or acknowledged until a time that has passed (``FindingOpenRule``), for alias `alias`.
+    static func isOpen(_ alias: StaticString) -> PostgresQuery { FindingOpenRule.isOpen(alias) }
 
     /// Every user id of the person `person` (an expression naming a survivor's id): the survivor
     /// and the users merged into it, one hop (``Person/survivor(of:)``).
@@ -145,13 +139,12 @@ public struct FinalizeStore: Sendable {
         return FinalizeRecord(
             person: person, sourcePool: try PoolStoreQueries.poolID(try row.decode(prefix + "source_pool")),
             sourceSub: try row.decode(prefix + "source_sub"), mode: mode, state: state,
-            targetUsername: try row.decode(prefix + "username"), targetSub: try row.decodeIfPresent(prefix + "sub"),
+            targetUsername: try row.decodeIfPresent(prefix + "username"), targetSub: try row.decodeIfPresent(prefix + "sub"),
             lastError: try row.decodeIfPresent(prefix + "error")
         )
     }
 
-    /// Rows of `state` (for `--resume`: `creating`; for `--resend`: `created` invitations), by
-    /// person, after `after`.
+    /// Rows of `state` (for `--resume`: `creating`), by person, after `after`.
     func records(
         campaign: UUID, state: FinalizeRecord.State, mode: FinalizeMode? = nil, after: UUID?, limit: Int
     ) async throws
@@ -165,6 +158,27 @@ public struct FinalizeStore: Sendable {
                 FROM finalize_users
                 WHERE campaign_id = \(campaign) AND state = \(state.rawValue)
                   AND (\(mode?.rawValue)::text IS NULL OR mode = \(mode?.rawValue))
+                  AND (\(after)::uuid IS NULL OR user_id > \(after)::uuid)
+                ORDER BY user_id LIMIT \(limit)
+                """
+            )
+        }
+        return try rows.compactMap { try Self.record($0, prefix: "row_", person: try $0.decode("user_id")) }
+    }
+
+    /// `--resend`: invitations of the campaign Cognito sent (or last resent) at least `olderThan`
+    /// seconds ago, by person, after `after`. Rows an erasure scrubbed have no username and are
+    /// never resent.
+    func invitations(campaign: UUID, olderThan: TimeInterval, after: UUID?, limit: Int) async throws -> [FinalizeRecord] {
+        let rows = try await database.primary.withConnection { connection in
+            try connection.query(
+                """
+                SELECT user_id, state AS row_state, mode AS row_mode, target_username AS row_username, target_sub AS row_sub,
+                       source_pool AS row_source_pool, source_sub AS row_source_sub, last_error AS row_error
+                FROM finalize_users
+                WHERE campaign_id = \(campaign) AND state = 'created' AND mode = 'invite'
+                  AND target_username IS NOT NULL AND target_sub IS NOT NULL
+                  AND coalesce(resent_at, invited_at) <= now() - make_interval(secs => \(olderThan)::double precision)
                   AND (\(after)::uuid IS NULL OR user_id > \(after)::uuid)
                 ORDER BY user_id LIMIT \(limit)
                 """

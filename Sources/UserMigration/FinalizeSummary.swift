@@ -26,6 +26,12 @@ public struct FinalizeSummary: Sendable, Equatable {
     public var resent = 0
     /// `--dry-run`: the users a real run would create (or resend to, or export).
     public var wouldCreate = 0
+    /// `--dry-run`: who they are, by stable ID (the first ``listLimit``).
+    public var wouldList: [UUID] = []
+    /// Invitations sent (created or resent) by medium: `EMAIL`, `SMS`.
+    public var deliveries: [String: Int] = [:]
+    /// `--resend`: only invitations sent at least this many seconds ago.
+    public var resendOlderThan: TimeInterval?
     /// CSV: users written to the files.
     public var exported = 0
     public var skipped: [FinalizeSkip: Int] = [:]
@@ -52,10 +58,16 @@ public struct FinalizeSummary: Sendable, Equatable {
 
     mutating func record(_ outcome: FinalizeOutcome) {
         switch outcome {
-        case .created: created += 1
+        case .created(let delivery):
+            created += 1
+            if let delivery { deliveries[delivery, default: 0] += 1 }
         case .adopted: adopted += 1
-        case .resent: resent += 1
-        case .wouldCreate: wouldCreate += 1
+        case .resent(let delivery):
+            resent += 1
+            deliveries[delivery, default: 0] += 1
+        case .wouldCreate(let person):
+            wouldCreate += 1
+            if wouldList.count < Self.listLimit { wouldList.append(person) }
         case .exported: exported += 1
         case .skipped(let reason): skipped[reason, default: 0] += 1
         case .held(let hold):
@@ -91,19 +103,24 @@ public struct FinalizeSummary: Sendable, Equatable {
             "failed": .array(failed.map { JSONValue.object(["user_id": JSONValue($0.person), "code": .string($0.code)]) }),
             "files": .array(files.map(JSONValue.string)),
             "warnings": .array(warnings.map(JSONValue.string)),
+            "would_list": .array(wouldList.map(JSONValue.init)),
+            "deliveries": .object(deliveries.mapValues { JSONValue.number(Double($0)) }),
         ]
         if let headerSource { json["header_source"] = .string(headerSource) }
+        if let resendOlderThan { json["resend_older_than_seconds"] = .number(resendOlderThan) }
         return json
     }
 }
 
 /// What finalize did with one person.
 enum FinalizeOutcome: Sendable {
-    case created
+    /// `delivery`: the medium Cognito sends the invitation by (invite); nil without one.
+    case created(delivery: String?)
     /// Found created by an interrupted run (or a retried call) and linked.
     case adopted
-    case resent
-    case wouldCreate
+    case resent(delivery: String)
+    /// `--dry-run`: the person a real run would create, export or resend to.
+    case wouldCreate(UUID)
     case exported
     case skipped(FinalizeSkip)
     case held(FinalizeHold)

@@ -7,12 +7,15 @@ import Foundation
 ///
 /// Memory stays flat: rows go through a buffer of about a megabyte. A file is written as
 /// `….csv.partial` and renamed when it is complete, so a killed run never leaves a file that looks
-/// finished. Used by one task; not `Sendable`.
+/// finished. Files are readable by their owner only (0600): they hold emails, phone numbers, names
+/// and addresses. Used by one task; not `Sendable`.
 final class UserImportCSVWriter {
     static let maxUsersPerFile = 500_000
     /// 100 MB as AWS counts them; decimal, so a file never passes the limit however it is counted.
     static let maxBytesPerFile = 100_000_000
     static let flushBytes = 1 << 20
+    /// Owner read and write only.
+    static let fileMode = 0o600
 
     let directory: URL
     let name: String
@@ -108,9 +111,11 @@ final class UserImportCSVWriter {
         try closeFile()
         let final = path(files.count + 1)
         let partial = final + ".partial"
-        guard FileManager.default.createFile(atPath: partial, contents: nil),
+        guard FileManager.default.createFile(atPath: partial, contents: nil, attributes: [.posixPermissions: Self.fileMode]),
             let opened = FileHandle(forWritingAtPath: partial)
         else { throw MigrationError.invalidCampaign("cannot write \(partial)") }
+        // Before the first row, whatever the umask and however `createFile` applied the attributes.
+        try FileManager.default.setAttributes([.posixPermissions: Self.fileMode], ofItemAtPath: partial)
         handle = opened
         files.append(final)
         buffer = headerLine

@@ -17,12 +17,15 @@ extension CampaignCommand {
                 back and listed. The campaign moves to the finalizing phase.
 
                 invite: AdminCreateUser in the target with the source user's standard attributes and the stable-ID attribute;
-                Cognito sends a temporary password by email (SMS when there is only a phone number). --resend sends invited
-                users who never signed in a new one. passwordless: the same without a password or a message; users need a
-                verified email or phone and sign in by one-time code or passkey. Both are paced at the AdminCreateUser quota
+                Cognito sends a temporary password to a verified email (else a verified phone number, by SMS); users with
+                neither are skipped. --resend sends invited users who never signed in a new one once theirs is --older-than
+                the target's temporary-password validity. passwordless: the same without a password or a message; the target
+                must allow EMAIL_OTP, SMS_OTP or WEB_AUTHN sign-in (--assume-passwordless-pool when DescribeUserPool does not
+                say), and users need a verified email or phone that fits. Both are paced at the AdminCreateUser quota
                 (STABLEID_COGNITO_RATES=UserCreation=N) and resumable: after an interruption run again with --resume; nobody is
-                created twice. csv: import-job files <out>/<campaign>-0001.csv, … with the target pool's header, split at
-                500,000 users or 100 MB; --file POOL=PATH reads a source pool from a list-users export instead of ListUsers.
+                created twice. One run per campaign at a time. csv: import-job files <out>/<campaign>-0001.csv, … (mode 0600)
+                with the target pool's header, split at 500,000 users or 100 MB; --file POOL=PATH reads a source pool from a
+                list-users JSON export instead of ListUsers.
 
                 Exit 0 done, 1 some users failed (listed), 2 usage, 3 runtime failure (Cognito or PostgreSQL).
                 """
@@ -35,10 +38,19 @@ extension CampaignCommand {
         @Option(help: "At most N users created (exported, resent) by this run.") var limit: Int?
         @Flag(help: "invite, passwordless: settle the users an interrupted run was creating, then go on.") var resume = false
         @Flag(help: "invite: send invited users who never signed in a new temporary password.") var resend = false
+        @Option(
+            help: """
+                --resend: only invitations sent (or resent) at least this long ago: 12h, 7d… \
+                (default: the target's TemporaryPasswordValidityDays, else 7d).
+                """)
+        var olderThan: String?
+        @Flag(help: "passwordless: the target allows EMAIL_OTP, SMS_OTP or WEB_AUTHN sign-in although DescribeUserPool does not say.")
+        var assumePasswordlessPool = false
         @Option(help: "csv: the directory for the files (empty, existing).") var out: String?
-        @Option(name: .customLong("file"), help: "csv: POOL=PATH, a source pool's users from a list-users JSON or CSV file; repeatable.")
+        @Option(name: .customLong("file"), help: "csv: POOL=PATH, a source pool's users from a list-users JSON file; repeatable.")
         var files: [String] = []
-        @Option(help: "json or csv for every --file (default: from each file name).") var fileFormat: UserFileReader.Format?
+        @Option(help: "json: read every --file as JSON whatever its name (CSV lists are refused: they carry too little).")
+        var fileFormat: UserFileReader.Format?
         @Option(help: "invite, passwordless: users handled at once.") var workers: Int = 32
         @Option(help: "table or json.") var format: OutputFormat = .table
 
@@ -52,9 +64,23 @@ extension CampaignCommand {
             } else {
                 guard out == nil, files.isEmpty, fileFormat == nil else { throw ValidationError("--out and --file go with --mode csv") }
             }
+            if fileFormat == .csv {
+                throw ValidationError(
+                    "--file-format csv: a list-users CSV file carries no names, phone numbers or other standard attributes, "
+                        + "which the import files need; give list-users JSON files")
+            }
             if resend {
                 guard mode == .invite else { throw ValidationError("--resend goes with --mode invite") }
                 guard !resume else { throw ValidationError("--resend and --resume do not go together") }
+            }
+            if let olderThan {
+                guard resend else { throw ValidationError("--older-than goes with --resend") }
+                guard DurationText.seconds(olderThan) != nil else {
+                    throw ValidationError("--older-than takes a whole number and a unit: 90s, 30m, 12h, 7d")
+                }
+            }
+            if assumePasswordlessPool, mode != .passwordless {
+                throw ValidationError("--assume-passwordless-pool goes with --mode passwordless")
             }
         }
 
@@ -64,6 +90,8 @@ extension CampaignCommand {
             options.limit = limit
             options.resume = resume
             options.resend = resend
+            options.resendOlderThan = olderThan.flatMap(DurationText.seconds)
+            options.assumePasswordlessPool = assumePasswordlessPool
             options.workers = workers
             options.outDirectory = out.map { URL(fileURLWithPath: $0) }
             options.fileFormat = fileFormat
@@ -131,11 +159,21 @@ extension CampaignCommand {
                 print("held \(hold.person.uuidString.lowercased()): \(hold.reasons.joined(separator: ", "))\(findings)")
             }
             for failure in summary.failed { print("failed \(failure.person.uuidString.lowercased()): \(failure.code)") }
-            if summary.heldCount > summary.held.count || summary.failedCount > summary.failed.count {
+            let would = summary.mode == .csv ? "export" : summary.resend ? "resend" : "create"
+            for person in summary.wouldList { print("would \(would) \(person.uuidString.lowercased())") }
+            for (medium, count) in summary.deliveries.sorted(by: { $0.key < $1.key }) { print("invitations by \(medium): \(count)") }
+            if summary.heldCount > summary.held.count || summary.failedCount > summary.failed.count
+                || summary.wouldCreate > summary.wouldList.count
+            {
                 print("(lists cut at \(FinalizeSummary.listLimit); --format json has the same lists)")
             }
             for file in summary.files { print("file \(file)") }
             if summary.limitReached { print("stopped at --limit: run again for the rest") }
+            if let olderThan = summary.resendOlderThan.map({ Int($0) }) {
+                let age =
+                    olderThan % 86_400 == 0 ? "\(olderThan / 86_400)d" : olderThan % 3_600 == 0 ? "\(olderThan / 3_600)h" : "\(olderThan)s"
+                print("only invitations sent at least \(age) ago (--older-than)")
+            }
             print("reconciliation \(summary.reconciliationRun.uuidString.lowercased()) of \(RFC3339.format(summary.reconciledAt))")
             for warning in summary.warnings { print("warning: \(warning)") }
         }

@@ -46,6 +46,12 @@ struct UserCommand: AsyncParsableCommand {
             try await database.withDatabase { db, _ in
                 let result = try await Erasure(database: db).forget(userID: userID, attribution: cliAttribution)
                 print("erased personal data of \(result.userID): \(result.identities) identities, \(result.eventsScrubbed) events")
+                for row in result.finalizeRows where row.targetAccountMayExist {
+                    print(
+                        "warning: campaign finalize \(row.state == "created" ? "created" : "may have created") an account for this person "
+                            + "in pool \(row.targetPool) (campaign \(row.campaign.uuidString.lowercased())); StableID does not delete "
+                            + "Cognito users: delete it there (aws cognito-idp admin-delete-user) if the erasure covers it")
+                }
             }
         }
     }

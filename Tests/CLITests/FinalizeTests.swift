@@ -8,6 +8,7 @@ import Testing
 /// `stableid campaign finalize` end to end against moto: a reconciled campaign whose source users
 /// are exported, created without a password, or invited — exactly the unmigrated set less the
 /// person held for a duplicate made on purpose, nobody twice, resumable after an interruption.
+/// More in FinalizeTests+Invite.swift.
 @Suite("stableid campaign finalize")
 struct FinalizeTests {
     /// A campaign reconciled once: who is where, and each source user's person.
@@ -23,8 +24,9 @@ struct FinalizeTests {
 
         /// Source users with a verified email and a given name (every mode moves them).
         static let emailUsers = (0..<6).map { "u\($0)" }
-        /// The users a passwordless run or a CSV export moves: nina has neither email nor phone, dan is held.
-        static let movable = Set(emailUsers + ["phil"])
+        /// The users every mode moves: phil has a verified phone, vera an unverified email and a
+        /// verified phone (invited by SMS); nina has neither email nor phone, dan is held.
+        static let movable = Set(emailUsers + ["phil", "vera"])
 
         func finalize(_ arguments: [String]) throws -> (CLI.Output, [String: Any]) {
             let run = try CLI.run(["campaign", "finalize", campaign, "--format", "json"] + arguments, environment: env)
@@ -63,12 +65,20 @@ struct FinalizeTests {
         }
     }
 
-    static func plant() async throws -> Scenario {
+    /// A campaign into a target that admits no self sign-up, whose sign-in policy allows
+    /// `factors` (nil: says nothing) and whose temporary passwords last `temporaryPasswordDays`,
+    /// with an app client that may write every attribute (Cognito's default) — so only the
+    /// admin-only sign-up vouches for a user found there.
+    static func plant(
+        factors: [String]? = ["PASSWORD", "EMAIL_OTP", "SMS_OTP"], temporaryPasswordDays: Int? = 3
+    ) async throws -> Scenario {
         let client = try ImportTests.moto()
         let suffix = UUID().uuidString.prefix(6)
         let source = try await client.createUserPool(name: "fin-old-\(suffix)")
         let target = try await client.createUserPool(
-            name: "fin-new-\(suffix)", customAttributes: [SchemaAttribute(name: "stable_id")], adminCreateUserOnly: true)
+            name: "fin-new-\(suffix)", customAttributes: [SchemaAttribute(name: "stable_id")], adminCreateUserOnly: true,
+            allowedFirstAuthFactors: factors, temporaryPasswordValidityDays: temporaryPasswordDays)
+        _ = try await client.createUserPoolClient(poolID: target, name: "app")
         let db = try await TestDatabase.make()
         let env = ["DATABASE_URL": db.url]
         for pool in [source, target] { #expect(try CLI.run(["pool", "add", "--id", pool], environment: env).status == 0) }
@@ -90,6 +100,12 @@ struct FinalizeTests {
         _ = try await client.createTestUser(
             poolID: source, username: "phil",
             attributes: [AttributeType("phone_number", "+15555550123"), AttributeType("phone_number_verified", "true")])
+        _ = try await client.createTestUser(
+            poolID: source, username: "vera",
+            attributes: [
+                AttributeType("email", "vera@example.con"), AttributeType("email_verified", "false"),
+                AttributeType("phone_number", "+15555550124"), AttributeType("phone_number_verified", "true"),
+            ])
         _ = try await client.createTestUser(poolID: source, username: "nina")
         _ = try await client.createTestUser(
             poolID: source, username: "dan",
@@ -114,7 +130,7 @@ struct FinalizeTests {
         ).run(on: db.database)
         let reconciled = try CLI.run(["reconcile", "--campaign", name], environment: env)
         #expect(reconciled.status == 0, "\(reconciled.stdout) \(reconciled.stderr)")
-        #expect(try db.count("findings", where: "kind = 'unmigrated' AND state = 'open'") == 9)
+        #expect(try db.count("findings", where: "kind = 'unmigrated' AND state = 'open'") == 10)
         #expect(try db.count("findings", where: "kind = 'duplicate' AND state = 'open'") == 1)
         return s
     }
@@ -123,6 +139,14 @@ struct FinalizeTests {
     func csvExport() async throws {
         let s = try await Self.plant()
         try await withTemporaryDirectory("finalize-csv") { dir in
+            // Refused before anything moves: an --out that is no directory, a list-users CSV file.
+            let notDirectory = dir.appendingPathComponent("not-a-directory")
+            try Data().write(to: notDirectory)
+            #expect(try s.finalize(["--mode", "csv", "--out", notDirectory.path]).0.status == 2)
+            let lossy = try s.finalize(["--mode", "csv", "--out", dir.path, "--file", "\(s.source)=\(dir.path)/users.csv"]).0
+            #expect(lossy.status == 2 && lossy.stderr.contains("list-users CSV"), "\(lossy.stderr)")
+            #expect(try s.db.rows("SELECT phase FROM campaigns")[0].decode("phase", as: String.self) == "lazy")
+
             let (live, report) = try s.finalize(["--mode", "csv", "--out", dir.path])
             #expect(live.status == 0, "\(live.stdout) \(live.stderr)")
             #expect(report["header_source"] as? String == "DescribeUserPool", "moto answers 500 to GetCSVHeader")
@@ -155,7 +179,12 @@ struct FinalizeTests {
             #expect(rows["u3"]?["email"] == "u3@example.com" && rows["u3"]?["email_verified"] == "true")
             #expect(rows["u3"]?["given_name"] == "Given u3" && rows["u3"]?["phone_number_verified"] == "false")
             #expect(rows["phil"]?["phone_number"] == "+15555550123" && rows["phil"]?["phone_number_verified"] == "true")
-            #expect(try s.db.count("events", where: "kind = 'campaign_finalize_exported' AND (details->>'users')::int = 7") == 1)
+            #expect(rows["vera"]?["email_verified"] == "false" && rows["vera"]?["phone_number_verified"] == "true")
+            let mode = (try FileManager.default.attributesOfItem(atPath: files[0])[.posixPermissions] as? NSNumber)?.intValue
+            #expect(mode.map { $0 & 0o777 } == 0o600, "the file holds emails and phone numbers")
+            #expect(
+                try s.db.count(
+                    "events", where: "kind = 'campaign_finalize_exported' AND (details->>'users')::int = \(Scenario.movable.count)") == 1)
             let phase = try s.db.rows("SELECT phase FROM campaigns WHERE name = \(s.campaign)")[0].decode("phase", as: String.self)
             #expect(phase == "finalizing")
 
@@ -201,13 +230,13 @@ struct FinalizeTests {
         let (refused, _) = try s.finalize(["--mode", "passwordless"])
         #expect(refused.status == 2 && refused.stderr.contains("--resume"), "\(refused.stderr)")
         let (dry, dryReport) = try s.finalize(["--mode", "passwordless", "--dry-run"])
-        #expect(dry.status == 0 && dryReport["would_create"] as? Int == 6, "\(dry.stdout)")
+        #expect(dry.status == 0 && dryReport["would_create"] as? Int == Scenario.movable.count - 1, "\(dry.stdout)")
         #expect((dryReport["skipped"] as? [String: Int])?["in_progress"] == 1, "u0's row is settled only by --resume")
         #expect(try await s.targetUsers().count == 2, "a dry run creates nothing")
 
         let (resumed, report) = try s.finalize(["--mode", "passwordless", "--resume"])
         #expect(resumed.status == 0, "\(resumed.stdout) \(resumed.stderr)")
-        #expect(report["adopted"] as? Int == 1 && report["created"] as? Int == 6, "\(resumed.stdout)")
+        #expect(report["adopted"] as? Int == 1 && report["created"] as? Int == Scenario.movable.count - 1, "\(resumed.stdout)")
         #expect(report["held_count"] as? Int == 1 && (report["skipped"] as? [String: Int])?["no_verified_contact"] == 1)
         let users = try await s.targetUsers()
         #expect(Set(users.keys) == Scenario.movable.union(["dan-again"]), "\(users.keys.sorted())")
@@ -224,43 +253,18 @@ struct FinalizeTests {
         }
         #expect(users["u4"]?.attribute("given_name") == "Given u4" && users["u4"]?.attribute("email_verified") == "true")
         #expect(users["phil"]?.attribute("phone_number_verified") == "true")
-        #expect(try s.db.count("finalize_users", where: "state = 'created'") == 7)
-        #expect(try s.db.count("events", where: "kind = 'identity_linked' AND details->>'via' = 'passwordless'") == 7)
+        #expect(users["vera"]?.attribute("email_verified") == "false", "SMS_OTP lets vera in by her verified phone")
+        #expect(try s.db.count("finalize_users", where: "state = 'created'") == Scenario.movable.count)
+        #expect(
+            try s.db.count("events", where: "kind = 'identity_linked' AND details->>'via' = 'passwordless'") == Scenario.movable.count)
         #expect(try s.db.count("events", where: "kind = 'campaign_finalize_completed' AND (details->>'adopted')::int = 1") == 1)
 
         // Again: everyone is in the target now; nothing is created twice.
         let (again, againReport) = try s.finalize(["--mode", "passwordless"])
         #expect(again.status == 0, "\(again.stderr)")
         #expect(againReport["created"] as? Int == 0 && againReport["adopted"] as? Int == 0, "\(again.stdout)")
-        #expect((againReport["skipped"] as? [String: Int])?["already_in_target"] == 7)
+        #expect((againReport["skipped"] as? [String: Int])?["already_in_target"] == Scenario.movable.count)
         #expect(try await s.targetUsers().count == users.count)
-    }
-
-    @Test("invite: the first run stops at --limit, the next does the rest, by email or SMS; --resend renews unused invitations")
-    func inviteWithLimitAndResend() async throws {
-        let s = try await Self.plant()
-        let (first, firstReport) = try s.finalize(["--mode", "invite", "--limit", "2"])
-        #expect(first.status == 0, "\(first.stderr)")
-        #expect(firstReport["created"] as? Int == 2 && firstReport["limit_reached"] as? Bool == true, "\(first.stdout)")
-        let (rest, restReport) = try s.finalize(["--mode", "invite"])
-        #expect(rest.status == 0, "\(rest.stderr)")
-        #expect(restReport["created"] as? Int == 5, "\(rest.stdout)")
-        // nina has neither email nor phone: no invitation can reach her.
-        #expect((restReport["skipped"] as? [String: Int])?["no_contact"] == 1)
-        let users = try await s.targetUsers()
-        #expect(Set(users.keys) == Scenario.movable.union(["dan-again"]), "\(users.keys.sorted())")
-        let identities = try s.targetIdentities()
-        for username in Scenario.movable {
-            let sub = try #require(users[username]?.attribute("sub"))
-            #expect(identities[sub]?.person == s.people[username] && identities[sub]?.via == "invite", "\(username)")
-        }
-        #expect(try s.db.count("finalize_users", where: "state = 'created' AND mode = 'invite' AND invited_at IS NOT NULL") == 7)
-
-        let (dry, dryReport) = try s.finalize(["--mode", "invite", "--resend", "--dry-run"])
-        #expect(dry.status == 0 && dryReport["would_create"] as? Int == 7, "nobody signed in yet: \(dry.stdout)")
-        let (resent, resentReport) = try s.finalize(["--mode", "invite", "--resend", "--limit", "1"])
-        #expect(resent.status == 0 && resentReport["resent"] as? Int == 1, "\(resent.stdout) \(resent.stderr)")
-        #expect(try s.db.count("finalize_users", where: "resent_at IS NOT NULL") == 1)
     }
 
     @Test("refusals: no reconciliation yet, a campaign without a stable-ID attribute, bad combinations of options")
@@ -284,6 +288,8 @@ struct FinalizeTests {
         for bad in [
             ["--mode", "csv"], ["--mode", "csv", "--out", "/tmp", "--resume"], ["--mode", "invite", "--out", "/tmp"],
             ["--mode", "passwordless", "--resend"], ["--mode", "invite", "--limit", "0"], ["--mode", "sometimes"],
+            ["--mode", "csv", "--out", "/tmp", "--file-format", "csv"], ["--mode", "invite", "--older-than", "7d"],
+            ["--mode", "invite", "--resend", "--older-than", "a week"], ["--mode", "invite", "--assume-passwordless-pool"],
         ] {
             #expect(try CLI.run(["campaign", "finalize", "r-\(suffix)"] + bad, environment: env).status == 2, "\(bad)")
         }

@@ -80,7 +80,9 @@ struct EventDetailsAgreementTests {
             TokenCreatedDetails(tokenID: UUID(), name: "t", scopes: ["trigger"], pools: [pool.rawValue]),
             TokenRevokedDetails(tokenID: UUID(), name: "t"),
             ImportCompletedDetails(importRun: run, source: "file", reuseSubAsUserID: true, report: report),
-            PersonalDataErasedDetails(users: [user], identities: 2, eventsScrubbed: 1, scrubbedEvents: [9]),
+            PersonalDataErasedDetails(
+                users: [user], identities: 2, eventsScrubbed: 1, scrubbedEvents: [9],
+                finalizeRows: [ErasedFinalizeRow(campaign: campaign, targetPool: pool.rawValue, state: "created")]),
             IdentityStatusChangedDetails(from: .active, to: .disabled, reason: "fix", finding: 1, run: run),
             IdentityRefreshedDetails(finding: 2, run: run, fields: ["email_verified"], emailVerified: false),
         ]

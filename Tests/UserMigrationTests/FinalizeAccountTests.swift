@@ -50,7 +50,7 @@ struct FinalizeAccountTests {
             targetUsernameAttributes: signInBy)
     }
 
-    @Test("invite: standard attributes and the stable ID, never sub, identities or other custom attributes; email, else SMS, else skipped")
+    @Test("invite: standard attributes and the stable ID, never sub, identities or other custom attributes; verified email, else SMS")
     func invite() throws {
         let source = [
             "sub": "5a1f0c9e-0000-4000-8000-000000000001", "identities": "[]", "custom:tenant": "acme", "email": "a@example.com",
@@ -64,7 +64,7 @@ struct FinalizeAccountTests {
                 "custom:stable_id": person.uuidString.lowercased(),
             ])
         #expect(account.deliveryMediums == ["EMAIL"] && account.messageAction == nil, "Cognito sends the invitation: never SUPPRESS")
-        let phoneOnly = try plan(.invite, ["phone_number": "+15555550100", "email_verified": "true"]).get()
+        let phoneOnly = try plan(.invite, ["phone_number": "+15555550100", "phone_number_verified": "true", "email_verified": "true"]).get()
         #expect(phoneOnly.deliveryMediums == ["SMS"])
         #expect(phoneOnly.attributes["email_verified"] == nil, "a verified flag without its address is dropped")
         #expect(plan(.invite, ["name": "Nobody"]) == .failure(.noContact))
@@ -77,10 +77,13 @@ struct FinalizeAccountTests {
         #expect(plan(.passwordless, ["email": "b@example.com", "email_verified": "false"]) == .failure(.noVerifiedContact))
         #expect(plan(.csv, ["email": "b@example.com"]) == .failure(.noVerifiedContact))
         #expect(try plan(.passwordless, ["phone_number": "+15555550101", "phone_number_verified": "true"]).get().username == "olduser")
-        let byEmail = try plan(.invite, ["email": "c@example.com"], username: "7d1e0c9a-uuid-username", signInBy: ["email"]).get()
+        let byEmail = try plan(
+            .invite, ["email": "c@example.com", "email_verified": "true"], username: "7d1e0c9a-uuid-username", signInBy: ["email"]
+        ).get()
         #expect(byEmail.username == "c@example.com")
-        #expect(plan(.invite, ["phone_number": "+15555550102"], signInBy: ["email"]) == .failure(.noSignInAttribute))
-        #expect(try plan(.invite, ["phone_number": "+15555550102"], signInBy: ["email", "phone_number"]).get().username == "+15555550102")
+        let phone = ["phone_number": "+15555550102", "phone_number_verified": "true"]
+        #expect(plan(.invite, phone, signInBy: ["email"]) == .failure(.noSignInAttribute))
+        #expect(try plan(.invite, phone, signInBy: ["email", "phone_number"]).get().username == "+15555550102")
     }
 
     @Test("a CSV row follows the header: username, MFA off, verified flags never empty, the stable ID, empty for the rest")
@@ -107,7 +110,7 @@ struct FinalizeAccountTests {
         #expect(UserImportCSVWriter.fileStem("move eu/2026") == "move_eu_2026")
     }
 
-    @Test("files split before an import job's user or size limit, each with the header, none left .partial")
+    @Test("files split before an import job's user or size limit, each with the header, none left .partial, all 0600")
     func splitting() throws {
         let directory = FileManager.default.temporaryDirectory.appendingPathComponent("finalize-csv-\(UUID().uuidString)")
         try FileManager.default.createDirectory(at: directory, withIntermediateDirectories: false)
@@ -121,6 +124,11 @@ struct FinalizeAccountTests {
         #expect(contents[2] == "cognito:username,email\nuser4,user4@example.com\n")
         let left = try FileManager.default.contentsOfDirectory(atPath: directory.path)
         #expect(left.allSatisfy { !$0.hasSuffix(".partial") }, "\(left)")
+        // Emails, phone numbers, names: readable by their owner alone, whatever the umask.
+        for file in files {
+            let mode = (try FileManager.default.attributesOfItem(atPath: file)[.posixPermissions] as? NSNumber)?.intValue
+            #expect(mode.map { $0 & 0o777 } == 0o600, "\(file): \(String(mode ?? 0, radix: 8))")
+        }
         // By size: the header (23 bytes) and one 20-byte row fit in 50 bytes, two rows do not.
         let sized = try UserImportCSVWriter(directory: directory, name: "s", header: ["cognito:username", "email"], maxBytes: 50)
         for index in 0..<3 { try sized.write(["u\(index)", "u\(index)@example.com.."]) }

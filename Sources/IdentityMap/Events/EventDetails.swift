@@ -219,19 +219,56 @@ public struct PersonalDataErasedDetails: EventDetails {
     /// The events whose personal data was deleted: `verify` accepts a missing personal-data row
     /// only when an erasure names it.
     public var scrubbedEvents: [Int64]
+    /// The person's `campaign finalize` rows (`finalize_rows`, only when there are any): target
+    /// pools where an account made for them may still exist.
+    public var finalizeRows: [ErasedFinalizeRow]
 
-    public init(users: [UUID], identities: Int, eventsScrubbed: Int, scrubbedEvents: [Int64] = []) {
+    public init(
+        users: [UUID], identities: Int, eventsScrubbed: Int, scrubbedEvents: [Int64] = [], finalizeRows: [ErasedFinalizeRow] = []
+    ) {
         self.users = users
         self.identities = identities
         self.eventsScrubbed = eventsScrubbed
         self.scrubbedEvents = scrubbedEvents
+        self.finalizeRows = finalizeRows
     }
 
     public var json: [String: JSONValue] {
-        [
+        var json: [String: JSONValue] = [
             "users": .array(users.map(JSONValue.init)), "identities": identities.json, "events_scrubbed": eventsScrubbed.json,
             "scrubbed_events": .array(scrubbedEvents.map { .number(Double($0)) }),
         ]
+        if !finalizeRows.isEmpty { json["finalize_rows"] = .array(finalizeRows.map(\.json)) }
+        return json
+    }
+}
+
+/// A `campaign finalize` row an erasure scrubbed (its username): the campaign, its target pool and
+/// the row's state before. `creating` or `created` mean the target pool may hold an account made
+/// for the person, which the erasure did not delete (StableID never deletes Cognito users). No
+/// personal data: no username, no sub.
+public struct ErasedFinalizeRow: Sendable, Equatable, Codable {
+    public var campaign: UUID
+    public var targetPool: String
+    /// `creating`, `created`, `held` or `failed`.
+    public var state: String
+
+    public init(campaign: UUID, targetPool: String, state: String) {
+        self.campaign = campaign
+        self.targetPool = targetPool
+        self.state = state
+    }
+
+    /// Whether an account may exist in the target pool.
+    public var targetAccountMayExist: Bool { state == "creating" || state == "created" }
+
+    enum CodingKeys: String, CodingKey {
+        case campaign, state
+        case targetPool = "target_pool"
+    }
+
+    var json: JSONValue {
+        .object(["campaign": JSONValue(campaign), "target_pool": .string(targetPool), "state": .string(state)])
     }
 }
 
