@@ -197,8 +197,11 @@ struct WarmupReplayTests {
             SELECT id, 'us-east-1_Old', gen_random_uuid()::text, 'bulk-' || id, 'import' FROM people
             """
         )
-        let replica = Replica.start(url: f.db.url)
-        try await replica.caughtUp()
+        // Pages of a few hundred: the point here is the replay after the pages, not paging.
+        var configuration = LookupCache.Configuration.forTests()
+        configuration.warmupPageSize = 500
+        let replica = Replica.start(url: f.db.url, configuration: configuration)
+        try await replica.caughtUp(timeout: .seconds(60))
         #expect(replica.cache.count == (try f.resolvableIdentities()))
         #expect(replica.cache.changesApplied.load(ordering: .relaxed) < 100)
         // Following still works after such a start: a new link arrives through the feed.

@@ -21,7 +21,9 @@ struct FinalizeRulesTests {
 
     @Test("an invitation goes only to a verified email or phone: unverified email and verified phone → SMS; nothing verified → skipped")
     func invitationsOnlyToVerifiedContacts() throws {
-        let typo = ["email": "typo@example.con", "email_verified": "false", "phone_number": "+15555550100", "phone_number_verified": "true"]
+        let typo = [
+            "email": "typo@example.con", "email_verified": "false", "phone_number": "+15555550100", "phone_number_verified": "true",
+        ]
         let smsOnly = try plan(.invite, typo).get()
         #expect(smsOnly.deliveryMediums == ["SMS"], "the temporary password must not go to an address nobody verified")
         #expect(smsOnly.attributes["email_verified"] == "false")
@@ -107,8 +109,8 @@ struct FinalizeRulesTests {
 
     @Test("--older-than takes a whole number and a unit")
     func durations() {
-        #expect(DurationText.seconds("7d") == 7 * 86_400)
-        #expect(DurationText.seconds("12h") == 12 * 3_600)
+        #expect(DurationText.seconds("7d") == TimeInterval(7 * 86_400))
+        #expect(DurationText.seconds("12h") == TimeInterval(12 * 3_600))
         #expect(DurationText.seconds("30m") == 1_800 && DurationText.seconds("90s") == 90 && DurationText.seconds("0s") == 0)
         for bad in ["", "d", "7", "7w", "-1d", "1.5h", " 7d", "7 d", "9999999999d"] {
             #expect(DurationText.seconds(bad) == nil, "\(bad)")

@@ -4,11 +4,13 @@
 Standard library only. Polls each backend's /readyz every --check-ms (as a load balancer's health
 check does) and forwards each request to the next backend whose last check answered 200. A
 backend that refuses the connection or fails mid-request is answered 502 (counted: this is what a
-closed port during a deploy costs); with no backend ready the answer is 503 (counted).
+closed port during a deploy costs); with no backend ready the answer is 503 (counted). Connections
+to the backends are kept alive (one per handler thread and backend) and dropped when an answer
+says `Connection: close`.
 
-GET /balancer/stats answers JSON: per backend the requests forwarded, those forwarded while its
-readiness said `warming` (a warming server must get none), connection failures, and readiness
-transitions with their times; plus the 503s for no ready backend.
+GET /balancer/stats answers JSON: per backend the requests forwarded, connection failures, and
+readiness transitions with their times; plus the 503s for no ready backend. (Whether a server
+answered lookups while warming is its own metric to tell: scripts/bench-restart reads it.)
 
     balancer.py --port P --backend 127.0.0.1:PORT [--backend …] [--check-ms 100]
 """
@@ -26,7 +28,6 @@ class Backend:
         self.port = int(port)
         self.state = "down"
         self.forwarded = 0
-        self.while_warming = 0
         self.failures = 0
         self.transitions = []
         self.lock = threading.Lock()
@@ -61,6 +62,7 @@ def main():
     args = parser.parse_args()
     backends = [Backend(address) for address in args.backend]
     counters = {"no_backend": 0}
+    connections = threading.local()
     turn = [0]
     turn_lock = threading.Lock()
 
@@ -100,7 +102,7 @@ def main():
             if self.path == "/balancer/stats":
                 return self.reply(200, {
                     "backends": [{"backend": "%s:%d" % (b.host, b.port), "forwarded": b.forwarded,
-                                  "forwarded_while_warming": b.while_warming, "connection_failures": b.failures,
+                                  "connection_failures": b.failures,
                                   "transitions": b.transitions} for b in backends],
                     "no_backend": counters["no_backend"]})
             length = int(self.headers.get("Content-Length") or 0)
@@ -111,16 +113,24 @@ def main():
                 return self.reply(503, {"code": "no_backend"}, [("Retry-After", "1")])
             with backend.lock:
                 backend.forwarded += 1
-                if backend.state == "warming":
-                    backend.while_warming += 1
             headers = {name: value for name, value in self.headers.items() if name.lower() not in ("host", "connection")}
+            # Keep-alive to the backends, one connection per handler thread and backend, as a real
+            # balancer pools them: a server that closes one under a request costs a 502 here, and
+            # `Connection: close` in an answer makes the next request open a new one.
+            pool = connections.__dict__.setdefault("pool", {})
+            key = (backend.host, backend.port)
+            connection = pool.get(key) or http.client.HTTPConnection(backend.host, backend.port, timeout=30)
+            pool[key] = connection
             try:
-                connection = http.client.HTTPConnection(backend.host, backend.port, timeout=30)
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
                 data = response.read()
+                if response.will_close:
+                    connection.close()
+                    del pool[key]
+            except (OSError, http.client.HTTPException):
                 connection.close()
-            except OSError:
+                pool.pop(key, None)
                 with backend.lock:
                     backend.failures += 1
                 return self.reply(502, {"code": "bad_gateway"})
