@@ -58,6 +58,48 @@ struct DrainTests {
     }
 }
 
+extension DrainTests {
+    @Test("a request still in flight when the drain ends is answered before the process exits 0")
+    func inFlightRequestIsAnswered() async throws {
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        let token = try CLI.run(["token", "create", "--name", "drain", "--scope", "resolve"], environment: env).lastLine
+        #expect(try CLI.run(["pool", "add", "--id", "us-east-1_Drain"], environment: env).status == 0)
+        try await withTemporaryDirectory { directory in
+            // Timeouts long enough that the lookup below waits on the lock instead of giving up.
+            let serve = try ServeProcess(
+                db: db, logDirectory: directory,
+                environment: [
+                    "STABLEID_DRAIN_SECONDS": "2", "STABLEID_STATEMENT_TIMEOUT_MS": "30000", "STABLEID_LOCK_TIMEOUT_MS": "30000",
+                ])
+            #expect(try await serve.ready(), "\(serve.output)")
+            let lookup = "\(serve.base)/v1/resolve?pool=us-east-1_Drain&sub=5e2e5e2e-0000-4000-8000-00000000d0d1&consistency=strong"
+            kill(serve.process.processIdentifier, SIGTERM)
+            // During the drain, a strong lookup that waits on a lock this test holds past the drain.
+            let lock = try db.connect()
+            try lock.execute("BEGIN")
+            try lock.execute("LOCK TABLE identities IN ACCESS EXCLUSIVE MODE")
+            let answer = Task { try await CLI.http("GET", lookup, token: token) }
+            let waiting = try await ServeProcess.poll(within: .seconds(5)) {
+                try db.connect().query(
+                    "SELECT count(*) AS n FROM pg_locks WHERE NOT granted AND relation = 'identities'::regclass"
+                )[0].decode("n", as: Int.self) > 0
+            }
+            #expect(waiting, "the lookup reached the database and waits on the lock")
+            // Past the drain: the listener is closed, the request still in flight.
+            try await Task.sleep(for: .seconds(2.5))
+            #expect(serve.process.isRunning, "it waits for the request in flight")
+            try lock.execute("COMMIT")
+            let (status, body) = try await answer.value
+            #expect(status == 404, "answered (the sub is not linked): \(status) \(body)")
+            let exited = try await ServeProcess.poll(within: .seconds(20)) { !serve.process.isRunning }
+            #expect(exited, "\(serve.output)")
+            serve.process.waitUntilExit()
+            #expect(serve.process.terminationStatus == 0, "\(serve.output)")
+        }
+    }
+}
+
 extension FileHandle {
     /// One line read byte by byte (the rest stays in the pipe for a later read).
     func availableLine() -> String {

@@ -12,7 +12,7 @@ GET /balancer/stats answers JSON: per backend the requests forwarded, connection
 readiness transitions with their times; plus the 503s for no ready backend. (Whether a server
 answered lookups while warming is its own metric to tell: scripts/bench-restart reads it.)
 
-    balancer.py --port P --backend 127.0.0.1:PORT [--backend …] [--check-ms 100]
+    balancer.py --port P --backend 127.0.0.1:PORT [--backend …] [--check-ms 100] [--idle-seconds 20]
 """
 import argparse
 import http.client
@@ -29,6 +29,7 @@ class Backend:
         self.state = "down"
         self.forwarded = 0
         self.failures = 0
+        self.failure_times = []
         self.transitions = []
         self.lock = threading.Lock()
 
@@ -59,6 +60,7 @@ def main():
     parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--backend", action="append", required=True)
     parser.add_argument("--check-ms", type=int, default=100)
+    parser.add_argument("--idle-seconds", type=float, default=20)
     args = parser.parse_args()
     backends = [Backend(address) for address in args.backend]
     counters = {"no_backend": 0}
@@ -102,7 +104,7 @@ def main():
             if self.path == "/balancer/stats":
                 return self.reply(200, {
                     "backends": [{"backend": "%s:%d" % (b.host, b.port), "forwarded": b.forwarded,
-                                  "connection_failures": b.failures,
+                                  "connection_failures": b.failures, "failure_times": b.failure_times,
                                   "transitions": b.transitions} for b in backends],
                     "no_backend": counters["no_backend"]})
             length = int(self.headers.get("Content-Length") or 0)
@@ -119,8 +121,15 @@ def main():
             # `Connection: close` in an answer makes the next request open a new one.
             pool = connections.__dict__.setdefault("pool", {})
             key = (backend.host, backend.port)
-            connection = pool.get(key) or http.client.HTTPConnection(backend.host, backend.port, timeout=30)
-            pool[key] = connection
+            pooled = pool.get(key)
+            # Idle longer than --idle-seconds: dropped, never reused, as a balancer whose idle
+            # timeout is below its backends' keep-alive timeout does (the server closes its side
+            # after STABLEID_HTTP_IDLE_TIMEOUT_S; reusing it then would race that close).
+            if pooled and time.monotonic() - pooled[1] > args.idle_seconds:
+                pooled[0].close()
+                pooled = None
+            connection = pooled[0] if pooled else http.client.HTTPConnection(backend.host, backend.port, timeout=30)
+            pool[key] = (connection, time.monotonic())
             try:
                 connection.request(self.command, self.path, body=body, headers=headers)
                 response = connection.getresponse()
@@ -128,11 +137,14 @@ def main():
                 if response.will_close:
                     connection.close()
                     del pool[key]
+                else:
+                    pool[key] = (connection, time.monotonic())
             except (OSError, http.client.HTTPException):
                 connection.close()
                 pool.pop(key, None)
                 with backend.lock:
                     backend.failures += 1
+                    backend.failure_times.append(time.time())
                 return self.reply(502, {"code": "bad_gateway"})
             passed = [(n, v) for n, v in response.getheaders() if n.lower() in ("content-type", "retry-after")]
             self.reply(response.status, data, passed)
