@@ -18,9 +18,17 @@ public enum BlockingExecutorError: Error, Sendable, Equatable {
 /// `CURLOPT_TIMEOUT_MS`); the executor's timeout only bounds how long the caller waits.
 public final class BlockingExecutor: Sendable {
     private let queue: DispatchQueue
+    private let waiting = Atomic<Int>(0)
 
     public init(label: String) {
         queue = DispatchQueue(label: label)
+    }
+
+    /// Bodies submitted by ``run(timeout:_:)`` or ``runToCompletion(_:)`` that the executor's
+    /// thread has not reached yet, including those whose caller has given up (they are dropped
+    /// when reached). For tests that must know a caller is queued before they act.
+    public var queuedBodies: Int {
+        waiting.load(ordering: .acquiring)
     }
 
     /// Runs `body` on the executor's thread and returns its result.
@@ -62,7 +70,11 @@ public final class BlockingExecutor: Sendable {
         return try await withTaskCancellationHandler {
             try await withCheckedThrowingContinuation { (continuation: CheckedContinuation<T, any Error>) in
                 guard job.install(continuation) else { return }
-                queue.async { job.execute(body) }
+                waiting.add(1, ordering: .releasing)
+                queue.async {
+                    self.waiting.subtract(1, ordering: .releasing)
+                    job.execute(body)
+                }
                 if let timeout {
                     let nanoseconds = Int(max(0, timeout.nanoseconds))
                     DispatchQueue.global().asyncAfter(deadline: .now() + .nanoseconds(nanoseconds)) {

@@ -48,7 +48,7 @@ struct AuditFixture {
     }
 }
 
-@Suite("Audit trail")
+@Suite("Audit trail", .timeLimit(.minutes(3)))
 struct AuditTrailTests {
     @Test("an untouched chain verifies, with and without its checkpoint")
     func intact() async throws {

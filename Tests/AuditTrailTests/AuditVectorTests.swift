@@ -7,7 +7,7 @@ import Testing
 
 /// docs/AUDIT.md is the auditor's specification: its test vectors and its `openssl` recipe are
 /// read from the document itself and re-derived here, so the document cannot drift from the code.
-@Suite("docs/AUDIT.md vectors")
+@Suite("docs/AUDIT.md vectors", .timeLimit(.minutes(2)))
 struct AuditVectorTests {
     static let auditDocument = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent()
         .deletingLastPathComponent().appendingPathComponent("docs/AUDIT.md")

@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// Exports with chain positions, checked offline against signed checkpoints.
-@Suite("Offline export verification")
+@Suite("Offline export verification", .timeLimit(.minutes(3)))
 struct ExportVerifierTests {
     /// Every event of the fixture, exported as `stableid audit export --chain` writes it.
     func export(_ f: AuditFixture, filter: EventFilter = EventFilter()) async throws -> [String] {

@@ -65,7 +65,7 @@ struct OwnershipTimeline {
     }
 }
 
-@Suite("Point in time")
+@Suite("Point in time", .timeLimit(.minutes(3)))
 struct PointInTimeTests {
     @Test("resolve at T: the holder across link, merge, unmerge, unlink, relinks and a repointing merge; unknown before the link")
     func resolveAcrossHistory() async throws {

@@ -5,7 +5,7 @@ import Testing
 
 /// `stableid audit checkpoint` signs only what it may: a chain that verifies, with a key nobody
 /// but its owner can read.
-@Suite("stableid audit checkpoint")
+@Suite("stableid audit checkpoint", .timeLimit(.minutes(5)))
 struct AuditCheckpointTests {
     /// A migrated database with one event, and a fresh key from `audit keygen` in `dir`, a folder of
     /// the test's own.

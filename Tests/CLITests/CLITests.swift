@@ -7,7 +7,7 @@ import Testing
 import FoundationNetworking
 #endif
 
-@Suite("stableid command line")
+@Suite("stableid command line", .timeLimit(.minutes(5)))
 struct CLITests {
     @Test("db migrate applies once, then is a no-op; db status reports up to date")
     func migrate() async throws {

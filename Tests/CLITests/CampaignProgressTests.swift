@@ -4,7 +4,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("stableid campaign progress")
+@Suite("stableid campaign progress", .timeLimit(.minutes(5)))
 struct CampaignProgressTests {
     @Test("campaign progress: csv is a header and a row per day; json parses as the HTTP body; table sums up; bad arguments exit 2")
     func progress() async throws {

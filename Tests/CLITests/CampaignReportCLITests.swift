@@ -4,7 +4,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("campaign report --html")
+@Suite("campaign report --html", .timeLimit(.minutes(5)))
 struct CampaignReportCLITests {
     @Test("writes the report page as one file, mode 0640, atomically, without the lookup form; refuses a bad campaign or level")
     func writesFile() async throws {

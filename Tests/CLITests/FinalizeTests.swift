@@ -9,7 +9,7 @@ import Testing
 /// are exported, created without a password, or invited — exactly the unmigrated set less the
 /// person held for a duplicate made on purpose, nobody twice, resumable after an interruption.
 /// More in FinalizeTests+Invite.swift.
-@Suite("stableid campaign finalize")
+@Suite("stableid campaign finalize", .timeLimit(.minutes(5)))
 struct FinalizeTests {
     /// A campaign reconciled once: who is where, and each source user's person.
     struct Scenario {

@@ -4,7 +4,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("stableid import")
+@Suite("stableid import", .timeLimit(.minutes(5)))
 struct ImportTests {
     static func moto() throws -> CognitoClient {
         guard let endpoint = ProcessInfo.processInfo.environment["AWS_ENDPOINT_URL"], !endpoint.isEmpty else {

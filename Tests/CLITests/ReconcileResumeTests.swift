@@ -10,7 +10,7 @@ import Testing
 /// The failure is real, not a hook in the code: the interrupted run talks to Cognito (moto)
 /// through ``FailingCognitoProxy``, a small forwarder that answers ListUsers like expired
 /// credentials once it has let a given number of them through.
-@Suite("stableid reconcile --resume")
+@Suite("stableid reconcile --resume", .timeLimit(.minutes(5)))
 struct ReconcileResumeTests {
     /// A pool of 150 users (ListUsers pages of 60, 60 and 30), imported into `databases`, then
     /// changed in Cognito: one user deleted (orphaned), one email changed (stale), one user added

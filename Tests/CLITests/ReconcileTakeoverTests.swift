@@ -8,7 +8,7 @@ import Testing
 /// `reconcile --fix unmapped` trusts what the triggers trust (docs/SECURITY.md): a target user
 /// who signed up with a victim's username and named the victim's ID in a client-writable
 /// attribute is left for a person to judge; one whose verified email agrees is linked.
-@Suite("stableid reconcile: takeover-proof fixes")
+@Suite("stableid reconcile: takeover-proof fixes", .timeLimit(.minutes(5)))
 struct ReconcileTakeoverTests {
     @Test("--fix unmapped links on a verified email backing the attribute, never on a username a sign-up chose")
     func fixUnmappedNeedsProofOfControl() async throws {

@@ -9,7 +9,7 @@ import Testing
 
 /// `stableid reconcile` and `stableid findings` end to end: a campaign planted in moto with one
 /// user of every finding kind and the edge cases, read live and from files.
-@Suite("stableid reconcile")
+@Suite("stableid reconcile", .timeLimit(.minutes(5)))
 struct ReconcileTests {
     /// The planted campaign: what is where, and the ids the assertions need.
     struct Scenario {

@@ -4,7 +4,7 @@ import Testing
 
 /// `DATABASE_READ_URL` against a real streaming standby (scripts/test starts a primary and a
 /// `pg_basebackup -R` replica of it for this suite alone, since it stops that primary).
-@Suite("Read replica")
+@Suite("Read replica", .timeLimit(.minutes(5)))
 struct ReplicaTests {
     struct Setup {
         let primary: String

@@ -7,7 +7,7 @@ import Testing
 @testable import UserMigration
 
 /// The report renders from values alone: these build the values and read the HTML.
-@Suite("Campaign report page")
+@Suite("Campaign report page", .timeLimit(.minutes(2)))
 struct ReportPageTests {
     /// Midnight UTC, 2026-11-18.
     static let start = Date(timeIntervalSince1970: 20_775 * 86_400)

@@ -5,7 +5,7 @@ import IdentityMap
 import TestSupport
 import Testing
 
-@Suite("Cognito users as records")
+@Suite("Cognito users as records", .timeLimit(.minutes(2)))
 struct CognitoUserRecordTests {
     static let google =
         #"[{"userId":"1234","providerName":"Google","providerType":"Google","issuer":null,"primary":true,"dateCreated":1700000000000}]"#

@@ -9,7 +9,7 @@ import Testing
 /// STS AssumeRole: against moto (which answers without checking signatures or trust policies,
 /// but keeps accounts apart), against the scripted server for refusals and expiry, and the XML
 /// reader on fixed documents.
-@Suite("STS AssumeRole")
+@Suite("STS AssumeRole", .timeLimit(.minutes(5)))
 struct AssumeRoleTests {
     static let roleARN = "arn:aws:iam::123456789012:role/stableid-reader"
 

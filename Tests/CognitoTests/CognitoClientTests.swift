@@ -7,7 +7,7 @@ import TestSupport
 import Testing
 
 /// Against moto (the local Cognito that scripts/test starts) and the scripted fault server.
-@Suite("Cognito client")
+@Suite("Cognito client", .timeLimit(.minutes(5)))
 struct CognitoClientTests {
     static var motoEndpoint: String {
         get throws {

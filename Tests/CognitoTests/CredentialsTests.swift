@@ -6,7 +6,7 @@ import Synchronization
 import TestSupport
 import Testing
 
-@Suite("AWS credentials")
+@Suite("AWS credentials", .timeLimit(.minutes(3)))
 struct CredentialsTests {
     @Test("environment variables, with and without a session token")
     func environment() async throws {

@@ -3,7 +3,7 @@ import Foundation
 import Testing
 
 /// The published AWS SigV4 test suite (2015-08-30 vectors) and the S3 documentation example.
-@Suite("SigV4 signer")
+@Suite("SigV4 signer", .timeLimit(.minutes(2)))
 struct SigV4SignerTests {
     let suite = AWSCredentials(accessKeyID: "AKIDEXAMPLE", secretAccessKey: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY", source: "test")
     let suiteDate = Date(timeIntervalSince1970: 1_440_938_160)  // 20150830T123600Z

@@ -4,7 +4,7 @@ import Testing
 
 /// Cognito trigger events as Cognito sends them to a Lambda function (shapes from the Cognito
 /// developer guide's trigger pages), the typed view of each, and the answers built from them.
-@Suite("Cognito trigger events")
+@Suite("Cognito trigger events", .timeLimit(.minutes(2)))
 struct TriggerEventTests {
     static let password = "Sw0rdfish!Secret-42"
 

@@ -3,7 +3,7 @@ import Foundation
 import TestSupport
 import Testing
 
-@Suite("Cognito user files")
+@Suite("Cognito user files", .timeLimit(.minutes(2)))
 struct UserFileReaderTests {
     /// Every user the reader finds in a file holding `text`, read `chunk` at a time.
     func readAll(_ text: String, suffix: String = "json", chunk: Int = 2) throws -> [UserType] {

@@ -2,7 +2,7 @@ import CryptoPrimitives
 import Support
 import Testing
 
-@Suite("Crypto primitives")
+@Suite("Crypto primitives", .timeLimit(.minutes(2)))
 struct CryptoPrimitivesTests {
     func hex(_ bytes: [UInt8]) -> String { Hex.encode(bytes) }
 

@@ -3,7 +3,7 @@ import Foundation
 import Support
 import Testing
 
-@Suite("libcurl client against a loopback server")
+@Suite("libcurl client against a loopback server", .timeLimit(.minutes(3)))
 struct CurlClientTests {
     @Test("GET: status, response headers (lower-cased names) and body; request headers arrive")
     func get() async throws {

@@ -2,7 +2,7 @@ import Testing
 
 @testable import IdentityMap
 
-@Suite("Email addresses")
+@Suite("Email addresses", .timeLimit(.minutes(2)))
 struct EmailAddressTests {
     /// Both paths on one input: the ASCII fast path must answer exactly what Foundation's NFKC
     /// path answers, or say the input is not ASCII.

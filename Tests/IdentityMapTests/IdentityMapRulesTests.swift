@@ -5,7 +5,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("Identity map rules")
+@Suite("Identity map rules", .timeLimit(.minutes(3)))
 struct IdentityMapRulesTests {
     @Test("create with a given ID (a legacy sub) and identities; resolves by pool and by issuer")
     func createAndResolve() async throws {

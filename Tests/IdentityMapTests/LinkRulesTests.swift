@@ -3,7 +3,7 @@ import IdentityMap
 import Testing
 
 /// The link, unlink and merge rules on their own: every decision and refusal, no database.
-@Suite("Link rules")
+@Suite("Link rules", .timeLimit(.minutes(2)))
 struct LinkRulesTests {
     let pool = PoolID("us-east-1_Rules")!
     let alice = UUID()

@@ -6,7 +6,7 @@ import Testing
 
 /// The one rule for following merges: `merged_into` names the survivor itself, so a person is one
 /// hop away (`Person.survivor(of:)`), and the database refuses any commit that leaves a chain.
-@Suite("Merges point at the survivor")
+@Suite("Merges point at the survivor", .timeLimit(.minutes(3)))
 struct MergeRuleTests {
     @Test("merging a survivor repoints what was merged into it; a hand-made chain is refused at commit")
     func oneHop() async throws {

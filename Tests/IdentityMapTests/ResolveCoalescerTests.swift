@@ -4,7 +4,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("Lookup coalescing")
+@Suite("Lookup coalescing", .timeLimit(.minutes(3)))
 struct ResolveCoalescerTests {
     @Test("500 concurrent lookups each get their own answer, through batches on one connection")
     func answersEachCaller() async throws {

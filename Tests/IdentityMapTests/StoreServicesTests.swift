@@ -6,7 +6,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("Tokens, idempotency, events and migrations")
+@Suite("Tokens, idempotency, events and migrations", .timeLimit(.minutes(3)))
 struct StoreServicesTests {
     @Test("tokens are stored only as hashes; revoked tokens stop authenticating")
     func tokens() async throws {

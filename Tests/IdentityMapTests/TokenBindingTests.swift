@@ -4,7 +4,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("Trigger tokens bound to pools (store)")
+@Suite("Trigger tokens bound to pools (store)", .timeLimit(.minutes(3)))
 struct TokenBindingStoreTests {
     @Test("a bound trigger token stores its pools, reads them back everywhere, and names them in token_created")
     func bound() async throws {
@@ -56,7 +56,7 @@ struct TokenBindingStoreTests {
 }
 
 /// The binding rule and its use on their own, without a database.
-@Suite("Trigger tokens bound to pools (rules)")
+@Suite("Trigger tokens bound to pools (rules)", .timeLimit(.minutes(3)))
 struct TokenBindingRulesTests {
     @Test("pools bind a token whose only scope is trigger, and name at least one pool")
     func binding() throws {

@@ -4,7 +4,7 @@ import IdentityMap
 import Testing
 
 /// The token format and its checksum: no database.
-@Suite("Token secrets")
+@Suite("Token secrets", .timeLimit(.minutes(2)))
 struct TokenSecretTests {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
     /// A published test key (bytes 0–31), for vectors anyone can recompute.

@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 
 /// Undoing a merge restores exactly what it moved, or refuses.
-@Suite("Unmerge")
+@Suite("Unmerge", .timeLimit(.minutes(3)))
 struct UnmergeTests {
     @Test("merge then unmerge: the merged user is active again with exactly its identities; both resolve as before")
     func roundTrip() async throws {

@@ -2,7 +2,7 @@ import Testing
 
 @testable import LookupCache
 
-@Suite("Change cursor: ids, gaps and their end")
+@Suite("Change cursor: ids, gaps and their end", .timeLimit(.minutes(2)))
 struct ChangeCursorTests {
     let t0 = ContinuousClock.now
 

@@ -7,7 +7,7 @@ import Testing
 
 @testable import LookupCache
 
-@Suite("The identity change log (sql/0007)")
+@Suite("The identity change log (sql/0007)", .timeLimit(.minutes(3)))
 struct ChangeFeedTests {
     func changes(_ f: MapFixture, after id: Int64 = 0) throws -> [(id: Int64, pool: String?, sub: String?)] {
         try f.db.rows("SELECT id, pool_id, sub FROM identity_changes WHERE id > \(id) ORDER BY id").map { row in

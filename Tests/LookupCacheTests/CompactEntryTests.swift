@@ -61,7 +61,7 @@ func sampleResolution(
     )
 }
 
-@Suite("Compact entries: keys, flags and shards")
+@Suite("Compact entries: keys, flags and shards", .timeLimit(.minutes(2)))
 struct CompactEntryTests {
     @Test("a canonical sub round-trips through 128 bits; every other spelling is refused, as PostgreSQL's text match would")
     func subBits() throws {

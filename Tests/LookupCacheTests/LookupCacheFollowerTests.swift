@@ -7,7 +7,7 @@ import Testing
 
 @testable import LookupCache
 
-@Suite("Lookup cache against PostgreSQL: warm-up, the change feed, interruptions")
+@Suite("Lookup cache against PostgreSQL: warm-up, the change feed, interruptions", .timeLimit(.minutes(3)))
 struct LookupCacheFollowerTests {
     @Test("warm-up loads every resolvable identity, page by page, exactly as PostgreSQL answers it")
     func warmUp() async throws {
@@ -183,7 +183,7 @@ struct LookupCacheFollowerTests {
     }
 }
 
-@Suite("Lookup cache warm-up after a bulk load (issue #23)")
+@Suite("Lookup cache warm-up after a bulk load (issue #23)", .timeLimit(.minutes(3)))
 struct WarmupReplayTests {
     @Test("changes a warm-up's snapshot already reflects are not re-read from the feed")
     func bulkLoadIsNotReplayed() async throws {
@@ -214,7 +214,7 @@ struct WarmupReplayTests {
     }
 }
 
-@Suite("Lookup cache warm-up snapshot: what it could not see is read later (issue #23)")
+@Suite("Lookup cache warm-up snapshot: what it could not see is read later (issue #23)", .timeLimit(.minutes(3)))
 struct WarmupSnapshotTests {
     @Test("a change still inside its commit when the warm-up's snapshot was taken is applied when it commits")
     func holeAtWarmup() async throws {

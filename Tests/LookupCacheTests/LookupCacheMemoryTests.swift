@@ -1,10 +1,11 @@
 import Foundation
 import IdentityMap
+import TestSupport
 import Testing
 
 @testable import LookupCache
 
-@Suite("Lookup cache in memory: serving rules and the two lookup forms")
+@Suite("Lookup cache in memory: serving rules and the two lookup forms", .timeLimit(.minutes(2)))
 struct LookupCacheMemoryTests {
     let old = PoolID("us-east-1_Old")!
     let new = PoolID("eu-west-1_New")!
@@ -20,20 +21,29 @@ struct LookupCacheMemoryTests {
     @Test("nothing is answered from memory until the follower has caught up, and nothing after its deadline")
     func servingDeadline() async throws {
         let answer = sampleResolution(pool: old)
-        let cache = filled([answer], staleness: .milliseconds(200))
         let reference = IdentityReference.pool(old, sub: answer.identity.sub)
+        // A bound far longer than the checks take, so they hold however slowly this machine runs.
+        let cache = filled([answer], staleness: .seconds(60))
         #expect(cache.state == .warming)
         #expect(cache.cachedResolution(for: reference) == nil)
         #expect(cache.storedResolution(for: reference) == answer)
         cache.markCaughtUp(pollStarted: .now, cursor: ChangeCursor(after: 0))
         #expect(cache.state == .live)
         #expect(cache.cachedResolution(for: reference) == answer)
-        try await Task.sleep(for: .milliseconds(300))
+        // The last complete poll started longer ago than the bound: its deadline has passed.
+        cache.markCaughtUp(pollStarted: .now - .seconds(61), cursor: ChangeCursor(after: 0))
         #expect(cache.state == .off, "a follower that stopped polling leaves a cache that answers nothing")
         #expect(cache.cachedResolution(for: reference) == nil)
         cache.markCaughtUp(pollStarted: .now, cursor: ChangeCursor(after: 0))
         cache.switchOff()
         #expect(cache.cachedResolution(for: reference) == nil)
+
+        // And in real time: with nobody switching it off, a short bound runs out on its own.
+        let short = filled([answer], staleness: .milliseconds(200))
+        short.markCaughtUp(pollStarted: .now, cursor: ChangeCursor(after: 0))
+        let expired = try await waitUntil(within: .seconds(30)) { short.state == .off }
+        #expect(expired, "the serving deadline never passed")
+        #expect(short.cachedResolution(for: reference) == nil)
     }
 
     @Test("a write through this server bypasses memory until a poll that started after it has caught up")

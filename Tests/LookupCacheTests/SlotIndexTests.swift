@@ -2,7 +2,7 @@ import Testing
 
 @testable import LookupCache
 
-@Suite("Slot index")
+@Suite("Slot index", .timeLimit(.minutes(2)))
 struct SlotIndexTests {
     @Test("random sets, replacements and removals answer as a Dictionary does, through growth and backward shifts")
     func agreesWithDictionary() {

@@ -5,7 +5,7 @@ import Synchronization
 import TestSupport
 import Testing
 
-@Suite("Postgres pool")
+@Suite("Postgres pool", .timeLimit(.minutes(3)))
 struct PostgresClientTests {
     @Test("the pool bounds connections and serves many concurrent callers")
     func boundedConcurrency() async throws {
@@ -58,14 +58,23 @@ struct PostgresClientTests {
     func acquireTimeout() async throws {
         let db = try await TestDatabase.make(migrated: false)
         let client = PostgresClient(configuration: .init(conninfo: db.url, maxConnections: 1, acquireTimeout: .milliseconds(200)))
-        async let slow: Void = client.withConnection { _ = try $0.query("SELECT pg_sleep(1)") }
-        try await Task.sleep(for: .milliseconds(100))
-        await #expect {
-            try await client.query("SELECT 1")
-        } throws: { error in
-            (error as? PostgresError)?.kind == .poolExhausted
+        defer { client.shutdown() }
+        // The one connection is held until the test lets go: its body waits for an advisory lock
+        // the test holds, so the pool stays busy however slowly this machine runs.
+        let gate = try db.connect()
+        try gate.execute("SELECT pg_advisory_lock(4242)")
+        let holder = Task { try await client.withConnection { _ = try $0.query("SELECT pg_advisory_lock(4242)") } }
+        let busy = try await waitUntil(within: .seconds(30)) { client.statistics.leased == 1 }
+        #expect(busy, "the holder never took the pool's connection")
+        if busy {
+            await #expect {
+                try await client.query("SELECT 1")
+            } throws: { error in
+                (error as? PostgresError)?.kind == .poolExhausted
+            }
         }
-        try await slow
+        try gate.execute("SELECT pg_advisory_unlock(4242)")
+        try await holder.value
         #expect(try await client.query("SELECT 1 AS one")[0].decode("one", as: Int.self) == 1)
     }
 

@@ -3,7 +3,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("Postgres connection")
+@Suite("Postgres connection", .timeLimit(.minutes(3)))
 struct PostgresConnectionTests {
     @Test("interpolated values are bound parameters, never SQL text")
     func bindsParameters() async throws {

@@ -5,7 +5,7 @@ import Testing
 
 /// What a running service meets in production: schema changes under its prepared statements,
 /// held locks, hostile bytes, and transactions that must be retried.
-@Suite("Postgres hardening")
+@Suite("Postgres hardening", .timeLimit(.minutes(3)))
 struct PostgresHardeningTests {
     @Test("an online ALTER … TYPE under cached prepared statements: the next call re-prepares and answers")
     func survivesSchemaChange() async throws {

@@ -11,7 +11,7 @@ import Testing
 /// writers append with `EventLog.appendAll` — a SQL builder next to it. This walks every kind
 /// the sources declare, writes a sample through `EventLog.append` (the Swift shape), and where a
 /// builder exists writes the same values through it, comparing the stored `details`.
-@Suite("Event details: one shape per kind")
+@Suite("Event details: one shape per kind", .timeLimit(.minutes(3)))
 struct EventDetailsAgreementTests {
     /// One sample per kind: its Swift details, and the SQL builder over the row of `work` whose
     /// `finding` is `row` (nil where nothing writes the kind set-wise).

@@ -6,7 +6,7 @@ import Testing
 
 /// The report's JSON is the `stableid reconcile --format json` contract (DESIGN §3), and the
 /// textfile is what alerts read: both pinned here.
-@Suite("Reconciliation report and metrics")
+@Suite("Reconciliation report and metrics", .timeLimit(.minutes(2)))
 struct ReconcileReportTests {
     static let runID = UUID(uuidString: "01936C7E-8B2A-7C3D-9E4F-5A6B7C8D9E0F")!
 

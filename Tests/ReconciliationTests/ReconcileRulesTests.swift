@@ -5,7 +5,7 @@ import Testing
 
 /// Every reconciliation rule, its reasons and its refusals, without a database: the SQL only
 /// gathers these facts, so what a run concludes is decided here.
-@Suite("Reconciliation rules")
+@Suite("Reconciliation rules", .timeLimit(.minutes(2)))
 struct ReconcileRulesTests {
     let source = PoolID("us-east-1_Old")!
     let target = PoolID("eu-west-1_New")!

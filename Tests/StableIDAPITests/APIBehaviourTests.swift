@@ -6,7 +6,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("HTTP API")
+@Suite("HTTP API", .timeLimit(.minutes(3)))
 struct APIBehaviourTests {
     @Test("tour: create, resolve by pool and issuer, link a second pool, merge, history")
     func tour() async throws {

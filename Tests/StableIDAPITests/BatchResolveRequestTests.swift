@@ -4,7 +4,7 @@ import Testing
 
 @testable import StableIDAPI
 
-@Suite("Batch resolve body")
+@Suite("Batch resolve body", .timeLimit(.minutes(2)))
 struct BatchResolveRequestTests {
     func items(_ body: String) throws -> [BatchResolveRequest.Item] {
         try BatchResolveRequest.parse(ByteBuffer(string: body)).items
@@ -79,31 +79,45 @@ struct BatchResolveRequestTests {
         func item(_ n: Int, extra: String = "") -> String {
             #"{"pool":"us-east-1_A","sub":"00000000-0000-4000-8000-\#(String(format: "%012d", n))"\#(extra)}"#
         }
-        /// `split`: whether the halves must be taken (nil: either; equal items in any case).
-        func same(_ body: String, split: Bool?, _ comment: Comment) async throws {
+        /// `split`: whether the halves are taken; the items are equal either way.
+        func same(_ body: String, split: Bool, _ comment: Comment) async throws {
             let buffer = ByteBuffer(string: body)
             #expect(buffer.readableBytes >= BatchResolveRequest.splitThreshold, comment)
             let halves = await BatchResolveRequest.itemsInHalves(Array(body.utf8))
-            if let split { #expect((halves != nil) == split, comment) }
             let whole = try BatchResolveRequest.parse(buffer).items
             let concurrent = try await BatchResolveRequest.parseConcurrently(buffer).items
             #expect(concurrent.map(\.sub) == whole.map(\.sub) && concurrent.map(\.pool) == whole.map(\.pool), comment)
             #expect(concurrent.map(\.iss) == whole.map(\.iss), comment)
-            if let halves { #expect(halves.map(\.sub) == whole.map(\.sub), comment) }
+            if split {
+                let taken = try #require(halves, "the halves were not taken: \(comment)")
+                #expect(taken.map(\.sub) == whole.map(\.sub) && taken.map(\.pool) == whole.map(\.pool), comment)
+                #expect(taken.map(\.iss) == whole.map(\.iss), comment)
+            } else {
+                #expect(halves == nil, "the halves were taken: \(comment)")
+            }
         }
         let plain = (1...600).map { item($0) }
         try await same(#"{"items":[\#(plain.joined(separator: ","))]}"#, split: true, "compact")
         try await same(#"{"items":[\#(plain.joined(separator: ","))]}  \#n"#, split: true, "trailing whitespace")
         // Items whose values hold "},{" — in a string, or in a nested array — around the middle.
+        // The body is 55,211 bytes; the search starts at byte 27,605, just past the "},{" in the
+        // note of item 300 (at 27,596), and finds item 300's end followed by item 301: a real cut.
         let tricky = (1...600).map { n in
             n % 2 == 0 ? item(n, extra: #","note":"a},{\"b\":1}""#) : item(n, extra: #","deep":[{},{"x":[{},{}]}]"#)
         }
-        try await same(#"{"items":[\#(tricky.joined(separator: ","))]}"#, split: nil, "tricky values")
-        // A cut inside a string: the first "},{" after the middle is in the note.
+        try await same(#"{"items":[\#(tricky.joined(separator: ","))]}"#, split: true, "tricky values")
+        // Notes with "},{" inside: 96,611 bytes, the search starts at byte 48,305, past the "},{"
+        // in the note of item 300 (at 48,264), and finds the end of item 300: a real cut.
         let noted = (1...600).map {
             item($0, extra: #","note":"\#(String(repeating: "x", count: 40))},{\#(String(repeating: "y", count: 40))""#)
         }
-        try await same(#"{"items":[\#(noted.joined(separator: ","))]}"#, split: nil, "cut in a string")
+        try await same(#"{"items":[\#(noted.joined(separator: ","))]}"#, split: true, "notes holding },{")
+        // A cut inside a string: the middle of the body falls deep inside one long note made of
+        // "},{", so the first "},{" after it is in the string. The halves are refused (the first
+        // ends inside a string) and the body is read whole.
+        let long = item(300, extra: #","note":"\#(String(repeating: "y},{", count: 10_000))""#)
+        let around = (plain.prefix(299) + [long] + plain.suffix(300)).joined(separator: ",")
+        try await same(#"{"items":[\#(around)]}"#, split: false, "cut in a string")
         // Here the search starts at byte 19, the "}" inside "a},{": that cut is refused (the
         // boundary at byte 23 would have been a good one; only the first is tried).
         #expect(await BatchResolveRequest.itemsInHalves(Array(#"{"items":[{"sub":"a},{"},{"sub":"b"}]}"#.utf8)) == nil)
@@ -119,18 +133,16 @@ struct BatchResolveRequestTests {
         var broken = plain
         broken[450] = #"{"pool":"us-east-1_A","sub":7}"#
         let body = ByteBuffer(string: #"{"items":[\#(broken.joined(separator: ","))]}"#)
-        await #expect(throws: Problem.self) { try await BatchResolveRequest.parseConcurrently(body) }
-        do {
-            _ = try await BatchResolveRequest.parseConcurrently(body)
-        } catch let problem as Problem {
-            #expect(problem.detail == "items[450].sub must be a string")
+        await #expect {
+            try await BatchResolveRequest.parseConcurrently(body)
+        } throws: { error in
+            (error as? Problem)?.detail == "items[450].sub must be a string"
         }
         let invalid = ByteBuffer(string: #"{"items":[\#(plain.joined(separator: ","))]"#)
-        do {
-            _ = try await BatchResolveRequest.parseConcurrently(invalid)
-            Issue.record("accepted a truncated body")
-        } catch let problem as Problem {
-            #expect(problem.detail == "the body is not valid JSON")
+        await #expect {
+            try await BatchResolveRequest.parseConcurrently(invalid)
+        } throws: { error in
+            (error as? Problem)?.detail == "the body is not valid JSON"
         }
     }
 }

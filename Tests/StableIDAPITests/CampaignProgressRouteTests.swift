@@ -5,7 +5,7 @@ import TestSupport
 import Testing
 import UserMigration
 
-@Suite("Campaign progress route")
+@Suite("Campaign progress route", .timeLimit(.minutes(3)))
 struct CampaignProgressRouteTests {
     @Test(
         "GET /v1/campaigns/{id}/progress (scope audit): the numbers, by name or id; 403 without audit, 404 unknown, 400 bad level or window"

@@ -6,7 +6,7 @@ import IdentityMap
 import TestSupport
 import Testing
 
-@Suite("Audit routes")
+@Suite("Audit routes", .timeLimit(.minutes(3)))
 struct EventRoutesTests {
     @Test("GET /v1/events: filters (user incl. merged, kind, pool, actor, period), keyset pages, NDJSON and CSV exports equal the JSON")
     func events() async throws {

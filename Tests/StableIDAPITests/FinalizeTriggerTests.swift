@@ -10,7 +10,7 @@ import UserMigration
 /// The Migrate-user trigger while a campaign is finalized: a person `campaign finalize` has invited
 /// (or is inviting), or who has an account in the target already, is answered as an unknown user
 /// would be, so Cognito never creates them a second account; the refusal is only counted.
-@Suite("Migrate-user trigger during finalize")
+@Suite("Migrate-user trigger during finalize", .timeLimit(.minutes(5)))
 struct FinalizeTriggerTests {
     typealias World = TriggerFlowTests.World
 

@@ -6,7 +6,7 @@ import Testing
 @testable import LookupCache
 @testable import StableIDAPI
 
-@Suite("JSON writer")
+@Suite("JSON writer", .timeLimit(.minutes(2)))
 struct JSONWriterTests {
     @Test("the hot-path resolution JSON equals JSONEncoder's, with escapes, nils and unicode")
     func matchesJSONEncoder() throws {

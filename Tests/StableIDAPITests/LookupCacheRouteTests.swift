@@ -4,7 +4,7 @@ import IdentityMap
 import TestSupport
 import Testing
 
-@Suite("Lookups from the read model")
+@Suite("Lookups from the read model", .timeLimit(.minutes(3)))
 struct LookupCacheRouteTests {
     /// The value of one Prometheus sample (0 when absent).
     static func sample(_ metrics: String, _ name: String) -> Double {
@@ -134,6 +134,56 @@ struct LookupCacheRouteTests {
             let strong = try await client.call(.post, "/v1/resolve?consistency=strong", token: resolve, json: body)
             #expect(strong.status == 200 && answer.contains("big"))
             #expect(answer == strong.text, "memory and PostgreSQL answer the same bytes")
+        }
+    }
+
+    @Test("after an erasure, lookups answered from memory carry neither the email nor the username")
+    func erasureThroughTheReadModel() async throws {
+        let f = try await APIFixture.make()
+        let write = f.tokens[.write]!, resolve = f.tokens[.resolve]!
+        let sub = testSub("erased")
+        let lookup = "/v1/resolve?pool=us-east-1_Old&sub=\(sub)"
+        let hitName = #"stableid_lookup_cache_lookups_total{result="hit"}"#
+        try await f.test { client in
+            let created = try await client.call(
+                .post, "/v1/users", token: write,
+                json:
+                    #"{"identities":[{"pool":"us-east-1_Old","sub":"\#(sub)","username":"Erin Example","email":"erin@example.com","email_verified":true}]}"#
+            )
+            let id = try #require(created.json["user_id"] as? String, "\(created)")
+            /// One lookup, and whether memory answered it (the hit counter moved meanwhile).
+            func lookUp() async throws -> (Reply, Bool) {
+                let before = Self.sample(try await client.call(.get, "/metrics").text, hitName)
+                let reply = try await client.call(.get, lookup, token: resolve)
+                return (reply, Self.sample(try await client.call(.get, "/metrics").text, hitName) > before)
+            }
+            // Memory holds the person's data before the erasure.
+            var answer: Reply?
+            let held = try await waitUntil(within: .seconds(30)) {
+                let (reply, hit) = try await lookUp()
+                answer = reply
+                return hit
+            }
+            #expect(held && answer?.text.contains("erin@example.com") == true, "\(answer?.text ?? "no answer")")
+            let erased = try await client.call(.delete, "/v1/users/\(id)/personal-data", token: f.tokens[.admin]!)
+            #expect(erased.status == 200, "\(erased)")
+            // This server's own write is answered by PostgreSQL until the follower has read past
+            // it; then memory answers again, and must answer the erased identity.
+            let served = try await waitUntil(within: .seconds(30)) {
+                let (reply, hit) = try await lookUp()
+                answer = reply
+                return hit
+            }
+            #expect(served, "no lookup was answered from memory after the erasure")
+            let text = answer?.text ?? ""
+            #expect(answer?.status == 200 && answer?.json["user_id"] as? String == id, "\(text)")
+            #expect(!text.contains("erin@example.com") && !text.contains("Erin Example"), "memory still answers erased data: \(text)")
+            // A batch (from memory too) and PostgreSQL itself say the same.
+            let batch = try await client.call(
+                .post, "/v1/resolve", token: resolve, json: #"{"items":[{"pool":"us-east-1_Old","sub":"\#(sub)"}]}"#)
+            #expect(batch.status == 200 && !batch.text.contains("erin@example.com") && !batch.text.contains("Erin Example"), "\(batch)")
+            let strong = try await client.call(.get, lookup + "&consistency=strong", token: resolve)
+            #expect(strong.status == 200 && !strong.text.contains("erin@example.com") && !strong.text.contains("Erin Example"))
         }
     }
 }

@@ -3,7 +3,7 @@ import HTTPTypes
 import StableIDAPI
 import Testing
 
-@Suite("openapi.yaml")
+@Suite("openapi.yaml", .timeLimit(.minutes(2)))
 struct OpenAPIContractTests {
     static var document: String {
         get throws {

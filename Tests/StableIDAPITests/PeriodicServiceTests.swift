@@ -4,7 +4,7 @@ import Synchronization
 import Testing
 
 /// The one loop of `serve`'s periodic work.
-@Suite("Periodic service")
+@Suite("Periodic service", .timeLimit(.minutes(3)))
 struct PeriodicServiceTests {
     final class Calls: Sendable {
         let state = Mutex<[Bool]>([])

@@ -6,7 +6,7 @@ import Postgres
 import TestSupport
 import Testing
 
-@Suite("Point-in-time routes")
+@Suite("Point-in-time routes", .timeLimit(.minutes(3)))
 struct PointInTimeRouteTests {
     /// The database's clock, read between two steps, in the form the API writes times in.
     static func now(_ f: APIFixture) throws -> String {

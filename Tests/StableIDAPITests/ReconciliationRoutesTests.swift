@@ -7,7 +7,7 @@ import Reconciliation
 import TestSupport
 import Testing
 
-@Suite("Reconciliation routes")
+@Suite("Reconciliation routes", .timeLimit(.minutes(3)))
 struct ReconciliationRoutesTests {
     @Test("GET /v1/reconciliation/runs and /findings (scope audit): filters, pages, one finding, 400s; /metrics shows the last run")
     func routes() async throws {

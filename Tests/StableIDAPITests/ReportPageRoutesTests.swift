@@ -46,7 +46,7 @@ struct ReportFixture {
     var path: String { "/report/campaigns/" + campaign.id.uuidString.lowercased() }
 }
 
-@Suite("Report pages")
+@Suite("Report pages", .timeLimit(.minutes(3)))
 struct ReportPageRoutesTests {
     static func occurrences(of needle: String, in text: String) -> Int {
         text.components(separatedBy: needle).count - 1

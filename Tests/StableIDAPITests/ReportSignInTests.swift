@@ -12,7 +12,7 @@ import Testing
 
 /// Signing in to the report pages: the form, its double-submitted CSRF value, the token checked
 /// as bearer authentication checks it, scope `audit`, and the session cookie that follows.
-@Suite("Report sign-in")
+@Suite("Report sign-in", .timeLimit(.minutes(3)))
 struct ReportSignInTests {
     @Test("the sign-in form sets the pre-session cookie and repeats it in its CSRF field; every answer has the security headers")
     func signInForm() async throws {

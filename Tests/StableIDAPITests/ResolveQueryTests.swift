@@ -9,7 +9,7 @@ import Testing
 
 @testable import StableIDAPI
 
-@Suite("Resolve query and bearer parsing")
+@Suite("Resolve query and bearer parsing", .timeLimit(.minutes(3)))
 struct ResolveQueryTests {
     @Test("the single lookup reads its query as Hummingbird's parameters do: percent-encoding, repeats, bare keys, extras")
     func queryForms() async throws {

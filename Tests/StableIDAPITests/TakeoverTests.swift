@@ -14,7 +14,7 @@ import UserMigration
 /// against moto (docs/SECURITY.md): the target pool admits self sign-up (Cognito's default)
 /// unless a test says otherwise, and the campaign links by username with `custom:stable_id`.
 /// Beside every attack, the legitimate path it resembles, which must keep linking.
-@Suite("Takeover attempts")
+@Suite("Takeover attempts", .timeLimit(.minutes(5)))
 struct TakeoverTests {
     typealias World = TriggerFlowTests.World
 

@@ -13,7 +13,7 @@ import Testing
 /// Unknown bearer tokens at flood rates (issue #18): refused without the database when their
 /// checksum is wrong, remembered when the database said no, and checked a bounded number at a
 /// time otherwise, so a flood cannot take the connections valid clients need.
-@Suite("Unknown tokens and floods")
+@Suite("Unknown tokens and floods", .timeLimit(.minutes(3)))
 struct TokenFloodTests {
     static let alphabet = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_")
 

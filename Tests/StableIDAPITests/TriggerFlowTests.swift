@@ -13,7 +13,7 @@ import UserMigration
 /// The migration paths end to end against moto, with the test playing Cognito (moto does not
 /// invoke Lambda triggers): it sends the trigger events Cognito would send to
 /// `POST /v1/cognito/triggers` and does in moto what Cognito would do with the answers.
-@Suite("Cognito triggers and campaigns")
+@Suite("Cognito triggers and campaigns", .timeLimit(.minutes(5)))
 struct TriggerFlowTests {
     /// Two moto pools (old with users and passwords, new with custom:stable_id), registered, the
     /// old one backfilled, and a campaign between them.

@@ -8,7 +8,7 @@ import Testing
 
 /// Trigger tokens bound to pools (issue #18): a forwarder token answers only for its pools, and
 /// the events its triggers make name it.
-@Suite("Trigger tokens bound to pools")
+@Suite("Trigger tokens bound to pools", .timeLimit(.minutes(3)))
 struct TriggerTokenPoolTests {
     static func bindToken(_ f: APIFixture, name: String, pools: Set<PoolID>) async throws -> String {
         try await TokenStore(database: f.db.database).create(

@@ -3,7 +3,7 @@ import Support
 import Synchronization
 import Testing
 
-@Suite("BlockingExecutor")
+@Suite("BlockingExecutor", .timeLimit(.minutes(2)))
 struct BlockingExecutorTests {
     struct Failure: Error, Equatable {}
 
@@ -29,9 +29,21 @@ struct BlockingExecutorTests {
             }
         }
 
+        /// Fails (instead of hanging) when `count` bodies have not started within a generous minute.
         func waitUntilStarted(_ count: Int = 1) async throws {
-            while started < count { try await Task.sleep(for: .milliseconds(5)) }
+            try #require(try await BlockingExecutorTests.waitFor(.seconds(60)) { self.started >= count }, "\(count) bodies never started")
         }
+    }
+
+    /// Polls `condition` until it holds (true) or `limit` passes (false). (SupportTests depends on
+    /// Support alone, so TestSupport's `waitUntil` is not at hand.)
+    static func waitFor(_ limit: Duration, _ condition: () -> Bool) async throws -> Bool {
+        let deadline = ContinuousClock.now + limit
+        while !condition() {
+            guard ContinuousClock.now < deadline else { return false }
+            try await Task.sleep(for: .milliseconds(5))
+        }
+        return true
     }
 
     /// An append-only list the bodies write to (a `Mutex` itself cannot be captured by them).
@@ -97,7 +109,9 @@ struct BlockingExecutorTests {
         let blocker = Task { try await executor.run { first.block(for: 15) } }
         try await first.waitUntilStarted()
         let waiter = Task { try await executor.run { second.block(for: 0) } }
-        try await Task.sleep(for: .milliseconds(50))
+        // Cancelled only once its body is queued: cancelling earlier would test the path of a
+        // caller cancelled before it called run.
+        try #require(try await Self.waitFor(.seconds(60)) { executor.queuedBodies == 1 }, "the waiter's body never queued")
         waiter.cancel()
         await #expect(throws: CancellationError.self) { try await waiter.value }
         // Returned while the first body still blocks (no wall-clock bound on a shared machine).

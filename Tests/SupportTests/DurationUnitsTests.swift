@@ -1,7 +1,7 @@
 import Support
 import Testing
 
-@Suite("Duration units")
+@Suite("Duration units", .timeLimit(.minutes(2)))
 struct DurationUnitsTests {
     @Test("milliseconds and nanoseconds truncate toward zero")
     func truncation() {

@@ -2,7 +2,7 @@ import Foundation
 import Support
 import Testing
 
-@Suite("Hex")
+@Suite("Hex", .timeLimit(.minutes(2)))
 struct HexTests {
     @Test("lower-case, two digits per byte, the same from contiguous and lazy sequences")
     func encode() {

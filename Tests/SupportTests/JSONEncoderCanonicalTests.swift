@@ -2,7 +2,7 @@ import Foundation
 import Support
 import Testing
 
-@Suite("JSONEncoder.sortedKeys")
+@Suite("JSONEncoder.sortedKeys", .timeLimit(.minutes(2)))
 struct JSONEncoderCanonicalTests {
     struct Sample: Encodable {
         var zeta = 1

@@ -1,7 +1,7 @@
 import Support
 import Testing
 
-@Suite("JSON scanner")
+@Suite("JSON scanner", .timeLimit(.minutes(2)))
 struct JSONScannerTests {
     /// Runs `body` with a scanner over `bytes`, as callers do: inside `withUnsafeBytes`.
     func scan<T>(

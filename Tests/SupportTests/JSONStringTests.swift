@@ -1,7 +1,7 @@
 import Support
 import Testing
 
-@Suite("JSONString")
+@Suite("JSONString", .timeLimit(.minutes(2)))
 struct JSONStringTests {
     /// `text` quoted, after checking that the three ways of writing it agree byte for byte and
     /// that the direct write stays within the room its callers reserve.

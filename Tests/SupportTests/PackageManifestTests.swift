@@ -4,7 +4,7 @@ import Testing
 /// Package.swift and docs/ARCHITECTURE.md each say what every module depends on; the `import`s
 /// of its files say what it really does. These tests read all three as text (no build, no
 /// `swift package`) and fail, naming the module, wherever they disagree.
-@Suite("Package.swift and docs/ARCHITECTURE.md")
+@Suite("Package.swift and docs/ARCHITECTURE.md", .timeLimit(.minutes(2)))
 struct PackageManifestTests {
     /// The toolchain's own modules: a target imports them without declaring anything.
     static let toolchainModules: Set<String> = [

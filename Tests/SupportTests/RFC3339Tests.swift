@@ -2,7 +2,7 @@ import Foundation
 import Support
 import Testing
 
-@Suite("RFC 3339")
+@Suite("RFC 3339", .timeLimit(.minutes(2)))
 struct RFC3339Tests {
     @Test("format: UTC, six fractional digits, Z")
     func format() {

@@ -5,7 +5,7 @@ import Testing
 /// No assertion here depends on how fast the machine is: a test waits for the state it needs
 /// (a waiter in line) instead of sleeping for a while, deadlines that must not pass are a minute
 /// away, and the one that must pass is waited for, however late it fires.
-@Suite("SlotPool")
+@Suite("SlotPool", .timeLimit(.minutes(2)))
 struct SlotPoolTests {
     /// An append-only list the waiting tasks write to.
     final class Log: Sendable {

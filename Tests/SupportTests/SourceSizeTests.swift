@@ -5,7 +5,7 @@ import Testing
 /// lines in Sources, unless the file says at its top why ("longer than 450 lines because …").
 /// Read as text: a function is a `func` or `init` line and the first line after it that closes
 /// at the same indentation.
-@Suite("Source sizes")
+@Suite("Source sizes", .timeLimit(.minutes(2)))
 struct SourceSizeTests {
     static let maxFunctionLines = 80
     static let maxFileLines = 450

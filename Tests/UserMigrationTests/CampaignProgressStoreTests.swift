@@ -8,7 +8,7 @@ import UserMigration
 /// A campaign's progress against real PostgreSQL: links made through the store as the triggers
 /// make them (as the service role, which cannot write the rollup itself), then moved to known days
 /// by hand, so every number below is computed by hand.
-@Suite("Campaign progress")
+@Suite("Campaign progress", .timeLimit(.minutes(3)))
 struct CampaignProgressStoreTests {
     /// Today as a UTC day number; the days of the script count from it.
     static let today = Int((Date().timeIntervalSince1970 / 86_400).rounded(.down))

@@ -8,7 +8,7 @@ import UserMigration
 /// The rollup of sql/0016 against its definition: after random links, unlinks, relinks, merges,
 /// path changes, hand UPDATEs (one row and set-wise), bulk INSERT … SELECT, DELETEs and concurrent
 /// links, the sum of its slots equals a GROUP BY over `identities`, row for row.
-@Suite("Campaign rollup, differential")
+@Suite("Campaign rollup, differential", .timeLimit(.minutes(3)))
 struct CampaignRollupDifferentialTests {
     /// A small seeded generator, so a failure names a sequence that can be replayed.
     struct SplitMix64: RandomNumberGenerator {

@@ -6,7 +6,7 @@ import Testing
 /// The pure parts of `campaign finalize`: the user-import CSV header derived from a pool's schema
 /// (checked against the header AWS documents), the account made from a source user in each mode,
 /// and the CSV files themselves (quoting, splitting at the import job's limits).
-@Suite("Finalize: CSV header, accounts, files")
+@Suite("Finalize: CSV header, accounts, files", .timeLimit(.minutes(2)))
 struct FinalizeAccountTests {
     /// `aws cognito-idp get-csv-header` for a pool without custom attributes, as the Cognito
     /// developer guide prints it ("Creating the user import CSV file").

@@ -7,7 +7,7 @@ import Testing
 /// The rules that keep `campaign finalize` from handing an account to the wrong person: who an
 /// invitation may reach, which targets a passwordless run may fill, which found user an interrupted
 /// run may adopt, which refusals stop only one user; and the durations `--older-than` takes.
-@Suite("Finalize: who is reached, adopted, refused")
+@Suite("Finalize: who is reached, adopted, refused", .timeLimit(.minutes(2)))
 struct FinalizeRulesTests {
     let person = UUID(uuidString: "0193f2c4-5b1e-7c3a-9d2e-4f6a8b0c1d2e")!
 

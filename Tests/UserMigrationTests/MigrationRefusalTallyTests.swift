@@ -4,7 +4,7 @@ import Testing
 import UserMigration
 
 /// Sign-ins of unknown usernames become at most one event per campaign and minute.
-@Suite("Migration refusal tally")
+@Suite("Migration refusal tally", .timeLimit(.minutes(2)))
 struct MigrationRefusalTallyTests {
     let campaign = UUID()
     let other = UUID()

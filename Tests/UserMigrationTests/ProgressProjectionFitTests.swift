@@ -4,7 +4,7 @@ import UserMigration
 
 /// The projection's fit on exact synthetic curves, every number computed by hand: exponential decay
 /// fitted by least squares on ln(remaining) over the window (docs/OPERATIONS.md).
-@Suite("Progress projection fit")
+@Suite("Progress projection fit", .timeLimit(.minutes(2)))
 struct ProgressProjectionFitTests {
     /// A day number (days since 1970-01-01 UTC) and its midnight.
     static let today = 20_000

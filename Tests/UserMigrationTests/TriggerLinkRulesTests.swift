@@ -5,7 +5,7 @@ import UserMigration
 
 /// Which person a new target sub belongs to: every rule, its precedence, how far each piece of
 /// evidence is trusted in each kind of pool, and its refusals (docs/SECURITY.md).
-@Suite("Trigger link rules")
+@Suite("Trigger link rules", .timeLimit(.minutes(2)))
 struct TriggerLinkRulesTests {
     let a = UUID()
     let b = UUID()
