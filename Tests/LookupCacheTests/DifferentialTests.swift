@@ -94,63 +94,84 @@ struct DifferentialTests {
                 switch kind {
                 case 0:
                     operations.append(
-                        (.create, {
-                            let identities = try [f.identity(pool, name, username: "u-\(name)-\(tag)")]
-                            let user = try await f.map.createUser(identities: identities, attribution: f.by).run(on: f.db.database)
-                            users.add(user.id)
-                            return true
-                        }))
+                        (
+                            .create,
+                            {
+                                let identities = try [f.identity(pool, name, username: "u-\(name)-\(tag)")]
+                                let user = try await f.map.createUser(identities: identities, attribution: f.by).run(on: f.db.database)
+                                users.add(user.id)
+                                return true
+                            }
+                        ))
                 case 1, 2:
                     operations.append(
-                        (.link, {
-                            guard let someone else { return false }
-                            let identity = try f.identity(pool, name, username: "u-\(name)-\(tag)")
-                            _ = try await f.map.link(identity, to: someone, attribution: f.by).run(on: f.db.database)
-                            return true
-                        }))
+                        (
+                            .link,
+                            {
+                                guard let someone else { return false }
+                                let identity = try f.identity(pool, name, username: "u-\(name)-\(tag)")
+                                _ = try await f.map.link(identity, to: someone, attribution: f.by).run(on: f.db.database)
+                                return true
+                            }
+                        ))
                 case 3, 9:
                     operations.append(
-                        (.unlink, {
-                            guard let owner = try await f.map.resolve(.pool(pool, sub: testSub(name)))?.userID else { return false }
-                            let unlink = f.map.unlink(pool: pool, sub: testSub(name), from: owner, attribution: f.by)
-                            _ = try await unlink.run(on: f.db.database)
-                            return true
-                        }))
+                        (
+                            .unlink,
+                            {
+                                guard let owner = try await f.map.resolve(.pool(pool, sub: testSub(name)))?.userID else { return false }
+                                let unlink = f.map.unlink(pool: pool, sub: testSub(name), from: owner, attribution: f.by)
+                                _ = try await unlink.run(on: f.db.database)
+                                return true
+                            }
+                        ))
                 case 4, 8:
                     operations.append(
-                        (.merge, {
-                            guard let someone, let other, someone != other else { return false }
-                            _ = try await f.map.merge(someone, into: other, attribution: f.by).run(on: f.db.database)
-                            return true
-                        }))
+                        (
+                            .merge,
+                            {
+                                guard let someone, let other, someone != other else { return false }
+                                _ = try await f.map.merge(someone, into: other, attribution: f.by).run(on: f.db.database)
+                                return true
+                            }
+                        ))
                 case 5:
                     operations.append(
-                        (.userStatus, {
-                            guard let someone else { return false }
-                            let status = flip ? "deleted" : "active"
-                            return try f.db.connect().execute(
-                                "UPDATE users SET status = \(status) WHERE id = \(someone) AND status <> 'merged'") > 0
-                        }))
+                        (
+                            .userStatus,
+                            {
+                                guard let someone else { return false }
+                                let status = flip ? "deleted" : "active"
+                                return try f.db.connect().execute(
+                                    "UPDATE users SET status = \(status) WHERE id = \(someone) AND status <> 'merged'") > 0
+                            }
+                        ))
                 case 6:
                     operations.append(
-                        (.identityStatus, {
-                            try f.db.connect().execute(
-                                """
-                                UPDATE identities SET status = CASE status WHEN 'active' THEN 'disabled' ELSE 'active' END
-                                WHERE pool_id = \(pool.rawValue) AND sub = \(testSub(name)) AND status IN ('active', 'disabled')
-                                """
-                            ) > 0
-                        }))
+                        (
+                            .identityStatus,
+                            {
+                                try f.db.connect().execute(
+                                    """
+                                    UPDATE identities SET status = CASE status WHEN 'active' THEN 'disabled' ELSE 'active' END
+                                    WHERE pool_id = \(pool.rawValue) AND sub = \(testSub(name)) AND status IN ('active', 'disabled')
+                                    """
+                                ) > 0
+                            }
+                        ))
                 default:
                     operations.append(
-                        (.identityText, {
-                            try f.db.connect().execute(
-                                """
-                                UPDATE identities SET email = \("\(tag)@example.com"), username = \("v-\(name)-\(tag)")
-                                WHERE pool_id = \(pool.rawValue) AND sub = \(testSub(name))
-                                """
-                            ) > 0
-                        }))
+                        (
+                            .identityText,
+                            {
+                                try f.db.connect().execute(
+                                    """
+                                    UPDATE identities SET email = \("\(tag)@example.com"), username = \("v-\(name)-\(tag)")
+                                    WHERE pool_id = \(pool.rawValue) AND sub = \(testSub(name))
+                                    """
+                                ) > 0
+                            }
+                        ))
                 }
             }
             await withTaskGroup(of: Void.self) { group in
