@@ -79,25 +79,38 @@ final class UserImportCSVWriter {
     /// A CSV line (CRLF-free: `\n`), each field quoted when it must be.
     static func line(_ values: [String]) -> [UInt8] {
         var out: [UInt8] = []
+        out.reserveCapacity(values.reduce(values.count) { $0 + $1.utf8.count })
         for (index, value) in values.enumerated() {
             if index > 0 { out.append(UInt8(ascii: ",")) }
-            out += field(value)
+            appendField(value, to: &out)
         }
         out.append(UInt8(ascii: "\n"))
         return out
     }
 
-    /// One field per RFC 4180: as is, or in double quotes with its quotes doubled.
-    static func field(_ value: String) -> [UInt8] {
-        let bytes = Array(value.utf8)
-        let special: Set<UInt8> = [UInt8(ascii: ","), UInt8(ascii: "\""), UInt8(ascii: "\n"), UInt8(ascii: "\r")]
-        guard bytes.contains(where: special.contains) else { return bytes }
-        var out: [UInt8] = [UInt8(ascii: "\"")]
-        for byte in bytes {
+    /// One field per RFC 4180: as is, or in double quotes with its quotes doubled. Appended in
+    /// place: a million users are twenty million fields, so no array or set per field.
+    static func appendField(_ value: String, to out: inout [UInt8]) {
+        let utf8 = value.utf8
+        let needsQuotes = utf8.contains { byte in
+            byte == UInt8(ascii: ",") || byte == UInt8(ascii: "\"") || byte == UInt8(ascii: "\n") || byte == UInt8(ascii: "\r")
+        }
+        guard needsQuotes else {
+            out.append(contentsOf: utf8)
+            return
+        }
+        out.append(UInt8(ascii: "\""))
+        for byte in utf8 {
             out.append(byte)
             if byte == UInt8(ascii: "\"") { out.append(byte) }
         }
         out.append(UInt8(ascii: "\""))
+    }
+
+    /// One field alone (tests).
+    static func field(_ value: String) -> [UInt8] {
+        var out: [UInt8] = []
+        appendField(value, to: &out)
         return out
     }
 
