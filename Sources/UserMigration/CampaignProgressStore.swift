@@ -77,21 +77,23 @@ public struct CampaignProgressStore: Sendable {
         return Reading(links: links, remaining: try remainingInMap(campaign, on: connection), source: .map, run: nil)
     }
 
-    /// The latest completed reconciliation of the campaign: its `unmigrated` findings still open
-    /// now (an acknowledgement whose deadline passed counts as open again; a live one does not:
-    /// an operator said not to wait for that user), less those whose person the campaign has
-    /// linked in the target since the run finished. Source users, not links: a link since the run
-    /// of someone who was not waiting (a sign-up, a second identity, a relink) takes nobody off.
+    /// The latest completed reconciliation of the campaign: the `unmigrated` findings it left open
+    /// (its `counts`), adjusted for what changed since it finished — acknowledgements made since
+    /// and still in force take users off (an operator said not to wait for them), acknowledgements
+    /// that ran out since put them back — less the waiting users whose person the campaign has
+    /// linked in the target since. Source users, not links: a link since the run of someone who was
+    /// not waiting (a sign-up, a second identity, a relink) takes nobody off.
     ///
-    /// Since it *finished*, not since it started reading: the run judges "migrated" against the
-    /// map as its classifying transaction sees it at the end, so a link made while it read the
-    /// pools already resolved its finding. The links since are few (a day's), found by the index
-    /// `identities (campaign_id, linked_at)`, and matched to findings by person (`findings_user`).
+    /// Only what changed since the run is read (a day's links, the few acknowledgements), never
+    /// the open findings themselves: a campaign with 100,000 users left would otherwise count them
+    /// on every request. Since it *finished*, not since it started reading: the run judges
+    /// "migrated" against the map as its classifying transaction sees it at the end, so a link made
+    /// while it read the pools already resolved its finding.
     static func remainingAfterReconciliation(_ campaign: Campaign, on connection: PostgresConnection) throws -> Reconciled? {
         guard
             let run = try connection.query(
                 """
-                SELECT id, finished_at FROM reconcile_runs
+                SELECT id, finished_at, coalesce((counts->>'unmigrated')::bigint, 0) AS unmigrated FROM reconcile_runs
                 WHERE campaign_id = \(campaign.id) AND status = 'completed'
                 ORDER BY finished_at DESC, id DESC LIMIT 1
                 """
@@ -111,13 +113,20 @@ public struct CampaignProgressStore: Sendable {
                 WHERE i.campaign_id = \(campaign.id) AND i.linked_at >= \(finished)
                   AND i.pool_id = \(campaign.target.rawValue) AND i.status = 'active'
             )
-            SELECT (SELECT count(*) FROM findings f WHERE \(fragment: waiting)) AS waiting,
+            SELECT (SELECT count(*) FROM findings f
+                    WHERE f.scope = \(scope) AND f.state = 'acknowledged' AND f.kind = 'unmigrated'
+                      AND f.acknowledged_at > \(finished) AND (f.ack_until IS NULL OR f.ack_until > now())) AS hidden,
+                   (SELECT count(*) FROM findings f
+                    WHERE f.scope = \(scope) AND f.state = 'acknowledged' AND f.kind = 'unmigrated'
+                      AND f.acknowledged_at <= \(finished) AND f.ack_until > \(finished) AND f.ack_until <= now()) AS expired,
                    (SELECT count(*) FROM findings f JOIN moved m ON m.person = f.user_id WHERE \(fragment: waiting)) AS moved
             """
         )[0]
-        let waitingCount: Int = try row.decode("waiting")
+        let atFinish: Int = try run.decode("unmigrated")
+        let hidden: Int = try row.decode("hidden")
+        let expired: Int = try row.decode("expired")
         let moved: Int = try row.decode("moved")
-        return Reconciled(remaining: max(0, waitingCount - moved), run: try run.decode("id"))
+        return Reconciled(remaining: max(0, atFinish - hidden + expired - moved), run: try run.decode("id"))
     }
 
     struct Reconciled {

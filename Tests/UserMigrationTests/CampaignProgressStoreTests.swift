@@ -144,7 +144,9 @@ struct CampaignProgressStoreTests {
     }
 
     /// A finding as `stableid reconcile` leaves one: an unmigrated source user of the campaign.
-    static func recordFinding(_ w: World, run: UUID, person: UUID, state: String, ackUntil: Date? = nil) throws {
+    static func recordFinding(
+        _ w: World, run: UUID, person: UUID, state: String, ackUntil: Date? = nil, acknowledgedAt: Date? = nil
+    ) throws {
         let acknowledged = state == "acknowledged"
         try w.owner.execute(
             """
@@ -153,7 +155,7 @@ struct CampaignProgressStoreTests {
             VALUES ('unmigrated', \("us-east-1_Old/" + person.uuidString), \("campaign:" + w.campaign.id.uuidString.lowercased()),
                     \(w.campaign.id), 'us-east-1_Old', \(person.uuidString.lowercased()), \(person), \(state), \(run), \(run),
                     now(), now(), \(state == "resolved" ? Date() : nil), \(acknowledged ? "ops" : nil), \(ackUntil),
-                    \(acknowledged ? Date() : nil))
+                    \(acknowledged ? (acknowledgedAt ?? Date()) : nil))
             """
         )
     }
@@ -179,16 +181,16 @@ struct CampaignProgressStoreTests {
             w, status: "completed", started: Self.day(t - 5), finished: Self.day(t - 4), unmigrated: 40, campaign: w.campaign.id)
         let latest = try Self.recordRun(
             w, status: "completed", started: Self.day(t - 3).addingTimeInterval(hour),
-            finished: Self.day(t - 2).addingTimeInterval(2 * hour), unmigrated: 10, campaign: w.campaign.id)
+            finished: Self.day(t - 2).addingTimeInterval(2 * hour), unmigrated: 5, campaign: w.campaign.id)
         // Newer, but not completed, or of no campaign: not the campaign's run.
         _ = try Self.recordRun(
             w, status: "failed", started: Self.day(t - 1), finished: Self.day(t - 1).addingTimeInterval(hour), unmigrated: 1,
             campaign: w.campaign.id)
         _ = try Self.recordRun(w, status: "running", started: Self.day(t), finished: nil, unmigrated: 1, campaign: w.campaign.id)
         _ = try Self.recordRun(w, status: "completed", started: Self.day(t), finished: Self.now, unmigrated: 0, campaign: nil)
-        // What the runs left: p1 moved while the latest read the pools (its finding resolved);
-        // p2, p3 and p5 waiting; one acknowledged until next week (not waited for), one whose
-        // acknowledgement ran out (waited for again).
+        // What the latest run left open (its count, 5): p2, p3, p5 and two more; p1 moved while it
+        // read the pools (its finding resolved). Since it finished: one of the two acknowledged
+        // until next week (not waited for), the other acknowledged until yesterday (waited for again).
         try Self.recordFinding(w, run: latest, person: p["p1"]!, state: "resolved")
         for name in ["p2", "p3", "p5"] { try Self.recordFinding(w, run: latest, person: p[name]!, state: "open") }
         try Self.recordFinding(w, run: latest, person: UUID(), state: "acknowledged", ackUntil: Self.day(t + 7))
@@ -203,10 +205,17 @@ struct CampaignProgressStoreTests {
         progress = try await w.progress()
         #expect(progress.remaining == 3, "\(progress.remaining)")
 
-        try w.owner.execute(
-            "UPDATE findings SET state = 'resolved', resolved_at = now(), ack_by = NULL, acknowledged_at = NULL WHERE state <> 'resolved'")
+        // An acknowledgement made before the run finished that ran out since: waited for again.
+        try Self.recordFinding(
+            w, run: latest, person: UUID(), state: "acknowledged", ackUntil: Self.day(t - 1), acknowledgedAt: Self.day(t - 3))
         progress = try await w.progress()
-        #expect(progress.remaining == 0 && progress.reconciliationRun == latest)
+        #expect(progress.remaining == 4, "\(progress.remaining)")
+        // A newer run that found nobody left.
+        let last = try Self.recordRun(
+            w, status: "completed", started: Self.day(t - 1), finished: Self.day(t - 1).addingTimeInterval(hour), unmigrated: 0,
+            campaign: w.campaign.id)
+        progress = try await w.progress()
+        #expect(progress.remaining == 0 && progress.reconciliationRun == last)
         #expect(progress.projection.unavailable == .reached)
     }
 }
