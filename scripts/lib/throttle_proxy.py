@@ -13,28 +13,14 @@ rate over the last --window seconds of traffic, and other operations by name. GE
 
     throttle_proxy.py --port P --upstream http://127.0.0.1:M [--rate 50] [--burst 50]
 """
-import argparse, http.client, json, signal, sys, threading, time, urllib.parse, uuid
+import argparse, http.client, json, os, signal, sys, threading, time, urllib.parse, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
+from token_bucket import Bucket  # noqa: E402
 
 PREFIX = "AWSCognitoIdentityProviderService."
 THROTTLED = "AdminCreateUser"
-
-
-class Bucket:
-    """Token bucket: `rate` tokens a second, at most `burst` saved up; one token per request."""
-
-    def __init__(self, rate, burst):
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp = float(burst), time.monotonic()
-
-    def take(self):
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 class State:

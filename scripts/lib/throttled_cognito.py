@@ -28,6 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 import reconcile_fixture  # noqa: E402
+from token_bucket import Bucket  # noqa: E402
 
 PREFIX = "AWSCognitoIdentityProviderService."
 MAX_LIMIT = 60
@@ -37,23 +38,6 @@ class ServiceError(Exception):
     def __init__(self, kind, message, status=400):
         super().__init__(message)
         self.kind, self.message, self.status = kind, message, status
-
-
-class Bucket:
-    """Token bucket: `rate` tokens a second, at most `burst` saved up; one token per request."""
-
-    def __init__(self, rate, burst):
-        self.rate, self.burst = rate, burst
-        self.tokens, self.stamp = float(burst), time.monotonic()
-
-    def take(self):
-        now = time.monotonic()
-        self.tokens = min(self.burst, self.tokens + (now - self.stamp) * self.rate)
-        self.stamp = now
-        if self.tokens >= 1:
-            self.tokens -= 1
-            return True
-        return False
 
 
 class Pool:
