@@ -89,6 +89,24 @@ public final class PostgresConnection: @unchecked Sendable {
         return PostgresBinaryRows.copy(from: result)
     }
 
+    /// Runs one statement and lends the first column of each row, in binary, to `body` in place
+    /// (nil for NULL): for a few large values, such as a set packed into `bytea` chunks.
+    /// `queryBinary` would copy them before freeing libpq's result, holding the set twice at its
+    /// peak. The bytes are valid only inside `body`.
+    public func forEachBinaryValue(_ query: PostgresQuery, _ body: (UnsafeRawBufferPointer?) throws -> Void) throws {
+        let result = try run(query, resultFormat: 1)
+        defer { PQclear(result) }
+        guard PQnfields(result) > 0 else { return }
+        for row in 0..<PQntuples(result) {
+            guard PQgetisnull(result, row, 0) == 0 else {
+                try body(nil)
+                continue
+            }
+            let length = Int(PQgetlength(result, row, 0))
+            try body(UnsafeRawBufferPointer(start: length > 0 ? PQgetvalue(result, row, 0) : nil, count: length))
+        }
+    }
+
     /// Runs one statement and returns the number of rows it changed.
     @discardableResult
     public func execute(_ query: PostgresQuery) throws -> Int {

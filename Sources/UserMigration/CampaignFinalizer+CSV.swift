@@ -5,9 +5,11 @@ import IdentityMap
 import Logging
 import Postgres
 
-// `--mode csv`: user-import files for Cognito import jobs. The source pools are read a batch at a
-// time (ListUsers, or a list-users file), each batch checked against the unmigrated set with one
-// query, which runs while the next batch is read; memory holds two batches whatever the size.
+// `--mode csv`: user-import files for Cognito import jobs. A source pool read live (ListUsers) is
+// checked against the unmigrated set a page at a time, each page's query running while the next
+// page is read. A list-users file is read far faster than a query per batch answers, so its pool's
+// unmigrated set is read first, whole, into a CSVDecisionTable (in slices when it is large, the
+// file then read once per slice) and the file checked against it in memory.
 extension CampaignFinalizer {
     static let csvBatch = 5_000
 
@@ -39,9 +41,15 @@ extension CampaignFinalizer {
         let budget = FinalizeBudget(options.limit)
         for source in plan.campaign.sources {
             guard let pool = plan.sources[source.pool], !budget.exhausted else { continue }
-            var users = try SourceUsers(pool: pool, file: options.files[pool.id], format: options.fileFormat, client: client(for: pool))
-            try await exportPool(
-                pool, from: &users, plan: plan, header: header, writer: writer, budget: budget, progress: progress, into: &summary)
+            if let file = options.files[pool.id] {
+                try await exportFile(
+                    pool, file: file, plan: plan, options: options, header: header, writer: writer, budget: budget, progress: progress,
+                    into: &summary)
+            } else {
+                var users = try SourceUsers(pool: pool, file: nil, format: options.fileFormat, client: client(for: pool))
+                try await exportPool(
+                    pool, from: &users, plan: plan, header: header, writer: writer, budget: budget, progress: progress, into: &summary)
+            }
         }
         summary.limitReached = budget.exhausted
         summary.files = try writer?.finish() ?? []
@@ -74,7 +82,33 @@ extension CampaignFinalizer {
         return (CSVHeader.derive(schemaAttributeNames: schema), "DescribeUserPool")
     }
 
-    /// One source pool: each batch's decisions are asked while the next batch is read.
+    /// One source pool from a list-users file: its unmigrated set read into a table (a slice at a
+    /// time when large), then the file checked against it batch by batch.
+    func exportFile(
+        _ pool: Pool, file: String, plan: Plan, options: Options, header: [String], writer: UserImportCSVWriter?, budget: FinalizeBudget,
+        progress: ProgressReporter?, into summary: inout FinalizeSummary
+    ) async throws {
+        let (slices, perSlice) = try await store.csvDecisionSlices(campaign: plan.campaign, pool: pool.id, capacity: options.csvTableCapacity)
+        for (number, slice) in slices.enumerated() {
+            guard !budget.exhausted else { return }
+            let table = try await store.csvDecisionTable(campaign: plan.campaign, pool: pool.id, slice: slice, expected: perSlice)
+            logger.info(
+                "read the unmigrated set for the CSV export",
+                metadata: ["pool": "\(pool.id)", "users": "\(table.count)", "slice": "\(number + 1)/\(slices.count)"])
+            let reader = try UserFileReader(path: file, format: options.fileFormat)
+            let pass = slices.count > 1 ? " (pass \(number + 1) of \(slices.count))" : ""
+            while !budget.exhausted {
+                let batch = try reader.next(max: Self.csvBatch)
+                guard !batch.isEmpty else { break }
+                try write(
+                    batch, decide: { table.decision(forSub: batch[$0].attribute("sub")) }, plan: plan, header: header, writer: writer,
+                    budget: budget, into: &summary)
+                progress?.update(adding: batch.count, detail: "exported \(summary.exported + summary.wouldCreate)\(pass)")
+            }
+        }
+    }
+
+    /// One source pool read live: each page's decisions are asked while the next page is read.
     func exportPool(
         _ pool: Pool, from users: inout SourceUsers, plan: Plan, header: [String], writer: UserImportCSVWriter?, budget: FinalizeBudget,
         progress: ProgressReporter?, into summary: inout FinalizeSummary
@@ -89,7 +123,7 @@ extension CampaignFinalizer {
             if let previous = pending {
                 pending = nil
                 let decisions = try await previous.decisions.value
-                try write(previous.users, decisions, plan: plan, header: header, writer: writer, budget: budget, into: &summary)
+                try write(previous.users, decide: { decisions[$0] }, plan: plan, header: header, writer: writer, budget: budget, into: &summary)
                 progress?.update(adding: previous.users.count, detail: "exported \(summary.exported + summary.wouldCreate)")
             }
             guard let batch, !budget.exhausted else { return }
@@ -101,11 +135,11 @@ extension CampaignFinalizer {
 
     /// The rows of one batch: users of the unmigrated set, each person once, none held.
     func write(
-        _ users: [UserType], _ decisions: [Int: FinalizeCSVDecision], plan: Plan, header: [String], writer: UserImportCSVWriter?,
+        _ users: [UserType], decide: (Int) -> FinalizeCSVDecision?, plan: Plan, header: [String], writer: UserImportCSVWriter?,
         budget: FinalizeBudget, into summary: inout FinalizeSummary
     ) throws {
         for (index, user) in users.enumerated() {
-            guard let decision = decisions[index] else { continue }  // not in the unmigrated set
+            guard let decision = decide(index) else { continue }  // not in the unmigrated set
             let outcome: FinalizeOutcome
             if !decision.chosen {
                 outcome = .ignored

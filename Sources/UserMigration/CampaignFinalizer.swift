@@ -59,6 +59,10 @@ public struct CampaignFinalizer: Sendable {
         /// CSV: a source pool's users from a list-users file instead of ListUsers.
         public var files: [PoolID: String] = [:]
         public var fileFormat: UserFileReader.Format?
+        /// CSV from a file: at most this many of a pool's unmigrated users held in memory at once
+        /// (``CSVDecisionTable``); a larger set is read in slices, the file once per slice.
+        public var csvTableCapacity = defaultCSVTableCapacity
+        public static let defaultCSVTableCapacity = 2_000_000
 
         public init(mode: FinalizeMode) {
             self.mode = mode

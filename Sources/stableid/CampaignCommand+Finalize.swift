@@ -51,12 +51,19 @@ extension CampaignCommand {
         var files: [String] = []
         @Option(help: "json: read every --file as JSON whatever its name (CSV lists are refused: they carry too little).")
         var fileFormat: UserFileReader.Format?
+        @Option(
+            help: """
+                csv with --file: at most N of a pool's unmigrated users held in memory at once (40 bytes each); a larger set \
+                is read in slices, the file once per slice.
+                """)
+        var inMemoryUsers: Int = CampaignFinalizer.Options.defaultCSVTableCapacity
         @Option(help: "invite, passwordless: users handled at once.") var workers: Int = 32
         @Option(help: "table or json.") var format: OutputFormat = .table
 
         func validate() throws {
             if let limit, limit < 1 { throw ValidationError("--limit must be at least 1") }
             guard (1...256).contains(workers) else { throw ValidationError("--workers must be 1 to 256") }
+            guard inMemoryUsers >= 1 else { throw ValidationError("--in-memory-users must be at least 1") }
             guard format == .table || format == .json else { throw ValidationError("--format is table or json") }
             if mode == .csv {
                 guard out != nil || dryRun else { throw ValidationError("--mode csv needs --out DIR") }
@@ -95,6 +102,7 @@ extension CampaignCommand {
             options.workers = workers
             options.outDirectory = out.map { URL(fileURLWithPath: $0) }
             options.fileFormat = fileFormat
+            options.csvTableCapacity = inMemoryUsers
             for entry in files {
                 guard let equals = entry.firstIndex(of: "="), let pool = PoolID(String(entry[..<equals])),
                     !entry[entry.index(after: equals)...].isEmpty

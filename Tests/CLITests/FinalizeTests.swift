@@ -202,6 +202,19 @@ struct FinalizeTests {
             #expect(filed.status == 0, "\(filed.stderr)")
             let copied = try String(contentsOfFile: fromFile.appendingPathComponent("\(s.campaign)-0001.csv").path, encoding: .utf8)
             #expect(Set(copied.split(separator: "\n")) == Set(lines.map { Substring($0) }))
+            // Held in memory a few users at a time, the set is read in slices and the file once per
+            // slice: the same rows, each once.
+            let sliced = dir.appendingPathComponent("sliced")
+            try FileManager.default.createDirectory(at: sliced, withIntermediateDirectories: false)
+            let (slicedRun, slicedReport) = try s.finalize([
+                "--mode", "csv", "--out", sliced.path, "--file", "\(s.source)=\(dump.path)", "--in-memory-users", "3",
+            ])
+            #expect(slicedRun.status == 0, "\(slicedRun.stderr)")
+            #expect(slicedRun.stderr.contains("slice=4/4"), "10 unmigrated users, 3 a slice: \(slicedRun.stderr)")
+            #expect(slicedReport["exported"] as? Int == Scenario.movable.count && slicedReport["held_count"] as? Int == 1)
+            let slicedRows = try String(contentsOfFile: sliced.appendingPathComponent("\(s.campaign)-0001.csv").path, encoding: .utf8)
+                .split(separator: "\n")
+            #expect(slicedRows.count == lines.count && Set(slicedRows) == Set(lines.map { Substring($0) }), "\(slicedRows)")
             // Nothing was created in the target: CSV rows are not users yet.
             #expect(try await s.targetUsers().keys.sorted() == ["dan-again"])
         }
