@@ -144,6 +144,28 @@ public struct UserPoolDescription: Decodable, Sendable {
         public var Name: String?
         public var AttributeDataType: String?
         public var Mutable: Bool?
+        /// The length limits of a `String` attribute, when the pool sets them.
+        public var StringAttributeConstraints: StringConstraints?
+    }
+    /// `MinLength` and `MaxLength`, which AWS sends as strings of digits (and moto echoes as
+    /// given). Read leniently: a limit that is neither a number nor digits is unknown (nil) rather
+    /// than a DescribeUserPool that cannot be read at all.
+    public struct StringConstraints: Decodable, Sendable {
+        public var MinLength: Int?
+        public var MaxLength: Int?
+
+        enum CodingKeys: String, CodingKey { case MinLength, MaxLength }
+
+        public init(from decoder: any Decoder) throws {
+            let container = try decoder.container(keyedBy: CodingKeys.self)
+            MinLength = Self.length(in: container, forKey: .MinLength)
+            MaxLength = Self.length(in: container, forKey: .MaxLength)
+        }
+
+        static func length(in container: KeyedDecodingContainer<CodingKeys>, forKey key: CodingKeys) -> Int? {
+            if let text = try? container.decodeIfPresent(String.self, forKey: key) { return Int(text) }
+            return try? container.decodeIfPresent(Int.self, forKey: key)
+        }
     }
     /// Who may create users: `AllowAdminCreateUserOnly` false (Cognito's default) lets anyone
     /// sign up through the pool's public API.
@@ -184,6 +206,17 @@ public struct UserPoolClientDescription: Decodable, Sendable {
     /// The attributes this client may write. Unset means every attribute the pool lets clients
     /// write, custom attributes included (Cognito's rule, and moto's).
     public var WriteAttributes: [String]?
+
+    /// Whether a user signed in through this client could write `attribute` themselves.
+    public func canWrite(_ attribute: String) -> Bool {
+        Self.canWrite(attribute, writeAttributes: WriteAttributes)
+    }
+
+    /// The one reading of `WriteAttributes` for whoever asks: unset, the client writes every
+    /// attribute (custom ones included); set, exactly those it names.
+    public static func canWrite(_ attribute: String, writeAttributes: [String]?) -> Bool {
+        writeAttributes.map { $0.contains(attribute) } ?? true
+    }
 }
 
 struct DescribeUserPoolClientResponse: Decodable, Sendable {

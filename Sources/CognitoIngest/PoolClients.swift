@@ -10,24 +10,32 @@ import Synchronization
 public final class PoolClients: Sendable {
     private let environment: [String: String]
     private let http: CurlClient
+    /// Rates a command sets for itself (`stamp --rate`), over `STABLEID_COGNITO_RATES` and the defaults.
+    private let rates: [QuotaCategory: Double]
     private let clients = Mutex<[PoolID: CognitoClient]>([:])
 
-    public init(environment: [String: String] = ProcessInfo.processInfo.environment, http: CurlClient = CurlClient()) {
+    public init(
+        environment: [String: String] = ProcessInfo.processInfo.environment, http: CurlClient = CurlClient(),
+        rates: [QuotaCategory: Double] = [:]
+    ) {
         self.environment = environment
         self.http = http
+        self.rates = rates
     }
 
     /// Clients sharing `maxConcurrentTransfers` connections: for a command that keeps many calls
     /// in flight (`campaign finalize` at the AdminCreateUser quota, each call ~100 ms away).
-    public convenience init(maxConcurrentTransfers: Int) {
-        self.init(http: CurlClient(maxConcurrentTransfers: maxConcurrentTransfers))
+    /// `rates` overrides the pacing of the categories it names.
+    public convenience init(maxConcurrentTransfers: Int, rates: [QuotaCategory: Double] = [:]) {
+        self.init(http: CurlClient(maxConcurrentTransfers: maxConcurrentTransfers), rates: rates)
     }
 
     public func client(for pool: Pool) throws -> CognitoClient {
         if let client = clients.withLock({ $0[pool.id] }) { return client }
         var environment = self.environment
         if let profile = pool.access.profile { environment["AWS_PROFILE"] = profile }
-        let configuration = try CognitoConfiguration.fromEnvironment(environment, region: pool.region)
+        var configuration = try CognitoConfiguration.fromEnvironment(environment, region: pool.region)
+        configuration.rates.merge(rates) { _, override in override }
         // A named profile means exactly that profile, even when the service has keys of its own in
         // its environment (which the default chain would try first).
         var credentials: any CredentialsProvider =

@@ -64,7 +64,7 @@ public struct TargetPoolFacts: Sendable, Equatable {
                 for id in try await client.listUserPoolClientIDs(poolID: pool.rawValue, deadline: deadline) {
                     let app = try await client.describeUserPoolClient(poolID: pool.rawValue, clientID: id, deadline: deadline)
                     // Unset WriteAttributes: the client writes every attribute, custom ones included.
-                    if app.WriteAttributes.map({ $0.contains(attribute) }) ?? true { writers.append(id) }
+                    if app.canWrite(attribute) { writers.append(id) }
                 }
                 facts.attributeWriters = writers.sorted()
             } catch {

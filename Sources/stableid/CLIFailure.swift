@@ -27,6 +27,8 @@ struct CLIFailure: Error {
             self = .usage(error.description)
         case let error as MigrationError:
             self = .usage(error.description)
+        case let error as StampError:
+            self = .usage(error.description)
         case let error as SchemaMigrator.Failure:
             self = .usage(error.description)
         case let error as UserFileReader.Failure:

@@ -71,6 +71,10 @@ struct EventDetailsAgreementTests {
             CampaignFinalizeCompletedDetails(
                 campaign: campaign, reconciliationRun: run, mode: .passwordless, resend: false, created: 5, adopted: 1, resent: 0, held: 2,
                 failed: 1, skipped: 3, limitReached: true),
+            UserStampedDetails(run: run, attribute: "custom:stable_id", previous: user.uuidString.lowercased()),
+            StampRunFinishedDetails(
+                run: run, attribute: "custom:stable_id", state: .stopped, resumed: true, pages: 3,
+                counts: StampCounts(seen: 10, changed: 4, skipped: 3, unmapped: 1, inactive: 1, gone: 0, failed: 1)),
             UserCreatedDetails(givenID: true, identities: 1, importRun: run),
             IdentityLinkedDetails(provider: "Google", emailVerified: true, importRun: run, via: .import),
             IdentityUnlinkedDetails(previousStatus: .active),

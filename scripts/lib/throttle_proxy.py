@@ -1,17 +1,21 @@
 #!/usr/bin/env python3
-"""A throttling proxy in front of moto (local Cognito), for scripts/bench-finalize.
+"""A throttling proxy in front of moto (local Cognito), for scripts/bench-finalize, scripts/bench-stamp
+and the stamp tests.
 
 Standard library only. Every POST is forwarded to --upstream as it came (AWS JSON 1.1; moto does
-not check signatures) and its answer relayed, except that AdminCreateUser is limited per account
-by a token bucket (--rate per second, --burst deep; Cognito's UserCreation quota is 50/s): beyond
-it the answer is HTTP 400 {"__type": "TooManyRequestsException", ...} with x-amzn-ErrorType, as
-Cognito answers, and the request never reaches moto.
+not check signatures) and its answer relayed, except that one operation (--operation, by default
+AdminCreateUser) is limited per account by a token bucket (--rate per second, --burst deep;
+Cognito's UserCreation quota is 50/s, UserResourceUpdate's 25/s): beyond it the answer is HTTP 400
+{"__type": "TooManyRequestsException", ...} with x-amzn-ErrorType, as Cognito answers, and the
+request never reaches moto. --throttle-first N answers the first N requests of the operation that
+way whatever the bucket holds: a deterministic test of a client that must absorb throttling.
 
-GET /stats answers JSON: AdminCreateUser requests forwarded and throttled, the wall-clock times of
-the first and the last forwarded one, the most forwarded in any one-second window, the forwarded
-rate over the last --window seconds of traffic, and other operations by name. GET /healthz: 200.
+GET /stats answers JSON: `operation`, and under `limited` its requests forwarded and throttled, the
+wall-clock times of the first and the last forwarded one, the most forwarded in any one-second
+window and the mean forwarded rate; other operations by name. GET /healthz: 200.
 
-    throttle_proxy.py --port P --upstream http://127.0.0.1:M [--rate 50] [--burst 50]
+    throttle_proxy.py --port P --upstream http://127.0.0.1:M [--operation AdminCreateUser] [--rate 50] [--burst 50]
+                      [--throttle-first N]
 """
 import argparse, http.client, json, os, signal, sys, threading, time, urllib.parse, uuid
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -20,12 +24,12 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 from token_bucket import Bucket  # noqa: E402
 
 PREFIX = "AWSCognitoIdentityProviderService."
-THROTTLED = "AdminCreateUser"
 
 
 class State:
-    def __init__(self, rate, burst):
-        self.rate, self.burst = rate, burst
+    def __init__(self, operation, rate, burst, throttle_first=0):
+        self.operation, self.rate, self.burst = operation, rate, burst
+        self.throttle_first = throttle_first
         self.lock = threading.Lock()
         self.buckets = {}
         self.forwarded = self.throttled = 0
@@ -36,6 +40,10 @@ class State:
     def admit(self, account):
         with self.lock:
             bucket = self.buckets.setdefault(account, Bucket(self.rate, self.burst))
+            if self.throttle_first > 0:
+                self.throttle_first -= 1
+                self.throttled += 1
+                return False
             if not bucket.take():
                 self.throttled += 1
                 return False
@@ -60,8 +68,8 @@ class State:
                 peak = max(peak, end - start + 1)
             span = (times[-1] - times[0]) if len(times) > 1 else 0.0
             return {
-                "rate": self.rate, "burst": self.burst,
-                "admin_create_user": {
+                "rate": self.rate, "burst": self.burst, "operation": self.operation,
+                "limited": {
                     "forwarded": self.forwarded, "throttled": self.throttled, "first_at": self.first_at,
                     "last_at": self.last_at, "peak_per_second": peak,
                     "mean_per_second": round((len(times) - 1) / span, 2) if span > 0 else None,
@@ -113,7 +121,7 @@ class Handler(BaseHTTPRequestHandler):
         body = self.rfile.read(int(self.headers.get("Content-Length") or 0))
         target = self.headers.get("X-Amz-Target", "")
         operation = target[len(PREFIX):] if target.startswith(PREFIX) else ""
-        if operation == THROTTLED:
+        if operation == self.state.operation:
             if not self.state.admit(account_of(self.headers)):
                 kind = "TooManyRequestsException"
                 self.send_json(400, {"__type": kind, "message": "Too many requests"}, headers=[("x-amzn-ErrorType", kind)])
@@ -152,9 +160,11 @@ def main():
     parser.add_argument("--upstream", required=True)
     parser.add_argument("--rate", type=float, default=50.0)
     parser.add_argument("--burst", type=float, default=50.0)
+    parser.add_argument("--operation", default="AdminCreateUser")
+    parser.add_argument("--throttle-first", type=int, default=0)
     args = parser.parse_args()
     upstream = urllib.parse.urlparse(args.upstream)
-    Handler.state = State(args.rate, args.burst)
+    Handler.state = State(args.operation, args.rate, args.burst, args.throttle_first)
     Handler.upstream = (upstream.hostname, upstream.port or 80)
     server = ThreadingHTTPServer(("127.0.0.1", args.port), Handler)
     server.daemon_threads = True

@@ -30,4 +30,9 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     /// A `campaign finalize --mode invite|passwordless` run (or `--resend`) ended: its counts. Each
     /// user it created is that person's own `identity_linked` event (via `invite`/`passwordless`).
     public static let campaignFinalizeCompleted = EventKind(rawValue: "campaign_finalize_completed")
+    /// `stableid stamp` wrote a user's stable ID into a custom attribute of the pool (after
+    /// Cognito took the write). Names the user, pool and sub; the value is the user ID itself.
+    public static let userStamped = EventKind(rawValue: "user_stamped")
+    /// A `stableid stamp` run ended — completed, stopped at its `--limit`, or failed — with its counts.
+    public static let stampRunFinished = EventKind(rawValue: "stamp_run_finished")
 }
