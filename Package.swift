@@ -110,6 +110,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // The change feed backends follow (GET /v1/changes), derived from the audit events.
+        .target(
+            name: "ChangeFeed",
+            dependencies: [
+                "IdentityMap", "Postgres", "CryptoPrimitives", "Support",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Reconciliation",
             dependencies: [
@@ -129,6 +139,7 @@ let package = Package(
             dependencies: [
                 "AuditTrail",
                 "CampaignReport",
+                "ChangeFeed",
                 "CognitoIngest",
                 "UserMigration",
                 "Reconciliation",
@@ -188,6 +199,14 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "ChangeFeedTests",
+            dependencies: [
+                "ChangeFeed", "IdentityMap", "AuditTrail", "Postgres", "TestSupport",
+                .product(name: "Logging", package: "swift-log"),
+            ],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ReconciliationTests",
             dependencies: ["Reconciliation", "IdentityMap", "UserMigration", "Postgres", "Support", "TestSupport"],
             swiftSettings: swiftSettings
@@ -232,7 +251,7 @@ let package = Package(
             name: "StableIDAPITests",
             dependencies: [
                 "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "UserMigration", "Cognito", "AuditTrail", "Reconciliation",
-                "CognitoIngest", "LookupCache", "CryptoPrimitives",
+                "CognitoIngest", "LookupCache", "CryptoPrimitives", "ChangeFeed",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

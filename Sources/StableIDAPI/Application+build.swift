@@ -1,4 +1,5 @@
 import AuditTrail
+public import ChangeFeed
 import CognitoIngest
 public import Hummingbird
 public import IdentityMap
@@ -42,6 +43,15 @@ public struct APIConfiguration: Sendable {
     /// plain HTTP, so TLS is a proxy's: on by default, except on a loopback address, where a
     /// browser on the same machine talks to the service directly.
     public var reportSecureCookies: Bool
+    /// How long the change feed keeps published changes (`STABLEID_CHANGES_RETENTION_DAYS`, 7 days
+    /// by default): a consumer may stop reading that long and still resume from its cursor.
+    public var changesRetention: Duration
+    /// A change stream with nothing to send sends a comment this often, so proxies keep it open
+    /// (`STABLEID_CHANGES_KEEPALIVE_S`, 15 s by default).
+    public var changesKeepAlive: Duration
+    /// The longest a long poll of the feed is held (`STABLEID_CHANGES_MAX_WAIT_S`, 30 s by
+    /// default, the most a client may ask): lower it behind a proxy with a shorter idle timeout.
+    public var changesMaxWait: Duration
 
     public init(
         host: String = "127.0.0.1",
@@ -57,8 +67,14 @@ public struct APIConfiguration: Sendable {
         coldBatchesInFlight: Int = 4,
         readyBeforeWarm: Bool = false,
         drainPeriod: Duration = .seconds(5),
-        reportSecureCookies: Bool? = nil
+        reportSecureCookies: Bool? = nil,
+        changesRetention: Duration = ChangeFeedLog.defaultRetention,
+        changesKeepAlive: Duration = .seconds(15),
+        changesMaxWait: Duration = .seconds(30)
     ) {
+        self.changesRetention = changesRetention
+        self.changesKeepAlive = changesKeepAlive
+        self.changesMaxWait = changesMaxWait
         self.lookupCache = lookupCache
         self.coldBatchesInFlight = coldBatchesInFlight
         self.readyBeforeWarm = readyBeforeWarm
@@ -89,9 +105,8 @@ public func buildRouter(
     authenticator: TokenAuthenticator,
     readiness: ReadinessProbe,
     registry: PrometheusCollectorRegistry,
-    lookupCache: LookupCache? = nil,
-    triggers: TriggerService? = nil,
-    serving: ServingState? = nil
+    lookupCache: LookupCache? = nil, triggers: TriggerService? = nil,
+    serving: ServingState? = nil, changeNotifier: ChangeNotifier? = nil, changeMetrics: ChangeFeedMetrics? = nil
 ) -> Router<AppRequestContext> {
     let factory = httpMetricsFactory(registry: registry)
     let identityMap = IdentityMapStore(database: database)
@@ -154,6 +169,8 @@ public func buildRouter(
     let events = EventController(query: eventQuery, erasure: Erasure(database: database))
     events.register(on: scoped(.audit))
     events.registerAdmin(on: scoped(.admin))
+    ChangesController(database, configuration, notifier: changeNotifier, metrics: changeMetrics, drain: serving.drain)
+        .register(on: scoped(.changes))
     // The report pages: a form sign-in, then a session cookie instead of a bearer token (HTML answers).
     ReportController(
         database: database, authenticator: authenticator, eventQuery: eventQuery, bodyReader: bodyReader,
@@ -181,15 +198,19 @@ public func buildApplication(
     let triggers = TriggerService(
         database: database, clients: clients, logger: Logger(label: "stableid.triggers"),
         metricsFactory: PrometheusMetricsFactory(registry: registry))
+    // One LISTEN connection per server wakes every waiting reader of the change feed.
+    let changeMetrics = ChangeFeedMetrics(factory: httpMetricsFactory(registry: registry))
+    let changeNotifier = ChangeNotifier(conninfo: configuration.databaseURL, logger: logger, metrics: changeMetrics)
     let router = buildRouter(
         configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry,
-        lookupCache: lookupCache, triggers: triggers, serving: serving
+        lookupCache: lookupCache, triggers: triggers, serving: serving, changeNotifier: changeNotifier, changeMetrics: changeMetrics
     )
     var services: [any Service] = [
         readiness,
         TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
+        ChangeFeedService(notifier: changeNotifier),
         AuditSealerService(database: database, logger: logger),
-        PeriodicService.housekeeping(database: database, logger: logger),
+        PeriodicService.housekeeping(database: database, logger: logger, changesRetention: configuration.changesRetention),
         PeriodicService.migrationRefusals(triggers: triggers, logger: logger),
         PeriodicService.targetFactsRefresh(TargetFactsRefresh(database: database, clients: clients, logger: logger), logger: logger),
     ]

@@ -1,3 +1,4 @@
+import ChangeFeed
 import Cognito
 import Foundation
 public import HTTPTypes
@@ -97,6 +98,8 @@ public struct Problem: HTTPResponseError, Sendable {
             return from(error)
         case let error as MigrationError:
             return from(error)
+        case let error as ChangeFeedError:
+            return from(error)
         case let error as CognitoError:
             // Cognito (or the network to it) failed us: the caller retries; a trigger's forwarder
             // applies its fail-open/closed policy.
@@ -163,6 +166,22 @@ public struct Problem: HTTPResponseError, Sendable {
             if isDatabaseUnavailable(error) { return .databaseUnavailable }
             return nil
         }
+    }
+
+    /// A cursor the feed cannot follow: the consumer must re-sync, then follow from the end.
+    static func from(_ error: ChangeFeedError) -> Problem {
+        let why: String
+        switch error {
+        case .cursorPruned:
+            why = "the changes after this cursor are older than the feed's retention and were removed"
+        case .cursorAhead:
+            why = "this cursor is past the end of this database's feed (another installation, or commits a failover lost)"
+        }
+        return Problem(
+            .gone, code: "cursor_expired", title: "The cursor can no longer be followed",
+            detail: why + ". Re-sync: take a new cursor from GET /v1/changes without `after` first, then re-read every stable ID"
+                + " you hold (GET /v1/users/{id}; a merged ID answers its survivor), then follow from that cursor."
+        )
     }
 
     static func from(_ error: MigrationError) -> Problem {

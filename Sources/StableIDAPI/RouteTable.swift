@@ -11,7 +11,7 @@ package enum RouteTable {
         (.post, "/v1/users/{id}/identities"), (.delete, "/v1/users/{id}/identities/{pool}/{sub}"),
         (.post, "/v1/users/{id}/merge"), (.post, "/v1/users/{id}/unmerge"), (.get, "/v1/users/{id}/events"),
         (.delete, "/v1/users/{id}/personal-data"),
-        (.get, "/v1/events"),
+        (.get, "/v1/events"), (.get, "/v1/changes"),
         (.get, "/v1/pools"), (.post, "/v1/pools"),
         (.get, "/v1/tokens"), (.post, "/v1/tokens"), (.delete, "/v1/tokens/{name}"),
         (.get, "/v1/campaigns"), (.get, "/v1/campaigns/{id}"), (.get, "/v1/campaigns/{id}/progress"),

@@ -31,6 +31,7 @@ struct ServeCommand: AsyncParsableCommand {
         guard (1...500).contains(poolSize) else { throw CLIFailure.usage("the pool size must be 1 to 500") }
         // Every setting is read before anything is opened, so a bad one is reported first.
         let resolveBatches = try environmentInteger("STABLEID_RESOLVE_BATCHES", default: 1, range: 1...poolSize)
+        let retentionDays = try environmentInteger("STABLEID_CHANGES_RETENTION_DAYS", default: 7, range: 1...3_650)
         let configuration = APIConfiguration(
             host: host, port: port, databaseURL: database.url, maxBodyBytes: maxBodyBytes, resolveBatches: resolveBatches,
             maxQueuedLookups: try environmentInteger("STABLEID_MAX_QUEUED_LOOKUPS", default: 10_000, range: 1...1_000_000),
@@ -43,7 +44,10 @@ struct ServeCommand: AsyncParsableCommand {
                 range: 1...max(1, poolSize - resolveBatches - 1)),
             readyBeforeWarm: try Self.readyBeforeWarmSetting(),
             drainPeriod: .seconds(try environmentInteger("STABLEID_DRAIN_SECONDS", default: 5, range: 0...300)),
-            reportSecureCookies: try Self.reportSecureCookiesSetting()
+            reportSecureCookies: try Self.reportSecureCookiesSetting(),
+            changesRetention: .seconds(24 * 3600 * retentionDays),
+            changesKeepAlive: .seconds(try environmentInteger("STABLEID_CHANGES_KEEPALIVE_S", default: 15, range: 1...300)),
+            changesMaxWait: .seconds(try environmentInteger("STABLEID_CHANGES_MAX_WAIT_S", default: 30, range: 1...30))
         )
         let session = try DatabaseOptions.serviceSession()
         try await database.withDatabase(maxConnections: poolSize, session: session) { db, logger in

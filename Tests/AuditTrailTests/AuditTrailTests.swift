@@ -290,7 +290,7 @@ struct AuditTrailTests {
             Set(deletable) == [
                 "idempotency_keys", "import_staging", "event_pending", "event_personal_data", "pending_links", "reconcile_snapshot",
                 "reconcile_progress", "findings", "identity_changes", "identity_change_pending", "identity_change_commit",
-                "report_sessions",
+                "report_sessions", "change_feed", "change_feed_pending", "change_feed_commit",
             ], "\(deletable.sorted())")
         // The deletes the service does make still work under it: housekeeping here; erasure and
         // the sealer in `serviceRole`.

@@ -32,7 +32,46 @@ struct ReplicaTests {
         return nil
     }
 
-    @Test("lookups, warm-up and the change feed work from a standby; with the primary down lookups still answer and writes answer 503")
+    /// After a failover the service talks to what was the standby: a second `serve` whose only
+    /// database is the standby (the primary is down) reads the change feed from the cursor the
+    /// primary gave, and answers exactly what the primary answered — the cursor is a position in a
+    /// replicated table, nothing in a process.
+    static func feedOnStandby(_ setup: Setup, token: String, path: String, expected: String, directory: URL) async throws {
+        let port = try CLI.freePort()
+        let process = Process()
+        process.executableURL = URL(fileURLWithPath: try CLI.binary)
+        process.arguments = ["serve"]
+        var environment = ProcessInfo.processInfo.environment
+        environment["DATABASE_URL"] = setup.replica
+        environment["DATABASE_READ_URL"] = nil
+        environment["STABLEID_LOOKUP_CACHE"] = "off"
+        environment["STABLEID_SQL_DIR"] = TestDatabase.sqlDirectory.path
+        environment["STABLEID_LISTEN"] = "127.0.0.1:\(port)"
+        process.environment = environment
+        let log = directory.appendingPathComponent("standby-serve.log")
+        FileManager.default.createFile(atPath: log.path, contents: nil)
+        process.standardError = try FileHandle(forWritingTo: log)
+        process.standardOutput = FileHandle.nullDevice
+        try process.run()
+        defer { if process.isRunning { process.terminate() } }
+        func standbyLog() -> String {
+            "\n--- the standby's serve log ---\n" + ((try? String(contentsOf: log, encoding: .utf8)) ?? "(unreadable)")
+        }
+        let base = "http://127.0.0.1:\(port)"
+        #expect(
+            try await eventually(within: 45) { (try? await CLI.http("GET", "\(base)/healthz").0) == 200 } != nil, "\(standbyLog())")
+        var last = ""
+        let same = try await eventually(within: 15) {
+            let (status, body) = try await CLI.http("GET", base + path, token: token)
+            last = "\(status) \(body)"
+            return status == 200 && body == expected
+        }
+        #expect(same != nil, "the standby answered \(last), the primary \(expected)\(standbyLog())")
+    }
+
+    @Test(
+        "lookups, warm-up and the change feed work from a standby; with the primary down lookups still answer and writes answer 503; a change-feed cursor reads the same on the standby"
+    )
     func standby() async throws {
         let setup = try Setup.fromEnvironment()
         let owner = ["DATABASE_URL": setup.primary]
@@ -42,6 +81,9 @@ struct ReplicaTests {
         let token = try CLI.run(
             ["token", "create", "--name", "replica-\(UUID().uuidString.prefix(8))", "--scope", "write", "--scope", "resolve"],
             environment: owner
+        ).lastLine
+        let feedToken = try CLI.run(
+            ["token", "create", "--name", "replica-feed-\(UUID().uuidString.prefix(8))", "--scope", "changes"], environment: owner
         ).lastLine
 
         let port = try CLI.freePort()
@@ -73,6 +115,11 @@ struct ReplicaTests {
             // Generous: on a loaded 2-core machine (the whole suite runs at once) a start can take long.
             #expect(
                 try await Self.eventually(within: 45) { (try? await CLI.http("GET", "\(base)/readyz").0) == 200 } != nil, "\(serveLog())")
+            // The change feed's end before this test's writes: the cursor a standby must read alike.
+            let (feedStatus, feedEnd) = try await CLI.http("GET", "\(base)/v1/changes", token: feedToken)
+            #expect(feedStatus == 200, "\(feedEnd)\(serveLog())")
+            let feedStart = try #require(
+                ((try? JSONSerialization.jsonObject(with: Data(feedEnd.utf8))) as? [String: Any])?["next"] as? String, "\(feedEnd)")
 
             // A person created through the service (written to the primary) resolves from the standby.
             let sub = UUID().uuidString.lowercased()
@@ -122,6 +169,10 @@ struct ReplicaTests {
             let otherURL = "\(base)/v1/resolve?pool=\(pool)&sub=\(other)"
             #expect(
                 try await Self.eventually(within: 5) { try await CLI.http("GET", otherURL, token: token).0 == 200 } != nil, "\(serveLog())")
+            // The two links, as the primary's feed answers them (the unlink above was a bare UPDATE: no event, no change).
+            let feedURL = "/v1/changes?after=\(feedStart)&limit=100"
+            let (_, primaryFeed) = try await CLI.http("GET", base + feedURL, token: feedToken)
+            #expect(primaryFeed.components(separatedBy: #""kind":"identity.linked""#).count == 3, "\(primaryFeed)\(serveLog())")
             let pidText = try String(contentsOfFile: setup.primaryPIDFile, encoding: .utf8)
             let pid = try #require(pidText.split(separator: "\n").first.flatMap { Int32($0) })
             #expect(kill(pid, SIGINT) == 0)  // fast shutdown of the primary
@@ -152,6 +203,7 @@ struct ReplicaTests {
             }
             #expect(noticed != nil, "\(serveLog())")
             #expect(try await CLI.http("GET", "\(base)/readyz").0 == 200, "\(serveLog())")
+            try await Self.feedOnStandby(setup, token: feedToken, path: feedURL, expected: primaryFeed, directory: dir)
             finished = true
         }
     }

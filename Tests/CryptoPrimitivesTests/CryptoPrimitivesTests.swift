@@ -42,6 +42,18 @@ struct CryptoPrimitivesTests {
             #expect(Base64URL.encode(Array(input.utf8)) == output)
         }
         #expect(Base64URL.encode([0xfb, 0xff]) == "-_8")
+        // Decoding is the exact inverse, and refuses every other spelling.
+        for (input, output) in vectors {
+            #expect(Base64URL.decode(output) == Array(input.utf8), "\(output)")
+        }
+        #expect(Base64URL.decode("-_8") == [0xfb, 0xff])
+        for bad in ["Z", "Zg=", "Zg==", "Zh", "Zm9", "Z+g", "Z/g", "Zm 9", "Zm9vY\u{e9}"] {
+            #expect(Base64URL.decode(bad) == nil, "\(bad)")
+        }
+        for _ in 0..<50 {
+            let bytes = (0..<Int.random(in: 0...20)).map { _ in UInt8.random(in: 0...255) }
+            #expect(Base64URL.decode(Base64URL.encode(bytes)) == bytes)
+        }
     }
 
     @Test("constant-time equality: equal bytes only, any length")

@@ -31,6 +31,7 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
         (.post, "/v1/tokens", "/v1/tokens", #"{"name":"n","scopes":["resolve"]}"#, .admin),
         (.delete, "/v1/tokens/{name}", "/v1/tokens/nobody", nil, .admin),
         (.get, "/v1/events", "/v1/events?kind=user_created", nil, .audit),
+        (.get, "/v1/changes", "/v1/changes", nil, .changes),
         (.delete, "/v1/users/{id}/personal-data", "/v1/users/\(id)/personal-data", nil, .admin),
         (.get, "/v1/campaigns", "/v1/campaigns", nil, .admin),
         (.get, "/v1/campaigns/{id}", "/v1/campaigns/\(id)", nil, .admin),

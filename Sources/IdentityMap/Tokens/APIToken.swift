@@ -3,8 +3,9 @@ public import Foundation
 /// What a bearer token may do. Scopes are exact: `admin` does not imply the others.
 public enum Scope: String, Sendable, CaseIterable, Comparable {
     /// `merge` (merge and unmerge people) is apart from `write`: re-keying a person's identities
-    /// is a bigger power than linking one.
-    case resolve, write, merge, audit, trigger, admin
+    /// is a bigger power than linking one. `changes` reads the change feed (`GET /v1/changes`)
+    /// and nothing else: a backend that follows the feed needs no other power.
+    case resolve, write, merge, audit, trigger, changes, admin
 
     public static func < (lhs: Scope, rhs: Scope) -> Bool {
         allCases.firstIndex(of: lhs)! < allCases.firstIndex(of: rhs)!

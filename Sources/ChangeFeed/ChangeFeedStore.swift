@@ -1,0 +1,178 @@
+public import Foundation
+public import IdentityMap
+import Postgres
+import Support
+
+/// Reads the change feed: pages after a cursor, and where the feed ends. Every read goes to the
+/// primary — the feed's order is the order commits became visible there, and a NOTIFY (which
+/// wakes waiters) comes from there; a replica could lag behind the NOTIFY that woke its reader.
+/// After a failover the promoted standby is the primary, holding the same positions.
+///
+/// The API's `GET /v1/changes` and, later, webhook deliveries (each from its own durable cursor)
+/// read through ``page(after:limit:)``; ``ChangeNotifier`` says when to read again.
+public struct ChangeFeedStore: Sendable {
+    public let database: Database
+    public let gapRule: GapRule
+
+    /// The largest page.
+    public static let maxPage = 1_000
+    /// Rows examined per statement while finding the end of the feed.
+    static let endBatch = 10_000
+
+    public init(database: Database, gapRule: GapRule = GapRule()) {
+        self.database = database
+        self.gapRule = gapRule
+    }
+
+    public struct Page: Sendable {
+        /// In feed order (commit order).
+        public var changes: [FeedChange]
+        /// The cursor after this page: the last change's, or further when rows that make no
+        /// change were passed over, or the cursor asked with when nothing was ready.
+        public var next: FeedCursor
+        /// The page stopped at its limit: more is ready now.
+        public var hasMore: Bool
+        /// A position still committing stopped the page (``GapRule``): read again on the next
+        /// NOTIFY, or at this time at the latest, when the hole is given up (this process's clock).
+        public var retryAt: ContinuousClock.Instant?
+        /// The database's clock at the read, for the publish-lag metric.
+        public var databaseNow: Date?
+    }
+
+    /// Up to `limit` (1…``maxPage``) changes after `cursor`, in commit order. Throws
+    /// ``ChangeFeedError`` when the cursor cannot be followed: pruned past, or ahead of the feed.
+    public func page(after cursor: FeedCursor, limit: Int) async throws -> Page {
+        let size = min(max(1, limit), Self.maxPage)
+        let read = try await database.primary.withConnection { connection in
+            try Self.read(after: cursor.position, limit: size, on: connection)
+        }
+        if cursor.position < read.prunedThrough { throw ChangeFeedError.cursorPruned(prunedThrough: read.prunedThrough) }
+        if cursor.position > read.logEnd { throw ChangeFeedError.cursorAhead(logEnd: read.logEnd) }
+        let outcome = gapRule.settle(
+            after: cursor.position, rows: read.rows.map { GapRule.Row(position: $0.position, publishedAt: $0.publishedAt) },
+            clock: read.clock)
+        let changes = read.rows.prefix(outcome.accepted).compactMap(ChangeDerivation.change(from:))
+        var retryAt: ContinuousClock.Instant?
+        if let blockedUntil = outcome.blockedUntil {
+            let remaining = read.clock.map { blockedUntil.timeIntervalSince($0) } ?? gapRule.maxGapAge.seconds
+            retryAt = ContinuousClock.now + .milliseconds(Int64(max(0, remaining) * 1000) + 1)
+        }
+        return Page(
+            changes: changes, next: FeedCursor(position: outcome.position),
+            hasMore: outcome.blockedUntil == nil && read.rows.count == size, retryAt: retryAt, databaseNow: read.clock
+        )
+    }
+
+    /// Where the feed ends now: the cursor a new consumer starts from (`GET /v1/changes` without
+    /// `after`), so it does not replay history. Every position up to it is visible or given up
+    /// (``GapRule``), so a change still committing now comes after it.
+    public func end() async throws -> FeedCursor {
+        let gapRule = self.gapRule
+        let position = try await database.primary.withConnection { connection in
+            var position = try Self.settledStart(maxGapAge: gapRule.maxGapAge, on: connection)
+            while true {
+                let (rows, clock) = try Self.positions(after: position, limit: Self.endBatch, on: connection)
+                let outcome = gapRule.settle(after: position, rows: rows, clock: clock)
+                position = outcome.position
+                if outcome.blockedUntil != nil || rows.count < Self.endBatch { return position }
+            }
+        }
+        return FeedCursor(position: position)
+    }
+
+    // MARK: Statements
+
+    /// The database's clock for the gap rule: the primary's own; on a hot standby the commit time
+    /// of the last transaction it replayed (or of the newest change, if later), so a standby whose
+    /// replay stalls does not count its own wall time as time a late commit had.
+    static let clockSQL = """
+        CASE WHEN pg_is_in_recovery()
+             THEN GREATEST(pg_last_xact_replay_timestamp(), (SELECT published_at FROM change_feed ORDER BY id DESC LIMIT 1))
+             ELSE clock_timestamp() END
+        """
+
+    struct Read: Sendable {
+        var prunedThrough: Int64
+        var logEnd: Int64
+        var clock: Date?
+        var rows: [ChangeDerivation.Row]
+    }
+
+    /// One statement, so the horizon, the end, the clock and the rows come from one snapshot.
+    /// Never reads `event_personal_data`.
+    static func read(after position: Int64, limit: Int, on connection: PostgresConnection) throws -> Read {
+        let rows = try connection.query(
+            """
+            WITH feed AS (
+                SELECT id, event_id, published_at FROM change_feed WHERE id > \(position) ORDER BY id LIMIT \(limit)
+            )
+            SELECT h.pruned_through,
+                   GREATEST(h.pruned_through, COALESCE((SELECT max(id) FROM change_feed), 0)) AS log_end,
+                   \(unescaped: clockSQL) AS clock,
+                   f.id, f.published_at, e.id AS event_id, e.kind, e.occurred_at, e.user_id, e.pool_id, e.sub,
+                   e.details::text AS details
+            FROM change_feed_horizon h
+            LEFT JOIN (feed f JOIN events e ON e.id = f.event_id) ON true
+            ORDER BY f.id
+            """
+        )
+        guard let head = rows.first else {
+            throw PostgresError(kind: .decoding, message: "change_feed_horizon has no row")
+        }
+        let decoder = JSONDecoder()
+        var decoded: [ChangeDerivation.Row] = []
+        decoded.reserveCapacity(rows.count)
+        for row in rows {
+            guard let id = try row.decodeIfPresent("id", as: Int64.self) else { continue }
+            let details = try decoder.decode(JSONValue.self, from: Data(try row.decode("details", as: String.self).utf8))
+            decoded.append(
+                ChangeDerivation.Row(
+                    position: id, publishedAt: try row.decode("published_at"), eventID: try row.decode("event_id"),
+                    kind: try row.decode("kind"), occurredAt: try row.decode("occurred_at"), userID: try row.decodeIfPresent("user_id"),
+                    pool: try row.decodeIfPresent("pool_id"), sub: try row.decodeIfPresent("sub"), details: details
+                ))
+        }
+        return Read(
+            prunedThrough: try head.decode("pruned_through"), logEnd: try head.decode("log_end"),
+            clock: try head.decodeIfPresent("clock"), rows: decoded
+        )
+    }
+
+    /// A position every earlier one is settled at: the newest change published at least
+    /// `maxGapAge` before the clock (every hole below it is given up), or the horizon.
+    static func settledStart(maxGapAge: Duration, on connection: PostgresConnection) throws -> Int64 {
+        let rows = try connection.query(
+            """
+            WITH c AS (SELECT \(unescaped: clockSQL) AS now)
+            SELECT GREATEST(h.pruned_through,
+                            COALESCE((SELECT f.id FROM change_feed f, c
+                                      WHERE f.published_at <= c.now - make_interval(secs => \(maxGapAge.seconds))
+                                      ORDER BY f.published_at DESC LIMIT 1), 0)) AS position
+            FROM change_feed_horizon h
+            """
+        )
+        guard let row = rows.first else {
+            throw PostgresError(kind: .decoding, message: "change_feed_horizon has no row")
+        }
+        return try row.decode("position")
+    }
+
+    /// The positions after `position` (no events joined) and the clock, for finding the end.
+    static func positions(after position: Int64, limit: Int, on connection: PostgresConnection) throws -> ([GapRule.Row], Date?) {
+        let rows = try connection.query(
+            """
+            SELECT c.now AS clock, f.id, f.published_at
+            FROM (SELECT \(unescaped: clockSQL) AS now) c
+            LEFT JOIN (SELECT id, published_at FROM change_feed WHERE id > \(position) ORDER BY id LIMIT \(limit)) f ON true
+            ORDER BY f.id
+            """
+        )
+        var positions: [GapRule.Row] = []
+        positions.reserveCapacity(rows.count)
+        for row in rows {
+            guard let id = try row.decodeIfPresent("id", as: Int64.self) else { continue }
+            positions.append(GapRule.Row(position: id, publishedAt: try row.decode("published_at")))
+        }
+        return (positions, try rows.first?.decodeIfPresent("clock", as: Date.self))
+    }
+}
