@@ -2,6 +2,13 @@
 public enum Base64URL {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
+    /// Each byte's value in the alphabet; 0xFF for a byte outside it.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(value) }
+        return table
+    }()
+
     public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count * 4 + 2) / 3)
@@ -20,5 +27,34 @@ public enum Base64URL {
             out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)]]
         }
         return String(decoding: out, as: UTF8.self)
+    }
+
+    /// The bytes `text` encodes, or nil unless it is exactly what ``encode(_:)`` writes: only the
+    /// URL alphabet (no padding, no `+`, `/` or whitespace), a length some encoding has (never
+    /// 4n + 1), and unused trailing bits zero. The last rule leaves one spelling per byte string,
+    /// so a JWT's parts cannot be respelled into a second, different-looking token.
+    public static func decode(_ text: some StringProtocol) -> [UInt8]? {
+        decode(utf8: text.utf8)
+    }
+
+    public static func decode(utf8 text: some Collection<UInt8>) -> [UInt8]? {
+        guard text.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count * 3 / 4)
+        // Bits read but not yet written out: `pending` of them, the low bits of `buffer`.
+        var buffer: UInt32 = 0
+        var pending = 0
+        for byte in text {
+            let value = values[Int(byte)]
+            guard value != 0xFF else { return nil }
+            buffer = (buffer << 6 | UInt32(value)) & 0xFFFF
+            pending += 6
+            if pending >= 8 {
+                pending -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(pending)))
+            }
+        }
+        guard buffer & ((1 << UInt32(pending)) - 1) == 0 else { return nil }
+        return out
     }
 }
