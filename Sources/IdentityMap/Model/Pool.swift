@@ -33,7 +33,7 @@ public struct Pool: Sendable, Equatable {
     /// `ids` as stored: sorted, without duplicates, each an app client id as Cognito makes them
     /// (1 to 128 of letters, digits, `_` and `+`); nil stays nil (any client). An empty list is
     /// refused: a pool whose tokens no client may present is no pool to register.
-    public static func tokenClientIDs(_ ids: [String]?) throws(IdentityMapError) -> [String]? {
+    public static func validatedTokenClientIDs(_ ids: [String]?) throws(IdentityMapError) -> [String]? {
         guard let ids else { return nil }
         let unique = Set(ids).sorted()
         guard (1...maxTokenClients).contains(unique.count) else {

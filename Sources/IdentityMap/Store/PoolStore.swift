@@ -31,7 +31,7 @@ public struct PoolStore: Sendable {
     /// the restriction (nil), with a `pool_token_clients_changed` event — none when nothing changes.
     public func setTokenClients(_ tokenClientIDs: [String]?, of id: PoolID, attribution: Attribution) -> Write<Pool> {
         Write { connection in
-            let wanted = try Pool.tokenClientIDs(tokenClientIDs)
+            let wanted = try Pool.validatedTokenClientIDs(tokenClientIDs)
             // Locked, so two changes at once each record the list they replaced.
             let locked = try connection.query("SELECT \(unescaped: Self.columns) FROM pools WHERE id = \(id.rawValue) FOR UPDATE")
             guard let current = try locked.first.map(Self.decode) else { throw IdentityMapError.unknownPool(id.rawValue) }
@@ -55,7 +55,7 @@ public struct PoolStore: Sendable {
         on connection: PostgresConnection, attribution: Attribution
     ) throws -> Pool {
         let access = try access.validated()
-        let tokenClientIDs = try Pool.tokenClientIDs(tokenClientIDs)
+        let tokenClientIDs = try Pool.validatedTokenClientIDs(tokenClientIDs)
         let region = region ?? id.region
         guard PoolID.isRegion(region) else {
             throw IdentityMapError.invalidInput(field: "region", reason: "is not an AWS region name")
