@@ -137,14 +137,16 @@ struct CognitoTokenTests {
 
     // MARK: The claims check
 
-    static func check(_ claims: [String: Any], allowed: Set<String>? = nil, now: Date = now) throws(TokenRejection) -> VerifiedToken {
+    static func check(
+        _ claims: [String: Any], allowed: Set<String>? = nil, now: Date = CognitoTokenTests.now
+    ) throws(TokenRejection) -> VerifiedToken {
         var issuer = Self.issuer
         issuer.allowedClientIDs = allowed
         let token = try CognitoToken(parsing: Self.token(claims: claims))
         return try TokenClaimsCheck(issuer: issuer).check(token.claims, now: now)
     }
 
-    static func refusal(_ claims: [String: Any], allowed: Set<String>? = nil, now: Date = now) -> TokenRejection? {
+    static func refusal(_ claims: [String: Any], allowed: Set<String>? = nil, now: Date = CognitoTokenTests.now) -> TokenRejection? {
         do throws(TokenRejection) {
             _ = try check(claims, allowed: allowed, now: now)
             return nil
