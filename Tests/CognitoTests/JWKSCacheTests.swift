@@ -1,5 +1,7 @@
 import Cognito
+import CryptoPrimitives
 import Foundation
+import HTTPTypes
 import Synchronization
 import TestSupport
 import Testing
