@@ -47,6 +47,18 @@ struct JWKSCacheTests {
         return nil
     }
 
+    @Test("a pool's keys are on its Cognito endpoint: the override (moto in tests), else the regional host")
+    func jwksURL() throws {
+        let regional = try CognitoConfiguration.fromEnvironment([:], region: "eu-west-1")
+        #expect(
+            regional.jwksURL(poolID: "eu-west-1_Abc") == "https://cognito-idp.eu-west-1.amazonaws.com/eu-west-1_Abc/.well-known/jwks.json")
+        let general = try CognitoConfiguration.fromEnvironment(["AWS_ENDPOINT_URL": "http://127.0.0.1:5000/"], region: "us-east-1")
+        #expect(general.jwksURL(poolID: "us-east-1_X") == "http://127.0.0.1:5000/us-east-1_X/.well-known/jwks.json")
+        let both = ["AWS_ENDPOINT_URL": "http://127.0.0.1:1", "AWS_ENDPOINT_URL_COGNITO_IDENTITY_PROVIDER": "http://127.0.0.1:2"]
+        let specific = try CognitoConfiguration.fromEnvironment(both, region: "us-east-1")
+        #expect(specific.jwksURL(poolID: "us-east-1_X") == "http://127.0.0.1:2/us-east-1_X/.well-known/jwks.json")
+    }
+
     @Test("a set keeps RSA signing keys of 2048 bits or more with a kid, once each")
     func keySet() throws {
         let small = TestRSAKey(bits: 1024)
