@@ -184,7 +184,9 @@ let package = Package(
         .target(
             name: "TestSupport",
             dependencies: [
-                "Postgres", "IdentityMap", "Cognito",
+                "Postgres", "IdentityMap", "Cognito", "CryptoPrimitives",
+                // A test-only RSA signer (TestRSAKey): the service itself only verifies.
+                "COpenSSL",
                 .product(name: "Logging", package: "swift-log"),
             ],
             path: "Tests/TestSupport",
@@ -219,7 +221,7 @@ let package = Package(
         .testTarget(
             name: "CognitoTests",
             dependencies: [
-                "Cognito", "Curl", "TestSupport",
+                "Cognito", "Curl", "CryptoPrimitives", "TestSupport",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
@@ -251,7 +253,7 @@ let package = Package(
             name: "StableIDAPITests",
             dependencies: [
                 "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "UserMigration", "Cognito", "AuditTrail", "Reconciliation",
-                "CognitoIngest", "LookupCache", "CryptoPrimitives", "ChangeFeed",
+                "CognitoIngest", "LookupCache", "CryptoPrimitives", "ChangeFeed", "Curl",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

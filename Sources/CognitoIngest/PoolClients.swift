@@ -30,10 +30,16 @@ public final class PoolClients: Sendable {
         self.init(http: CurlClient(maxConcurrentTransfers: maxConcurrentTransfers), rates: rates)
     }
 
+    /// How `pool` is reached: its region, and the endpoint from the environment (the override, or
+    /// Cognito's regional one). Its clients call there; token verification fetches the pool's
+    /// keys there (``CognitoConfiguration/jwksURL(poolID:)``).
+    public func configuration(for pool: Pool) throws -> CognitoConfiguration {
+        try CognitoConfiguration.fromEnvironment(environment(of: pool), region: pool.region)
+    }
+
     public func client(for pool: Pool) throws -> CognitoClient {
         if let client = clients.withLock({ $0[pool.id] }) { return client }
-        var environment = self.environment
-        if let profile = pool.access.profile { environment["AWS_PROFILE"] = profile }
+        let environment = self.environment(of: pool)
         var configuration = try CognitoConfiguration.fromEnvironment(environment, region: pool.region)
         configuration.rates.merge(rates) { _, override in override }
         // A named profile means exactly that profile, even when the service has keys of its own in
@@ -53,5 +59,12 @@ public final class PoolClients: Sendable {
             cache[pool.id] = client
             return client
         }
+    }
+
+    /// The service's environment with the pool's profile, if it names one.
+    private func environment(of pool: Pool) -> [String: String] {
+        var environment = self.environment
+        if let profile = pool.access.profile { environment["AWS_PROFILE"] = profile }
+        return environment
     }
 }

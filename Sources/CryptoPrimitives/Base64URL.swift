@@ -2,6 +2,13 @@
 public enum Base64URL {
     private static let alphabet: [UInt8] = Array("ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789-_".utf8)
 
+    /// Each byte's value in the alphabet; 0xFF for a byte outside it.
+    private static let values: [UInt8] = {
+        var table = [UInt8](repeating: 0xFF, count: 256)
+        for (value, byte) in alphabet.enumerated() { table[Int(byte)] = UInt8(value) }
+        return table
+    }()
+
     public static func encode(_ bytes: [UInt8]) -> String {
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count * 4 + 2) / 3)
@@ -22,40 +29,32 @@ public enum Base64URL {
         return String(decoding: out, as: UTF8.self)
     }
 
-    /// The bytes of unpadded base64url `text`, or nil unless it is exactly what ``encode(_:)``
-    /// writes: only the URL alphabet, no padding, no length that leaves a lone character, and
-    /// zero bits where the last character has more than the bytes need (so every value has one
-    /// spelling, and a cursor or token read back compares equal to the one handed out).
+    /// The bytes `text` encodes, or nil unless it is exactly what ``encode(_:)`` writes: only the
+    /// URL alphabet (no padding, no `+`, `/` or whitespace), a length some encoding has (never
+    /// 4n + 1), and unused trailing bits zero. The last rule leaves one spelling per byte string,
+    /// so a JWT's parts cannot be respelled into a second, different-looking token.
     public static func decode(_ text: some StringProtocol) -> [UInt8]? {
-        let utf8 = Array(text.utf8)
-        guard utf8.count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(utf8.count * 3 / 4)
-        var bits: UInt32 = 0
-        var count = 0
-        for byte in utf8 {
-            guard let value = sextet(byte) else { return nil }
-            bits = bits << 6 | UInt32(value)
-            count += 6
-            if count >= 8 {
-                count -= 8
-                out.append(UInt8(truncatingIfNeeded: bits >> UInt32(count)))
-                bits &= (1 << UInt32(count)) - 1
-            }
-        }
-        // What is left is the padding bits of the last character: they must be zero.
-        guard bits == 0 else { return nil }
-        return out
+        decode(utf8: text.utf8)
     }
 
-    private static func sextet(_ byte: UInt8) -> UInt8? {
-        switch byte {
-        case UInt8(ascii: "A")...UInt8(ascii: "Z"): return byte - UInt8(ascii: "A")
-        case UInt8(ascii: "a")...UInt8(ascii: "z"): return byte - UInt8(ascii: "a") + 26
-        case UInt8(ascii: "0")...UInt8(ascii: "9"): return byte - UInt8(ascii: "0") + 52
-        case UInt8(ascii: "-"): return 62
-        case UInt8(ascii: "_"): return 63
-        default: return nil
+    public static func decode(utf8 text: some Collection<UInt8>) -> [UInt8]? {
+        guard text.count % 4 != 1 else { return nil }
+        var out: [UInt8] = []
+        out.reserveCapacity(text.count * 3 / 4)
+        // Bits read but not yet written out: `pending` of them, the low bits of `buffer`.
+        var buffer: UInt32 = 0
+        var pending = 0
+        for byte in text {
+            let value = values[Int(byte)]
+            guard value != 0xFF else { return nil }
+            buffer = (buffer << 6 | UInt32(value)) & 0xFFFF
+            pending += 6
+            if pending >= 8 {
+                pending -= 8
+                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(pending)))
+            }
         }
+        guard buffer & ((1 << UInt32(pending)) - 1) == 0 else { return nil }
+        return out
     }
 }

@@ -21,7 +21,8 @@ public enum SHA256 {
 
     /// An `EVP_MD` may be shared by every thread once fetched; it is never freed. Nil (and the
     /// error queue cleared) if the fetch failed: then each call looks the algorithm up again.
-    nonisolated(unsafe) fileprivate static let algorithm: OpaquePointer? = {
+    /// Shared with HMAC-SHA-256 and RS256 checks (`RSAPublicKey`).
+    nonisolated(unsafe) static let algorithm: OpaquePointer? = {
         let fetched = EVP_MD_fetch(nil, "SHA256", nil)
         if fetched == nil { ERR_clear_error() }
         return fetched

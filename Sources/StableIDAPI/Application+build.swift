@@ -106,7 +106,8 @@ public func buildRouter(
     readiness: ReadinessProbe,
     registry: PrometheusCollectorRegistry,
     lookupCache: LookupCache? = nil, triggers: TriggerService? = nil,
-    serving: ServingState? = nil, changeNotifier: ChangeNotifier? = nil, changeMetrics: ChangeFeedMetrics? = nil
+    serving: ServingState? = nil, changeNotifier: ChangeNotifier? = nil, changeMetrics: ChangeFeedMetrics? = nil,
+    tokenVerification: TokenVerification = TokenVerification()
 ) -> Router<AppRequestContext> {
     let factory = httpMetricsFactory(registry: registry)
     let identityMap = IdentityMapStore(database: database)
@@ -119,8 +120,7 @@ public func buildRouter(
     router.add(middleware: DrainMiddleware(drain: serving.drain))
 
     HealthController(
-        readiness: readiness, serving: serving,
-        registry: registry, poolGauges: PoolGauges(database: database, registry: registry),
+        readiness: readiness, serving: serving, registry: registry, poolGauges: PoolGauges(database: database, registry: registry),
         findings: FindingStore(database: database)
     )
     .register(on: router)
@@ -137,24 +137,25 @@ public func buildRouter(
     let users = UserController(
         identityMap: identityMap, eventQuery: eventQuery, pointInTime: pointInTime, database: database, bodyReader: bodyReader
     )
-    ResolveController(
-        identityMap: identityMap,
-        pointInTime: pointInTime,
-        bodyReader: bodyReader,
-        cache: lookupCache,
-        coalescer: ResolveCoalescer(
-            store: identityMap, maxConcurrentBatches: configuration.resolveBatches, maxQueued: configuration.maxQueuedLookups
-        ),
+    let coalescer = ResolveCoalescer(
+        store: identityMap, maxConcurrentBatches: configuration.resolveBatches, maxQueued: configuration.maxQueuedLookups
+    )
+    let resolve = ResolveController(
+        identityMap: identityMap, pointInTime: pointInTime, bodyReader: bodyReader, cache: lookupCache, coalescer: coalescer,
         coldBatches: ColdBatchAdmission(limit: configuration.coldBatchesInFlight)
     )
-    .register(on: scoped(.resolve))
+    resolve.register(on: scoped(.resolve))
+    // Token lookups verify, then resolve through the same path (pool writes here refresh their issuers).
+    let tokenLookups = TokenResolveController(
+        resolver: resolve, bodyReader: bodyReader, verification: tokenVerification, pools: PoolStore(database: database), metrics: factory)
+    tokenLookups.register(on: scoped(.resolve))
     users.registerReads(on: scoped(.resolve))
     users.registerHistory(on: scoped(.audit))
     users.registerWrites(on: scoped(.write))
     users.registerMerges(on: scoped(.merge))
     AdminController(
         pools: PoolStore(database: database), tokens: TokenStore(database: database), database: database, bodyReader: bodyReader,
-        authenticator: authenticator
+        authenticator: authenticator, issuers: tokenLookups.issuers
     )
     .register(on: scoped(.admin))
     CampaignController(campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
@@ -181,13 +182,15 @@ public func buildRouter(
 
 /// The whole service: HTTP server plus the token-revocation listener, with graceful shutdown.
 /// `authenticator`: made from `configuration` and `database` when nil (tests pass their own to
-/// watch its cache).
+/// watch its cache). `tokenVerification`: where token lookups find the pools' signing keys; by
+/// default each pool's Cognito endpoint from the environment (tests serve keys of their own).
 public func buildApplication(
     configuration: APIConfiguration,
     database: Database,
     logger: Logger,
     authenticator: TokenAuthenticator? = nil,
-    drain: DrainSignal = DrainSignal()
+    drain: DrainSignal = DrainSignal(),
+    tokenVerification: TokenVerification? = nil
 ) -> some ApplicationProtocol {
     let authenticator = authenticator ?? TokenAuthenticator(store: TokenStore(database: database), ttl: configuration.tokenCacheTTL)
     let registry = PrometheusCollectorRegistry()
@@ -203,7 +206,8 @@ public func buildApplication(
     let changeNotifier = ChangeNotifier(conninfo: configuration.databaseURL, logger: logger, metrics: changeMetrics)
     let router = buildRouter(
         configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry,
-        lookupCache: lookupCache, triggers: triggers, serving: serving, changeNotifier: changeNotifier, changeMetrics: changeMetrics
+        lookupCache: lookupCache, triggers: triggers, serving: serving, changeNotifier: changeNotifier, changeMetrics: changeMetrics,
+        tokenVerification: tokenVerification ?? TokenVerification(clients: clients)
     )
     var services: [any Service] = [
         readiness,

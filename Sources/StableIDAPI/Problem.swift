@@ -122,6 +122,8 @@ public struct Problem: HTTPResponseError, Sendable {
             case .service, .malformedResponse:
                 return Problem(.badGateway, code: "cognito_error", title: "Cognito refused a call", detail: error.type.map { "\($0)" })
             }
+        case let rejection as TokenRejection:
+            return from(rejection)
         case let error as TriggerEventError:
             switch error {
             case .unsupportedTrigger, .unsupportedVersion:

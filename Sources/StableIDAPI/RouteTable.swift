@@ -6,13 +6,13 @@ package import HTTPTypes
 package enum RouteTable {
     package static let routes: [(method: HTTPRequest.Method, template: String)] = [
         (.get, "/healthz"), (.get, "/readyz"), (.get, "/metrics"),
-        (.get, "/v1/resolve"), (.post, "/v1/resolve"),
+        (.get, "/v1/resolve"), (.post, "/v1/resolve"), (.post, "/v1/resolve/token"),
         (.get, "/v1/users"), (.post, "/v1/users"), (.get, "/v1/users/{id}"),
         (.post, "/v1/users/{id}/identities"), (.delete, "/v1/users/{id}/identities/{pool}/{sub}"),
         (.post, "/v1/users/{id}/merge"), (.post, "/v1/users/{id}/unmerge"), (.get, "/v1/users/{id}/events"),
         (.delete, "/v1/users/{id}/personal-data"),
         (.get, "/v1/events"), (.get, "/v1/changes"),
-        (.get, "/v1/pools"), (.post, "/v1/pools"),
+        (.get, "/v1/pools"), (.post, "/v1/pools"), (.patch, "/v1/pools/{id}"),
         (.get, "/v1/tokens"), (.post, "/v1/tokens"), (.delete, "/v1/tokens/{name}"),
         (.get, "/v1/campaigns"), (.get, "/v1/campaigns/{id}"), (.get, "/v1/campaigns/{id}/progress"),
         (.get, "/v1/reconciliation/runs"), (.get, "/v1/reconciliation/findings"), (.get, "/v1/reconciliation/findings/{id}"),

@@ -110,7 +110,7 @@ struct CLITests {
         let csv = try CLI.run(["pool", "list", "--format", "csv"], environment: env)
         #expect(
             csv.stdout.hasPrefix(
-                "id,region,name,issuer,created_at,role_arn,aws_profile\neu-central-1_Abc,eu-central-1,Frankfurt,https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Abc,"
+                "id,region,name,issuer,created_at,role_arn,aws_profile,token_client_ids\neu-central-1_Abc,eu-central-1,Frankfurt,https://cognito-idp.eu-central-1.amazonaws.com/eu-central-1_Abc,"
             ))
         // A pool in another account: reached with a role (and external id); bad ARNs exit 2.
         let role = "arn:aws:iam::210987654321:role/stableid-reader"
@@ -124,6 +124,25 @@ struct CLITests {
         #expect(listed.contains("eu-west-3_Other") && listed.contains(role) && !listed.contains("ext-42"))
         let table = try CLI.run(["pool", "list"], environment: env)
         #expect(table.stdout.hasPrefix("ID"))
+
+        // The app clients whose tokens POST /v1/resolve/token accepts: named at add, changed after.
+        let add = ["pool", "add", "--id", "eu-west-2_Tok", "--token-client-id", "web", "--token-client-id", "ios"]
+        #expect(try CLI.run(add, environment: env).status == 0)
+        func tokenClients() throws -> String? {
+            let rows = try CLI.run(["pool", "list", "--format", "json"], environment: env).stdout
+            let pools = try JSONSerialization.jsonObject(with: Data(rows.utf8)) as? [[String: String]]
+            return pools?.first { $0["id"] == "eu-west-2_Tok" }?["token_client_ids"]
+        }
+        #expect(try tokenClients() == "ios,web")
+        let update = ["pool", "update", "--id", "eu-west-2_Tok"]
+        #expect(try CLI.run(update + ["--token-client-id", "android"], environment: env).status == 0)
+        #expect(try tokenClients() == "android")
+        #expect(try CLI.run(update + ["--any-token-client"], environment: env).status == 0)
+        #expect(try tokenClients() == "")
+        #expect(try CLI.run(update, environment: env).status == 2)
+        #expect(try CLI.run(update + ["--any-token-client", "--token-client-id", "web"], environment: env).status == 2)
+        #expect(try CLI.run(update + ["--token-client-id", "not a client"], environment: env).status == 2)
+        #expect(try CLI.run(["pool", "update", "--id", "eu-west-2_None", "--any-token-client"], environment: env).status == 2)
     }
 
     @Test("campaign create prints its id on the last line; list and show; a second active campaign for the target exits 2")

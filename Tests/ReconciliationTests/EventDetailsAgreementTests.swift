@@ -81,6 +81,7 @@ struct EventDetailsAgreementTests {
             UserMergedDetails(from: user, survivor: UUID(), movedIdentities: [key], repointedUsers: []),
             UserUnmergedDetails(from: user, survivor: UUID(), mergeEvent: 7, restoredIdentities: [key], repointedUsers: [user]),
             PoolAddedDetails(region: "us-east-1", issuer: "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Agree", name: "agree"),
+            PoolTokenClientsChangedDetails(from: nil, to: ["client1", "client2"]),
             TokenCreatedDetails(tokenID: UUID(), name: "t", scopes: ["trigger"], pools: [pool.rawValue]),
             TokenRevokedDetails(tokenID: UUID(), name: "t"),
             ImportCompletedDetails(importRun: run, source: "file", reuseSubAsUserID: true, report: report),

@@ -37,14 +37,17 @@ struct APIFixture {
         )
     }
 
+    /// `tokenVerification`: where token lookups fetch signing keys (default: each pool's Cognito
+    /// endpoint from the environment, moto under scripts/test).
     func app(
-        database: Database? = nil, authenticator: TokenAuthenticator? = nil, configuration: APIConfiguration? = nil
+        database: Database? = nil, authenticator: TokenAuthenticator? = nil, configuration: APIConfiguration? = nil,
+        tokenVerification: TokenVerification? = nil
     ) -> some ApplicationProtocol {
         var logger = Logger(label: "test.api")
         logger.logLevel = .critical
         return buildApplication(
             configuration: configuration ?? self.configuration, database: database ?? db.database, logger: logger,
-            authenticator: authenticator)
+            authenticator: authenticator, tokenVerification: tokenVerification)
     }
 
     func test<Value: Sendable>(_ body: @escaping @Sendable (any TestClientProtocol) async throws -> Value) async throws -> Value {

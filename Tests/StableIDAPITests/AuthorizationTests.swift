@@ -14,6 +14,7 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
     return [
         (.get, "/v1/resolve", "/v1/resolve?pool=us-east-1_Old&sub=\(testSub("s"))", nil, .resolve),
         (.post, "/v1/resolve", "/v1/resolve", #"{"items":[]}"#, .resolve),
+        (.post, "/v1/resolve/token", "/v1/resolve/token", #"{"token":"not-a-token"}"#, .resolve),
         (.get, "/v1/users/{id}", "/v1/users/\(id)", nil, .resolve),
         (.get, "/v1/users", "/v1/users?email=a@example.com", nil, .resolve),
         (.get, "/v1/users/{id}/events", "/v1/users/\(id)/events", nil, .audit),
@@ -27,6 +28,7 @@ let protectedRoutes: [(method: HTTPRequest.Method, template: String, uri: String
         (.post, "/v1/users/{id}/unmerge", "/v1/users/\(id)/unmerge", #"{"from":"01a21996-0000-7000-8000-000000000002"}"#, .merge),
         (.get, "/v1/pools", "/v1/pools", nil, .admin),
         (.post, "/v1/pools", "/v1/pools", #"{"id":"ap-south-1_Zz"}"#, .admin),
+        (.patch, "/v1/pools/{id}", "/v1/pools/us-east-1_Old", #"{"any_token_client":true}"#, .admin),
         (.get, "/v1/tokens", "/v1/tokens", nil, .admin),
         (.post, "/v1/tokens", "/v1/tokens", #"{"name":"n","scopes":["resolve"]}"#, .admin),
         (.delete, "/v1/tokens/{name}", "/v1/tokens/nobody", nil, .admin),

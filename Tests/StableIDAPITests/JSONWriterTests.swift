@@ -1,3 +1,4 @@
+import Cognito
 import Foundation
 import IdentityMap
 import NIOCore
@@ -40,6 +41,42 @@ struct JSONWriterTests {
             let written = try JSONSerialization.jsonObject(with: Data(JSONWriter.batch(results, errors: errors))) as? NSDictionary
             #expect(expected == written)
         }
+    }
+
+    @Test("the token lookup's answer is the resolution with the verified claims under token, in sorted place")
+    func tokenAnswer() throws {
+        let sub = "5b0b5b0b-1111-4222-8333-000000000005"
+        let identity = Identity(
+            pool: PoolID("us-east-1_A")!, sub: sub, username: "ü \"x\"", email: "a@b.c", emailVerified: true, provider: "Cognito",
+            status: .active, linkedAt: Date(timeIntervalSince1970: 1_700_000_000.25), unlinkedAt: nil, via: .lazy)
+        let resolution = Resolution(userID: UUID(), userStatus: .active, identity: identity)
+        let issuer = "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_A"
+        let token = VerifiedToken(
+            poolID: "us-east-1_A", issuer: issuer, subject: sub, use: .access, clientID: "c\"1", expiresAt: 1_800_000_600,
+            issuedAt: 1_800_000_000, authTime: nil, username: "ü")
+        var writer = JSONWriter()
+        writer.resolution(resolution, token: token)
+        let text = String(decoding: writer.bytes, as: UTF8.self)
+        var answer = try #require(try JSONSerialization.jsonObject(with: Data(writer.bytes)) as? [String: Any], "\(text)")
+        let claims = try #require(answer["token"] as? [String: Any])
+        let expectedClaims: [String: Any] = [
+            "client_id": "c\"1", "exp": 1_800_000_600, "iat": 1_800_000_000, "iss": issuer, "pool": "us-east-1_A", "sub": sub,
+            "token_use": "access", "username": "ü",
+        ]
+        #expect(NSDictionary(dictionary: claims) == NSDictionary(dictionary: expectedClaims))
+        answer["token"] = nil
+        let encoder = JSONEncoder()
+        encoder.outputFormatting = [.sortedKeys, .withoutEscapingSlashes]
+        let expected = try JSONSerialization.jsonObject(with: encoder.encode(ResolutionJSON(resolution))) as? NSDictionary
+        #expect(NSDictionary(dictionary: answer) == expected)
+        let tokenKey = try #require(text.range(of: #","token":{"#))
+        let userKey = try #require(text.range(of: #","user_id":"#))
+        let statusKey = try #require(text.range(of: #"},"status":"#))
+        #expect(statusKey.lowerBound < tokenKey.lowerBound && tokenKey.lowerBound < userKey.lowerBound, "\(text)")
+        // Without a token, exactly the resolution's answer.
+        var plain = JSONWriter()
+        plain.resolution(resolution, token: nil)
+        #expect(plain.bytes == JSONWriter.resolution(resolution))
     }
 
     @Test(

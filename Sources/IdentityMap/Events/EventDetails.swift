@@ -140,13 +140,34 @@ public struct PoolAddedDetails: EventDetails {
     }
 
     public var access = PoolAccess()
+    /// The app clients whose tokens may be resolved; nil (no key, as in every event before
+    /// migration 0021) when any client may.
+    public var tokenClientIDs: [String]?
 
     public var json: [String: JSONValue] {
         var json: [String: JSONValue] = ["region": .string(region), "issuer": .string(issuer), "name": JSONValue(name)]
         if let role = access.roleARN { json["role_arn"] = .string(role) }
         if access.externalID != nil { json["external_id_set"] = .bool(true) }
         if let profile = access.profile { json["aws_profile"] = .string(profile) }
+        if let tokenClientIDs { json["token_client_ids"] = .array(tokenClientIDs.map(JSONValue.string)) }
         return json
+    }
+}
+
+/// `from` and `to` are the allow-lists before and after; `null` is "any client of the pool".
+public struct PoolTokenClientsChangedDetails: EventDetails {
+    public static let kind = EventKind.poolTokenClientsChanged
+    public var from: [String]?
+    public var to: [String]?
+
+    public init(from: [String]?, to: [String]?) {
+        self.from = from
+        self.to = to
+    }
+
+    public var json: [String: JSONValue] {
+        func list(_ ids: [String]?) -> JSONValue { ids.map { .array($0.map(JSONValue.string)) } ?? .null }
+        return ["from": list(from), "to": list(to)]
     }
 }
 

@@ -13,6 +13,8 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     /// A stale identity's email or verified flag refreshed from its pool by `--fix stale`.
     public static let identityRefreshed = EventKind(rawValue: "identity_refreshed")
     public static let poolAdded = EventKind(rawValue: "pool_added")
+    /// A pool's allow-list of app clients for token lookups (`POST /v1/resolve/token`) set or lifted.
+    public static let poolTokenClientsChanged = EventKind(rawValue: "pool_token_clients_changed")
     public static let tokenCreated = EventKind(rawValue: "token_created")
     public static let tokenRevoked = EventKind(rawValue: "token_revoked")
     public static let importCompleted = EventKind(rawValue: "import_completed")

@@ -9,14 +9,41 @@ public struct Pool: Sendable, Equatable {
     public var createdAt: Date
     /// How StableID reaches the pool's account (default: the service's own AWS credentials).
     public var access: PoolAccess
+    /// The app clients whose tokens `POST /v1/resolve/token` accepts (sorted, no duplicates); nil:
+    /// any client of the pool.
+    public var tokenClientIDs: [String]?
 
-    public init(id: PoolID, region: String, name: String?, issuer: String, createdAt: Date, access: PoolAccess = PoolAccess()) {
+    public init(
+        id: PoolID, region: String, name: String?, issuer: String, createdAt: Date, access: PoolAccess = PoolAccess(),
+        tokenClientIDs: [String]? = nil
+    ) {
         self.id = id
         self.region = region
         self.name = name
         self.issuer = issuer
         self.createdAt = createdAt
         self.access = access
+        self.tokenClientIDs = tokenClientIDs
+    }
+
+    /// At most this many app clients in an allow-list (Cognito allows 1,000 per pool; a list
+    /// longer than this is no allow-list anyone reads).
+    public static let maxTokenClients = 50
+
+    /// `ids` as stored: sorted, without duplicates, each an app client id as Cognito makes them
+    /// (1 to 128 of letters, digits, `_` and `+`); nil stays nil (any client). An empty list is
+    /// refused: a pool whose tokens no client may present is no pool to register.
+    public static func validatedTokenClientIDs(_ ids: [String]?) throws(IdentityMapError) -> [String]? {
+        guard let ids else { return nil }
+        let unique = Set(ids).sorted()
+        guard (1...maxTokenClients).contains(unique.count) else {
+            throw .invalidInput(field: "token_client_ids", reason: "must name 1 to \(maxTokenClients) app clients")
+        }
+        let isClientIDByte: (UInt8) -> Bool = { $0.isASCIIAlphanumeric || $0 == UInt8(ascii: "_") || $0 == UInt8(ascii: "+") }
+        guard unique.allSatisfy({ (1...128).contains($0.utf8.count) && $0.utf8.allSatisfy(isClientIDByte) }) else {
+            throw .invalidInput(field: "token_client_ids", reason: "must be app client ids (1 to 128 letters, digits, '_' or '+')")
+        }
+        return unique
     }
 
     /// Issuers compare without a trailing slash: `…/us-east-1_X/` and `…/us-east-1_X` are one pool.

@@ -10,26 +10,52 @@ public struct PoolStore: Sendable {
     }
 
     /// Registers a pool. The region defaults to the id's prefix; the issuer to Cognito's URL for it.
+    /// `tokenClientIDs`: the app clients whose tokens `POST /v1/resolve/token` accepts (nil: any).
     public func add(
         id: PoolID,
         region: String? = nil,
         name: String? = nil,
         issuer: String? = nil,
         access: PoolAccess = PoolAccess(),
+        tokenClientIDs: [String]? = nil,
         attribution: Attribution
     ) -> Write<Pool> {
         Write { connection in
-            try Self.add(id: id, region: region, name: name, issuer: issuer, access: access, on: connection, attribution: attribution)
+            try Self.add(
+                id: id, region: region, name: name, issuer: issuer, access: access, tokenClientIDs: tokenClientIDs, on: connection,
+                attribution: attribution)
         }
     }
 
-    static let columns = "id, region, name, issuer, created_at, role_arn, external_id, aws_profile"
+    /// Sets the app clients whose tokens `POST /v1/resolve/token` accepts for pool `id`, or lifts
+    /// the restriction (nil), with a `pool_token_clients_changed` event — none when nothing changes.
+    public func setTokenClients(_ tokenClientIDs: [String]?, of id: PoolID, attribution: Attribution) -> Write<Pool> {
+        Write { connection in
+            let wanted = try Pool.validatedTokenClientIDs(tokenClientIDs)
+            // Locked, so two changes at once each record the list they replaced.
+            let locked = try connection.query("SELECT \(unescaped: Self.columns) FROM pools WHERE id = \(id.rawValue) FOR UPDATE")
+            guard let current = try locked.first.map(Self.decode) else { throw IdentityMapError.unknownPool(id.rawValue) }
+            guard current.tokenClientIDs != wanted else { return current }
+            let rows = try connection.query(
+                "UPDATE pools SET token_client_ids = \(wanted) WHERE id = \(id.rawValue) RETURNING \(unescaped: Self.columns)"
+            )
+            guard let row = rows.first else { throw IdentityMapError.unknownPool(id.rawValue) }
+            try EventLog.append(
+                EventDraft(PoolTokenClientsChangedDetails(from: current.tokenClientIDs, to: wanted), pool: id),
+                attribution: attribution, on: connection
+            )
+            return try Self.decode(row)
+        }
+    }
+
+    static let columns = "id, region, name, issuer, created_at, role_arn, external_id, aws_profile, token_client_ids"
 
     static func add(
-        id: PoolID, region: String?, name: String?, issuer: String?, access: PoolAccess, on connection: PostgresConnection,
-        attribution: Attribution
+        id: PoolID, region: String?, name: String?, issuer: String?, access: PoolAccess, tokenClientIDs: [String]? = nil,
+        on connection: PostgresConnection, attribution: Attribution
     ) throws -> Pool {
         let access = try access.validated()
+        let tokenClientIDs = try Pool.validatedTokenClientIDs(tokenClientIDs)
         let region = region ?? id.region
         guard PoolID.isRegion(region) else {
             throw IdentityMapError.invalidInput(field: "region", reason: "is not an AWS region name")
@@ -45,8 +71,11 @@ public struct PoolStore: Sendable {
         }
         let rows = try connection.query(
             """
-            INSERT INTO pools (id, region, name, issuer, role_arn, external_id, aws_profile)
-            VALUES (\(id.rawValue), \(region), \(name), \(issuer), \(access.roleARN), \(access.externalID), \(access.profile))
+            INSERT INTO pools (id, region, name, issuer, role_arn, external_id, aws_profile, token_client_ids)
+            VALUES (
+                \(id.rawValue), \(region), \(name), \(issuer), \(access.roleARN), \(access.externalID), \(access.profile),
+                \(tokenClientIDs)
+            )
             ON CONFLICT DO NOTHING
             RETURNING \(unescaped: columns)
             """
@@ -58,6 +87,7 @@ public struct PoolStore: Sendable {
                 {
                     var details = PoolAddedDetails(region: region, issuer: issuer, name: name)
                     details.access = access
+                    details.tokenClientIDs = tokenClientIDs
                     return details
                 }(), pool: id),
             attribution: attribution,
@@ -93,7 +123,8 @@ public struct PoolStore: Sendable {
             access: PoolAccess(
                 roleARN: try row.decodeIfPresent("role_arn"), externalID: try row.decodeIfPresent("external_id"),
                 profile: try row.decodeIfPresent("aws_profile")
-            )
+            ),
+            tokenClientIDs: try row.decodeIfPresent("token_client_ids")
         )
     }
 }

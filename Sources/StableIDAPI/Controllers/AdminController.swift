@@ -11,10 +11,13 @@ struct AdminController {
     let bodyReader: RequestBodyReader
     /// Told of each token made here, so a negative cache entry for its hash cannot outlive it.
     let authenticator: TokenAuthenticator
+    /// Told of each pool write here, so token lookups see a new pool or allow-list at once.
+    let issuers: TokenIssuers
 
     func register(on group: RouterGroup<AppRequestContext>) {
         group.get("pools", use: listPools)
         group.post("pools", use: addPool)
+        group.patch("pools/{id}", use: updatePool)
         group.get("tokens", use: listTokens)
         group.post("tokens", use: createToken)
         group.delete("tokens/{name}", use: revokeToken)
@@ -31,9 +34,27 @@ struct AdminController {
         let write = pools.add(
             id: id, region: input.region, name: input.name, issuer: input.issuer,
             access: PoolAccess(roleARN: input.roleARN, externalID: input.externalID, profile: input.awsProfile),
-            attribution: context.attribution)
+            tokenClientIDs: input.tokenClientIDs, attribution: context.attribution)
+        defer { issuers.invalidate() }
         return try await write.response(to: request, body: body, context: context, on: database) { pool in
             try JSONResponse.recorded(.created, PoolJSON(pool))
+        }
+    }
+
+    /// `PATCH /v1/pools/{id}`: the pool's allow-list of app clients for token lookups, set or
+    /// lifted (the one thing about a registered pool that changes; its id and issuer never do).
+    @Sendable func updatePool(request: Request, context: AppRequestContext) async throws -> Response {
+        let id = try RequestValue.poolID(try context.parameters.require("id"), field: "id")
+        let body = try await bodyReader.collect(request)
+        let clients = try bodyReader.decode(PoolUpdateRequest.self, from: body).tokenClients()
+        let write = pools.setTokenClients(clients, of: id, attribution: context.attribution)
+        defer { issuers.invalidate() }
+        do {
+            return try await write.response(to: request, body: body, context: context, on: database) { pool in
+                try JSONResponse.recorded(.ok, PoolJSON(pool))
+            }
+        } catch IdentityMapError.unknownPool(_) {
+            throw Problem.notFound("pool \(id.rawValue) is not registered")
         }
     }
 

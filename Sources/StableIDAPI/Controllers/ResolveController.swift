@@ -32,27 +32,39 @@ struct ResolveController {
             return try await resolveAt(query, at: at, headers: request.headers)
         }
         let reference = try Self.reference(pool: query.pool, iss: query.iss, sub: query.sub)
-        let resolution: Resolution?
+        let answer: ByteBuffer?
         if try Self.isStrong(query.consistency, headers: request.headers) {
-            resolution = try await identityMap.resolveStrongly(batch: [reference])[0]
-        } else if let cache {
-            // Written straight from the stored entry into the response buffer, with no
-            // `Resolution` or `String` per field: the same bytes as the general path
-            // (JSONWriterTests and LookupCacheRouteTests compare them).
-            let answer = cache.withStoredAnswer(for: reference) { answer in
-                var buffer = ByteBuffer()
-                buffer.writeAnswer(answer)
-                return buffer
-            }
-            if let answer { return Self.jsonResponse(answer) }
-            resolution = try await coalescer.resolve(reference)
+            answer = try await identityMap.resolveStrongly(batch: [reference])[0].map { ByteBuffer(bytes: JSONWriter.resolution($0)) }
         } else {
-            resolution = try await coalescer.resolve(reference)
+            // From memory, written straight from the stored entry into the response buffer, with
+            // no `Resolution` or `String` per field: the same bytes as the general path
+            // (JSONWriterTests and LookupCacheRouteTests compare them).
+            answer = try await lookUp(
+                reference,
+                fromMemory: { stored in
+                    var buffer = ByteBuffer()
+                    buffer.writeAnswer(stored)
+                    return buffer
+                },
+                fromDatabase: { ByteBuffer(bytes: JSONWriter.resolution($0)) }
+            )
         }
-        guard let resolution else {
+        guard let answer else {
             throw Problem.notFound("no user has this identity")
         }
-        return Self.jsonResponse(JSONWriter.resolution(resolution))
+        return Self.jsonResponse(answer)
+    }
+
+    /// One eventual lookup, the way every single lookup is made (this route's and the token
+    /// lookup's): from the `LookupCache` when it is live and holds the identity — `fromMemory`
+    /// makes the answer under the shard's lock, so it must be short and never block — else
+    /// through the coalescer, whose `Resolution` `fromDatabase` makes the answer of. Nil when no
+    /// user has the identity.
+    func lookUp<Answer>(
+        _ reference: IdentityReference, fromMemory: (StoredAnswer) -> Answer, fromDatabase: (Resolution) -> Answer
+    ) async throws -> Answer? {
+        if let cache, let answer = cache.withStoredAnswer(for: reference, fromMemory) { return answer }
+        return try await coalescer.resolve(reference).map(fromDatabase)
     }
 
     /// `?at=T`: from the events on the reader, never from memory, which holds only the present.

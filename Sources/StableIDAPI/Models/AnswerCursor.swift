@@ -117,6 +117,13 @@ protocol AnswerSink {
 extension AnswerSink {
     /// `{"identity":{…},"status":…,"user_id":…}`, keys sorted like the rest of the API's answers.
     mutating func answer(_ answer: StoredAnswer) {
+        answerOpening(answer)
+        answerClosing(answer)
+    }
+
+    /// An answer up to its user's status, `{"identity":{…},"status":"…"`: a member that sorts
+    /// between `status` and `user_id` (the token lookup's `token`) is written after it.
+    mutating func answerOpening(_ answer: StoredAnswer) {
         raw("{\"identity\":")
         if let email = answer.email {
             raw("{\"email\":")
@@ -148,6 +155,10 @@ extension AnswerSink {
         }
         raw("},\"status\":")
         plainString(answer.userStatus.rawValue)
+    }
+
+    /// The rest of an answer: `,"user_id":"…"}`.
+    mutating func answerClosing(_ answer: StoredAnswer) {
         raw(",\"user_id\":")
         uuid(answer.userID)
         raw("}")

@@ -1,3 +1,4 @@
+import Cognito
 import Foundation
 import IdentityMap
 import LookupCache
@@ -68,7 +69,8 @@ struct JSONWriter: AnswerSink {
         return writer.bytes
     }
 
-    mutating func resolution(_ resolution: Resolution) {
+    /// `token`: the token lookup's answer, the verified claims under `token` (``answer(_:token:)``).
+    mutating func resolution(_ resolution: Resolution, token: VerifiedToken? = nil) {
         let identity = resolution.identity
         var username = identity.username
         func fields(_ username: UnsafeBufferPointer<UInt8>, _ email: UnsafeBufferPointer<UInt8>?) -> StoredAnswer {
@@ -80,9 +82,9 @@ struct JSONWriter: AnswerSink {
             )
         }
         if var email = identity.email {
-            email.withUTF8 { email in username.withUTF8 { username in answer(fields(username, email)) } }
+            email.withUTF8 { email in username.withUTF8 { username in answer(fields(username, email), token: token) } }
         } else {
-            username.withUTF8 { username in answer(fields(username, nil)) }
+            username.withUTF8 { username in answer(fields(username, nil), token: token) }
         }
     }
 

@@ -13,12 +13,15 @@ struct PoolRequest: Decodable {
     var roleARN: String?
     var externalID: String?
     var awsProfile: String?
+    /// The app clients whose tokens `POST /v1/resolve/token` accepts; absent: any.
+    var tokenClientIDs: [String]?
 
     enum CodingKeys: String, CodingKey {
         case id, region, name, issuer
         case roleARN = "role_arn"
         case externalID = "external_id"
         case awsProfile = "aws_profile"
+        case tokenClientIDs = "token_client_ids"
     }
 
     init(from decoder: any Decoder) throws {
@@ -30,6 +33,36 @@ struct PoolRequest: Decodable {
         roleARN = try container.decodeUnlessAbsent(String.self, forKey: .roleARN)
         externalID = try container.decodeUnlessAbsent(String.self, forKey: .externalID)
         awsProfile = try container.decodeUnlessAbsent(String.self, forKey: .awsProfile)
+        tokenClientIDs = try container.decodeUnlessAbsent([String].self, forKey: .tokenClientIDs)
+    }
+}
+
+/// `PATCH /v1/pools/{id}`: `token_client_ids` sets the allow-list of app clients for token
+/// lookups, `any_token_client: true` lifts it — exactly one of the two, so an empty list never
+/// has to mean "any" (nor "none").
+struct PoolUpdateRequest: Decodable {
+    var tokenClientIDs: [String]?
+    var anyTokenClient: Bool?
+
+    enum CodingKeys: String, CodingKey {
+        case tokenClientIDs = "token_client_ids"
+        case anyTokenClient = "any_token_client"
+    }
+
+    init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        tokenClientIDs = try container.decodeUnlessAbsent([String].self, forKey: .tokenClientIDs)
+        anyTokenClient = try container.decodeUnlessAbsent(Bool.self, forKey: .anyTokenClient)
+    }
+
+    /// The allow-list asked for; nil: any client.
+    func tokenClients() throws -> [String]? {
+        switch (tokenClientIDs, anyTokenClient) {
+        case (let ids?, nil): return ids
+        case (nil, true?): return nil
+        case (nil, false?): throw Problem.invalidRequest("any_token_client can only be true; give token_client_ids to restrict")
+        default: throw Problem.invalidRequest("give exactly one of token_client_ids and any_token_client")
+        }
     }
 }
 
@@ -43,6 +76,8 @@ struct PoolJSON: Encodable {
     var awsProfile: String?
     /// Whether an external id is set (its value is not shown).
     var externalIDSet: Bool
+    /// The app clients whose tokens `POST /v1/resolve/token` accepts; absent: any.
+    var tokenClientIDs: [String]?
 
     enum CodingKeys: String, CodingKey {
         case id, region, name, issuer
@@ -50,6 +85,7 @@ struct PoolJSON: Encodable {
         case roleARN = "role_arn"
         case awsProfile = "aws_profile"
         case externalIDSet = "external_id_set"
+        case tokenClientIDs = "token_client_ids"
     }
 
     init(_ pool: Pool) {
@@ -61,6 +97,7 @@ struct PoolJSON: Encodable {
         roleARN = pool.access.roleARN
         awsProfile = pool.access.profile
         externalIDSet = pool.access.externalID != nil
+        tokenClientIDs = pool.tokenClientIDs
     }
 }
 
