@@ -45,6 +45,9 @@ public final class PostgresClient: Sendable {
         public var idle: Int
         public var leased: Int
         public var waiting: Int
+        /// Connections leased since the pool was made (a running count): how tests show that a
+        /// path asked no database.
+        public var leases: Int
     }
 
     final class Slot: @unchecked Sendable {
@@ -63,6 +66,7 @@ public final class PostgresClient: Sendable {
     private let logger: Logger
     private let slots: SlotPool<Slot>
     private let openConnections = Atomic<Int>(0)
+    private let leaseCount = Atomic<Int>(0)
 
     public init(configuration: Configuration, logger: Logger = Logger(label: "stableid.postgres")) {
         self.configuration = configuration
@@ -78,7 +82,8 @@ public final class PostgresClient: Sendable {
             open: openConnections.load(ordering: .relaxed),
             idle: pool.idle,
             leased: pool.leased,
-            waiting: pool.waiting
+            waiting: pool.waiting,
+            leases: leaseCount.load(ordering: .relaxed)
         )
     }
 
@@ -90,6 +95,7 @@ public final class PostgresClient: Sendable {
     /// committed), and the slot goes back to the pool only then.
     public func withConnection<T: Sendable>(_ body: @escaping @Sendable (PostgresConnection) throws -> T) async throws -> T {
         let slot = try await acquire()
+        leaseCount.add(1, ordering: .relaxed)
         defer { release(slot) }
         return try await slot.executor.runToCompletion {
             let connection = try self.connection(for: slot)

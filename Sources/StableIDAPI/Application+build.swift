@@ -166,7 +166,7 @@ public func buildRouter(
     let triggers =
         triggers
         ?? TriggerService(database: database, clients: PoolClients(), logger: Logger(label: "stableid.triggers"), metricsFactory: factory)
-    TriggerController(bodyReader: bodyReader, triggers: triggers).register(on: scoped(.trigger))
+    TriggerController(bodyReader: bodyReader, triggers: triggers, cache: lookupCache).register(on: scoped(.trigger))
     let events = EventController(query: eventQuery, erasure: Erasure(database: database))
     events.register(on: scoped(.audit))
     events.registerAdmin(on: scoped(.admin))

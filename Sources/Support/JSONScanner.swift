@@ -61,6 +61,11 @@ public struct JSONScanner {
         /// The key as a String, for messages and keys a caller does not know.
         public var text: String { unescaped ?? String(decoding: raw, as: UTF8.self) }
 
+        /// The bytes between the quotes of a key without escapes (its text is exactly those
+        /// bytes); nil for a key with escapes. Valid only as long as the scanner's bytes: for
+        /// writers that copy keys through unchanged (the trigger answers).
+        public var plainBytes: UnsafeRawBufferPointer? { unescaped == nil ? raw : nil }
+
         public func matches(_ name: StaticString) -> Bool {
             name.withUTF8Buffer { expected in
                 if let unescaped { return unescaped.utf8.elementsEqual(expected) }

@@ -20,6 +20,8 @@ public struct TriggerService: Sendable {
     let clients: PoolClients
     let logger: Logger
     let campaigns = CampaignCache()
+    /// Registered pools found so far (they never change): no round trip per event to ask again.
+    let pools = RegisteredPools()
     public let refusals: RefusalCounting
     /// What Cognito calls may take together; the rest of Cognito's 5 s is for us and the network.
     static let cognitoBudget: Duration = .seconds(4)
@@ -47,13 +49,11 @@ public struct TriggerService: Sendable {
     /// Answers one trigger event with the event's JSON, `response` filled in.
     public func handle(_ event: CognitoTriggerEvent, attribution: Attribution) async throws -> Data {
         let request = try event.typedRequest()
-        if let name = request.userName,
-            name.isEmpty || name.utf8.count > 512 || name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
-        {
+        if let name = request.userName, !Self.isAcceptableUserName(name) {
             throw MigrationError.malformedEvent("userName must be 1 to 512 characters without control characters")
         }
         guard let targetID = PoolID(event.userPoolID) else { throw MigrationError.unknownPool(event.userPoolID) }
-        guard let target = try await PoolStore(database: database).pool(targetID) else {
+        guard let target = try await pools.pool(targetID, load: { try await PoolStore(database: database).pool(targetID) }) else {
             throw MigrationError.unknownPool(targetID.rawValue)
         }
         switch request {
@@ -72,7 +72,8 @@ public struct TriggerService: Sendable {
         case .tokenGeneration(let token):
             guard let user = TargetUser(token) else { throw MigrationError.malformedEvent("request.userAttributes.sub is missing") }
             // Every token (refreshes too) asks: answer from a read when the sub is linked, and
-            // enter the write path only for the first token after a sign-up or migration.
+            // enter the write path only for the first token after a sign-up or migration. (A sub
+            // the lookup cache holds never gets here: ``answerLinkedTokenGeneration``.)
             let known = try await IdentityMapStore(database: database).resolve(.pool(target.id, sub: user.sub))
             var stableID = known?.userID
             if stableID == nil {
@@ -83,6 +84,13 @@ public struct TriggerService: Sendable {
         case .clientCredentialsTokenGeneration:
             return event.answeringUnchanged()
         }
+    }
+}
+
+extension TriggerService {
+    /// The rule for an event's `userName`: 1 to 512 bytes of UTF-8, no control characters.
+    static func isAcceptableUserName(_ name: String) -> Bool {
+        !name.isEmpty && name.utf8.count <= 512 && !name.unicodeScalars.contains(where: { $0.value < 0x20 || $0.value == 0x7f })
     }
 }
 

@@ -26,6 +26,7 @@ struct PostgresClientTests {
         let stats = client.statistics
         #expect(stats.open <= 4)
         #expect(stats.leased == 0)
+        #expect(stats.leases == 200, "every withConnection is one lease")
         let backends = try db.rows(
             "SELECT count(*) AS n FROM pg_stat_activity WHERE datname = current_database() AND application_name = 'stableid' AND pid <> pg_backend_pid()"
         )

@@ -111,3 +111,101 @@ wait_live() {
 calc() { python3 -c "import sys; print(format(eval(sys.argv[1]), sys.argv[2]))" "$1" "$2"; }  # EXPR FORMAT
 commas() { calc "round($1)" ","; }
 
+# --- wrk: requests, rounds, ratios (bench-lookup, bench-triggers) -------------------------------
+
+# wrk_seed_lua — prints Lua that seeds each wrk thread's generator on its own (wrk loads a script
+# once per thread; without this, both threads would draw the same values in the same order).
+# Prepend it to a request script; a script that needs an init of its own wraps this one's.
+wrk_seed_lua() {
+    cat <<'LUA'
+local threads = 0
+function setup(thread)
+    threads = threads + 1
+    thread:set("thread_number", threads)
+end
+function init(args)
+    math.randomseed(os.time() + thread_number * 7919)
+    for _ = 1, 10 do math.random() end
+end
+LUA
+}
+
+# wrk_latency_lua — prints Lua that, at the end of a run, appends its latency distribution as 2,000
+# quantiles (each standing for an equal share of the run's requests) to $WRK_LATENCY_FILE (when
+# set): the rounds of a workload are pooled into one distribution, and its p50 and p99 read from it.
+wrk_latency_lua() {
+    cat <<'LUA'
+done = function(summary, latency, requests)
+    local path = os.getenv("WRK_LATENCY_FILE")
+    if path == nil or summary.requests == 0 then return end
+    local file = io.open(path, "a")
+    local points = 2000
+    for i = 1, points do
+        file:write(summary.requests / points, " ", latency:percentile((i - 0.5) * 100 / points), "\n")
+    end
+    file:close()
+end
+LUA
+}
+
+# wrk_run CONCURRENCY SCRIPT-OR-EMPTY PATH → "req/s p50 p99 non-2xx" (ms) against 127.0.0.1:$WRK_PORT
+# (default $A_PORT) for $WRK_SECONDS (default $DURATION); wrk --latency prints "50%  1.23ms" lines,
+# normalised to milliseconds. Socket errors are added to non-2xx as "+Ns".
+wrk_run() {
+    local c="$1" script="$2" path="$3" out threads port="${WRK_PORT:-${A_PORT:-}}" seconds="${WRK_SECONDS:-${DURATION:-10}}"
+    threads=$((c < 2 ? c : 2))  # wrk needs a connection per thread
+    if [ -n "$script" ]; then
+        out=$(wrk -t"$threads" -c"$c" -d"${seconds}s" --latency -s "$script" "http://127.0.0.1:$port$path") \
+            || die "wrk failed (c=$c, ${script:-no script}, $path)"
+    else
+        out=$(wrk -t"$threads" -c"$c" -d"${seconds}s" --latency "http://127.0.0.1:$port$path") || die "wrk failed (c=$c, $path)"
+    fi
+    python3 - "$out" <<'PY' || die "cannot read wrk's output"
+import re, sys
+text = sys.argv[1]
+def ms(value):
+    number, unit = re.match(r"([\d.]+)(us|ms|s)", value).groups()
+    return float(number) * {"us": 0.001, "ms": 1, "s": 1000}[unit]
+rps = float(re.search(r"Requests/sec:\s+([\d.]+)", text).group(1))
+p50 = ms(re.search(r"\s50%\s+(\S+)", text).group(1))
+p99 = ms(re.search(r"\s99%\s+(\S+)", text).group(1))
+errors = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+errors = errors.group(1) if errors else "0"
+sockets = re.search(r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text)
+if sockets and sum(map(int, sockets.groups())):
+    errors += "+%ds" % sum(map(int, sockets.groups()))
+print(f"{rps:.0f} {p50:.2f} {p99:.2f} {errors}")
+PY
+}
+
+# summarize_rounds FILE LATENCY-FILE → "req/s p50 p99 non-2xx": the mean of the rounds' req/s (they
+# are equally long), p50 and p99 of all the rounds' requests pooled (latency.lua's quantiles,
+# each weighted by its round's requests), errors summed.
+summarize_rounds() {
+    python3 - "$1" "$2" <<'PY' || die "cannot summarise the rounds"
+import sys
+rows = [line.split() for line in open(sys.argv[1]) if line.strip()]
+errors = sockets = 0
+for row in rows:
+    plain, _, socket = row[3].partition("+")
+    errors += int(plain)
+    sockets += int(socket.rstrip("s") or 0)
+points = sorted((float(value), float(weight)) for weight, value in (line.split() for line in open(sys.argv[2]) if line.strip()))
+total = sum(weight for _, weight in points)
+if not rows or not total:
+    sys.exit(f"no requests or no latencies recorded in {sys.argv[1]} / {sys.argv[2]}")
+def quantile(q):
+    seen = 0.0
+    for value, weight in points:
+        seen += weight
+        if seen >= q * total:
+            return value / 1000  # µs → ms
+    return points[-1][0] / 1000
+print(f"{sum(float(r[0]) for r in rows) / len(rows):.0f} {quantile(0.50):.2f} {quantile(0.99):.2f} "
+      f"{errors}{f'+{sockets}s' if sockets else ''}")
+PY
+}
+# round_ratios A-FILE B-FILE → each round's A/B req/s ratio (wrk_run lines), comma-separated.
+round_ratios() {
+    paste -d' ' "$1" "$2" | awk '{printf "%s%.2f", (NR > 1 ? ", " : ""), $1 / $5}'
+}

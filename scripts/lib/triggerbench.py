@@ -5,7 +5,9 @@ Standard library only. Phase "link": one PostAuthentication event per target use
 whose username matches a backfilled source user, so the campaign's username rule links it).
 Phase "token": pre token generation V2 events for the subs linked in phase one (the claim
 comes from an existing link). Prints one JSON object with client-side latency percentiles per
-phase; the caller adds the server's own histogram from /metrics.
+phase; the caller adds the server's own histogram from /metrics. With --subs-out, appends the
+linked users to that file, one "username sub" line each (scripts/bench-triggers' wrk phase sends
+token events and lookups for them).
 """
 import argparse, http.client, json, statistics, threading, time, uuid
 
@@ -18,6 +20,7 @@ def main():
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--offset", type=int, default=0, help="first user number (runs after the first use fresh users)")
+    parser.add_argument("--subs-out", help="append the linked users here, one 'username sub' line each")
     args = parser.parse_args()
 
     def send(connection, event):
@@ -76,8 +79,13 @@ def main():
         return {"requests": len(latencies), "per_second": round(len(latencies) / wall, 1),
                 "client_p50_ms": pick(0.50), "client_p99_ms": pick(0.99), "client_max_ms": round(latencies[-1] * 1000, 2)}
 
+    linked = run("link", lambda i: event("PostAuthentication_Authentication", "1", "user%d" % (args.offset + i), subs[i]))
+    if args.subs_out:
+        with open(args.subs_out, "a") as out:
+            for i, sub in enumerate(subs):
+                out.write("user%d %s\n" % (args.offset + i, sub))
     result = {
-        "link": run("link", lambda i: event("PostAuthentication_Authentication", "1", "user%d" % (args.offset + i), subs[i])),
+        "link": linked,
         "token": run("token", lambda i: event("TokenGeneration_Authentication", "2", "user%d" % (args.offset + i), subs[i])),
         "concurrency": args.concurrency,
     }

@@ -110,22 +110,25 @@ public enum EventLog {
     @discardableResult
     public static func append(_ draft: EventDraft, attribution: Attribution, on connection: PostgresConnection) throws -> Int64 {
         let details = JSONValue.object(draft.details).canonicalText
-        let rows = try connection.query(
-            """
+        let insert: PostgresQuery = """
             INSERT INTO events (actor, kind, user_id, pool_id, sub, details, request_id)
             VALUES (\(attribution.actor.description), \(draft.kind.rawValue), \(draft.userID), \(draft.poolID),
                     \(draft.sub), \(details)::jsonb, \(attribution.requestID))
             RETURNING id
             """
-        )
-        let id: Int64 = try rows[0].decode("id")
         let personal = draft.personal.json
-        if !personal.isEmpty {
-            try connection.execute(
-                "INSERT INTO event_personal_data (event_id, data) VALUES (\(id), \(JSONValue.object(personal).canonicalText)::jsonb)"
-            )
-        }
-        return id
+        guard !personal.isEmpty else { return try connection.query(insert)[0].decode("id") }
+        // The event and its personal data in one statement (one round trip, not two: every link
+        // writes one); the foreign key is checked at the statement's end, when both rows exist.
+        let rows = try connection.query(
+            """
+            WITH event AS (\(fragment: insert))
+            INSERT INTO event_personal_data (event_id, data)
+            SELECT id, \(JSONValue.object(personal).canonicalText)::jsonb FROM event
+            RETURNING event_id AS id
+            """
+        )
+        return try rows[0].decode("id")
     }
 
     /// The working table a set-wise append reads: `ord` (the order events get their ids in),
