@@ -10,6 +10,15 @@
 #include <openssl/param_build.h>
 #include <openssl/params.h>
 #include <openssl/rsa.h>
+#include <openssl/core_names.h>
+
+/* OSSL_PARAM_BLD keeps the parameter's name pointer until OSSL_PARAM_BLD_to_param, so the names
+   must outlive the push: C's static strings do, the temporary C strings Swift makes for a call
+   do not. Pushes an RSA public key's modulus and exponent (RSAPublicKey). */
+static inline int stableid_push_rsa_public_numbers(OSSL_PARAM_BLD *builder, const BIGNUM *n, const BIGNUM *e) {
+    return OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_N, n) == 1
+        && OSSL_PARAM_BLD_push_BN(builder, OSSL_PKEY_PARAM_RSA_E, e) == 1;
+}
 
 /* EVP_PKEY_PUBLIC_KEY is a macro built from other macros, which Swift does not import: the
    selection that makes EVP_PKEY_fromdata build a public key (RSAPublicKey). */

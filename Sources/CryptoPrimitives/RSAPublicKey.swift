@@ -99,8 +99,9 @@ public final class RSAPublicKey: @unchecked Sendable {
         defer { BN_free(e) }
         guard let builder = OSSL_PARAM_BLD_new() else { throw unusable() }
         defer { OSSL_PARAM_BLD_free(builder) }
-        // "n" and "e" are OSSL_PKEY_PARAM_RSA_N and OSSL_PKEY_PARAM_RSA_E (openssl/core_names.h).
-        guard OSSL_PARAM_BLD_push_BN(builder, "n", n) == 1, OSSL_PARAM_BLD_push_BN(builder, "e", e) == 1,
+        // In C: the builder keeps the names' pointers until `to_param`, longer than a Swift string
+        // argument lives.
+        guard stableid_push_rsa_public_numbers(builder, n, e) == 1,
             let parameters = OSSL_PARAM_BLD_to_param(builder)
         else { throw unusable() }
         defer { OSSL_PARAM_free(parameters) }

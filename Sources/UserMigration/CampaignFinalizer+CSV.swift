@@ -88,7 +88,8 @@ extension CampaignFinalizer {
         _ pool: Pool, file: String, plan: Plan, options: Options, header: [String], writer: UserImportCSVWriter?, budget: FinalizeBudget,
         progress: ProgressReporter?, into summary: inout FinalizeSummary
     ) async throws {
-        let (slices, perSlice) = try await store.csvDecisionSlices(campaign: plan.campaign, pool: pool.id, capacity: options.csvTableCapacity)
+        let (slices, perSlice) = try await store.csvDecisionSlices(
+            campaign: plan.campaign, pool: pool.id, capacity: options.csvTableCapacity)
         for (number, slice) in slices.enumerated() {
             guard !budget.exhausted else { return }
             let table = try await store.csvDecisionTable(campaign: plan.campaign, pool: pool.id, slice: slice, expected: perSlice)
@@ -123,7 +124,8 @@ extension CampaignFinalizer {
             if let previous = pending {
                 pending = nil
                 let decisions = try await previous.decisions.value
-                try write(previous.users, decide: { decisions[$0] }, plan: plan, header: header, writer: writer, budget: budget, into: &summary)
+                try write(
+                    previous.users, decide: { decisions[$0] }, plan: plan, header: header, writer: writer, budget: budget, into: &summary)
                 progress?.update(adding: previous.users.count, detail: "exported \(summary.exported + summary.wouldCreate)")
             }
             guard let batch, !budget.exhausted else { return }

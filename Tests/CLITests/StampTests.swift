@@ -155,7 +155,8 @@ struct StampTests {
         }
         let unset = try stamp(open)
         #expect(
-            unset.status == 2 && unset.stderr.contains("\(openClient) (anyone)") && unset.stderr.contains("WriteAttributes"), "\(unset.stderr)")
+            unset.status == 2 && unset.stderr.contains("\(openClient) (anyone)") && unset.stderr.contains("WriteAttributes"),
+            "\(unset.stderr)")
         let listed = try stamp(named)
         #expect(listed.status == 2 && listed.stderr.contains("\(writer) (writer)") && !listed.stderr.contains("(safe)"), "\(listed.stderr)")
         let number = try stamp(named, ["--attribute", "custom:num"])

@@ -252,13 +252,14 @@ struct TokenResolveTests {
         let resolver = w.resolver
         let by = Attribution(actor: .system)
         _ = try await PoolStore(database: w.f.db.database).add(id: PoolID("us-east-1_Dark")!, attribution: by).run(on: w.f.db.database)
-        let claims = Self.claims()
+        let good = Self.signed(Self.claims())
+        let madeUp = (0..<30).map { Self.signed(Self.claims(), kid: "made-up-\($0)") }
         let dark = Self.signed(Self.claims(["iss": "https://cognito-idp.us-east-1.amazonaws.com/us-east-1_Dark"]))
         let keys = w.keys
         try await w.run { client, _ in
-            #expect(try await client.resolveToken(Self.signed(claims), as: resolver).status == 200)
+            #expect(try await client.resolveToken(good, as: resolver).status == 200)
             for index in 0..<30 {
-                let reply = try await client.resolveToken(Self.signed(claims, kid: "made-up-\(index)"), as: resolver)
+                let reply = try await client.resolveToken(madeUp[index], as: resolver)
                 #expect(reply.code == "token_key_unknown", "\(reply)")
             }
             #expect(keys.count(Self.keysPath) == 1, "a made-up kid fetched the keys again")

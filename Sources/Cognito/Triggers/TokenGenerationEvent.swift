@@ -52,22 +52,25 @@ public struct TokenGenerationEvent: Sendable, Equatable {
 
     /// `claimsToAddOrOverride.stable_id`, other claims and members kept.
     private static let claims: TriggerJSONRewriter.Patch = .object([
-        (key: "claimsToAddOrOverride", patch: .object([(key: "stable_id", patch: .value)]))
+        (key: "claimsToAddOrOverride" as StaticString, patch: .object([(key: "stable_id" as StaticString, patch: .value)]))
     ])
 
     /// Version 1: `response.claimsOverrideDetails`.
     static let idToken: TriggerJSONRewriter.Patch = .object([
-        (key: "response", patch: .object([(key: "claimsOverrideDetails", patch: claims)]))
+        (key: "response" as StaticString, patch: .object([(key: "claimsOverrideDetails" as StaticString, patch: claims)]))
     ])
 
     /// Versions 2 and 3: `response.claimsAndScopeOverrideDetails`, ID and access token.
     static let accessAndIDTokens: TriggerJSONRewriter.Patch = .object([
         (
-            key: "response",
+            key: "response" as StaticString,
             patch: .object([
                 (
-                    key: "claimsAndScopeOverrideDetails",
-                    patch: .object([(key: "accessTokenGeneration", patch: claims), (key: "idTokenGeneration", patch: claims)])
+                    key: "claimsAndScopeOverrideDetails" as StaticString,
+                    patch: .object([
+                        (key: "accessTokenGeneration" as StaticString, patch: claims),
+                        (key: "idTokenGeneration" as StaticString, patch: claims),
+                    ])
                 )
             ])
         )

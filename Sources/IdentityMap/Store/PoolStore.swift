@@ -37,7 +37,7 @@ public struct PoolStore: Sendable {
             guard let current = try locked.first.map(Self.decode) else { throw IdentityMapError.unknownPool(id.rawValue) }
             guard current.tokenClientIDs != wanted else { return current }
             let rows = try connection.query(
-                "UPDATE pools SET token_client_ids = \(wanted) WHERE id = \(id.rawValue) RETURNING \(unescaped: Self.columns)"
+                "UPDATE pools SET token_client_ids = \(wanted.map { PostgresArray($0) }) WHERE id = \(id.rawValue) RETURNING \(unescaped: Self.columns)"
             )
             guard let row = rows.first else { throw IdentityMapError.unknownPool(id.rawValue) }
             try EventLog.append(
@@ -74,7 +74,7 @@ public struct PoolStore: Sendable {
             INSERT INTO pools (id, region, name, issuer, role_arn, external_id, aws_profile, token_client_ids)
             VALUES (
                 \(id.rawValue), \(region), \(name), \(issuer), \(access.roleARN), \(access.externalID), \(access.profile),
-                \(tokenClientIDs)
+                \(tokenClientIDs.map { PostgresArray($0) })
             )
             ON CONFLICT DO NOTHING
             RETURNING \(unescaped: columns)

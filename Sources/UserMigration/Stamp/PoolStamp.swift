@@ -1,8 +1,8 @@
+import Cognito
 public import CognitoIngest
 public import Foundation
 public import IdentityMap
 public import Logging
-import Cognito
 import Postgres
 
 /// `stableid stamp`: writes each mapped user's stable ID into a custom attribute of a pool
