@@ -12,7 +12,9 @@ way whatever the bucket holds: a deterministic test of a client that must absorb
 
 GET /stats answers JSON: `operation`, and under `limited` its requests forwarded and throttled, the
 wall-clock times of the first and the last forwarded one, the most forwarded in any one-second
-window and the mean forwarded rate; other operations by name. GET /healthz: 200.
+window and the mean forwarded rate; other operations by name. GET /stats?since=EPOCH: the
+forwarded requests from that wall-clock time on, their first and last times and the rate sustained
+between them. GET /healthz: 200.
 
     throttle_proxy.py --port P --upstream http://127.0.0.1:M [--operation AdminCreateUser] [--rate 50] [--burst 50]
                       [--throttle-first N]
@@ -35,6 +37,7 @@ class State:
         self.forwarded = self.throttled = 0
         self.times = []  # monotonic times of forwarded AdminCreateUser requests
         self.first_at = self.last_at = None
+        self.walls = []  # wall-clock times of the same requests, for /stats?since=
         self.other = {}
 
     def admit(self, account):
@@ -50,6 +53,7 @@ class State:
             self.forwarded += 1
             self.times.append(time.monotonic())
             now = time.time()
+            self.walls.append(now)
             self.first_at = self.first_at or now
             self.last_at = now
             return True
@@ -57,6 +61,15 @@ class State:
     def count(self, operation):
         with self.lock:
             self.other[operation] = self.other.get(operation, 0) + 1
+
+    def window(self, since):
+        """The forwarded requests at or after wall-clock `since`: how many, the first and the last,
+        and the rate sustained between them ((n - 1) / (last - first))."""
+        with self.lock:
+            walls = [at for at in self.walls if at >= since]
+        span = walls[-1] - walls[0] if len(walls) > 1 else 0.0
+        return {"forwarded": len(walls), "first_at": walls[0] if walls else None, "last_at": walls[-1] if walls else None,
+                "sustained_per_second": round((len(walls) - 1) / span, 2) if span > 0 else None}
 
     def stats(self):
         with self.lock:
@@ -112,6 +125,8 @@ class Handler(BaseHTTPRequestHandler):
     def do_GET(self):
         if self.path == "/stats":
             self.send_json(200, self.state.stats())
+        elif self.path.startswith("/stats?since="):
+            self.send_json(200, self.state.window(float(self.path.split("=", 1)[1])))
         elif self.path == "/healthz":
             self.send_json(200, {"ok": True})
         else:
