@@ -51,10 +51,24 @@ CREATE UNLOGGED TABLE change_feed_commit (
     txid  xid8 PRIMARY KEY DEFAULT pg_current_xact_id()
 );
 
+-- Positions are handed out one publishing transaction at a time: each publish takes this
+-- transaction-level advisory lock first and keeps it to the end of its commit, so a transaction's
+-- positions are contiguous and come before every later commit's. Without it a small commit could
+-- take a position in the middle of a large import's (which inserts its rows for seconds) and
+-- become visible first; readers, who give up on a hole after a few seconds, would then skip the
+-- import's changes below it for good. A hole is now only a transaction that took positions and
+-- then did not commit. The identity change log of sql/0007 takes the same lock (below), for the
+-- same reason, so a transaction publishing both takes it once. Commits that publish already
+-- queue behind one another for NOTIFY; this only moves the start of that queue to the publish.
+CREATE FUNCTION stableid_publish_lock() RETURNS void LANGUAGE sql AS $$
+    SELECT pg_advisory_xact_lock(7274171022)
+$$;
+
 -- At COMMIT: the transaction's events in id order, positions taken now; one NOTIFY wakes the
 -- servers' listeners (a hot standby cannot LISTEN; read there, waiting polls).
 CREATE FUNCTION stableid_publish_change_feed() RETURNS trigger LANGUAGE plpgsql AS $$
 BEGIN
+    PERFORM stableid_publish_lock();
     INSERT INTO change_feed (event_id)
     SELECT event_id FROM change_feed_pending WHERE txid = NEW.txid ORDER BY event_id;
     IF FOUND THEN
@@ -65,6 +79,20 @@ BEGIN
     RETURN NULL;
 END;
 $$;
+CREATE OR REPLACE FUNCTION stableid_publish_identity_changes() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM stableid_publish_lock();
+    INSERT INTO identity_changes (pool_id, sub)
+    SELECT DISTINCT pool_id, sub FROM identity_change_pending WHERE txid = NEW.txid;
+    IF FOUND THEN
+        PERFORM pg_notify('stableid_identity_changes', '');
+    END IF;
+    DELETE FROM identity_change_pending WHERE txid = NEW.txid;
+    DELETE FROM identity_change_commit WHERE txid = NEW.txid;
+    RETURN NULL;
+END;
+$$;
+
 CREATE CONSTRAINT TRIGGER change_feed_commit_publish AFTER INSERT ON change_feed_commit
     DEFERRABLE INITIALLY DEFERRED FOR EACH ROW EXECUTE FUNCTION stableid_publish_change_feed();
 

@@ -38,23 +38,38 @@ public enum Base64URL {
     }
 
     public static func decode(utf8 text: some Collection<UInt8>) -> [UInt8]? {
+        // Token parts arrive as contiguous slices: read them in place, not through a generic
+        // iterator (which cost more than the RSA check on the token lookup's hot path).
+        if let decoded = text.withContiguousStorageIfAvailable({ decode(bytes: $0) }) { return decoded }
+        return Array(text).withUnsafeBufferPointer { decode(bytes: $0) }
+    }
+
+    private static func decode(bytes text: UnsafeBufferPointer<UInt8>) -> [UInt8]? {
         guard text.count % 4 != 1 else { return nil }
-        var out: [UInt8] = []
-        out.reserveCapacity(text.count * 3 / 4)
-        // Bits read but not yet written out: `pending` of them, the low bits of `buffer`.
-        var buffer: UInt32 = 0
-        var pending = 0
-        for byte in text {
-            let value = values[Int(byte)]
-            guard value != 0xFF else { return nil }
-            buffer = (buffer << 6 | UInt32(value)) & 0xFFFF
-            pending += 6
-            if pending >= 8 {
-                pending -= 8
-                out.append(UInt8(truncatingIfNeeded: buffer >> UInt32(pending)))
+        return values.withUnsafeBufferPointer { values in
+            var valid = true
+            // Bits read but not yet written out: `pending` of them, the low bits of `buffer`.
+            var buffer: UInt32 = 0
+            var pending = 0
+            let out = [UInt8](unsafeUninitializedCapacity: text.count * 3 / 4) { out, written in
+                written = 0
+                for byte in text {
+                    let value = values[Int(byte)]
+                    guard value != 0xFF else {
+                        valid = false
+                        return
+                    }
+                    buffer = (buffer << 6 | UInt32(value)) & 0xFFFF
+                    pending += 6
+                    if pending >= 8 {
+                        pending -= 8
+                        out[written] = UInt8(truncatingIfNeeded: buffer >> UInt32(pending))
+                        written += 1
+                    }
+                }
             }
+            guard valid, buffer & ((1 << UInt32(pending)) - 1) == 0 else { return nil }
+            return out
         }
-        guard buffer & ((1 << UInt32(pending)) - 1) == 0 else { return nil }
-        return out
     }
 }

@@ -6,10 +6,10 @@ import Synchronization
 /// event (links and migrations included).
 ///
 /// Only what was found is kept, never an absence, so a pool registered a moment ago is taken at
-/// once. Keeping a found pool forever is exact, not a staleness bound: a pool row is written once
-/// (`pool add`) and never changed or removed — the service has no UPDATE or DELETE of `pools`
-/// anywhere, and sql/0013 revokes its DELETE grant. The map holds one entry per registered pool
-/// (a handful).
+/// once. A pool is never removed (sql/0013 revokes the service's DELETE grant) and its id,
+/// region and issuer never change; the one thing that does, the app clients token lookups accept
+/// (`PATCH /v1/pools/{id}`), the triggers never read from here — so a kept pool answers every
+/// question asked of it exactly. The map holds one entry per registered pool (a handful).
 final class RegisteredPools: Sendable {
     private let found = Mutex<[PoolID: Pool]>([:])
 

@@ -88,6 +88,32 @@ struct ChangeFeedStoreTests {
         #expect(try await store.page(after: page.next, limit: 10).changes.isEmpty)
     }
 
+    @Test(
+        "positions are taken one publishing commit at a time: a publish waits for one that took its positions and has not committed"
+    )
+    func publishesInCommitOrder() async throws {
+        let f = try await MapFixture.make()
+        let store = ChangeFeedStore(database: f.db.database)
+        let start = try await store.end()
+        // A large import publishing: its positions taken (the deferred trigger fired early, as
+        // at COMMIT), the commit itself not done yet.
+        let importing = try f.db.connect()
+        try importing.execute("BEGIN")
+        let imported = try EventLog.append(
+            EventDraft(kind: .identityLinked, userID: UUID(), poolID: f.old.rawValue, sub: testSub("import")), attribution: f.by,
+            on: importing)
+        try importing.execute("SET CONSTRAINTS ALL IMMEDIATE")
+        // A small link commits meanwhile: it must not take a position after the import's and
+        // become visible first (readers would give up on the import's positions as a hole).
+        let small = Task { try await Self.append(f, .identityLinked, sub: testSub("small")) }
+        try await Task.sleep(for: .milliseconds(400))
+        #expect(try await store.page(after: start, limit: 10).changes.isEmpty, "the small link waits for the import's commit")
+        try importing.execute("COMMIT")
+        let linked = try await small.value
+        let page = try await store.page(after: start, limit: 10)
+        #expect(page.changes.map(\.eventID) == [imported, linked], "\(page.changes.map(\.eventID))")
+    }
+
     @Test("a hole in the positions holds the rows after it back until its row commits, or until it is maxGapAge old")
     func holes() async throws {
         let f = try await MapFixture.make()

@@ -96,8 +96,11 @@ public struct PoolStore: Sendable {
         return pool
     }
 
-    public func list() async throws -> [Pool] {
-        try await database.reader.withConnection { connection in
+    /// Every registered pool, from the reader; `fromPrimary` for a caller that must see a change it
+    /// may just have made (token lookups after an allow-list was narrowed: a lagging replica would
+    /// keep accepting the client taken off it).
+    public func list(fromPrimary: Bool = false) async throws -> [Pool] {
+        try await (fromPrimary ? database.primary : database.reader).withConnection { connection in
             try connection.query("SELECT \(unescaped: Self.columns) FROM pools ORDER BY id").map(Self.decode)
         }
     }

@@ -19,7 +19,7 @@ extension ChangesController {
         let body = ResponseBody { writer in
             controller.metrics.held()
             defer { controller.metrics.released() }
-            try await controller.follow(&writer, first: first, readSince: generation, limit: limit)
+            try await controller.follow(&writer, from: start, first: first, readSince: generation, limit: limit)
             try await writer.finish(nil)
         }
         return Response(status: .ok, headers: [.contentType: "text/event-stream", .cacheControl: "no-store"], body: body)
@@ -30,11 +30,16 @@ extension ChangesController {
     /// read fails (the database went away, or the retention passed the cursor): the client's
     /// reconnect with `Last-Event-ID` then gets that answer as a status. `readSince`: the
     /// notifier's generation taken before `first` was read.
-    func follow(_ writer: inout any ResponseBodyWriter, first: ChangeFeedStore.Page, readSince: UInt64, limit: Int) async throws {
+    func follow(
+        _ writer: inout any ResponseBodyWriter, from start: FeedCursor, first: ChangeFeedStore.Page, readSince: UInt64, limit: Int
+    ) async throws {
         var page = first
         var generation = readSince
-        // A first comment sends the head and opens the stream on the client at once.
-        try await writer.write(ByteBuffer(string: ": stableid changes\n\n"))
+        // A first comment sends the head and opens the stream on the client at once. The `id:`
+        // sets the client's last event id to where the stream starts, so a client that reconnects
+        // before any change arrived resumes from there with `Last-Event-ID`, not from the end
+        // the server finds then (which would skip what committed in between).
+        try await writer.write(ByteBuffer(string: ": stableid changes\nid: \(start.text)\n\n"))
         var lastWrite = ContinuousClock.now
         while !drain.isDraining, !Task.isCancelled {
             if !page.changes.isEmpty {

@@ -69,7 +69,7 @@ final class TokenIssuers: Sendable {
         let started = ContinuousClock.now
         do {
             var byIssuer: [String: TokenIssuer] = [:]
-            for pool in try await pools.list() {
+            for pool in try await pools.list(fromPrimary: true) {
                 byIssuer[pool.issuer] = TokenIssuer(
                     poolID: pool.id.rawValue, issuer: pool.issuer,
                     jwksURL: try clients.configuration(for: pool).jwksURL(poolID: pool.id.rawValue),
