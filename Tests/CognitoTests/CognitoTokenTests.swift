@@ -100,6 +100,27 @@ struct CognitoTokenTests {
         }
     }
 
+    @Test("a claim this service reads may appear once: a payload or header naming it twice is malformed, other claims are skipped")
+    func repeatedClaims() {
+        let header = TestJWT.part(["alg": "RS256", "kid": "k1"])
+        func payload(_ json: String) -> String { Base64URL.encode(Array(json.utf8)) }
+        let iss = Self.issuer.issuer
+        let twice = [
+            #"{"iss":"\#(iss)","sub":"\#(Self.sub)","sub":"6b0b5b0b-1111-4222-8333-000000000006","exp":1}"#,
+            #"{"iss":"\#(iss)","exp":1,"exp":99999999999}"#,
+        ]
+        for json in twice {
+            #expect(Self.rejection([header, payload(json), "AAAA"].joined(separator: ".")) == .malformed, "\(json)")
+        }
+        let repeatedHeader = Base64URL.encode(Array(#"{"alg":"RS256","kid":"k1","kid":"k2"}"#.utf8))
+        #expect(Self.rejection([repeatedHeader, TestJWT.part(Self.idClaims()), "AAAA"].joined(separator: ".")) == .malformed)
+        // Claims nobody reads may repeat or be anything: `email` twice, nested groups.
+        let other = #"{"iss":"\#(iss)","sub":"\#(Self.sub)","email":"a@x","email":"b@x","cognito:groups":[{"x":[1,null]}]}"#
+        #expect(Self.rejection([header, payload(other), "AAAA"].joined(separator: ".")) == nil)
+        // Trailing bytes after the object are not a JSON object.
+        #expect(Self.rejection([header, payload(#"{"iss":"\#(iss)"} x"#), "AAAA"].joined(separator: ".")) == .malformed)
+    }
+
     @Test("the claims read: aud as a string or an array, the username of either kind of token, times in whole seconds")
     func claimsRead() throws {
         let id = try CognitoToken(parsing: Self.token(claims: Self.idClaims(["exp": Double(Self.seconds) + 0.75])))

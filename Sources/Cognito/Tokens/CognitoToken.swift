@@ -20,7 +20,7 @@ public struct CognitoToken: Sendable {
     let signingInput: [UInt8]
     let signature: [UInt8]
 
-    struct Header: Decodable {
+    struct Header {
         var alg: String?
         var kid: String?
         var crit: [String]?
@@ -39,13 +39,13 @@ public struct CognitoToken: Sendable {
     public init(parsing text: String) throws(TokenRejection) {
         guard Self.isCompact(text) else { throw .notCompact }
         let parts = Array(text.utf8).split(separator: UInt8(ascii: "."), omittingEmptySubsequences: false)
-        let header: Header = try Self.json(parts[0])
+        let header = try Self.header(try Self.decoded(parts[0]))
         guard header.alg == "RS256" else { throw .algorithmNotAllowed }
         // RFC 7515 §4.1.11: a recipient must refuse critical extensions it does not understand,
         // and this one understands none.
         guard header.crit == nil else { throw .algorithmNotAllowed }
         guard let keyID = header.kid, !keyID.isEmpty, keyID.utf8.count <= 256 else { throw .keyUnknown }
-        claims = try Self.json(parts[1])
+        claims = try Self.claims(try Self.decoded(parts[1]))
         guard let signature = Base64URL.decode(utf8: parts[2]) else { throw .malformed }
         self.keyID = keyID
         self.signature = signature
@@ -57,15 +57,10 @@ public struct CognitoToken: Sendable {
         key.isValidSignature(signature, of: signingInput)
     }
 
-    /// A part as a JSON object of type `T` (another JSON value does not decode as one); any
-    /// failure is `.malformed`, the decoder's text, which could quote the token, dropped.
-    private static func json<T: Decodable>(_ part: ArraySlice<UInt8>) throws(TokenRejection) -> T {
+    /// A part's bytes; `.malformed` unless it is canonical base64url.
+    private static func decoded(_ part: ArraySlice<UInt8>) throws(TokenRejection) -> [UInt8] {
         guard let bytes = Base64URL.decode(utf8: part) else { throw .malformed }
-        do {
-            return try JSONDecoder().decode(T.self, from: Data(bytes))
-        } catch {
-            throw .malformed
-        }
+        return bytes
     }
 
     private static func isBase64URL(_ byte: UInt8) -> Bool {
