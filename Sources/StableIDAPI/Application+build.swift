@@ -1,5 +1,6 @@
 import AuditTrail
 public import ChangeFeed
+public import Cognito
 import CognitoIngest
 public import Hummingbird
 public import IdentityMap
@@ -52,6 +53,9 @@ public struct APIConfiguration: Sendable {
     /// The longest a long poll of the feed is held (`STABLEID_CHANGES_MAX_WAIT_S`, 30 s by
     /// default, the most a client may ask): lower it behind a proxy with a shorter idle timeout.
     public var changesMaxWait: Duration
+    /// How many verified tokens `POST /v1/resolve/token` remembers, so a token presented again is
+    /// not parsed and RSA-checked again (`STABLEID_TOKEN_MEMO_ENTRIES`, 50,000; 0: none).
+    public var tokenMemoEntries: Int
 
     public init(
         host: String = "127.0.0.1",
@@ -70,8 +74,10 @@ public struct APIConfiguration: Sendable {
         reportSecureCookies: Bool? = nil,
         changesRetention: Duration = ChangeFeedLog.defaultRetention,
         changesKeepAlive: Duration = .seconds(15),
-        changesMaxWait: Duration = .seconds(30)
+        changesMaxWait: Duration = .seconds(30),
+        tokenMemoEntries: Int = VerifiedTokenMemo.defaultCapacity
     ) {
+        self.tokenMemoEntries = tokenMemoEntries
         self.changesRetention = changesRetention
         self.changesKeepAlive = changesKeepAlive
         self.changesMaxWait = changesMaxWait
@@ -207,7 +213,8 @@ public func buildApplication(
     let router = buildRouter(
         configuration: configuration, database: database, authenticator: authenticator, readiness: readiness, registry: registry,
         lookupCache: lookupCache, triggers: triggers, serving: serving, changeNotifier: changeNotifier, changeMetrics: changeMetrics,
-        tokenVerification: tokenVerification ?? TokenVerification(clients: clients)
+        tokenVerification: tokenVerification
+            ?? TokenVerification(clients: clients, memo: VerifiedTokenMemo(capacity: configuration.tokenMemoEntries))
     )
     var services: [any Service] = [
         readiness,

@@ -1,4 +1,5 @@
 import ArgumentParser
+import Cognito
 import Foundation
 import Hummingbird
 import IdentityMap
@@ -47,7 +48,9 @@ struct ServeCommand: AsyncParsableCommand {
             reportSecureCookies: try Self.reportSecureCookiesSetting(),
             changesRetention: .seconds(24 * 3600 * retentionDays),
             changesKeepAlive: .seconds(try environmentInteger("STABLEID_CHANGES_KEEPALIVE_S", default: 15, range: 1...300)),
-            changesMaxWait: .seconds(try environmentInteger("STABLEID_CHANGES_MAX_WAIT_S", default: 30, range: 1...30))
+            changesMaxWait: .seconds(try environmentInteger("STABLEID_CHANGES_MAX_WAIT_S", default: 30, range: 1...30)),
+            tokenMemoEntries: try environmentInteger(
+                "STABLEID_TOKEN_MEMO_ENTRIES", default: VerifiedTokenMemo.defaultCapacity, range: 0...10_000_000)
         )
         let session = try DatabaseOptions.serviceSession()
         try await database.withDatabase(maxConnections: poolSize, session: session) { db, logger in

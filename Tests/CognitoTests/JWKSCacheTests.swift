@@ -227,4 +227,41 @@ struct JWKSCacheTests {
             #expect(await verify(tampered) == .signatureInvalid)
         }
     }
+
+    @Test("a remembered token skips only its signature: claims are checked again, and a refetched key set means a full check")
+    func memo() async throws {
+        let seconds = Int(Date().timeIntervalSince1970)
+        let server = ScriptedServer([
+            Self.path: [Self.reply([Self.keyA.jwk(kid: "a")]), Self.reply([Self.keyB.jwk(kid: "a")])]
+        ])
+        try await server.run { base in
+            let clock = TestClock()
+            let verifier = CognitoTokenVerifier(keys: Self.cache(clock))
+            let issuer = Self.issuer(base)
+            let memo = VerifiedTokenMemo(capacity: 2)
+            let text = Self.signed(Self.accessClaims(at: seconds))
+            let token = try CognitoToken(parsing: text)
+            let (verified, key) = try await verifier.verifySigned(token, issuer: issuer)
+            let digest = VerifiedTokenMemo.Digest(text)
+            memo.remember(digest, keyID: token.keyID, claims: token.claims, key: key, now: Int64(seconds))
+            let remembered = try #require(memo.entry(digest))
+            #expect(memo.entry(VerifiedTokenMemo.Digest(text + "x")) == nil, "another text is another token")
+            #expect(try await verifier.recheck(remembered, issuer: issuer) == verified)
+            // The claims are checked against the clock each time: an hour later it has expired.
+            await #expect(throws: TokenRejection.expired) {
+                try await verifier.recheck(remembered, issuer: issuer, now: Date().addingTimeInterval(3600))
+            }
+            // A set fetched again (an hour on) holds new key objects — here another key under the
+            // same kid: the memo no longer vouches, and the full check refuses the signature.
+            clock.advance(by: .seconds(3601))
+            #expect(try await verifier.recheck(remembered, issuer: issuer) == nil)
+            await #expect(throws: TokenRejection.signatureInvalid) { try await verifier.verify(token, issuer: issuer) }
+            // Bounded: past its capacity the expired go first, then half of the rest.
+            for index in 0..<5 {
+                memo.remember(
+                    VerifiedTokenMemo.Digest("t\(index)"), keyID: "a", claims: token.claims, key: key, now: Int64(seconds))
+            }
+            #expect(memo.count <= 2)
+        }
+    }
 }

@@ -1,4 +1,5 @@
 import Cognito
+import Foundation
 import Hummingbird
 import IdentityMap
 import LookupCache
@@ -20,6 +21,8 @@ struct TokenResolveController {
     let bodyReader: RequestBodyReader
     let issuers: TokenIssuers
     let verifier: CognitoTokenVerifier
+    /// Tokens verified before, by their text's digest: their signatures are not checked again.
+    let memo: VerifiedTokenMemo
     let metrics: TokenVerificationMetrics
 
     init(
@@ -30,6 +33,7 @@ struct TokenResolveController {
         self.bodyReader = bodyReader
         issuers = TokenIssuers(pools: pools, clients: verification.clients)
         verifier = CognitoTokenVerifier(keys: verification.keys)
+        memo = verification.memo
         metrics = TokenVerificationMetrics(factory: factory)
     }
 
@@ -90,12 +94,22 @@ struct TokenResolveController {
     /// The token, checked: its `subject` the canonical sub. Throws a `TokenRejection` for a token
     /// that fails a check, anything else for a failure to check it (the pools could not be read).
     func verify(_ text: String) async throws -> VerifiedToken {
+        let digest = VerifiedTokenMemo.Digest(text)
+        let now = Date()
+        if let remembered = memo.entry(digest), let iss = remembered.claims.issuer, let issuer = try await issuers.issuer(iss),
+            var verified = try await verifier.recheck(remembered, issuer: issuer, now: now)
+        {
+            guard let sub = CognitoSub.canonical(verified.subject) else { throw TokenRejection.malformed }
+            verified.subject = sub
+            return verified
+        }
         let token = try CognitoToken(parsing: text)
         guard let iss = token.claims.issuer, let issuer = try await issuers.issuer(iss) else { throw TokenRejection.issuerUnknown }
-        var verified = try await verifier.verify(token, issuer: issuer)
+        var (verified, key) = try await verifier.verifySigned(token, issuer: issuer, now: now)
         // Signed by the pool, yet not a Cognito sub: no lookup could find it.
         guard let sub = CognitoSub.canonical(verified.subject) else { throw TokenRejection.malformed }
         verified.subject = sub
+        memo.remember(digest, keyID: token.keyID, claims: token.claims, key: key, now: Int64(now.timeIntervalSince1970))
         return verified
     }
 }

@@ -8,9 +8,12 @@ public import CognitoIngest
 public struct TokenVerification: Sendable {
     public let clients: PoolClients
     public let keys: JWKSCache
+    /// Tokens verified before (``VerifiedTokenMemo``).
+    public let memo: VerifiedTokenMemo
 
-    public init(clients: PoolClients = PoolClients(), keys: JWKSCache = JWKSCache()) {
+    public init(clients: PoolClients = PoolClients(), keys: JWKSCache = JWKSCache(), memo: VerifiedTokenMemo = VerifiedTokenMemo()) {
         self.clients = clients
         self.keys = keys
+        self.memo = memo
     }
 }
