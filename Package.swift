@@ -120,6 +120,16 @@ let package = Package(
             ],
             swiftSettings: swiftSettings
         ),
+        // Webhook endpoints and `serve`'s deliveries of the change feed to them (Standard Webhooks).
+        .target(
+            name: "Webhooks",
+            dependencies: [
+                "ChangeFeed", "IdentityMap", "Postgres", "Curl", "CryptoPrimitives", "Support",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "Metrics", package: "swift-metrics"),
+            ],
+            swiftSettings: swiftSettings
+        ),
         .target(
             name: "Reconciliation",
             dependencies: [
@@ -149,6 +159,7 @@ let package = Package(
                 "CryptoPrimitives",
                 "Postgres",
                 "Support",
+                "Webhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "Logging", package: "swift-log"),
@@ -174,6 +185,7 @@ let package = Package(
                 "StableIDAPI",
                 "Postgres",
                 "Support",
+                "Webhooks",
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "Logging", package: "swift-log"),
@@ -209,8 +221,13 @@ let package = Package(
             swiftSettings: swiftSettings
         ),
         .testTarget(
+            name: "WebhooksTests",
+            dependencies: ["Webhooks", "ChangeFeed", "Curl"],
+            swiftSettings: swiftSettings
+        ),
+        .testTarget(
             name: "ReconciliationTests",
-            dependencies: ["Reconciliation", "IdentityMap", "UserMigration", "Postgres", "Support", "TestSupport"],
+            dependencies: ["Reconciliation", "IdentityMap", "UserMigration", "Postgres", "Support", "TestSupport", "Webhooks"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -253,7 +270,7 @@ let package = Package(
             name: "StableIDAPITests",
             dependencies: [
                 "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "UserMigration", "Cognito", "AuditTrail", "Reconciliation",
-                "CognitoIngest", "LookupCache", "CryptoPrimitives", "ChangeFeed", "Curl",
+                "CognitoIngest", "LookupCache", "CryptoPrimitives", "ChangeFeed", "Curl", "Webhooks",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

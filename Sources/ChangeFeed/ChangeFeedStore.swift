@@ -8,8 +8,8 @@ import Support
 /// wakes waiters) comes from there; a replica could lag behind the NOTIFY that woke its reader.
 /// After a failover the promoted standby is the primary, holding the same positions.
 ///
-/// The API's `GET /v1/changes` and, later, webhook deliveries (each from its own durable cursor)
-/// read through ``page(after:limit:)``; ``ChangeNotifier`` says when to read again.
+/// The API's `GET /v1/changes` and webhook deliveries (each endpoint from its own durable cursor,
+/// Webhooks' `WebhookWorker`) read through ``page(after:limit:)``; ``ChangeNotifier`` says when to read again.
 public struct ChangeFeedStore: Sendable {
     public let database: Database
     public let gapRule: GapRule
@@ -37,6 +37,9 @@ public struct ChangeFeedStore: Sendable {
         public var retryAt: ContinuousClock.Instant?
         /// The database's clock at the read, for the publish-lag metric.
         public var databaseNow: Date?
+        /// The newest position in the feed at the read (committed, whether or not handed out yet):
+        /// how far a reader is behind is `end` minus its cursor.
+        public var end: Int64
     }
 
     /// Up to `limit` (1…``maxPage``) changes after `cursor`, in commit order. Throws
@@ -59,7 +62,8 @@ public struct ChangeFeedStore: Sendable {
         }
         return Page(
             changes: changes, next: FeedCursor(position: outcome.position),
-            hasMore: outcome.blockedUntil == nil && read.rows.count == size, retryAt: retryAt, databaseNow: read.clock
+            hasMore: outcome.blockedUntil == nil && read.rows.count == size, retryAt: retryAt, databaseNow: read.clock,
+            end: read.logEnd
         )
     }
 

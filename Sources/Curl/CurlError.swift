@@ -5,6 +5,8 @@ public struct CurlError: Error, Sendable, CustomStringConvertible {
         case timeout
         case connect
         case tls
+        /// A ``CurlRequest/connectFilter`` refused every address the host had (`message` names them).
+        case addressRefused
         /// The calling task was cancelled; the request may or may not have reached the server.
         case cancelled
         case other
@@ -13,6 +15,12 @@ public struct CurlError: Error, Sendable, CustomStringConvertible {
     /// libcurl's `CURLcode`; 0 when the failure was not libcurl's (cancellation, no free handle).
     public var code: Int32
     public var message: String
+
+    public init(kind: Kind, code: Int32, message: String) {
+        self.kind = kind
+        self.code = code
+        self.message = message
+    }
 
     public var description: String { "CurlError(\(kind), \(code)): \(message)" }
 

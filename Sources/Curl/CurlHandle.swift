@@ -27,7 +27,7 @@ final class CurlHandle: @unchecked Sendable {
     /// Performs one transfer, blocking the calling thread.
     func perform(_ request: CurlRequest) throws(CurlError) -> CurlResponse {
         curl_easy_reset(handle)
-        let sink = ResponseSink()
+        let sink = ResponseSink(connectFilter: request.connectFilter, maxBodyBytes: request.maxResponseBytes)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
@@ -79,13 +79,29 @@ final class CurlHandle: @unchecked Sendable {
         if status == CURLE_OK { status = stableid_curl_setopt_pointer(handle, CURLOPT_WRITEDATA, context) }
         if status == CURLE_OK { status = stableid_curl_setopt_header_callback(handle, curlWriteHeader) }
         if status == CURLE_OK { status = stableid_curl_setopt_pointer(handle, CURLOPT_HEADERDATA, context) }
+        if status == CURLE_OK, request.connectFilter != nil { status = installConnectFilter(context: context) }
         guard status == CURLE_OK else { throw Self.error(status) }
 
         let result = withExtendedLifetime(sink) { curl_easy_perform(handle) }
+        if result != CURLE_OK, !sink.refused.isEmpty {
+            throw CurlError(
+                kind: .addressRefused, code: Int32(result.rawValue),
+                message: "no allowed address to connect to (refused: \(sink.refused.joined(separator: ", ")))")
+        }
         guard result == CURLE_OK else { throw Self.error(result) }
         var code: Int = 0
         _ = stableid_curl_getinfo_long(handle, CURLINFO_RESPONSE_CODE, &code)
         return CurlResponse(status: code, headers: sink.headers, body: sink.body)
+    }
+
+    /// Every new connection asks ``ResponseSink/connectFilter`` first (`CURLOPT_OPENSOCKETFUNCTION`);
+    /// no proxy, so the address asked is the server's own (an empty `CURLOPT_PROXY` also overrides
+    /// the `*_proxy` environment variables).
+    private func installConnectFilter(context: UnsafeMutableRawPointer) -> CURLcode {
+        var status = stableid_curl_setopt_string(handle, CURLOPT_PROXY, "")
+        if status == CURLE_OK { status = stableid_curl_setopt_opensocket_callback(handle, curlOpenSocket) }
+        if status == CURLE_OK { status = stableid_curl_setopt_pointer(handle, CURLOPT_OPENSOCKETDATA, context) }
+        return status
     }
 
     private static func error(_ code: CURLcode) -> CurlError {
@@ -107,8 +123,27 @@ private func curlWriteBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ 
     let length = size * count
     guard let data, let context else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
-    sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: length))
+    let room = sink.maxBodyBytes.map { max(0, $0 - sink.body.count) } ?? length
+    sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: min(length, room)))
     return length
+}
+
+/// Asked by libcurl before each new connection: opens the socket only for an address the
+/// request's filter accepts; otherwise records it and answers `CURL_SOCKET_BAD`, which libcurl
+/// treats as that address failing (it tries the host's other addresses, then gives up).
+private func curlOpenSocket(
+    _ context: UnsafeMutableRawPointer?, _ purpose: curlsocktype, _ address: UnsafeMutablePointer<curl_sockaddr>?
+) -> curl_socket_t {
+    guard let context, let address else { return -1 }
+    let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
+    var raw = [UInt8](repeating: 0, count: 16)
+    let count = Int(raw.withUnsafeMutableBufferPointer { stableid_curl_sockaddr_bytes(address, $0.baseAddress) })
+    let bytes = Array(raw.prefix(count))
+    guard count > 0, let filter = sink.connectFilter, filter(bytes) else {
+        sink.refused.append(count > 0 ? ResponseSink.text(of: bytes) : "an address of another family")
+        return -1
+    }
+    return stableid_curl_open_socket(address)
 }
 
 private func curlWriteHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
@@ -131,4 +166,20 @@ private func curlWriteHeader(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, 
 private final class ResponseSink {
     var body: [UInt8] = []
     var headers: [(String, String)] = []
+    let connectFilter: (@Sendable ([UInt8]) -> Bool)?
+    let maxBodyBytes: Int?
+    /// The addresses the filter refused, as text (for the error).
+    var refused: [String] = []
+
+    init(connectFilter: (@Sendable ([UInt8]) -> Bool)?, maxBodyBytes: Int?) {
+        self.connectFilter = connectFilter
+        self.maxBodyBytes = maxBodyBytes
+    }
+
+    /// `10.0.0.1`, or eight groups of hex for IPv6 (uncompressed: only for messages).
+    static func text(of address: [UInt8]) -> String {
+        if address.count == 4 { return address.map(String.init).joined(separator: ".") }
+        return stride(from: 0, to: address.count, by: 2).map { String(UInt16(address[$0]) << 8 | UInt16(address[$0 + 1]), radix: 16) }
+            .joined(separator: ":")
+    }
 }

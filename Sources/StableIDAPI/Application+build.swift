@@ -12,6 +12,7 @@ import Reconciliation
 import ServiceLifecycle
 import Support
 public import UserMigration
+public import Webhooks
 
 /// What the HTTP service needs to run.
 public struct APIConfiguration: Sendable {
@@ -56,6 +57,9 @@ public struct APIConfiguration: Sendable {
     /// How many verified tokens `POST /v1/resolve/token` remembers, so a token presented again is
     /// not parsed and RSA-checked again (`STABLEID_TOKEN_MEMO_ENTRIES`, 50,000; 0: none).
     public var tokenMemoEntries: Int
+    /// How `serve` delivers webhooks (batch size, timeout, backoff, give-up window, lease;
+    /// `STABLEID_WEBHOOK_*`).
+    public var webhooks: WebhookSettings
 
     public init(
         host: String = "127.0.0.1",
@@ -75,9 +79,11 @@ public struct APIConfiguration: Sendable {
         changesRetention: Duration = ChangeFeedLog.defaultRetention,
         changesKeepAlive: Duration = .seconds(15),
         changesMaxWait: Duration = .seconds(30),
-        tokenMemoEntries: Int = VerifiedTokenMemo.defaultCapacity
+        tokenMemoEntries: Int = VerifiedTokenMemo.defaultCapacity,
+        webhooks: WebhookSettings = WebhookSettings()
     ) {
         self.tokenMemoEntries = tokenMemoEntries
+        self.webhooks = webhooks
         self.changesRetention = changesRetention
         self.changesKeepAlive = changesKeepAlive
         self.changesMaxWait = changesMaxWait
@@ -162,9 +168,9 @@ public func buildRouter(
     AdminController(
         pools: PoolStore(database: database), tokens: TokenStore(database: database), database: database, bodyReader: bodyReader,
         authenticator: authenticator, issuers: tokenLookups.issuers
-    )
-    .register(on: scoped(.admin))
+    ).register(on: scoped(.admin))
     CampaignController(campaigns: CampaignStore(database: database)).register(on: scoped(.admin))
+    WebhookController(webhooks: WebhookStore(database: database), database: database, bodyReader: bodyReader).register(on: scoped(.admin))
     CampaignProgressController(campaigns: CampaignStore(database: database), progress: CampaignProgressStore(database: database))
         .register(on: scoped(.audit))
     ReconciliationController(findings: FindingStore(database: database), campaigns: CampaignStore(database: database))
@@ -220,6 +226,12 @@ public func buildApplication(
         readiness,
         TokenRevocationListener(conninfo: configuration.databaseURL, authenticator: authenticator, logger: logger),
         ChangeFeedService(notifier: changeNotifier),
+        // After the notifier it waits on: stopped first, so its workers end while the feed still wakes them.
+        WebhookDeliveryService(
+            dispatcher: WebhookDispatcher(
+                database: database, notifier: changeNotifier, settings: configuration.webhooks,
+                metrics: WebhookMetrics(factory: webhookMetricsFactory(registry: registry)), logger: logger,
+                encode: { changes, next in try WebhookPayloadJSON.encode(changes, next: next) })),
         AuditSealerService(database: database, logger: logger),
         PeriodicService.housekeeping(database: database, logger: logger, changesRetention: configuration.changesRetention),
         PeriodicService.migrationRefusals(triggers: triggers, logger: logger),
@@ -234,6 +246,16 @@ public func buildApplication(
         services: services,
         logger: logger
     )
+}
+
+/// The routes' factory, with webhook attempts measured up to their 10 s timeout.
+func webhookMetricsFactory(registry: PrometheusCollectorRegistry) -> PrometheusMetricsFactory {
+    var factory = httpMetricsFactory(registry: registry)
+    factory.durationHistogramBuckets["stableid_webhook_delivery_seconds"] = [
+        .milliseconds(1), .milliseconds(2.5), .milliseconds(5), .milliseconds(10), .milliseconds(25), .milliseconds(50),
+        .milliseconds(100), .milliseconds(250), .milliseconds(500), .seconds(1), .seconds(2.5), .seconds(5), .seconds(10),
+    ]
+    return factory
 }
 
 /// Metrics for the routes, with duration buckets fine enough for sub-millisecond lookups.

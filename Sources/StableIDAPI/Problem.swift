@@ -8,6 +8,7 @@ import NIOCore
 import Postgres
 import Support
 import UserMigration
+import Webhooks
 
 /// An RFC 9457 problem answer with a stable machine-readable `code`.
 ///
@@ -98,8 +99,8 @@ public struct Problem: HTTPResponseError, Sendable {
             return from(error)
         case let error as MigrationError:
             return from(error)
-        case let error as ChangeFeedError:
-            return from(error)
+        case let error as ChangeFeedError: return from(error)
+        case let error as WebhookError: return from(error)
         case let error as CognitoError:
             // Cognito (or the network to it) failed us: the caller retries; a trigger's forwarder
             // applies its fail-open/closed policy.
@@ -184,6 +185,25 @@ public struct Problem: HTTPResponseError, Sendable {
             detail: why + ". Re-sync: take a new cursor from GET /v1/changes without `after` first, then re-read every stable ID"
                 + " you hold (GET /v1/users/{id}; a merged ID answers its survivor), then follow from that cursor."
         )
+    }
+
+    /// A webhook refused: the detail never holds the secret, and a URL only redacted.
+    static func from(_ error: WebhookError) -> Problem {
+        let detail = error.description
+        switch error {
+        case .invalidURL:
+            return Problem(.badRequest, code: "invalid_webhook_url", title: "Not a webhook URL", detail: detail)
+        case .urlNotAllowed:
+            return Problem(.unprocessableContent, code: "webhook_url_not_allowed", title: "Deliveries may not go there", detail: detail)
+        case .invalidSecret:
+            return Problem(.badRequest, code: "invalid_webhook_secret", title: "Not a Standard Webhooks secret", detail: detail)
+        case .invalidKinds, .invalidDescription:
+            return .invalidRequest(detail)
+        case .notFound:
+            return .notFound(detail)
+        case .enabledAlready:
+            return Problem(.conflict, code: "webhook_enabled", title: "The webhook is enabled", detail: detail)
+        }
     }
 
     static func from(_ error: MigrationError) -> Problem {

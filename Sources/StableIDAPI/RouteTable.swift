@@ -14,6 +14,8 @@ package enum RouteTable {
         (.get, "/v1/events"), (.get, "/v1/changes"),
         (.get, "/v1/pools"), (.post, "/v1/pools"), (.patch, "/v1/pools/{id}"),
         (.get, "/v1/tokens"), (.post, "/v1/tokens"), (.delete, "/v1/tokens/{name}"),
+        (.get, "/v1/webhooks"), (.post, "/v1/webhooks"), (.delete, "/v1/webhooks/{id}"),
+        (.post, "/v1/webhooks/{id}/enable"), (.post, "/v1/webhooks/{id}/disable"),
         (.get, "/v1/campaigns"), (.get, "/v1/campaigns/{id}"), (.get, "/v1/campaigns/{id}/progress"),
         (.get, "/v1/reconciliation/runs"), (.get, "/v1/reconciliation/findings"), (.get, "/v1/reconciliation/findings/{id}"),
         (.post, "/v1/cognito/triggers"),

@@ -3,6 +3,7 @@ import Cognito
 import Foundation
 import IdentityMap
 import UserMigration
+import Webhooks
 
 /// A failure with the exit code the CLI contract gives it.
 struct CLIFailure: Error {
@@ -26,6 +27,8 @@ struct CLIFailure: Error {
         case let error as IdentityMapError:
             self = .usage(error.description)
         case let error as MigrationError:
+            self = .usage(error.description)
+        case let error as WebhookError:
             self = .usage(error.description)
         case let error as StampError:
             self = .usage(error.description)

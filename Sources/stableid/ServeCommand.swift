@@ -5,6 +5,7 @@ import Hummingbird
 import IdentityMap
 import Logging
 import StableIDAPI
+import Webhooks
 
 struct ServeCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
@@ -50,7 +51,8 @@ struct ServeCommand: AsyncParsableCommand {
             changesKeepAlive: .seconds(try environmentInteger("STABLEID_CHANGES_KEEPALIVE_S", default: 15, range: 1...300)),
             changesMaxWait: .seconds(try environmentInteger("STABLEID_CHANGES_MAX_WAIT_S", default: 30, range: 1...30)),
             tokenMemoEntries: try environmentInteger(
-                "STABLEID_TOKEN_MEMO_ENTRIES", default: VerifiedTokenMemo.defaultCapacity, range: 0...10_000_000)
+                "STABLEID_TOKEN_MEMO_ENTRIES", default: VerifiedTokenMemo.defaultCapacity, range: 0...10_000_000),
+            webhooks: try Self.webhookSettings()
         )
         let session = try DatabaseOptions.serviceSession()
         try await database.withDatabase(maxConnections: poolSize, session: session) { db, logger in
@@ -79,6 +81,19 @@ struct ServeCommand: AsyncParsableCommand {
         if let explicit = self.port { port = explicit }
         guard (0...65535).contains(port) else { throw CLIFailure.usage("port \(port) is out of range") }
         return (host, port)
+    }
+
+    /// `STABLEID_WEBHOOK_*`: how webhooks are delivered (docs/OPERATIONS.md, Webhooks).
+    static func webhookSettings() throws -> WebhookSettings {
+        let base = try environmentInteger("STABLEID_WEBHOOK_RETRY_BASE_MS", default: 5_000, range: 10...600_000)
+        return WebhookSettings(
+            batchSize: try environmentInteger("STABLEID_WEBHOOK_BATCH", default: 100, range: 1...1_000),
+            timeout: .seconds(try environmentInteger("STABLEID_WEBHOOK_TIMEOUT_S", default: 10, range: 1...60)),
+            backoff: RetryBackoff(base: .milliseconds(base), cap: .seconds(3_600)),
+            giveUpAfter: .seconds(try environmentInteger("STABLEID_WEBHOOK_GIVE_UP_AFTER_S", default: 86_400, range: 1...2_592_000)),
+            lease: .seconds(try environmentInteger("STABLEID_WEBHOOK_LEASE_S", default: 30, range: 3...3_600)),
+            maxEndpoints: try environmentInteger("STABLEID_WEBHOOK_WORKERS", default: 32, range: 1...1_000)
+        )
     }
 
     /// `STABLEID_READY_BEFORE_WARM`: `true` or `false` (default).

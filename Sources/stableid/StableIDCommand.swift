@@ -13,7 +13,7 @@ struct StableIDCommand: AsyncParsableCommand {
         subcommands: [
             ServeCommand.self, DatabaseCommand.self, TokenCommand.self, PoolCommand.self, UserCommand.self, ImportCommand.self,
             CognitoCommand.self, AuditCommand.self, CampaignCommand.self, ReconcileCommand.self, FindingsCommand.self,
-            StampCommand.self,
+            StampCommand.self, WebhookCommand.self,
         ]
     )
 

@@ -291,6 +291,8 @@ struct AuditTrailTests {
                 "idempotency_keys", "import_staging", "event_pending", "event_personal_data", "pending_links", "reconcile_snapshot",
                 "reconcile_progress", "findings", "identity_changes", "identity_change_pending", "identity_change_commit",
                 "report_sessions", "change_feed", "change_feed_pending", "change_feed_commit",
+                // `webhook remove` deletes the endpoint's row, and with it its secret (sql/0024).
+                "webhooks",
             ], "\(deletable.sorted())")
         // The deletes the service does make still work under it: housekeeping here; erasure and
         // the sealer in `serviceRole`.

@@ -2,6 +2,7 @@ import Foundation
 import Postgres
 import TestSupport
 import Testing
+import Webhooks
 
 @testable import IdentityMap
 @testable import Reconciliation
@@ -90,6 +91,14 @@ struct EventDetailsAgreementTests {
                 finalizeRows: [ErasedFinalizeRow(campaign: campaign, targetPool: pool.rawValue, state: "created")]),
             IdentityStatusChangedDetails(from: .active, to: .disabled, reason: "fix", finding: 1, run: run),
             IdentityRefreshedDetails(finding: 2, run: run, fields: ["email_verified"], emailVerified: false),
+            WebhookAddedDetails(
+                webhook: run, url: "https://***@hooks.example.com/in?***", kinds: ["identity.linked"], allowPrivate: false,
+                secretFingerprint: "0123abcd", cursor: 42, note: "billing"),
+            WebhookRemovedDetails(webhook: run, url: "https://hooks.example.com/in", cursor: 43),
+            WebhookEnabledDetails(webhook: run, cursor: 44, fromEnd: true),
+            WebhookDisabledDetails(
+                webhook: run, reason: "failing", cursor: 45, failingSince: Date(timeIntervalSince1970: 1_780_000_000), attempts: 19,
+                lastErrorCode: "http_503"),
         ]
         let builders: [String: PostgresQuery] = [
             FindingOpenedDetails.kind.rawValue: FindingOpenedDetails.sql(run: run, campaign: campaign),

@@ -37,4 +37,14 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let userStamped = EventKind(rawValue: "user_stamped")
     /// A `stableid stamp` run ended — completed, stopped at its `--limit`, or failed — with its counts.
     public static let stampRunFinished = EventKind(rawValue: "stamp_run_finished")
+    /// A webhook endpoint registered (`stableid webhook add`, `POST /v1/webhooks`). Never its secret,
+    /// nor the URL's credentials or query.
+    public static let webhookAdded = EventKind(rawValue: "webhook_added")
+    /// A webhook endpoint removed, with its secret.
+    public static let webhookRemoved = EventKind(rawValue: "webhook_removed")
+    /// A webhook endpoint switched on again, resuming from its cursor (or from the feed's end).
+    public static let webhookEnabled = EventKind(rawValue: "webhook_enabled")
+    /// A webhook endpoint stopped: by an operator, or by the service (failing for the whole retry
+    /// window, `410 Gone`, a cursor past the feed's retention), with the reason.
+    public static let webhookDisabled = EventKind(rawValue: "webhook_disabled")
 }

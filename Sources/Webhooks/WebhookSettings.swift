@@ -1,0 +1,37 @@
+/// How `serve` delivers webhooks (each from an environment variable of `serve`, docs/OPERATIONS.md).
+public struct WebhookSettings: Sendable, Equatable {
+    /// The most changes in one request (`STABLEID_WEBHOOK_BATCH`, 100; 1 sends one change per request).
+    public var batchSize: Int
+    /// One attempt's limit, connection included (`STABLEID_WEBHOOK_TIMEOUT_S`, 10 s).
+    public var timeout: Duration
+    /// Waits between attempts of a failing message (`STABLEID_WEBHOOK_RETRY_BASE_MS`, 5 s, doubling to 1 h).
+    public var backoff: RetryBackoff
+    /// How long a message may keep failing before its endpoint is disabled
+    /// (`STABLEID_WEBHOOK_GIVE_UP_AFTER_S`, 24 h).
+    public var giveUpAfter: Duration
+    /// A server's hold on an endpoint, renewed at least every third of it; after a kill -9 another
+    /// server takes over once it runs out (`STABLEID_WEBHOOK_LEASE_S`, 30 s).
+    public var lease: Duration
+    /// How often a server looks for endpoints to deliver (new, enabled again, left by another server).
+    public var scanInterval: Duration
+    /// The most endpoints one server delivers at once (`STABLEID_WEBHOOK_WORKERS`, 32); the others
+    /// wait for another server, or for a free worker.
+    public var maxEndpoints: Int
+
+    public init(
+        batchSize: Int = 100, timeout: Duration = .seconds(10), backoff: RetryBackoff = RetryBackoff(),
+        giveUpAfter: Duration = .seconds(24 * 3_600), lease: Duration = .seconds(30), scanInterval: Duration = .seconds(1),
+        maxEndpoints: Int = 32
+    ) {
+        self.batchSize = min(max(1, batchSize), 1_000)
+        self.timeout = timeout
+        self.backoff = backoff
+        self.giveUpAfter = giveUpAfter
+        self.lease = max(lease, .seconds(3))
+        self.scanInterval = scanInterval
+        self.maxEndpoints = max(1, maxEndpoints)
+    }
+
+    /// The lease is renewed when this much of it has passed since the last write.
+    var renewAfter: Duration { lease / 3 }
+}
