@@ -37,4 +37,7 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     public static let userStamped = EventKind(rawValue: "user_stamped")
     /// A `stableid stamp` run ended — completed, stopped at its `--limit`, or failed — with its counts.
     public static let stampRunFinished = EventKind(rawValue: "stamp_run_finished")
+    /// A `stableid campaign cleanup --apply` run ended: its counts. Each source user it disabled or
+    /// deleted is that identity's own `identity_status_changed` event (naming the campaign).
+    public static let campaignCleanupCompleted = EventKind(rawValue: "campaign_cleanup_completed")
 }
