@@ -3,8 +3,8 @@ public import IdentityMap
 import Postgres
 
 /// Right-to-erasure: removes a person's personal data (emails, usernames) from identities,
-/// events, stored idempotent answers and reconciliation (findings about the person, snapshot
-/// rows of their identities), while the audit chain still verifies (it holds only salted digests
+/// events, stored idempotent answers, subset campaigns' member files and reconciliation (findings
+/// about the person, snapshot rows of their identities), while the audit chain still verifies (it holds only salted digests
 /// of personal data, and the salt is erased with the data).
 public struct Erasure: Sendable {
     public let database: Database
@@ -65,6 +65,7 @@ public struct Erasure: Sendable {
                 """
             )
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
+            try Self.forgetSubsetMembers(of: ids, on: connection)
             let finalizeRows = try Self.forgetFinalizeUsernames(of: ids, on: connection)
             let identities = try IdentitySetWrites.erasePersonalData(ofUsers: ids, on: connection)
             scrubbedEvents += try connection.query(
@@ -103,6 +104,18 @@ public struct Erasure: Sendable {
             return Result(
                 userID: survivor.uuidString.lowercased(), identities: identities, eventsScrubbed: scrubbed, finalizeRows: finalizeRows)
         }
+    }
+
+    /// Subset campaigns' member files (`campaign create --only-file`) list usernames: the person's
+    /// go, before the identities' usernames are erased. (Their subs stay: a sub is no personal data
+    /// here, and the campaign still knows whom it covers.)
+    static func forgetSubsetMembers(of ids: PostgresArray<String>, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            DELETE FROM campaign_subset_members
+            WHERE key_kind = 'username' AND key IN (SELECT username FROM identities WHERE user_id = ANY(\(ids)::uuid[]))
+            """
+        )
     }
 
     /// The username `campaign finalize` gave the person in a target pool becomes NULL: a resumed

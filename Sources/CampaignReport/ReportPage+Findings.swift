@@ -4,7 +4,7 @@ import Reconciliation
 import UserMigration
 
 extension ReportPage {
-    /// Counts for all six kinds, each a drill-down of its first open findings. Subjects, pools,
+    /// Counts for every kind, each a drill-down of its first open findings. Subjects, pools,
     /// subs and user IDs only: findings never carry emails or usernames.
     func findingsSection() -> String {
         var out = "<h2>Open findings</h2>"
@@ -48,6 +48,7 @@ extension ReportPage {
     static func meaning(of kind: FindingKind) -> String {
         switch kind {
         case .unmigrated: return "Enabled source users whose person has no active identity in the target pool."
+        case .migratedElsewhere: return "Source users to move whose person is already in the target pool of another campaign."
         case .unmapped: return "Cognito users the map does not know."
         case .orphaned: return "Identities whose Cognito user is gone, and people with no live identity left."
         case .duplicate: return "Two people sharing a verified email or federated account, or one person twice in a pool."

@@ -29,7 +29,7 @@ public struct ReportPage: Sendable {
     public var campaign: Campaign { progress.campaign }
 }
 
-/// Open findings of the campaign's reconciliation scope: counts for all six kinds, and the first
+/// Open findings of the campaign's reconciliation scope: counts for every kind, and the first
 /// few of each kind for the drill-down lists.
 public struct ReportFindings: Sendable {
     public var counts: FindingCounts

@@ -71,14 +71,20 @@ public struct UserType: Codable, Sendable, Equatable {
     }
 
     static func date(in container: KeyedDecodingContainer<CodingKeys>, forKey key: CodingKeys) throws -> Date? {
-        guard container.contains(key), try !container.decodeNil(forKey: key) else { return nil }
-        if let seconds = try? container.decode(Double.self, forKey: key) { return Date(timeIntervalSince1970: seconds) }
-        let text = try container.decode(String.self, forKey: key)
-        guard let date = RFC3339.parse(text) else {
-            throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "'\(text)' is not an RFC 3339 date")
-        }
-        return date
+        try cognitoDate(in: container, forKey: key)
     }
+}
+
+/// A date of a Cognito user: epoch seconds, as the API sends them, or an RFC 3339 string, as the
+/// AWS CLI v2 and SDK dumps save them; absent or null is nil.
+func cognitoDate<Key: CodingKey>(in container: KeyedDecodingContainer<Key>, forKey key: Key) throws -> Date? {
+    guard container.contains(key), try !container.decodeNil(forKey: key) else { return nil }
+    if let seconds = try? container.decode(Double.self, forKey: key) { return Date(timeIntervalSince1970: seconds) }
+    let text = try container.decode(String.self, forKey: key)
+    guard let date = RFC3339.parse(text) else {
+        throw DecodingError.dataCorruptedError(forKey: key, in: container, debugDescription: "'\(text)' is not an RFC 3339 date")
+    }
+    return date
 }
 
 /// Cognito's account states. A value this version does not know becomes `.unknown` rather than
@@ -116,6 +122,26 @@ public struct AdminGetUserResponse: Decodable, Sendable {
     public var UserStatus: String?
     /// The second factors the user has turned on (`SMS_MFA`, `SOFTWARE_TOKEN_MFA`, `EMAIL_OTP`).
     public var UserMFASettingList: [String]?
+    /// When the user was last changed (attributes, status; not a sign-in). The clean-up of a
+    /// source pool leaves alone a user changed after its migration.
+    public var UserLastModifiedDate: Date?
+
+    enum CodingKeys: String, CodingKey {
+        case Username, UserAttributes, Enabled, UserStatus, UserMFASettingList, UserLastModifiedDate
+    }
+
+    // Written by hand for the date, which the API sends as epoch seconds (``UserType``'s rule). A
+    // date that cannot be read is unknown rather than a failed call: the Migrate-user trigger
+    // reads users this way, and does not need it.
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: CodingKeys.self)
+        Username = try container.decode(String.self, forKey: .Username)
+        UserAttributes = try container.decodeIfPresent([AttributeType].self, forKey: .UserAttributes)
+        Enabled = try container.decodeIfPresent(Bool.self, forKey: .Enabled)
+        UserStatus = try container.decodeIfPresent(String.self, forKey: .UserStatus)
+        UserMFASettingList = try container.decodeIfPresent([String].self, forKey: .UserMFASettingList)
+        UserLastModifiedDate = try? cognitoDate(in: container, forKey: .UserLastModifiedDate)
+    }
 
     /// Whether the user signs in with a second factor (as far as the user's own settings say; a
     /// pool whose MFA is required asks everyone, which the password check reveals instead).

@@ -20,14 +20,22 @@ public struct CognitoUserRecord: Sendable, Equatable {
     public var customAttributes: [String: String]
     public var created: Date?
     public var lastModified: Date?
+    /// The standard attributes the fields above do not hold (`locale`, `zoneinfo`, `name`,
+    /// `phone_number`, …), keyed by name: what a campaign over a subset of users may name
+    /// (``attribute(_:)``). Everything but `sub`, `email`, `email_verified` and `identities`.
+    public var otherAttributes: [String: String]
 
     /// The provider of users who signed up with the pool itself.
     public static let cognitoProvider = "Cognito"
 
+    /// The standard attributes kept in fields of their own rather than in ``otherAttributes``.
+    static let fieldAttributes: Set<String> = ["sub", "email", "email_verified", "identities"]
+
     public init(
         sub: String, username: String, email: String? = nil, emailVerified: Bool = false, enabled: Bool = true,
         userStatus: CognitoUserStatus = .unknown, provider: String = CognitoUserRecord.cognitoProvider, federatedUserID: String? = nil,
-        customAttributes: [String: String] = [:], created: Date? = nil, lastModified: Date? = nil
+        customAttributes: [String: String] = [:], created: Date? = nil, lastModified: Date? = nil,
+        otherAttributes: [String: String] = [:]
     ) {
         self.sub = sub
         self.username = username
@@ -40,6 +48,16 @@ public struct CognitoUserRecord: Sendable, Equatable {
         self.customAttributes = customAttributes
         self.created = created
         self.lastModified = lastModified
+        self.otherAttributes = otherAttributes
+    }
+
+    /// The attribute `name` as Cognito spells its value: a custom one (`custom:country`), `email`,
+    /// or another standard one (`locale`). `sub`, `email_verified` and `identities` are read
+    /// through their fields; nil here.
+    public func attribute(_ name: String) -> String? {
+        if name.hasPrefix("custom:") { return customAttributes[name] }
+        if name == "email" { return email }
+        return otherAttributes[name]
     }
 
     /// A user from ListUsers or a file row. A missing `sub` becomes "", which a backfill counts
@@ -83,7 +101,8 @@ public struct CognitoUserRecord: Sendable, Equatable {
             federatedUserID: federated?.userID,
             customAttributes: custom,
             created: created,
-            lastModified: lastModified
+            lastModified: lastModified,
+            otherAttributes: standard.filter { !Self.fieldAttributes.contains($0.key) }
         )
     }
 

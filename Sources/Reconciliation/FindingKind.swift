@@ -1,8 +1,13 @@
 /// The kinds of finding a reconciliation run reports (DESIGN §6). The raw values are part of the
 /// contract (`--fail-on`, `counts` in the report, the `findings.kind` column): never rename one.
 public enum FindingKind: String, Sendable, CaseIterable, Codable, Comparable {
-    /// An enabled user of a source pool whose person has no active identity in the target pool.
+    /// An enabled user of a source pool (a member of the campaign's subset, when it has one) whose
+    /// person has no active identity in the target pool.
     case unmigrated
+    /// Such a user whose person has an active identity in the target pool of *another* campaign
+    /// (moved elsewhere, or in two campaigns' subsets): a case for a person, so neither counted as
+    /// remaining nor moved by finalize.
+    case migratedElsewhere = "migrated_elsewhere"
     /// A Cognito user the map does not know.
     case unmapped
     /// An active identity whose Cognito user is gone; a person with no live identity left.
@@ -24,9 +29,11 @@ public enum FindingState: String, Sendable, CaseIterable, Codable {
     case open, resolved, acknowledged
 }
 
-/// Findings per kind, always with all six kinds, so a JSON consumer never meets a missing key.
+/// Findings per kind, always with every kind, so a JSON consumer never meets a missing key (and a
+/// kind missing from what an older version stored reads as 0).
 public struct FindingCounts: Sendable, Equatable, Codable {
     public var unmigrated = 0
+    public var migratedElsewhere = 0
     public var unmapped = 0
     public var orphaned = 0
     public var duplicate = 0
@@ -39,10 +46,32 @@ public struct FindingCounts: Sendable, Equatable, Codable {
         for (kind, count) in counts { self[kind] = count }
     }
 
+    /// Keyed by each kind's raw value (`migrated_elsewhere`).
+    struct Key: CodingKey {
+        var stringValue: String
+        var intValue: Int? { nil }
+        init(stringValue: String) { self.stringValue = stringValue }
+        init?(intValue: Int) { nil }
+    }
+
+    public init(from decoder: any Decoder) throws {
+        let container = try decoder.container(keyedBy: Key.self)
+        self.init()
+        for kind in FindingKind.allCases {
+            self[kind] = try container.decodeIfPresent(Int.self, forKey: Key(stringValue: kind.rawValue)) ?? 0
+        }
+    }
+
+    public func encode(to encoder: any Encoder) throws {
+        var container = encoder.container(keyedBy: Key.self)
+        for kind in FindingKind.allCases { try container.encode(self[kind], forKey: Key(stringValue: kind.rawValue)) }
+    }
+
     public subscript(kind: FindingKind) -> Int {
         get {
             switch kind {
             case .unmigrated: return unmigrated
+            case .migratedElsewhere: return migratedElsewhere
             case .unmapped: return unmapped
             case .orphaned: return orphaned
             case .duplicate: return duplicate
@@ -53,6 +82,7 @@ public struct FindingCounts: Sendable, Equatable, Codable {
         set {
             switch kind {
             case .unmigrated: unmigrated = newValue
+            case .migratedElsewhere: migratedElsewhere = newValue
             case .unmapped: unmapped = newValue
             case .orphaned: orphaned = newValue
             case .duplicate: duplicate = newValue

@@ -14,7 +14,7 @@ extension ReconcileClassifier {
             CREATE TEMP TABLE recon_snap ON COMMIT DROP AS
             SELECT DISTINCT ON (pool_id COLLATE "C", sub COLLATE "C")
                    pool_id, sub, username, email, email_normalized, email_verified, enabled, user_status,
-                   provider, provider_user_id, nullif(btrim(stable_id_attr), '') AS stable_id_attr, stable_id_user
+                   provider, provider_user_id, nullif(btrim(stable_id_attr), '') AS stable_id_attr, stable_id_user, subset_match
             FROM reconcile_snapshot
             WHERE run_id = \(context.runID)
             -- Byte order (pools and subs are ASCII): the sort is memcmp instead of the locale's.

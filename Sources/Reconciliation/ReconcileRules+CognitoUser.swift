@@ -127,12 +127,26 @@ extension ReconcileRules {
 
     /// An enabled source user whose active person has no active identity in the target pool.
     /// Disabled users are not expected to migrate; an unmapped user has no person to migrate yet
-    /// (it is reported as unmapped, and judged here once the map has it).
+    /// (it is reported as unmapped, and judged here once the map has it). A campaign over a subset
+    /// waits only for its members. A member whose person is active in the target pool of another
+    /// campaign is `migrated_elsewhere` instead: moving them here too would give them a second
+    /// account, so a person decides (finalize never sees them, progress does not wait for them).
     static func unmigrated(_ evidence: CognitoUserEvidence) -> DetectedFinding? {
         guard evidence.role == .source, evidence.user.enabled, let mapped = evidence.mapped,
-            mapped.status == .active || mapped.status == .disabled, mapped.personStatus == .active, evidence.migrated == false
+            mapped.status == .active || mapped.status == .disabled, mapped.personStatus == .active, evidence.migrated == false,
+            evidence.inSubset
         else { return nil }
         let user = evidence.user
+        if !evidence.elsewhere.isEmpty {
+            return DetectedFinding(
+                kind: .migratedElsewhere, subject: subject(pool: user.pool, sub: user.sub), pool: user.pool, sub: user.sub,
+                userID: mapped.person,
+                evidence: [
+                    "reason": "in_other_campaign_target", "target_pools": .array(evidence.elsewhere.map { .string($0.rawValue) }),
+                    "user_status": .string(user.userStatus),
+                ]
+            )
+        }
         return DetectedFinding(
             kind: .unmigrated, subject: subject(pool: user.pool, sub: user.sub), pool: user.pool, sub: user.sub, userID: mapped.person,
             evidence: [

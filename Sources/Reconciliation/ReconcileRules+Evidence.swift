@@ -99,10 +99,16 @@ extension ReconcileRules {
         public var migrated: Bool?
         public var attributeTarget: AttributeTarget?
         public var previousIdentity: PreviousIdentity?
+        /// Source users: a member of the campaign's subset (``CampaignSubset``, judged from the
+        /// snapshot's attributes and the member file); true for a campaign without one.
+        public var inSubset: Bool
+        /// The target pools of other campaigns in which the person has an active identity.
+        public var elsewhere: [PoolID]
 
         public init(
             user: SnapshotUser, role: PoolRole, mapped: MappedIdentity? = nil, migrated: Bool? = nil,
-            attributeTarget: AttributeTarget? = nil, previousIdentity: PreviousIdentity? = nil
+            attributeTarget: AttributeTarget? = nil, previousIdentity: PreviousIdentity? = nil, inSubset: Bool = true,
+            elsewhere: [PoolID] = []
         ) {
             self.user = user
             self.role = role
@@ -110,6 +116,8 @@ extension ReconcileRules {
             self.migrated = migrated
             self.attributeTarget = attributeTarget
             self.previousIdentity = previousIdentity
+            self.inSubset = inSubset
+            self.elsewhere = elsewhere
         }
     }
 

@@ -16,6 +16,10 @@ public struct ReconcileScope: Sendable, Equatable {
     /// What the target pool lets anyone choose, as last read (``TargetPoolFacts``): `--fix
     /// unmapped` trusts a target user's claims exactly as far as the triggers do.
     public var trust: TriggerLinkRules.Trust = .unsafe
+    /// The campaign's subset: only its members can be `unmigrated` (or `migrated_elsewhere`). Its
+    /// attribute conditions are judged as each source user is staged (the snapshot keeps no other
+    /// attributes), its member file when the run classifies.
+    public var subset: CampaignSubset?
 
     /// A campaign's pools; its stable-ID attribute is read from every one of them.
     public init(campaign: Campaign) {
@@ -24,6 +28,7 @@ public struct ReconcileScope: Sendable, Equatable {
             stableIDAttribute: campaign.stableIDAttribute
         )
         self.trust = TriggerLinkRules.Trust(campaign.targetFacts)
+        self.subset = campaign.subset
     }
 
     /// The same from the campaign's parts (tests, callers holding only ids).

@@ -4,6 +4,7 @@ import Foundation
 public import IdentityMap
 import Postgres
 import Synchronization
+import UserMigration
 
 /// Staging: each pool of the scope streamed into `reconcile_snapshot` by COPY, a page or chunk at
 /// a time (a live run's pages with their progress: ReconciliationRun+Resume.swift).
@@ -96,13 +97,17 @@ extension ReconciliationRun {
     /// The COPY that stages snapshot rows (``snapshotRows(_:pool:)`` gives them in this order).
     static let snapshotCopy: PostgresQuery = """
         COPY reconcile_snapshot (run_id, pool_id, seq, sub, username, email, email_normalized, email_verified, enabled,
-                                 user_status, provider, provider_user_id, stable_id_attr, stable_id_user)
+                                 user_status, provider, provider_user_id, stable_id_attr, stable_id_user, subset_match)
         FROM STDIN
         """
 
     /// The snapshot rows of `records`, numbered on from the run's sequence. A record whose sub is
-    /// no UUID cannot be anyone's identity: it is counted, not staged.
+    /// no UUID cannot be anyone's identity: it is counted, not staged. A source user of a campaign
+    /// over a subset carries whether it meets the subset's attribute conditions (`subset_match`),
+    /// judged here by ``CampaignSubset/matches(_:)`` — the rule the triggers apply — since the
+    /// snapshot keeps no other attributes; NULL otherwise.
     func snapshotRows(_ records: [CognitoUserRecord], pool: PoolID) -> [[String?]] {
+        let subset = scope.role(of: pool) == .source ? scope.subset.flatMap { $0.conditions.isEmpty ? nil : $0 } : nil
         let valid = records.compactMap { record in CognitoSub.canonical(record.sub).map { (record, $0) } }
         let first = state.withLock { state in
             defer {
@@ -119,7 +124,7 @@ extension ReconciliationRun {
                 runID, poolText, String(first + offset), sub, record.username,
                 record.email, record.email.flatMap(EmailAddress.normalize), record.emailVerified ? "t" : "f",
                 record.enabled ? "t" : "f", record.userStatus.rawValue, record.provider, record.federatedUserID,
-                stableID, stableID.flatMap(Self.namedUser),
+                stableID, stableID.flatMap(Self.namedUser), subset.map { $0.matches(record.attribute) ? "t" : "f" },
             ]
         }
     }

@@ -235,6 +235,7 @@ public func buildApplication(
         AuditSealerService(database: database, logger: logger),
         PeriodicService.housekeeping(database: database, logger: logger, changesRetention: configuration.changesRetention),
         PeriodicService.migrationRefusals(triggers: triggers, logger: logger),
+        PeriodicService.signIns(triggers: triggers, logger: logger),
         PeriodicService.targetFactsRefresh(TargetFactsRefresh(database: database, clients: clients, logger: logger), logger: logger),
     ]
     if let lookupCache { services.append(LookupCacheService(cache: lookupCache, database: database, logger: logger)) }

@@ -20,6 +20,20 @@ extension PeriodicService {
         }
     }
 
+    /// Writes the sign-ins pre token generation answered from memory (``SignInLog``) every few
+    /// seconds, and whatever is left at shutdown. Sign-ins that could not be written go back.
+    public static func signIns(triggers: TriggerService, logger: Logger, interval: Duration = .seconds(5)) -> PeriodicService {
+        PeriodicService(name: "writing recorded sign-ins", interval: interval, runsAtStart: false, logger: logger) { _ in
+            let entries = triggers.signIns.drain()
+            do {
+                try await triggers.writeSignIns(entries)
+            } catch {
+                triggers.signIns.restore(entries)
+                throw error
+            }
+        }
+    }
+
     /// ``TargetFactsRefresh`` every 10 minutes by default: the triggers then trust a target pool's
     /// claims by what the pool allows now, within that interval. The first pass waits one
     /// interval (a starting replica has the facts the campaign and the last reconciliation read).

@@ -2,7 +2,7 @@ public import Logging
 public import ServiceLifecycle
 
 /// Work that every replica of `serve` does every `interval`: housekeeping, writing counted
-/// migration refusals, rereading target-pool facts. One loop for all of them, so each waits the
+/// migration refusals and recorded sign-ins, rereading target-pool facts. One loop for all of them, so each waits the
 /// same way (a sleep that a graceful shutdown cuts short) and logs its failures the same way.
 ///
 /// `work` is told whether the server is shutting down: it then runs once more, after the last

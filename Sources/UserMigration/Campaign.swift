@@ -58,6 +58,8 @@ public struct Campaign: Sendable, Equatable {
     public var targetFacts: TargetPoolFacts
     public var createdAt: Date
     public var phaseChangedAt: Date
+    /// The source users the campaign is about; nil: all of them (``CampaignSubset``).
+    public var subset: CampaignSubset? = nil
 }
 
 /// What a campaign is created from.
@@ -78,6 +80,16 @@ public struct NewCampaign: Sendable {
     /// Read by the caller before the campaign's transaction (``TargetPoolFacts/read``); unknown
     /// when not read, which the triggers treat as the unsafe case.
     public var targetFacts: TargetPoolFacts = .unknown
+    /// `--only` conditions (``CampaignSubset/conditions(parsing:)``); empty with no members: all users.
+    public var subsetConditions: [CampaignSubset.Condition] = []
+    /// `--only-file` (``CampaignSubset/members(parsing:sources:)``); nil: no member file.
+    public var subsetMembers: [SubsetMember]? = nil
+
+    /// The subset the campaign will have; nil when it covers every source user.
+    public var subset: CampaignSubset? {
+        guard !subsetConditions.isEmpty || subsetMembers != nil else { return nil }
+        return CampaignSubset(conditions: subsetConditions, members: subsetMembers.map(CampaignSubset.counts(of:)))
+    }
 
     public init(
         name: String? = nil, target: PoolID, sources: [PoolID], sourceClientID: String? = nil, sourceClientIDs: [PoolID: String] = [:],
@@ -130,6 +142,20 @@ public struct NewCampaign: Sendable {
             throw .invalidCampaign("a client secret needs --source-client-id")
         }
         guard !linkBy.isEmpty else { throw .invalidCampaign("give at least one --link-by rule") }
+        for condition in subsetConditions {
+            guard CampaignSubset.isAttributeName(condition.attribute), !condition.values.isEmpty,
+                !condition.values.contains(where: \.isEmpty)
+            else { throw .invalidCampaign("--only \(condition.attribute): give an attribute and at least one value") }
+        }
+        if Set(subsetConditions.map(\.attribute)).count != subsetConditions.count {
+            throw .invalidCampaign("--only names an attribute twice")
+        }
+        if let members = subsetMembers {
+            guard !members.isEmpty else { throw .invalidCampaign("--only-file lists nobody") }
+            if let stray = members.compactMap(\.pool).first(where: { !sources.contains($0) }) {
+                throw .invalidCampaign("--only-file names \(stray), which is not a source")
+            }
+        }
         return self
     }
 }

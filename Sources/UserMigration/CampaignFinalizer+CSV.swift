@@ -153,6 +153,8 @@ extension CampaignFinalizer {
                 outcome = .skipped(.sourceChanged)
             } else if user.Enabled == false {
                 outcome = .skipped(.sourceDisabled)
+            } else if let subset = plan.campaign.subset, !subset.matches({ user.attribute($0) }) {
+                outcome = .skipped(.outsideSubset)
             } else {
                 var attributes: [String: String] = [:]
                 for attribute in user.Attributes ?? [] { attributes[attribute.Name] = attribute.Value }

@@ -31,6 +31,9 @@ extension CampaignFinalizer {
         guard let sub = user.attribute("sub").flatMap(CognitoSub.canonical), sub == CognitoSub.canonical(candidate.sourceSub) else {
             return .skipped(.sourceChanged)
         }
+        // Membership is judged now, from the attributes just read (the member file was judged by
+        // the reconciliation and does not change).
+        if let subset = plan.campaign.subset, !subset.matches({ user.attribute($0) }) { return .skipped(.outsideSubset) }
         var attributes: [String: String] = [:]
         for attribute in user.UserAttributes ?? [] { attributes[attribute.Name] = attribute.Value }
         let account: FinalizeAccount

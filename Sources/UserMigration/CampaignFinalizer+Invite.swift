@@ -66,42 +66,15 @@ extension CampaignFinalizer {
         )
     }
 
-    /// Runs `work` for every item the pages bring, `workers` at a time, recording each outcome as
-    /// it completes. The next page is read while the current one's items are still being worked
-    /// on, so workers never wait for the database between pages. Stops taking items once `budget`
-    /// is spent; a failure that stops the run cancels the items in flight (their rows stay
-    /// `creating`, for `--resume`).
+    /// Runs `work` for every item the pages bring, `workers` at a time (``PagedWork``).
     func process<Item: Sendable, Cursor: Sendable>(
         from first: Cursor,
         page nextPage: @escaping @Sendable (Cursor) async throws -> ([Item], Cursor)?,
         workers: Int, budget: FinalizeBudget, progress: ProgressReporter?, summary start: FinalizeSummary,
         work: @escaping @Sendable (Item) async throws -> FinalizeOutcome
     ) async throws -> FinalizeSummary {
-        let workers = max(1, workers)
-        return try await withThrowingTaskGroup(of: FinalizeOutcome.self, returning: FinalizeSummary.self) { group in
-            var summary = start
-            var running = 0
-            func record(_ outcome: FinalizeOutcome) {
-                summary.record(outcome)
-                progress?.update(adding: 1, detail: "created \(summary.created + summary.adopted), held \(summary.heldCount)")
-            }
-            var cursor = first
-            pages: while !budget.exhausted, let page = try await nextPage(cursor) {
-                for item in page.0 {
-                    if budget.exhausted { break pages }
-                    if running >= workers, let outcome = try await group.next() {
-                        record(outcome)
-                        running -= 1
-                    }
-                    group.addTask { try await work(item) }
-                    running += 1
-                }
-                cursor = page.1
-            }
-            while let outcome = try await group.next() { record(outcome) }
-            if budget.exhausted { summary.limitReached = true }
-            return summary
-        }
+        try await PagedWork.run(
+            from: first, page: nextPage, workers: workers, budget: budget, progress: progress, tally: start, work: work)
     }
 }
 

@@ -137,15 +137,21 @@ public struct CampaignProgressStore: Sendable {
     /// Without a reconciliation, the map alone: people (merges followed, ``Person/survivor(of:)``)
     /// with an active identity in a source pool and none in the target. It reads every active
     /// identity of those pools, so its time grows with them; after a reconciliation run it is not asked.
+    /// A campaign over a subset counts only source identities its member file lists; the map
+    /// keeps no attributes, so `--only` conditions count from the first reconciliation on (until
+    /// then this is an upper bound).
     static func remainingInMap(_ campaign: Campaign, on connection: PostgresConnection) throws -> Int {
-        try connection.query(
+        let listed: PostgresQuery =
+            campaign.subset?.hasMemberFile == true
+            ? CampaignSubsetStore.listed(campaign: campaign.id, pool: "i.pool_id", sub: "i.sub", username: "i.username") : "true"
+        return try connection.query(
             """
             WITH source_people AS (
                 SELECT DISTINCT s.id FROM identities i
                 JOIN users u ON u.id = i.user_id
                 JOIN users s ON s.id = \(fragment: Person.survivor(of: "u"))
                 WHERE i.pool_id = ANY(\(PostgresArray(campaign.sources.map(\.pool.rawValue)))::text[])
-                  AND i.status = 'active' AND s.status = 'active'
+                  AND i.status = 'active' AND s.status = 'active' AND \(fragment: listed)
             ), target_people AS (
                 SELECT DISTINCT \(fragment: Person.survivor(of: "u")) AS id FROM identities i
                 JOIN users u ON u.id = i.user_id

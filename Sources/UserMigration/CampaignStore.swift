@@ -23,15 +23,17 @@ public struct CampaignStore: Sendable {
             }
             let id = UUIDv7.make()
             let name = new.name ?? "into \(new.target.rawValue) \(id.uuidString.lowercased().suffix(8))"
+            let subset = new.subset.map { PostgresJSON(text: JSONValue.object($0.json).canonicalText) }
             do {
                 try connection.execute(
                     """
                     INSERT INTO campaigns (id, name, target_pool, stable_id_attribute, link_by, mfa_users, target_self_sign_up,
-                                           target_attribute_writers, target_sign_in_by_email, target_facts_read_at, target_facts_problem)
+                                           target_attribute_writers, target_sign_in_by_email, target_facts_read_at, target_facts_problem,
+                                           subset)
                     VALUES (\(id), \(name), \(new.target.rawValue), \(new.stableIDAttribute),
                             \(PostgresArray(new.linkBy.map(\.rawValue)))::text[], \(new.mfaUsers.rawValue),
                             \(new.targetFacts.selfSignUp), \(new.targetFacts.attributeWriters.map { PostgresArray($0) })::text[],
-                            \(new.targetFacts.signInByEmail), \(new.targetFacts.readAt), \(new.targetFacts.problem))
+                            \(new.targetFacts.signInByEmail), \(new.targetFacts.readAt), \(new.targetFacts.problem), \(subset)::jsonb)
                     """
                 )
             } catch let error as PostgresError where error.isUniqueViolation && error.constraint == "campaigns_name_key" {
@@ -48,6 +50,7 @@ public struct CampaignStore: Sendable {
                     """
                 )
             }
+            try CampaignSubsetStore.insert(new.subsetMembers ?? [], campaign: id, on: connection)
             guard let campaign = try Self.campaign(id, on: connection) else {
                 throw PostgresError(kind: .decoding, message: "campaign vanished inside its own transaction")
             }
@@ -130,7 +133,7 @@ public struct CampaignStore: Sendable {
 
     static let columns = """
         id, name, target_pool, phase, stable_id_attribute, link_by, mfa_users, target_self_sign_up, target_attribute_writers,
-        target_sign_in_by_email, target_facts_read_at, target_facts_problem, created_at, phase_changed_at
+        target_sign_in_by_email, target_facts_read_at, target_facts_problem, created_at, phase_changed_at, subset
         """
 
     static func campaign(_ id: UUID, forUpdate: Bool = false, on connection: PostgresConnection) throws -> Campaign? {
@@ -171,8 +174,19 @@ public struct CampaignStore: Sendable {
                 problem: try row.decodeIfPresent("target_facts_problem")
             ),
             createdAt: try row.decode("created_at"),
-            phaseChangedAt: try row.decode("phase_changed_at")
+            phaseChangedAt: try row.decode("phase_changed_at"),
+            subset: try decodeSubset(row.decodeIfPresent("subset", as: PostgresJSON.self))
         )
+    }
+
+    /// `campaigns.subset` as stored (``CampaignSubset/json``); a campaign whose subset cannot be
+    /// read must not be taken for one over every user.
+    static func decodeSubset(_ stored: PostgresJSON?) throws -> CampaignSubset? {
+        guard let stored else { return nil }
+        guard let value = try? stored.decode(as: JSONValue.self), let subset = CampaignSubset(json: value) else {
+            throw PostgresError(kind: .decoding, message: "stored campaign subset is malformed")
+        }
+        return subset
     }
 
     /// The campaign (not done) whose target is `pool`, if any.

@@ -31,6 +31,9 @@ public enum FinalizeSkip: String, Error, Sendable, CaseIterable, Comparable {
     case sourceGone = "source_gone"
     /// The source user is disabled.
     case sourceDisabled = "source_disabled"
+    /// The source user's attributes have left the campaign's subset since the reconciliation
+    /// (``CampaignSubset``): not the campaign's to move any more.
+    case outsideSubset = "outside_subset"
     /// The source identity is no longer this person's active identity in the map.
     case sourceChanged = "source_changed"
     /// Invite: neither an email nor a phone number to send the invitation to.

@@ -129,3 +129,9 @@ enum FinalizeOutcome: Sendable {
     /// Not this run's to count (a person exported from another of their source accounts).
     case ignored
 }
+
+extension FinalizeSummary: PagedRunTally {
+    typealias Outcome = FinalizeOutcome
+
+    var progressDetail: String { "created \(created + adopted), held \(heldCount)" }
+}

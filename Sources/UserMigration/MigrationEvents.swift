@@ -19,6 +19,8 @@ public struct CampaignCreatedDetails: EventDetails {
         if let client = campaign.sources.first?.clientID { json["source_client_id"] = .string(client) }
         json["mfa_users"] = .string(campaign.mfaUsers.rawValue)
         json["target_facts"] = .object(campaign.targetFacts.json)
+        // Attribute names, values and the member file's counts; never the usernames it lists.
+        if let subset = campaign.subset { json["subset"] = .object(subset.json) }
         return json
     }
 }
@@ -85,6 +87,9 @@ public struct MigrationFailedDetails: EventDetails {
         /// The person has an account in the target already (or `campaign finalize` is creating
         /// one): only counted (``MigrationRefusalsCountedDetails``), as unknown usernames are.
         case alreadyInTarget = "already_in_target"
+        /// The source user is not in the campaign's subset (``CampaignSubset``): answered as an
+        /// unknown user is, and only counted.
+        case outsideSubset = "outside_subset"
     }
     public var campaign: UUID
     public var targetPool: PoolID
@@ -110,7 +115,7 @@ public struct MigrationRefusalsCountedDetails: EventDetails {
     public static let kind = EventKind.migrationRefusalsCounted
     public var campaign: UUID
     public var targetPool: PoolID
-    /// Refusals by reason (`user_not_found`, `already_in_target`).
+    /// Refusals by reason (`user_not_found`, `already_in_target`, `outside_subset`).
     public var counts: [String: Int]
     public var since: Date
     public var until: Date

@@ -1,6 +1,7 @@
 import Cognito
 public import Foundation
 public import IdentityMap
+import Postgres
 
 // Pre token generation for a sub that is already linked — nearly every token event, refreshes
 // included — answered from the bytes of the request and the in-process read model, with no
@@ -28,6 +29,8 @@ extension TriggerService {
     /// - the answer: `stable_id` added as `answeringTokenGeneration(stableID:)` adds it, byte for
     ///   byte, or nil when the rewriter refuses the body.
     /// A linked sub's answer depends on no campaign: the general path reads none for it either.
+    /// An answered event is a sign-in (or a refresh) of the identity: noted in ``signIns``, a lock
+    /// and a dictionary probe, written later by ``writeSignIns(_:)``.
     public func answerLinkedTokenGeneration(
         _ body: UnsafeRawBufferPointer, allowedPool: (String) -> Bool, linkedPerson: (IdentityReference) -> UUID?
     ) -> [UInt8]? {
@@ -35,6 +38,22 @@ extension TriggerService {
             let pool = PoolID(event.userPoolID), let sub = CognitoSub.canonical(event.sub),
             let person = linkedPerson(.pool(pool, sub: sub))
         else { return nil }
-        return TokenGenerationEvent.answer(body, version: event.version, stableID: person.uuidString.lowercased())
+        guard let answer = TokenGenerationEvent.answer(body, version: event.version, stableID: person.uuidString.lowercased()) else {
+            return nil
+        }
+        signIns.note(pool: pool, sub: sub)
+        return answer
+    }
+
+    /// Writes the sign-ins ``signIns`` noted (one statement); `serve` calls it every few seconds
+    /// and at shutdown. Entries that could not be written are the caller's to give back
+    /// (``SignInLog/restore(_:)``).
+    public func writeSignIns(_ entries: [SignInLog.Entry]) async throws {
+        guard !entries.isEmpty else { return }
+        let pools = entries.map(\.pool.rawValue)
+        let subs = entries.map(\.sub)
+        try await database.primary.withConnection { connection in
+            try IdentitySetWrites.recordSignIns(pools: pools, subs: subs, on: connection)
+        }
     }
 }

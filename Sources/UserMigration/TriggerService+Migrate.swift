@@ -20,6 +20,9 @@ extension TriggerService {
         guard let campaign else { throw MigrationError.noCampaign(pool: target.id.rawValue) }
         let deadline = ContinuousClock.now + Self.cognitoBudget
         var found: SourceUser?
+        // A source user outside the campaign's subset is, for this campaign, no user at all: the
+        // other sources are asked, and if none has a member, the answer is an unknown user's.
+        var outsideSubset = false
         for source in campaign.sources {
             guard let pool = try await PoolStore(database: database).pool(source.pool) else { continue }
             let lookup = try await look(
@@ -28,18 +31,34 @@ extension TriggerService {
             case .unknown:
                 continue
             case .refused(let reason, let user, let challenge):
+                if let user {
+                    let member = try await isMember(user, pool: pool.id, campaign: campaign)
+                    if !member {
+                        outsideSubset = true
+                        continue
+                    }
+                }
                 try await recordFailure(
                     campaign: campaign, target: target, via: via, reason: reason, source: pool, user: user, challenge: challenge,
                     attribution)
                 throw MigrationError.notAuthorized
             case .found(let user):
+                guard try await isMember(user.user, pool: pool.id, campaign: campaign) else {
+                    outsideSubset = true
+                    continue
+                }
                 found = user
             }
             break
         }
         guard let found else {
-            // Unknown to every source: answered as a wrong password is, and counted, not stored.
-            await countUnknown(campaign: campaign, target: target, attribution: attribution)
+            // Unknown to every source (or outside the subset): answered as a wrong password is,
+            // and counted, not stored.
+            if outsideSubset {
+                await countRefusal(.outsideSubset, campaign: campaign, target: target, attribution: attribution)
+            } else {
+                await countUnknown(campaign: campaign, target: target, attribution: attribution)
+            }
             throw MigrationError.notAuthorized
         }
         // A person finalize has invited (or is inviting), or who is in the target already, has an
@@ -225,6 +244,20 @@ extension TriggerService {
         }
         refusals.counter(reason.rawValue).increment()
         logger.info("migration refused", metadata: ["campaign": "\(campaign.id)", "reason": "\(reason.rawValue)"])
+    }
+
+    /// Whether the source user is in the campaign's subset (``CampaignSubset``), judged now: from
+    /// its attributes as AdminGetUser answered them, and the campaign's member file. Every user is
+    /// a member of a campaign without a subset.
+    func isMember(_ user: AdminGetUserResponse, pool: PoolID, campaign: Campaign) async throws -> Bool {
+        guard let subset = campaign.subset else { return true }
+        guard subset.matches({ user.attribute($0) }) else { return false }
+        guard subset.hasMemberFile else { return true }
+        let sub = user.attribute("sub").flatMap(CognitoSub.canonical) ?? ""
+        let username = user.Username
+        return try await database.primary.withConnection { connection in
+            try CampaignSubsetStore.isListed(campaign, pool: pool, sub: sub, username: username, on: connection)
+        }
     }
 
     /// Whether the source user's person is in the target already, or being created there by

@@ -23,6 +23,8 @@ public struct TriggerService: Sendable {
     /// Registered pools found so far (they never change): no round trip per event to ask again.
     let pools = RegisteredPools()
     public let refusals: RefusalCounting
+    /// Sign-ins answered from memory, waiting to be written (``writeSignIns(_:)``).
+    public let signIns = SignInLog()
     /// What Cognito calls may take together; the rest of Cognito's 5 s is for us and the network.
     static let cognitoBudget: Duration = .seconds(4)
 
@@ -62,11 +64,13 @@ public struct TriggerService: Sendable {
         case .userMigrationForgotPassword(let migration):
             return try await migrate(event, migration, target: target, checkPassword: false, attribution: attribution)
         case .postAuthentication(let signIn):
-            _ = try await link(TargetUser(signIn), target: target, confirmation: false, signUp: false, attribution: attribution)
+            _ = try await link(
+                TargetUser(signIn), target: target, confirmation: false, signUp: false, signedIn: true, attribution: attribution)
             return event.answeringUnchanged()
         case .postConfirmation(let signIn, let kind):
             _ = try await link(
-                TargetUser(signIn), target: target, confirmation: true, signUp: kind == .signUp, attribution: attribution
+                TargetUser(signIn), target: target, confirmation: true, signUp: kind == .signUp, signedIn: false,
+                attribution: attribution
             )
             return event.answeringUnchanged()
         case .tokenGeneration(let token):
@@ -77,7 +81,10 @@ public struct TriggerService: Sendable {
             let known = try await IdentityMapStore(database: database).resolve(.pool(target.id, sub: user.sub))
             var stableID = known?.userID
             if stableID == nil {
-                stableID = try await link(user, target: target, confirmation: false, signUp: false, attribution: attribution)
+                stableID = try await link(
+                    user, target: target, confirmation: false, signUp: false, signedIn: true, attribution: attribution)
+            } else {
+                signIns.note(pool: target.id, sub: user.sub)
             }
             guard let stableID else { return event.answeringUnchanged() }
             return try event.answeringTokenGeneration(stableID: stableID.uuidString.lowercased())
@@ -140,7 +147,11 @@ extension TriggerService {
     /// Cognito retries a trigger and may send duplicates at once: one advisory lock per sub
     /// serializes them, and a sub already linked is answered as is.
     /// Nil when the sub was unlinked on purpose (it stays unlinked).
-    func link(_ user: TargetUser, target: Pool, confirmation: Bool, signUp: Bool, attribution: Attribution) async throws -> UUID? {
+    /// `signedIn`: the event is a sign-in (post-authentication, a token), recorded for the linked
+    /// identity in the same transaction (``IdentitySetWrites/recordSignIn(pool:sub:on:)``).
+    func link(
+        _ user: TargetUser, target: Pool, confirmation: Bool, signUp: Bool, signedIn: Bool, attribution: Attribution
+    ) async throws -> UUID? {
         let store = IdentityMapStore(database: database)
         return try await database.primary.transaction { connection in
             try connection.execute("SELECT pg_advisory_xact_lock(hashtextextended(\(target.id.rawValue + "/" + user.sub), 0))")
@@ -163,6 +174,7 @@ extension TriggerService {
             let stableID: UUID
             switch decision {
             case .alreadyLinked(let id):
+                if signedIn { try IdentitySetWrites.recordSignIn(pool: target.id, sub: user.sub, on: connection) }
                 return id
             case .leaveUnlinked:
                 return nil
@@ -186,6 +198,7 @@ extension TriggerService {
                 try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection)
                 stableID = try store.createPerson(with: new, attribution: attribution).run(inTransactionOn: connection)
             }
+            if signedIn { try IdentitySetWrites.recordSignIn(pool: target.id, sub: user.sub, on: connection) }
             return stableID
         }
     }

@@ -9,7 +9,7 @@ struct CampaignCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "campaign",
         abstract: "Migration campaigns: one or more source pools into a target pool.",
-        subcommands: [Create.self, List.self, Show.self, Phase.self, ShowProgress.self, Report.self, Finalize.self]
+        subcommands: [Create.self, List.self, Show.self, Phase.self, ShowProgress.self, Report.self, Finalize.self, Cleanup.self]
     )
 
     struct Create: AsyncParsableCommand {
@@ -24,6 +24,12 @@ struct CampaignCommand: AsyncParsableCommand {
                 up, and which app clients can write the stable-ID attribute, decide what a new sub may be linked on
                 (docs/SECURITY.md). What that means for each --link-by rule is printed; when the pool cannot be read, the unsafe
                 case is assumed (self sign-up on, attribute writable) and a warning says so.
+
+                A campaign over a subset of the source users (data sovereignty): --only ATTR=V[,V…] (a standard or custom
+                attribute, its value compared exactly with one of those given; several --only must all hold) and/or
+                --only-file PATH (one username or sub per line, optionally after a source pool and a space). Every step of the
+                campaign then concerns only members, judged from the source user's attributes at that moment
+                (docs/OPERATIONS.md, A campaign over a subset of users).
                 """
         )
         @OptionGroup var database: DatabaseOptions
@@ -42,6 +48,13 @@ struct CampaignCommand: AsyncParsableCommand {
                 "Source users whose password check ends in an MFA challenge: reset (migrated RESET_REQUIRED: they prove their email or phone) or refuse."
         )
         var mfaUsers: String = "reset"
+        @Option(
+            help:
+                "Only source users whose attribute has one of these values: ATTR=V[,V…], e.g. custom:country=DE,FR (repeatable: all must hold)."
+        )
+        var only: [String] = []
+        @Option(help: "Only the source users this file lists: one username or sub per line, optionally after a source pool id and a space.")
+        var onlyFile: String?
 
         func run() async throws {
             func pool(_ text: String) throws -> PoolID {
@@ -86,6 +99,13 @@ struct CampaignCommand: AsyncParsableCommand {
             new.sourceClientSecrets = secrets
             guard let mfa = Campaign.MFAUsers(rawValue: mfaUsers) else { throw CLIFailure.usage("--mfa-users takes reset or refuse") }
             new.mfaUsers = mfa
+            new.subsetConditions = try CampaignSubset.conditions(parsing: only)
+            if let onlyFile {
+                guard let text = try? String(contentsOfFile: onlyFile, encoding: .utf8) else {
+                    throw CLIFailure.usage("cannot read --only-file \(onlyFile) (UTF-8 text, one user per line)")
+                }
+                new.subsetMembers = try CampaignSubset.members(parsing: text, sources: new.sources)
+            }
             try await database.withDatabase { db, _ in
                 new = try new.validated()
                 guard let target = try await PoolStore(database: db).pool(new.target) else {
@@ -99,6 +119,7 @@ struct CampaignCommand: AsyncParsableCommand {
                 for line in campaign.targetFacts.explanation(linkBy: campaign.linkBy, stableIDAttribute: campaign.stableIDAttribute) {
                     print("  " + line)
                 }
+                if let subset = campaign.subset { print("  only: \(subset.summary)") }
                 print(campaign.id.uuidString.lowercased())
             }
         }
@@ -155,7 +176,7 @@ struct CampaignCommand: AsyncParsableCommand {
 
     static let columns = [
         "id", "name", "target", "sources", "phase", "stable_id_attribute", "link_by", "source_client_id", "mfa_users",
-        "target_self_sign_up", "target_attribute_writers", "target_sign_in_by_email", "target_facts_read_at", "created_at",
+        "target_self_sign_up", "target_attribute_writers", "target_sign_in_by_email", "target_facts_read_at", "created_at", "subset",
     ]
 
     /// The target pool's facts, read with the pool's own AWS access within a few seconds; what
@@ -181,6 +202,8 @@ struct CampaignCommand: AsyncParsableCommand {
             "target_sign_in_by_email": campaign.targetFacts.signInByEmail.map { "\($0)" } ?? "unknown",
             "target_facts_read_at": campaign.targetFacts.readAt.map(RFC3339.format) ?? "",
             "created_at": RFC3339.format(campaign.createdAt),
+            // Empty: every source user.
+            "subset": campaign.subset?.summary ?? "",
         ]
     }
 }

@@ -12,7 +12,8 @@ import UserMigration
 struct ReconcileCommand: AsyncParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "reconcile",
-        abstract: "Find unmigrated, unmapped, orphaned, duplicate, conflicting and stale users (one run, for cron).",
+        abstract:
+            "Find unmigrated (or migrated elsewhere), unmapped, orphaned, duplicate, conflicting and stale users (one run, for cron).",
         discussion: """
             Snapshots every pool of the campaign (or the --pool set): live ListUsers at the quota, or
             --file POOL=PATH (list-users JSON or CSV). Findings persist across runs; a run that no

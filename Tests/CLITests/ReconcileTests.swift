@@ -173,7 +173,7 @@ struct ReconcileTests {
             #expect(!open.contains { $0.hasPrefix("conflict") && !$0.contains(s.sub("gina")) }, "a recreated user is no conflict: \(open)")
             let planted = 2 + 72 + 1 + 2 + 1 + 3  // duplicate, unmigrated, stale, orphaned, conflict, unmapped
             #expect(open.count == planted)
-            #expect(counts.keys.sorted() == ["conflict", "duplicate", "orphaned", "stale", "unmapped", "unmigrated"])
+            #expect(counts.keys.sorted() == ["conflict", "duplicate", "migrated_elsewhere", "orphaned", "stale", "unmapped", "unmigrated"])
             #expect(counts.values.reduce(0, +) == open.count)
             let run = try #require(report["run"] as? [String: Any])
             #expect((run["scanned"] as? [String: Int])?[old] == 70 + 6 - 1 + 1)  // bulk + six − erin + dave (henry once)
@@ -220,7 +220,9 @@ struct ReconcileTests {
                 appliedResolved["stale"] == 1 && appliedResolved["orphaned"] == 2 && appliedResolved["unmapped"] == 1, "\(applied.stdout)")
             let (rerun, rerunReport) = try s.reconcile()
             #expect(rerun.status == 0)
-            let zero: [String: Int] = ["conflict": 0, "duplicate": 0, "orphaned": 0, "stale": 0, "unmapped": 0, "unmigrated": 0]
+            let zero: [String: Int] = [
+                "conflict": 0, "duplicate": 0, "migrated_elsewhere": 0, "orphaned": 0, "stale": 0, "unmapped": 0, "unmigrated": 0,
+            ]
             var expectedNew = zero
             expectedNew["orphaned"] = 2
             var expectedResolved = zero

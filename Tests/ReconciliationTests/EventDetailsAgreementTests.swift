@@ -42,7 +42,10 @@ struct EventDetailsAgreementTests {
         let campaignValue = Campaign(
             id: campaign, name: "agree", target: pool, sources: [Campaign.Source(pool: PoolID("us-east-1_Src")!, clientID: "c1")],
             phase: .lazy, stableIDAttribute: "custom:stable_id", linkBy: [.username], mfaUsers: .reset, targetFacts: facts,
-            createdAt: Date(), phaseChangedAt: Date()
+            createdAt: Date(), phaseChangedAt: Date(),
+            subset: CampaignSubset(
+                conditions: [CampaignSubset.Condition(attribute: "custom:country", values: ["DE", "FR"])],
+                members: CampaignSubset.MemberCounts(usernames: 1, subs: 2))
         )
         facts.attributeWriters = nil
         var counts = FindingCounts()
@@ -65,13 +68,17 @@ struct EventDetailsAgreementTests {
             MigrationSucceededDetails(campaign: campaign, targetPool: pool, via: .lazy, challenge: "SMS_MFA", mfa: .reset),
             MigrationFailedDetails(campaign: campaign, targetPool: pool, via: .lazy, reason: .mfaRefused, challenge: "SMS_MFA"),
             MigrationRefusalsCountedDetails(
-                campaign: campaign, targetPool: pool, counts: ["user_not_found": 2, "already_in_target": 1], since: Date(), until: Date()),
+                campaign: campaign, targetPool: pool, counts: ["user_not_found": 2, "already_in_target": 1, "outside_subset": 3],
+                since: Date(), until: Date()),
             CampaignFinalizeExportedDetails(
                 campaign: campaign, reconciliationRun: run, files: 2, users: 500_001, held: 3, skipped: 4,
                 headerSource: "DescribeUserPool"),
             CampaignFinalizeCompletedDetails(
                 campaign: campaign, reconciliationRun: run, mode: .passwordless, resend: false, created: 5, adopted: 1, resent: 0, held: 2,
                 failed: 1, skipped: 3, limitReached: true),
+            CampaignCleanupCompletedDetails(
+                campaign: campaign, reconciliationRun: run, mode: .delete, olderThan: 2_592_000, cleaned: 4, settled: 1,
+                skipped: [.tooRecent: 2, .outsideSubset: 1], failed: 0, limitReached: false),
             UserStampedDetails(run: run, attribute: "custom:stable_id", previous: user.uuidString.lowercased()),
             StampRunFinishedDetails(
                 run: run, attribute: "custom:stable_id", state: .stopped, resumed: true, pages: 3,

@@ -28,7 +28,7 @@ struct ReconcileReportTests {
         )
     }
 
-    @Test("JSON: run (lower-case id, RFC 3339 times, scanned per pool), and all six kinds in counts, new and resolved")
+    @Test("JSON: run (lower-case id, RFC 3339 times, scanned per pool), and every kind in counts, new and resolved")
     func json() throws {
         let data = try JSONEncoder.sortedKeys().encode(Self.report())
         let object = try JSONDecoder().decode(JSONValue.self, from: data)
@@ -43,11 +43,14 @@ struct ReconcileReportTests {
                 Issue.record("\(key) is not an object")
                 continue
             }
-            #expect(Set(counts.keys) == ["unmigrated", "unmapped", "orphaned", "duplicate", "conflict", "stale"])
+            #expect(Set(counts.keys) == ["unmigrated", "migrated_elsewhere", "unmapped", "orphaned", "duplicate", "conflict", "stale"])
         }
         #expect(object["counts"]?["unmigrated"] == .number(12))
         #expect(try JSONDecoder().decode(ReconcileReport.self, from: data) == Self.report())
         #expect(Self.report().open(of: [.stale, .unmigrated]) == 13)
+        // What an older version stored (no `migrated_elsewhere`) reads with that kind at 0.
+        let older = try JSONDecoder().decode(FindingCounts.self, from: Data(#"{"unmigrated":3,"stale":1}"#.utf8))
+        #expect(older.unmigrated == 3 && older.stale == 1 && older.migratedElsewhere == 0)
     }
 
     @Test("textfile: open findings per kind, the last run's time and users scanned per pool")
@@ -59,6 +62,7 @@ struct ReconcileReportTests {
                 # TYPE stableid_reconcile_findings_open gauge
                 stableid_reconcile_findings_open{kind="conflict"} 0
                 stableid_reconcile_findings_open{kind="duplicate"} 0
+                stableid_reconcile_findings_open{kind="migrated_elsewhere"} 0
                 stableid_reconcile_findings_open{kind="orphaned"} 0
                 stableid_reconcile_findings_open{kind="stale"} 1
                 stableid_reconcile_findings_open{kind="unmapped"} 0

@@ -346,19 +346,25 @@ public struct IdentityStatusChangedDetails: EventDetails {
     /// The reconciliation finding and run a fix made the change for.
     public var finding: Int64?
     public var run: UUID?
+    /// The campaign whose clean-up disabled or deleted the source user (`campaign cleanup`).
+    public var campaign: UUID?
 
-    public init(from: IdentityStatus, to: IdentityStatus, reason: String, finding: Int64? = nil, run: UUID? = nil) {
+    public init(
+        from: IdentityStatus, to: IdentityStatus, reason: String, finding: Int64? = nil, run: UUID? = nil, campaign: UUID? = nil
+    ) {
         self.from = from
         self.to = to
         self.reason = reason
         self.finding = finding
         self.run = run
+        self.campaign = campaign
     }
 
     public var json: [String: JSONValue] {
         var json: [String: JSONValue] = ["from": .string(from.rawValue), "to": .string(to.rawValue), "reason": .string(reason)]
         if let finding { json["finding"] = .number(Double(finding)) }
         if let run { json["run"] = JSONValue(run) }
+        if let campaign { json["campaign"] = JSONValue(campaign) }
         return json
     }
 

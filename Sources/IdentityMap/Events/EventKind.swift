@@ -47,4 +47,7 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     /// A webhook endpoint stopped: by an operator, or by the service (failing for the whole retry
     /// window, `410 Gone`, a cursor past the feed's retention), with the reason.
     public static let webhookDisabled = EventKind(rawValue: "webhook_disabled")
+    /// A `stableid campaign cleanup --apply` run ended: its counts. Each source user it disabled or
+    /// deleted is that identity's own `identity_status_changed` event (naming the campaign).
+    public static let campaignCleanupCompleted = EventKind(rawValue: "campaign_cleanup_completed")
 }

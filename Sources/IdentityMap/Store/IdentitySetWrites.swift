@@ -138,6 +138,46 @@ public enum IdentitySetWrites {
         }
     }
 
+    /// A source pool disabled or deleted its user because StableID asked it to (`stableid campaign
+    /// cleanup`): the identity `(pool, sub)` becomes `status` — `disabled` from `active`, or
+    /// `deleted` from `active` or `disabled` — with one `identity_status_changed` naming the
+    /// campaign. The identity stays on its person (never removed, never unlinked), so what it
+    /// resolved to and its history stay readable. False (nothing written) when the identity is
+    /// not in a status it may leave that way.
+    @discardableResult
+    public static func recordPoolStatus(
+        pool: PoolID, sub: String, to status: IdentityStatus, reason: String, campaign: UUID, attribution: Attribution,
+        on connection: PostgresConnection
+    ) throws -> Bool {
+        let from: [String]
+        switch status {
+        case .disabled: from = [IdentityStatus.active.rawValue]
+        case .deleted: from = [IdentityStatus.active.rawValue, IdentityStatus.disabled.rawValue]
+        case .active, .unlinked: return false
+        }
+        let changed = try connection.query(
+            """
+            UPDATE identities i SET status = \(status.rawValue), updated_at = now()
+            FROM (SELECT id, status FROM identities
+                  WHERE pool_id = \(pool.rawValue) AND sub = \(sub) AND status = ANY(\(PostgresArray(from))::text[]) FOR UPDATE) old
+            WHERE i.id = old.id
+            RETURNING i.user_id, old.status AS previous
+            """
+        )
+        guard let row = changed.first else { return false }
+        try EventLog.append(
+            EventDraft(
+                IdentityStatusChangedDetails(
+                    from: IdentityStatus(rawValue: try row.decode("previous")) ?? .active, to: status, reason: reason, campaign: campaign
+                ),
+                userID: try row.decode("user_id"), pool: pool, sub: sub
+            ),
+            attribution: attribution,
+            on: connection
+        )
+        return true
+    }
+
     /// Removes the personal data of every identity of these users (erasure): email and federated
     /// id gone, the username a per-identity placeholder (usernames stay unique per pool). The
     /// caller records the erasure's one `personal_data_erased` event with what else it scrubbed.

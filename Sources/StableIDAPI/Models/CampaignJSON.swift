@@ -29,6 +29,24 @@ struct CampaignJSON: Encodable {
     var targetFacts: TargetFacts
     var createdAt: String
     var phaseChangedAt: String
+    /// Absent: every source user.
+    var subset: Subset?
+
+    /// The source users the campaign is about: attribute conditions (all must hold) and the member
+    /// file's counts (never its usernames).
+    struct Subset: Encodable {
+        struct Condition: Encodable {
+            var attribute: String
+            var values: [String]
+        }
+        struct Members: Encodable {
+            var usernames: Int
+            var subs: Int
+        }
+        var only: [Condition]
+        /// Absent: no member file.
+        var members: Members?
+    }
 
     /// What the triggers trust depends on (null: not read, treated as the unsafe case).
     struct TargetFacts: Encodable {
@@ -64,6 +82,7 @@ struct CampaignJSON: Encodable {
         case targetFacts = "target_facts"
         case createdAt = "created_at"
         case phaseChangedAt = "phase_changed_at"
+        case subset
     }
 
     init(_ campaign: Campaign) {
@@ -82,6 +101,11 @@ struct CampaignJSON: Encodable {
             problem: facts.problem)
         createdAt = RFC3339.format(campaign.createdAt)
         phaseChangedAt = RFC3339.format(campaign.phaseChangedAt)
+        subset = campaign.subset.map { subset in
+            Subset(
+                only: subset.conditions.map { Subset.Condition(attribute: $0.attribute, values: $0.values) },
+                members: subset.members.map { Subset.Members(usernames: $0.usernames, subs: $0.subs) })
+        }
     }
 }
 
