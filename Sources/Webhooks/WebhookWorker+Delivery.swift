@@ -55,7 +55,12 @@ extension WebhookWorker {
         headers.append(("User-Agent", "stableid-webhooks"))
         // Always a filter, so no proxy from the environment is used; without allow_private it
         // admits public addresses only, checked at each connection after DNS.
-        let filter: @Sendable ([UInt8]) -> Bool = endpoint.allowPrivate ? { _ in true } : { AddressRule.isPublic($0) }
+        let filter: @Sendable ([UInt8]) -> Bool
+        if endpoint.allowPrivate {
+            filter = { _ in true }
+        } else {
+            filter = { address in AddressRule.isPublic(address) }
+        }
         let request = CurlRequest(
             method: "POST", url: endpoint.url.text, headers: headers, body: body, timeout: settings.timeout, connectFilter: filter,
             maxResponseBytes: Self.maxAnswerBytes)

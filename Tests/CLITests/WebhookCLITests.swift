@@ -1,4 +1,5 @@
 import Foundation
+import IdentityMap
 import Postgres
 import TestSupport
 import Testing
@@ -204,7 +205,7 @@ extension WebhookCLITests {
             }
             try #require(all, "\(second.output)")
             let requests = receiver.requests()
-            #expect(requests.allSatisfy(\.valid), "every signature checks out in Python")
+            #expect(requests.allSatisfy { $0.valid }, "every signature checks out in Python")
             var seen = Set<Int>()
             var firstSeen: [Int] = []
             var idOf: [Int: String] = [:]

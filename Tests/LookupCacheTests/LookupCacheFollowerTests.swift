@@ -174,7 +174,7 @@ struct LookupCacheFollowerTests {
         #expect(restarted.cache.progress.warmups == 2)
         try await f.expectSameAnswers(restarted, ["k1", "k2"], "after pruning")
 
-        try f.db.connect().execute("TRUNCATE identities")
+        try f.db.connect().execute("TRUNCATE identities CASCADE")
         try await f.user(try f.identity(f.new, "k3"))
         try await restarted.caughtUp()
         #expect(restarted.cache.progress.warmups == 3)

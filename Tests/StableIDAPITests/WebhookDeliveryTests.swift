@@ -1,5 +1,7 @@
 import Foundation
+import HTTPTypes
 import HummingbirdTesting
+import IdentityMap
 import StableIDAPI
 import TestSupport
 import Testing

@@ -1,6 +1,7 @@
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
+import IdentityMap
 import TestSupport
 import Testing
 

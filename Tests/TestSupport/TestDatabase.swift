@@ -79,9 +79,18 @@ public struct TestDatabase: Sendable {
 
     /// A URL that logs in as a fresh role holding only `stableid_service` (the role split the
     /// service runs under in production: no DDL, no UPDATE/DELETE on the audit tables).
+    /// Asked again (a second server of the same test), it gives the same role.
     public func serviceRoleURL() throws -> String {
         let role = "svc_" + name
-        try connect().execute(PostgresQuery(unsafeSQL: "CREATE ROLE \(role) LOGIN IN ROLE stableid_service"))
+        try connect().execute(
+            PostgresQuery(
+                unsafeSQL: """
+                    DO $$ BEGIN
+                        IF NOT EXISTS (SELECT 1 FROM pg_roles WHERE rolname = '\(role)') THEN
+                            CREATE ROLE \(role) LOGIN IN ROLE stableid_service;
+                        END IF;
+                    END $$
+                    """))
         guard var components = URLComponents(string: url) else { return url + " user=\(role)" }
         components.user = role
         return components.string ?? url

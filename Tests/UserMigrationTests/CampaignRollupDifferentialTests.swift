@@ -96,7 +96,7 @@ struct CampaignRollupDifferentialTests {
         let counted: Int = try w.f.db.rows("SELECT coalesce(sum(links), 0)::bigint AS n FROM campaign_daily_links")[0].decode("n")
         #expect(counted > 0, "something was counted (seed \(seed))")
         // TRUNCATE empties the map, and the rollup with it.
-        try w.owner.execute("TRUNCATE identities")
+        try w.owner.execute("TRUNCATE identities CASCADE")
         #expect(try w.f.db.count("campaign_daily_links", where: "links <> 0") == 0)
     }
 
