@@ -1,4 +1,6 @@
 import Foundation
+import Support
+import CryptoPrimitives
 
 /// The URL of a webhook endpoint, read by a deliberately narrow grammar so that what is checked
 /// here is what libcurl will connect to:
@@ -64,8 +66,11 @@ public struct WebhookURL: Sendable, Equatable {
         if !allowPrivate { try checkPublic() }
     }
 
-    /// The URL with its credentials and query hidden (`https://***@host/path?***`): what events,
-    /// lists, answers and logs show. Both may carry a receiver's token.
+    /// The URL with everything that may carry a receiver's credential hidden: user information,
+    /// and the path and query together (Slack, Discord and Teams put their token in the path),
+    /// shown as the first 8 hex digits of their SHA-256 so two endpoints of one host can be told
+    /// apart: `https://***@host:8443/***#3035722f`. What events (kept for good), lists, answers
+    /// and logs show.
     public var redacted: String {
         var out = scheme + "://"
         if userInfo != nil { out += "***@" }
@@ -73,12 +78,9 @@ public struct WebhookURL: Sendable, Equatable {
         let authorityEnd = rest.firstIndex(where: { $0 == "/" || $0 == "?" }) ?? rest.endIndex
         let authority = rest[..<authorityEnd]
         out += authority.lastIndex(of: "@").map { String(authority[authority.index(after: $0)...]) } ?? String(authority)
-        let tail = rest[authorityEnd...]
-        if let mark = tail.firstIndex(of: "?") {
-            out.append(contentsOf: tail[..<mark])
-            out.append("?***")
-        } else {
-            out.append(contentsOf: tail)
+        let tail = String(rest[authorityEnd...])
+        if !tail.isEmpty, tail != "/" {
+            out += "/***#" + Hex.encode(SHA256.hash(tail).prefix(4))
         }
         return out
     }

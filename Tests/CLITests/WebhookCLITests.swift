@@ -93,7 +93,7 @@ struct WebhookCLITests {
             let listed = try CLI.run(["webhook", "list", "--format", "json"], environment: env)
             let rows = try #require(try JSONSerialization.jsonObject(with: Data(listed.stdout.utf8)) as? [[String: String]])
             try #require(rows.count == 1)
-            #expect(rows[0]["id"] == id && rows[0]["url"] == "https://***@hooks.example.com/stableid?***")
+            #expect(rows[0]["id"] == id && rows[0]["url"] == "https://***@hooks.example.com/***#69cdccef")
             #expect(rows[0]["kinds"] == "identity.linked,user.merged" && rows[0]["state"] == "enabled")
             let python = "import hashlib, sys; print(hashlib.sha256(sys.argv[1].encode()).hexdigest()[:8])"
             let fingerprint = try CLI.runProcess("/usr/bin/env", ["python3", "-c", python, secret]).stdout

@@ -4,6 +4,7 @@ import IdentityMap
 import Logging
 import Postgres
 import TestSupport
+import Synchronization
 import Testing
 
 @testable import ChangeFeed
@@ -105,8 +106,16 @@ struct ChangeFeedStoreTests {
         try importing.execute("SET CONSTRAINTS ALL IMMEDIATE")
         // A small link commits meanwhile: it must not take a position after the import's and
         // become visible first (readers would give up on the import's positions as a hole).
-        let small = Task { try await Self.append(f, .identityLinked, sub: testSub("small")) }
+        let committed = Atomic<Bool>(false)
+        let small = Task {
+            let id = try await Self.append(f, .identityLinked, sub: testSub("small"))
+            committed.store(true, ordering: .sequentiallyConsistent)
+            return id
+        }
         try await Task.sleep(for: .milliseconds(400))
+        // Its commit waits (a reader would also hold it back behind the import's open positions,
+        // for a while: the wait itself is what keeps the positions in commit order).
+        #expect(!committed.load(ordering: .sequentiallyConsistent), "the small link commits only after the import")
         #expect(try await store.page(after: start, limit: 10).changes.isEmpty, "the small link waits for the import's commit")
         try importing.execute("COMMIT")
         let linked = try await small.value

@@ -99,7 +99,7 @@ struct EventDetailsAgreementTests {
             IdentityStatusChangedDetails(from: .active, to: .disabled, reason: "fix", finding: 1, run: run),
             IdentityRefreshedDetails(finding: 2, run: run, fields: ["email_verified"], emailVerified: false),
             WebhookAddedDetails(
-                webhook: run, url: "https://***@hooks.example.com/in?***", kinds: ["identity.linked"], allowPrivate: false,
+                webhook: run, url: "https://***@hooks.example.com/***#3035722f", kinds: ["identity.linked"], allowPrivate: false,
                 secretFingerprint: "0123abcd", cursor: 42, note: "billing"),
             WebhookRemovedDetails(webhook: run, url: "https://hooks.example.com/in", cursor: 43),
             WebhookEnabledDetails(webhook: run, cursor: 44, fromEnd: true),

@@ -98,7 +98,7 @@ struct WebhookRouteTests {
             let added = try await client.call(.post, "/v1/webhooks", token: admin, json: json)
             try #require(added.status == 201, "\(added)")
             let id = try #require(added.json["id"] as? String)
-            #expect(added.json["url"] as? String == "https://***@hooks.example.com/in?***")
+            #expect(added.json["url"] as? String == "https://***@hooks.example.com/***#3035722f")
             #expect(added.json["kinds"] as? [String] == ["identity.linked", "user.merged"])
             #expect(added.json["state"] as? String == "enabled" && added.json["description"] as? String == "billing sync")
             #expect(added.json["allow_private"] as? Bool == false && added.json["pending"] as? Bool == false)
@@ -138,7 +138,7 @@ struct WebhookRouteTests {
             }
             #expect(kinds == ["webhook_added", "webhook_disabled", "webhook_enabled", "webhook_removed"])
             let details = (events.json["events"] as? [[String: Any]])?.first?["details"] as? [String: Any] ?? [:]
-            #expect(details["url"] as? String == "https://***@hooks.example.com/in?***" && details["webhook"] as? String == id)
+            #expect(details["url"] as? String == "https://***@hooks.example.com/***#3035722f" && details["webhook"] as? String == id)
             #expect(details["secret_fingerprint"] as? String == (added.json["secret_fingerprint"] as? String))
         }
     }

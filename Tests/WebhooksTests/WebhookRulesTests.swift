@@ -49,7 +49,7 @@ struct WebhookRulesTests {
     func urls() throws {
         let url = try WebhookURL(parsing: "https://user:pw@Hooks.Example.com:8443/a/b?token=x", allowPrivate: false)
         #expect(url.host == "hooks.example.com" && url.port == 8443 && url.scheme == "https" && url.hasCredentials)
-        #expect(url.redacted == "https://***@Hooks.Example.com:8443/a/b?***")
+        #expect(url.redacted == "https://***@Hooks.Example.com:8443/***#13099c1d")
         #expect(try WebhookURL(parsing: "https://hooks.example.com", allowPrivate: false).redacted == "https://hooks.example.com")
         #expect(try WebhookURL(parsing: "https://[2606:4700::1]:443/x", allowPrivate: false).literalAddress?.count == 16)
         for (text, expected) in [

@@ -68,11 +68,13 @@ extension ChangesController {
 
     /// `id:` the cursor after the change, `event:` its kind, `data:` its JSON (one line).
     static func events(_ changes: [FeedChange]) throws -> ByteBuffer {
-        let encoder = JSONEncoder.sortedKeys()
         var buffer = ByteBuffer()
+        var json: [UInt8] = []
         for change in changes {
             buffer.writeString("id: \(change.cursor.text)\nevent: \(change.kind.rawValue)\ndata: ")
-            buffer.writeBytes(try encoder.encode(ChangeJSON(change)))
+            json.removeAll(keepingCapacity: true)
+            ChangeJSON(change).write(to: &json)
+            buffer.writeBytes(json)
             buffer.writeString("\n\n")
         }
         return buffer

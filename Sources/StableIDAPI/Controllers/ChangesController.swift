@@ -79,12 +79,12 @@ struct ChangesController {
         }
         guard let cursor else {
             metrics.request(.page)
-            return try Self.json(ChangePageJSON(changes: [], next: try await store.end(), hasMore: false))
+            return Self.json(ChangePageJSON.bytes([], next: try await store.end(), hasMore: false))
         }
         metrics.request(wait > .zero ? .wait : .page)
         let page = try await waitForChanges(after: cursor, limit: limit, wait: min(wait, maxWait))
         metrics.delivered(page.changes, databaseNow: page.databaseNow)
-        return try Self.json(ChangePageJSON(changes: page.changes.map { ChangeJSON($0) }, next: page.next, hasMore: page.hasMore))
+        return Self.json(ChangePageJSON.bytes(page.changes, next: page.next, hasMore: page.hasMore))
     }
 
     /// The page after `cursor`; when it is empty and `wait` > 0, held until a change is ready,
@@ -110,10 +110,10 @@ struct ChangesController {
         return page
     }
 
-    static func json(_ page: ChangePageJSON) throws -> Response {
-        var response = try JSONResponse.make(.ok, page)
-        response.headers[.cacheControl] = "no-store"
-        return response
+    static func json(_ page: [UInt8]) -> Response {
+        Response(
+            status: .ok, headers: [.contentType: "application/json", .cacheControl: "no-store"],
+            body: .init(byteBuffer: ByteBuffer(bytes: page)))
     }
 
     /// `wait`: whole seconds, 0 to ``maxWaitSeconds``; absent is 0 (answer at once).

@@ -50,6 +50,99 @@ struct ChangeJSON: Encodable {
     }
 }
 
+extension ChangeJSON {
+    /// The JSON `JSONEncoder.sortedKeys()` writes for this change, written by hand: a catching-up
+    /// consumer reads a thousand changes a page, and Foundation's encoder took most of a page's
+    /// time. Same bytes (keys in byte order, absent fields left out, strings through the one
+    /// escaper) — `ChangeJSONTests` holds the two equal.
+    func write(to out: inout [UInt8]) {
+        var first = true
+        func key(_ name: StaticString) {
+            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
+            first = false
+            out.append(UInt8(ascii: "\""))
+            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
+            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+        }
+        func string(_ value: String) {
+            var value = value
+            value.withUTF8 { JSONString.append(utf8: $0, to: &out) }
+        }
+        func strings(_ values: [String]) {
+            out.append(UInt8(ascii: "["))
+            for (index, value) in values.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                string(value)
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        key("cursor")
+        string(cursor)
+        if let erasedUserIDs {
+            key("erased_user_ids")
+            strings(erasedUserIDs)
+        }
+        key("event_id")
+        out.append(contentsOf: String(eventID).utf8)
+        if let fromUserID {
+            key("from_user_id")
+            string(fromUserID)
+        }
+        if let identities {
+            key("identities")
+            out.append(UInt8(ascii: "["))
+            for (index, identity) in identities.enumerated() {
+                if index > 0 { out.append(UInt8(ascii: ",")) }
+                out.append(contentsOf: Array(#"{"pool":"#.utf8))
+                string(identity.pool)
+                out.append(contentsOf: Array(#","sub":"#.utf8))
+                string(identity.sub)
+                out.append(UInt8(ascii: "}"))
+            }
+            out.append(UInt8(ascii: "]"))
+        }
+        key("kind")
+        string(kind)
+        if let mergedUserIDs {
+            key("merged_user_ids")
+            strings(mergedUserIDs)
+        }
+        key("occurred_at")
+        string(occurredAt)
+        if let pool {
+            key("pool")
+            string(pool)
+        }
+        if let restoredUserIDs {
+            key("restored_user_ids")
+            strings(restoredUserIDs)
+        }
+        if let sub {
+            key("sub")
+            string(sub)
+        }
+        if let toUserID {
+            key("to_user_id")
+            string(toUserID)
+        }
+        if let userID {
+            key("user_id")
+            string(userID)
+        }
+        out.append(UInt8(ascii: "}"))
+    }
+
+    /// `changes` as a JSON array of ``write(to:)``'s objects.
+    static func writeArray(_ changes: [FeedChange], to out: inout [UInt8]) {
+        out.append(UInt8(ascii: "["))
+        for (index, change) in changes.enumerated() {
+            if index > 0 { out.append(UInt8(ascii: ",")) }
+            ChangeJSON(change).write(to: &out)
+        }
+        out.append(UInt8(ascii: "]"))
+    }
+}
+
 /// `{"pool", "sub"}`: an identity named, nothing more.
 struct IdentityKeyJSON: Encodable {
     var pool: String
@@ -72,5 +165,20 @@ struct ChangePageJSON: Encodable {
         self.changes = changes
         self.next = next.text
         self.hasMore = hasMore
+    }
+
+    /// A page as `JSONEncoder.sortedKeys()` writes it, without the encoder (``ChangeJSON/write(to:)``).
+    static func bytes(_ changes: [FeedChange], next: FeedCursor, hasMore: Bool) -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(64 + changes.count * 320)
+        out.append(contentsOf: Array(#"{"changes":"#.utf8))
+        ChangeJSON.writeArray(changes, to: &out)
+        out.append(contentsOf: Array(#","has_more":"#.utf8))
+        out.append(contentsOf: Array((hasMore ? "true" : "false").utf8))
+        out.append(contentsOf: Array(#","next":"#.utf8))
+        var text = next.text
+        text.withUTF8 { JSONString.append(utf8: $0, to: &out) }
+        out.append(UInt8(ascii: "}"))
+        return out
     }
 }

@@ -106,8 +106,25 @@ struct WebhookPayloadJSON: Encodable {
         var next: String
     }
 
-    /// The deterministic bytes of a message (sorted keys, the feed's encoder).
+    /// The deterministic bytes of a message: what `JSONEncoder.sortedKeys()` writes for it, the
+    /// changes by the feed's own writer (``ChangeJSON/write(to:)``).
     static func encode(_ changes: [FeedChange], next: FeedCursor) throws -> [UInt8] {
+        var out: [UInt8] = []
+        out.reserveCapacity(96 + changes.count * 320)
+        out.append(contentsOf: Array(#"{"data":{"changes":"#.utf8))
+        ChangeJSON.writeArray(changes, to: &out)
+        out.append(contentsOf: Array(#","next":"#.utf8))
+        var next = next.text
+        next.withUTF8 { JSONString.append(utf8: $0, to: &out) }
+        out.append(contentsOf: Array(#"},"timestamp":"#.utf8))
+        var timestamp = RFC3339.format(changes.last?.occurredAt ?? Date(timeIntervalSince1970: 0))
+        timestamp.withUTF8 { JSONString.append(utf8: $0, to: &out) }
+        out.append(contentsOf: Array(#","type":"stableid.changes"}"#.utf8))
+        return out
+    }
+
+    /// The same through Foundation's encoder: what ``encode(_:next:)`` must equal (tests).
+    static func encodedByFoundation(_ changes: [FeedChange], next: FeedCursor) throws -> [UInt8] {
         let payload = WebhookPayloadJSON(
             timestamp: RFC3339.format(changes.last?.occurredAt ?? Date(timeIntervalSince1970: 0)),
             data: Page(changes: changes.map { ChangeJSON($0) }, next: next.text))
