@@ -270,7 +270,7 @@ let package = Package(
             name: "StableIDAPITests",
             dependencies: [
                 "StableIDAPI", "IdentityMap", "Postgres", "TestSupport", "UserMigration", "Cognito", "AuditTrail", "Reconciliation",
-                "CognitoIngest", "LookupCache", "CryptoPrimitives", "ChangeFeed", "Curl", "Webhooks",
+                "CognitoIngest", "LookupCache", "CryptoPrimitives", "ChangeFeed", "Curl", "Webhooks", "Support",
                 .product(name: "Hummingbird", package: "hummingbird"),
                 .product(name: "HummingbirdTesting", package: "hummingbird"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

@@ -1,6 +1,6 @@
+import CryptoPrimitives
 import Foundation
 import Support
-import CryptoPrimitives
 
 /// The URL of a webhook endpoint, read by a deliberately narrow grammar so that what is checked
 /// here is what libcurl will connect to:

@@ -50,7 +50,8 @@ struct ChangeJSONTests {
             let page = ChangePageJSON(changes: changes.map { ChangeJSON($0) }, next: next, hasMore: hasMore)
             #expect(ChangePageJSON.bytes(changes, next: next, hasMore: hasMore) == Array(try JSONEncoder.sortedKeys().encode(page)))
         }
-        #expect(ChangePageJSON.bytes([], next: next, hasMore: false) == Array(#"{"changes":[],"has_more":false,"next":"AQAAAAAAAAAF"}"#.utf8))
+        #expect(
+            ChangePageJSON.bytes([], next: next, hasMore: false) == Array(#"{"changes":[],"has_more":false,"next":"AQAAAAAAAAAF"}"#.utf8))
         #expect(try WebhookPayloadJSON.encode(changes, next: next) == WebhookPayloadJSON.encodedByFoundation(changes, next: next))
         #expect(try WebhookPayloadJSON.encode([], next: next) == WebhookPayloadJSON.encodedByFoundation([], next: next))
     }

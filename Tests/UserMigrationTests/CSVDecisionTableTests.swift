@@ -24,9 +24,10 @@ struct CSVDecisionTableTests {
         let upper = try #require(CSVDecisionTable.SubKey(text: "00000000-0000-4000-8000-00000000000A"))
         let high = try #require(CSVDecisionTable.SubKey(text: "ff000000-0000-4000-8000-000000000000"))
         #expect(low == upper && low < high && high.firstByte == 0xff && low.firstByte == 0)
-        for bad in ["", "not-a-uuid", "00000000-0000-4000-8000-00000000000", "00000000_0000-4000-8000-000000000000",
-            "g0000000-0000-4000-8000-000000000000"]
-        {
+        for bad in [
+            "", "not-a-uuid", "00000000-0000-4000-8000-00000000000", "00000000_0000-4000-8000-000000000000",
+            "g0000000-0000-4000-8000-000000000000",
+        ] {
             #expect(CSVDecisionTable.SubKey(text: bad) == nil, "\(bad)")
         }
     }
