@@ -107,13 +107,16 @@ public struct Erasure: Sendable {
     }
 
     /// Subset campaigns' member files (`campaign create --only-file`) list usernames: the person's
-    /// go, before the identities' usernames are erased. (Their subs stay: a sub is no personal data
+    /// go, before the identities' usernames are erased — a line naming a pool only for the person's
+    /// identity in that pool (`B alice` is another person than pool A's alice). (Their subs stay: a sub is no personal data
     /// here, and the campaign still knows whom it covers.)
     static func forgetSubsetMembers(of ids: PostgresArray<String>, on connection: PostgresConnection) throws {
         try connection.execute(
             """
-            DELETE FROM campaign_subset_members
-            WHERE key_kind = 'username' AND key IN (SELECT username FROM identities WHERE user_id = ANY(\(ids)::uuid[]))
+            DELETE FROM campaign_subset_members m
+            WHERE m.key_kind = 'username'
+              AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = ANY(\(ids)::uuid[]) AND i.username = m.key
+                          AND (m.pool_id IS NULL OR m.pool_id = i.pool_id))
             """
         )
     }
