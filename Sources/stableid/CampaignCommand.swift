@@ -1,7 +1,9 @@
 import ArgumentParser
+import Cognito
 import CognitoIngest
 import Foundation
 import IdentityMap
+import Postgres
 import Support
 import UserMigration
 
@@ -55,6 +57,12 @@ struct CampaignCommand: AsyncParsableCommand {
         var only: [String] = []
         @Option(help: "Only the source users this file lists: one username or sub per line, optionally after a source pool id and a space.")
         var onlyFile: String?
+        @Flag(
+            help: """
+                Create the campaign although an app client of a source pool can write an --only attribute (a user could then \
+                move themselves in or out of the subset).
+                """)
+        var allowUserWritableSubset = false
 
         func run() async throws {
             func pool(_ text: String) throws -> PoolID {
@@ -112,6 +120,9 @@ struct CampaignCommand: AsyncParsableCommand {
                     throw CLIFailure.usage("pool \(new.target) is not registered (stableid pool add)")
                 }
                 new.targetFacts = await CampaignCommand.readFacts(of: target, attribute: new.stableIDAttribute)
+                if !new.subsetConditions.isEmpty, !allowUserWritableSubset {
+                    try await CampaignCommand.refuseUserWritable(new.subsetConditions.map(\.attribute), sources: new.sources, db: db)
+                }
                 let campaign = try await CampaignStore(database: db).create(new, attribution: cliAttribution).run(on: db)
                 print(
                     "created campaign \(campaign.name): \(campaign.sources.map(\.pool.rawValue).joined(separator: ", ")) -> \(campaign.target)"
@@ -181,6 +192,37 @@ struct CampaignCommand: AsyncParsableCommand {
 
     /// The target pool's facts, read with the pool's own AWS access within a few seconds; what
     /// cannot be read stays unknown (the unsafe case) and is said so.
+    /// `--only` judges membership from the source user's attribute at each decision: an attribute
+    /// a user can write themselves (through an app client whose `WriteAttributes` names it, or
+    /// leaves it unset: every attribute) lets them choose their side — out of a sovereignty move,
+    /// or into one. Refused (exit 2) with the clients named, unless the operator accepts it.
+    /// A source pool that cannot be read is refused too: nobody has shown the attribute safe.
+    static func refuseUserWritable(_ attributes: [String], sources: [PoolID], db: Database) async throws {
+        for source in sources {
+            guard let pool = try await PoolStore(database: db).pool(source) else { continue }  // validated: registered
+            var writers: [String] = []
+            do {
+                let client = try PoolClients().client(for: pool)
+                for clientID in try await client.listUserPoolClientIDs(poolID: source.rawValue) {
+                    let app = try await client.describeUserPoolClient(poolID: source.rawValue, clientID: clientID)
+                    for attribute in attributes where app.canWrite(attribute) {
+                        writers.append("\(clientID) (\(app.ClientName ?? "unnamed")) can write \(attribute)")
+                    }
+                }
+            } catch {
+                throw CLIFailure.usage(
+                    "cannot read the app clients of source pool \(source) (ListUserPoolClients, DescribeUserPoolClient) to check "
+                        + "that users cannot write the --only attributes themselves; fix access, or pass --allow-user-writable-subset")
+            }
+            guard writers.isEmpty else {
+                throw CLIFailure.usage(
+                    "--only: in source pool \(source), app client \(writers.joined(separator: "; ")) (an unset WriteAttributes "
+                        + "means every attribute): a user could move themselves in or out of the subset. Take the attribute out of "
+                        + "those clients' WriteAttributes, use --only-file, or pass --allow-user-writable-subset")
+            }
+        }
+    }
+
     static func readFacts(of pool: Pool, attribute: String?) async -> TargetPoolFacts {
         do {
             let client = try PoolClients().client(for: pool)

@@ -109,6 +109,35 @@ struct SubsetCampaignTests {
         }
     }
 
+    @Test("--only on an attribute an app client of the source lets users write is refused, naming the client, unless accepted")
+    func userWritableAttribute() async throws {
+        let client = try ImportTests.moto()
+        let suffix = UUID().uuidString.prefix(6)
+        let source = try await client.createUserPool(name: "sov-w-\(suffix)", customAttributes: [SchemaAttribute(name: "country")])
+        let db = try await TestDatabase.make()
+        let env = ["DATABASE_URL": db.url]
+        #expect(try CLI.run(["pool", "add", "--id", source], environment: env).status == 0)
+        // A target holds one campaign: each create gets its own.
+        func create(_ name: String, _ extra: [String] = []) async throws -> CLI.Output {
+            let target = try await client.createUserPool(name: "sov-w-\(name)")
+            #expect(try CLI.run(["pool", "add", "--id", target], environment: env).status == 0)
+            return try CLI.run(
+                ["campaign", "create", "--source", source, "--target", target, "--name", name, "--only", "custom:country=DE"] + extra,
+                environment: env)
+        }
+        // A client that names other attributes only: users cannot touch custom:country.
+        _ = try await client.createUserPoolClient(poolID: source, name: "narrow", writeAttributes: ["email", "name"])
+        #expect(try await create("fine-\(suffix)").status == 0)
+        // A client with WriteAttributes unset writes every attribute.
+        let open = try await client.createUserPoolClient(poolID: source, name: "web-app")
+        let refused = try await create("refused-\(suffix)")
+        #expect(refused.status == 2, "\(refused.stdout) \(refused.stderr)")
+        #expect(refused.stderr.contains(open) && refused.stderr.contains("web-app") && refused.stderr.contains("custom:country"))
+        #expect(try db.count("campaigns", where: "name = 'refused-\(suffix)'") == 0, "nothing created")
+        let accepted = try await create("accepted-\(suffix)", ["--allow-user-writable-subset"])
+        #expect(accepted.status == 0, "\(accepted.stdout) \(accepted.stderr)")
+    }
+
     static func plant() async throws -> Scenario {
         let client = try ImportTests.moto()
         let suffix = UUID().uuidString.prefix(6)

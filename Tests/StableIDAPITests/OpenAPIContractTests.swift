@@ -89,4 +89,33 @@ struct OpenAPIContractTests {
         #expect(answered.subtracting(documented).isEmpty, "codes missing from openapi.yaml: \(answered.subtracting(documented).sorted())")
         #expect(yaml.contains("bearerFormat"))
     }
+
+    /// Every `EventKind(rawValue: "…")` the sources declare (as EventDetailsAgreementTests scans).
+    static func kindsInSources() throws -> Set<String> {
+        let root = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+        let folder = root.appendingPathComponent("Sources")
+        let files = FileManager.default.enumerator(at: folder, includingPropertiesForKeys: nil)?.compactMap { $0 as? URL } ?? []
+        let pattern = try Regex(#"EventKind\(rawValue: "([a-z_]+)"\)"#)
+        var kinds: Set<String> = []
+        for file in files where file.pathExtension == "swift" {
+            for match in try String(contentsOf: file, encoding: .utf8).matches(of: pattern) {
+                if let kind = match.output[1].substring { kinds.insert(String(kind)) }
+            }
+        }
+        return kinds
+    }
+
+    @Test("the Event schema's kind enum is exactly the kinds the service writes")
+    func documentsEventKinds() throws {
+        let yaml = try Self.document
+        let start = try #require(yaml.range(of: "enum: [\n          user_created"))
+        let end = try #require(yaml.range(of: "]", range: start.upperBound..<yaml.endIndex))
+        let list = yaml[yaml.index(start.lowerBound, offsetBy: "enum: [".count)..<end.lowerBound]
+        let documented = Set(list.split(separator: ",").map { $0.trimmingCharacters(in: .whitespacesAndNewlines) })
+        let declared = try Self.kindsInSources()
+        #expect(declared.count >= 25, "the scan found the kinds: \(declared.sorted())")
+        #expect(
+            documented == declared,
+            "missing: \(declared.subtracting(documented).sorted()), extra: \(documented.subtracting(declared).sorted())")
+    }
 }

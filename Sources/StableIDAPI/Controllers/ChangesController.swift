@@ -72,7 +72,9 @@ struct ChangesController {
         let streaming = (request.headers[.accept] ?? "").contains("text/event-stream")
         // A stream's reconnect sends the URL it began with plus Last-Event-ID: the header is later.
         let lastEventID = request.headers[.lastEventID]
-        let cursor = try Self.cursor(lastEventID ?? parameters.get("after"), field: lastEventID != nil ? "Last-Event-ID" : "after")
+        // `after` is checked even when the header wins: a malformed one is the client's bug to hear of.
+        let after = try Self.cursor(parameters.get("after"), field: "after")
+        let cursor = try lastEventID.map { try Self.cursor($0, field: "Last-Event-ID") } ?? after
         if streaming {
             metrics.request(.stream)
             return try await stream(from: cursor, limit: limit)
