@@ -70,11 +70,25 @@ extension SourceCleanup {
             // Gone between the read and the call: not this run's doing; the map is reconciliation's.
             try await store.markFailed(identity: candidate.identity, campaign: plan.campaign.id, code: "user_not_found")
             return .skipped(.alreadyGone)
+        } catch let error as CognitoError where Self.refusedOutright(error) {
+            // Cognito refused this user and did nothing (a 4xx that is no throttling: a permission,
+            // a parameter): the user is listed as failed and the run goes on with the others;
+            // stopping here would stop every later run at the same user.
+            let code = error.type?.rawValue ?? "refused"
+            try await store.markFailed(identity: candidate.identity, campaign: plan.campaign.id, code: code)
+            return .failed(user, code: code)
         }
         let completed = try await store.complete(
             identity: candidate.identity, pool: candidate.pool, sub: candidate.sub, mode: options.mode, campaign: plan.campaign.id,
             attribution: attribution)
         return completed ? .cleaned(user, settled: false) : .skipped(.inProgress)
+    }
+
+    /// A Cognito answer that says the call was refused and nothing was done: an HTTP 4xx other
+    /// than throttling. Timeouts and 5xx may have been acted on; they stop the run (`--resume`).
+    static func refusedOutright(_ error: CognitoError) -> Bool {
+        guard case .service(_, _, let status) = error, (400..<500).contains(status) else { return false }
+        return !error.isRetryable && !(error.type == .tooManyRequests || error.type == .throttling)
     }
 
     /// `--resume`: every row an interrupted run left `cleaning` is settled against its pool before
