@@ -1,3 +1,4 @@
+import Cognito
 import Foundation
 import IdentityMap
 import Testing
@@ -101,5 +102,14 @@ struct CleanupRulesTests {
         let failed = log.drain()
         log.restore(failed)
         #expect(log.drain() == failed)
+    }
+
+    @Test("a Cognito refusal of one user (4xx, no throttling) fails that user; throttling, 5xx and transport errors stop the run")
+    func refusals() {
+        #expect(SourceCleanup.refusedOutright(.service(.other("AccessDeniedException"), message: "no", status: 400)))
+        #expect(SourceCleanup.refusedOutright(.service(.invalidParameter, message: "no", status: 400)))
+        #expect(!SourceCleanup.refusedOutright(.service(.tooManyRequests, message: "slow down", status: 400)))
+        #expect(!SourceCleanup.refusedOutright(.service(.internalError, message: "oops", status: 500)))
+        #expect(!SourceCleanup.refusedOutright(.transport(.timeout, message: "late")))
     }
 }
