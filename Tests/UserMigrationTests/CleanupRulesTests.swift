@@ -110,6 +110,5 @@ struct CleanupRulesTests {
         #expect(SourceCleanup.refusedOutright(.service(.invalidParameter, message: "no", status: 400)))
         #expect(!SourceCleanup.refusedOutright(.service(.tooManyRequests, message: "slow down", status: 400)))
         #expect(!SourceCleanup.refusedOutright(.service(.internalError, message: "oops", status: 500)))
-        #expect(!SourceCleanup.refusedOutright(.transport(.timeout, message: "late")))
     }
 }
