@@ -171,6 +171,18 @@ extension CognitoClient {
         return response.UserPoolClient
     }
 
+    /// Every app client of a pool as `DescribeUserPoolClient` answers it: what each may write
+    /// decides whether users can set an attribute themselves (target facts, `stamp`, subsets).
+    public func describeUserPoolClients(
+        poolID: String, deadline: ContinuousClock.Instant? = nil
+    ) async throws -> [UserPoolClientDescription] {
+        var clients: [UserPoolClientDescription] = []
+        for clientID in try await listUserPoolClientIDs(poolID: poolID, deadline: deadline) {
+            clients.append(try await describeUserPoolClient(poolID: poolID, clientID: clientID, deadline: deadline))
+        }
+        return clients
+    }
+
     /// Turns on SMS MFA (enabled and preferred) for a user (tests, demos).
     public func adminSetSMSMFAPreference(poolID: String, username: String) async throws {
         struct Settings: Encodable {

@@ -60,13 +60,9 @@ public struct TargetPoolFacts: Sendable, Equatable {
         }
         if let attribute = stableIDAttribute {
             do {
-                var writers: [String] = []
-                for id in try await client.listUserPoolClientIDs(poolID: pool.rawValue, deadline: deadline) {
-                    let app = try await client.describeUserPoolClient(poolID: pool.rawValue, clientID: id, deadline: deadline)
-                    // Unset WriteAttributes: the client writes every attribute, custom ones included.
-                    if app.canWrite(attribute) { writers.append(id) }
-                }
-                facts.attributeWriters = writers.sorted()
+                // Unset WriteAttributes: the client writes every attribute, custom ones included.
+                let apps = try await client.describeUserPoolClients(poolID: pool.rawValue, deadline: deadline)
+                facts.attributeWriters = apps.filter { $0.canWrite(attribute) }.map(\.ClientId).sorted()
             } catch {
                 problems.append("ListUserPoolClients/DescribeUserPoolClient: \(reason(error))")
             }

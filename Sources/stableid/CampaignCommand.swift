@@ -203,10 +203,9 @@ struct CampaignCommand: AsyncParsableCommand {
             var writers: [String] = []
             do {
                 let client = try PoolClients().client(for: pool)
-                for clientID in try await client.listUserPoolClientIDs(poolID: source.rawValue) {
-                    let app = try await client.describeUserPoolClient(poolID: source.rawValue, clientID: clientID)
+                for app in try await client.describeUserPoolClients(poolID: source.rawValue) {
                     for attribute in attributes where app.canWrite(attribute) {
-                        writers.append("\(clientID) (\(app.ClientName ?? "unnamed")) can write \(attribute)")
+                        writers.append("\(app.ClientId) (\(app.ClientName ?? "unnamed")) can write \(attribute)")
                     }
                 }
             } catch {

@@ -36,11 +36,7 @@ extension PoolStamp {
         let id = pool.id.rawValue
         let description = try await client.describeUserPool(poolID: id)
         let schema = (description.SchemaAttributes ?? []).compactMap { StampSafety.SchemaEntry($0) }
-        var apps: [StampSafety.AppClient] = []
-        for clientID in try await client.listUserPoolClientIDs(poolID: id) {
-            let app = try await client.describeUserPoolClient(poolID: id, clientID: clientID)
-            apps.append(StampSafety.AppClient(app))
-        }
+        let apps = try await client.describeUserPoolClients(poolID: id).map(StampSafety.AppClient.init)
         return StampSafety(attribute: attribute, pool: id, schema: schema, clients: apps)
     }
 }
