@@ -6,6 +6,9 @@ import Synchronization
 /// at creation):
 /// - `stableid_changes_requests_total{mode="page|wait|stream"}`: `GET /v1/changes` by how it was
 ///   answered — a page at once, a long poll (`wait`), a Server-Sent Events stream;
+/// - `stableid_changes_page_reads_total`: pages read from the database for `GET /v1/changes`
+///   — what consumers cost the database; held requests read only when a commit is heard (or a
+///   hole in the feed is due to be given up), not while they sit idle;
 /// - `stableid_changes_waiters`: requests held open right now (long polls waiting, streams open);
 /// - `stableid_changes_notifier_listening`: 1 while this server's LISTEN connection is up (0:
 ///   waiting readers poll every 100 ms instead of being woken by each commit);
@@ -18,6 +21,7 @@ public final class ChangeFeedMetrics: Sendable {
     }
 
     private let requests: [Mode: Counter]
+    private let pageReads: Counter
     private let waitersGauge: Gauge
     private let listeningGauge: Gauge
     private let publishLag: Metrics.Timer
@@ -29,6 +33,7 @@ public final class ChangeFeedMetrics: Sendable {
             requests[mode] = Counter(label: "stableid_changes_requests_total", dimensions: [("mode", mode.rawValue)], factory: factory)
         }
         self.requests = requests
+        pageReads = Counter(label: "stableid_changes_page_reads_total", factory: factory)
         waitersGauge = Gauge(label: "stableid_changes_waiters", factory: factory)
         listeningGauge = Gauge(label: "stableid_changes_notifier_listening", factory: factory)
         listeningGauge.record(0)
@@ -38,6 +43,11 @@ public final class ChangeFeedMetrics: Sendable {
 
     public func request(_ mode: Mode) {
         requests[mode]?.increment()
+    }
+
+    /// One page read from the database for a consumer.
+    public func pageRead() {
+        pageReads.increment()
     }
 
     func listening(_ on: Bool) {

@@ -52,6 +52,9 @@ public final class ChangeNotifier: Sendable {
     /// whichever comes first — or after ``pollInterval`` while nothing listens. Returns at once
     /// when the calling task is cancelled.
     public func wait(since generation: UInt64, until deadline: ContinuousClock.Instant) async {
+        // A commit already heard needs no task group: the common case under load, where the
+        // page read took long enough for the next commit to land.
+        guard self.generation == generation, !Task.isCancelled else { return }
         let until = isListening ? deadline : min(deadline, .now + pollInterval)
         guard until > .now else { return }
         await withTaskGroup(of: Void.self) { group in
@@ -60,6 +63,18 @@ public final class ChangeNotifier: Sendable {
             _ = await group.next()
             group.cancelAll()
         }
+    }
+
+    /// Whether a reader whose wait just ended must read the feed again: a commit was heard
+    /// since `generation`, the hole that stopped its page is due to be given up (`retryAt`), or
+    /// nothing listens (so waits are the polling). A wait that ended only so the reader could
+    /// look at its own state (a drain, a keep-alive) reads nothing: idle consumers cost the
+    /// database nothing while the LISTEN connection is up.
+    public func mustReadAgain(since generation: UInt64, retryAt: ContinuousClock.Instant?) -> Bool {
+        let (current, listening) = self.state.withLock { ($0.generation, $0.listening) }
+        guard listening, current == generation else { return true }
+        if let retryAt { return ContinuousClock.now >= retryAt }
+        return false
     }
 
     /// Suspends until the generation differs from `generation`, or the task is cancelled.

@@ -272,11 +272,13 @@ struct ChangeFeedStoreTests {
         try await Self.append(f, .identityUnlinked, sub: testSub("wake"))
         let waited = await waiter.value
         #expect(waited < .seconds(5), "the wait lasted \(waited)")
-        #expect(ContinuousClock.now - committed < .seconds(1), "woken \(ContinuousClock.now - committed) after the commit")
+        // Polling is 60 s, so only the NOTIFY can explain a wake-up this early, even on a loaded
+        // two-core CI machine running the suite in parallel.
+        #expect(ContinuousClock.now - committed < .seconds(5), "woken \(ContinuousClock.now - committed) after the commit")
         #expect(notifier.generation != generation)
         // A waiter that comes after the commit, with the generation it read before, returns at once.
         let stale = ContinuousClock.now
         await notifier.wait(since: generation, until: .now + .seconds(30))
-        #expect(ContinuousClock.now - stale < .seconds(1))
+        #expect(ContinuousClock.now - stale < .seconds(5))
     }
 }

@@ -14,7 +14,7 @@ extension ChangesController {
         let start: FeedCursor
         if let cursor { start = cursor } else { start = try await store.end() }
         let generation = notifier.generation
-        let first = try await store.page(after: start, limit: limit)
+        let first = try await readPage(after: start, limit: limit)
         let controller = self
         let body = ResponseBody { writer in
             controller.metrics.held()
@@ -46,6 +46,8 @@ extension ChangesController {
                 metrics.delivered(page.changes, databaseNow: page.databaseNow)
                 try await writer.write(try Self.events(page.changes))
                 lastWrite = .now
+                // Written: a wait below that reads nothing new must not write these again.
+                page.changes = []
             }
             if !page.hasMore {
                 if ContinuousClock.now - lastWrite >= keepAlive {
@@ -55,10 +57,11 @@ extension ChangesController {
                 // At most a second at a time, so a drain is noticed while nothing commits.
                 let second = ContinuousClock.now + .seconds(1)
                 await notifier.wait(since: generation, until: min(lastWrite + keepAlive, page.retryAt ?? second, second))
+                if !notifier.mustReadAgain(since: generation, retryAt: page.retryAt) { continue }
             }
             generation = notifier.generation
             do {
-                page = try await store.page(after: page.next, limit: limit)
+                page = try await readPage(after: page.next, limit: limit)
             } catch {
                 try await writer.write(ByteBuffer(string: ": interrupted; reconnect with Last-Event-ID\n\n"))
                 return

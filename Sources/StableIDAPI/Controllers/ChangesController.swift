@@ -96,7 +96,7 @@ struct ChangesController {
         let deadline = ContinuousClock.now + wait
         // Taken before each read: a commit between the read and the wait ends the wait at once.
         var generation = notifier.generation
-        var page = try await store.page(after: cursor, limit: limit)
+        var page = try await readPage(after: cursor, limit: limit)
         guard page.changes.isEmpty, wait > .zero else { return page }
         metrics.held()
         defer { metrics.released() }
@@ -105,11 +105,18 @@ struct ChangesController {
                 guard ContinuousClock.now < deadline, !drain.isDraining, !Task.isCancelled else { break }
                 // At most a second at a time, so a drain is noticed while nothing commits.
                 await notifier.wait(since: generation, until: min(deadline, page.retryAt ?? deadline, .now + .seconds(1)))
+                if !notifier.mustReadAgain(since: generation, retryAt: page.retryAt) { continue }
             }
             generation = notifier.generation
-            page = try await store.page(after: page.next, limit: limit)
+            page = try await readPage(after: page.next, limit: limit)
         }
         return page
+    }
+
+    /// Every page a consumer's request reads, counted: what held requests cost the database.
+    func readPage(after cursor: FeedCursor, limit: Int) async throws -> ChangeFeedStore.Page {
+        metrics.pageRead()
+        return try await store.page(after: cursor, limit: limit)
     }
 
     static func json(_ page: [UInt8]) -> Response {
