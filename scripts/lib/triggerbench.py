@@ -32,7 +32,9 @@ def main():
         data = response.read()
         elapsed = time.perf_counter() - started
         if response.status != 200:
-            raise SystemExit("unexpected %d: %s" % (response.status, data[:300]))
+            # Counted and reported, never fatal: a SystemExit in a worker thread would end only
+            # that thread, silently, and its requests would vanish from the result.
+            return elapsed, {"status": response.status, "body": data[:300].decode("utf-8", "replace")}
         return elapsed, json.loads(data)
 
     def event(source, version, username, sub):
@@ -50,7 +52,7 @@ def main():
     subs = [str(uuid.uuid4()) for _ in range(args.users)]
 
     def run(phase, make):
-        latencies, lock, index = [], threading.Lock(), [0]
+        latencies, failures, lock, index = [], [], threading.Lock(), [0]
 
         def worker():
             connection = http.client.HTTPConnection("127.0.0.1", args.port, timeout=10)
@@ -63,6 +65,10 @@ def main():
                     break
                 elapsed, answer = send(connection, make(i))
                 local.append(elapsed)
+                if "status" in answer:
+                    with lock:
+                        failures.append(answer)
+                    continue
                 if phase == "token":
                     claims = answer["response"]["claimsAndScopeOverrideDetails"]["idTokenGeneration"]["claimsToAddOrOverride"]
                     assert "stable_id" in claims
@@ -76,7 +82,11 @@ def main():
         wall = time.perf_counter() - started
         latencies.sort()
         pick = lambda q: round(latencies[min(len(latencies) - 1, int(q * len(latencies)))] * 1000, 2)
+        statuses = {}
+        for failure in failures:
+            statuses[str(failure["status"])] = statuses.get(str(failure["status"]), 0) + 1
         return {"requests": len(latencies), "per_second": round(len(latencies) / wall, 1),
+                "non_2xx": statuses, "first_failure": failures[0]["body"] if failures else None,
                 "client_p50_ms": pick(0.50), "client_p99_ms": pick(0.99), "client_max_ms": round(latencies[-1] * 1000, 2)}
 
     linked = run("link", lambda i: event("PostAuthentication_Authentication", "1", "user%d" % (args.offset + i), subs[i]))

@@ -1,6 +1,7 @@
 import Cognito
 import Hummingbird
 import Logging
+import Postgres
 
 /// Turns every thrown error into a problem+json answer, so clients and metrics always see a status.
 /// Unknown errors are logged with their type only (their text may carry values) and answer 500.
@@ -24,7 +25,14 @@ struct ProblemMiddleware<Context: RequestContext>: RouterMiddleware {
                     context.logger.error("Cognito configuration", metadata: ["reason": "\(reason)"])
                 }
                 if problem.status == .serviceUnavailable {
-                    context.logger.warning("database unavailable", metadata: ["error": "\(type(of: error))"])
+                    var metadata: Logger.Metadata = ["error": "\(type(of: error))"]
+                    // Which failure (pool exhausted, connection lost, a serialization failure…):
+                    // the kind and SQLSTATE carry no values, and tell an operator what to fix.
+                    if let error = error as? PostgresError {
+                        metadata["kind"] = "\(error.kind)"
+                        if let sqlState = error.sqlState { metadata["sqlstate"] = "\(sqlState)" }
+                    }
+                    context.logger.warning("database unavailable", metadata: metadata)
                 }
                 return problem.response()
             }
