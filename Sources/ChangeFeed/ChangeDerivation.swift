@@ -53,6 +53,12 @@ public enum ChangeDerivation {
         }
     }
 
+    /// The keys of an event's details that ``change(from:)`` reads; the feed's page query hands
+    /// over only these (a test holds this list to what the derivation reads).
+    public static let detailKeys = [
+        "relinked_from", "from", "to", "users", "survivor", "repointed_users", "moved_identities", "restored_identities",
+    ]
+
     /// The change `row` makes, or nil when it makes none a backend acts on: another kind, a status
     /// "change" to the same status, or an event missing what its kind must name (never written by
     /// StableID; skipped rather than answered half).

@@ -114,7 +114,10 @@ public struct ChangeFeedStore: Sendable {
                    GREATEST(h.pruned_through, COALESCE((SELECT max(id) FROM change_feed), 0)) AS log_end,
                    \(unescaped: clockSQL) AS clock,
                    f.id, f.published_at, e.id AS event_id, e.kind, e.occurred_at, e.user_id, e.pool_id, e.sub,
-                   e.details::text AS details
+                   -- Only the keys a change is derived from (most events have none of them):
+                   -- decoding whole details was most of a page's time (perf, bench-changes).
+                   (SELECT COALESCE(jsonb_object_agg(d.key, d.value), '{}'::jsonb) FROM jsonb_each(e.details) d
+                     WHERE d.key = ANY(\(PostgresArray(ChangeDerivation.detailKeys))::text[]))::text AS details
             FROM change_feed_horizon h
             LEFT JOIN (feed f JOIN events e ON e.id = f.event_id) ON true
             ORDER BY f.id
@@ -126,9 +129,11 @@ public struct ChangeFeedStore: Sendable {
         let decoder = JSONDecoder()
         var decoded: [ChangeDerivation.Row] = []
         decoded.reserveCapacity(rows.count)
+        let empty = JSONValue.object([:])
         for row in rows {
             guard let id = try row.decodeIfPresent("id", as: Int64.self) else { continue }
-            let details = try decoder.decode(JSONValue.self, from: Data(try row.decode("details", as: String.self).utf8))
+            let text = try row.decode("details", as: String.self)
+            let details = text == "{}" ? empty : try decoder.decode(JSONValue.self, from: Data(text.utf8))
             decoded.append(
                 ChangeDerivation.Row(
                     position: id, publishedAt: try row.decode("published_at"), eventID: try row.decode("event_id"),

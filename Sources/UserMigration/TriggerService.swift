@@ -180,7 +180,7 @@ extension TriggerService {
                 return nil
             case .link(let person, let via):
                 let new = try identity(via, campaign: campaign?.id)
-                try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection)
+                if found.usernameReused { try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection) }
                 stableID = try store.linkIdentity(new, to: person, attribution: attribution).run(inTransactionOn: connection)
                 // A pending link is used once: exactly the row that decided, never another that
                 // merely shares an email.
@@ -195,7 +195,7 @@ extension TriggerService {
                 // names): their identity carries no campaign, so progress never counts it as
                 // migrated (sql/0016). A duplicate merged into its person later stays uncounted.
                 let new = try identity(via, campaign: nil)
-                try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection)
+                if found.usernameReused { try IdentitySetWrites.retireReusedUsername(new, attribution: attribution, on: connection) }
                 stableID = try store.createPerson(with: new, attribution: attribution).run(inTransactionOn: connection)
             }
             if signedIn { try IdentitySetWrites.recordSignIn(pool: target.id, sub: user.sub, on: connection) }
@@ -208,7 +208,7 @@ extension TriggerService {
     /// kept only if that person is active.
     static func evidence(
         for user: TargetUser, target: PoolID, campaign: Campaign?, confirmation: Bool, on connection: PostgresConnection
-    ) throws -> (evidence: TriggerLinkRules.Evidence, pendingKey: String?) {
+    ) throws -> (evidence: TriggerLinkRules.Evidence, pendingKey: String?, usernameReused: Bool) {
         let sources = PostgresArray(campaign?.sources.map(\.pool.rawValue) ?? [])
         let email = user.email.flatMap(EmailAddress.normalize)
         let attributeID = campaign?.stableIDAttribute.flatMap { user.attributes[$0] }.flatMap(UUID.init(uuidString:))
@@ -250,6 +250,13 @@ extension TriggerService {
                 SELECT 'verified_email', user_id, NULL, NULL FROM identities
                  WHERE \(user.emailProvesControl) AND \(email)::text IS NOT NULL AND pool_id = ANY(\(sources)::text[])
                    AND email_normalized = \(email) AND email_verified AND status <> 'unlinked'
+                UNION ALL
+                -- A live identity of another sub under this username: Cognito let the name be
+                -- reused (its user was deleted), so a link must retire it first. Asked here so the
+                -- common case (no such identity) costs no statement of its own.
+                SELECT 'reused_username', user_id, NULL, NULL FROM identities
+                 WHERE pool_id = \(target.rawValue) AND username = \(user.username) AND sub <> \(user.sub)
+                   AND status IN ('active', 'disabled')
             )
             SELECT c.kind, s.id AS person, c.via, c.pending_key
             FROM candidates c
@@ -257,7 +264,7 @@ extension TriggerService {
             JOIN users s ON s.id = \(fragment: Person.survivor(of: "u"))
             -- The sub's own owner counts whatever its status (it is linked; answering it beats
             -- refusing every sign-in); candidates for a new link must be active people.
-            WHERE c.kind IN ('linked', 'unlinked') OR s.status = 'active'
+            WHERE c.kind IN ('linked', 'unlinked', 'reused_username') OR s.status = 'active'
             """
         )
         var found: [String: [UUID]] = [:]
@@ -281,6 +288,6 @@ extension TriggerService {
         evidence.username = TriggerLinkRules.single(found["username"] ?? [])
         evidence.emailAsUsername = TriggerLinkRules.single(found["email_as_username"] ?? [])
         evidence.verifiedEmail = TriggerLinkRules.single(found["verified_email"] ?? [])
-        return (evidence, used?.key)
+        return (evidence, used?.key, found["reused_username"] != nil)
     }
 }

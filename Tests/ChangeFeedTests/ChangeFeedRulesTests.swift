@@ -150,4 +150,14 @@ struct ChangeFeedRulesTests {
         #expect(Self.change(.personalDataErased, user: nil, ["users": []]) == nil)
         #expect(Set(ChangeKind.allCases.map(\.rawValue)).count == ChangeKind.allCases.count)
     }
+
+    @Test("the page query hands over exactly the detail keys the derivation reads")
+    func detailKeys() throws {
+        let source = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+            .appendingPathComponent("Sources/ChangeFeed/ChangeDerivation.swift")
+        let text = try String(contentsOf: source, encoding: .utf8)
+        let read = Set(text.matches(of: /details\["([a-z_]+)"\]/).map { String($0.output.1) })
+        #expect(!read.isEmpty)
+        #expect(read == Set(ChangeDerivation.detailKeys))
+    }
 }

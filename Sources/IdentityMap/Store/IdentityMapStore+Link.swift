@@ -43,9 +43,9 @@ extension IdentityMapStore {
 
     /// Links like ``link(_:to:attribution:)`` but answers only the person's id, without reloading
     /// the user: for hot paths (Cognito triggers) that need nothing else.
+    /// An unregistered pool is found by the identity's insert (its foreign key), not asked first.
     public func linkIdentity(_ identity: NewIdentity, to userID: UUID, attribution: Attribution) -> Write<UUID> {
         Write { connection in
-            try IdentityRepository.requirePools([identity.pool], on: connection)
             let person = try IdentityRepository.activeSurvivor(of: userID, on: connection)
             _ = try Self.link(identity, to: person.userID, attribution: attribution, on: connection)
             return person.userID
@@ -55,7 +55,6 @@ extension IdentityMapStore {
     /// A new person with one identity, answering only its id (see ``linkIdentity(_:to:attribution:)``).
     public func createPerson(with identity: NewIdentity, attribution: Attribution) -> Write<UUID> {
         Write { connection in
-            try IdentityRepository.requirePools([identity.pool], on: connection)
             let userID = UUIDv7.make()
             try connection.execute("INSERT INTO users (id) VALUES (\(userID))")
             try EventLog.append(

@@ -46,7 +46,19 @@ enum IdentityRepository {
     /// No conflict target: with one, a concurrent insert of the same identity could trip the
     /// username index first and report the wrong conflict; without, PostgreSQL waits for it on
     /// either index and answers "exists".
+    ///
+    /// A pool that is not registered fails the insert on its foreign key and is answered as
+    /// ``IdentityMapError/unknownPool(_:)``: the hot paths (Cognito triggers) need no query of
+    /// their own to ask first.
     static func insertIdentity(_ identity: NewIdentity, for userID: UUID, on connection: PostgresConnection) throws -> Bool {
+        do {
+            return try insertIdentityRow(identity, for: userID, on: connection)
+        } catch let error as PostgresError where error.isForeignKeyViolation && error.constraint == "identities_pool_id_fkey" {
+            throw IdentityMapError.unknownPool(identity.pool.rawValue)
+        }
+    }
+
+    private static func insertIdentityRow(_ identity: NewIdentity, for userID: UUID, on connection: PostgresConnection) throws -> Bool {
         !(try connection.query(
             """
             INSERT INTO identities (user_id, pool_id, sub, username, email, email_normalized, email_verified, provider,
