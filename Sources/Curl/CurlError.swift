@@ -1,4 +1,5 @@
-/// A transfer that failed before an HTTP status arrived. Never carries request bodies or headers.
+/// A transfer that failed before an HTTP status arrived, or whose body passed its
+/// ``CurlRequest/ResponseBodyLimit/fail(above:)``. Never carries request or response bodies or headers.
 public struct CurlError: Error, Sendable, CustomStringConvertible {
     public enum Kind: Sendable, Equatable {
         /// The request's timeout elapsed, waiting for a handle or during the transfer.
@@ -9,6 +10,10 @@ public struct CurlError: Error, Sendable, CustomStringConvertible {
         case addressRefused
         /// The calling task was cancelled; the request may or may not have reached the server.
         case cancelled
+        /// The response body passed the request's ``CurlRequest/ResponseBodyLimit/fail(above:)``
+        /// bound, `limit` bytes: the transfer was stopped there and the body dropped. The server
+        /// did answer (its status is not kept: the answer is refused whole).
+        case responseTooLarge(limit: Int)
         case other
     }
     public var kind: Kind

@@ -27,7 +27,7 @@ final class CurlHandle: @unchecked Sendable {
     /// Performs one transfer, blocking the calling thread.
     func perform(_ request: CurlRequest) throws(CurlError) -> CurlResponse {
         curl_easy_reset(handle)
-        let sink = ResponseSink(connectFilter: request.connectFilter, maxBodyBytes: request.maxResponseBytes)
+        let sink = ResponseSink(connectFilter: request.connectFilter, bodyLimit: request.responseBodyLimit)
         let context = Unmanaged.passUnretained(sink).toOpaque()
         var headerList: UnsafeMutablePointer<curl_slist>?
         defer { curl_slist_free_all(headerList) }
@@ -83,6 +83,13 @@ final class CurlHandle: @unchecked Sendable {
         guard status == CURLE_OK else { throw Self.error(status) }
 
         let result = withExtendedLifetime(sink) { curl_easy_perform(handle) }
+        if let limit = sink.overLimit {
+            // The write callback stopped the transfer (libcurl answers CURLE_WRITE_ERROR): what
+            // arrived is dropped with the sink, and the connection closed by libcurl.
+            throw CurlError(
+                kind: .responseTooLarge(limit: limit), code: Int32(result.rawValue),
+                message: "the response body passed \(limit) bytes; the transfer was stopped")
+        }
         if result != CURLE_OK, !sink.refused.isEmpty {
             throw CurlError(
                 kind: .addressRefused, code: Int32(result.rawValue),
@@ -119,12 +126,26 @@ final class CurlHandle: @unchecked Sendable {
     }
 }
 
+/// Appends a piece of the body as the request's ``CurlRequest/ResponseBodyLimit`` allows. A count
+/// other than `length` makes libcurl stop the transfer with `CURLE_WRITE_ERROR`: that is how a
+/// body past `.fail(above:)` is cut off before the next piece is read.
 private func curlWriteBody(_ data: UnsafeMutablePointer<CChar>?, _ size: Int, _ count: Int, _ context: UnsafeMutableRawPointer?) -> Int {
     let length = size * count
     guard let data, let context else { return 0 }
     let sink = Unmanaged<ResponseSink>.fromOpaque(context).takeUnretainedValue()
-    let room = sink.maxBodyBytes.map { max(0, $0 - sink.body.count) } ?? length
-    sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: min(length, room)))
+    var kept = length
+    switch sink.bodyLimit {
+    case nil:
+        break
+    case .truncate(let limit):
+        kept = min(length, max(0, limit - sink.body.count))
+    case .fail(let limit):
+        guard sink.body.count + length <= limit else {
+            sink.overLimit = limit
+            return 0
+        }
+    }
+    sink.body.append(contentsOf: UnsafeRawBufferPointer(start: data, count: kept))
     return length
 }
 
@@ -167,13 +188,15 @@ private final class ResponseSink {
     var body: [UInt8] = []
     var headers: [(String, String)] = []
     let connectFilter: (@Sendable ([UInt8]) -> Bool)?
-    let maxBodyBytes: Int?
+    let bodyLimit: CurlRequest.ResponseBodyLimit?
     /// The addresses the filter refused, as text (for the error).
     var refused: [String] = []
+    /// The `.fail(above:)` bound, once the body passed it and the transfer was stopped.
+    var overLimit: Int?
 
-    init(connectFilter: (@Sendable ([UInt8]) -> Bool)?, maxBodyBytes: Int?) {
+    init(connectFilter: (@Sendable ([UInt8]) -> Bool)?, bodyLimit: CurlRequest.ResponseBodyLimit?) {
         self.connectFilter = connectFilter
-        self.maxBodyBytes = maxBodyBytes
+        self.bodyLimit = bodyLimit
     }
 
     /// `10.0.0.1`, or eight groups of hex for IPv6 (uncompressed: only for messages).

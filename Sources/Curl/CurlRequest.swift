@@ -15,12 +15,13 @@ public struct CurlRequest: Sendable {
     /// ``CurlError/Kind/addressRefused``. A connection kept from an earlier transfer of the same
     /// handle was checked when it opened: give requests with different filters different clients.
     public var connectFilter: (@Sendable (_ address: [UInt8]) -> Bool)?
-    /// The most of the response body kept; the rest is read and dropped (nil: all of it).
-    public var maxResponseBytes: Int?
+    /// How much of the response body is taken; nil: all of it, however long (only for a server
+    /// trusted to answer within reason).
+    public var responseBodyLimit: ResponseBodyLimit?
 
     public init(
         method: String, url: String, headers: [(String, String)] = [], body: [UInt8] = [], timeout: Duration = .seconds(10),
-        connectFilter: (@Sendable (_ address: [UInt8]) -> Bool)? = nil, maxResponseBytes: Int? = nil
+        connectFilter: (@Sendable (_ address: [UInt8]) -> Bool)? = nil, responseBodyLimit: ResponseBodyLimit? = nil
     ) {
         self.method = method
         self.url = url
@@ -28,6 +29,18 @@ public struct CurlRequest: Sendable {
         self.body = body
         self.timeout = timeout
         self.connectFilter = connectFilter
-        self.maxResponseBytes = maxResponseBytes
+        self.responseBodyLimit = responseBodyLimit
+    }
+
+    /// What happens to a response body longer than a bound. Either way, no more than the bound is
+    /// ever held in memory, however much the server sends.
+    public enum ResponseBodyLimit: Sendable, Equatable {
+        /// Keeps the body's first bytes, as many as the bound; the rest is read and dropped, and the
+        /// status still answers: for an answer of which only the status counts (a webhook receiver's).
+        case truncate(at: Int)
+        /// Stops the transfer as soon as the body passes the bound (a short count from libcurl's write
+        /// callback): ``CurlError/Kind/responseTooLarge(limit:)``, and no response. For a document
+        /// that is used whole or not at all (a key set, an API answer).
+        case fail(above: Int)
     }
 }

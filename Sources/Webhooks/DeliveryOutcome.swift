@@ -36,7 +36,8 @@ public enum DeliveryOutcome: Sendable, Equatable {
         case .connect: self = .failed(.connect)
         case .tls: self = .failed(.tls)
         case .addressRefused: self = .failed(.addressNotAllowed)
-        case .cancelled, .other: self = .failed(.other)
+        // responseTooLarge: deliveries only truncate a receiver's answer, never refuse it.
+        case .cancelled, .responseTooLarge, .other: self = .failed(.other)
         }
     }
 

@@ -12,6 +12,9 @@ extension WebhookWorker {
     }
 
     /// The most of an answer's body kept: nothing reads it but a human debugging with a proxy.
+    /// Truncated, not refused: the status is all that counts, and a receiver that took the message
+    /// and says so at length must not see it again. The rest of a long answer is read and dropped
+    /// within the attempt's timeout, so neither memory nor time grows with it.
     static let maxAnswerBytes = 4_096
 
     /// Attempts the message until the receiver takes it, then moves the cursor past it. Between
@@ -63,7 +66,7 @@ extension WebhookWorker {
         }
         let request = CurlRequest(
             method: "POST", url: endpoint.url.text, headers: headers, body: body, timeout: settings.timeout, connectFilter: filter,
-            maxResponseBytes: Self.maxAnswerBytes)
+            responseBodyLimit: .truncate(at: Self.maxAnswerBytes))
         do throws(CurlError) {
             let response = try await http.send(request)
             return DeliveryOutcome(status: response.status)

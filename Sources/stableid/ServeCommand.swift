@@ -83,15 +83,25 @@ struct ServeCommand: AsyncParsableCommand {
         return (host, port)
     }
 
-    /// `STABLEID_WEBHOOK_*`: how webhooks are delivered (docs/OPERATIONS.md, Webhooks).
+    /// `STABLEID_WEBHOOK_*`: how webhooks are delivered (docs/OPERATIONS.md, Webhooks). A lease
+    /// that one attempt could outlast is refused, not raised: ``WebhookSettings/minimumLease(timeout:)``.
     static func webhookSettings() throws -> WebhookSettings {
         let base = try environmentInteger("STABLEID_WEBHOOK_RETRY_BASE_MS", default: 5_000, range: 10...600_000)
+        let timeout = try environmentInteger("STABLEID_WEBHOOK_TIMEOUT_S", default: 10, range: 1...60)
+        let lease = try environmentInteger("STABLEID_WEBHOOK_LEASE_S", default: 30, range: 1...3_600)
+        let minimum = WebhookSettings.minimumLease(timeout: .seconds(timeout)).components.seconds
+        guard lease >= minimum else {
+            throw CLIFailure.usage(
+                "STABLEID_WEBHOOK_LEASE_S (\(lease) s) must be at least 2 × STABLEID_WEBHOOK_TIMEOUT_S (\(timeout) s) + 3 s = "
+                    + "\(minimum) s, so that a delivery attempt ends before another server may take the endpoint over: "
+                    + "lengthen the lease or shorten the timeout")
+        }
         return WebhookSettings(
             batchSize: try environmentInteger("STABLEID_WEBHOOK_BATCH", default: 100, range: 1...1_000),
-            timeout: .seconds(try environmentInteger("STABLEID_WEBHOOK_TIMEOUT_S", default: 10, range: 1...60)),
+            timeout: .seconds(timeout),
             backoff: RetryBackoff(base: .milliseconds(base), cap: .seconds(3_600)),
             giveUpAfter: .seconds(try environmentInteger("STABLEID_WEBHOOK_GIVE_UP_AFTER_S", default: 86_400, range: 1...2_592_000)),
-            lease: .seconds(try environmentInteger("STABLEID_WEBHOOK_LEASE_S", default: 30, range: 3...3_600)),
+            lease: .seconds(lease),
             maxEndpoints: try environmentInteger("STABLEID_WEBHOOK_WORKERS", default: 32, range: 1...1_000)
         )
     }

@@ -37,6 +37,32 @@ struct CLITests {
         }
     }
 
+    @Test(
+        "serve refuses a webhook lease shorter than 2 × the attempt timeout + 3 s (exit 2, both variables named); the shortest allowed passes"
+    )
+    func serveRefusesShortWebhookLease() async throws {
+        let db = try await TestDatabase.make(migrated: false)
+        // Settings are read before the database is opened: a refused one exits before the
+        // pending migrations would; an accepted one reaches them.
+        let refusedSettings: [(lease: String?, timeout: String?)] = [("4", "1"), ("20", nil), (nil, "14"), ("30", "14")]
+        for (lease, timeout) in refusedSettings {
+            var environment = ["DATABASE_URL": db.url]
+            environment["STABLEID_WEBHOOK_LEASE_S"] = lease
+            environment["STABLEID_WEBHOOK_TIMEOUT_S"] = timeout
+            let refused = try CLI.run(["serve", "--port", "0"], environment: environment)
+            #expect(refused.status == 2, "lease \(lease ?? "-") timeout \(timeout ?? "-"): \(refused.stderr)")
+            #expect(
+                refused.stderr.contains("STABLEID_WEBHOOK_LEASE_S") && refused.stderr.contains("STABLEID_WEBHOOK_TIMEOUT_S"),
+                "\(refused.stderr)")
+            #expect(!refused.stderr.contains("stableid db migrate"), "\(refused.stderr)")
+        }
+        let minimum = try CLI.run(
+            ["serve", "--port", "0"],
+            environment: ["DATABASE_URL": db.url, "STABLEID_WEBHOOK_LEASE_S": "5", "STABLEID_WEBHOOK_TIMEOUT_S": "1"])
+        #expect(minimum.status == 2 && minimum.stderr.contains("stableid db migrate"), "\(minimum.stderr)")
+        #expect(!minimum.stderr.contains("STABLEID_WEBHOOK_LEASE_S"), "\(minimum.stderr)")
+    }
+
     @Test("token create prints the token alone on the last line; list never shows it; revoke twice fails with 2")
     func tokens() async throws {
         let db = try await TestDatabase.make()

@@ -181,7 +181,11 @@ extension WebhookCLITests {
                 ["webhook", "add", receiver.url, "--secret-file", secretFile.path, "--allow-private"], environment: env)
             try #require(added.status == 0, "\(added.stderr)")
             let start: Int64 = try db.rows("SELECT cursor FROM webhooks")[0].decode("cursor")
-            let settings = ["STABLEID_WEBHOOK_BATCH": "10", "STABLEID_WEBHOOK_LEASE_S": "3", "STABLEID_WEBHOOK_RETRY_BASE_MS": "100"]
+            // The shortest lease serve takes: 2 × the 1 s attempt timeout + 3 s (the receiver is local).
+            let settings = [
+                "STABLEID_WEBHOOK_BATCH": "10", "STABLEID_WEBHOOK_LEASE_S": "5", "STABLEID_WEBHOOK_TIMEOUT_S": "1",
+                "STABLEID_WEBHOOK_RETRY_BASE_MS": "100",
+            ]
             let first = try ServeProcess(db: db, logDirectory: directory, environment: settings)
             #expect(try await first.ready(), "\(first.output)")
             let imported = try CLI.run(

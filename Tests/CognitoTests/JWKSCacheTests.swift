@@ -158,6 +158,48 @@ struct JWKSCacheTests {
         #expect(await Self.refusal(cache, "a", Self.issuer("http://127.0.0.1:1")) == .jwksUnavailable)
     }
 
+    /// A set holding `keyA` as "a", padded with an unknown member to exactly `bytes`.
+    static func paddedSet(bytes: Int, filler: String) -> String {
+        func set(padding: String) -> String {
+            let document: [String: Any] = ["keys": [Self.keyA.jwk(kid: "a")], "padding": padding]
+            return TestJWT.json(document)
+        }
+        let fill = bytes - set(padding: "").utf8.count
+        return set(padding: String(String(repeating: filler, count: fill / filler.utf8.count + 1).prefix(fill)))
+    }
+
+    @Test(
+        "a key set past maxBytes is not read on: jwksUnavailable, and the log names the limit, not the body; one of exactly maxBytes is used"
+    )
+    func oversized() async throws {
+        let limit = JWKSCache.Configuration().maxBytes
+        #expect(limit == 64 * 1024)
+        let over = Self.paddedSet(bytes: limit + 1, filler: "LEAKED-BODY-")
+        let exact = Self.paddedSet(bytes: limit, filler: "x")
+        #expect(over.utf8.count == limit + 1 && exact.utf8.count == limit)
+        let server = ScriptedServer([
+            Self.path: [ScriptedServer.Reply(status: .ok, body: over), ScriptedServer.Reply(status: .ok, body: exact)]
+        ])
+        try await server.run { base in
+            let clock = TestClock()
+            let log = RecordedLog()
+            let cache = JWKSCache(logger: log.logger(), now: { clock.now() })
+            let issuer = Self.issuer(base)
+            // Without the limit this would be a usable set (key "a" and an unknown member).
+            #expect(await Self.refusal(cache, "a", issuer) == .jwksUnavailable)
+            #expect(server.count(path: Self.path) == 1)
+            let lines = log.all
+            #expect(lines.contains { $0.contains("JWKS fetch failed") && $0.contains("responseTooLarge(limit: \(limit))") }, "\(lines)")
+            #expect(!lines.contains { $0.contains("LEAKED") }, "\(lines)")
+            // The rejection is the API's 503 with its fixed sentence: nothing of the answer either.
+            #expect(!TokenRejection.jwksUnavailable.description.contains("LEAKED"))
+            // After the pause a failure imposes, a set of exactly the limit is taken.
+            clock.advance(by: .seconds(6))
+            #expect(await Self.refusal(cache, "a", issuer) == nil)
+            #expect(server.count(path: Self.path) == 2)
+        }
+    }
+
     @Test("a set older than an hour is fetched again before use: a withdrawn key stops verifying; a failed refetch keeps the old set")
     func maxAge() async throws {
         let server = ScriptedServer([

@@ -11,12 +11,14 @@ import Webhooks
 /// database, a receiver on 127.0.0.1, signatures checked by Python.
 @Suite("Webhook deliveries", .timeLimit(.minutes(4)))
 struct WebhookDeliveryTests {
-    /// Fast enough for tests: small batches, short backoff, a short lease.
+    /// Fast enough for tests: small batches, short backoff, the shortest lease a 5 s attempt
+    /// timeout allows (``WebhookSettings/minimumLease(timeout:)``: 13 s; these tests stop their
+    /// servers gracefully, which gives the lease back, so its length costs them no time).
     static func configuration(_ f: APIFixture, giveUpAfter: Duration = .seconds(3_600), batch: Int = 3) -> APIConfiguration {
         var configuration = f.configuration
         configuration.webhooks = WebhookSettings(
             batchSize: batch, timeout: .seconds(5), backoff: RetryBackoff(base: .milliseconds(50), cap: .milliseconds(200)),
-            giveUpAfter: giveUpAfter, lease: .seconds(5), scanInterval: .milliseconds(100))
+            giveUpAfter: giveUpAfter, lease: .seconds(13), scanInterval: .milliseconds(100))
         return configuration
     }
 

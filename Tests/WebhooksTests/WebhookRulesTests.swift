@@ -124,6 +124,22 @@ struct WebhookRulesTests {
         }
     }
 
+    @Test("the lease outlasts an attempt begun a third into it: at least 2 × the timeout + 3 s, a shorter one raised to that")
+    func leaseRule() {
+        #expect(WebhookSettings.minimumLease(timeout: .seconds(10)) == .seconds(23))
+        #expect(WebhookSettings.minimumLease(timeout: .seconds(1)) == .seconds(5))
+        // The defaults keep the rule.
+        let defaults = WebhookSettings()
+        #expect(defaults.lease == .seconds(30) && defaults.lease >= WebhookSettings.minimumLease(timeout: defaults.timeout))
+        for timeout in [Duration.milliseconds(200), .seconds(1), .seconds(10), .seconds(60)] {
+            let lease = WebhookSettings.minimumLease(timeout: timeout)
+            // Two thirds of the lease hold the attempt (timeout + 1 s of the client's grace) and a second to write its outcome.
+            #expect(lease * 2 / 3 >= timeout + .seconds(2), "\(timeout)")
+            #expect(WebhookSettings(timeout: timeout, lease: .seconds(3)).lease == lease)
+            #expect(WebhookSettings(timeout: timeout, lease: lease + .seconds(1)).lease == lease + .seconds(1))
+        }
+    }
+
     @Test("outcomes: 2xx delivers, 410 is gone, other statuses and transfer errors are failures with a stable code")
     func outcomes() {
         #expect(DeliveryOutcome(status: 200).isDelivered && DeliveryOutcome(status: 204).isDelivered)
@@ -131,6 +147,7 @@ struct WebhookRulesTests {
         #expect(DeliveryOutcome(status: 301).errorCode == "http_301" && DeliveryOutcome(status: 503).metricLabel == "http_error")
         #expect(DeliveryOutcome(error: CurlError(kind: .addressRefused, code: 7, message: "x")).errorCode == "address_not_allowed")
         #expect(DeliveryOutcome(error: CurlError(kind: .timeout, code: 28, message: "x")).errorCode == "timeout")
+        #expect(DeliveryOutcome(error: CurlError(kind: .responseTooLarge(limit: 1), code: 23, message: "x")).errorCode == "transport_error")
         #expect(Set(DeliveryOutcome.metricLabels).count == DeliveryOutcome.metricLabels.count)
     }
 

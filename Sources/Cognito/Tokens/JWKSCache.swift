@@ -22,7 +22,9 @@ public final class JWKSCache: Sendable {
         public var retryAfterFailure: Duration
         /// Per fetch (the caller waits this long at most).
         public var timeout: Duration
-        /// A bigger answer is no key set Cognito would publish (its sets hold two keys, ~1 KB).
+        /// A bigger answer is no key set Cognito would publish (its sets hold two keys, ~1 KB): the
+        /// transfer stops as soon as the body passes it, so a broken or hostile endpoint costs this
+        /// much memory at most, and the fetch fails like any other.
         public var maxBytes: Int
 
         public init(
@@ -137,17 +139,19 @@ public final class JWKSCache: Sendable {
 
     private func download(_ issuer: TokenIssuer) async -> JSONWebKeySet? {
         let request = CurlRequest(
-            method: "GET", url: issuer.jwksURL, headers: [("Accept", "application/json")], timeout: configuration.timeout
+            method: "GET", url: issuer.jwksURL, headers: [("Accept", "application/json")], timeout: configuration.timeout,
+            responseBodyLimit: .fail(above: configuration.maxBytes)
         )
         let metadata: Logger.Metadata = ["pool": "\(issuer.poolID)", "url": "\(issuer.jwksURL)"]
         let response: CurlResponse
         do {
             response = try await http.send(request)
         } catch {
+            // A body past `maxBytes` is `.responseTooLarge` here: its text names the limit, never the body.
             logger.warning("JWKS fetch failed", metadata: metadata.merging(["error": "\(error)"]) { $1 })
             return nil
         }
-        guard response.status == 200, response.body.count <= configuration.maxBytes else {
+        guard response.status == 200 else {
             logger.warning(
                 "JWKS fetch refused",
                 metadata: metadata.merging(["status": "\(response.status)", "bytes": "\(response.body.count)"]) { $1 }
