@@ -99,6 +99,22 @@ extension CognitoClient {
             "AdminUpdateUserAttributes", Input(UserPoolId: poolID, Username: username, UserAttributes: attributes), category: .userUpdate)
     }
 
+    /// Removes attributes from a user (`UserAttributeNames`: `custom:…` names as the pool spells
+    /// them). The same `UserResourceUpdate` quota as AdminUpdateUserAttributes, and retried like
+    /// it: removing twice leaves the user as removing once. moto answers
+    /// `InvalidParameterException` for a name the user holds no value for, so callers remove only
+    /// what a user holds.
+    public func adminDeleteUserAttributes(poolID: String, username: String, attributeNames: [String]) async throws {
+        struct Input: Encodable {
+            var UserPoolId: String
+            var Username: String
+            var UserAttributeNames: [String]
+        }
+        let _: Empty = try await call(
+            "AdminDeleteUserAttributes", Input(UserPoolId: poolID, Username: username, UserAttributeNames: attributeNames),
+            category: .userUpdate)
+    }
+
     public func adminSetUserPassword(poolID: String, username: String, password: String, permanent: Bool) async throws {
         struct Input: Encodable {
             var UserPoolId: String

@@ -11,7 +11,8 @@ public enum QuotaCategory: String, Sendable, CaseIterable {
     case userAuthentication = "UserAuthentication"
     /// AdminCreateUser: 50/s.
     case userCreation = "UserCreation"
-    /// AdminUpdateUserAttributes, AdminDisableUser/EnableUser, AdminDeleteUser, AdminSetUserPassword: 25/s.
+    /// AdminUpdateUserAttributes, AdminDeleteUserAttributes, AdminDisableUser/EnableUser, AdminDeleteUser,
+    /// AdminSetUserPassword: 25/s.
     case userUpdate = "UserResourceUpdate"
     /// DescribeUserPool, GetCSVHeader: 15/s.
     case poolRead = "UserPoolRead"

@@ -91,6 +91,7 @@ struct StampTests {
         #expect(run.status == 0, "\(run.stdout) \(run.stderr)")
         #expect(report["seen"] as? Int == 7 && report["changed"] as? Int == 5 && report["skipped"] as? Int == 0, "\(run.stdout)")
         #expect(report["unmapped"] as? Int == 1 && report["inactive"] as? Int == 1 && report["failed"] as? Int == 0, "late, dis")
+        #expect(report["cleared"] as? Int == 0, "late and dis hold no value to remove")
         #expect(report["state"] as? String == "completed" && report["dry_run"] as? Bool == false)
         let values = try await s.stamped()
         #expect(values == s.expected, "\(values)")

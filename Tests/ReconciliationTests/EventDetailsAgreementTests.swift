@@ -80,9 +80,11 @@ struct EventDetailsAgreementTests {
                 campaign: campaign, reconciliationRun: run, mode: .delete, olderThan: 2_592_000, cleaned: 4, settled: 1,
                 skipped: [.tooRecent: 2, .outsideSubset: 1], failed: 0, limitReached: false),
             UserStampedDetails(run: run, attribute: "custom:stable_id", previous: user.uuidString.lowercased()),
+            StableIDAttributeClearedDetails(
+                run: run, attribute: "custom:stable_id", reason: .unlinked, previous: user.uuidString.lowercased()),
             StampRunFinishedDetails(
                 run: run, attribute: "custom:stable_id", state: .stopped, resumed: true, pages: 3,
-                counts: StampCounts(seen: 10, changed: 4, skipped: 3, unmapped: 1, inactive: 1, gone: 0, failed: 1)),
+                counts: StampCounts(seen: 10, changed: 3, cleared: 1, skipped: 3, unmapped: 1, inactive: 1, gone: 0, failed: 1)),
             UserCreatedDetails(givenID: true, identities: 1, importRun: run),
             IdentityLinkedDetails(provider: "Google", emailVerified: true, importRun: run, via: .import),
             IdentityUnlinkedDetails(previousStatus: .active),

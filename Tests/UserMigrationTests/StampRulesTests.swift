@@ -6,7 +6,7 @@ import Testing
 @testable import UserMigration
 
 /// The pure parts of `stableid stamp`: which pools and attributes it refuses, what it does with
-/// each user, and when a page's progress may be saved.
+/// each user (write, clear, leave alone), and when a page's progress may be saved.
 @Suite("Stamp: refusals, decisions, saved pages", .timeLimit(.minutes(2)))
 struct StampRulesTests {
     static let attribute = "custom:stable_id"
@@ -93,6 +93,56 @@ struct StampRulesTests {
         #expect(right == right.lowercased() && right.count == StampSafety.valueLength)
     }
 
+    @Test("no active mapping: the value goes; inactive: only its person's own stays; a campaign's link evidence stays")
+    func clears() {
+        let right = StampDecision.value(of: Self.person)
+        let other = UUID(uuidString: "0193f2c4-0000-7000-8000-00000000beef")!.uuidString.lowercased()
+        let active = StampMapFact(person: Self.person, personStatus: .active, identityStatus: .active)
+        // Not in the map: any value goes (someone else's ID, text), enabled or not; an empty one is none.
+        #expect(StampDecision.decide(enabled: true, current: other, fact: nil) == .clear(reason: .notInMap, person: nil))
+        #expect(StampDecision.decide(enabled: false, current: "admin typed this", fact: nil) == .clear(reason: .notInMap, person: nil))
+        #expect(StampDecision.decide(enabled: true, current: "", fact: nil) == .unmapped)
+        // ...unless the pool's campaign links new subs by the attribute: there it is link evidence.
+        #expect(StampDecision.decide(enabled: true, current: other, fact: nil, keepUnmapped: true) == .unmapped)
+        // Unlinked: even its old person's own ID goes, in a campaign's target too (the trigger leaves it unlinked).
+        let unlinked = StampMapFact(person: Self.person, personStatus: .active, identityStatus: .unlinked)
+        for keep in [false, true] {
+            #expect(
+                StampDecision.decide(enabled: true, current: right, fact: unlinked, keepUnmapped: keep)
+                    == .clear(reason: .unlinked, person: Self.person))
+        }
+        // A deleted person: its own ID goes too.
+        let deleted = StampMapFact(person: Self.person, personStatus: .deleted, identityStatus: .active)
+        #expect(StampDecision.decide(enabled: true, current: right, fact: deleted) == .clear(reason: .personDeleted, person: Self.person))
+        // Inactive (disabled in Cognito, or its identity disabled or deleted in the map): never written;
+        // its person's own ID stays (any spelling), anything else goes — a merged ID included.
+        let inactive: [(Bool, StampMapFact)] = [
+            (false, active), (true, StampMapFact(person: Self.person, personStatus: .active, identityStatus: .disabled)),
+            (true, StampMapFact(person: Self.person, personStatus: .active, identityStatus: .deleted)),
+        ]
+        for (enabled, fact) in inactive {
+            #expect(StampDecision.decide(enabled: enabled, current: right, fact: fact) == .inactive, "\(fact)")
+            #expect(StampDecision.decide(enabled: enabled, current: right.uppercased(), fact: fact) == .inactive, "\(fact)")
+            #expect(StampDecision.decide(enabled: enabled, current: nil, fact: fact) == .inactive, "\(fact)")
+            #expect(
+                StampDecision.decide(enabled: enabled, current: other, fact: fact, keepUnmapped: true)
+                    == .clear(reason: .notThePerson, person: Self.person), "\(fact)")
+            #expect(
+                StampDecision.decide(enabled: enabled, current: "not an id", fact: fact)
+                    == .clear(reason: .notThePerson, person: Self.person))
+        }
+        // An active mapped user is written, never cleared, whatever it holds.
+        #expect(StampDecision.decide(enabled: true, current: other, fact: active, keepUnmapped: true) == .change(person: Self.person))
+        // Cleared and recorded by this run before an interruption: counted then...
+        #expect(StampDecision.decide(enabled: true, current: nil, fact: nil, clearedByRun: true) == .alreadyCounted)
+        #expect(StampDecision.decide(enabled: true, current: nil, fact: unlinked, clearedByRun: true) == .alreadyCounted)
+        #expect(StampDecision.decide(enabled: true, current: nil, fact: deleted, clearedByRun: true) == .alreadyCounted)
+        #expect(StampDecision.decide(enabled: false, current: nil, fact: active, clearedByRun: true) == .alreadyCounted)
+        // ...but a value put back since goes again.
+        #expect(
+            StampDecision.decide(enabled: true, current: other, fact: nil, clearedByRun: true) == .clear(reason: .notInMap, person: nil))
+    }
+
     @Test("a page's progress is handed out only once it and every page before it are fully handled")
     func windowKeepsOrder() {
         var window = StampWindow()
@@ -123,7 +173,7 @@ struct StampRulesTests {
         #expect(window.takeFinished().isEmpty)
     }
 
-    @Test("the events' details: no value but a UUID is ever copied from the attribute")
+    @Test("the events' details: no value but a UUID is ever copied from the attribute, written or removed")
     func eventDetails() {
         let run = UUID()
         let merged = UUID()
@@ -132,10 +182,20 @@ struct StampRulesTests {
         let text = UserStampedDetails(run: run, attribute: Self.attribute, previous: "alice@example.com")
         #expect(text.json["previous"] == nil && text.json["replaced"] == .bool(true))
         #expect(UserStampedDetails(run: run, attribute: Self.attribute, previous: nil).json["replaced"] == .bool(false))
-        let counts = StampCounts(seen: 6, changed: 2, skipped: 1, unmapped: 1, inactive: 1, gone: 0, failed: 1)
+        let counts = StampCounts(seen: 7, changed: 2, cleared: 1, skipped: 1, unmapped: 1, inactive: 1, gone: 0, failed: 1)
         let finished = StampRunFinishedDetails(
             run: run, attribute: Self.attribute, state: .completed, resumed: true, pages: 2, counts: counts)
         #expect(finished.json["changed"] == .number(2) && finished.json["state"] == .string("completed"))
-        #expect(Set(finished.json.keys).isSuperset(of: ["seen", "changed", "skipped", "unmapped", "inactive", "gone", "failed"]))
+        #expect(finished.json["cleared"] == .number(1))
+        #expect(
+            Set(finished.json.keys).isSuperset(of: ["seen", "changed", "cleared", "skipped", "unmapped", "inactive", "gone", "failed"]))
+        // A removal: the reason, and the value only when it was a stable ID.
+        let cleared = StableIDAttributeClearedDetails(
+            run: run, attribute: Self.attribute, reason: .notInMap, previous: merged.uuidString.uppercased())
+        #expect(cleared.json["previous"] == JSONValue(merged) && cleared.json["reason"] == .string("not_in_map"))
+        #expect(Set(cleared.json.keys) == ["run", "attribute", "reason", "previous"])
+        let typed = StableIDAttributeClearedDetails(run: run, attribute: Self.attribute, reason: .notThePerson, previous: "bob@example.com")
+        #expect(typed.json["previous"] == nil && typed.json["reason"] == .string("not_the_person"))
+        #expect(StampClearReason.allCases.map(\.rawValue) == ["not_in_map", "unlinked", "person_deleted", "not_the_person"])
     }
 }

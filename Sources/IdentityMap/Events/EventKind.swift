@@ -35,6 +35,10 @@ public struct EventKind: RawRepresentable, Sendable, Hashable, CustomStringConve
     /// `stableid stamp` wrote a user's stable ID into a custom attribute of the pool (after
     /// Cognito took the write). Names the user, pool and sub; the value is the user ID itself.
     public static let userStamped = EventKind(rawValue: "user_stamped")
+    /// `stableid stamp` removed a stable-ID attribute from a user of the pool that the map does not
+    /// resolve to the person it named (after Cognito took the removal). Names the pool and sub, and
+    /// the identity's person when the map holds the sub; the value only when it was a UUID.
+    public static let stableIDAttributeCleared = EventKind(rawValue: "stable_id_attribute_cleared")
     /// A `stableid stamp` run ended — completed, stopped at its `--limit`, or failed — with its counts.
     public static let stampRunFinished = EventKind(rawValue: "stamp_run_finished")
     /// A webhook endpoint registered (`stableid webhook add`, `POST /v1/webhooks`). Never its secret,

@@ -5,9 +5,9 @@ import IdentityMap
 import Logging
 
 // The pages of a stamp run: ListUsers a page at a time, the map's answer for the whole page, the
-// writes handed to `workers` tasks, and each page's progress saved once it and every page before it
-// are handled (``StampWindow``). The next page is read while the last writes of the one before are
-// still out, so the workers do not wait for Cognito or the database between pages.
+// writes and removals handed to `workers` tasks, and each page's progress saved once it and every
+// page before it are handled (``StampWindow``). The next page is read while the last writes of the
+// one before are still out, so the workers do not wait for Cognito or the database between pages.
 extension PoolStamp {
     /// A ListUsers page, decided: what it counts, and the users to write.
     struct DecidedPage: Sendable {
@@ -17,18 +17,26 @@ extension PoolStamp {
         var writes: [StampWrite] = []
     }
 
-    /// One user to write.
+    /// One user to write, or whose attribute to remove.
     struct StampWrite: Sendable {
+        enum Action: Sendable, Equatable {
+            /// AdminUpdateUserAttributes with the person's ID.
+            case stamp(person: UUID)
+            /// AdminDeleteUserAttributes; `person` is the identity's person when the map holds the sub.
+            case clear(reason: StampClearReason, person: UUID?)
+        }
+
         var username: String
         var sub: String
-        var person: UUID
+        var action: Action
         /// The attribute as ListUsers returned it.
         var previous: String?
     }
 
-    /// What came of one write.
+    /// What came of one write or removal.
     enum WriteOutcome: Sendable, Equatable {
         case changed
+        case cleared
         /// Deleted from the pool since ListUsers.
         case gone
         case failed(StampSummary.Failure)
@@ -108,7 +116,7 @@ extension PoolStamp {
 
     /// The next page, or nil after the last. When Cognito refuses a resumed run's saved token (it
     /// no longer knows it), the pool is read again from its first page: the users the run changed
-    /// stay counted, and are found `alreadyCounted`; the page counts start again.
+    /// or cleared stay counted, and are found `alreadyCounted`; the page counts start again.
     func nextPage(
         _ listing: inout Listing, plan: Plan, run: UUID?, options: Options, summary: inout StampSummary
     ) async throws -> ListUsersPage? {
@@ -122,7 +130,8 @@ extension PoolStamp {
                 metadata: ["pool": "\(plan.pool.id)"])
             summary.warnings.append("Cognito no longer took the saved ListUsers token: the pool was read again from its first page")
             if let run { try await store.restartListing(run: run) }
-            summary.counts = StampCounts(seen: summary.counts.changed, changed: summary.counts.changed)
+            summary.counts = StampCounts(
+                seen: summary.counts.changed + summary.counts.cleared, changed: summary.counts.changed, cleared: summary.counts.cleared)
             summary.pages = 0
             listing = Listing(pages: listUsers(plan, options: options, from: nil).makeAsyncIterator(), fromSavedToken: false)
             page = try await listing.pages.next()
@@ -133,14 +142,17 @@ extension PoolStamp {
     }
 
     /// The map's answer for the page in one query, and ``StampDecision`` for each user. A dry run
-    /// counts the users it would write instead.
+    /// counts the users it would write or clear instead.
     func decide(_ page: ListUsersPage, plan: Plan, run: UUID?) async throws -> DecidedPage {
         let subs = page.Users.map { $0.attribute("sub").flatMap(CognitoSub.canonical) }
         let facts = try await store.facts(pool: plan.pool.id, subs: subs.compactMap { $0 }, run: run)
         var decided = DecidedPage(nextToken: page.nextPageToken, users: page.Users.count)
         for (user, sub) in zip(page.Users, subs) {
             let current = user.attribute(plan.attribute)
-            switch StampDecision.decide(enabled: user.Enabled, current: current, fact: sub.flatMap { facts[$0] }) {
+            let decision = StampDecision.decide(
+                enabled: user.Enabled, current: current, fact: sub.flatMap { facts.mapped[$0] },
+                clearedByRun: sub.map { facts.clearedByRun.contains($0) } ?? false, keepUnmapped: plan.linkingCampaign != nil)
+            switch decision {
             case .unmapped: decided.counts.unmapped += 1
             case .inactive: decided.counts.inactive += 1
             case .alreadyRight: decided.counts.skipped += 1
@@ -155,7 +167,21 @@ extension PoolStamp {
                     decided.counts.unmapped += 1
                     break
                 }
-                decided.writes.append(StampWrite(username: user.Username, sub: sub, person: person, previous: current))
+                decided.writes.append(StampWrite(username: user.Username, sub: sub, action: .stamp(person: person), previous: current))
+                continue
+            case .clear(let reason, let person):
+                // Without a sub nothing names the user in the map or the audit trail: left alone,
+                // in a dry run as in a real one. (ListUsers always answers it.)
+                guard let sub else {
+                    decided.counts.unmapped += 1
+                    break
+                }
+                guard run != nil else {
+                    decided.counts.wouldClear += 1
+                    break
+                }
+                decided.writes.append(
+                    StampWrite(username: user.Username, sub: sub, action: .clear(reason: reason, person: person), previous: current))
                 continue
             }
             decided.counts.seen += 1
@@ -163,13 +189,17 @@ extension PoolStamp {
         return decided
     }
 
-    /// Counts a write that came back into its page (a user changed into the summary at once: its
-    /// event and count are already saved).
+    /// Counts a write that came back into its page (a user changed or cleared into the summary at
+    /// once: its event and count are already saved).
     static func settle(_ result: WriteResult, window: inout StampWindow, summary: inout StampSummary) {
         switch result.outcome {
         case .changed:
             summary.counts.seen += 1
             summary.counts.changed += 1
+            window.returned(to: result.sequence, adding: StampCounts())
+        case .cleared:
+            summary.counts.seen += 1
+            summary.counts.cleared += 1
             window.returned(to: result.sequence, adding: StampCounts())
         case .gone:
             window.returned(to: result.sequence, adding: StampCounts(seen: 1, gone: 1))
@@ -186,7 +216,10 @@ extension PoolStamp {
             summary.pages += 1
             for failure in page.failures { summary.listFailure(failure) }
             let counts = summary.counts
-            let done = summary.dryRun ? "would change \(counts.wouldChange)" : "changed \(counts.changed)"
+            let done =
+                summary.dryRun
+                ? "would change \(counts.wouldChange), would clear \(counts.wouldClear)"
+                : "changed \(counts.changed), cleared \(counts.cleared)"
             progress?.update(adding: page.users, detail: "\(done), skipped \(counts.skipped), unmapped \(counts.unmapped)")
         }
     }

@@ -2,11 +2,14 @@ import Cognito
 import CognitoIngest
 import IdentityMap
 import Logging
+import Postgres
 
 // Before anything is written: the pool is registered, and ``StampSafety`` finds nothing to refuse
 // in what Cognito says of the pool now — its schema and every app client. Checked at the start of
 // every invocation, `--resume` included, and again every ``PoolStamp/Options/safetyRecheck`` of a
-// run: a client given write access meanwhile stops it (resumable once the client is fixed).
+// run: a client given write access meanwhile stops it (resumable once the client is fixed). Read
+// once at the start too: whether a campaign into the pool links new subs by the attribute
+// (``PoolStamp/Plan/linkingCampaign``).
 extension PoolStamp {
     /// The registered pool, its client and the checked attribute; throws the first refusal.
     func prepare(_ id: PoolID, options: Options) async throws -> Plan {
@@ -18,7 +21,22 @@ extension PoolStamp {
             logger.warning("stamp refused", metadata: ["pool": "\(id)", "attribute": "\(options.attribute)"])
             throw refusal
         }
-        return Plan(pool: pool, attribute: options.attribute, client: client)
+        var plan = Plan(pool: pool, attribute: options.attribute, client: client)
+        plan.linkingCampaign = try await linkingCampaign(into: id, attribute: options.attribute)
+        return plan
+    }
+
+    /// The name of the newest campaign into `pool` when it reads `attribute` as link evidence: its
+    /// triggers link a sub the map does not hold yet to the person the attribute names (as they do
+    /// the users a `campaign finalize --mode csv` import made, at their first sign-in), and
+    /// reconciliation's `--fix unmapped` links by it too. Those values are not removed. The newest
+    /// campaign, whatever its phase, because the triggers follow it even after it is done.
+    func linkingCampaign(into pool: PoolID, attribute: String) async throws -> String? {
+        let campaign = try await database.primary.withConnection { connection in
+            try CampaignStore.latest(target: pool, on: connection)
+        }
+        guard let campaign, campaign.stableIDAttribute == attribute else { return nil }
+        return campaign.name
     }
 
     /// The same check during a run; throws the refusal.

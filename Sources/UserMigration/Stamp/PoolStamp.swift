@@ -7,15 +7,18 @@ import Postgres
 
 /// `stableid stamp`: writes each mapped user's stable ID into a custom attribute of a pool
 /// (AdminUpdateUserAttributes), so that ID tokens carry it natively, with no lookup and no
-/// trigger.
+/// trigger; and removes the attribute (AdminDeleteUserAttributes) from users it must not name a
+/// person for — a user the map does not hold or unlinked, a deleted person's, an inactive user's
+/// value that is not its person's — since a backend trusting the claim would hand them that
+/// person's data (``StampDecision``).
 ///
 /// The run reads the pool with ListUsers (60 users a page, only `sub` and the attribute), asks the
 /// map for the whole page in one query (sub → the survivor of its user) and writes only the users
 /// whose attribute is not already their person's ID (``StampDecision``), many at once so that
-/// AdminUpdateUserAttributes runs at its quota (25/s by default; the client's `RatePacer` spaces
-/// the calls, and its retries absorb throttling). ListUsers is 30 requests a second for 60 users
-/// each, so reading costs nothing next to writing: AdminGetUser per user would spend a
-/// 120-a-second quota to learn what a page says for 60.
+/// AdminUpdateUserAttributes and AdminDeleteUserAttributes run at their shared quota (25/s by
+/// default; the client's `RatePacer` spaces the calls, and its retries absorb throttling).
+/// ListUsers is 30 requests a second for 60 users each, so reading costs nothing next to writing:
+/// AdminGetUser per user would spend a 120-a-second quota to learn what a page says for 60.
 ///
 /// Refused before anything is written (``StampSafety``): an attribute that is not a mutable custom
 /// `String` of the pool's schema, and any app client that can write it. One run per pool at a
@@ -24,10 +27,12 @@ import Postgres
 /// Resumable (`stamp_runs`, sql/0023): once every user of a page and of the pages before it is
 /// handled, the token of the next page is saved with the page's counts. Each user written is its
 /// own `user_stamped` event, recorded after Cognito took the write, in one transaction with the
-/// run's `changed`. A run killed between a write and its event leaves that user written and
-/// unrecorded (at most one per worker): the resumed run finds the attribute right and counts it
-/// `skipped`, without an event — the value is what the map says, and stamping changes nothing in
-/// the map. Users a resumed run finds written *and* recorded by itself are not counted twice.
+/// run's `changed`; each removal its own `stable_id_attribute_cleared` with the run's `cleared`.
+/// A run killed between a write and its event leaves that user written and unrecorded (at most one
+/// per worker): the resumed run finds the attribute right and counts it `skipped` (a removal:
+/// `unmapped` or `inactive`), without an event — the value is what the map says, and stamping
+/// changes nothing in the map. Users a resumed run finds written or cleared *and* recorded by
+/// itself are not counted twice.
 public struct PoolStamp: Sendable {
     public let database: Database
     let clients: PoolClients
@@ -69,6 +74,10 @@ public struct PoolStamp: Sendable {
         var pool: Pool
         var attribute: String
         var client: CognitoClient
+        /// The newest campaign into the pool, when it links new subs by this very attribute (its
+        /// name): users the map does not hold keep their value, which is that campaign's link
+        /// evidence (``StampDecision/decide(enabled:current:fact:clearedByRun:keepUnmapped:)``).
+        var linkingCampaign: String? = nil
     }
 
     /// The advisory lock a stamp of `pool` holds for its whole run.
@@ -81,6 +90,7 @@ public struct PoolStamp: Sendable {
         let plan = try await prepare(id, options: options)
         guard !options.dryRun else {
             var summary = StampSummary(run: nil, pool: id, attribute: options.attribute, dryRun: true)
+            summary.warnings += Self.warnings(plan)
             summary = try await stampPages(plan, from: nil, run: nil, options: options, progress: progress, summary: summary)
             summary.state = summary.limitReached ? .stopped : .completed
             return summary
@@ -103,6 +113,7 @@ public struct PoolStamp: Sendable {
         summary.resumed = start.resumed
         summary.counts = start.counts
         summary.pages = start.pages
+        summary.warnings += Self.warnings(plan)
         if let abandoned = start.abandoned {
             summary.warnings.append(
                 "an unfinished stamp run of this pool (\(abandoned.uuidString.lowercased())) was abandoned; "
@@ -129,6 +140,15 @@ public struct PoolStamp: Sendable {
         summary.counts = totals.counts
         summary.pages = totals.pages
         return summary
+    }
+
+    /// What the operator should know of the plan before reading the counts.
+    static func warnings(_ plan: Plan) -> [String] {
+        guard let campaign = plan.linkingCampaign else { return [] }
+        return [
+            "pool \(plan.pool.id) is the target of campaign \(campaign), whose triggers link a new user to the person its "
+                + "\(plan.attribute) names: users not in the map keep their value (counted unmapped); unlinked ones lose it"
+        ]
     }
 
     /// One stamp of a pool at a time: two would share the quota and each other's pages.

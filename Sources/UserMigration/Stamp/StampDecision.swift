@@ -19,29 +19,80 @@ public struct StampMapFact: Sendable, Equatable {
     }
 }
 
+/// Why `stableid stamp` removes a user's attribute (`stable_id_attribute_cleared`'s `reason`).
+public enum StampClearReason: String, Sendable, CaseIterable {
+    /// No identity of the map holds the sub.
+    case notInMap = "not_in_map"
+    /// The identity was unlinked from its person: the map resolves it to nobody.
+    case unlinked
+    /// The identity's person is deleted.
+    case personDeleted = "person_deleted"
+    /// Mapped, but inactive (disabled or deleted identity, disabled Cognito user), and the value is
+    /// not its person's ID: someone else's, or text that is no stable ID.
+    case notThePerson = "not_the_person"
+}
+
 /// What `stableid stamp` does with one Cognito user: a pure decision, tested without Cognito.
+///
+/// The rule: a user's attribute holds its own person's ID or nothing, because a backend that
+/// trusts the claim hands the token's holder that person's data. So an active mapped user is
+/// written; a user with no active mapping (not in the map, unlinked, its person deleted) loses any
+/// value; an inactive mapped user (its identity disabled or deleted in the map, or disabled in
+/// Cognito) is never written — it gets no tokens, and the run after it is enabled again stamps it —
+/// but loses a value that is not its person's, since an identity can be enabled again (in Cognito,
+/// or by reconciliation) before any run sees it. Its own person's ID it keeps: that is who the map
+/// (and the pre token generation trigger) says it is.
 public enum StampDecision: Sendable, Equatable {
-    /// No identity of the map holds the sub (or it was unlinked from its user): left alone.
+    /// No active mapping and no value (or, with `keepUnmapped`, a sub the map does not hold at all):
+    /// left alone.
     case unmapped
-    /// The identity is disabled or deleted in the map, its person deleted, or the Cognito user
-    /// disabled: left alone (a disabled user gets no tokens; the next run after it is enabled
-    /// again stamps it).
+    /// Mapped but inactive, with no value or its person's own: left alone.
     case inactive
     /// The attribute already holds the person's ID.
     case alreadyRight
-    /// Already right, written and recorded by this very run before an interruption: counted then.
+    /// Already as this very run left it, written or cleared and recorded before an interruption:
+    /// counted then.
     case alreadyCounted
     /// Write `person` (lower-case) over `current`.
     case change(person: UUID)
+    /// Remove the attribute. `person` is the identity's person when the map holds the sub (the
+    /// event's user), nil when it does not.
+    case clear(reason: StampClearReason, person: UUID?)
 
     /// `current` is the attribute as ListUsers returned it (nil when the user has none); `enabled`
     /// the user's `Enabled`; `fact` the map's answer for the user's sub (nil: none, or no valid sub).
+    /// `clearedByRun`: this run removed the user's value and recorded it before an interruption.
+    /// `keepUnmapped`: the value of a sub the map does not hold is link evidence, not a claim — the
+    /// pool is the target of a campaign whose triggers link a new sub to the person its attribute
+    /// names (``TriggerLinkRules``), as the users `campaign finalize --mode csv` made await their
+    /// first sign-in. Unlinked identities are cleared all the same: the trigger leaves them unlinked.
     ///
-    /// The comparison is exact: an upper-case spelling of the right UUID is rewritten, so that
-    /// every token carries the one form resolve answers.
-    public static func decide(enabled: Bool?, current: String?, fact: StampMapFact?) -> StampDecision {
-        guard let fact, fact.identityStatus != .unlinked else { return .unmapped }
-        guard fact.identityStatus == .active, fact.personStatus == .active, enabled != false else { return .inactive }
+    /// The comparison for writing is exact: an upper-case spelling of the right UUID is rewritten,
+    /// so that every token carries the one form resolve answers. An inactive user keeps any spelling
+    /// of its person's ID (it is not written).
+    public static func decide(
+        enabled: Bool?, current: String?, fact: StampMapFact?, clearedByRun: Bool = false, keepUnmapped: Bool = false
+    ) -> StampDecision {
+        let holds = !(current ?? "").isEmpty
+        guard let fact else {
+            if holds { return keepUnmapped ? .unmapped : .clear(reason: .notInMap, person: nil) }
+            return clearedByRun ? .alreadyCounted : .unmapped
+        }
+        guard fact.identityStatus != .unlinked else {
+            if holds { return .clear(reason: .unlinked, person: fact.person) }
+            return clearedByRun ? .alreadyCounted : .unmapped
+        }
+        guard fact.personStatus == .active else {
+            if holds { return .clear(reason: .personDeleted, person: fact.person) }
+            return clearedByRun ? .alreadyCounted : .inactive
+        }
+        guard fact.identityStatus == .active, enabled != false else {
+            if holds, current.flatMap(UUID.init(uuidString:)) != fact.person {
+                return .clear(reason: .notThePerson, person: fact.person)
+            }
+            if holds { return .inactive }
+            return clearedByRun ? .alreadyCounted : .inactive
+        }
         guard current != value(of: fact.person) else { return fact.stampedByRun ? .alreadyCounted : .alreadyRight }
         return .change(person: fact.person)
     }

@@ -2,7 +2,8 @@ public import Foundation
 public import IdentityMap
 
 // The events of `stableid stamp` (docs/AUDIT.md, Stamping). No personal data: the value written is
-// the user's own stable ID, and the event's user, pool and sub columns say whose attribute it is.
+// the user's own stable ID, a value removed is copied only when it is a stable ID, and the event's
+// user, pool and sub columns say whose attribute it is.
 
 /// One user's stable-ID attribute written (after Cognito took the write). The event's `user_id` is
 /// the person (the survivor), `pool_id` and `sub` the Cognito user.
@@ -25,6 +26,34 @@ public struct UserStampedDetails: EventDetails {
 
     public var json: [String: JSONValue] {
         var json: [String: JSONValue] = ["run": JSONValue(run), "attribute": .string(attribute), "replaced": .bool(replaced)]
+        if let previous { json["previous"] = JSONValue(previous) }
+        return json
+    }
+}
+
+/// One user's stable-ID attribute removed (after Cognito took the removal): the user has no active
+/// mapping, or is inactive and the value was not its person's (``StampClearReason``). The event's
+/// `pool_id` and `sub` are the Cognito user; its `user_id` the identity's person (the survivor)
+/// when the map holds the sub, none when it does not.
+public struct StableIDAttributeClearedDetails: EventDetails {
+    public static let kind = EventKind.stableIDAttributeCleared
+    /// The `stamp_runs` row of the run that removed it.
+    public var run: UUID
+    public var attribute: String
+    public var reason: StampClearReason
+    /// The value removed when it was a UUID (a stable ID, which is no personal data); other text is
+    /// never copied.
+    public var previous: UUID?
+
+    public init(run: UUID, attribute: String, reason: StampClearReason, previous text: String?) {
+        self.run = run
+        self.attribute = attribute
+        self.reason = reason
+        self.previous = text.flatMap { UUID(uuidString: $0) }
+    }
+
+    public var json: [String: JSONValue] {
+        var json: [String: JSONValue] = ["run": JSONValue(run), "attribute": .string(attribute), "reason": .string(reason.rawValue)]
         if let previous { json["previous"] = JSONValue(previous) }
         return json
     }

@@ -26,13 +26,13 @@ public struct StampStore: Sendable {
         public var abandoned: UUID?
     }
 
-    static let countColumns = "seen, changed, skipped, unmapped, inactive, gone, failed"
+    static let countColumns = "seen, changed, cleared, skipped, unmapped, inactive, gone, failed"
 
     static func counts(_ row: PostgresRow) throws -> StampCounts {
         StampCounts(
-            seen: try row.decode("seen"), changed: try row.decode("changed"), skipped: try row.decode("skipped"),
-            unmapped: try row.decode("unmapped"), inactive: try row.decode("inactive"), gone: try row.decode("gone"),
-            failed: try row.decode("failed"))
+            seen: try row.decode("seen"), changed: try row.decode("changed"), cleared: try row.decode("cleared"),
+            skipped: try row.decode("skipped"), unmapped: try row.decode("unmapped"), inactive: try row.decode("inactive"),
+            gone: try row.decode("gone"), failed: try row.decode("failed"))
     }
 
     /// Starts a run of `pool` (the caller holds the pool's stamp lock). With `resume`, reopens the
@@ -72,35 +72,54 @@ public struct StampStore: Sendable {
         }
     }
 
+    /// What the map and the run's own events say of one ListUsers page.
+    public struct PageFacts: Sendable, Equatable {
+        /// Sub → its identity in the pool and that identity's person; subs the map does not hold are absent.
+        public var mapped: [String: StampMapFact] = [:]
+        /// The subs whose attribute this run removed and recorded (`stable_id_attribute_cleared`),
+        /// mapped or not.
+        public var clearedByRun: Set<String> = []
+    }
+
     /// The map's answer for the subs of one ListUsers page (canonical subs), one statement on the
     /// reader: each identity of `pool` with its person — the survivor of its user, never a merged
-    /// ID (``Person/survivor(of:)``) — and, for `run`, whether that run already recorded writing it.
+    /// ID (``Person/survivor(of:)``) — and, for `run`, whether that run already recorded writing
+    /// it, or removing its attribute (which it may have done to a sub the map does not hold).
     ///
     /// A reader that lags the primary may miss a merge committed a moment before: that user is
     /// stamped with the merged ID, which still resolves to the survivor everywhere, and the next
-    /// run rewrites it (as it does for merges made after a run).
-    public func facts(pool: PoolID, subs: [String], run: UUID?) async throws -> [String: StampMapFact] {
-        guard !subs.isEmpty else { return [:] }
+    /// run rewrites it (as it does for merges made after a run). It may equally miss an unlink
+    /// committed a moment before: that user keeps its value until the next run removes it.
+    public func facts(pool: PoolID, subs: [String], run: UUID?) async throws -> PageFacts {
+        guard !subs.isEmpty else { return PageFacts() }
         let rows = try await database.reader.withConnection { connection in
             try connection.query(
                 """
-                SELECT i.sub, i.status AS identity_status, s.id AS person, s.status AS person_status,
-                       EXISTS (SELECT 1 FROM events e
-                               WHERE e.pool_id = i.pool_id AND e.sub = i.sub AND e.kind = 'user_stamped'
-                                 AND e.details->>'run' = \(run)::text) AS stamped_by_run
+                SELECT p.sub, i.status AS identity_status, s.id AS person, s.status AS person_status,
+                       \(run)::uuid IS NOT NULL AND i.sub IS NOT NULL AND EXISTS (
+                           SELECT 1 FROM events e
+                           WHERE e.pool_id = \(pool.rawValue) AND e.sub = p.sub AND e.kind = 'user_stamped'
+                             AND e.details->>'run' = \(run)::text) AS stamped_by_run,
+                       \(run)::uuid IS NOT NULL AND EXISTS (
+                           SELECT 1 FROM events e
+                           WHERE e.pool_id = \(pool.rawValue) AND e.sub = p.sub AND e.kind = 'stable_id_attribute_cleared'
+                             AND e.details->>'run' = \(run)::text) AS cleared_by_run
                 FROM unnest(\(PostgresArray(subs))::text[]) AS p (sub)
-                JOIN identities i ON i.pool_id = \(pool.rawValue) AND i.sub = p.sub
-                JOIN users u ON u.id = i.user_id
-                JOIN users s ON s.id = \(fragment: Person.survivor(of: "u"))
+                LEFT JOIN identities i ON i.pool_id = \(pool.rawValue) AND i.sub = p.sub
+                LEFT JOIN users u ON u.id = i.user_id
+                LEFT JOIN users s ON s.id = \(fragment: Person.survivor(of: "u"))
                 """
             )
         }
-        var facts: [String: StampMapFact] = [:]
+        var facts = PageFacts()
         for row in rows {
-            guard let identityStatus = IdentityStatus(rawValue: try row.decode("identity_status")),
+            let sub: String = try row.decode("sub")
+            if try row.decode("cleared_by_run", as: Bool.self) { facts.clearedByRun.insert(sub) }
+            guard let identityText: String = try row.decodeIfPresent("identity_status") else { continue }
+            guard let identityStatus = IdentityStatus(rawValue: identityText),
                 let personStatus = UserStatus(rawValue: try row.decode("person_status"))
             else { throw PostgresError(kind: .decoding, message: "unknown identity or user status") }
-            facts[try row.decode("sub")] = StampMapFact(
+            facts.mapped[sub] = StampMapFact(
                 person: try row.decode("person"), personStatus: personStatus, identityStatus: identityStatus,
                 stampedByRun: try row.decode("stamped_by_run"))
         }
@@ -120,8 +139,24 @@ public struct StampStore: Sendable {
         }
     }
 
-    /// A page all of whose users were handled: its counts (its written users were counted one by
-    /// one) and the token of the page after it — nil for the last, which marks the run `listed`.
+    /// One user's attribute removed in Cognito: its `stable_id_attribute_cleared` event and the
+    /// run's `seen` and `cleared`, in one transaction, so the run's `cleared` is always the number
+    /// of its events. `person` is the identity's person when the map holds the sub.
+    public func recordCleared(
+        person: UUID?, sub: String, reason: StampClearReason, previous: String?, run: UUID, pool: PoolID, attribute: String,
+        attribution: Attribution
+    ) async throws {
+        let details = StableIDAttributeClearedDetails(run: run, attribute: attribute, reason: reason, previous: previous)
+        try await database.primary.transaction { connection in
+            try EventLog.append(EventDraft(details, userID: person, pool: pool, sub: sub), attribution: attribution, on: connection)
+            try connection.execute(
+                "UPDATE stamp_runs SET seen = seen + 1, cleared = cleared + 1, updated_at = now() WHERE id = \(run)")
+        }
+    }
+
+    /// A page all of whose users were handled: its counts (its written and cleared users were
+    /// counted one by one) and the token of the page after it — nil for the last, which marks the
+    /// run `listed`.
     public func commitPage(run: UUID, nextToken: String?, counts: StampCounts) async throws {
         try await database.primary.query(
             """
@@ -135,12 +170,12 @@ public struct StampStore: Sendable {
     }
 
     /// Cognito refused the saved token: the run reads the pool again from the first page. The users
-    /// it changed stay counted (each has its event, and is found `alreadyCounted`); the page counts
-    /// start again.
+    /// it changed or cleared stay counted (each has its event, and is found `alreadyCounted`); the
+    /// page counts start again.
     public func restartListing(run: UUID) async throws {
         try await database.primary.query(
             """
-            UPDATE stamp_runs SET next_token = NULL, listed = false, pages = 0, seen = changed, skipped = 0, unmapped = 0,
+            UPDATE stamp_runs SET next_token = NULL, listed = false, pages = 0, seen = changed + cleared, skipped = 0, unmapped = 0,
                    inactive = 0, gone = 0, failed = 0, updated_at = now()
             WHERE id = \(run)
             """
