@@ -189,13 +189,13 @@ struct StampClearTests {
         #expect(try s.db.count("events", where: "kind = 'stable_id_attribute_cleared' AND details->>'reason' = 'not_in_map'") == 0)
     }
 
-    @Test("upgrading to 0026: runs recorded before keep their counts with nothing cleared, and the sum counts cleared users")
+    @Test("upgrading to 0027: runs recorded before keep their counts with nothing cleared, and the sum counts cleared users")
     func clearedColumnUpgrade() async throws {
         let db = try await TestDatabase.make(migrated: false)
         let connection = try db.connect()
-        // Migrate to just before 0026, as an existing installation is.
+        // Migrate to just before 0027, as an existing installation is.
         try await withTemporaryDirectory("sql") { earlier in
-            for file in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) where file < "0026" {
+            for file in try FileManager.default.contentsOfDirectory(atPath: TestDatabase.sqlDirectory.path) where file < "0027" {
                 try FileManager.default.copyItem(
                     at: TestDatabase.sqlDirectory.appendingPathComponent(file), to: earlier.appendingPathComponent(file))
             }
@@ -212,7 +212,7 @@ struct StampClearTests {
             VALUES (gen_random_uuid(), 'us-east-1_Upgrade', 'custom:stable_id', 'stopped', 5, 3, 2)
             """)
         let applied = try SchemaMigrator(directory: TestDatabase.sqlDirectory).migrate(on: connection)
-        #expect(applied.map(\.version).contains(26))
+        #expect(applied.map(\.version).contains(27))
         #expect(try db.count("stamp_runs", where: "seen = 5 AND changed = 3 AND cleared = 0") == 1)
         #expect(throws: PostgresError.self) { try connection.execute("UPDATE stamp_runs SET cleared = cleared + 1") }
         try connection.execute("UPDATE stamp_runs SET seen = seen + 1, cleared = cleared + 1")
