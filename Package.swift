@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "UserMigration",
             dependencies: [
-                "IdentityMap", "Cognito", "CognitoIngest", "Postgres", "Support",
+                "IdentityMap", "Cognito", "CognitoIngest", "CryptoPrimitives", "Postgres", "Support",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],
@@ -254,7 +254,7 @@ let package = Package(
         ),
         .testTarget(
             name: "AuditTrailTests",
-            dependencies: ["AuditTrail", "IdentityMap", "Postgres", "CryptoPrimitives", "Support", "TestSupport"],
+            dependencies: ["AuditTrail", "IdentityMap", "Postgres", "CryptoPrimitives", "Support", "TestSupport", "UserMigration"],
             swiftSettings: swiftSettings
         ),
         .testTarget(
@@ -309,7 +309,7 @@ let package = Package(
         .testTarget(
             name: "CLITests",
             dependencies: [
-                "TestSupport", "Postgres", "Cognito", "IdentityMap", "Reconciliation", "UserMigration",
+                "TestSupport", "Postgres", "Cognito", "CognitoIngest", "IdentityMap", "Reconciliation", "UserMigration",
                 .product(name: "Logging", package: "swift-log"),
             ],
             swiftSettings: swiftSettings

@@ -3,9 +3,10 @@ public import IdentityMap
 import Postgres
 
 /// Right-to-erasure: removes a person's personal data (emails, usernames) from identities,
-/// events, stored idempotent answers, subset campaigns' member files and reconciliation (findings
-/// about the person, snapshot rows of their identities), while the audit chain still verifies (it holds only salted digests
-/// of personal data, and the salt is erased with the data).
+/// events, stored idempotent answers, subset campaigns' member files and `--only` values, and
+/// reconciliation (findings about the person, snapshot rows of their identities), while the audit
+/// chain still verifies (it holds only salted digests of personal data, and the salt is erased with
+/// the data).
 public struct Erasure: Sendable {
     public let database: Database
 
@@ -66,6 +67,7 @@ public struct Erasure: Sendable {
             )
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
             try Self.forgetSubsetMembers(of: ids, on: connection)
+            try Self.forgetSubsetValues(of: ids, on: connection)
             let finalizeRows = try Self.forgetFinalizeUsernames(of: ids, on: connection)
             let identities = try IdentitySetWrites.erasePersonalData(ofUsers: ids, on: connection)
             scrubbedEvents += try connection.query(
@@ -117,6 +119,28 @@ public struct Erasure: Sendable {
             WHERE m.key_kind = 'username'
               AND EXISTS (SELECT 1 FROM identities i WHERE i.user_id = ANY(\(ids)::uuid[]) AND i.username = m.key
                           AND (m.pool_id IS NULL OR m.pool_id = i.pool_id))
+            """
+        )
+    }
+
+    /// Subset campaigns' `--only` values (`campaign_subset_values`, sql/0028) that are the person's:
+    /// one of their emails, in any attribute and any case (`--only email=…`, a custom attribute
+    /// holding an address), or one of their usernames in `preferred_username` — the attribute
+    /// Cognito gives a username-like alias. A username is not looked for in other attributes: a
+    /// user called `de` would take `DE` out of every `custom:country=DE`. The campaign then no
+    /// longer admits the person by that value (a condition left without values admits nobody);
+    /// its `campaign_created` holds only the values' count and digest. Values the map does not
+    /// know to be the person's (a phone number, a name) are out of its reach. Runs before the
+    /// identities lose their usernames and emails.
+    static func forgetSubsetValues(of ids: PostgresArray<String>, on connection: PostgresConnection) throws {
+        try connection.execute(
+            """
+            DELETE FROM campaign_subset_values v
+            WHERE lower(v.value) IN (
+                      SELECT email_normalized FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email_normalized IS NOT NULL
+                      UNION SELECT lower(email) FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email IS NOT NULL)
+               OR (v.attribute = 'preferred_username'
+                   AND lower(v.value) IN (SELECT lower(username) FROM identities WHERE user_id = ANY(\(ids)::uuid[])))
             """
         )
     }

@@ -1,5 +1,7 @@
+import CryptoPrimitives
 public import Foundation
 public import IdentityMap
+import Support
 
 /// The source users a campaign is about, when it is not about all of them (data sovereignty: only
 /// the users of some countries move to a pool in another region). Fixed when the campaign is made.
@@ -15,7 +17,8 @@ public import IdentityMap
 /// moves with it: one who leaves the subset before migrating is refused from then on and is no
 /// longer `unmigrated`; one who joins becomes migratable; one already migrated stays migrated (the
 /// triggers never move a linked user, and reconciliation only asks about users not migrated), but
-/// the clean-up leaves their source user alone. The member file is fixed with the campaign.
+/// the clean-up leaves their source user alone. The values and the member file are fixed with the
+/// campaign, except that an erasure takes a person's email or username out of them (sql/0028).
 public struct CampaignSubset: Sendable, Equatable {
     /// One `--only ATTR=V[,V…]`.
     public struct Condition: Sendable, Equatable {
@@ -32,6 +35,16 @@ public struct CampaignSubset: Sendable, Equatable {
         public func holds(for value: String?) -> Bool {
             guard let value else { return false }
             return values.contains(value)
+        }
+
+        /// What `campaign_created` records of the values instead of the values (which may be
+        /// people's emails or usernames, and an event cannot be erased): the SHA-256, in lower-case
+        /// hex, of the values sorted by their UTF-8 bytes and joined by newlines, with no newline
+        /// at the end — `printf %s "$(LC_ALL=C sort -u values.txt)" | sha256sum` of a file with
+        /// one value a line (docs/AUDIT.md).
+        public var valuesDigest: String {
+            let sorted = values.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
+            return Hex.encode(SHA256.hash(sorted.joined(separator: "\n")))
         }
     }
 
@@ -178,27 +191,46 @@ public struct CampaignSubset: Sendable, Equatable {
 
     // MARK: Stored and recorded
 
-    /// The `campaigns.subset` object, and the subset in `campaign_created`: attribute names and
-    /// values (country codes, locales: no one's personal data) and the member file's counts only.
-    public var json: [String: JSONValue] {
-        var json: [String: JSONValue] = [
-            "only": .array(
-                conditions.map { .object(["attribute": .string($0.attribute), "values": .array($0.values.map(JSONValue.string))]) })
-        ]
-        if let members {
-            json["members"] = .object(["usernames": .number(Double(members.usernames)), "subs": .number(Double(members.subs))])
-        }
+    /// The `campaigns.subset` object: each condition's attribute, in order, and the member file's
+    /// counts. The values are not in it: they live in `campaign_subset_values` (sql/0028), where
+    /// an erasure reaches them (``CampaignSubsetStore``).
+    public var storedJSON: [String: JSONValue] {
+        var json: [String: JSONValue] = ["only": .array(conditions.map { .object(["attribute": .string($0.attribute)]) })]
+        if let members { json["members"] = Self.membersJSON(members) }
         return json
     }
 
-    /// Reads ``json`` back; nil for anything else.
-    public init?(json: JSONValue) {
+    /// The subset in `campaign_created`: each condition's attribute, how many values it has
+    /// (`count`) and their ``Condition/valuesDigest`` (`sha256`), never a value — an `--only
+    /// email=…` lists people, and no erasure can reach an event's details — and the member file's
+    /// counts, never its usernames. (Campaigns created before this shape carry their values in
+    /// their event.)
+    public var recordedJSON: [String: JSONValue] {
+        var json: [String: JSONValue] = [
+            "only": .array(
+                conditions.map { condition in
+                    .object([
+                        "attribute": .string(condition.attribute), "count": .number(Double(condition.values.count)),
+                        "sha256": .string(condition.valuesDigest),
+                    ])
+                })
+        ]
+        if let members { json["members"] = Self.membersJSON(members) }
+        return json
+    }
+
+    static func membersJSON(_ members: MemberCounts) -> JSONValue {
+        .object(["usernames": .number(Double(members.usernames)), "subs": .number(Double(members.subs))])
+    }
+
+    /// Reads ``storedJSON`` back with the values `campaign_subset_values` holds, by attribute (an
+    /// attribute with none left — an erasure took the last — admits nobody); nil for anything else.
+    public init?(storedJSON json: JSONValue, values: [String: [String]]) {
         guard case .object(let object) = json, let only = object["only"]?.arrayValue else { return nil }
         var conditions: [Condition] = []
         for item in only {
-            guard let attribute = item["attribute"]?.stringValue, let values = item["values"]?.arrayValue?.compactMap(\.stringValue)
-            else { return nil }
-            conditions.append(Condition(attribute: attribute, values: values))
+            guard let attribute = item["attribute"]?.stringValue else { return nil }
+            conditions.append(Condition(attribute: attribute, values: values[attribute] ?? []))
         }
         var members: MemberCounts?
         if case .object(let counts)? = object["members"] {

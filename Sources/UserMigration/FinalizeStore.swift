@@ -45,32 +45,38 @@ public struct FinalizeStore: Sendable {
         }
     }
 
-    /// People with an open `duplicate` or `conflict` finding of the campaign, by survivor: those a
-    /// finding names as its user, lists among the people sharing an account, or whose id a
-    /// stable-ID attribute carries. Few (each is a case for a person), so held in memory for a run.
+    /// The rule of who is held back: one row per person (`person`, the survivor) and open
+    /// `duplicate` or `conflict` finding of the campaign scope `scope` naming them (`finding`,
+    /// `kind`) — as its user, among the people sharing an account, or as the person whose id a
+    /// stable-ID attribute carries. Finalize reads it whole (``holds(campaign:)``); the clean-up
+    /// joins it to each page of candidates and to each user it re-checks right before the
+    /// Cognito call (``CleanupStore``), so both ask the same question.
+    static func holdFindings(scope: String) -> PostgresQuery {
+        """
+        SELECT DISTINCT s.id AS person, h.id AS finding, h.kind
+        FROM findings h
+        CROSS JOIN LATERAL (
+            SELECT h.user_id AS id WHERE h.user_id IS NOT NULL
+            UNION
+            SELECT e.value::uuid FROM jsonb_array_elements_text(
+                CASE WHEN jsonb_typeof(h.evidence->'users') = 'array' THEN h.evidence->'users' ELSE '[]'::jsonb END) e (value)
+             WHERE e.value ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+            UNION
+            SELECT (h.evidence->>'attribute_user')::uuid
+             WHERE h.evidence->>'attribute_user' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
+        ) named
+        JOIN users u ON u.id = named.id
+        JOIN users s ON s.id = \(fragment: Person.survivor(of: "u"))
+        WHERE h.scope = \(scope) AND h.kind IN ('duplicate', 'conflict') AND \(fragment: isOpen("h"))
+        """
+    }
+
+    /// People with an open `duplicate` or `conflict` finding of the campaign, by survivor
+    /// (``holdFindings(scope:)``). Few (each is a case for a person), so held in memory for a run.
     public func holds(campaign: UUID) async throws -> [UUID: FinalizeHold] {
         let scope = Self.scope(of: campaign)
         let rows = try await database.reader.withConnection { connection in
-            try connection.query(
-                """
-                SELECT DISTINCT s.id AS person, h.id AS finding, h.kind
-                FROM findings h
-                CROSS JOIN LATERAL (
-                    SELECT h.user_id AS id WHERE h.user_id IS NOT NULL
-                    UNION
-                    SELECT e.value::uuid FROM jsonb_array_elements_text(
-                        CASE WHEN jsonb_typeof(h.evidence->'users') = 'array' THEN h.evidence->'users' ELSE '[]'::jsonb END) e (value)
-                     WHERE e.value ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                    UNION
-                    SELECT (h.evidence->>'attribute_user')::uuid
-                     WHERE h.evidence->>'attribute_user' ~ '^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$'
-                ) named
-                JOIN users u ON u.id = named.id
-                JOIN users s ON s.id = \(fragment: Person.survivor(of: "u"))
-                WHERE h.scope = \(scope) AND h.kind IN ('duplicate', 'conflict') AND \(fragment: Self.isOpen("h"))
-                ORDER BY s.id, h.id
-                """
-            )
+            try connection.query("\(fragment: Self.holdFindings(scope: scope)) ORDER BY person, finding")
         }
         var holds: [UUID: FinalizeHold] = [:]
         for row in rows {

@@ -20,9 +20,11 @@ extension CampaignCommand {
                 deleted), so its sub still resolves and its history stays.
 
                 Give --dry-run (list who would be cleaned, by user id, pool and sub; change nothing) or --apply. --apply needs
-                a completed reconciliation of the campaign from the last 24 h (stableid reconcile --campaign first). Paced at
-                the UserResourceUpdate quota (STABLEID_COGNITO_RATES=UserResourceUpdate=N; 25/s by default), resumable: after an
-                interruption run again with --resume; nobody is touched twice. One run per campaign at a time.
+                a completed reconciliation of the campaign from the last 24 h (stableid reconcile --campaign first), and reads
+                each user again right before its Cognito call: one who no longer qualifies (a finding opened during the run, an
+                unlink) is skipped and listed. Paced at the UserResourceUpdate quota (STABLEID_COGNITO_RATES=UserResourceUpdate=N;
+                25/s by default), resumable: after an interruption run again with --resume; nobody is touched twice. One run per
+                campaign at a time.
 
                 Exit 0 done, 1 some users failed (listed), 2 usage (no recent reconciliation, another run going on, an
                 interrupted run without --resume), 3 runtime failure (Cognito or PostgreSQL).
@@ -115,7 +117,14 @@ extension CampaignCommand {
                     "failed \(failure.user.person.uuidString.lowercased()) \(failure.user.pool.rawValue)/\(failure.user.sub): \(failure.code)"
                 )
             }
-            if summary.users.count < summary.cleaned + summary.wouldClean || summary.failed.count < summary.failedCount {
+            for skip in summary.skippedOnRecheck {
+                print(
+                    "skipped \(skip.user.person.uuidString.lowercased()) \(skip.user.pool.rawValue)/\(skip.user.sub): "
+                        + "\(skip.reason.rawValue) (re-checked right before the call)")
+            }
+            if summary.users.count < summary.cleaned + summary.wouldClean || summary.failed.count < summary.failedCount
+                || summary.skippedOnRecheck.count < summary.skippedOnRecheckCount
+            {
                 print("(lists cut at \(CleanupSummary.listLimit); --format json has the same lists)")
             }
             if summary.limitReached { print("stopped at --limit: run again for the rest") }

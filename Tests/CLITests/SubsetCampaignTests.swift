@@ -262,7 +262,7 @@ struct SubsetCampaignTests {
         #expect(
             skipped == [
                 "too_recent": 1, "not_signed_in_target": 1, "flagged_duplicate": 1, "changed_after_migration": 1, "outside_subset": 1,
-                "flagged_conflict": 0, "already_gone": 0, "in_progress": 0,
+                "flagged_conflict": 0, "already_gone": 0, "in_progress": 0, "changed_during_run": 0,
             ], "de5, de6, de7, de8, us1: \(skipped)")
         #expect(try await s.sourceUser("de1")?.Enabled != false, "a dry run changes nothing")
         #expect(!dry.stdout.contains("@example"))

@@ -1,11 +1,13 @@
 import Cognito
 import CognitoIngest
+import CryptoPrimitives
 import Foundation
 import HTTPTypes
 import HummingbirdTesting
 import IdentityMap
 import Logging
 import Postgres
+import Support
 import TestSupport
 import Testing
 import UserMigration
@@ -143,13 +145,16 @@ struct SubsetTriggerTests {
             try w.api.db.count(
                 "identity_sign_ins g JOIN identities i ON i.id = g.identity_id",
                 where: "i.pool_id = '\(w.new)' AND i.user_id = '\(anna)' AND g.first_signed_in_at > now() - interval '1 minute'") == 1)
-        // The campaign records its subset: the attribute and its values (no one's personal data).
+        // The campaign records its subset: the attribute, how many values and their digest, never
+        // a value (a value can be someone's email; an event cannot be erased).
+        let digest = Hex.encode(SHA256.hash("DE\nFR"))
         #expect(
             try w.api.db.count(
                 "events",
                 where: """
-                    kind = 'campaign_created' AND details->'subset'->'only' = '[{"attribute": "custom:country", "values": ["DE", "FR"]}]'::jsonb
-                      AND NOT details->'subset' ? 'members'
+                    kind = 'campaign_created'
+                      AND details->'subset'->'only' = '[{"attribute": "custom:country", "count": 2, "sha256": "\(digest)"}]'::jsonb
+                      AND NOT details->'subset' ? 'members' AND details::text NOT LIKE '%"DE"%'
                     """) == 1)
     }
 

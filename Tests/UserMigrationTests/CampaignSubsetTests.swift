@@ -94,16 +94,49 @@ struct CampaignSubsetTests {
         }
     }
 
-    @Test("stored and recorded: attribute names, values and the member file's counts; read back the same")
+    @Test(
+        "stored: attribute names and the member file's counts, the values apart; recorded: each attribute's count and digest, never a value"
+    )
     func json() throws {
         let subset = CampaignSubset(
-            conditions: [CampaignSubset.Condition(attribute: "custom:country", values: ["DE", "FR"])],
+            conditions: [
+                CampaignSubset.Condition(attribute: "custom:country", values: ["FR", "DE"]),
+                CampaignSubset.Condition(attribute: "email", values: ["zoe@example.com", "Adam@example.com"]),
+            ],
             members: CampaignSubset.MemberCounts(usernames: 2, subs: 1))
-        let json = JSONValue.object(subset.json)
-        #expect(json.canonicalText == #"{"members":{"subs":1,"usernames":2},"only":[{"attribute":"custom:country","values":["DE","FR"]}]}"#)
-        #expect(CampaignSubset(json: json) == subset)
-        #expect(CampaignSubset(json: .object(["only": .string("DE")])) == nil)
-        #expect(subset.summary == "custom:country=DE,FR; member file: 2 usernames, 1 subs")
+        let stored = JSONValue.object(subset.storedJSON)
+        #expect(
+            stored.canonicalText
+                == #"{"members":{"subs":1,"usernames":2},"only":[{"attribute":"custom:country"},{"attribute":"email"}]}"#)
+        let values = ["custom:country": ["FR", "DE"], "email": ["zoe@example.com", "Adam@example.com"]]
+        #expect(CampaignSubset(storedJSON: stored, values: values) == subset)
+        // An attribute whose values an erasure took: a condition that admits nobody, never no condition.
+        let emptied = try #require(CampaignSubset(storedJSON: stored, values: ["custom:country": ["FR", "DE"]]))
+        #expect(emptied.conditions.map(\.attribute) == ["custom:country", "email"] && emptied.conditions[1].values.isEmpty)
+        #expect(!emptied.matches(Self.attributes(["custom:country": "DE", "email": "zoe@example.com"])))
+        #expect(CampaignSubset(storedJSON: .object(["only": .string("DE")]), values: [:]) == nil)
+        #expect(subset.summary == "custom:country=FR,DE; email=zoe@example.com,Adam@example.com; member file: 2 usernames, 1 subs")
+
+        // sha256 of the values sorted by their bytes ("A" before "z"), one a line, no newline at the
+        // end: `printf %s "$(LC_ALL=C sort -u values.txt)" | sha256sum` (vectors from sha256sum).
+        let countries = "2138be25314175a03908659c0547b7810b37e4f85dd4b7bac12b3b9fd4a15e71"  // "DE\nFR"
+        let emails = "571f9c2a9bcc20e5fc2edd92bfecb9f54f41ccfef2ac4c24a6111fbde57b7e7c"  // "Adam@example.com\nzoe@example.com"
+        #expect(subset.conditions[0].valuesDigest == countries && subset.conditions[1].valuesDigest == emails)
+        let recorded = JSONValue.object(subset.recordedJSON).canonicalText
+        #expect(
+            recorded
+                == #"{"members":{"subs":1,"usernames":2},"only":[{"attribute":"custom:country","count":2,"sha256":""# + countries
+                + #""},{"attribute":"email","count":2,"sha256":""# + emails + #""}]}"#)
+        #expect(!recorded.contains("example.com") && !recorded.contains("\"DE\""))
+    }
+
+    @Test("a campaign's values: a line break in one, or one given twice, is refused (the digest is over one value a line)")
+    func refusesValues() {
+        for values in [["DE", "DE"], ["DE\nFR"], ["a\r"]] {
+            var new = NewCampaign(target: PoolID("eu-central-1_Target")!, sources: [Self.source])
+            new.subsetConditions = [CampaignSubset.Condition(attribute: "custom:country", values: values)]
+            #expect(throws: MigrationError.self, "\(values)") { try new.validated() }
+        }
     }
 
     @Test("a campaign's subset: conditions and members checked with the campaign")

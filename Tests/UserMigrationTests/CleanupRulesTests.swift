@@ -17,12 +17,12 @@ struct CleanupRulesTests {
     /// A user every rule lets through: signed in long enough ago, listed, no row.
     static func candidate(
         signedIn: Bool = true, longEnough: Bool = true, listed: Bool = true, row: CleanupRowState? = nil, rowMode: CleanupMode? = nil,
-        rowUpdatedAt: Date? = nil
+        rowUpdatedAt: Date? = nil, hold: FinalizeHold? = nil
     ) -> CleanupCandidate {
         CleanupCandidate(
             identity: 7, pool: pool, sub: "0b1c2d3e-0000-4000-8000-000000000001", username: "alice", person: person,
             targetLinkedAt: linked, firstSignIn: signedIn ? linked.addingTimeInterval(60) : nil, signedInLongEnough: longEnough,
-            listed: listed, rowState: row, rowMode: rowMode, rowUpdatedAt: rowUpdatedAt
+            listed: listed, rowState: row, rowMode: rowMode, rowUpdatedAt: rowUpdatedAt, hold: hold
         )
     }
 
@@ -36,20 +36,20 @@ struct CleanupRulesTests {
     @Test("from the map: a row in progress or done, a duplicate or conflict, the member file, no sign-in, a recent one")
     func beforeReading() {
         let clean = Self.candidate()
-        #expect(CleanupRules.beforeReading(clean, hold: nil, mode: .disable) == nil)
-        #expect(CleanupRules.beforeReading(Self.candidate(row: .cleaning, rowMode: .disable), hold: nil, mode: .disable) == .inProgress)
-        #expect(CleanupRules.beforeReading(Self.candidate(row: .done, rowMode: .disable), hold: nil, mode: .disable) == .alreadyGone)
-        #expect(CleanupRules.beforeReading(Self.candidate(row: .done, rowMode: .delete), hold: nil, mode: .disable) == .alreadyGone)
+        #expect(CleanupRules.beforeReading(clean, mode: .disable) == nil)
+        #expect(CleanupRules.beforeReading(Self.candidate(row: .cleaning, rowMode: .disable), mode: .disable) == .inProgress)
+        #expect(CleanupRules.beforeReading(Self.candidate(row: .done, rowMode: .disable), mode: .disable) == .alreadyGone)
+        #expect(CleanupRules.beforeReading(Self.candidate(row: .done, rowMode: .delete), mode: .disable) == .alreadyGone)
         // A user this clean-up disabled may be deleted later; a failed row is tried again.
-        #expect(CleanupRules.beforeReading(Self.candidate(row: .done, rowMode: .disable), hold: nil, mode: .delete) == nil)
-        #expect(CleanupRules.beforeReading(Self.candidate(row: .failed, rowMode: .disable), hold: nil, mode: .disable) == nil)
+        #expect(CleanupRules.beforeReading(Self.candidate(row: .done, rowMode: .disable), mode: .delete) == nil)
+        #expect(CleanupRules.beforeReading(Self.candidate(row: .failed, rowMode: .disable), mode: .disable) == nil)
         let duplicate = FinalizeHold(person: Self.person, reasons: ["conflict", "duplicate"], findings: [3, 4])
-        #expect(CleanupRules.beforeReading(clean, hold: duplicate, mode: .disable) == .flaggedDuplicate)
+        #expect(CleanupRules.beforeReading(Self.candidate(hold: duplicate), mode: .disable) == .flaggedDuplicate)
         let conflict = FinalizeHold(person: Self.person, reasons: ["conflict"], findings: [4])
-        #expect(CleanupRules.beforeReading(clean, hold: conflict, mode: .delete) == .flaggedConflict)
-        #expect(CleanupRules.beforeReading(Self.candidate(listed: false), hold: nil, mode: .disable) == .outsideSubset)
-        #expect(CleanupRules.beforeReading(Self.candidate(signedIn: false), hold: nil, mode: .disable) == .notSignedInTarget)
-        #expect(CleanupRules.beforeReading(Self.candidate(longEnough: false), hold: nil, mode: .disable) == .tooRecent)
+        #expect(CleanupRules.beforeReading(Self.candidate(hold: conflict), mode: .delete) == .flaggedConflict)
+        #expect(CleanupRules.beforeReading(Self.candidate(listed: false), mode: .disable) == .outsideSubset)
+        #expect(CleanupRules.beforeReading(Self.candidate(signedIn: false), mode: .disable) == .notSignedInTarget)
+        #expect(CleanupRules.beforeReading(Self.candidate(longEnough: false), mode: .disable) == .tooRecent)
     }
 
     @Test("from the pool: gone, its username another user's, already disabled, outside the subset, changed since the migration")
@@ -81,6 +81,40 @@ struct CleanupRulesTests {
         #expect(CleanupRules.afterReading(later, candidate: done, mode: .delete, inSubset: true) == .changedAfterMigration)
         // Someone else's disable (no row of ours) counts as a change.
         #expect(Self.candidate().changesCountSince == Self.linked)
+    }
+
+    @Test(
+        "right before the call: the user as the map has them now, by the same rules — a finding opened, an unlink, another person or username, a row taken meanwhile"
+    )
+    func recheck() {
+        let planned = Self.candidate()
+        let source = Self.source()
+        #expect(CleanupRules.recheck(planned, planned: planned, source: source, mode: .delete, inSubset: true) == nil)
+        // A duplicate or conflict opened since the page was read.
+        let duplicate = FinalizeHold(person: Self.person, reasons: ["duplicate"], findings: [9])
+        #expect(
+            CleanupRules.recheck(Self.candidate(hold: duplicate), planned: planned, source: source, mode: .delete, inSubset: true)
+                == .flaggedDuplicate)
+        let conflict = FinalizeHold(person: Self.person, reasons: ["conflict"], findings: [10])
+        #expect(
+            CleanupRules.recheck(Self.candidate(hold: conflict), planned: planned, source: source, mode: .disable, inSubset: true)
+                == .flaggedConflict)
+        // The query no longer finds the identity: unlinked, its target identity gone, the person no longer active.
+        #expect(CleanupRules.recheck(nil, planned: planned, source: source, mode: .delete, inSubset: true) == .changedDuringRun)
+        // Merged into another person, or erased (its username replaced).
+        var moved = planned
+        moved.person = UUID(uuidString: "01937a2b-0000-7000-8000-00000000beef")!
+        #expect(CleanupRules.recheck(moved, planned: planned, source: source, mode: .delete, inSubset: true) == .changedDuringRun)
+        var erased = planned
+        erased.username = "erased:7"
+        #expect(CleanupRules.recheck(erased, planned: planned, source: source, mode: .delete, inSubset: true) == .changedDuringRun)
+        // Another run took the row; the rules on the source user still apply to the current facts.
+        let taken = Self.candidate(row: .cleaning, rowMode: .delete)
+        #expect(CleanupRules.recheck(taken, planned: planned, source: source, mode: .delete, inSubset: true) == .inProgress)
+        // The target identity it is judged by now was linked before the source user last changed.
+        var relinked = planned
+        relinked.targetLinkedAt = Self.linked.addingTimeInterval(-2 * 86_400)
+        #expect(CleanupRules.recheck(relinked, planned: planned, source: source, mode: .delete, inSubset: true) == .changedAfterMigration)
     }
 
     @Test("the identity status each mode leaves, and the statuses it may leave")

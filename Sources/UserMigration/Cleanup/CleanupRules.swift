@@ -35,6 +35,12 @@ public enum CleanupSkip: String, Sendable, CaseIterable, Comparable {
     case alreadyGone = "already_gone"
     /// Another run is cleaning this user (its row is `cleaning`: `--resume` settles it).
     case inProgress = "in_progress"
+    /// Read again on the primary right before its Cognito call (``CleanupRules/recheck(_:planned:source:mode:inSubset:)``),
+    /// the map no longer has what chose the user: the source identity is no longer active (or
+    /// disabled, for `--mode delete`), its person no longer active or no longer has an active
+    /// identity in the target, or the identity now names another person or username (an
+    /// unlink, a merge, an erasure during the run). A later run judges the user again.
+    case changedDuringRun = "changed_during_run"
 
     public static func < (lhs: CleanupSkip, rhs: CleanupSkip) -> Bool { lhs.rawValue < rhs.rawValue }
 }
@@ -63,6 +69,9 @@ struct CleanupCandidate: Sendable, Equatable {
     var rowMode: CleanupMode?
     /// When the row last changed (for a `done` disable: just after the clean-up disabled the user).
     var rowUpdatedAt: Date?
+    /// The person's open `duplicate` and `conflict` findings of the campaign as the query read
+    /// them (``FinalizeStore/holdFindings(scope:)``); nil: none.
+    var hold: FinalizeHold? = nil
 
     /// Changes of the source user after this moment make the clean-up stop and leave it to a
     /// person: the target link, or — for a user this clean-up disabled before and now deletes —
@@ -92,16 +101,16 @@ struct CleanupSourceFacts: Sendable, Equatable {
 }
 
 /// The clean-up's rules, pure: in two steps, so that users the map already rules out cost no
-/// Cognito call.
+/// Cognito call, and both again over the map as it is right before the call.
 enum CleanupRules {
     /// From the map alone: a row in progress or done, a hold, the member file, the sign-in.
-    static func beforeReading(_ candidate: CleanupCandidate, hold: FinalizeHold?, mode: CleanupMode) -> CleanupSkip? {
+    static func beforeReading(_ candidate: CleanupCandidate, mode: CleanupMode) -> CleanupSkip? {
         switch candidate.rowState {
         case .cleaning?: return .inProgress
         case .done? where candidate.rowMode == mode || candidate.rowMode == .delete: return .alreadyGone
         case .done?, .failed?, nil: break
         }
-        if let hold {
+        if let hold = candidate.hold {
             if hold.reasons.contains("duplicate") { return .flaggedDuplicate }
             if hold.reasons.contains("conflict") { return .flaggedConflict }
         }
@@ -125,5 +134,20 @@ enum CleanupRules {
         // whatever it was, a person decides. A pool that does not say when is treated the same.
         guard let modified = source.lastModified, modified <= candidate.changesCountSince else { return .changedAfterMigration }
         return nil
+    }
+
+    /// Right before the Cognito call: the user as the same query reads them now, on the primary
+    /// (`current`; nil when the query no longer finds the source identity at all), judged by the
+    /// same two rules with the source user already read. A run reads its pages long before its
+    /// last call — at the `UserResourceUpdate` quota a million users take half a day — and a
+    /// finding opened, a hold, an unlink, a merge or an erasure in between must still keep the
+    /// user. Nil: clean it.
+    static func recheck(
+        _ current: CleanupCandidate?, planned: CleanupCandidate, source: CleanupSourceFacts?, mode: CleanupMode, inSubset: Bool
+    ) -> CleanupSkip? {
+        guard let current, current.person == planned.person, current.pool == planned.pool, current.sub == planned.sub,
+            current.username == planned.username
+        else { return .changedDuringRun }
+        return beforeReading(current, mode: mode) ?? afterReading(source, candidate: current, mode: mode, inSubset: inSubset)
     }
 }

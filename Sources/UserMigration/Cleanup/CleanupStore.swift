@@ -4,16 +4,27 @@ import Postgres
 
 /// The SQL of `campaign cleanup`: which source users have a person in the target (with what the
 /// rules need), and the `cleanup_users` rows that make a run resumable. The map itself is written
-/// only through ``IdentitySetWrites``; findings are only read (``FinalizeStore/holds(campaign:)``).
+/// only through ``IdentitySetWrites``; findings are only read (``FinalizeStore/holdFindings(scope:)``).
 struct CleanupStore: Sendable {
     let database: Database
 
-    /// A page of source identities (of `mode`'s statuses) whose active person has an active
-    /// identity in the target, after identity `after`, in identity order. For each, the target
-    /// identity that signed in first (else the first linked), and whether that sign-in is at
-    /// least `olderThan` seconds old on the database's clock.
+    /// Which source identities ``candidates(campaign:mode:olderThan:_:)`` reads.
+    enum Selection: Sendable {
+        /// The next page, in identity order: how a run finds its users.
+        case page(after: Int64, limit: Int)
+        /// One identity again, right before its Cognito call (``CleanupRules/recheck(_:planned:source:mode:inSubset:)``).
+        case identity(Int64)
+    }
+
+    /// Source identities (of `mode`'s statuses) whose active person has an active identity in
+    /// the target: for each, the target identity that signed in first (else the first linked),
+    /// whether that sign-in is at least `olderThan` seconds old on the database's clock, whether
+    /// the member file lists it, the person's open `duplicate` / `conflict` findings
+    /// (``FinalizeStore/holdFindings(scope:)``) and the identity's `cleanup_users` row. The one
+    /// query of who may be cleaned: a page of it plans, one identity of it re-checks. Always on
+    /// the primary: a replica behind it would miss a finding opened a moment ago.
     func candidates(
-        campaign: Campaign, mode: CleanupMode, olderThan: TimeInterval, after: Int64, limit: Int
+        campaign: Campaign, mode: CleanupMode, olderThan: TimeInterval, _ selection: Selection
     ) async throws
         -> [CleanupCandidate]
     {
@@ -22,15 +33,33 @@ struct CleanupStore: Sendable {
         let listed: PostgresQuery =
             campaign.subset?.hasMemberFile == true
             ? CampaignSubsetStore.listed(campaign: campaign.id, pool: "si.pool_id", sub: "si.sub", username: "si.username") : "true"
+        let holds = FinalizeStore.holdFindings(scope: FinalizeStore.scope(of: campaign.id))
+        let range: PostgresQuery
+        let order: PostgresQuery
+        switch selection {
+        case .page(let after, let limit):
+            range = "si.id > \(after)"
+            order = "ORDER BY si.id LIMIT \(limit)"
+        case .identity(let identity):
+            range = "si.id = \(identity)"
+            order = ""
+        }
         let rows = try await database.primary.withConnection { connection in
             try connection.query(
                 """
+                WITH holds AS MATERIALIZED (
+                    SELECT f.person, array_agg(DISTINCT f.kind ORDER BY f.kind) AS kinds,
+                           array_agg(f.finding::text ORDER BY f.finding) AS findings
+                    FROM (\(fragment: holds)) f
+                    GROUP BY f.person
+                )
                 SELECT si.id AS identity_id, si.pool_id, si.sub, si.username, s.id AS person,
                        t.linked_at AS target_linked_at, t.first_signed_in_at,
                        coalesce(t.first_signed_in_at <= now() - make_interval(secs => \(olderThan)::double precision), false)
                            AS signed_in_long_enough,
                        \(fragment: listed) AS listed,
-                       cu.state AS row_state, cu.mode AS row_mode, cu.updated_at AS row_updated_at
+                       cu.state AS row_state, cu.mode AS row_mode, cu.updated_at AS row_updated_at,
+                       hd.kinds AS hold_kinds, hd.findings AS hold_findings
                 FROM identities si
                 JOIN users su ON su.id = si.user_id
                 JOIN users s ON s.id = \(fragment: Person.survivor(of: "su"))
@@ -43,22 +72,26 @@ struct CleanupStore: Sendable {
                     LIMIT 1
                 ) t
                 LEFT JOIN cleanup_users cu ON cu.campaign_id = \(campaign.id) AND cu.identity_id = si.id
+                LEFT JOIN holds hd ON hd.person = s.id
                 WHERE si.pool_id = ANY(\(sources)::text[]) AND si.status = ANY(\(statuses)::text[]) AND s.status = 'active'
-                  AND si.id > \(after)
-                ORDER BY si.id
-                LIMIT \(limit)
+                  AND \(fragment: range)
+                \(fragment: order)
                 """
             )
         }
         return try rows.map { row in
-            CleanupCandidate(
+            let person: UUID = try row.decode("person")
+            let kinds = try row.decodeIfPresent("hold_kinds", as: [String].self) ?? []
+            let findings = try row.decodeIfPresent("hold_findings", as: [String].self) ?? []
+            return CleanupCandidate(
                 identity: try row.decode("identity_id"), pool: try PoolStoreQueries.poolID(try row.decode("pool_id")),
-                sub: try row.decode("sub"), username: try row.decode("username"), person: try row.decode("person"),
+                sub: try row.decode("sub"), username: try row.decode("username"), person: person,
                 targetLinkedAt: try row.decode("target_linked_at"), firstSignIn: try row.decodeIfPresent("first_signed_in_at"),
                 signedInLongEnough: try row.decode("signed_in_long_enough"), listed: try row.decode("listed"),
                 rowState: try row.decodeIfPresent("row_state", as: String.self).flatMap(CleanupRowState.init(rawValue:)),
                 rowMode: try row.decodeIfPresent("row_mode", as: String.self).flatMap(CleanupMode.init(rawValue:)),
-                rowUpdatedAt: try row.decodeIfPresent("row_updated_at")
+                rowUpdatedAt: try row.decodeIfPresent("row_updated_at"),
+                hold: kinds.isEmpty ? nil : FinalizeHold(person: person, reasons: kinds, findings: findings.compactMap { Int64($0) })
             )
         }
     }

@@ -19,6 +19,13 @@ public struct CleanupSummary: Sendable, Equatable {
         public var code: String
     }
 
+    /// One source user the run was about to clean and left alone: read again right before its
+    /// Cognito call, it no longer qualified (a finding opened, an unlink… during the run).
+    public struct Skip: Sendable, Equatable {
+        public var user: User
+        public var reason: CleanupSkip
+    }
+
     /// At most this many users are listed; the counts are always whole.
     public static let listLimit = 1_000
 
@@ -38,7 +45,13 @@ public struct CleanupSummary: Sendable, Equatable {
     public var wouldClean = 0
     /// Who was cleaned (or would be), the first ``listLimit``.
     public var users: [User] = []
+    /// Every user left alone, by reason, the re-checked ones too.
     public var skipped: [CleanupSkip: Int] = [:]
+    /// Users the re-check right before their Cognito call left alone (also counted in
+    /// ``skipped``), the first ``listLimit``.
+    public var skippedOnRecheck: [Skip] = []
+    /// How many the re-check left alone, all of them.
+    public var skippedOnRecheckCount = 0
     public var failedCount = 0
     public var failed: [Failure] = []
     public var limitReached = false
@@ -64,6 +77,10 @@ public struct CleanupSummary: Sendable, Equatable {
             if users.count < Self.listLimit { users.append(user) }
         case .skipped(let reason):
             skipped[reason, default: 0] += 1
+        case .skippedOnRecheck(let user, let reason):
+            skipped[reason, default: 0] += 1
+            skippedOnRecheckCount += 1
+            if skippedOnRecheck.count < Self.listLimit { skippedOnRecheck.append(Skip(user: user, reason: reason)) }
         case .failed(let user, let code):
             failedCount += 1
             if failed.count < Self.listLimit { failed.append(Failure(user: user, code: code)) }
@@ -88,6 +105,8 @@ public struct CleanupSummary: Sendable, Equatable {
             "failed_count": .number(Double(failedCount)), "limit_reached": .bool(limitReached),
             "users": .array(users.map { .object(user($0)) }),
             "failed": .array(failed.map { failure in .object(user(failure.user).merging(["code": .string(failure.code)]) { $1 }) }),
+            "skipped_on_recheck": .array(
+                skippedOnRecheck.map { skip in .object(user(skip.user).merging(["reason": .string(skip.reason.rawValue)]) { $1 }) }),
             "warnings": .array(warnings.map(JSONValue.string)),
         ]
         if let reconciliationRun { json["reconciliation_run"] = JSONValue(reconciliationRun) }
@@ -108,6 +127,8 @@ enum CleanupOutcome: Sendable {
     case cleaned(CleanupSummary.User, settled: Bool)
     case wouldClean(CleanupSummary.User)
     case skipped(CleanupSkip)
+    /// Planned, then left alone by the re-check right before the Cognito call.
+    case skippedOnRecheck(CleanupSummary.User, CleanupSkip)
     case failed(CleanupSummary.User, code: String)
     case limitReached
     /// Not this run's to count (`--resume`: a row whose call never happened, taken up again by the pass).

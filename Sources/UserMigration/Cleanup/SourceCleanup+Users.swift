@@ -18,7 +18,7 @@ extension SourceCleanup {
             from: Int64(0),
             page: { (after: Int64) async throws -> ([CleanupCandidate], Int64)? in
                 let page = try await store.candidates(
-                    campaign: campaign, mode: mode, olderThan: olderThan, after: after, limit: Self.pageSize)
+                    campaign: campaign, mode: mode, olderThan: olderThan, .page(after: after, limit: Self.pageSize))
                 return page.last.map { (page, $0.identity) }
             },
             workers: options.workers, budget: budget, progress: progress, tally: summary,
@@ -28,12 +28,12 @@ extension SourceCleanup {
         )
     }
 
-    /// One source user: the map's facts, then AdminGetUser, then the row `cleaning`, the Cognito
-    /// call, and the identity's new status with the row `done`. A failure Cognito may have acted
-    /// on (a timeout, a 5xx after every retry, access refused) stops the run and leaves the row
-    /// `cleaning`, for `--resume`.
+    /// One source user: the map's facts, then AdminGetUser, then (applying) the map's facts again
+    /// on the primary, the row `cleaning`, the Cognito call, and the identity's new status with the
+    /// row `done`. A failure Cognito may have acted on (a timeout, a 5xx after every retry, access
+    /// refused) stops the run and leaves the row `cleaning`, for `--resume`.
     func clean(_ candidate: CleanupCandidate, plan: Plan, options: Options, budget: FinalizeBudget) async throws -> CleanupOutcome {
-        if let skip = CleanupRules.beforeReading(candidate, hold: plan.holds[candidate.person], mode: options.mode) {
+        if let skip = CleanupRules.beforeReading(candidate, mode: options.mode) {
             return .skipped(skip)
         }
         guard let pool = plan.sources[candidate.pool] else { return .ignored }
@@ -54,6 +54,16 @@ extension SourceCleanup {
             return .skipped(skip)
         }
         let user = CleanupSummary.User(person: candidate.person, pool: candidate.pool, sub: candidate.sub)
+        // The page was read long ago, perhaps: the same query for this one user, now, on the
+        // primary, judged by the same rules (a dry run changes nothing, so it need not ask).
+        if !options.dryRun {
+            let current = try await store.candidates(
+                campaign: plan.campaign, mode: options.mode, olderThan: options.olderThan, .identity(candidate.identity)
+            ).first
+            if let skip = CleanupRules.recheck(current, planned: candidate, source: facts, mode: options.mode, inSubset: inSubset) {
+                return .skippedOnRecheck(user, skip)
+            }
+        }
         guard budget.take() else { return .limitReached }
         if options.dryRun { return .wouldClean(user) }
         // `--limit` counts the users this run claimed: a claim that fails gives its unit back.

@@ -16,7 +16,9 @@ import Postgres
 /// user is outside the campaign's subset (judged now, from AdminGetUser), or when it changed after
 /// its target identity was linked (`UserLastModifiedDate`: a person looks first). `--apply` needs a
 /// completed reconciliation of the campaign from the last day (``maximumReconciliationAge``): its
-/// findings are what holds people back.
+/// findings are what holds people back. Right before each user's Cognito call the same query reads
+/// the user again on the primary, and a user who no longer qualifies — a finding opened during the
+/// run, an unlink, a merge — is skipped and listed (``CleanupSummary/skippedOnRecheck``).
 ///
 /// Resumable: each user's `cleanup_users` row is written `cleaning` before the Cognito call, and
 /// `done` with the identity's new status after it, in one transaction. A run killed in between
@@ -69,12 +71,13 @@ public struct SourceCleanup: Sendable {
     /// The advisory lock a clean-up of `campaign` holds for its whole run.
     public static func lockName(_ campaign: UUID) -> String { "stableid-cleanup:" + campaign.uuidString.lowercased() }
 
-    /// What a run works from, read once at its start.
+    /// What a run works from, read once at its start. Who is held back is not in it: each page of
+    /// candidates reads the holds with the users, and each user is read again right before its
+    /// Cognito call (``CleanupRules/recheck(_:planned:source:mode:inSubset:)``).
     struct Plan: Sendable {
         var campaign: Campaign
         var sources: [PoolID: Pool]
         var reconciliation: FinalizeStore.ReconcileRun?
-        var holds: [UUID: FinalizeHold]
     }
 
     /// Runs the clean-up of the campaign `idOrName` and answers what it did. Throws for what stops
@@ -99,8 +102,8 @@ public struct SourceCleanup: Sendable {
         }
     }
 
-    /// The campaign, its pools, its latest reconciliation and the holds; refuses `--apply` without
-    /// a recent reconciliation.
+    /// The campaign, its pools and its latest reconciliation; refuses `--apply` without a recent
+    /// reconciliation.
     func prepare(_ idOrName: String, options: Options) async throws -> Plan {
         guard let campaign = try await CampaignStore(database: database).campaign(idOrName) else {
             throw MigrationError.campaignNotFound(idOrName)
@@ -126,10 +129,7 @@ public struct SourceCleanup: Sendable {
             guard let pool = try await pools.pool(source.pool) else { throw MigrationError.unknownPool(source.pool.rawValue) }
             sources[source.pool] = pool
         }
-        return Plan(
-            campaign: campaign, sources: sources, reconciliation: reconciliation,
-            holds: try await finalizeStore.holds(campaign: campaign.id)
-        )
+        return Plan(campaign: campaign, sources: sources, reconciliation: reconciliation)
     }
 
     /// The run itself, under the campaign's lock unless it is a dry run.
