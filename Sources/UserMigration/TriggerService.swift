@@ -267,6 +267,13 @@ extension TriggerService {
             WHERE c.kind IN ('linked', 'unlinked', 'reused_username') OR s.status = 'active'
             """
         )
+        return try evidence(from: rows, confirmation: confirmation)
+    }
+
+    /// The rows of ``evidence(for:target:campaign:confirmation:on:)``, one per candidate and its kind.
+    private static func evidence(
+        from rows: PostgresRows, confirmation: Bool
+    ) throws -> (evidence: TriggerLinkRules.Evidence, pendingKey: String?, usernameReused: Bool) {
         var found: [String: [UUID]] = [:]
         var pending: [String: (user: UUID, via: LinkPath, key: String)] = [:]
         for row in rows {
