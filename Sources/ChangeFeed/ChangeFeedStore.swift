@@ -116,8 +116,13 @@ public struct ChangeFeedStore: Sendable {
                    f.id, f.published_at, e.id AS event_id, e.kind, e.occurred_at, e.user_id, e.pool_id, e.sub,
                    -- Only the keys a change is derived from (most events have none of them):
                    -- decoding whole details was most of a page's time (perf, bench-changes).
-                   (SELECT COALESCE(jsonb_object_agg(d.key, d.value), '{}'::jsonb) FROM jsonb_each(e.details) d
-                     WHERE d.key = ANY(\(PostgresArray(ChangeDerivation.detailKeys))::text[]))::text AS details
+                   -- (Details that are not an object — never written by StableID — become {}: the
+                   -- event is then skipped, as ChangeDerivation skips what lacks its keys, instead
+                   -- of failing every read at its position.)
+                   CASE WHEN jsonb_typeof(e.details) = 'object'
+                        THEN (SELECT COALESCE(jsonb_object_agg(d.key, d.value), '{}'::jsonb) FROM jsonb_each(e.details) d
+                              WHERE d.key = ANY(\(PostgresArray(ChangeDerivation.detailKeys))::text[]))
+                        ELSE '{}'::jsonb END::text AS details
             FROM change_feed_horizon h
             LEFT JOIN (feed f JOIN events e ON e.id = f.event_id) ON true
             ORDER BY f.id

@@ -65,12 +65,23 @@ public final class ChangeNotifier: Sendable {
         }
     }
 
+    /// Waits for what makes a reader read the feed again — a commit since `generation`, its hole
+    /// due (`retryAt`), the polling while nothing listens — or `deadline`, whichever is first;
+    /// true when the reader must read. False: only time passed (a drain check, a keep-alive, a
+    /// lease renewal is the caller's reason to wake), and reading would find what it found.
+    public func waitForRead(
+        since generation: UInt64, retryAt: ContinuousClock.Instant?, until deadline: ContinuousClock.Instant
+    ) async -> Bool {
+        await wait(since: generation, until: min(deadline, retryAt ?? deadline))
+        return mustReadAgain(since: generation, retryAt: retryAt)
+    }
+
     /// Whether a reader whose wait just ended must read the feed again: a commit was heard
     /// since `generation`, the hole that stopped its page is due to be given up (`retryAt`), or
     /// nothing listens (so waits are the polling). A wait that ended only so the reader could
     /// look at its own state (a drain, a keep-alive) reads nothing: idle consumers cost the
     /// database nothing while the LISTEN connection is up.
-    public func mustReadAgain(since generation: UInt64, retryAt: ContinuousClock.Instant?) -> Bool {
+    func mustReadAgain(since generation: UInt64, retryAt: ContinuousClock.Instant?) -> Bool {
         let (current, listening) = self.state.withLock { ($0.generation, $0.listening) }
         guard listening, current == generation else { return true }
         if let retryAt { return ContinuousClock.now >= retryAt }

@@ -29,7 +29,9 @@ public struct WebhookSettings: Sendable, Equatable {
         self.backoff = backoff
         self.giveUpAfter = giveUpAfter
         // `serve` refuses a shorter lease with a message naming both variables; a value built in
-        // code is raised to the rule, so no settings value lets two servers deliver one endpoint.
+        // code is raised to the rule. The rule covers an attempt that ends within its timeout; a
+        // server stalled past its lease can still overlap another, and then only the lease-fenced
+        // writes keep the endpoint's cursor right (a message may go out twice, with its id).
         self.lease = max(lease, Self.minimumLease(timeout: timeout))
         self.scanInterval = scanInterval
         self.maxEndpoints = max(1, maxEndpoints)

@@ -98,8 +98,12 @@ struct WebhookWorker {
         case .idle(let position, let retryAt):
             if position > cursor { try await advance(to: position) } else { try await renewIfDue() }
             metrics.lag(behind: scan.end - cursor, oldest: nil)
-            let second = ContinuousClock.now + .seconds(1)
-            await context.notifier.wait(since: generation, until: min(retryAt ?? second, second))
+            // An idle endpoint reads the feed again only when a commit is heard or its hole is due;
+            // meanwhile it wakes each second to notice a stop and keep its lease.
+            while !context.isStopping {
+                if await context.notifier.waitForRead(since: generation, retryAt: retryAt, until: .now + .seconds(1)) { break }
+                try await renewIfDue()
+            }
         case .skip(let position):
             try await advance(to: position)
         case .message(let changes, let through):

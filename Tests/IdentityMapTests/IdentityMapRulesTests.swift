@@ -56,6 +56,23 @@ struct IdentityMapRulesTests {
         #expect(try f.db.count("users") == 1)
     }
 
+    @Test("the hot-path writes (linkIdentity, createPerson) answer an unregistered pool as unknown_pool and write nothing")
+    func hotPathUnknownPool() async throws {
+        let f = try await MapFixture.make()
+        let person = try await f.user(try f.identity(f.old, "owner"))
+        let (users, identities, events) = (try f.db.count("users"), try f.db.count("identities"), try f.db.count("events"))
+        let nope = PoolID("eu-west-1_Nope")!
+        await #expect(throws: IdentityMapError.unknownPool(nope.rawValue)) {
+            _ = try await f.map.linkIdentity(try f.identity(nope, "linked"), to: person.id, attribution: f.by).run(on: f.db.database)
+        }
+        await #expect(throws: IdentityMapError.unknownPool(nope.rawValue)) {
+            _ = try await f.map.createPerson(with: try f.identity(nope, "created"), attribution: f.by).run(on: f.db.database)
+        }
+        #expect(try f.db.count("users") == users)
+        #expect(try f.db.count("identities") == identities)
+        #expect(try f.db.count("events") == events)
+    }
+
     @Test("a failed multi-identity create writes nothing at all: no user, no identity, no event")
     func createIsAtomic() async throws {
         let f = try await MapFixture.make()

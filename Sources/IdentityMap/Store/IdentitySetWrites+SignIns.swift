@@ -10,8 +10,19 @@ extension IdentitySetWrites {
     public static let signInResolution: Duration = .seconds(3_600)
 
     /// Records a sign-in of the identity `(pool, sub)` now, unless it is unlinked or unknown.
+    /// (One row, keyed by value: the batch form's arrays make PostgreSQL plan it afresh on every
+    /// call, and the link path calls this once per sign-in.)
     public static func recordSignIn(pool: PoolID, sub: String, on connection: PostgresConnection) throws {
-        try recordSignIns(pools: [pool.rawValue], subs: [sub], on: connection)
+        let resolution = Int(signInResolution.components.seconds)
+        try connection.execute(
+            """
+            INSERT INTO identity_sign_ins AS g (identity_id, first_signed_in_at, last_signed_in_at)
+            SELECT i.id, now(), now() FROM identities i
+            WHERE i.pool_id = \(pool.rawValue) AND i.sub = \(sub) AND i.status <> 'unlinked'
+            ON CONFLICT (identity_id) DO UPDATE SET last_signed_in_at = EXCLUDED.last_signed_in_at
+                WHERE g.last_signed_in_at <= EXCLUDED.last_signed_in_at - make_interval(secs => \(resolution))
+            """
+        )
     }
 
     /// The same for many identities at once (`pools[i]`, `subs[i]`), in identity order (two

@@ -55,9 +55,9 @@ extension ChangesController {
                     lastWrite = .now
                 }
                 // At most a second at a time, so a drain is noticed while nothing commits.
-                let second = ContinuousClock.now + .seconds(1)
-                await notifier.wait(since: generation, until: min(lastWrite + keepAlive, page.retryAt ?? second, second))
-                if !notifier.mustReadAgain(since: generation, retryAt: page.retryAt) { continue }
+                let readAgain = await notifier.waitForRead(
+                    since: generation, retryAt: page.retryAt, until: min(lastWrite + keepAlive, .now + .seconds(1)))
+                if !readAgain { continue }
             }
             generation = notifier.generation
             do {

@@ -104,8 +104,9 @@ struct ChangesController {
             if !page.hasMore {
                 guard ContinuousClock.now < deadline, !drain.isDraining, !Task.isCancelled else { break }
                 // At most a second at a time, so a drain is noticed while nothing commits.
-                await notifier.wait(since: generation, until: min(deadline, page.retryAt ?? deadline, .now + .seconds(1)))
-                if !notifier.mustReadAgain(since: generation, retryAt: page.retryAt) { continue }
+                let readAgain = await notifier.waitForRead(
+                    since: generation, retryAt: page.retryAt, until: min(deadline, .now + .seconds(1)))
+                if !readAgain { continue }
             }
             generation = notifier.generation
             page = try await readPage(after: page.next, limit: limit)
