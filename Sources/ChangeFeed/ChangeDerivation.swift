@@ -36,6 +36,8 @@ public enum ChangeDerivation {
         public var pool: String?
         public var sub: String?
         public var details: JSONValue
+        /// The row's ``FeedCursor/check``, carried into its change.
+        public var check: UInt32?
 
         public init(
             position: Int64, publishedAt: Date, eventID: Int64, kind: String, occurredAt: Date, userID: UUID?, pool: String?,
@@ -99,10 +101,12 @@ public enum ChangeDerivation {
     }
 
     private static func base(_ kind: ChangeKind, _ row: Row, userID: UUID?) -> FeedChange {
-        FeedChange(
+        var change = FeedChange(
             position: row.position, eventID: row.eventID, kind: kind, occurredAt: row.occurredAt, publishedAt: row.publishedAt,
             userID: userID
         )
+        change.check = row.check
+        return change
     }
 
     /// An `identity.*` change: the event names the identity and its person.

@@ -51,6 +51,11 @@ public struct ChangeFeedStore: Sendable {
         }
         if cursor.position < read.prunedThrough { throw ChangeFeedError.cursorPruned(prunedThrough: read.prunedThrough) }
         if cursor.position > read.logEnd { throw ChangeFeedError.cursorAhead(logEnd: read.logEnd) }
+        // (No row at the position — pruned exactly there, or a hole given up — leaves nothing to
+        // check: the cursor is followed.)
+        if let check = cursor.check, let held = read.checkAtCursor, held != check {
+            throw ChangeFeedError.cursorDiverged(position: cursor.position)
+        }
         let outcome = gapRule.settle(
             after: cursor.position, rows: read.rows.map { GapRule.Row(position: $0.position, publishedAt: $0.publishedAt) },
             clock: read.clock)
@@ -60,8 +65,14 @@ public struct ChangeFeedStore: Sendable {
             let remaining = read.clock.map { blockedUntil.timeIntervalSince($0) } ?? gapRule.maxGapAge.seconds
             retryAt = ContinuousClock.now + .milliseconds(Int64(max(0, remaining) * 1000) + 1)
         }
+        let next: FeedCursor
+        if outcome.position == cursor.position {
+            next = FeedCursor(position: cursor.position, check: cursor.check ?? read.checkAtCursor)
+        } else {
+            next = FeedCursor(position: outcome.position, check: read.rows.last(where: { $0.position == outcome.position })?.check)
+        }
         return Page(
-            changes: changes, next: FeedCursor(position: outcome.position),
+            changes: changes, next: next,
             hasMore: outcome.blockedUntil == nil && read.rows.count == size, retryAt: retryAt, databaseNow: read.clock,
             end: read.logEnd
         )
@@ -72,16 +83,23 @@ public struct ChangeFeedStore: Sendable {
     /// (``GapRule``), so a change still committing now comes after it.
     public func end() async throws -> FeedCursor {
         let gapRule = self.gapRule
-        let position = try await database.primary.withConnection { connection in
+        return try await database.primary.withConnection { connection in
             var position = try Self.settledStart(maxGapAge: gapRule.maxGapAge, on: connection)
             while true {
                 let (rows, clock) = try Self.positions(after: position, limit: Self.endBatch, on: connection)
                 let outcome = gapRule.settle(after: position, rows: rows, clock: clock)
                 position = outcome.position
-                if outcome.blockedUntil != nil || rows.count < Self.endBatch { return position }
+                if outcome.blockedUntil != nil || rows.count < Self.endBatch { break }
             }
+            return FeedCursor(position: position, check: try Self.check(at: position, on: connection))
         }
-        return FeedCursor(position: position)
+    }
+
+    /// The cursor at `position`, with its row's check (none when no row is there).
+    public func cursor(at position: Int64) async throws -> FeedCursor {
+        try await database.primary.withConnection { connection in
+            FeedCursor(position: position, check: try Self.check(at: position, on: connection))
+        }
     }
 
     // MARK: Statements
@@ -95,9 +113,23 @@ public struct ChangeFeedStore: Sendable {
              ELSE clock_timestamp() END
         """
 
+    /// A row's publication time as the check reads it: whole microseconds since 1970 (exact:
+    /// `extract` answers numeric).
+    public static let publishedMicrosSQL = "floor(extract(epoch FROM published_at) * 1000000)::bigint"
+
+    /// The check of the row at `position`, nil when there is none.
+    static func check(at position: Int64, on connection: PostgresConnection) throws -> UInt32? {
+        let rows = try connection.query(
+            "SELECT event_id, \(unescaped: publishedMicrosSQL) AS published_us FROM change_feed WHERE id = \(position)")
+        guard let row = rows.first else { return nil }
+        return FeedCursor.check(eventID: try row.decode("event_id"), publishedMicros: try row.decode("published_us"))
+    }
+
     struct Read: Sendable {
         var prunedThrough: Int64
         var logEnd: Int64
+        /// The check of the row at the cursor's position, nil when there is none.
+        var checkAtCursor: UInt32?
         var clock: Date?
         var rows: [ChangeDerivation.Row]
     }
@@ -108,12 +140,14 @@ public struct ChangeFeedStore: Sendable {
         let rows = try connection.query(
             """
             WITH feed AS (
-                SELECT id, event_id, published_at FROM change_feed WHERE id > \(position) ORDER BY id LIMIT \(limit)
+                SELECT id, event_id, published_at, \(unescaped: publishedMicrosSQL) AS published_us
+                FROM change_feed WHERE id > \(position) ORDER BY id LIMIT \(limit)
             )
             SELECT h.pruned_through,
                    GREATEST(h.pruned_through, COALESCE((SELECT max(id) FROM change_feed), 0)) AS log_end,
                    \(unescaped: clockSQL) AS clock,
-                   f.id, f.published_at, e.id AS event_id, e.kind, e.occurred_at, e.user_id, e.pool_id, e.sub,
+                   at.event_id AS at_event_id, at.published_us AS at_published_us,
+                   f.id, f.published_at, f.published_us, e.id AS event_id, e.kind, e.occurred_at, e.user_id, e.pool_id, e.sub,
                    -- Only the keys a change is derived from (most events have none of them):
                    -- decoding whole details was most of a page's time (perf, bench-changes).
                    -- (Details that are not an object — never written by StableID — become {}: the
@@ -124,6 +158,8 @@ public struct ChangeFeedStore: Sendable {
                               WHERE d.key = ANY(\(PostgresArray(ChangeDerivation.detailKeys))::text[]))
                         ELSE '{}'::jsonb END::text AS details
             FROM change_feed_horizon h
+            LEFT JOIN (SELECT event_id, \(unescaped: publishedMicrosSQL) AS published_us FROM change_feed
+                       WHERE id = \(position)) at ON true
             LEFT JOIN (feed f JOIN events e ON e.id = f.event_id) ON true
             ORDER BY f.id
             """
@@ -139,15 +175,21 @@ public struct ChangeFeedStore: Sendable {
             guard let id = try row.decodeIfPresent("id", as: Int64.self) else { continue }
             let text = try row.decode("details", as: String.self)
             let details = text == "{}" ? empty : try decoder.decode(JSONValue.self, from: Data(text.utf8))
-            decoded.append(
-                ChangeDerivation.Row(
-                    position: id, publishedAt: try row.decode("published_at"), eventID: try row.decode("event_id"),
-                    kind: try row.decode("kind"), occurredAt: try row.decode("occurred_at"), userID: try row.decodeIfPresent("user_id"),
-                    pool: try row.decodeIfPresent("pool_id"), sub: try row.decodeIfPresent("sub"), details: details
-                ))
+            let eventID: Int64 = try row.decode("event_id")
+            var decodedRow = ChangeDerivation.Row(
+                position: id, publishedAt: try row.decode("published_at"), eventID: eventID,
+                kind: try row.decode("kind"), occurredAt: try row.decode("occurred_at"), userID: try row.decodeIfPresent("user_id"),
+                pool: try row.decodeIfPresent("pool_id"), sub: try row.decodeIfPresent("sub"), details: details
+            )
+            decodedRow.check = FeedCursor.check(eventID: eventID, publishedMicros: try row.decode("published_us"))
+            decoded.append(decodedRow)
+        }
+        var checkAtCursor: UInt32?
+        if let eventID = try head.decodeIfPresent("at_event_id", as: Int64.self) {
+            checkAtCursor = FeedCursor.check(eventID: eventID, publishedMicros: try head.decode("at_published_us"))
         }
         return Read(
-            prunedThrough: try head.decode("pruned_through"), logEnd: try head.decode("log_end"),
+            prunedThrough: try head.decode("pruned_through"), logEnd: try head.decode("log_end"), checkAtCursor: checkAtCursor,
             clock: try head.decodeIfPresent("clock"), rows: decoded
         )
     }

@@ -55,6 +55,8 @@ public struct FeedChange: Sendable, Equatable {
     public var erasedUserIDs: [UUID]?
     /// The identities a merge or unmerge moved.
     public var identities: [IdentityKey]?
+    /// Its row's ``FeedCursor/check``, when it was read from the feed.
+    public var check: UInt32?
 
     public init(
         position: Int64, eventID: Int64, kind: ChangeKind, occurredAt: Date, publishedAt: Date, userID: UUID? = nil,
@@ -70,5 +72,5 @@ public struct FeedChange: Sendable, Equatable {
     }
 
     /// The cursor a consumer holds once it has acted on this change.
-    public var cursor: FeedCursor { FeedCursor(position: position) }
+    public var cursor: FeedCursor { FeedCursor(position: position, check: check) }
 }

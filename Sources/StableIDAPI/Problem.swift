@@ -179,6 +179,9 @@ public struct Problem: HTTPResponseError, Sendable {
             why = "the changes after this cursor are older than the feed's retention and were removed"
         case .cursorAhead:
             why = "this cursor is past the end of this database's feed (another installation, or commits a failover lost)"
+        case .cursorDiverged:
+            why =
+                "this cursor names a change this database does not hold at its position (commits a failover lost, since given to other changes)"
         }
         return Problem(
             .gone, code: "cursor_expired", title: "The cursor can no longer be followed",

@@ -150,9 +150,12 @@ public struct WebhookStore: Sendable {
     }
 
     /// The columns ``decode(_:)`` reads: everything but the secret.
+    /// The cursor is answered as the feed answers it, with its row's check (``FeedCursor``).
     static let columns = """
         id, url, secret_fingerprint, kinds, allow_private, description, state, disabled_reason, cursor, pending_through,
-        failing_since, attempts, next_attempt_at, last_error_code, last_success_at, created_at
+        failing_since, attempts, next_attempt_at, last_error_code, last_success_at, created_at,
+        (SELECT f.event_id FROM change_feed f WHERE f.id = webhooks.cursor) AS cursor_event_id,
+        (SELECT \(ChangeFeedStore.publishedMicrosSQL) FROM change_feed f WHERE f.id = webhooks.cursor) AS cursor_published_us
         """
 
     static func decode(_ row: PostgresRow) throws -> Webhook {
@@ -166,7 +169,11 @@ public struct WebhookStore: Sendable {
             note: try row.decodeIfPresent("description"),
             state: Webhook.State(rawValue: try row.decode("state")) ?? .disabled,
             disabledReason: try row.decodeIfPresent("disabled_reason"),
-            cursor: FeedCursor(position: max(0, try row.decode("cursor", as: Int64.self))),
+            cursor: FeedCursor(
+                position: max(0, try row.decode("cursor", as: Int64.self)),
+                check: try row.decodeIfPresent("cursor_event_id", as: Int64.self).map {
+                    FeedCursor.check(eventID: $0, publishedMicros: try row.decode("cursor_published_us"))
+                }),
             pendingThrough: try row.decodeIfPresent("pending_through"),
             failingSince: try row.decodeIfPresent("failing_since"),
             attempts: try row.decode("attempts"),

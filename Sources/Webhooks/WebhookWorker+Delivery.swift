@@ -27,7 +27,9 @@ extension WebhookWorker {
             pendingThrough = through
             lastWrite = .now
         }
-        let body = try context.encode(changes, FeedCursor(position: through))
+        // `next` is the cursor GET /v1/changes would give there, check included: the same row,
+        // so a retry sends the same body.
+        let body = try context.encode(changes, try await context.feed.cursor(at: through))
         let messageID = Self.messageID(endpoint: id, through: through)
         // A retry scheduled before this server took over waits for its time.
         if let due = nextAttemptAt {

@@ -69,6 +69,27 @@ struct ChangeFeedRulesTests {
         }
     }
 
+    @Test("a cursor with a check is 18 characters of version 2, the position and the check; each has one spelling")
+    func checkedCursorText() {
+        for (position, check): (Int64, UInt32) in [(1, 0), (42, 0xdead_beef), (Int64.max, UInt32.max), (1 << 33, 7)] {
+            let cursor = FeedCursor(position: position, check: check)
+            // Version 2's bits and the position's high ones: A, then one of g…n.
+            #expect(cursor.text.count == 18 && cursor.text.hasPrefix("A") && "ghijklmn".contains(Array(cursor.text)[1]), "\(cursor.text)")
+            #expect(FeedCursor(text: cursor.text) == cursor)
+            #expect(FeedCursor(text: cursor.text)?.text == cursor.text)
+            #expect(FeedCursor(text: cursor.text) != FeedCursor(position: position))
+        }
+        // Version 1 with a check's length, version 2 with a position's, version 3: not a cursor.
+        #expect(FeedCursor(text: "AQAAAAAAAAAqAAAAAA") == nil)
+        #expect(FeedCursor(text: "AgAAAAAAAAAq") == nil)
+        #expect(FeedCursor(text: "AwAAAAAAAAAqAAAAAA") == nil)
+        // The check depends on both the event and the time, and on nothing else.
+        let check = FeedCursor.check(eventID: 7, publishedMicros: 1_765_000_000_000_000)
+        #expect(check == FeedCursor.check(eventID: 7, publishedMicros: 1_765_000_000_000_000))
+        #expect(check != FeedCursor.check(eventID: 8, publishedMicros: 1_765_000_000_000_000))
+        #expect(check != FeedCursor.check(eventID: 7, publishedMicros: 1_765_000_000_000_001))
+    }
+
     static let pool = PoolID("us-east-1_Old")!
     static let a = UUID(uuidString: "01a21996-0000-7000-8000-00000000000a")!
     static let b = UUID(uuidString: "01a21996-0000-7000-8000-00000000000b")!

@@ -228,8 +228,9 @@ struct ChangesRouteTests {
                 try await Self.metric(client, "stableid_changes_publish_lag_seconds_count") >= delivered + 3
             }
             #expect(sent, "the stream did not deliver the changes")
-            // Idle for longer than the keep-alive, then the server drains: the stream ends.
-            try await Task.sleep(for: .milliseconds(600))
+            // Idle for several keep-alives (room for a loaded CI machine), then the server drains:
+            // the stream ends.
+            try await Task.sleep(for: .milliseconds(1_500))
             drain.beginDraining()
             let reply = try await streamed
             #expect(reply.status == 200 && reply.headers[.contentType] == "text/event-stream")
