@@ -93,7 +93,7 @@ let package = Package(
         .target(
             name: "UserMigration",
             dependencies: [
-                "IdentityMap", "Cognito", "CognitoIngest", "CryptoPrimitives", "Postgres", "Support",
+                "IdentityMap", "Cognito", "CognitoIngest", "Postgres", "Support",
                 .product(name: "Logging", package: "swift-log"),
                 .product(name: "Metrics", package: "swift-metrics"),
             ],

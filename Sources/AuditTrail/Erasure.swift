@@ -21,12 +21,16 @@ public struct Erasure: Sendable {
         /// The person's `campaign finalize` rows: where a target account may exist that the
         /// erasure did not touch (StableID never deletes Cognito users).
         public var finalizeRows: [ErasedFinalizeRow]
+        /// The subset campaigns whose `--only` values lost the person's emails or usernames, with
+        /// how many each.
+        public var subsetValues: [ErasedSubsetValues]
 
         enum CodingKeys: String, CodingKey {
             case identities
             case userID = "user_id"
             case eventsScrubbed = "events_scrubbed"
             case finalizeRows = "finalize_rows"
+            case subsetValues = "subset_values"
         }
     }
 
@@ -67,7 +71,7 @@ public struct Erasure: Sendable {
             )
             try connection.execute("DELETE FROM pending_links WHERE user_id = ANY(\(ids)::uuid[])")
             try Self.forgetSubsetMembers(of: ids, on: connection)
-            try Self.forgetSubsetValues(of: ids, on: connection)
+            let subsetValues = try Self.forgetSubsetValues(of: ids, on: connection)
             let finalizeRows = try Self.forgetFinalizeUsernames(of: ids, on: connection)
             let identities = try IdentitySetWrites.erasePersonalData(ofUsers: ids, on: connection)
             scrubbedEvents += try connection.query(
@@ -96,7 +100,7 @@ public struct Erasure: Sendable {
                 EventDraft(
                     PersonalDataErasedDetails(
                         users: person.userIDs, identities: identities, eventsScrubbed: scrubbed, scrubbedEvents: scrubbedEvents.sorted(),
-                        finalizeRows: finalizeRows
+                        finalizeRows: finalizeRows, subsetValues: subsetValues
                     ),
                     userID: survivor
                 ),
@@ -104,7 +108,8 @@ public struct Erasure: Sendable {
                 on: connection
             )
             return Result(
-                userID: survivor.uuidString.lowercased(), identities: identities, eventsScrubbed: scrubbed, finalizeRows: finalizeRows)
+                userID: survivor.uuidString.lowercased(), identities: identities, eventsScrubbed: scrubbed, finalizeRows: finalizeRows,
+                subsetValues: subsetValues)
         }
     }
 
@@ -123,26 +128,62 @@ public struct Erasure: Sendable {
         )
     }
 
-    /// Subset campaigns' `--only` values (`campaign_subset_values`, sql/0028) that are the person's:
-    /// one of their emails, in any attribute and any case (`--only email=…`, a custom attribute
-    /// holding an address), or one of their usernames in `preferred_username` — the attribute
-    /// Cognito gives a username-like alias. A username is not looked for in other attributes: a
-    /// user called `de` would take `DE` out of every `custom:country=DE`. The campaign then no
-    /// longer admits the person by that value (a condition left without values admits nobody);
-    /// its `campaign_created` holds only the values' count and digest. Values the map does not
+    /// Subset campaigns' `--only` values that are the person's: one of their emails, in any
+    /// attribute and any case (`--only email=…`, a custom attribute holding an address), or one of
+    /// their usernames in `preferred_username` — the attribute Cognito gives a username-like alias.
+    /// A username is not looked for in other attributes: a user called `de` would take `DE` out of
+    /// every `custom:country=DE`. They are removed from the `values` arrays of `campaigns.subset`,
+    /// the one place they are kept, in place: the shape stays what every release reads, and a
+    /// condition left without values admits nobody (UserMigration's `CampaignSubset`). Values the map does not
     /// know to be the person's (a phone number, a name) are out of its reach. Runs before the
-    /// identities lose their usernames and emails.
-    static func forgetSubsetValues(of ids: PostgresArray<String>, on connection: PostgresConnection) throws {
-        try connection.execute(
+    /// identities lose their usernames and emails. Returns, per campaign changed, how many values
+    /// went (the erasure's event records that, never a value).
+    static func forgetSubsetValues(of ids: PostgresArray<String>, on connection: PostgresConnection) throws -> [ErasedSubsetValues] {
+        // Lock the subset campaigns first (few rows, in id order): the UPDATE below, a statement
+        // of its own, then reads values no other erasure is rewriting — one that committed while
+        // this waited is seen, not written back over.
+        try connection.execute("SELECT id FROM campaigns WHERE jsonb_typeof(subset->'only') = 'array' ORDER BY id FOR UPDATE")
+        return try connection.query(
             """
-            DELETE FROM campaign_subset_values v
-            WHERE lower(v.value) IN (
-                      SELECT email_normalized FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email_normalized IS NOT NULL
-                      UNION SELECT lower(email) FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email IS NOT NULL)
-               OR (v.attribute = 'preferred_username'
-                   AND lower(v.value) IN (SELECT lower(username) FROM identities WHERE user_id = ANY(\(ids)::uuid[])))
+            WITH emails AS (
+                SELECT email_normalized AS value FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email_normalized IS NOT NULL
+                UNION SELECT lower(email) FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND email IS NOT NULL
+            ), usernames AS (
+                SELECT lower(username) AS value FROM identities WHERE user_id = ANY(\(ids)::uuid[]) AND username IS NOT NULL
+            ), conditions AS (
+                -- Each condition of each subset campaign, with the values it keeps (in order) and
+                -- how many of the person's it loses.
+                SELECT c.id, o.n, o.condition, k.kept, k.lost
+                FROM campaigns c
+                CROSS JOIN LATERAL jsonb_array_elements(c.subset->'only') WITH ORDINALITY AS o (condition, n)
+                CROSS JOIN LATERAL (
+                    SELECT coalesce(jsonb_agg(v.value ORDER BY v.n) FILTER (WHERE NOT v.theirs), '[]'::jsonb) AS kept,
+                           count(*) FILTER (WHERE v.theirs) AS lost
+                    FROM (
+                        SELECT x.value, x.n,
+                               coalesce(jsonb_typeof(x.value) = 'string'
+                                   AND (lower(x.value #>> '{}') IN (SELECT value FROM emails)
+                                        OR (o.condition->>'attribute' = 'preferred_username'
+                                            AND lower(x.value #>> '{}') IN (SELECT value FROM usernames))), false) AS theirs
+                        FROM jsonb_array_elements(
+                            CASE WHEN jsonb_typeof(o.condition->'values') = 'array' THEN o.condition->'values' ELSE '[]'::jsonb END
+                        ) WITH ORDINALITY AS x (value, n)
+                    ) v
+                ) k
+                WHERE jsonb_typeof(c.subset->'only') = 'array'
+            ), rewritten AS (
+                SELECT id, sum(lost)::integer AS removed,
+                       jsonb_agg(CASE WHEN lost > 0 THEN jsonb_set(condition, '{values}', kept) ELSE condition END ORDER BY n) AS kept_only
+                FROM conditions
+                GROUP BY id
+            )
+            UPDATE campaigns c SET subset = jsonb_set(c.subset, '{only}', r.kept_only)
+            FROM rewritten r
+            WHERE c.id = r.id AND r.removed > 0
+            RETURNING c.id, r.removed
             """
-        )
+        ).map { row in ErasedSubsetValues(campaign: try row.decode("id"), removed: try row.decode("removed")) }
+            .sorted { $0.campaign.uuidString < $1.campaign.uuidString }
     }
 
     /// The username `campaign finalize` gave the person in a target pool becomes NULL: a resumed

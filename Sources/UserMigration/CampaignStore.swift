@@ -51,7 +51,6 @@ public struct CampaignStore: Sendable {
                 )
             }
             try CampaignSubsetStore.insert(new.subsetMembers ?? [], campaign: id, on: connection)
-            try CampaignSubsetStore.insertValues(new.subsetConditions, campaign: id, on: connection)
             guard let campaign = try Self.campaign(id, on: connection) else {
                 throw PostgresError(kind: .decoding, message: "campaign vanished inside its own transaction")
             }
@@ -176,21 +175,15 @@ public struct CampaignStore: Sendable {
             ),
             createdAt: try row.decode("created_at"),
             phaseChangedAt: try row.decode("phase_changed_at"),
-            subset: try decodeSubset(row.decodeIfPresent("subset", as: PostgresJSON.self), campaign: id, on: connection)
+            subset: try decodeSubset(row.decodeIfPresent("subset", as: PostgresJSON.self))
         )
     }
 
-    /// `campaigns.subset` as stored (``CampaignSubset/storedJSON``), with its conditions' values
-    /// from `campaign_subset_values`; a campaign whose subset cannot be read must not be taken for
-    /// one over every user.
-    static func decodeSubset(_ stored: PostgresJSON?, campaign id: UUID, on connection: PostgresConnection) throws -> CampaignSubset? {
+    /// `campaigns.subset` as stored (``CampaignSubset/storedJSON``, values included); a campaign
+    /// whose subset cannot be read must not be taken for one over every user.
+    static func decodeSubset(_ stored: PostgresJSON?) throws -> CampaignSubset? {
         guard let stored else { return nil }
-        guard let value = try? stored.decode(as: JSONValue.self) else {
-            throw PostgresError(kind: .decoding, message: "stored campaign subset is malformed")
-        }
-        var values: [String: [String]] = [:]
-        if value["only"]?.arrayValue?.isEmpty == false { values = try CampaignSubsetStore.values(campaign: id, on: connection) }
-        guard let subset = CampaignSubset(storedJSON: value, values: values) else {
+        guard let value = try? stored.decode(as: JSONValue.self), let subset = CampaignSubset(storedJSON: value) else {
             throw PostgresError(kind: .decoding, message: "stored campaign subset is malformed")
         }
         return subset

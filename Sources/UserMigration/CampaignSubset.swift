@@ -1,7 +1,5 @@
-import CryptoPrimitives
 public import Foundation
 public import IdentityMap
-import Support
 
 /// The source users a campaign is about, when it is not about all of them (data sovereignty: only
 /// the users of some countries move to a pool in another region). Fixed when the campaign is made.
@@ -18,7 +16,8 @@ import Support
 /// longer `unmigrated`; one who joins becomes migratable; one already migrated stays migrated (the
 /// triggers never move a linked user, and reconciliation only asks about users not migrated), but
 /// the clean-up leaves their source user alone. The values and the member file are fixed with the
-/// campaign, except that an erasure takes a person's email or username out of them (sql/0028).
+/// campaign, except that an erasure takes a person's email or username out of them (AuditTrail's
+/// `Erasure`); a condition left without values admits nobody.
 public struct CampaignSubset: Sendable, Equatable {
     /// One `--only ATTR=V[,V…]`.
     public struct Condition: Sendable, Equatable {
@@ -32,19 +31,11 @@ public struct CampaignSubset: Sendable, Equatable {
             self.values = values
         }
 
+        /// Whether `value` is one of ``values``: never without a value, and never when ``values`` is
+        /// empty (an erasure took the last of them) — such a condition admits nobody.
         public func holds(for value: String?) -> Bool {
             guard let value else { return false }
             return values.contains(value)
-        }
-
-        /// What `campaign_created` records of the values instead of the values (which may be
-        /// people's emails or usernames, and an event cannot be erased): the SHA-256, in lower-case
-        /// hex, of the values sorted by their UTF-8 bytes and joined by newlines, with no newline
-        /// at the end — `printf %s "$(LC_ALL=C sort -u values.txt)" | sha256sum` of a file with
-        /// one value a line (docs/AUDIT.md).
-        public var valuesDigest: String {
-            let sorted = values.sorted { $0.utf8.lexicographicallyPrecedes($1.utf8) }
-            return Hex.encode(SHA256.hash(sorted.joined(separator: "\n")))
         }
     }
 
@@ -191,29 +182,30 @@ public struct CampaignSubset: Sendable, Equatable {
 
     // MARK: Stored and recorded
 
-    /// The `campaigns.subset` object: each condition's attribute, in order, and the member file's
-    /// counts. The values are not in it: they live in `campaign_subset_values` (sql/0028), where
-    /// an erasure reaches them (``CampaignSubsetStore``).
+    /// The `campaigns.subset` object: each condition's attribute and values, in order, and the
+    /// member file's counts — `{"only": [{"attribute": "custom:country", "values": ["DE", "FR"]}],
+    /// "members": {"usernames": 2, "subs": 1}}`. The one place the values are kept, in the shape
+    /// every release since sql/0025 reads and writes: servers of two releases side by side in a
+    /// rolling deploy read each other's campaigns. An erasure removes a person's emails and
+    /// usernames from `values` in place (AuditTrail's `Erasure`), which may leave one empty.
     public var storedJSON: [String: JSONValue] {
-        var json: [String: JSONValue] = ["only": .array(conditions.map { .object(["attribute": .string($0.attribute)]) })]
+        var json: [String: JSONValue] = [
+            "only": .array(
+                conditions.map { .object(["attribute": .string($0.attribute), "values": .array($0.values.map(JSONValue.string))]) })
+        ]
         if let members { json["members"] = Self.membersJSON(members) }
         return json
     }
 
-    /// The subset in `campaign_created`: each condition's attribute, how many values it has
-    /// (`count`) and their ``Condition/valuesDigest`` (`sha256`), never a value — an `--only
-    /// email=…` lists people, and no erasure can reach an event's details — and the member file's
-    /// counts, never its usernames. (Campaigns created before this shape carry their values in
-    /// their event.)
+    /// The subset in `campaign_created`: each condition's attribute and how many values it has
+    /// (`count`), never a value nor a digest of one — an `--only email=…` lists people, a digest of
+    /// an email is as good as the email to whoever can guess it, and no erasure reaches an event's
+    /// details — and the member file's counts, never its usernames. (Campaigns created by earlier
+    /// releases carry their values in their event.)
     public var recordedJSON: [String: JSONValue] {
         var json: [String: JSONValue] = [
             "only": .array(
-                conditions.map { condition in
-                    .object([
-                        "attribute": .string(condition.attribute), "count": .number(Double(condition.values.count)),
-                        "sha256": .string(condition.valuesDigest),
-                    ])
-                })
+                conditions.map { .object(["attribute": .string($0.attribute), "count": .number(Double($0.values.count))]) })
         ]
         if let members { json["members"] = Self.membersJSON(members) }
         return json
@@ -223,14 +215,16 @@ public struct CampaignSubset: Sendable, Equatable {
         .object(["usernames": .number(Double(members.usernames)), "subs": .number(Double(members.subs))])
     }
 
-    /// Reads ``storedJSON`` back with the values `campaign_subset_values` holds, by attribute (an
-    /// attribute with none left — an erasure took the last — admits nobody); nil for anything else.
-    public init?(storedJSON json: JSONValue, values: [String: [String]]) {
+    /// Reads ``storedJSON`` back — what any release wrote — and nil for anything else: every
+    /// condition needs its `attribute` and its `values` array. An empty `values` (an erasure took
+    /// the last) reads as a condition no value meets, so it admits nobody, never everybody.
+    public init?(storedJSON json: JSONValue) {
         guard case .object(let object) = json, let only = object["only"]?.arrayValue else { return nil }
         var conditions: [Condition] = []
         for item in only {
-            guard let attribute = item["attribute"]?.stringValue else { return nil }
-            conditions.append(Condition(attribute: attribute, values: values[attribute] ?? []))
+            guard let attribute = item["attribute"]?.stringValue, let values = item["values"]?.arrayValue?.compactMap(\.stringValue)
+            else { return nil }
+            conditions.append(Condition(attribute: attribute, values: values))
         }
         var members: MemberCounts?
         if case .object(let counts)? = object["members"] {

@@ -5,10 +5,7 @@ public import Postgres
 /// The SQL of a campaign's member file (`campaign_subset_members`, sql/0025): written once with
 /// the campaign, then asked by every part of the campaign — the Migrate-user trigger for one
 /// user, reconciliation, progress and the clean-up for many — through the one rule of
-/// ``listed(campaign:pool:sub:username:)``. And of the values of its `--only` conditions
-/// (`campaign_subset_values`, sql/0028): written with the campaign, read with it. Both tables
-/// can hold people's usernames and emails; an erasure deletes the person's rows (AuditTrail's
-/// `Erasure`), and no event holds them.
+/// ``listed(campaign:pool:sub:username:)``.
 public enum CampaignSubsetStore {
     /// Stores the member file of a new campaign (COPY, in the campaign's transaction).
     static func insert(_ members: [SubsetMember], campaign: UUID, on connection: PostgresConnection) throws {
@@ -18,29 +15,6 @@ public enum CampaignSubsetStore {
             "COPY campaign_subset_members (campaign_id, pool_id, key_kind, key) FROM STDIN",
             rows: members.lazy.map { member -> [String?] in [id, member.pool?.rawValue, member.kind.rawValue, member.key] }
         )
-    }
-
-    /// Stores the values of a new campaign's `--only` conditions, each with its place in the order
-    /// given (COPY, in the campaign's transaction).
-    static func insertValues(_ conditions: [CampaignSubset.Condition], campaign: UUID, on connection: PostgresConnection) throws {
-        let id = campaign.uuidString.lowercased()
-        let rows = conditions.flatMap { condition in
-            condition.values.enumerated().map { position, value -> [String?] in [id, condition.attribute, value, String(position)] }
-        }
-        guard !rows.isEmpty else { return }
-        try connection.copyFrom("COPY campaign_subset_values (campaign_id, attribute, value, position) FROM STDIN", rows: rows)
-    }
-
-    /// The values of the campaign's `--only` conditions, by attribute, in the order given.
-    static func values(campaign: UUID, on connection: PostgresConnection) throws -> [String: [String]] {
-        var values: [String: [String]] = [:]
-        for row in try connection.query(
-            "SELECT attribute, value FROM campaign_subset_values WHERE campaign_id = \(campaign) ORDER BY attribute, position"
-        ) {
-            let attribute: String = try row.decode("attribute")
-            values[attribute, default: []].append(try row.decode("value"))
-        }
-        return values
     }
 
     /// Whether the member file of `campaign` lists the source user whose pool, sub and username

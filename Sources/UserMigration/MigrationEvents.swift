@@ -19,8 +19,8 @@ public struct CampaignCreatedDetails: EventDetails {
         if let client = campaign.sources.first?.clientID { json["source_client_id"] = .string(client) }
         json["mfa_users"] = .string(campaign.mfaUsers.rawValue)
         json["target_facts"] = .object(campaign.targetFacts.json)
-        // Attribute names, how many values each and their digest, and the member file's counts:
-        // never a value nor a username it lists (they may be people's, and this cannot be erased).
+        // Attribute names, how many values each, and the member file's counts: never a value, a
+        // digest of one, nor a username it lists (they may be people's, and this cannot be erased).
         if let subset = campaign.subset { json["subset"] = .object(subset.recordedJSON) }
         return json
     }

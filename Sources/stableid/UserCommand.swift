@@ -46,6 +46,9 @@ struct UserCommand: AsyncParsableCommand {
             try await database.withDatabase { db, _ in
                 let result = try await Erasure(database: db).forget(userID: userID, attribution: cliAttribution)
                 print("erased personal data of \(result.userID): \(result.identities) identities, \(result.eventsScrubbed) events")
+                for subset in result.subsetValues {
+                    print("removed \(subset.removed) --only value(s) from subset campaign \(subset.campaign.uuidString.lowercased())")
+                }
                 for row in result.finalizeRows where row.targetAccountMayExist {
                     print(
                         "warning: campaign finalize \(row.state == "created" ? "created" : "may have created") an account for this person "

@@ -293,9 +293,8 @@ struct AuditTrailTests {
                 "report_sessions", "change_feed", "change_feed_pending", "change_feed_commit",
                 // `webhook remove` deletes the endpoint's row, and with it its secret (sql/0024).
                 "webhooks",
-                // Erasure deletes a person's usernames from subset member files (sql/0025), and
-                // their emails and usernames from subsets' `--only` values (sql/0028).
-                "campaign_subset_members", "campaign_subset_values",
+                // Erasure deletes a person's usernames from subset member files (sql/0025).
+                "campaign_subset_members",
             ], "\(deletable.sorted())")
         // The deletes the service does make still work under it: housekeeping here; erasure and
         // the sealer in `serviceRole`.

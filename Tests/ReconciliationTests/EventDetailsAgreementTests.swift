@@ -97,7 +97,8 @@ struct EventDetailsAgreementTests {
             ImportCompletedDetails(importRun: run, source: "file", reuseSubAsUserID: true, report: report),
             PersonalDataErasedDetails(
                 users: [user], identities: 2, eventsScrubbed: 1, scrubbedEvents: [9],
-                finalizeRows: [ErasedFinalizeRow(campaign: campaign, targetPool: pool.rawValue, state: "created")]),
+                finalizeRows: [ErasedFinalizeRow(campaign: campaign, targetPool: pool.rawValue, state: "created")],
+                subsetValues: [ErasedSubsetValues(campaign: campaign, removed: 2)]),
             IdentityStatusChangedDetails(from: .active, to: .disabled, reason: "fix", finding: 1, run: run),
             IdentityRefreshedDetails(finding: 2, run: run, fields: ["email_verified"], emailVerified: false),
             WebhookAddedDetails(

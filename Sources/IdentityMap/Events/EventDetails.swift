@@ -243,15 +243,20 @@ public struct PersonalDataErasedDetails: EventDetails {
     /// The person's `campaign finalize` rows (`finalize_rows`, only when there are any): target
     /// pools where an account made for them may still exist.
     public var finalizeRows: [ErasedFinalizeRow]
+    /// The subset campaigns whose `--only` values lost the person's emails or usernames
+    /// (`subset_values`, only when there are any): how many, never which.
+    public var subsetValues: [ErasedSubsetValues]
 
     public init(
-        users: [UUID], identities: Int, eventsScrubbed: Int, scrubbedEvents: [Int64] = [], finalizeRows: [ErasedFinalizeRow] = []
+        users: [UUID], identities: Int, eventsScrubbed: Int, scrubbedEvents: [Int64] = [], finalizeRows: [ErasedFinalizeRow] = [],
+        subsetValues: [ErasedSubsetValues] = []
     ) {
         self.users = users
         self.identities = identities
         self.eventsScrubbed = eventsScrubbed
         self.scrubbedEvents = scrubbedEvents
         self.finalizeRows = finalizeRows
+        self.subsetValues = subsetValues
     }
 
     public var json: [String: JSONValue] {
@@ -260,7 +265,25 @@ public struct PersonalDataErasedDetails: EventDetails {
             "scrubbed_events": .array(scrubbedEvents.map { .number(Double($0)) }),
         ]
         if !finalizeRows.isEmpty { json["finalize_rows"] = .array(finalizeRows.map(\.json)) }
+        if !subsetValues.isEmpty { json["subset_values"] = .array(subsetValues.map(\.json)) }
         return json
+    }
+}
+
+/// A subset campaign whose `--only` values an erasure took the person's emails or usernames out of
+/// (`campaigns.subset`): the campaign and how many values went. No value: the count is all an
+/// auditor needs to see that the campaign changed, and why.
+public struct ErasedSubsetValues: Sendable, Equatable, Codable {
+    public var campaign: UUID
+    public var removed: Int
+
+    public init(campaign: UUID, removed: Int) {
+        self.campaign = campaign
+        self.removed = removed
+    }
+
+    var json: JSONValue {
+        .object(["campaign": JSONValue(campaign), "removed": removed.json])
     }
 }
 

@@ -1,0 +1,12 @@
+-- An erasure (`stableid user forget`, or `DELETE /v1/users/{id}/personal-data`, which `serve` runs
+-- as stableid_service) takes the person's emails and usernames out of the values of subset
+-- campaigns' `--only` conditions (`--only email=…`, `preferred_username=…`). The values stay where
+-- 0025 put them, in the `values` arrays of `campaigns.subset`, in the shape every release reads and
+-- writes: this migration changes no data, so servers of the previous release keep running against
+-- it during a rolling deploy, and campaigns either release creates are read by both. The erasure
+-- rewrites those arrays in place; a condition left without values admits nobody.
+--
+-- `campaign_created` records each condition's attribute and how many values it has, never a value
+-- nor a digest of one (UserMigration's CampaignSubset, docs/AUDIT.md); campaigns created by earlier
+-- releases keep the values their event recorded (events are append-only).
+GRANT UPDATE (subset) ON campaigns TO stableid_service;
