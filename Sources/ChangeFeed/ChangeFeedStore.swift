@@ -135,19 +135,20 @@ public struct ChangeFeedStore: Sendable {
     }
 
     /// One statement, so the horizon, the end, the clock and the rows come from one snapshot.
-    /// Never reads `event_personal_data`.
+    /// Never reads `event_personal_data`. Binary results, read by column position: decoding a
+    /// thousand rows' texts (timestamps, UUIDs, column names looked up per value) was most of a
+    /// catch-up page's time.
     static func read(after position: Int64, limit: Int, on connection: PostgresConnection) throws -> Read {
-        let rows = try connection.query(
+        let rows = try connection.queryBinary(
             """
             WITH feed AS (
-                SELECT id, event_id, published_at, \(unescaped: publishedMicrosSQL) AS published_us
-                FROM change_feed WHERE id > \(position) ORDER BY id LIMIT \(limit)
+                SELECT id, event_id, published_at FROM change_feed WHERE id > \(position) ORDER BY id LIMIT \(limit)
             )
             SELECT h.pruned_through,
                    GREATEST(h.pruned_through, COALESCE((SELECT max(id) FROM change_feed), 0)) AS log_end,
                    \(unescaped: clockSQL) AS clock,
                    at.event_id AS at_event_id, at.published_us AS at_published_us,
-                   f.id, f.published_at, f.published_us, e.id AS event_id, e.kind, e.occurred_at, e.user_id, e.pool_id, e.sub,
+                   f.id, f.published_at, e.id AS event_id, e.kind, e.occurred_at, e.user_id, e.pool_id, e.sub,
                    -- Only the keys a change is derived from (most events have none of them):
                    -- decoding whole details was most of a page's time (perf, bench-changes).
                    -- (Details that are not an object — never written by StableID — become {}: the
@@ -167,31 +168,59 @@ public struct ChangeFeedStore: Sendable {
         guard let head = rows.first else {
             throw PostgresError(kind: .decoding, message: "change_feed_horizon has no row")
         }
+        let column = try Columns(rows)
         let decoder = JSONDecoder()
         var decoded: [ChangeDerivation.Row] = []
         decoded.reserveCapacity(rows.count)
         let empty = JSONValue.object([:])
         for row in rows {
-            guard let id = try row.decodeIfPresent("id", as: Int64.self) else { continue }
-            let text = try row.decode("details", as: String.self)
+            guard let id = try row.integer(at: column.id) else { continue }
+            let text = row.string(at: column.details) ?? "{}"
             let details = text == "{}" ? empty : try decoder.decode(JSONValue.self, from: Data(text.utf8))
-            let eventID: Int64 = try row.decode("event_id")
+            guard let eventID = try row.integer(at: column.eventID), let published = try row.microsecondsSince2000(at: column.publishedAt),
+                let publishedAt = try row.date(at: column.publishedAt), let occurredAt = try row.date(at: column.occurredAt),
+                let kind = row.string(at: column.kind)
+            else { throw PostgresError(kind: .decoding, message: "a change feed row lacks its event") }
             var decodedRow = ChangeDerivation.Row(
-                position: id, publishedAt: try row.decode("published_at"), eventID: eventID,
-                kind: try row.decode("kind"), occurredAt: try row.decode("occurred_at"), userID: try row.decodeIfPresent("user_id"),
-                pool: try row.decodeIfPresent("pool_id"), sub: try row.decodeIfPresent("sub"), details: details
+                position: id, publishedAt: publishedAt, eventID: eventID, kind: kind, occurredAt: occurredAt,
+                userID: try row.uuid(at: column.userID), pool: row.string(at: column.pool), sub: row.string(at: column.sub),
+                details: details
             )
-            decodedRow.check = FeedCursor.check(eventID: eventID, publishedMicros: try row.decode("published_us"))
+            decodedRow.check = FeedCursor.check(
+                eventID: eventID, publishedMicros: published + PostgresBinaryRow.unixEpochOffsetMicros)
             decoded.append(decodedRow)
         }
         var checkAtCursor: UInt32?
-        if let eventID = try head.decodeIfPresent("at_event_id", as: Int64.self) {
-            checkAtCursor = FeedCursor.check(eventID: eventID, publishedMicros: try head.decode("at_published_us"))
+        if let eventID = try head.integer(at: column.atEventID), let micros = try head.integer(at: column.atPublishedMicros) {
+            checkAtCursor = FeedCursor.check(eventID: eventID, publishedMicros: micros)
+        }
+        guard let prunedThrough = try head.integer(at: column.prunedThrough), let logEnd = try head.integer(at: column.logEnd) else {
+            throw PostgresError(kind: .decoding, message: "change_feed_horizon has no row")
         }
         return Read(
-            prunedThrough: try head.decode("pruned_through"), logEnd: try head.decode("log_end"), checkAtCursor: checkAtCursor,
-            clock: try head.decodeIfPresent("clock"), rows: decoded
+            prunedThrough: prunedThrough, logEnd: logEnd, checkAtCursor: checkAtCursor, clock: try head.date(at: column.clock),
+            rows: decoded
         )
+    }
+
+    /// The page query's columns by position, found once per page.
+    private struct Columns {
+        let prunedThrough, logEnd, clock, atEventID, atPublishedMicros: Int
+        let id, publishedAt, eventID, kind, occurredAt, userID, pool, sub, details: Int
+
+        init(_ rows: PostgresBinaryRows) throws {
+            func index(_ name: String) throws -> Int {
+                guard let index = rows.columnIndex(name) else {
+                    throw PostgresError(kind: .decoding, message: "the change feed page has no column \(name)")
+                }
+                return index
+            }
+            (prunedThrough, logEnd, clock) = (try index("pruned_through"), try index("log_end"), try index("clock"))
+            (atEventID, atPublishedMicros) = (try index("at_event_id"), try index("at_published_us"))
+            (id, publishedAt, eventID, kind) = (try index("id"), try index("published_at"), try index("event_id"), try index("kind"))
+            (occurredAt, userID, pool, sub) = (try index("occurred_at"), try index("user_id"), try index("pool_id"), try index("sub"))
+            details = try index("details")
+        }
     }
 
     /// A position every earlier one is settled at: the newest change published at least

@@ -9,7 +9,7 @@ import CryptoPrimitives
 /// A failover to an asynchronous standby can lose the last commits, and the promoted server
 /// hands their positions out again to other changes: a consumer that read a lost change would
 /// then skip the new one at that position. So a cursor also carries a ``check`` of the row it
-/// names (its event and publication time, ``check(eventID:publishedMicros:)``); a read whose
+/// names (a mix of its event and publication time, ``check(eventID:publishedMicros:)``); a read whose
 /// row at that position is another row answers ``ChangeFeedError/cursorDiverged`` (410: re-sync).
 ///
 /// Clients hold it as opaque text: unpadded base64url of a version byte and the position as 8
@@ -57,13 +57,18 @@ public struct FeedCursor: Sendable, Hashable, Comparable, CustomStringConvertibl
     public var description: String { text }
 
     /// The check of the feed row with this event, published at this time (microseconds since
-    /// 1970, as the database stores it): the first 4 bytes of SHA-256 over both, big-endian.
-    /// Another row at the same position after a failover has another event or another time.
+    /// 1970, as the database stores it): 32 bits of a 64-bit mix of both (SplitMix64's
+    /// finalizer). Another row at the same position after a failover has another event or another
+    /// time; a check only tells rows apart (a client that forges one only misleads itself), so it
+    /// needs no cryptographic hash — the feed computes one per change, a thousand a page.
     public static func check(eventID: Int64, publishedMicros: Int64) -> UInt32 {
-        let input = [UInt64(bitPattern: eventID), UInt64(bitPattern: publishedMicros)].flatMap { value in
-            (0..<8).map { UInt8(truncatingIfNeeded: value >> (56 - 8 * UInt64($0))) }
+        func mix(_ value: UInt64) -> UInt64 {
+            var z = value &+ 0x9E37_79B9_7F4A_7C15
+            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+            return z ^ (z >> 31)
         }
-        return SHA256.hash(input).prefix(4).reduce(UInt32(0)) { $0 << 8 | UInt32($1) }
+        return UInt32(truncatingIfNeeded: mix(mix(UInt64(bitPattern: eventID)) ^ UInt64(bitPattern: publishedMicros)) >> 32)
     }
 
     public static func < (lhs: FeedCursor, rhs: FeedCursor) -> Bool {

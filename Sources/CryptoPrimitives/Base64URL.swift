@@ -10,21 +10,25 @@ public enum Base64URL {
     }()
 
     public static func encode(_ bytes: [UInt8]) -> String {
+        // Appended a character at a time: an array literal per group allocated per group (the
+        // feed writes a cursor per change, a thousand a page).
         var out: [UInt8] = []
         out.reserveCapacity((bytes.count * 4 + 2) / 3)
+        func emit(_ n: UInt32, _ count: Int) {
+            out.append(alphabet[Int(n >> 18 & 63)])
+            out.append(alphabet[Int(n >> 12 & 63)])
+            if count > 2 { out.append(alphabet[Int(n >> 6 & 63)]) }
+            if count > 3 { out.append(alphabet[Int(n & 63)]) }
+        }
         var index = 0
         while index + 3 <= bytes.count {
-            let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2])
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)], alphabet[Int(n & 63)]]
+            emit(UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8 | UInt32(bytes[index + 2]), 4)
             index += 3
         }
-        let rest = bytes.count - index
-        if rest == 1 {
-            let n = UInt32(bytes[index]) << 16
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)]]
-        } else if rest == 2 {
-            let n = UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8
-            out += [alphabet[Int(n >> 18 & 63)], alphabet[Int(n >> 12 & 63)], alphabet[Int(n >> 6 & 63)]]
+        switch bytes.count - index {
+        case 1: emit(UInt32(bytes[index]) << 16, 2)
+        case 2: emit(UInt32(bytes[index]) << 16 | UInt32(bytes[index + 1]) << 8, 3)
+        default: break
         }
         return String(decoding: out, as: UTF8.self)
     }
