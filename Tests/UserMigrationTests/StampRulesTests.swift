@@ -104,6 +104,10 @@ struct StampRulesTests {
         #expect(StampDecision.decide(enabled: true, current: "", fact: nil) == .unmapped)
         // ...unless the pool's campaign links new subs by the attribute: there it is link evidence.
         #expect(StampDecision.decide(enabled: true, current: other, fact: nil, keepUnmapped: true) == .unmapped)
+        // ...a UUID only: text the trigger could never link by is a claim with nothing behind it.
+        #expect(
+            StampDecision.decide(enabled: true, current: "admin typed this", fact: nil, keepUnmapped: true)
+                == .clear(reason: .notInMap, person: nil))
         // Unlinked: even its old person's own ID goes, in a campaign's target too (the trigger leaves it unlinked).
         let unlinked = StampMapFact(person: Self.person, personStatus: .active, identityStatus: .unlinked)
         for keep in [false, true] {

@@ -62,7 +62,7 @@ public enum StampDecision: Sendable, Equatable {
     /// `current` is the attribute as ListUsers returned it (nil when the user has none); `enabled`
     /// the user's `Enabled`; `fact` the map's answer for the user's sub (nil: none, or no valid sub).
     /// `clearedByRun`: this run removed the user's value and recorded it before an interruption.
-    /// `keepUnmapped`: the value of a sub the map does not hold is link evidence, not a claim — the
+    /// `keepUnmapped`: a UUID value of a sub the map does not hold is link evidence, not a claim — the
     /// pool is the target of a campaign whose triggers link a new sub to the person its attribute
     /// names (``TriggerLinkRules``), as the users `campaign finalize --mode csv` made await their
     /// first sign-in. Unlinked identities are cleared all the same: the trigger leaves them unlinked.
@@ -75,7 +75,10 @@ public enum StampDecision: Sendable, Equatable {
     ) -> StampDecision {
         let holds = !(current ?? "").isEmpty
         guard let fact else {
-            if holds { return keepUnmapped ? .unmapped : .clear(reason: .notInMap, person: nil) }
+            // Only a UUID is evidence the trigger can link by; any other text is a claim with
+            // nothing behind it, and goes.
+            let evidence = keepUnmapped && current.flatMap(UUID.init(uuidString:)) != nil
+            if holds { return evidence ? .unmapped : .clear(reason: .notInMap, person: nil) }
             return clearedByRun ? .alreadyCounted : .unmapped
         }
         guard fact.identityStatus != .unlinked else {
