@@ -142,7 +142,7 @@ public struct Erasure: Sendable {
         // Lock the subset campaigns first (few rows, in id order): the UPDATE below, a statement
         // of its own, then reads values no other erasure is rewriting — one that committed while
         // this waited is seen, not written back over.
-        try connection.execute("SELECT id FROM campaigns WHERE jsonb_typeof(subset->'only') = 'array' ORDER BY id FOR UPDATE")
+        try connection.execute("SELECT id FROM campaigns WHERE jsonb_typeof(subset->'only') = 'array' ORDER BY id FOR NO KEY UPDATE")
         return try connection.query(
             """
             WITH emails AS (

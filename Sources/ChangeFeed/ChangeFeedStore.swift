@@ -43,7 +43,8 @@ public struct ChangeFeedStore: Sendable {
     }
 
     /// Up to `limit` (1…``maxPage``) changes after `cursor`, in commit order. Throws
-    /// ``ChangeFeedError`` when the cursor cannot be followed: pruned past, or ahead of the feed.
+    /// ``ChangeFeedError`` when the cursor cannot be followed: pruned past, ahead of the feed, or
+    /// naming a change this database does not hold (lost in a failover).
     public func page(after cursor: FeedCursor, limit: Int) async throws -> Page {
         let size = min(max(1, limit), Self.maxPage)
         let read = try await database.primary.withConnection { connection in
@@ -51,9 +52,11 @@ public struct ChangeFeedStore: Sendable {
         }
         if cursor.position < read.prunedThrough { throw ChangeFeedError.cursorPruned(prunedThrough: read.prunedThrough) }
         if cursor.position > read.logEnd { throw ChangeFeedError.cursorAhead(logEnd: read.logEnd) }
-        // (No row at the position — pruned exactly there, or a hole given up — leaves nothing to
-        // check: the cursor is followed.)
-        if let check = cursor.check, let held = read.checkAtCursor, held != check {
+        // A checked cursor always named a row (checks come only from rows), and rows go only by
+        // pruning, which moves the horizon in the same statement: above the horizon, no row — or
+        // another row — at its position means the change it names was lost in a failover (the
+        // promoted server skipped or reused its position). At the horizon it was pruned exactly.
+        if let check = cursor.check, cursor.position > read.prunedThrough, read.checkAtCursor != check {
             throw ChangeFeedError.cursorDiverged(position: cursor.position)
         }
         let outcome = gapRule.settle(
@@ -144,10 +147,14 @@ public struct ChangeFeedStore: Sendable {
             WITH feed AS (
                 SELECT id, event_id, published_at FROM change_feed WHERE id > \(position) ORDER BY id LIMIT \(limit)
             )
+            -- One row even when no change follows (`one`), the cursor's own row and the horizon
+            -- as scalar subqueries: the plan stays the same however stale the statistics (a
+            -- feed filled since its last ANALYZE planned joins for millions of rows, 0.5 s a page).
             SELECT h.pruned_through,
                    GREATEST(h.pruned_through, COALESCE((SELECT max(id) FROM change_feed), 0)) AS log_end,
                    \(unescaped: clockSQL) AS clock,
-                   at.event_id AS at_event_id, at.published_us AS at_published_us,
+                   (SELECT event_id FROM change_feed WHERE id = \(position)) AS at_event_id,
+                   (SELECT \(unescaped: publishedMicrosSQL) FROM change_feed WHERE id = \(position)) AS at_published_us,
                    f.id, f.published_at, e.id AS event_id, e.kind, e.occurred_at, e.user_id, e.pool_id, e.sub,
                    -- Only the keys a change is derived from (most events have none of them):
                    -- decoding whole details was most of a page's time (perf, bench-changes).
@@ -158,10 +165,13 @@ public struct ChangeFeedStore: Sendable {
                         THEN (SELECT COALESCE(jsonb_object_agg(d.key, d.value), '{}'::jsonb) FROM jsonb_each(e.details) d
                               WHERE d.key = ANY(\(PostgresArray(ChangeDerivation.detailKeys))::text[]))
                         ELSE '{}'::jsonb END::text AS details
-            FROM change_feed_horizon h
-            LEFT JOIN (SELECT event_id, \(unescaped: publishedMicrosSQL) AS published_us FROM change_feed
-                       WHERE id = \(position)) at ON true
-            LEFT JOIN (feed f JOIN events e ON e.id = f.event_id) ON true
+            FROM (SELECT 1) one
+            CROSS JOIN LATERAL (SELECT pruned_through FROM change_feed_horizon LIMIT 1) h
+            -- Each change's event by its key, a page's thousand index lookups whatever the
+            -- statistics say (LIMIT keeps the planner from turning it into a join over `events`).
+            LEFT JOIN (feed f CROSS JOIN LATERAL (
+                SELECT id, kind, occurred_at, user_id, pool_id, sub, details FROM events WHERE id = f.event_id LIMIT 1
+            ) e) ON true
             ORDER BY f.id
             """
         )

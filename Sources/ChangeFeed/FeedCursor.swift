@@ -71,7 +71,9 @@ public struct FeedCursor: Sendable, Hashable, Comparable, CustomStringConvertibl
         return UInt32(truncatingIfNeeded: mix(mix(UInt64(bitPattern: eventID)) ^ UInt64(bitPattern: publishedMicros)) >> 32)
     }
 
+    /// By position; at one position (two spellings: without a check, or two checks after a
+    /// failover) by the check, so that `<` and `==` agree.
     public static func < (lhs: FeedCursor, rhs: FeedCursor) -> Bool {
-        lhs.position < rhs.position
+        (lhs.position, lhs.check.map(Int64.init) ?? -1) < (rhs.position, rhs.check.map(Int64.init) ?? -1)
     }
 }

@@ -5,10 +5,12 @@ import Logging
 import Support
 
 extension WebhookWorker {
-    /// The `webhook-id` of the message ending at `through`: the same on every attempt, from any
-    /// server (`msg_` + the endpoint's id in hex + `_` + the feed cursor after the message).
-    static func messageID(endpoint: UUID, through: Int64) -> String {
-        "msg_" + endpoint.uuidString.lowercased().replacingOccurrences(of: "-", with: "") + "_" + FeedCursor(position: through).text
+    /// The `webhook-id` of the message ending at `next`: the same on every attempt, from any
+    /// server (`msg_` + the endpoint's id in hex + `_` + the feed cursor after the message, its
+    /// check included — so a message at a position a lossy failover reused gets an id of its own,
+    /// and a receiver that drops repeated ids does not drop it).
+    static func messageID(endpoint: UUID, next: FeedCursor) -> String {
+        "msg_" + endpoint.uuidString.lowercased().replacingOccurrences(of: "-", with: "") + "_" + next.text
     }
 
     /// The most of an answer's body kept: nothing reads it but a human debugging with a proxy.
@@ -29,8 +31,9 @@ extension WebhookWorker {
         }
         // `next` is the cursor GET /v1/changes would give there, check included: the same row,
         // so a retry sends the same body.
-        let body = try context.encode(changes, try await context.feed.cursor(at: through))
-        let messageID = Self.messageID(endpoint: id, through: through)
+        let next = try await context.feed.cursor(at: through)
+        let body = try context.encode(changes, next)
+        let messageID = Self.messageID(endpoint: id, next: next)
         // A retry scheduled before this server took over waits for its time.
         if let due = nextAttemptAt {
             nextAttemptAt = nil

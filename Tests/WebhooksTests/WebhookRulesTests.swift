@@ -151,13 +151,16 @@ struct WebhookRulesTests {
         #expect(Set(DeliveryOutcome.metricLabels).count == DeliveryOutcome.metricLabels.count)
     }
 
-    @Test("a message's id depends on its endpoint and its last position only")
+    @Test("a message's id depends on its endpoint and its last cursor only, check included")
     func messageIDs() {
         let endpoint = UUID(uuidString: "01a21996-0000-7000-8000-000000000001")!
-        let id = WebhookWorker.messageID(endpoint: endpoint, through: 42)
-        #expect(id == "msg_01a21996000070008000000000000001_" + FeedCursor(position: 42).text)
-        #expect(id != WebhookWorker.messageID(endpoint: endpoint, through: 43))
-        #expect(id != WebhookWorker.messageID(endpoint: UUID(), through: 42))
+        let next = FeedCursor(position: 42, check: 7)
+        let id = WebhookWorker.messageID(endpoint: endpoint, next: next)
+        #expect(id == "msg_01a21996000070008000000000000001_" + next.text)
+        #expect(id != WebhookWorker.messageID(endpoint: endpoint, next: FeedCursor(position: 43, check: 7)))
+        // The same position holding another change after a failover: another message.
+        #expect(id != WebhookWorker.messageID(endpoint: endpoint, next: FeedCursor(position: 42, check: 8)))
+        #expect(id != WebhookWorker.messageID(endpoint: UUID(), next: next))
     }
 
     @Test("kinds: names of change kinds, each once, sorted; an unknown one is refused")

@@ -20,7 +20,7 @@ import Logging
 /// Without a cursor the feed starts at its end: an empty page whose `next` is where to follow
 /// from, so a new consumer does not replay history (it takes `next` first, then reads the state
 /// it needs, then follows). A malformed cursor is 400 `invalid_cursor`; one the retention
-/// pruned past (or from another database) is 410 `cursor_expired`.
+/// pruned past, from another database, or naming a change a failover lost is 410 `cursor_expired`.
 struct ChangesController {
     let store: ChangeFeedStore
     let notifier: ChangeNotifier
