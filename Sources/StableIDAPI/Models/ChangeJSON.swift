@@ -62,7 +62,12 @@ extension ChangeJSON {
             first = false
             out.append(UInt8(ascii: "\""))
             out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            out.append(contentsOf: [UInt8(ascii: "\""), UInt8(ascii: ":")])
+            // Byte by byte: an array literal here was an allocation per key, ten a change.
+            out.append(UInt8(ascii: "\""))
+            out.append(UInt8(ascii: ":"))
+        }
+        func literal(_ text: StaticString) {
+            out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
         }
         func string(_ value: String) {
             var value = value
@@ -93,9 +98,9 @@ extension ChangeJSON {
             out.append(UInt8(ascii: "["))
             for (index, identity) in identities.enumerated() {
                 if index > 0 { out.append(UInt8(ascii: ",")) }
-                out.append(contentsOf: Array(#"{"pool":"#.utf8))
+                literal(#"{"pool":"#)
                 string(identity.pool)
-                out.append(contentsOf: Array(#","sub":"#.utf8))
+                literal(#","sub":"#)
                 string(identity.sub)
                 out.append(UInt8(ascii: "}"))
             }
