@@ -57,17 +57,15 @@ extension ChangeJSON {
     /// escaper) — `ChangeJSONTests` holds the two equal.
     func write(to out: inout [UInt8]) {
         var first = true
-        func key(_ name: StaticString) {
-            out.append(first ? UInt8(ascii: "{") : UInt8(ascii: ","))
-            first = false
-            out.append(UInt8(ascii: "\""))
-            out.append(contentsOf: UnsafeBufferPointer(start: name.utf8Start, count: name.utf8CodeUnitCount))
-            // Byte by byte: an array literal here was an allocation per key, ten a change.
-            out.append(UInt8(ascii: "\""))
-            out.append(UInt8(ascii: ":"))
-        }
+        // Static text appended in place: an array literal per key was an allocation, ten a change.
         func literal(_ text: StaticString) {
             out.append(contentsOf: UnsafeBufferPointer(start: text.utf8Start, count: text.utf8CodeUnitCount))
+        }
+        func key(_ name: StaticString) {
+            literal(first ? "{\"" : ",\"")
+            first = false
+            literal(name)
+            literal("\":")
         }
         func string(_ value: String) {
             var value = value
