@@ -61,4 +61,11 @@ public final class ProgressReporter: Sendable {
         guard isTerminal else { return }
         state.withLock { _ in FileHandle.standardError.write(Data("\r\u{1B}[2K".utf8)) }
     }
+
+    /// Runs `work` and finishes the line however it ends: its summary or its error message then
+    /// starts on a clean line.
+    public func finishing<T>(_ work: () async throws -> T) async rethrows -> T {
+        defer { finish() }
+        return try await work()
+    }
 }

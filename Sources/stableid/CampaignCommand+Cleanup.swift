@@ -66,12 +66,10 @@ extension CampaignCommand {
                 let progress = ProgressReporter(logger: logger, message: "cleanup progress", noun: "processed")
                 let summary: CleanupSummary
                 do {
-                    summary = try await cleanup.run(campaign: campaign, options: options, progress: progress)
+                    summary = try await progress.finishing { try await cleanup.run(campaign: campaign, options: options, progress: progress) }
                 } catch {
-                    progress.finish()
                     throw explain(error)
                 }
-                progress.finish()
                 try printSummary(summary)
                 if summary.failedCount > 0 { throw ExitCode(1) }
             }

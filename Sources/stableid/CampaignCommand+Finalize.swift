@@ -116,12 +116,10 @@ extension CampaignCommand {
                 let progress = ProgressReporter(logger: logger, message: "finalize progress", noun: "processed")
                 let summary: FinalizeSummary
                 do {
-                    summary = try await finalizer.run(campaign: campaign, options: options, progress: progress)
+                    summary = try await progress.finishing { try await finalizer.run(campaign: campaign, options: options, progress: progress) }
                 } catch {
-                    progress.finish()
                     throw explain(error)
                 }
-                progress.finish()
                 try printSummary(summary)
                 if summary.failedCount > 0 { throw ExitCode(1) }
             }

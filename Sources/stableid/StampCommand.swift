@@ -82,12 +82,10 @@ struct StampCommand: AsyncParsableCommand {
             let progress = ProgressReporter(logger: logger, message: "stamp progress", noun: "seen")
             let summary: StampSummary
             do {
-                summary = try await stamp.run(pool: poolID, options: options, progress: progress)
+                summary = try await progress.finishing { try await stamp.run(pool: poolID, options: options, progress: progress) }
             } catch {
-                progress.finish()
                 throw explain(error)
             }
-            progress.finish()
             let counts = summary.counts
             logger.info(
                 "stamp finished",
