@@ -66,7 +66,9 @@ extension CampaignCommand {
                 let progress = ProgressReporter(logger: logger, message: "cleanup progress", noun: "processed")
                 let summary: CleanupSummary
                 do {
-                    summary = try await progress.finishing { try await cleanup.run(campaign: campaign, options: options, progress: progress) }
+                    summary = try await progress.finishing {
+                        try await cleanup.run(campaign: campaign, options: options, progress: progress)
+                    }
                 } catch {
                     throw explain(error)
                 }

@@ -116,7 +116,9 @@ extension CampaignCommand {
                 let progress = ProgressReporter(logger: logger, message: "finalize progress", noun: "processed")
                 let summary: FinalizeSummary
                 do {
-                    summary = try await progress.finishing { try await finalizer.run(campaign: campaign, options: options, progress: progress) }
+                    summary = try await progress.finishing {
+                        try await finalizer.run(campaign: campaign, options: options, progress: progress)
+                    }
                 } catch {
                     throw explain(error)
                 }

@@ -13,23 +13,29 @@ extension IdentitySetWrites {
     /// (One row, keyed by value: the batch form's arrays make PostgreSQL plan it afresh on every
     /// call, and the link path calls this once per sign-in.)
     public static func recordSignIn(pool: PoolID, sub: String, on connection: PostgresConnection) throws {
-        let resolution = Int(signInResolution.components.seconds)
         try connection.execute(
             """
             INSERT INTO identity_sign_ins AS g (identity_id, first_signed_in_at, last_signed_in_at)
             SELECT i.id, now(), now() FROM identities i
             WHERE i.pool_id = \(pool.rawValue) AND i.sub = \(sub) AND i.status <> 'unlinked'
+            \(fragment: signInUpsert)
+            """
+        )
+    }
+
+    /// A sign-in row already there: `last_signed_in_at` moves, at most once per resolution.
+    private static var signInUpsert: PostgresQuery {
+        let resolution = Int(signInResolution.components.seconds)
+        return """
             ON CONFLICT (identity_id) DO UPDATE SET last_signed_in_at = EXCLUDED.last_signed_in_at
                 WHERE g.last_signed_in_at <= EXCLUDED.last_signed_in_at - make_interval(secs => \(resolution))
             """
-        )
     }
 
     /// The same for many identities at once (`pools[i]`, `subs[i]`), in identity order (two
     /// writers of overlapping batches lock rows in the same order).
     public static func recordSignIns(pools: [String], subs: [String], on connection: PostgresConnection) throws {
         guard !pools.isEmpty, pools.count == subs.count else { return }
-        let resolution = Int(signInResolution.components.seconds)
         try connection.execute(
             """
             INSERT INTO identity_sign_ins AS g (identity_id, first_signed_in_at, last_signed_in_at)
@@ -37,8 +43,7 @@ extension IdentitySetWrites {
             FROM unnest(\(PostgresArray(pools))::text[], \(PostgresArray(subs))::text[]) AS k (pool_id, sub)
             JOIN identities i ON i.pool_id = k.pool_id AND i.sub = k.sub AND i.status <> 'unlinked'
             ORDER BY i.id
-            ON CONFLICT (identity_id) DO UPDATE SET last_signed_in_at = EXCLUDED.last_signed_in_at
-                WHERE g.last_signed_in_at <= EXCLUDED.last_signed_in_at - make_interval(secs => \(resolution))
+            \(fragment: signInUpsert)
             """
         )
     }
