@@ -22,6 +22,7 @@ public final class ChangeFeedMetrics: Sendable {
 
     private let requests: [Mode: Counter]
     private let pageReads: Counter
+    private let readAheadsUsed: Counter
     private let waitersGauge: Gauge
     private let listeningGauge: Gauge
     private let publishLag: Metrics.Timer
@@ -34,6 +35,7 @@ public final class ChangeFeedMetrics: Sendable {
         }
         self.requests = requests
         pageReads = Counter(label: "stableid_changes_page_reads_total", factory: factory)
+        readAheadsUsed = Counter(label: "stableid_changes_read_ahead_used_total", factory: factory)
         waitersGauge = Gauge(label: "stableid_changes_waiters", factory: factory)
         listeningGauge = Gauge(label: "stableid_changes_notifier_listening", factory: factory)
         listeningGauge.record(0)
@@ -48,6 +50,11 @@ public final class ChangeFeedMetrics: Sendable {
     /// One page read from the database for a consumer.
     public func pageRead() {
         pageReads.increment()
+    }
+
+    /// A request answered by a page read ahead.
+    public func readAheadUsed() {
+        readAheadsUsed.increment()
     }
 
     func listening(_ on: Bool) {

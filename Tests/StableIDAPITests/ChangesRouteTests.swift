@@ -115,6 +115,50 @@ struct ChangesRouteTests {
         }
     }
 
+    @Test(
+        "a consumer catching up is answered from the page read ahead after a full one; what commits meanwhile follows it, nothing skipped")
+    func readAhead() async throws {
+        let f = try await APIFixture.make()
+        let token = f.tokens[.changes]!
+        try await f.test { client in
+            let start = try #require(try await client.call(.get, "/v1/changes", token: token).json["next"] as? String)
+            var users: [String] = []
+            for n in 0..<4 { users.append(try await Self.newUser(client, f, "ahead-\(n)")) }
+            func reads() async throws -> Double { try await Self.metric(client, "stableid_changes_page_reads_total") }
+            func used() async throws -> Double { try await Self.metric(client, "stableid_changes_read_ahead_used_total") }
+
+            let readsBefore = try await reads()
+            let first = try await client.call(.get, "/v1/changes?after=\(start)&limit=2", token: token)
+            #expect(Self.changes(first).map { $0["user_id"] as? String } == Array(users[0..<2]) && first.json["has_more"] as? Bool == true)
+            let second = try #require(first.json["next"] as? String)
+            // The full page started the read of the next one; it ends on its own.
+            let readAhead = try await waitUntil(within: .seconds(10)) { try await reads() - readsBefore == 2 }
+            #expect(readAhead, "the next page was not read ahead")
+            // A change committed after that read is not on the page read ahead, but after it.
+            users.append(try await Self.newUser(client, f, "ahead-late"))
+            let usedBefore = try await used()
+            let page2 = try await client.call(.get, "/v1/changes?after=\(second)&limit=2", token: token)
+            #expect(Self.changes(page2).map { $0["user_id"] as? String } == Array(users[2..<4]), "\(page2)")
+            #expect(try await used() - usedBefore == 1, "not answered from the page read ahead")
+            let third = try #require(page2.json["next"] as? String)
+            // Page 2 was full too, so page 3 was read ahead — before the late commit or after it:
+            // either way it answers from page 2's end, and the late change is on it or the next.
+            var rest: [String] = []
+            var cursor = third
+            for _ in 0..<5 {
+                let page = try await client.call(.get, "/v1/changes?after=\(cursor)&limit=2", token: token)
+                try #require(page.status == 200, "\(page)")
+                rest += Self.changes(page).compactMap { $0["user_id"] as? String }
+                cursor = try #require(page.json["next"] as? String)
+                if rest.count == 1, page.json["has_more"] as? Bool == false { break }
+            }
+            #expect(rest == [users[4]], "\(rest)")
+            // Another limit is another consumer's page: read afresh.
+            let other = try await client.call(.get, "/v1/changes?after=\(second)&limit=3", token: token)
+            #expect(Self.changes(other).map { $0["user_id"] as? String } == Array(users[2..<5]))
+        }
+    }
+
     @Test("a token of scope changes reads the feed and nothing else; no other scope reads the feed")
     func scope() async throws {
         let f = try await APIFixture.make()

@@ -31,6 +31,8 @@ struct ChangesController {
     /// The longest this server holds a long poll (`STABLEID_CHANGES_MAX_WAIT_S`, at most
     /// ``maxWaitSeconds``): a longer `wait` is served as this, for a proxy with a shorter idle timeout.
     let maxWait: Duration
+    /// The next page of each consumer catching up, read while it parses the last one.
+    let readAhead = ChangePageReadAhead()
 
     /// The longest `wait` a client may ask for: below common proxies' idle timeouts (60 s).
     static let maxWaitSeconds = 30
@@ -84,9 +86,29 @@ struct ChangesController {
             return Self.json(ChangePageJSON.bytes([], next: try await store.end(), hasMore: false))
         }
         metrics.request(wait > .zero ? .wait : .page)
-        let page = try await waitForChanges(after: cursor, limit: limit, wait: min(wait, maxWait))
-        metrics.delivered(page.changes, databaseNow: page.databaseNow)
-        return Self.json(ChangePageJSON.bytes(page.changes, next: page.next, hasMore: page.hasMore))
+        let answer: ChangePageReadAhead.Answer
+        // A page read ahead answers a long poll only when it holds changes; an empty one is
+        // waited on afresh.
+        if let ahead = await readAhead.take(.init(after: cursor, limit: limit)), !ahead.page.changes.isEmpty || wait == .zero {
+            metrics.readAheadUsed()
+            answer = ahead
+        } else {
+            answer = Self.answer(try await waitForChanges(after: cursor, limit: limit, wait: min(wait, maxWait)))
+        }
+        metrics.delivered(answer.page.changes, databaseNow: answer.page.databaseNow)
+        if answer.page.hasMore { readAhead(after: answer.page.next, limit: limit) }
+        return Self.json(answer.body)
+    }
+
+    /// Reads and encodes the page after `cursor` in the background (``ChangePageReadAhead``).
+    func readAhead(after cursor: FeedCursor, limit: Int) {
+        readAhead.start(.init(after: cursor, limit: limit)) { [self] in
+            Self.answer(try await readPage(after: cursor, limit: limit))
+        }
+    }
+
+    static func answer(_ page: ChangeFeedStore.Page) -> ChangePageReadAhead.Answer {
+        .init(page: page, body: ChangePageJSON.bytes(page.changes, next: page.next, hasMore: page.hasMore))
     }
 
     /// The page after `cursor`; when it is empty and `wait` > 0, held until a change is ready,

@@ -1,0 +1,67 @@
+import ChangeFeed
+import Synchronization
+
+/// A consumer catching up asks for page after page, each from the `next` of the one before, and
+/// spends each page's round trip parsing it while the server waits, then waits itself while the
+/// server reads and encodes the next. So when a page stops at its limit with more ready
+/// (`has_more`), the next page (same `limit`) is read and encoded at once, in the background, and
+/// kept here for the request that asks for it: the consumer's parsing and the server's reading
+/// overlap, and that request is answered without a database round trip.
+///
+/// A page read ahead is exactly the answer a request at the time of the read would have had —
+/// the cursor checked, the gap rule applied with that read's clock — so handing it out a little
+/// later changes nothing a consumer can tell: it never skips (a change committed since comes after
+/// the page's last position and is read from its `next`). Entries are used once and kept only
+/// ``lifetime``; at most ``capacity`` are kept (the oldest goes first). A read ahead that failed
+/// is dropped and the request reads for itself, so errors are answered as always.
+final class ChangePageReadAhead: Sendable {
+    struct Key: Hashable, Sendable {
+        var after: FeedCursor
+        var limit: Int
+    }
+
+    /// A page and the body answering it.
+    struct Answer: Sendable {
+        var page: ChangeFeedStore.Page
+        var body: [UInt8]
+    }
+
+    private struct Entry {
+        var task: Task<Answer, any Error>
+        var started: ContinuousClock.Instant
+    }
+
+    /// A consumer asks for the next page within milliseconds; one that comes back later reads afresh.
+    static let lifetime: Duration = .seconds(2)
+    /// Consumers catching up at once in one process that each keep a page read ahead.
+    static let capacity = 16
+
+    private let entries = Mutex<[Key: Entry]>([:])
+
+    /// The page read ahead for `key`, if one was started within ``lifetime``; taken out (used once).
+    /// Nil when none was, or when it failed.
+    func take(_ key: Key) async -> Answer? {
+        let entry = entries.withLock { $0.removeValue(forKey: key) }
+        guard let entry, ContinuousClock.now - entry.started < Self.lifetime else {
+            entry?.task.cancel()
+            return nil
+        }
+        return try? await entry.task.value
+    }
+
+    /// Starts reading `key`'s page with `read`, unless it is being read already.
+    func start(_ key: Key, read: @escaping @Sendable () async throws -> Answer) {
+        entries.withLock { entries in
+            guard entries[key] == nil else { return }
+            let now = ContinuousClock.now
+            entries = entries.filter { now - $0.value.started < Self.lifetime }
+            if entries.count >= Self.capacity, let oldest = entries.min(by: { $0.value.started < $1.value.started }) {
+                entries.removeValue(forKey: oldest.key)
+            }
+            entries[key] = Entry(task: Task { try await read() }, started: now)
+        }
+    }
+
+    /// Pages held now (for tests).
+    var count: Int { entries.withLock { $0.count } }
+}
