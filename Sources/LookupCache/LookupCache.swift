@@ -36,6 +36,12 @@ public final class LookupCache: Sendable {
         public var shardCount: Int
         /// How often the follower polls when no NOTIFY wakes it (a hot standby cannot LISTEN).
         public var pollInterval: Duration
+        /// The least time between two polls started by NOTIFYs. Every publishing commit sends one,
+        /// and a poll is two statements and a pass over the cache: at hundreds of links a second,
+        /// a poll per commit cost about as much as the links' own statements. Polls at most this
+        /// often carry every commit of the interval; an answer is that much staler at most, far
+        /// inside ``maxStaleness``.
+        public var pollSpacing: Duration
         /// How long after its last complete poll the cache may still answer (see the type's notes).
         public var maxStaleness: Duration
         /// How long an id missing from the feed is waited for (see ``ChangeCursor``).
@@ -52,6 +58,7 @@ public final class LookupCache: Sendable {
         public init(
             shardCount: Int = 64,
             pollInterval: Duration = .milliseconds(50),
+            pollSpacing: Duration = .milliseconds(10),
             maxStaleness: Duration = .seconds(1),
             maxGapAge: Duration = .seconds(10),
             warmupPageSize: Int = 10_000,
@@ -61,6 +68,7 @@ public final class LookupCache: Sendable {
         ) {
             self.shardCount = max(1, shardCount)
             self.pollInterval = pollInterval
+            self.pollSpacing = pollSpacing
             self.maxStaleness = maxStaleness
             self.maxGapAge = maxGapAge
             self.warmupPageSize = max(1, warmupPageSize)

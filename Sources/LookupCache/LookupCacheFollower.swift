@@ -13,7 +13,7 @@ import Synchronization
 ///    the first page, then read every resolvable identity in keyset pages of 10,000; the next
 ///    page is fetched on the feed's thread while the previous one is decoded on the loader's,
 ///    so neither waits and neither runs on the cooperative pool.
-/// 2. **Follow**: poll the log from the cursor (at once after a NOTIFY, else every 50 ms;
+/// 2. **Follow**: poll the log from the cursor (after a NOTIFY, at once or `pollSpacing` after the last poll, else every 50 ms;
 ///    back to back while polls come back full), re-read the identities the rows name through
 ///    `ResolveQueries` and store or remove them, then move the cursor. A poll that read
 ///    everything there was makes the cache live until 1 s after that poll began.
@@ -33,6 +33,9 @@ public final class LookupCacheFollower: Sendable {
     /// failover or a restart the log's ids may have been reissued, or commits this cache applied
     /// may never have reached the new server, so only the same instance is resumed.
     private let savedServer = Mutex<String?>(nil)
+    /// Polls of the change log made while following (for tests).
+    private let followPolls = Atomic<Int>(0)
+    var pollsMade: Int { followPolls.load(ordering: .relaxed) }
 
     /// `conninfo`: the reader database (`DATABASE_READ_URL` when set), the one that lookups the
     /// cache cannot answer go to: both then see the same replica's state, the cache at most one
@@ -197,16 +200,22 @@ public final class LookupCacheFollower: Sendable {
         func feedInstant() -> ContinuousClock.Instant {
             newestSeen == .distantPast ? reference.instant : reference.instant + .seconds(newestSeen.timeIntervalSince(reference.date))
         }
+        var lastPoll: ContinuousClock.Instant?
         while true {
             try Task.checkCancellation()
             if caughtUp {
                 if listening {
                     try await feed.waitForWakeUp(timeout: configuration.pollInterval)
+                    if let lastPoll, case let early = lastPoll + configuration.pollSpacing - .now, early > .zero {
+                        try await Task.sleep(for: early)
+                    }
                 } else {
                     try await Task.sleep(for: configuration.pollInterval)
                 }
             }
             let started = ContinuousClock.now
+            lastPoll = started
+            followPolls.add(1, ordering: .relaxed)
             let poll = try await feed.poll(cursor, limit: configuration.changeBatchSize)
             if cursor.missedPrunedChanges(prunedThrough: poll.prunedThrough) { throw Interruption.pruned }
             // Apply before moving the cursor: if applying fails, the next poll reads the rows again.

@@ -242,3 +242,27 @@ struct WarmupSnapshotTests {
         await replica.stop()
     }
 }
+
+extension LookupCacheFollowerTests {
+    @Test("NOTIFYs of a stream of commits start at most one poll per pollSpacing; the commits of one interval share it")
+    func pollSpacing() async throws {
+        let f = try await MapFixture.make()
+        var configuration = LookupCache.Configuration.forTests()
+        configuration.pollSpacing = .milliseconds(500)
+        let replica = Replica.start(url: f.db.url, configuration: configuration)
+        try await replica.caughtUp()
+        _ = try await f.user(try f.identity(f.old, "spaced-0"))
+        try await replica.caughtUp()
+
+        let polls = replica.follower.pollsMade
+        let started = ContinuousClock.now
+        for n in 1...6 { _ = try await f.user(try f.identity(f.old, "spaced-\(n)")) }
+        try await replica.caughtUp()
+        let elapsed = ContinuousClock.now - started
+        let made = replica.follower.pollsMade - polls
+        // Without the spacing: a poll per commit, and one per 20 ms pollInterval besides.
+        #expect(Double(made) <= 1 + (elapsed / configuration.pollSpacing).rounded(.up), "\(made) polls in \(elapsed)")
+        try await f.expectSameAnswers(replica, (0...6).map { "spaced-\($0)" }, "every commit of the interval applied")
+        await replica.stop()
+    }
+}
