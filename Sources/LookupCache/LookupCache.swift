@@ -36,7 +36,8 @@ public final class LookupCache: Sendable {
         public var shardCount: Int
         /// How often the follower polls when no NOTIFY wakes it (a hot standby cannot LISTEN).
         public var pollInterval: Duration
-        /// The least time between two polls started by NOTIFYs. Every publishing commit sends one,
+        /// The least time between two polls while the follower listens (woken by a NOTIFY or by
+        /// ``pollInterval``), at most half of ``maxStaleness``. Every publishing commit sends one,
         /// and a poll is two statements and a pass over the cache: at hundreds of links a second,
         /// a poll per commit cost about as much as the links' own statements. Polls at most this
         /// often carry every commit of the interval; an answer is that much staler at most, far
@@ -68,7 +69,7 @@ public final class LookupCache: Sendable {
         ) {
             self.shardCount = max(1, shardCount)
             self.pollInterval = pollInterval
-            self.pollSpacing = pollSpacing
+            self.pollSpacing = min(max(.zero, pollSpacing), maxStaleness / 2)
             self.maxStaleness = maxStaleness
             self.maxGapAge = maxGapAge
             self.warmupPageSize = max(1, warmupPageSize)

@@ -54,6 +54,10 @@ public struct APIConfiguration: Sendable {
     /// The longest a long poll of the feed is held (`STABLEID_CHANGES_MAX_WAIT_S`, 30 s by
     /// default, the most a client may ask): lower it behind a proxy with a shorter idle timeout.
     public var changesMaxWait: Duration
+    /// Whether a full page of the feed starts reading the next one for the consumer
+    /// (`STABLEID_CHANGES_READ_AHEAD`, on by default): off behind a load balancer that spreads
+    /// one consumer's requests over servers, where the page read ahead is seldom asked of its server.
+    public var changesReadAhead: Bool
     /// How many verified tokens `POST /v1/resolve/token` remembers, so a token presented again is
     /// not parsed and RSA-checked again (`STABLEID_TOKEN_MEMO_ENTRIES`, 50,000; 0: none).
     public var tokenMemoEntries: Int
@@ -79,6 +83,7 @@ public struct APIConfiguration: Sendable {
         changesRetention: Duration = ChangeFeedLog.defaultRetention,
         changesKeepAlive: Duration = .seconds(15),
         changesMaxWait: Duration = .seconds(30),
+        changesReadAhead: Bool = true,
         tokenMemoEntries: Int = VerifiedTokenMemo.defaultCapacity,
         webhooks: WebhookSettings = WebhookSettings()
     ) {
@@ -87,6 +92,7 @@ public struct APIConfiguration: Sendable {
         self.changesRetention = changesRetention
         self.changesKeepAlive = changesKeepAlive
         self.changesMaxWait = changesMaxWait
+        self.changesReadAhead = changesReadAhead
         self.lookupCache = lookupCache
         self.coldBatchesInFlight = coldBatchesInFlight
         self.readyBeforeWarm = readyBeforeWarm

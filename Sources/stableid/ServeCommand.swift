@@ -50,6 +50,7 @@ struct ServeCommand: AsyncParsableCommand {
             changesRetention: .seconds(24 * 3600 * retentionDays),
             changesKeepAlive: .seconds(try environmentInteger("STABLEID_CHANGES_KEEPALIVE_S", default: 15, range: 1...300)),
             changesMaxWait: .seconds(try environmentInteger("STABLEID_CHANGES_MAX_WAIT_S", default: 30, range: 1...30)),
+            changesReadAhead: try Self.switchSetting("STABLEID_CHANGES_READ_AHEAD", default: true),
             tokenMemoEntries: try environmentInteger(
                 "STABLEID_TOKEN_MEMO_ENTRIES", default: VerifiedTokenMemo.defaultCapacity, range: 0...10_000_000),
             webhooks: try Self.webhookSettings()
@@ -104,6 +105,16 @@ struct ServeCommand: AsyncParsableCommand {
             lease: .seconds(lease),
             maxEndpoints: try environmentInteger("STABLEID_WEBHOOK_WORKERS", default: 32, range: 1...1_000)
         )
+    }
+
+    /// An `on`/`off` setting; absent or empty is `default`, anything else a usage error (exit 2).
+    static func switchSetting(_ name: String, default value: Bool) throws -> Bool {
+        switch ProcessInfo.processInfo.environment[name] {
+        case nil, "": return value
+        case "on": return true
+        case "off": return false
+        case .some: throw CLIFailure.usage("\(name) must be on or off")
+        }
     }
 
     /// `STABLEID_READY_BEFORE_WARM`: `true` or `false` (default).

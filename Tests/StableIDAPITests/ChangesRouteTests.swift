@@ -134,28 +134,46 @@ struct ChangesRouteTests {
             // The full page started the read of the next one; it ends on its own.
             let readAhead = try await waitUntil(within: .seconds(10)) { try await reads() - readsBefore == 2 }
             #expect(readAhead, "the next page was not read ahead")
-            // A change committed after that read is not on the page read ahead, but after it.
-            users.append(try await Self.newUser(client, f, "ahead-late"))
+            // Another limit is another answer: read afresh, the page read ahead left alone.
             let usedBefore = try await used()
+            let other = try await client.call(.get, "/v1/changes?after=\(second)&limit=3", token: token)
+            #expect(Self.changes(other).map { $0["user_id"] as? String } == Array(users[2..<4]))
+            #expect(try await reads() - readsBefore == 3, "a page of another limit was not read afresh")
+            #expect(try await used() == usedBefore, "a page of another limit was answered from the read ahead")
+            // A change committed after the read ahead is not on the page read ahead, but after it.
+            users.append(try await Self.newUser(client, f, "ahead-late"))
             let page2 = try await client.call(.get, "/v1/changes?after=\(second)&limit=2", token: token)
             #expect(Self.changes(page2).map { $0["user_id"] as? String } == Array(users[2..<4]), "\(page2)")
             #expect(try await used() - usedBefore == 1, "not answered from the page read ahead")
-            let third = try #require(page2.json["next"] as? String)
-            // Page 2 was full too, so page 3 was read ahead — before the late commit or after it:
-            // either way it answers from page 2's end, and the late change is on it or the next.
+            // Page 2 was full, so page 3 was read ahead once page 2 was answered (after the late
+            // commit): it carries the late change, and nothing after it is skipped.
             var rest: [String] = []
-            var cursor = third
+            var cursor = try #require(page2.json["next"] as? String)
             for _ in 0..<5 {
                 let page = try await client.call(.get, "/v1/changes?after=\(cursor)&limit=2", token: token)
                 try #require(page.status == 200, "\(page)")
                 rest += Self.changes(page).compactMap { $0["user_id"] as? String }
                 cursor = try #require(page.json["next"] as? String)
-                if rest.count == 1, page.json["has_more"] as? Bool == false { break }
+                if page.json["has_more"] as? Bool == false { break }
             }
             #expect(rest == [users[4]], "\(rest)")
-            // Another limit is another consumer's page: read afresh.
-            let other = try await client.call(.get, "/v1/changes?after=\(second)&limit=3", token: token)
-            #expect(Self.changes(other).map { $0["user_id"] as? String } == Array(users[2..<5]))
+        }
+    }
+
+    @Test("with read-ahead off, a full page reads nothing ahead")
+    func readAheadOff() async throws {
+        let f = try await APIFixture.make()
+        let token = f.tokens[.changes]!
+        var configuration = f.configuration
+        configuration.changesReadAhead = false
+        try await f.app(configuration: configuration).test(.router) { client in
+            let start = try #require(try await client.call(.get, "/v1/changes", token: token).json["next"] as? String)
+            for n in 0..<3 { _ = try await Self.newUser(client, f, "no-ahead-\(n)") }
+            let before = try await Self.metric(client, "stableid_changes_page_reads_total")
+            let page = try await client.call(.get, "/v1/changes?after=\(start)&limit=2", token: token)
+            #expect(page.json["has_more"] as? Bool == true)
+            try await Task.sleep(for: .milliseconds(300))
+            #expect(try await Self.metric(client, "stableid_changes_page_reads_total") - before == 1)
         }
     }
 

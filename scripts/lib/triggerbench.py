@@ -21,6 +21,7 @@ def main():
     parser.add_argument("--concurrency", type=int, default=8)
     parser.add_argument("--offset", type=int, default=0, help="first user number (runs after the first use fresh users)")
     parser.add_argument("--subs-out", help="append the linked users here, one 'username sub' line each")
+    parser.add_argument("--links-only", action="store_true", help="only the post-authentication (link) phase")
     args = parser.parse_args()
 
     def send(connection, event):
@@ -94,11 +95,9 @@ def main():
         with open(args.subs_out, "a") as out:
             for i, sub in enumerate(subs):
                 out.write("user%d %s\n" % (args.offset + i, sub))
-    result = {
-        "link": linked,
-        "token": run("token", lambda i: event("TokenGeneration_Authentication", "2", "user%d" % (args.offset + i), subs[i])),
-        "concurrency": args.concurrency,
-    }
+    result = {"link": linked, "concurrency": args.concurrency}
+    if not args.links_only:
+        result["token"] = run("token", lambda i: event("TokenGeneration_Authentication", "2", "user%d" % (args.offset + i), subs[i]))
     print(json.dumps(result, sort_keys=True))
 
 

@@ -24,6 +24,9 @@ final class ChangePageReadAhead: Sendable {
     struct Answer: Sendable {
         var page: ChangeFeedStore.Page
         var body: [UInt8]
+        /// When the page was read (this process's clock): the publish-lag metric adds the time
+        /// it was kept to the read's own clock.
+        var readAt = ContinuousClock.now
     }
 
     private struct Entry {
@@ -32,7 +35,7 @@ final class ChangePageReadAhead: Sendable {
     }
 
     /// A consumer asks for the next page within milliseconds; one that comes back later reads afresh.
-    static let lifetime: Duration = .seconds(2)
+    static let lifetime: Duration = .seconds(5)
     /// Consumers catching up at once in one process that each keep a page read ahead.
     static let capacity = 16
 
@@ -49,17 +52,32 @@ final class ChangePageReadAhead: Sendable {
         return try? await entry.task.value
     }
 
-    /// Starts reading `key`'s page with `read`, unless it is being read already.
+    /// Starts reading `key`'s page with `read`, unless it is being read already. Entries past
+    /// their lifetime, and the oldest when ``capacity`` are held, are dropped (their reads cancelled).
     func start(_ key: Key, read: @escaping @Sendable () async throws -> Answer) {
-        entries.withLock { entries in
-            guard entries[key] == nil else { return }
+        let dropped = entries.withLock { entries -> [Entry] in
             let now = ContinuousClock.now
-            entries = entries.filter { now - $0.value.started < Self.lifetime }
+            var dropped: [Entry] = []
+            for (stale, entry) in entries where now - entry.started >= Self.lifetime {
+                dropped.append(entries.removeValue(forKey: stale)!)
+            }
+            guard entries[key] == nil else { return dropped }
             if entries.count >= Self.capacity, let oldest = entries.min(by: { $0.value.started < $1.value.started }) {
-                entries.removeValue(forKey: oldest.key)
+                dropped.append(entries.removeValue(forKey: oldest.key)!)
             }
             entries[key] = Entry(task: Task { try await read() }, started: now)
+            return dropped
         }
+        dropped.forEach { $0.task.cancel() }
+    }
+
+    /// Drops every page held (a drain: nothing more will be asked of this server).
+    func removeAll() {
+        entries.withLock { entries in
+            let held = entries.values
+            entries = [:]
+            return Array(held)
+        }.forEach { $0.task.cancel() }
     }
 
     /// Pages held now (for tests).

@@ -1,8 +1,10 @@
 import ChangeFeed
+import Foundation
 import HTTPTypes
 import Hummingbird
 import IdentityMap
 import Logging
+import Support
 
 /// `GET /v1/changes` (scope `changes`): what backends act on — identities linked, unlinked,
 /// moved, disabled, enabled, deleted; people merged, unmerged, erased — in commit order, with the
@@ -31,8 +33,10 @@ struct ChangesController {
     /// The longest this server holds a long poll (`STABLEID_CHANGES_MAX_WAIT_S`, at most
     /// ``maxWaitSeconds``): a longer `wait` is served as this, for a proxy with a shorter idle timeout.
     let maxWait: Duration
-    /// The next page of each consumer catching up, read while it parses the last one.
-    let readAhead = ChangePageReadAhead()
+    /// The next page of each consumer catching up, read while it parses the last one; nil when
+    /// switched off (`STABLEID_CHANGES_READ_AHEAD=off`: behind a load balancer that spreads one
+    /// consumer's requests over servers, a page read ahead is seldom asked of the server that read it).
+    let readAhead: ChangePageReadAhead?
 
     /// The longest `wait` a client may ask for: below common proxies' idle timeouts (60 s).
     static let maxWaitSeconds = 30
@@ -47,13 +51,13 @@ struct ChangesController {
             store: ChangeFeedStore(database: database),
             notifier: notifier ?? ChangeNotifier(conninfo: configuration.databaseURL, logger: Logger(label: "stableid.changes")),
             metrics: metrics ?? ChangeFeedMetrics(), drain: drain, keepAlive: configuration.changesKeepAlive,
-            maxWait: configuration.changesMaxWait
+            maxWait: configuration.changesMaxWait, readAhead: configuration.changesReadAhead
         )
     }
 
     init(
         store: ChangeFeedStore, notifier: ChangeNotifier, metrics: ChangeFeedMetrics, drain: DrainSignal, keepAlive: Duration,
-        maxWait: Duration
+        maxWait: Duration, readAhead: Bool = true
     ) {
         self.store = store
         self.notifier = notifier
@@ -61,6 +65,7 @@ struct ChangesController {
         self.drain = drain
         self.keepAlive = keepAlive
         self.maxWait = maxWait
+        self.readAhead = readAhead ? ChangePageReadAhead() : nil
     }
 
     func register(on group: RouterGroup<AppRequestContext>) {
@@ -89,19 +94,26 @@ struct ChangesController {
         let answer: ChangePageReadAhead.Answer
         // A page read ahead answers a long poll only when it holds changes; an empty one is
         // waited on afresh.
-        if let ahead = await readAhead.take(.init(after: cursor, limit: limit)), !ahead.page.changes.isEmpty || wait == .zero {
+        if let readAhead, let ahead = await readAhead.take(.init(after: cursor, limit: limit)),
+            !ahead.page.changes.isEmpty || wait == .zero
+        {
             metrics.readAheadUsed()
             answer = ahead
         } else {
             answer = Self.answer(try await waitForChanges(after: cursor, limit: limit, wait: min(wait, maxWait)))
         }
-        metrics.delivered(answer.page.changes, databaseNow: answer.page.databaseNow)
-        if answer.page.hasMore { readAhead(after: answer.page.next, limit: limit) }
+        // The lag up to now: the read's database clock plus the time the page was kept.
+        let kept = ContinuousClock.now - answer.readAt
+        metrics.delivered(answer.page.changes, databaseNow: answer.page.databaseNow?.addingTimeInterval(kept.seconds))
+        if answer.page.hasMore { startReadAhead(after: answer.page.next, limit: limit) }
         return Self.json(answer.body)
     }
 
-    /// Reads and encodes the page after `cursor` in the background (``ChangePageReadAhead``).
-    func readAhead(after cursor: FeedCursor, limit: Int) {
+    /// Reads and encodes the page after `cursor` in the background (``ChangePageReadAhead``),
+    /// unless read-ahead is off or the server drains.
+    func startReadAhead(after cursor: FeedCursor, limit: Int) {
+        guard let readAhead else { return }
+        guard !drain.isDraining else { return readAhead.removeAll() }
         readAhead.start(.init(after: cursor, limit: limit)) { [self] in
             Self.answer(try await readPage(after: cursor, limit: limit))
         }
