@@ -206,7 +206,8 @@ public final class LookupCacheFollower: Sendable {
             if caughtUp {
                 if listening {
                     try await feed.waitForWakeUp(timeout: configuration.pollInterval)
-                    if let lastPoll, case let early = lastPoll + configuration.pollSpacing - .now, early > .zero {
+                    let spacing = min(configuration.pollSpacing, configuration.maxStaleness / 2)
+                    if let lastPoll, case let early = lastPoll + spacing - .now, early > .zero {
                         try await Task.sleep(for: early)
                     }
                 } else {

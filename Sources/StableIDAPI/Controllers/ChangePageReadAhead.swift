@@ -44,7 +44,10 @@ final class ChangePageReadAhead: Sendable {
     /// The page read ahead for `key`, if one was started within ``lifetime``; taken out (used once).
     /// Nil when none was, or when it failed.
     func take(_ key: Key) async -> Answer? {
-        let entry = entries.withLock { $0.removeValue(forKey: key) }
+        let (entry, expired) = entries.withLock { entries in
+            (entries.removeValue(forKey: key), Self.removeExpired(from: &entries))
+        }
+        expired.forEach { $0.task.cancel() }
         guard let entry, ContinuousClock.now - entry.started < Self.lifetime else {
             entry?.task.cancel()
             return nil
@@ -53,14 +56,12 @@ final class ChangePageReadAhead: Sendable {
     }
 
     /// Starts reading `key`'s page with `read`, unless it is being read already. Entries past
-    /// their lifetime, and the oldest when ``capacity`` are held, are dropped (their reads cancelled).
+    /// their lifetime, and the oldest when ``capacity`` are held, are dropped (a read still
+    /// running finishes on its own; its page is never handed out).
     func start(_ key: Key, read: @escaping @Sendable () async throws -> Answer) {
         let dropped = entries.withLock { entries -> [Entry] in
             let now = ContinuousClock.now
-            var dropped: [Entry] = []
-            for (stale, entry) in entries where now - entry.started >= Self.lifetime {
-                dropped.append(entries.removeValue(forKey: stale)!)
-            }
+            var dropped = Self.removeExpired(from: &entries)
             guard entries[key] == nil else { return dropped }
             if entries.count >= Self.capacity, let oldest = entries.min(by: { $0.value.started < $1.value.started }) {
                 dropped.append(entries.removeValue(forKey: oldest.key)!)
@@ -69,6 +70,13 @@ final class ChangePageReadAhead: Sendable {
             return dropped
         }
         dropped.forEach { $0.task.cancel() }
+    }
+
+    private static func removeExpired(from entries: inout [Key: Entry]) -> [Entry] {
+        let now = ContinuousClock.now
+        let expired = entries.filter { now - $0.value.started >= lifetime }
+        for key in expired.keys { entries.removeValue(forKey: key) }
+        return Array(expired.values)
     }
 
     /// Drops every page held (a drain: nothing more will be asked of this server).
