@@ -39,18 +39,18 @@ struct ServeCommand: AsyncParsableCommand {
             maxQueuedLookups: try environmentInteger("STABLEID_MAX_QUEUED_LOOKUPS", default: 10_000, range: 1...1_000_000),
             idleTimeout: .seconds(try environmentInteger("STABLEID_HTTP_IDLE_TIMEOUT_S", default: 30, range: 1...3_600)),
             bodyTimeout: .milliseconds(try environmentInteger("STABLEID_BODY_TIMEOUT_MS", default: 10_000, range: 100...600_000)),
-            lookupCache: try Self.lookupCacheSetting(),
+            lookupCache: try Self.switchSetting("STABLEID_LOOKUP_CACHE") ?? true,
             // Batches admitted while cold leave connections for single lookups and writes.
             coldBatchesInFlight: try environmentInteger(
                 "STABLEID_COLD_BATCHES", default: min(4, max(1, poolSize - resolveBatches - 1)),
                 range: 1...max(1, poolSize - resolveBatches - 1)),
             readyBeforeWarm: try Self.readyBeforeWarmSetting(),
             drainPeriod: .seconds(try environmentInteger("STABLEID_DRAIN_SECONDS", default: 5, range: 0...300)),
-            reportSecureCookies: try Self.reportSecureCookiesSetting(),
+            reportSecureCookies: try Self.switchSetting("STABLEID_REPORT_SECURE_COOKIES"),
             changesRetention: .seconds(24 * 3600 * retentionDays),
             changesKeepAlive: .seconds(try environmentInteger("STABLEID_CHANGES_KEEPALIVE_S", default: 15, range: 1...300)),
             changesMaxWait: .seconds(try environmentInteger("STABLEID_CHANGES_MAX_WAIT_S", default: 30, range: 1...30)),
-            changesReadAhead: try Self.switchSetting("STABLEID_CHANGES_READ_AHEAD", default: true),
+            changesReadAhead: try Self.switchSetting("STABLEID_CHANGES_READ_AHEAD") ?? true,
             tokenMemoEntries: try environmentInteger(
                 "STABLEID_TOKEN_MEMO_ENTRIES", default: VerifiedTokenMemo.defaultCapacity, range: 0...10_000_000),
             webhooks: try Self.webhookSettings()
@@ -107,10 +107,12 @@ struct ServeCommand: AsyncParsableCommand {
         )
     }
 
-    /// An `on`/`off` setting; absent or empty is `default`, anything else a usage error (exit 2).
-    static func switchSetting(_ name: String, default value: Bool) throws -> Bool {
+    /// An `on`/`off` setting (`STABLEID_LOOKUP_CACHE`, `STABLEID_REPORT_SECURE_COOKIES`,
+    /// `STABLEID_CHANGES_READ_AHEAD`): nil when absent or empty (the caller's default), anything
+    /// else a usage error (exit 2).
+    static func switchSetting(_ name: String) throws -> Bool? {
         switch ProcessInfo.processInfo.environment[name] {
-        case nil, "": return value
+        case nil, "": return nil
         case "on": return true
         case "off": return false
         case .some: throw CLIFailure.usage("\(name) must be on or off")
@@ -123,26 +125,6 @@ struct ServeCommand: AsyncParsableCommand {
         case nil, "", "false": return false
         case "true": return true
         case .some: throw CLIFailure.usage("STABLEID_READY_BEFORE_WARM must be true or false")
-        }
-    }
-
-    /// `STABLEID_REPORT_SECURE_COOKIES`: `on` or `off`; unset, on unless `serve` listens on a
-    /// loopback address (``APIConfiguration/reportSecureCookies``).
-    static func reportSecureCookiesSetting() throws -> Bool? {
-        switch ProcessInfo.processInfo.environment["STABLEID_REPORT_SECURE_COOKIES"] {
-        case nil, "": return nil
-        case "on": return true
-        case "off": return false
-        case .some: throw CLIFailure.usage("STABLEID_REPORT_SECURE_COOKIES must be on or off")
-        }
-    }
-
-    /// `STABLEID_LOOKUP_CACHE`: `on` (default) or `off`; anything else is a configuration error.
-    static func lookupCacheSetting() throws -> Bool {
-        switch ProcessInfo.processInfo.environment["STABLEID_LOOKUP_CACHE"] {
-        case nil, "", "on": return true
-        case "off": return false
-        case .some: throw CLIFailure.usage("STABLEID_LOOKUP_CACHE must be on or off")
         }
     }
 }

@@ -31,7 +31,7 @@ struct CLITests {
         // A malformed setting is a configuration error, never silently replaced by its default.
         for (name, value) in [
             ("STABLEID_DB_POOL_SIZE", "lots"), ("STABLEID_STATEMENT_TIMEOUT_MS", "-1"), ("STABLEID_RESOLVE_BATCHES", "0"),
-            ("STABLEID_CHANGES_READ_AHEAD", "yes"),
+            ("STABLEID_CHANGES_READ_AHEAD", "yes"), ("STABLEID_LOOKUP_CACHE", "maybe"), ("STABLEID_REPORT_SECURE_COOKIES", "true"),
         ] {
             let bad = try CLI.run(["serve", "--port", "0"], environment: ["DATABASE_URL": db.url, name: value])
             #expect(bad.status == 2 && bad.stderr.contains(name), "\(name)=\(value): \(bad.stderr)")
