@@ -37,7 +37,7 @@ public final class LookupCache: Sendable {
         /// How often the follower polls when no NOTIFY wakes it (a hot standby cannot LISTEN).
         public var pollInterval: Duration
         /// The least time between two polls while the follower listens (woken by a NOTIFY or by
-        /// ``pollInterval``), at most half of ``maxStaleness``. Every publishing commit sends one,
+        /// ``pollInterval``); the follower uses at most half of ``maxStaleness``. Every publishing commit sends one,
         /// and a poll is two statements and a pass over the cache: at hundreds of links a second,
         /// a poll per commit cost about as much as the links' own statements. Polls at most this
         /// often carry every commit of the interval; an answer is that much staler at most, far
@@ -69,7 +69,7 @@ public final class LookupCache: Sendable {
         ) {
             self.shardCount = max(1, shardCount)
             self.pollInterval = pollInterval
-            self.pollSpacing = min(max(.zero, pollSpacing), maxStaleness / 2)
+            self.pollSpacing = pollSpacing
             self.maxStaleness = maxStaleness
             self.maxGapAge = maxGapAge
             self.warmupPageSize = max(1, warmupPageSize)

@@ -87,7 +87,4 @@ final class ChangePageReadAhead: Sendable {
             return Array(held)
         }.forEach { $0.task.cancel() }
     }
-
-    /// Pages held now (for tests).
-    var count: Int { entries.withLock { $0.count } }
 }
